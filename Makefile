@@ -1,0 +1,83 @@
+# Makefile: builds ember (build/ember), its tests, sanitizer build and guest images.
+#   make            build/ember
+#   make test       every test (unit natively, unit under ASan+UBSan, KVM and lab tests)
+#   make unit       unit tests only;  make asan: unit tests under ASan+UBSan
+#   make guest      guest kernel, initramfs and root image into build/guest
+#   make demo       boot the default guest running `uname -a`
+#   make bench      benchmarks (tables on stdout)
+#   make deps       install the Debian packages everything needs
+
+CC ?= gcc
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+	  -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
+LDFLAGS ?=
+LDLIBS += -pthread
+# ember is linked statically: no dynamic loader work at start-up.
+STATIC ?= -static
+
+B := build
+VMM_SRC := $(wildcard vmm/*.c)
+VMM_LIB_SRC := $(filter-out vmm/main.c,$(VMM_SRC))
+VMM_OBJ := $(VMM_SRC:%.c=$(B)/obj/%.o)
+VMM_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
+ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
+
+.PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
+all: $(B)/ember $(B)/tests/mkpayload
+
+$(B)/ember: $(VMM_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+# Unit tests: each tests/unit/test_X.c links against the VMM's objects.
+$(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(VMM_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ivmm -o $@ $< $(VMM_LIB_OBJ) $(LDLIBS)
+
+$(B)/asan/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Ivmm -o $@ $< $(ASAN_LIB_OBJ) $(LDLIBS)
+
+# Writes the tiny PVH payloads the KVM tests and the start-up benchmark boot.
+$(B)/tests/mkpayload: tests/kvm/mkpayload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+unit: $(UNIT_BIN)
+	@tests/run-unit $(UNIT_BIN)
+
+asan: $(ASAN_UNIT_BIN)
+	@tests/run-unit $(ASAN_UNIT_BIN)
+
+guest:
+	rootfs/build.sh $(B)/guest
+
+test: all $(UNIT_BIN) $(ASAN_UNIT_BIN) guest
+	tests/run-all
+
+demo: all guest
+	tests/demo
+
+bench: all guest
+	bench/run
+
+deps:
+	tests/deps
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

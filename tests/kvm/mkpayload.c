@@ -1,0 +1,55 @@
+/* mkpayload.c: write a tiny PVH-bootable ELF whose 32-bit entry writes a
+ * status byte to ember's exit port (0x501) and halts. Used by the native KVM
+ * test and the start-up benchmark (QEMU boots the same file). */
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOAD_ADDR 0x100000
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: mkpayload STATUS OUTPUT\n");
+		return 2;
+	}
+	int status = atoi(argv[1]) & 0xff;
+	/* mov $status,%al; mov $0x501,%dx; out %al,(%dx); 1: hlt; jmp 1b */
+	const unsigned char code[] = {0xb0, (unsigned char)status, 0x66, 0xba, 0x01, 0x05,
+				      0xee, 0xf4, 0xeb, 0xfd};
+	struct {
+		Elf64_Nhdr nh;
+		char name[4];
+		uint32_t entry;
+	} note = {{4, 4, XEN_ELFNOTE_PHYS32_ENTRY}, "Xen", LOAD_ADDR};
+
+	Elf64_Ehdr eh = {0};
+	Elf64_Phdr ph[2] = {{0}};
+	size_t code_off = sizeof(eh) + sizeof(ph), note_off = code_off + sizeof(code);
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	eh.e_type = ET_EXEC;
+	eh.e_machine = EM_X86_64;
+	eh.e_version = EV_CURRENT;
+	eh.e_entry = LOAD_ADDR;
+	eh.e_phoff = sizeof(eh);
+	eh.e_ehsize = sizeof(eh);
+	eh.e_phentsize = sizeof(Elf64_Phdr);
+	eh.e_phnum = 2;
+	ph[0] = (Elf64_Phdr){PT_LOAD, PF_R | PF_X, code_off, LOAD_ADDR, LOAD_ADDR,
+			     sizeof(code), sizeof(code), 16};
+	ph[1] = (Elf64_Phdr){PT_NOTE, PF_R, note_off, 0, 0, sizeof(note), sizeof(note), 4};
+
+	FILE *f = fopen(argv[2], "wb");
+	if (!f || fwrite(&eh, sizeof(eh), 1, f) != 1 || fwrite(ph, sizeof(ph), 1, f) != 1 ||
+	    fwrite(code, sizeof(code), 1, f) != 1 || fwrite(&note, sizeof(note), 1, f) != 1 ||
+	    fclose(f) != 0) {
+		perror(argv[2]);
+		return 1;
+	}
+	return 0;
+}

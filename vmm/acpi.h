@@ -1,0 +1,27 @@
+/* acpi.h: the ACPI tables ember gives the guest (RSDP, XSDT, FADT, MADT, DSDT).
+ * Hardware-reduced ACPI: no PM timer or SCI; power-off goes through the FADT
+ * sleep control register and reboot through the FADT reset register, both
+ * I/O ports that ember handles (see power.c). */
+#ifndef EMBER_ACPI_H
+#define EMBER_ACPI_H
+
+#include <stdint.h>
+#include "guest_mem.h"
+
+/* I/O ports named in the FADT. */
+#define ACPI_SLEEP_CONTROL_PORT 0x600
+#define ACPI_SLEEP_STATUS_PORT 0x601
+#define ACPI_RESET_PORT 0x602
+#define ACPI_RESET_VALUE 0x01
+/* The sleep type ember's DSDT gives S5 (soft off), and the SLP_EN bit. */
+#define ACPI_S5_SLEEP_TYPE 5
+#define ACPI_SLEEP_TYPE(v) (((v) >> 2) & 7)
+#define ACPI_SLEEP_ENABLE 0x20
+
+/* Write the tables for ncpus vCPUs; returns the RSDP address, 0 on failure. */
+uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus);
+
+/* ACPI table checksum: the byte that makes the sum of len bytes zero. */
+uint8_t acpi_checksum(const void *p, size_t len);
+
+#endif

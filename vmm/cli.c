@@ -1,0 +1,181 @@
+/* cli.c: parse ember's command line. Options are "--name VALUE" or
+ * "--name=VALUE"; everything after "--" is the guest command. */
+#include <string.h>
+
+#include "cli.h"
+#include "cmdline.h"
+
+struct cli_option {
+	const char *name;
+	const char *arg; /* NULL: a flag without value */
+	const char *help;
+	int (*set)(struct ember_opts *o, const char *val, struct errbuf *err);
+};
+
+static int set_kernel(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)e;
+	o->kernel = v;
+	return 0;
+}
+
+static int set_initrd(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)e;
+	o->initrd = v;
+	return 0;
+}
+
+static int set_cmdline(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)e;
+	o->cmdline = v;
+	return 0;
+}
+
+static int set_cpus(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	uint64_t n;
+	if (parse_u64(v, 1, CLI_MAX_CPUS, &n)) {
+		err_set(e, "--cpus: '%s' is not a number from 1 to %d", v, CLI_MAX_CPUS);
+		return -1;
+	}
+	o->cpus = (unsigned)n;
+	return 0;
+}
+
+static int set_mem(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	uint64_t n;
+	/* The upper bound here only keeps the arithmetic sane; main checks the host. */
+	if (parse_u64(v, 32, 1ull << 30, &n)) {
+		err_set(e, "--mem: '%s' is not a size in MiB of at least 32", v);
+		return -1;
+	}
+	o->mem_mib = n;
+	return 0;
+}
+
+static int set_console(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	if (strcmp(v, "stdio") == 0) {
+		o->console = CONSOLE_STDIO;
+	} else if (strcmp(v, "none") == 0) {
+		o->console = CONSOLE_NONE;
+	} else if (strncmp(v, "file:", 5) == 0 && v[5]) {
+		o->console = CONSOLE_FILE;
+		o->console_path = v + 5;
+	} else {
+		err_set(e, "--console: '%s' is not one of none, stdio, file:PATH", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_boot_time(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)v, (void)e;
+	o->boot_time = true;
+	return 0;
+}
+
+static int set_help(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)v, (void)e;
+	o->help = true;
+	return 0;
+}
+
+static int set_version(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)v, (void)e;
+	o->version = true;
+	return 0;
+}
+
+static const struct cli_option options[] = {
+	{"kernel", "PATH", "guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage (required)", set_kernel},
+	{"initrd", "PATH", "initial ramdisk", set_initrd},
+	{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\"", set_cmdline},
+	{"cpus", "N", "number of vCPUs, 1-254 (default 1)", set_cpus},
+	{"mem", "MiB", "guest memory in MiB, at least 32 (default 256)", set_mem},
+	{"console", "MODE", "serial console: stdio (default), none, or file:PATH", set_console},
+	{"boot-time", NULL, "print on stderr how long after ember started guest userspace began", set_boot_time},
+	{"help", NULL, "show this help and exit", set_help},
+	{"version", NULL, "show ember's version and exit", set_version},
+};
+
+void cli_usage(FILE *f)
+{
+	fprintf(f, "usage: ember --kernel PATH [options] [-- GUEST-COMMAND [ARGS...]]\n\n"
+		   "Boot a Linux kernel in a KVM microVM. Words after -- go on the kernel\n"
+		   "command line after \" -- \", so the guest's init runs them; ember exits with\n"
+		   "the status the guest reports on port 0x501 (0 on guest reboot or power-off).\n\n"
+		   "options:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s%s", options[i].name, options[i].arg ? " " : "",
+			 options[i].arg ? options[i].arg : "");
+		fprintf(f, "  %-18s %s\n", left, options[i].help);
+	}
+	fprintf(f, "\nexit status: the guest's, or 2 for bad input, %d for a VM failure,\n"
+		   "128+N when ember is stopped by signal N.\n", EXIT_VM_ERROR);
+}
+
+static const struct cli_option *find_option(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+		if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
+{
+	memset(o, 0, sizeof(*o));
+	o->cpus = 1;
+	o->mem_mib = CLI_DEFAULT_MEM_MIB;
+	o->console = CONSOLE_STDIO;
+	int i;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			err_set(err, "unexpected argument '%s' (guest commands go after --)", a);
+			return -1;
+		}
+		const char *name = a + 2, *eq = strchr(name, '=');
+		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+		const struct cli_option *opt = find_option(name, nlen);
+		if (!opt) {
+			err_set(err, "unknown option '%.*s' (see ember --help)", (int)nlen + 2, a);
+			return -1;
+		}
+		const char *val = NULL;
+		if (opt->arg) {
+			if (eq) {
+				val = eq + 1;
+			} else if (i + 1 < argc) {
+				val = argv[++i];
+			} else {
+				err_set(err, "--%s needs a value (%s)", opt->name, opt->arg);
+				return -1;
+			}
+		} else if (eq) {
+			err_set(err, "--%s takes no value", opt->name);
+			return -1;
+		}
+		if (opt->set(o, val, err))
+			return -1;
+	}
+	o->guest_argv = argv + i;
+	o->guest_argc = i < argc ? (size_t)(argc - i) : 0;
+	if (!o->help && !o->version && !o->kernel) {
+		err_set(err, "no kernel given (--kernel PATH)");
+		return -1;
+	}
+	return 0;
+}

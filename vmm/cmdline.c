@@ -1,0 +1,70 @@
+/* cmdline.c: kernel command-line assembly. Linux splits its command line at
+ * blanks outside double quotes and strips the quotes, so a guest word with a
+ * blank is wrapped in quotes; a word holding a quote or a control character
+ * cannot be carried and is refused. */
+#include <stdbool.h>
+#include <string.h>
+
+#include "cmdline.h"
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->overflow || n >= b->cap - b->len) {
+		b->overflow = true;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void puts_sep(struct sbuf *b, const char *s)
+{
+	if (!s || !*s)
+		return;
+	if (b->len)
+		put(b, " ", 1);
+	put(b, s, strlen(s));
+}
+
+int cmdline_build(const char *base, const char *user, char *const words[], size_t nwords,
+		  char *out, size_t cap, struct errbuf *err)
+{
+	struct sbuf b = {out, 0, cap, cap == 0};
+	if (cap)
+		out[0] = '\0';
+	puts_sep(&b, base);
+	puts_sep(&b, user);
+	if (nwords)
+		puts_sep(&b, "--");
+	for (size_t i = 0; i < nwords; i++) {
+		const char *w = words[i];
+		bool blank = *w == '\0';
+		for (const char *c = w; *c; c++) {
+			if (*c == '"' || (unsigned char)*c < 0x20 || *c == 0x7f) {
+				err_set(err, "guest command word %zu (\"%s\") holds a double quote or control character, which a kernel command line cannot carry",
+					i + 1, w);
+				return -1;
+			}
+			if (*c == ' ')
+				blank = true;
+		}
+		put(&b, " ", 1);
+		if (blank)
+			put(&b, "\"", 1);
+		put(&b, w, strlen(w));
+		if (blank)
+			put(&b, "\"", 1);
+	}
+	if (b.overflow) {
+		err_set(err, "kernel command line too long");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,10 @@
+/* cpuid.h: per-vCPU CPUID, derived from what KVM supports: APIC ids, topology
+ * (one package, one thread per core, ncpus cores) and the hypervisor bit. */
+#ifndef EMBER_CPUID_H
+#define EMBER_CPUID_H
+
+#include <linux/kvm.h>
+
+void cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus);
+
+#endif

@@ -1,0 +1,39 @@
+/* serial.h: a 16550A UART (8250 family) at 0x3f8 / IRQ 4, the guest console. */
+#ifndef EMBER_SERIAL_H
+#define EMBER_SERIAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SERIAL_COM1_PORT 0x3f8
+#define SERIAL_COM1_IRQ 4
+#define SERIAL_RX_FIFO 256
+
+struct serial {
+	pthread_mutex_t lock;
+	/* where transmitted bytes go (-1: dropped) */
+	int out_fd;
+	/* raise or lower the IRQ line */
+	void (*set_irq)(void *ctx, bool level);
+	void *irq_ctx;
+	/* eventfd written when the receive FIFO regains room (-1: none) */
+	int rx_room_efd;
+
+	uint8_t ier, iir_pending_thr, lcr, mcr, lsr_err, msr, scr, dll, dlm, fcr;
+	bool irq_level;
+	uint8_t rx[SERIAL_RX_FIFO];
+	unsigned rx_head, rx_count;
+};
+
+void serial_init(struct serial *s, int out_fd, void (*set_irq)(void *, bool), void *ctx,
+		 int rx_room_efd);
+/* Port access, offset 0-7 from the base. */
+void serial_io(struct serial *s, unsigned offset, uint8_t *data, bool write);
+/* Queue input bytes; returns how many fit. */
+size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+/* Free room in the receive FIFO. */
+size_t serial_rx_room(struct serial *s);
+
+#endif

@@ -1,0 +1,18 @@
+/* vcpu.h: vCPU creation, set-up and the per-vCPU run threads. */
+#ifndef EMBER_VCPU_H
+#define EMBER_VCPU_H
+
+#include "kernel_image.h"
+#include "vm.h"
+
+/* Signal used to kick a vCPU thread out of KVM_RUN. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+/* Create every vCPU; the boot vCPU gets the kernel's entry state. */
+int vcpus_create(struct vm *vm, const struct kernel_image *k, struct errbuf *err);
+/* Start one thread per vCPU. */
+int vcpus_start(struct vm *vm, struct errbuf *err);
+/* Kick every vCPU out of the guest and wait for its thread to end. */
+void vcpus_stop(struct vm *vm);
+
+#endif

@@ -1,0 +1,53 @@
+/* vm.h: one virtual machine: the KVM handles, guest memory, buses, vCPUs,
+ * and how it stops (who asked, and with which exit status). */
+#ifndef EMBER_VM_H
+#define EMBER_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "guest_mem.h"
+#include "pio.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+};
+
+struct vm {
+	int kvm_fd, vm_fd;
+	struct guest_mem mem;
+	struct pio_bus pio;
+	unsigned ncpus;
+	struct vcpu *vcpus;
+	struct kvm_cpuid2 *supported_cpuid;
+	uint64_t start_ns;     /* ember's own start, for the boot-time port */
+	bool report_boot_time;
+	/* stopping */
+	atomic_bool stopping;
+	int exit_status;
+	int stop_efd;          /* eventfd the main thread waits on */
+};
+
+/* Open /dev/kvm and create the VM with its in-kernel IRQ chip and PIT, and
+ * guest RAM of mem bytes. Returns 0, or -1 with err set. */
+int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, struct errbuf *err);
+void vm_destroy(struct vm *vm);
+
+/* Assert or deassert an interrupt line (GSI) of the in-kernel IRQ chip. */
+void vm_irq_line(struct vm *vm, unsigned gsi, bool level);
+
+/* Ask the VM to stop with this status; the first request wins. */
+void vm_request_stop(struct vm *vm, int status);
+
+#endif
