@@ -29,7 +29,7 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/tests/mkpayload
+all: $(B)/ember $(B)/tests/mkpayload $(B)/tests/nopvh
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
@@ -56,6 +56,11 @@ $(B)/tests/mkpayload: tests/kvm/mkpayload.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# Test tools.
+$(B)/tests/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
@@ -79,5 +84,8 @@ deps:
 
 clean:
 	rm -rf $(B)
+
+# Keep the sanitizer objects between runs.
+.SECONDARY: $(ASAN_LIB_OBJ)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -2,6 +2,7 @@
 # Sourced by the rootfs and lab build scripts. Needs apt-get (lists updated).
 #   EMBER_CACHE  cache root (default: ~/.cache/ember); .debs go in $EMBER_CACHE/debs
 
+# shellcheck shell=bash disable=SC2012
 EMBER_CACHE=${EMBER_CACHE:-$HOME/.cache/ember}
 DEB_DIR=$EMBER_CACHE/debs
 

@@ -74,6 +74,12 @@ struct __attribute__((packed)) madt_ioapic {
 	uint32_t address, gsi_base;
 };
 
+struct __attribute__((packed)) madt_iso {
+	uint8_t type, length, bus, source;
+	uint32_t gsi;
+	uint16_t flags;
+};
+
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP layout");
 _Static_assert(sizeof(struct acpi_header) == 36, "SDT header layout");
 _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout");
@@ -84,9 +90,24 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout");
 #define FADT_BOOT_CMOS_RTC_NOT_PRESENT (1u << 5)
 #define MADT_PCAT_COMPAT 1u
 
-/* DSDT body: Name (_S5_, Package (4) { 5, 0, 0, 0 }) */
+/* DSDT body (AML), hand-assembled:
+ *   Name (_S5_, Package (4) { 5, 0, 0, 0 })      -- S5 sleep type for power-off
+ *   Scope (\_SB) { Device (COM1) {                -- the console UART, so Linux
+ *     Name (_HID, EisaId ("PNP0501"))              --   maps its IRQ (no legacy PIC
+ *     Name (_UID, 0)                               --   in hardware-reduced ACPI)
+ *     Name (_CRS, ResourceTemplate () {
+ *       IO (Decode16, 0x3F8, 0x3F8, 0, 8)  IRQNoFlags () {4} }) } }
+ */
 static const uint8_t dsdt_aml[] = {
 	0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, ACPI_S5_SLEEP_TYPE, 0x00, 0x00, 0x00,
+	0x10, 0x32, '_', 'S', 'B', '_',                 /* Scope, PkgLength 50 */
+	0x5b, 0x82, 0x2b, 'C', 'O', 'M', '1',           /* Device, PkgLength 43 */
+	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,
+	0x08, '_', 'U', 'I', 'D', 0x00,
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x10, 0x0a, 0x0d, /* Buffer, PkgLength 16, 13 bytes */
+	0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08, /* IO descriptor */
+	0x22, 1 << ACPI_SERIAL_IRQ, 0x00,               /* IRQ descriptor */
+	0x79, 0x00,                                     /* end tag */
 };
 
 uint8_t acpi_checksum(const void *p, size_t len)
@@ -137,7 +158,7 @@ uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus)
 	size_t dsdt_len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
 	struct acpi_header *dsdt = place(gm, &cur, dsdt_len, &dsdt_gpa);
 	size_t madt_len = sizeof(struct acpi_header) + 8 + ncpus * sizeof(struct madt_lapic) +
-			  sizeof(struct madt_ioapic);
+			  sizeof(struct madt_ioapic) + sizeof(struct madt_iso);
 	struct acpi_header *madt = place(gm, &cur, madt_len, &madt_gpa);
 	if (!rsdp || !xsdt || !fadt || !dsdt || !madt)
 		return 0;
@@ -147,7 +168,9 @@ uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus)
 	memcpy(dsdt + 1, dsdt_aml, sizeof(dsdt_aml));
 	dsdt->checksum = acpi_checksum(dsdt, dsdt_len);
 
-	/* MADT: one local APIC per vCPU (APIC id = index), one IOAPIC. */
+	/* MADT: one local APIC per vCPU (APIC id = index), one IOAPIC, and an
+	 * interrupt source override for the serial IRQ: hardware-reduced ACPI has
+	 * no legacy PIC, so Linux maps an ISA IRQ only when the MADT names it. */
 	header_init(madt, "APIC", (uint32_t)madt_len, 6);
 	uint8_t *m = (uint8_t *)(madt + 1);
 	uint32_t lapic_addr = (uint32_t)LAYOUT_LAPIC, flags = MADT_PCAT_COMPAT;
@@ -161,6 +184,9 @@ uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus)
 	}
 	struct madt_ioapic io = {1, sizeof(io), (uint8_t)ncpus, 0, (uint32_t)LAYOUT_IOAPIC, 0};
 	memcpy(m, &io, sizeof(io));
+	m += sizeof(io);
+	struct madt_iso iso = {2, sizeof(iso), 0, ACPI_SERIAL_IRQ, ACPI_SERIAL_IRQ, 0};
+	memcpy(m, &iso, sizeof(iso));
 	madt->checksum = acpi_checksum(madt, madt_len);
 
 	/* FADT */

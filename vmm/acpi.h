@@ -18,6 +18,9 @@
 #define ACPI_SLEEP_TYPE(v) (((v) >> 2) & 7)
 #define ACPI_SLEEP_ENABLE 0x20
 
+/* The ISA IRQ the MADT routes (identity) to the IOAPIC: the serial console's. */
+#define ACPI_SERIAL_IRQ 4
+
 /* Write the tables for ncpus vCPUs; returns the RSDP address, 0 on failure. */
 uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus);
 

@@ -98,6 +98,10 @@ int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 		return -1;
 	}
 	uint64_t initrd_addr = 0;
+	struct boot_request r = *req;
+	if (!r.initrd_len)
+		r.initrd = NULL; /* an empty initrd file is no initrd */
+	req = &r;
 	if (req->initrd) {
 		initrd_addr = boot_initrd_addr(k, &gm->layout, req->initrd_len);
 		if (!initrd_addr || !gm_write(gm, initrd_addr, req->initrd, req->initrd_len)) {

@@ -26,9 +26,9 @@ void cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 			else
 				e->edx &= ~CPUID_1_EDX_HTT;
 			break;
-		case 4: /* Intel cache topology: cores per package - 1 in 31:26 */
+		case 4: /* Intel cache topology: cores per package - 1 in 31:26 (6 bits) */
 			if (e->eax & 0x1f)
-				e->eax = (e->eax & 0x03ffffff) | ((ncpus - 1) << 26);
+				e->eax = (e->eax & 0x03ffffff) | ((ncpus > 64 ? 63 : ncpus - 1) << 26);
 			break;
 		case 0xb:
 		case 0x1f: /* extended topology: level 0 = SMT (1 thread), 1 = core */

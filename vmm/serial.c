@@ -165,8 +165,15 @@ static void write_reg(struct serial *s, unsigned off, uint8_t v)
 		break;
 	case UART_IIR:
 		s->fcr = v & (uint8_t)~(FCR_CLEAR_RX | 0x04);
-		if (v & FCR_CLEAR_RX)
+		if (v & FCR_CLEAR_RX) {
+			/* a full FIFO emptied: the input side waits to hear of room */
+			if (s->rx_count == SERIAL_RX_FIFO && s->rx_room_efd >= 0) {
+				uint64_t one = 1;
+				ssize_t r = write(s->rx_room_efd, &one, sizeof(one));
+				(void)r;
+			}
 			s->rx_count = 0;
+		}
 		break;
 	case UART_LCR:
 		s->lcr = v;

@@ -28,11 +28,15 @@ static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 	       (uint64_t)(limit & 0x0000ffff);
 }
 
+/* KVM wants the byte-granular limit: scale it when the G bit is set. */
 static struct kvm_segment segment_from_gdt(uint64_t d, uint16_t selector)
 {
+	uint32_t limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
+	if ((d >> 55) & 1)
+		limit = (limit << 12) | 0xfff;
 	return (struct kvm_segment){
 		.base = (uint32_t)(((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000)),
-		.limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000)),
+		.limit = limit,
 		.selector = selector,
 		.type = (d >> 40) & 0xf,
 		.s = (d >> 44) & 1,

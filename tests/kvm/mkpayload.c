@@ -1,6 +1,7 @@
 /* mkpayload.c: write a tiny PVH-bootable ELF whose 32-bit entry writes a
- * status byte to ember's exit port (0x501) and halts. Used by the native KVM
- * test and the start-up benchmark (QEMU boots the same file). */
+ * status byte to ember's exit port (0x501) and halts ("mkpayload N OUT"), or
+ * one that triple-faults ("mkpayload crash OUT": ud2 with no IDT). Used by the
+ * KVM tests and the start-up benchmark (QEMU boots the same file). */
 #include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +13,17 @@
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: mkpayload STATUS OUTPUT\n");
+		fprintf(stderr, "usage: mkpayload STATUS|crash OUTPUT\n");
 		return 2;
 	}
 	int status = atoi(argv[1]) & 0xff;
 	/* mov $status,%al; mov $0x501,%dx; out %al,(%dx); 1: hlt; jmp 1b */
-	const unsigned char code[] = {0xb0, (unsigned char)status, 0x66, 0xba, 0x01, 0x05,
-				      0xee, 0xf4, 0xeb, 0xfd};
+	unsigned char code[] = {0xb0, (unsigned char)status, 0x66, 0xba, 0x01, 0x05,
+				0xee, 0xf4, 0xeb, 0xfd};
+	if (strcmp(argv[1], "crash") == 0) {
+		code[0] = 0x0f; /* ud2: #UD, no IDT -> #GP -> #DF -> triple fault */
+		code[1] = 0x0b;
+	}
 	struct {
 		Elf64_Nhdr nh;
 		char name[4];

@@ -1,0 +1,392 @@
+/* init.c: PID 1 of ember guests (the /init of the initramfs and /sbin/init of
+ * the ext4 root). It mounts the pseudo file systems, loads the kernel modules
+ * listed in /etc/ember-modules, switches to the disk root named by
+ * ember.root=DEV, tells the VMM that userspace has started (byte 123 to I/O
+ * port 0x3f0), runs the command the kernel passed after `--` (or /bin/sh),
+ * reaps every process, and ends the VM with the command's status (byte to
+ * I/O port 0x501; power off when nothing is listening there).
+ * Static C11, no library beyond libc. See rootfs/README.md. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PORT_STARTED 0x3f0 /* write 123: guest userspace started */
+#define PORT_EXIT 0x501    /* write status: the VMM ends the VM with it */
+#define STARTED_MAGIC 123
+
+#define RAMFS_MAGIC_ 0x858458f6UL
+#define TMPFS_MAGIC_ 0x01021994UL
+
+#define ROOT_WAIT_MS 5000
+#define CMDLINE_MAX 4096
+
+static char cmdline[CMDLINE_MAX];
+static bool io_ok; /* we may use the two ports */
+static volatile sig_atomic_t poweroff_requested;
+
+static void warn(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("init: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void read_cmdline(void)
+{
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, cmdline, sizeof cmdline - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	cmdline[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if (cmdline[i] == '\n')
+			cmdline[i] = ' ';
+}
+
+/* Find the value of KEY (KEY=VALUE, or a bare KEY: "") among the kernel's
+ * parameters (those before `--`); copy it into val. false when absent. */
+static bool cmdline_get(const char *key, char *val, size_t cap)
+{
+	size_t klen = strlen(key);
+	const char *p = cmdline;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		const char *w = p;
+		while (*p && *p != ' ')
+			p++;
+		size_t wlen = (size_t)(p - w);
+		if (wlen == 2 && w[0] == '-' && w[1] == '-')
+			break;
+		if (wlen >= klen && strncmp(w, key, klen) == 0 &&
+		    (wlen == klen || w[klen] == '=')) {
+			const char *v = wlen == klen ? w + wlen : w + klen + 1;
+			size_t vlen = (size_t)(p - v);
+			if (vlen >= cap)
+				vlen = cap - 1;
+			memcpy(val, v, vlen);
+			val[vlen] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool is_mountpoint(const char *path)
+{
+	struct stat a, b;
+	char parent[256];
+	snprintf(parent, sizeof parent, "%s/..", path);
+	if (stat(path, &a) < 0 || stat(parent, &b) < 0)
+		return false;
+	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+}
+
+/* Mount unless something is mounted there already. */
+static void mount_fs(const char *src, const char *dst, const char *type, unsigned long flags,
+		     const char *data)
+{
+	mkdir(dst, 0755);
+	if (is_mountpoint(dst))
+		return;
+	if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
+		warn("mount %s on %s: %s", type, dst, strerror(errno));
+}
+
+/* Make sure fds 0, 1 and 2 are open, on the console if possible. */
+static void setup_stdio(void)
+{
+	if (fcntl(0, F_GETFD) >= 0 && fcntl(1, F_GETFD) >= 0 && fcntl(2, F_GETFD) >= 0)
+		return;
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (fcntl(i, F_GETFD) < 0)
+			dup2(fd, i);
+	if (fd > 2)
+		close(fd);
+}
+
+/* modprobe's job for one module: "NAME.opt=val" words on the command line
+ * become the module's parameters ('-' and '_' are the same in NAME). */
+static void module_params(const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name), used = 0;
+	const char *p = cmdline;
+	out[0] = '\0';
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		const char *w = p;
+		while (*p && *p != ' ')
+			p++;
+		size_t wlen = (size_t)(p - w);
+		if (wlen == 2 && w[0] == '-' && w[1] == '-')
+			break;
+		if (wlen <= nlen + 1 || w[nlen] != '.')
+			continue;
+		bool same = true;
+		for (size_t i = 0; i < nlen && same; i++) {
+			char a = w[i] == '-' ? '_' : w[i], b = name[i] == '-' ? '_' : name[i];
+			same = a == b;
+		}
+		if (!same || used + wlen - nlen + 1 >= cap)
+			continue;
+		used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? " " : "",
+					 (int)(wlen - nlen - 1), w + nlen + 1);
+	}
+}
+
+/* Load the modules named in /etc/ember-modules, one a line, in order: a path
+ * relative to /lib/modules/RELEASE/ (or absolute). Missing files are skipped
+ * silently, modules already there (EEXIST) too. */
+static void load_modules(void)
+{
+	FILE *f = fopen("/etc/ember-modules", "re");
+	if (!f)
+		return;
+	struct utsname u;
+	uname(&u);
+	char line[512], path[1024], name[256], params[1024];
+	while (fgets(line, sizeof line, f)) {
+		char *s = line, *e;
+		while (isspace((unsigned char)*s))
+			s++;
+		e = s + strlen(s);
+		while (e > s && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (!*s || *s == '#')
+			continue;
+		if (*s == '/')
+			snprintf(path, sizeof path, "%s", s);
+		else
+			snprintf(path, sizeof path, "/lib/modules/%s/%s", u.release, s);
+		const char *base = strrchr(path, '/') + 1;
+		snprintf(name, sizeof name, "%s", base);
+		char *dot = strchr(name, '.');
+		if (dot)
+			*dot = '\0';
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		module_params(name, params, sizeof params);
+		if (syscall(SYS_finit_module, fd, params, 0) < 0 && errno != EEXIST)
+			warn("module %s: %s", name, strerror(errno));
+		close(fd);
+	}
+	fclose(f);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ember.root=DEV: from the initramfs, mount DEV (ext4) on /newroot, move
+ * /dev, /proc and /sys there, make it / and exec its /sbin/init with our argv.
+ * Returns only when it did not switch (the caller goes on in the initramfs);
+ * after a failed exec in the new root it returns true (we are there now). */
+static bool switch_root(char **argv)
+{
+	char dev[256];
+	struct statfs sfs;
+	if (!cmdline_get("ember.root", dev, sizeof dev) || !dev[0])
+		return false;
+	if (statfs("/", &sfs) < 0 || ((unsigned long)sfs.f_type != RAMFS_MAGIC_ &&
+					(unsigned long)sfs.f_type != TMPFS_MAGIC_))
+		return false; /* already on the real root */
+	char ro[8];
+	unsigned long flags = cmdline_get("ember.rootro", ro, sizeof ro) ? MS_RDONLY : 0;
+
+	struct stat st;
+	int waited = 0;
+	while (stat(dev, &st) < 0 && waited < ROOT_WAIT_MS) {
+		sleep_ms(10);
+		waited += 10;
+	}
+	mkdir("/newroot", 0755);
+	if (mount(dev, "/newroot", "ext4", flags, NULL) < 0) {
+		warn("ember.root: cannot mount %s: %s; staying in the initramfs", dev,
+		     strerror(errno));
+		return false;
+	}
+	static const char *const moved[] = {"/dev", "/proc", "/sys"};
+	char to[64];
+	for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
+		snprintf(to, sizeof to, "/newroot%s", moved[i]);
+		mkdir(to, 0755); /* fails harmlessly on a read-only root */
+		if (mount(moved[i], to, NULL, MS_MOVE, NULL) < 0) {
+			warn("ember.root: move %s: %s", moved[i], strerror(errno));
+			umount2(moved[i], MNT_DETACH);
+		}
+	}
+	if (chdir("/newroot") < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0) {
+		warn("ember.root: switch to %s: %s", dev, strerror(errno));
+		return false;
+	}
+	execv("/sbin/init", argv);
+	warn("ember.root: cannot run /sbin/init on %s: %s; going on", dev, strerror(errno));
+	return true;
+}
+
+static void on_poweroff(int sig)
+{
+	(void)sig;
+	poweroff_requested = 1;
+}
+
+static void end_vm(int status) __attribute__((noreturn));
+static void end_vm(int status)
+{
+	sync();
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		tcdrain(fd);
+		close(fd);
+	}
+	tcdrain(1);
+	tcdrain(2);
+	if (io_ok)
+		outb((unsigned char)(status & 0xff), PORT_EXIT);
+	/* Still here: no VMM exit port (e.g. plain QEMU). Power off needs ACPI
+	 * (without it the kernel only halts, for ever): else reboot, which ends
+	 * a VM run with panic=-1/-no-reboot style settings just as well. */
+	if (access("/sys/firmware/acpi/tables/DSDT", F_OK) == 0)
+		reboot(RB_POWER_OFF);
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}
+
+static pid_t spawn(char **cmd)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		warn("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0)
+		return pid;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
+	ioperm(PORT_STARTED, 1, 0);
+	ioperm(PORT_EXIT, 1, 0);
+	iopl(0);
+	setsid();
+	int fd = open("/dev/console", O_RDWR);
+	if (fd >= 0) {
+		ioctl(fd, TIOCSCTTY, 1);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "init: cannot run %s: %s\n", cmd[0], strerror(errno));
+	_exit(127);
+}
+
+int main(int argc, char **argv)
+{
+	if (getpid() != 1) {
+		fprintf(stderr, "init: must run as PID 1 (in an ember guest)\n");
+		return 1;
+	}
+	umask(022);
+	mount_fs("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	setup_stdio();
+	mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_fs("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_fs("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
+	read_cmdline();
+	load_modules();
+
+	switch_root(argv);
+
+	mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	setenv("PATH", "/sbin:/bin:/usr/sbin:/usr/bin", 1);
+	setenv("HOME", "/root", 1);
+	setenv("TERM", "linux", 0);
+	if (chdir("/root") < 0 && chdir("/") < 0)
+		warn("chdir /: %s", strerror(errno));
+
+	/* busybox poweroff/halt/reboot signal PID 1: end the VM, status 0. */
+	struct sigaction sa = {.sa_handler = on_poweroff};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+
+	io_ok = (ioperm(PORT_STARTED, 1, 1) == 0 && ioperm(PORT_EXIT, 1, 1) == 0) || iopl(3) == 0;
+	if (io_ok)
+		outb(STARTED_MAGIC, PORT_STARTED);
+	else
+		warn("no I/O port access: %s", strerror(errno));
+
+	pid_t main_pid = -1;
+	if (argc > 1) {
+		main_pid = spawn(argv + 1);
+	} else {
+		int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && isatty(fd)) {
+			char *sh[] = {"/bin/sh", NULL};
+			main_pid = spawn(sh);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (main_pid < 0)
+		end_vm(argc > 1 ? 127 : 0);
+
+	for (;;) {
+		int st;
+		if (poweroff_requested)
+			end_vm(0);
+		pid_t pid = waitpid(-1, &st, 0);
+		if (pid < 0) {
+			if (errno == ECHILD) /* cannot happen while main_pid lives */
+				end_vm(0);
+			continue;
+		}
+		if (pid != main_pid)
+			continue;
+		int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		end_vm(status);
+	}
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# tests/boot/boot.sh: ember boots the Debian cloud kernel (bzImage, ELF vmlinux
+# through PVH and through the 64-bit entry) with the guest initramfs, runs
+# commands in it and checks what the guest printed and the exit status. Needs a
+# KVM that can boot Linux: run it inside the lab (tests/lab/run).
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+EMBER=${EMBER:-build/ember}
+G=${EMBER_GUEST:-build/guest}
+BZ=$G/vmlinuz
+ELF=$G/vmlinux
+INITRD=$G/initramfs.cpio.gz
+NOPVH=$T_TMP/vmlinux-nopvh
+build/tests/nopvh "$ELF" "$NOPVH" || exit 1
+KVER=$(strings "$BZ" | grep -Eom1 '^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+-cloud-amd64')
+
+# boot KERNEL CPUS: uname and processor count from the guest
+boot_uname() {
+	expect_status 0 "$EMBER" --kernel "$1" --initrd "$INITRD" --cpus "$2" \
+		-- sh -c 'uname -sr; echo cpus=$(grep -c ^processor /proc/cpuinfo)' || return 1
+	expect_grep "^Linux $KVER\r?\$" "$T_OUT" || return 1
+	expect_grep "^cpus=$2\r?\$" "$T_OUT"
+}
+t_bzimage_1cpu() { boot_uname "$BZ" 1; }
+t_bzimage_2cpus() { boot_uname "$BZ" 2; }
+t_vmlinux_pvh_1cpu() { boot_uname "$ELF" 1; }
+t_vmlinux_pvh_2cpus() { boot_uname "$ELF" 2; }
+t_vmlinux_64bit_entry() { boot_uname "$NOPVH" 1; }
+
+t_exit_status() {
+	expect_status 7 "$EMBER" --kernel "$BZ" --initrd "$INITRD" -- sh -c 'echo before-exit; exit 7' &&
+		expect_grep '^before-exit' "$T_OUT"
+}
+t_command_not_found() { expect_status 127 "$EMBER" --kernel "$BZ" --initrd "$INITRD" -- /no/such/command; }
+t_args_with_spaces() {
+	expect_status 0 "$EMBER" --kernel "$ELF" --initrd "$INITRD" -- printf '[%s]\n' 'a b' c &&
+		expect_grep '^\[a b\]' "$T_OUT" && expect_grep '^\[c\]' "$T_OUT"
+}
+t_reboot() {
+	# If reboot -f did not end the VM, the shell goes on and exits 9.
+	expect_status 0 "$EMBER" --kernel "$BZ" --initrd "$INITRD" -- sh -c 'reboot -f; sleep 10; exit 9'
+}
+t_poweroff() {
+	expect_status 0 "$EMBER" --kernel "$ELF" --initrd "$INITRD" -- sh -c 'poweroff -f; sleep 10; exit 9'
+}
+t_memory_above_4g() {
+	# 3.5 GiB: 3 GiB below the MMIO hole, 512 MiB above 4 GiB.
+	expect_status 0 "$EMBER" --kernel "$BZ" --initrd "$INITRD" --mem 3584 \
+		-- sh -c 'grep MemTotal /proc/meminfo' || return 1
+	local kb
+	kb=$(awk '/MemTotal/ {print $2}' "$T_OUT")
+	[ "${kb:-0}" -gt 3300000 ] || { echo "guest sees only ${kb} kB"; return 1; }
+}
+t_console_file() {
+	expect_status 0 "$EMBER" --kernel "$BZ" --initrd "$INITRD" --console "file:$T_TMP/console.log" \
+		-- echo into-the-file || return 1
+	expect_grep '^into-the-file' "$T_TMP/console.log" || return 1
+	[ ! -s "$T_OUT" ] || { echo "stdout not empty"; return 1; }
+}
+t_console_none() {
+	expect_status 3 "$EMBER" --kernel "$BZ" --initrd "$INITRD" --console none -- sh -c 'echo hidden; exit 3' &&
+		[ ! -s "$T_OUT" ]
+}
+t_boot_time() {
+	expect_status 0 "$EMBER" --kernel "$BZ" --initrd "$INITRD" --boot-time -- true &&
+		expect_grep '^ember: guest userspace started [0-9]+\.[0-9]+ ms after ember started' "$T_ERR"
+}
+t_guest_stdin() {
+	printf 'from-the-host\n' >"$T_TMP/stdin"
+	"$EMBER" --kernel "$BZ" --initrd "$INITRD" -- sh -c 'read line; echo got:$line' \
+		<"$T_TMP/stdin" >"$T_TMP/stdin.out" 2>&1 || { cat "$T_TMP/stdin.out"; return 1; }
+	expect_grep '^got:from-the-host' "$T_TMP/stdin.out"
+}
+t_sigterm() {
+	"$EMBER" --kernel "$BZ" --initrd "$INITRD" --boot-time -- sleep 600 \
+		>"$T_TMP/term.out" 2>"$T_TMP/term.err" </dev/null &
+	local pid=$! i
+	# Wait (bounded) for guest userspace, then ask ember to stop.
+	for i in $(seq 1 600); do
+		grep -q 'guest userspace started' "$T_TMP/term.err" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	expect_grep 'guest userspace started' "$T_TMP/term.err" || return 1
+	kill -TERM $pid
+	wait $pid
+	local rc=$?
+	[ $rc = 143 ] || { echo "exit status $rc, want 143"; cat "$T_TMP/term.err"; return 1; }
+}
+
+for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
+	t_run "boot/${t#t_}" "$t"
+done
+t_summary

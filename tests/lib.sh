@@ -1,0 +1,71 @@
+# tests/lib.sh: helpers for ember's shell test groups (sourced).
+# A group calls `t_run NAME FUNCTION`; each test function returns 0 on pass and
+# says why it failed on stderr otherwise. `t_summary` prints the closing
+# "N passed, N failed" line and returns non-zero when anything failed.
+
+T_PASS=0
+T_FAIL=0
+T_FAILED_NAMES=()
+T_TMP=$(mktemp -d /tmp/ember-test.XXXXXX)
+trap 'rm -rf "$T_TMP"' EXIT
+
+t_run() {
+	local name=$1
+	shift
+	local log="$T_TMP/${name//\//_}.log" start end
+	start=$(date +%s.%N)
+	if ("$@") >"$log" 2>&1; then
+		end=$(date +%s.%N)
+		T_PASS=$((T_PASS + 1))
+		printf 'ok   %-40s (%.1fs)\n' "$name" "$(awk "BEGIN{print $end - $start}")"
+	else
+		T_FAIL=$((T_FAIL + 1))
+		T_FAILED_NAMES+=("$name")
+		printf 'FAIL %s\n' "$name"
+		sed 's/^/     | /' "$log" | tail -n 40
+	fi
+}
+
+t_summary() {
+	if [ "$T_FAIL" -gt 0 ]; then
+		echo "failed: ${T_FAILED_NAMES[*]}"
+	fi
+	echo "$T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+}
+
+# expect_status WANT CMD...: run CMD, fail unless it exits WANT. Output is kept
+# in $T_OUT (stdout) and $T_ERR (stderr) for further checks.
+expect_status() {
+	local want=$1
+	shift
+	T_OUT="$T_TMP/out.$BASHPID" T_ERR="$T_TMP/err.$BASHPID"
+	"$@" >"$T_OUT" 2>"$T_ERR" </dev/null
+	local got=$?
+	if [ "$got" != "$want" ]; then
+		echo "expected exit status $want, got $got from: $*"
+		echo "--- stdout"; tail -n 30 "$T_OUT"
+		echo "--- stderr"; tail -n 30 "$T_ERR"
+		return 1
+	fi
+}
+
+# expect_grep PATTERN FILE: fail unless FILE has a line matching PATTERN (ERE).
+expect_grep() {
+	if ! grep -Eq -- "$1" "$2"; then
+		echo "expected /$1/ in $2; it holds:"
+		tail -n 30 "$2"
+		return 1
+	fi
+}
+
+# expect_lines N FILE: fail unless FILE has exactly N lines.
+expect_lines() {
+	local n
+	n=$(wc -l <"$2")
+	if [ "$n" != "$1" ]; then
+		echo "expected $1 lines in $2, found $n:"
+		cat "$2"
+		return 1
+	fi
+}
