@@ -18,7 +18,7 @@ LDLIBS += -pthread
 STATIC ?= -static
 
 B := build
-VMM_SRC := $(wildcard vmm/*.c)
+VMM_SRC := $(wildcard vmm/*.c virtio/*.c)
 VMM_LIB_SRC := $(filter-out vmm/main.c,$(VMM_SRC))
 VMM_OBJ := $(VMM_SRC:%.c=$(B)/obj/%.o)
 VMM_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/obj/%.o)
@@ -29,7 +29,7 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/tests/mkpayload $(B)/tests/nopvh
+all: $(B)/ember $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
@@ -45,14 +45,18 @@ $(B)/asan/%.o: %.c
 # Unit tests: each tests/unit/test_X.c links against the VMM's objects.
 $(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(VMM_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ivmm -o $@ $< $(VMM_LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ivmm -Ivirtio -o $@ $< $(VMM_LIB_OBJ) $(LDLIBS)
 
 $(B)/asan/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Ivmm -o $@ $< $(ASAN_LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Ivmm -Ivirtio -o $@ $< $(ASAN_LIB_OBJ) $(LDLIBS)
 
 # Writes the tiny PVH payloads the KVM tests and the start-up benchmark boot.
 $(B)/tests/mkpayload: tests/kvm/mkpayload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(B)/bench/runstat: bench/runstat.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
@@ -89,3 +93,44 @@ clean:
 .SECONDARY: $(ASAN_LIB_OBJ)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Fuzzers (libFuzzer, clang 14): each tests/fuzz/fuzz_X.c becomes build/fuzz/fuzz_X,
+# linked with the VMM's objects built by clang with the same sanitizers.
+#   make fuzz       build them
+#   make fuzz-run   run each for FUZZ_SECONDS (default 60) from its seed corpus
+#                   tests/fuzz/corpus/X (new inputs go to build/fuzz/corpus/X,
+#                   crashes to build/fuzz/artifacts/X-*)
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# No -Werror here: clang warns about things gcc (the build compiler) accepts.
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
+	       -Wno-gnu-variable-sized-type-not-at-end \
+	       -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
+
+.PHONY: fuzz fuzz-run
+fuzz: $(FUZZ_BIN)
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -Ivmm -Ivirtio -o $@ $< \
+		$(FUZZ_LIB_OBJ) -pthread
+
+fuzz-run: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do \
+		n=$${f##*/fuzz_}; \
+		mkdir -p $(B)/fuzz/corpus/$$n $(B)/fuzz/artifacts tests/fuzz/corpus/$$n; \
+		echo "== $$f for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=$(B)/fuzz/artifacts/$$n- \
+			$(B)/fuzz/corpus/$$n tests/fuzz/corpus/$$n; \
+	done
+
+.SECONDARY: $(FUZZ_LIB_OBJ)
