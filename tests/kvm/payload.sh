@@ -12,6 +12,15 @@ t_exit_status_0() { expect_status 0 "$EMBER" --kernel "$(payload 0)"; }
 t_exit_status_42() { expect_status 42 "$EMBER" --kernel "$(payload 42)"; }
 t_exit_status_255() { expect_status 255 "$EMBER" --kernel "$(payload 255)"; }
 t_exit_status_smp() { expect_status 7 "$EMBER" --cpus 4 --kernel "$(payload 7)"; }
+t_exit_status_32_cpus() { expect_status 5 "$EMBER" --cpus 32 --kernel "$(payload 5)"; }
+t_guest_memory_not_touched() {
+	# 3.5 GiB of guest RAM, but ember's resident set stays small.
+	local out us kb st
+	out=$(build/bench/runstat "$EMBER" --mem 3584 --kernel "$(payload 3)")
+	read -r us kb st <<<"$out"
+	[ "$st" = 3 ] || { echo "exit status $st"; return 1; }
+	[ "$kb" -lt 16384 ] || { echo "max RSS $kb KiB for a 3.5 GiB guest"; return 1; }
+}
 t_exit_status_high_mem() { expect_status 9 "$EMBER" --mem 3584 --kernel "$(payload 9)"; }
 t_triple_fault() {
 	expect_status 70 "$EMBER" --kernel "$(payload crash)" || return 1
