@@ -35,12 +35,13 @@ t_summary() {
 }
 
 # expect_status WANT CMD...: run CMD, fail unless it exits WANT. Output is kept
-# in $T_OUT (stdout) and $T_ERR (stderr) for further checks.
+# in $T_OUT (stdout) and $T_ERR (stderr) for further checks. CMD is stopped
+# after T_TIMEOUT seconds (default 300) and then counts as a failure.
 expect_status() {
 	local want=$1
 	shift
 	T_OUT="$T_TMP/out.$BASHPID" T_ERR="$T_TMP/err.$BASHPID"
-	"$@" >"$T_OUT" 2>"$T_ERR" </dev/null
+	timeout -k 10 "${T_TIMEOUT:-300}" "$@" >"$T_OUT" 2>"$T_ERR" </dev/null
 	local got=$?
 	if [ "$got" != "$want" ]; then
 		echo "expected exit status $want, got $got from: $*"
@@ -51,8 +52,9 @@ expect_status() {
 }
 
 # expect_grep PATTERN FILE: fail unless FILE has a line matching PATTERN (ERE).
+# Carriage returns (the guest's tty writes CRLF) are ignored.
 expect_grep() {
-	if ! grep -Eq -- "$1" "$2"; then
+	if ! tr -d '\r' <"$2" | grep -Eq -- "$1"; then
 		echo "expected /$1/ in $2; it holds:"
 		tail -n 30 "$2"
 		return 1

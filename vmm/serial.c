@@ -92,6 +92,16 @@ static void transmit(struct serial *s, uint8_t b)
 	}
 }
 
+/* Tell the input side that the guest can take bytes again. */
+static void signal_room(struct serial *s)
+{
+	if (s->rx_room_efd >= 0) {
+		uint64_t one = 1;
+		ssize_t r = write(s->rx_room_efd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
 static uint8_t read_reg(struct serial *s, unsigned off)
 {
 	bool dlab = s->lcr & LCR_DLAB;
@@ -106,11 +116,8 @@ static uint8_t read_reg(struct serial *s, unsigned off)
 			bool was_full = s->rx_count == SERIAL_RX_FIFO;
 			s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
 			s->rx_count--;
-			if (was_full && s->rx_room_efd >= 0) {
-				uint64_t one = 1;
-				ssize_t r = write(s->rx_room_efd, &one, sizeof(one));
-				(void)r;
-			}
+			if (was_full)
+				signal_room(s);
 			return b;
 		}
 	case UART_IER:
@@ -160,6 +167,8 @@ static void write_reg(struct serial *s, unsigned off, uint8_t v)
 		} else {
 			if (!(s->ier & IER_THRI) && (v & IER_THRI))
 				s->iir_pending_thr = 1; /* THR is empty: enabling THRI fires at once */
+			if (!(s->ier & IER_RDI) && (v & IER_RDI))
+				signal_room(s); /* the guest now listens: input may flow */
 			s->ier = v & 0x0f;
 		}
 		break;
@@ -167,11 +176,8 @@ static void write_reg(struct serial *s, unsigned off, uint8_t v)
 		s->fcr = v & (uint8_t)~(FCR_CLEAR_RX | 0x04);
 		if (v & FCR_CLEAR_RX) {
 			/* a full FIFO emptied: the input side waits to hear of room */
-			if (s->rx_count == SERIAL_RX_FIFO && s->rx_room_efd >= 0) {
-				uint64_t one = 1;
-				ssize_t r = write(s->rx_room_efd, &one, sizeof(one));
-				(void)r;
-			}
+			if (s->rx_count == SERIAL_RX_FIFO)
+				signal_room(s);
 			s->rx_count = 0;
 		}
 		break;
@@ -214,7 +220,10 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
 size_t serial_rx_room(struct serial *s)
 {
 	pthread_mutex_lock(&s->lock);
-	size_t room = SERIAL_RX_FIFO - s->rx_count;
+	/* Until the guest enables receive interrupts (its driver opens the port
+	 * and clears the FIFO first; it also disables them to throttle), input
+	 * waits in the host's pipe or terminal instead of being lost. */
+	size_t room = (s->ier & IER_RDI) ? SERIAL_RX_FIFO - s->rx_count : 0;
 	pthread_mutex_unlock(&s->lock);
 	return room;
 }

@@ -33,7 +33,8 @@ void serial_init(struct serial *s, int out_fd, void (*set_irq)(void *, bool), vo
 void serial_io(struct serial *s, unsigned offset, uint8_t *data, bool write);
 /* Queue input bytes; returns how many fit. */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
-/* Free room in the receive FIFO. */
+/* How many input bytes the guest can take now: free FIFO room, or 0 while
+ * its receive interrupt is off. rx_room_efd is written when this may grow. */
 size_t serial_rx_room(struct serial *s);
 
 #endif

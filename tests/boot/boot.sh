@@ -18,8 +18,8 @@ KVER=$(strings "$BZ" | grep -Eom1 '^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+-cloud-amd64')
 boot_uname() {
 	expect_status 0 "$EMBER" --kernel "$1" --initrd "$INITRD" --cpus "$2" \
 		-- sh -c 'uname -sr; echo cpus=$(grep -c ^processor /proc/cpuinfo)' || return 1
-	expect_grep "^Linux $KVER\r?\$" "$T_OUT" || return 1
-	expect_grep "^cpus=$2\r?\$" "$T_OUT"
+	expect_grep "^Linux $KVER\$" "$T_OUT" || return 1
+	expect_grep "^cpus=$2\$" "$T_OUT"
 }
 t_bzimage_1cpu() { boot_uname "$BZ" 1; }
 t_bzimage_2cpus() { boot_uname "$BZ" 2; }
@@ -67,7 +67,7 @@ t_boot_time() {
 }
 t_guest_stdin() {
 	printf 'from-the-host\n' >"$T_TMP/stdin"
-	"$EMBER" --kernel "$BZ" --initrd "$INITRD" -- sh -c 'read line; echo got:$line' \
+	timeout -k 10 300 "$EMBER" --kernel "$BZ" --initrd "$INITRD" -- sh -c 'read line; echo got:$line' \
 		<"$T_TMP/stdin" >"$T_TMP/stdin.out" 2>&1 || { cat "$T_TMP/stdin.out"; return 1; }
 	expect_grep '^got:from-the-host' "$T_TMP/stdin.out"
 }

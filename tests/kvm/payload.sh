@@ -21,6 +21,14 @@ t_guest_memory_not_touched() {
 	[ "$st" = 3 ] || { echo "exit status $st"; return 1; }
 	[ "$kb" -lt 16384 ] || { echo "max RSS $kb KiB for a 3.5 GiB guest"; return 1; }
 }
+t_terminal_restored() {
+	# On a terminal ember switches to raw mode; every exit path restores it.
+	local p=$(payload 4) c=$(payload crash)
+	script -qec "stty -g >$T_TMP/before; $EMBER --kernel $p; echo \$? >$T_TMP/rc1;
+		$EMBER --kernel $c 2>/dev/null; echo \$? >$T_TMP/rc2; stty -g >$T_TMP/after" /dev/null >/dev/null
+	[ "$(cat "$T_TMP/rc1")" = 4 ] && [ "$(cat "$T_TMP/rc2")" = 70 ] || { echo "statuses $(cat "$T_TMP"/rc*)"; return 1; }
+	[ -s "$T_TMP/before" ] && cmp "$T_TMP/before" "$T_TMP/after"
+}
 t_exit_status_high_mem() { expect_status 9 "$EMBER" --mem 3584 --kernel "$(payload 9)"; }
 t_triple_fault() {
 	expect_status 70 "$EMBER" --kernel "$(payload crash)" || return 1
