@@ -1,6 +1,7 @@
 /* mkpayload.c: write a tiny PVH-bootable ELF whose 32-bit entry writes a
  * status byte to ember's exit port (0x501) and halts ("mkpayload N OUT"), or
- * one that triple-faults ("mkpayload crash OUT": ud2 with no IDT). Used by the
+ * one that triple-faults ("mkpayload crash OUT": ud2 with no IDT), or one that
+ * reports "userspace started" on port 0x3f0 and spins ("mkpayload spin OUT"). Used by the
  * KVM tests and the start-up benchmark (QEMU boots the same file). */
 #include <elf.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: mkpayload STATUS|crash OUTPUT\n");
+		fprintf(stderr, "usage: mkpayload STATUS|crash|spin OUTPUT\n");
 		return 2;
 	}
 	int status = atoi(argv[1]) & 0xff;
@@ -23,6 +24,12 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "crash") == 0) {
 		code[0] = 0x0f; /* ud2: #UD, no IDT -> #GP -> #DF -> triple fault */
 		code[1] = 0x0b;
+	} else if (strcmp(argv[1], "spin") == 0) {
+		code[1] = 123;  /* mov $123,%al; mov $0x3f0,%dx; out; 1: jmp 1b */
+		code[4] = 0xf0;
+		code[5] = 0x03;
+		code[7] = 0xeb;
+		code[8] = 0xfe;
 	}
 	struct {
 		Elf64_Nhdr nh;

@@ -29,6 +29,24 @@ t_terminal_restored() {
 	[ "$(cat "$T_TMP/rc1")" = 4 ] && [ "$(cat "$T_TMP/rc2")" = 70 ] || { echo "statuses $(cat "$T_TMP"/rc*)"; return 1; }
 	[ -s "$T_TMP/before" ] && cmp "$T_TMP/before" "$T_TMP/after"
 }
+# stopped_by SIGNAL STATUS: a running VM, stopped by SIGNAL, makes ember exit STATUS.
+stopped_by() {
+	"$EMBER" --boot-time --kernel "$(payload spin)" >"$T_TMP/sig.out" 2>"$T_TMP/sig.err" </dev/null &
+	local pid=$! i rc
+	for i in $(seq 1 300); do # wait (bounded) until the guest runs
+		grep -q 'guest userspace started' "$T_TMP/sig.err" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	expect_grep 'guest userspace started' "$T_TMP/sig.err" || { kill -9 $pid; return 1; }
+	kill -"$1" $pid
+	wait $pid
+	rc=$?
+	[ $rc = "$2" ] || { echo "exit status $rc after SIG$1, want $2"; cat "$T_TMP/sig.err"; return 1; }
+}
+t_sigint() { stopped_by INT 130; }
+t_sigterm() { stopped_by TERM 143; }
+t_sighup() { stopped_by HUP 129; }
 t_exit_status_high_mem() { expect_status 9 "$EMBER" --mem 3584 --kernel "$(payload 9)"; }
 t_triple_fault() {
 	expect_status 70 "$EMBER" --kernel "$(payload crash)" || return 1
