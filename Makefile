@@ -13,7 +13,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS ?=
-LDLIBS += -pthread
+LDLIBS += -luring -pthread
 # ember is linked statically: no dynamic loader work at start-up.
 STATIC ?= -static
 
@@ -121,7 +121,7 @@ $(B)/fuzz/obj/%.o: %.c
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -Ivmm -Ivirtio -o $@ $< \
-		$(FUZZ_LIB_OBJ) -pthread
+		$(FUZZ_LIB_OBJ) $(LDLIBS)
 
 fuzz-run: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do \
