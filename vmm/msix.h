@@ -1,0 +1,130 @@
+/* msix.h: MSI-X for an emulated PCI device (capability, vector table, PBA) and
+ * the VM-wide KVM GSI routing table its vectors are delivered through.
+ *
+ * Delivery: each vector owns a GSI (from 24 up, after the IOAPIC pins) and an
+ * eventfd attached to that GSI with KVM_IRQFD. While a vector is deliverable
+ * (MSI-X enabled, function not masked, vector not masked) its GSI is routed
+ * (KVM_IRQ_ROUTING_MSI) to the entry's address/data, and msix_notify() just
+ * writes the eventfd: KVM injects the interrupt without any vCPU exit. When it
+ * is masked, msix_notify() sets the vector's pending bit instead, and
+ * unmasking re-routes the GSI (the guest may have changed the entry meanwhile)
+ * and then delivers the pending interrupt. Devices must signal through
+ * msix_notify(), not by writing the eventfd themselves, or masking is not
+ * honoured. Interrupts while MSI-X is disabled are dropped.
+ *
+ * KVM_SET_GSI_ROUTING replaces the whole table, so struct gsi_routes keeps the
+ * complete table (KVM's default IOAPIC/PIC routes for GSIs 0-23 included, or
+ * the serial port's IRQ would vanish with the first MSI route) and resubmits
+ * it on each change. The KVM calls go through struct gsi_ops so unit tests can
+ * run without /dev/kvm.
+ *
+ * Lock order: pci bus -> msix -> gsi routes. */
+#ifndef EMBER_MSIX_H
+#define EMBER_MSIX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "pci.h"
+
+#define GSI_IRQCHIP_PINS 24 /* IOAPIC pins; MSI GSIs start here */
+#define GSI_MAX 1024        /* GSIs ember hands out (KVM allows 4096 routes) */
+#define GSI_MAX_ROUTES (GSI_MAX + 16)
+
+/* The two KVM calls; return 0 or -1 with errno, like ioctl. */
+struct gsi_ops {
+	int (*set_gsi_routing)(void *ctx, const struct kvm_irq_routing *table);
+	int (*irqfd)(void *ctx, const struct kvm_irqfd *irqfd);
+};
+
+/* The real ones: ctx is a pointer to the VM fd (int *). */
+extern const struct gsi_ops gsi_kvm_ops;
+
+struct gsi_routes {
+	pthread_mutex_t lock;
+	const struct gsi_ops *ops;
+	void *ctx;
+	unsigned next_gsi;
+	struct kvm_irq_routing *table; /* nr entries, room for GSI_MAX_ROUTES */
+};
+
+/* Start with KVM's default routes (GSI 0-15: IOAPIC pin and PIC pin; 16-23:
+ * IOAPIC pin), which are what KVM_CREATE_IRQCHIP installed, so nothing is
+ * submitted yet. Returns 0 or -1 (no memory). */
+int gsi_routes_init(struct gsi_routes *r, const struct gsi_ops *ops, void *ctx);
+void gsi_routes_destroy(struct gsi_routes *r);
+/* A fresh GSI (24, 25, ...), or -1 when GSI_MAX are used. */
+int gsi_alloc(struct gsi_routes *r);
+/* Route gsi to an MSI (replacing its route), submitting the table when it
+ * changed. Returns 0, or -1 when the gsi is below 24 or KVM refused. */
+int gsi_route_msi(struct gsi_routes *r, unsigned gsi, uint32_t addr_lo, uint32_t addr_hi,
+		  uint32_t data);
+/* Remove gsi's route (if any) and submit. Returns 0 or -1. */
+int gsi_route_remove(struct gsi_routes *r, unsigned gsi);
+/* Attach eventfd efd to gsi (KVM_IRQFD). Returns 0 or -1. */
+int gsi_irqfd(struct gsi_routes *r, int efd, unsigned gsi);
+
+/* MSI-X capability, message control and table entry layout. */
+#define PCI_CAP_ID_MSIX 0x11
+#define MSIX_CAP_LEN 12
+#define MSIX_CTRL_ENABLE 0x8000
+#define MSIX_CTRL_FMASK 0x4000
+#define MSIX_ENTRY_SIZE 16
+#define MSIX_ENTRY_ADDR_LO 0
+#define MSIX_ENTRY_ADDR_HI 4
+#define MSIX_ENTRY_DATA 8
+#define MSIX_ENTRY_CTRL 12
+#define MSIX_ENTRY_MASKED 1u
+#define MSIX_MAX_VECTORS 2048
+
+struct msix_vector {
+	uint32_t addr_lo, addr_hi, data, ctrl; /* the table entry */
+	unsigned gsi;
+	int efd;
+	bool routed;                 /* gsi routed to route_* */
+	uint32_t route_lo, route_hi, route_data;
+};
+
+struct msix {
+	pthread_mutex_t lock;
+	struct pci_device *dev;
+	struct gsi_routes *routes;
+	unsigned nvec;
+	unsigned cap;                /* capability offset in config space */
+	unsigned table_bar, pba_bar;
+	uint32_t table_off, pba_off;
+	bool enabled, fmask;         /* from message control */
+	struct msix_vector *vec;
+	uint64_t *pba;               /* (nvec + 63) / 64 words */
+};
+
+/* Give dev (not yet on a bus, its BARs declared) an MSI-X capability with
+ * nvec vectors (1-2048), the table at table_off (8-aligned) of BAR table_bar
+ * and the PBA at pba_off (8-aligned) of BAR pba_bar; both must fit inside
+ * their BARs and not overlap. Allocates a GSI and an eventfd per vector and
+ * attaches them (KVM_IRQFD). All vectors start masked, MSI-X disabled.
+ * Returns 0, or -1 (m is then left empty: msix_destroy is still safe). */
+int msix_init(struct msix *m, struct pci_device *dev, struct gsi_routes *routes, unsigned nvec,
+	      unsigned table_bar, uint32_t table_off, unsigned pba_bar, uint32_t pba_off);
+/* Close the eventfds and free the table (routes stay: the VM is going away). */
+void msix_destroy(struct msix *m);
+
+/* For the device's bar_access: handles the access when it falls in the table
+ * or the PBA (returns true), else returns false. Table writes must be aligned
+ * 4- or 8-byte accesses (others are dropped, as the spec allows); reads of any
+ * size work, bytes outside the table read as zero; the PBA is read-only. */
+bool msix_bar_access(struct msix *m, unsigned bar, uint64_t off, uint8_t *data, unsigned len,
+		     bool write);
+/* For the device's config_write hook: picks up enable/function-mask changes. */
+void msix_config_write(struct msix *m, unsigned off, unsigned len);
+
+/* Signal vector vec (any thread): deliver, or set its pending bit when masked. */
+void msix_notify(struct msix *m, unsigned vec);
+/* Inspection (tests, debugging). */
+bool msix_pending(struct msix *m, unsigned vec);
+int msix_vector_eventfd(const struct msix *m, unsigned vec);
+unsigned msix_vector_gsi(const struct msix *m, unsigned vec);
+
+#endif
