@@ -175,6 +175,7 @@ static void write_reg(struct serial *s, unsigned off, uint8_t v)
 	case UART_IIR:
 		s->fcr = v & (uint8_t)~(FCR_CLEAR_RX | 0x04);
 		if (v & FCR_CLEAR_RX) {
+			s->rx_armed = true;
 			/* a full FIFO emptied: the input side waits to hear of room */
 			if (s->rx_count == SERIAL_RX_FIFO)
 				signal_room(s);
@@ -220,10 +221,12 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
 size_t serial_rx_room(struct serial *s)
 {
 	pthread_mutex_lock(&s->lock);
-	/* Until the guest enables receive interrupts (its driver opens the port
-	 * and clears the FIFO first; it also disables them to throttle), input
-	 * waits in the host's pipe or terminal instead of being lost. */
-	size_t room = (s->ier & IER_RDI) ? SERIAL_RX_FIFO - s->rx_count : 0;
+	/* Input waits in the host's pipe or terminal, instead of being lost,
+	 * until the guest's driver has opened the port: it resets the FIFO and
+	 * then enables receive interrupts (it disables them to throttle, too).
+	 * Linux's UART probe sets the interrupt bits briefly before any FIFO
+	 * reset; that must not open the gate, or its later reset eats input. */
+	size_t room = (s->ier & IER_RDI) && s->rx_armed ? SERIAL_RX_FIFO - s->rx_count : 0;
 	pthread_mutex_unlock(&s->lock);
 	return room;
 }

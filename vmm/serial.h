@@ -23,6 +23,7 @@ struct serial {
 
 	uint8_t ier, iir_pending_thr, lcr, mcr, lsr_err, msr, scr, dll, dlm, fcr;
 	bool irq_level;
+	bool rx_armed; /* the guest has reset the receive FIFO: input may flow */
 	uint8_t rx[SERIAL_RX_FIFO];
 	unsigned rx_head, rx_count;
 };

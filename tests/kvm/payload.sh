@@ -24,8 +24,9 @@ t_guest_memory_not_touched() {
 t_terminal_restored() {
 	# On a terminal ember switches to raw mode; every exit path restores it.
 	local p=$(payload 4) c=$(payload crash)
-	script -qec "stty -g >$T_TMP/before; $EMBER --kernel $p; echo \$? >$T_TMP/rc1;
-		$EMBER --kernel $c 2>/dev/null; echo \$? >$T_TMP/rc2; stty -g >$T_TMP/after" /dev/null >/dev/null
+	timeout -k 5 120 script -qec "stty -g >$T_TMP/before; $EMBER --kernel $p; echo \$? >$T_TMP/rc1;
+		$EMBER --kernel $c 2>/dev/null; echo \$? >$T_TMP/rc2; stty -g >$T_TMP/after" /dev/null \
+		>/dev/null </dev/null || { echo "script failed or timed out"; return 1; }
 	[ "$(cat "$T_TMP/rc1")" = 4 ] && [ "$(cat "$T_TMP/rc2")" = 70 ] || { echo "statuses $(cat "$T_TMP"/rc*)"; return 1; }
 	[ -s "$T_TMP/before" ] && cmp "$T_TMP/before" "$T_TMP/after"
 }

@@ -103,6 +103,7 @@ static void rbr_pops_in_order(void)
 	CHECK_EQ(serial_receive(&s, (const uint8_t *)"abc", 3), 3);
 	CHECK_EQ(serial_receive(&s, (const uint8_t *)"de", 2), 2);
 	wr(IER, 0x01); /* the guest listens: room is what the FIFO has left */
+	s.rx_armed = true;
 	CHECK_EQ(serial_rx_room(&s), SERIAL_RX_FIFO - 5);
 	const char *want = "abcde";
 	for (const char *c = want; *c; c++)
@@ -162,7 +163,7 @@ static void iir_fifo_bits(void)
 	wr(FCR, 0x07); /* enable + clear both FIFOs */
 	CHECK_EQ(rd(IIR) & 0xc0, 0xc0);
 	serial_receive(&s, (const uint8_t *)"xy", 2);
-	wr(FCR, 0x03); /* clear rx */
+	wr(FCR, 0x03); /* clear rx: arms input */
 	CHECK_EQ(rd(LSR) & 1, 0);
 	wr(IER, 0x01);
 	CHECK_EQ(serial_rx_room(&s), SERIAL_RX_FIFO);
@@ -343,13 +344,19 @@ static void no_input_until_guest_listens(void)
 	CHECK(efd >= 0);
 	setup(efd);
 	size_t before = serial_rx_room(&s);
-	wr(IER, 0x01);
+	wr(IER, 0x0f); /* the probe's interrupt-enable test: no FIFO reset yet */
+	size_t probing = serial_rx_room(&s);
+	wr(IER, 0x00);
+	wr(FCR, 0x07); /* the driver opens the port: FIFO reset, then RDI */
+	efd_count(efd);
+	wr(IER, 0x05);
 	uint64_t n = efd_count(efd);
 	size_t after = serial_rx_room(&s);
 	wr(IER, 0x00); /* throttled: no room again */
 	size_t throttled = serial_rx_room(&s);
 	close(efd);
 	CHECK_EQ(before, 0);
+	CHECK_EQ(probing, 0);
 	CHECK_EQ(n, 1);
 	CHECK_EQ(after, SERIAL_RX_FIFO);
 	CHECK_EQ(throttled, 0);
