@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "acpi.h"
+#include "aml.h"
 #include "layout.h"
 
 struct __attribute__((packed)) acpi_gas {
@@ -90,25 +91,30 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout");
 #define FADT_BOOT_CMOS_RTC_NOT_PRESENT (1u << 5)
 #define MADT_PCAT_COMPAT 1u
 
-/* DSDT body (AML), hand-assembled:
+/* DSDT body (AML), built with aml.h:
  *   Name (_S5_, Package (4) { 5, 0, 0, 0 })      -- S5 sleep type for power-off
- *   Scope (\_SB) { Device (COM1) {                -- the console UART, so Linux
- *     Name (_HID, EisaId ("PNP0501"))              --   maps its IRQ (no legacy PIC
- *     Name (_UID, 0)                               --   in hardware-reduced ACPI)
- *     Name (_CRS, ResourceTemplate () {
- *       IO (Decode16, 0x3F8, 0x3F8, 0, 8)  IRQNoFlags () {4} }) } }
- */
-static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, ACPI_S5_SLEEP_TYPE, 0x00, 0x00, 0x00,
-	0x10, 0x32, '_', 'S', 'B', '_',                 /* Scope, PkgLength 50 */
-	0x5b, 0x82, 0x2b, 'C', 'O', 'M', '1',           /* Device, PkgLength 43 */
-	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,
-	0x08, '_', 'U', 'I', 'D', 0x00,
-	0x08, '_', 'C', 'R', 'S', 0x11, 0x10, 0x0a, 0x0d, /* Buffer, PkgLength 16, 13 bytes */
-	0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08, /* IO descriptor */
-	0x22, 1 << ACPI_SERIAL_IRQ, 0x00,               /* IRQ descriptor */
-	0x79, 0x00,                                     /* end tag */
-};
+ *   Scope (\_SB) {
+ *     Device (COM1) { _HID PNP0501, _UID 0,         -- the console UART, so Linux
+ *       _CRS { IO 0x3F8 len 8, IRQNoFlags {4} } }   --   maps its IRQ (no legacy PIC)
+ *     Device (PCI0) { ... }                        -- PCI bus 0 (aml_pci_root) with
+ *   }                                               --   the windows BARs come from
+ * Returns 0, or -1 when out of memory. */
+static int dsdt_body(struct aml *a, const struct pci_windows *w)
+{
+	aml_init(a);
+	aml_s5(a, ACPI_S5_SLEEP_TYPE);
+	size_t sb = aml_scope_begin(a, "\\_SB_");
+	aml_serial_device(a, "COM1", 0, 0x3f8, ACPI_SERIAL_IRQ);
+	struct aml_pci_root root = {
+		.name = "PCI0", .bus_first = 0, .bus_last = 0,
+		.mem32_base = w->mem32_base, .mem32_len = w->mem32_end - w->mem32_base,
+		.mem64_base = w->mem64_base,
+		.mem64_len = w->mem64_end > w->mem64_base ? w->mem64_end - w->mem64_base : 0,
+	};
+	aml_pci_root(a, &root);
+	aml_end(a, sb);
+	return a->oom ? -1 : 0;
+}
 
 uint8_t acpi_checksum(const void *p, size_t len)
 {
@@ -148,24 +154,37 @@ static void *place(const struct guest_mem *gm, uint64_t *cursor, size_t len, uin
 	return p;
 }
 
-uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus)
+uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci_windows *pci)
 {
+	struct pci_windows defwin;
+	if (!pci) {
+		pci_default_windows(&gm->layout, &defwin);
+		pci = &defwin;
+	}
+	struct aml body;
+	if (dsdt_body(&body, pci)) {
+		aml_free(&body);
+		return 0;
+	}
 	uint64_t cur = LAYOUT_ACPI, rsdp_gpa, xsdt_gpa, fadt_gpa, madt_gpa, dsdt_gpa;
 	struct acpi_rsdp *rsdp = place(gm, &cur, sizeof(*rsdp), &rsdp_gpa);
 	size_t xsdt_len = sizeof(struct acpi_header) + 2 * sizeof(uint64_t);
 	struct acpi_header *xsdt = place(gm, &cur, xsdt_len, &xsdt_gpa);
 	struct acpi_fadt *fadt = place(gm, &cur, sizeof(*fadt), &fadt_gpa);
-	size_t dsdt_len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	size_t dsdt_len = sizeof(struct acpi_header) + body.len;
 	struct acpi_header *dsdt = place(gm, &cur, dsdt_len, &dsdt_gpa);
 	size_t madt_len = sizeof(struct acpi_header) + 8 + ncpus * sizeof(struct madt_lapic) +
 			  sizeof(struct madt_ioapic) + sizeof(struct madt_iso);
 	struct acpi_header *madt = place(gm, &cur, madt_len, &madt_gpa);
-	if (!rsdp || !xsdt || !fadt || !dsdt || !madt)
+	if (!rsdp || !xsdt || !fadt || !dsdt || !madt) {
+		aml_free(&body);
 		return 0;
+	}
 
 	/* DSDT */
 	header_init(dsdt, "DSDT", (uint32_t)dsdt_len, 2);
-	memcpy(dsdt + 1, dsdt_aml, sizeof(dsdt_aml));
+	memcpy(dsdt + 1, body.buf, body.len);
+	aml_free(&body);
 	dsdt->checksum = acpi_checksum(dsdt, dsdt_len);
 
 	/* MADT: one local APIC per vCPU (APIC id = index), one IOAPIC, and an

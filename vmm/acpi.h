@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "guest_mem.h"
+#include "pci.h"
 
 /* I/O ports named in the FADT. */
 #define ACPI_SLEEP_CONTROL_PORT 0x600
@@ -21,8 +22,9 @@
 /* The ISA IRQ the MADT routes (identity) to the IOAPIC: the serial console's. */
 #define ACPI_SERIAL_IRQ 4
 
-/* Write the tables for ncpus vCPUs; returns the RSDP address, 0 on failure. */
-uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus);
+/* Write the tables for ncpus vCPUs, with PCI0's windows from pci (NULL:
+ * pci_default_windows for gm's layout); returns the RSDP address, 0 on failure. */
+uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci_windows *pci);
 
 /* ACPI table checksum: the byte that makes the sum of len bytes zero. */
 uint8_t acpi_checksum(const void *p, size_t len);

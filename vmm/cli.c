@@ -72,6 +72,18 @@ static int set_console(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
+static int set_disk(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	if (o->ndisks >= CLI_MAX_DISKS) {
+		err_set(e, "--disk: at most %d disks", CLI_MAX_DISKS);
+		return -1;
+	}
+	if (blk_parse_opt(v, &o->disks[o->ndisks], e))
+		return -1;
+	o->ndisks++;
+	return 0;
+}
+
 static int set_boot_time(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
@@ -100,6 +112,7 @@ static const struct cli_option options[] = {
 	{"cpus", "N", "number of vCPUs, 1-254 (default 1)", set_cpus},
 	{"mem", "MiB", "guest memory in MiB, at least 32 (default 256)", set_mem},
 	{"console", "MODE", "serial console: stdio (default), none, or file:PATH", set_console},
+	{"disk", "PATH[,ro][,id=SERIAL][,direct]", "virtio-blk disk (repeatable; the first is /dev/vda): read-only, serial, O_DIRECT", set_disk},
 	{"boot-time", NULL, "print on stderr how long after ember started guest userspace began", set_boot_time},
 	{"help", NULL, "show this help and exit", set_help},
 	{"version", NULL, "show ember's version and exit", set_version},
@@ -116,7 +129,10 @@ void cli_usage(FILE *f)
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s%s", options[i].name, options[i].arg ? " " : "",
 			 options[i].arg ? options[i].arg : "");
-		fprintf(f, "  %-18s %s\n", left, options[i].help);
+		if (strlen(left) > 18)
+			fprintf(f, "  %s\n  %-18s %s\n", left, "", options[i].help);
+		else
+			fprintf(f, "  %-18s %s\n", left, options[i].help);
 	}
 	fprintf(f, "\nexit status: the guest's, or 2 for bad input, %d for a VM failure,\n"
 		   "128+N when ember is stopped by signal N.\n", EXIT_VM_ERROR);

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdint.h>
 #include "util.h"
+#include "../virtio/blk.h"
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
 
 #define CLI_DEFAULT_MEM_MIB 256
 #define CLI_MAX_CPUS 254
+#define CLI_MAX_DISKS 16
 
 struct ember_opts {
 	const char *kernel;
@@ -23,6 +25,8 @@ struct ember_opts {
 	enum console_mode console;
 	const char *console_path;
 	bool boot_time;
+	struct blk_opts disks[CLI_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
+	unsigned ndisks;
 	char **guest_argv; /* words after `--` */
 	size_t guest_argc;
 	bool help, version;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "acpi.h"
+#include "../virtio/blk_pci.h"
 #include "boot_info.h"
 #include "cli.h"
 #include "cmdline.h"
@@ -28,6 +29,15 @@
 #endif
 
 static struct serial com1;
+static struct blk_pci disks[CLI_MAX_DISKS];
+static unsigned ndisks;
+
+static void disks_destroy(void)
+{
+	for (unsigned i = 0; i < ndisks; i++)
+		blk_pci_destroy(&disks[i]);
+	ndisks = 0;
+}
 
 static void com1_io(void *opaque, uint16_t port, uint8_t *data, unsigned size, bool write)
 {
@@ -146,9 +156,20 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return EXIT_USAGE;
 	}
+	/* Disks are opened (and locked) before there is a VM, so a bad one is
+	 * bad input even on a host without KVM. */
+	for (unsigned i = 0; i < o.ndisks; i++) {
+		ndisks = i + 1;
+		if (blk_pci_open(&disks[i], &o.disks[i], &err)) {
+			log_error("%s", err.msg);
+			disks_destroy();
+			return EXIT_USAGE;
+		}
+	}
 	struct console con;
 	if (console_open(&con, o.console, o.console_path, &err)) {
 		log_error("%s", err.msg);
+		disks_destroy();
 		return EXIT_USAGE;
 	}
 
@@ -177,7 +198,7 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	uint64_t rsdp = acpi_build(&vm.mem, o.cpus);
+	uint64_t rsdp = acpi_build(&vm.mem, o.cpus, &vm.pci_win);
 	struct boot_request req = {.cmdline = cmdline, .initrd = ibuf, .initrd_len = ilen,
 				   .rsdp = rsdp};
 	if (!rsdp || boot_info_write(&k, &vm.mem, &req, &err) ||
@@ -196,6 +217,15 @@ int main(int argc, char **argv)
 		log_error("cannot register legacy devices");
 		goto out;
 	}
+	for (unsigned i = 0; i < ndisks; i++) {
+		struct blk_pci *d = &disks[i];
+		err.msg[0] = '\0';
+		if (blk_pci_create(d, o.cpus, &vm.mem, &vm.routes, vm.vm_fd, &err) ||
+		    pci_bus_add_device(&vm.pci, &d->vp.pci) < 0 || blk_pci_start(d, &err)) {
+			log_error("%s", err.msg[0] ? err.msg : "--disk: no room on the PCI bus");
+			goto out;
+		}
+	}
 	if (vcpus_create(&vm, &k, &err) || (console_raw(&con), vcpus_start(&vm, &err))) {
 		log_error("%s", err.msg);
 		vm_request_stop(&vm, EXIT_VM_ERROR);
@@ -204,11 +234,13 @@ int main(int argc, char **argv)
 	vcpus_stop(&vm);
 	free(kbuf);
 out:
+	disks_destroy();
 	console_close(&con);
 	vm_destroy(&vm);
 	return status;
 fail:
 	log_error("%s", err.msg);
+	disks_destroy();
 	console_close(&con);
 	vm_destroy(&vm);
 	return status;

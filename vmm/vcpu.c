@@ -130,9 +130,11 @@ static void *vcpu_thread(void *arg)
 			handle_io(v);
 			break;
 		case KVM_EXIT_MMIO:
-			/* Nothing is mapped there: reads see all ones, writes vanish. */
-			if (!run->mmio.is_write)
-				memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+			/* Unclaimed addresses: reads see all ones, writes vanish. */
+			mmio_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
+				      run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data)
+									: run->mmio.len,
+				      run->mmio.is_write);
 			break;
 		case KVM_EXIT_HLT:
 			/* Only without an in-kernel LAPIC; treat as power-off. */

@@ -36,6 +36,8 @@ static int kvm_open(struct errbuf *err)
 		{KVM_CAP_IRQCHIP, "IRQCHIP"},     {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
 		{KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"}, {KVM_CAP_PIT2, "PIT2"},
 		{KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"}, {KVM_CAP_EXT_CPUID, "EXT_CPUID"},
+		{KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING"}, {KVM_CAP_IRQFD, "IRQFD"},
+		{KVM_CAP_IOEVENTFD, "IOEVENTFD"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
 		if (ioctl(fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
@@ -129,6 +131,29 @@ int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, struct errbuf *err)
 		err_set(err, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
 		return -1;
 	}
+	/* PCI: the 64-bit window must stay below what the guest can address
+	 * (CPUID 0x80000008 EAX[7:0]); when it does not fit, there is none
+	 * (ember's devices only use 32-bit BARs). */
+	pci_default_windows(l, &vm->pci_win);
+	unsigned phys_bits = 36;
+	for (unsigned i = 0; i < vm->supported_cpuid->nent; i++)
+		if (vm->supported_cpuid->entries[i].function == 0x80000008 &&
+		    (vm->supported_cpuid->entries[i].eax & 0xff))
+			phys_bits = vm->supported_cpuid->entries[i].eax & 0xff;
+	if (phys_bits < 64 && vm->pci_win.mem64_end > (1ull << phys_bits))
+		vm->pci_win.mem64_base = vm->pci_win.mem64_end = 0;
+	mmio_bus_init(&vm->mmio);
+	if (gsi_routes_init(&vm->routes, &gsi_kvm_ops, &vm->vm_fd)) {
+		err_set(err, "out of memory");
+		mmio_bus_destroy(&vm->mmio);
+		return -1;
+	}
+	pci_bus_init(&vm->pci, &vm->mmio, &vm->pci_win);
+	vm->buses_ok = true;
+	if (pio_register(&vm->pio, PCI_CONF1_ADDR_PORT, PCI_CONF1_PORTS, pci_conf1_io, &vm->pci)) {
+		err_set(err, "cannot register the PCI configuration ports");
+		return -1;
+	}
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0) {
 		err_set(err, "eventfd: %s", strerror(errno));
@@ -146,6 +171,12 @@ void vm_destroy(struct vm *vm)
 {
 	free(vm->vcpus);
 	free(vm->supported_cpuid);
+	if (vm->buses_ok) {
+		pci_bus_destroy(&vm->pci);
+		gsi_routes_destroy(&vm->routes);
+		mmio_bus_destroy(&vm->mmio);
+		vm->buses_ok = false;
+	}
 	gm_unmap(&vm->mem);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);

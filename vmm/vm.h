@@ -10,6 +10,9 @@
 #include <linux/kvm.h>
 
 #include "guest_mem.h"
+#include "mmio.h"
+#include "msix.h"
+#include "pci.h"
 #include "pio.h"
 
 struct vm;
@@ -28,6 +31,11 @@ struct vm {
 	int kvm_fd, vm_fd;
 	struct guest_mem mem;
 	struct pio_bus pio;
+	struct mmio_bus mmio;        /* KVM_EXIT_MMIO: PCI BARs */
+	struct gsi_routes routes;    /* MSI routes for irqfds */
+	struct pci_windows pci_win;  /* what PCI0's _CRS says */
+	struct pci_bus pci;          /* bus 0, conf1 ports 0xCF8-0xCFF on pio */
+	bool buses_ok;
 	unsigned ncpus;
 	struct vcpu *vcpus;
 	struct kvm_cpuid2 *supported_cpuid;
@@ -39,8 +47,8 @@ struct vm {
 	int stop_efd;          /* eventfd the main thread waits on */
 };
 
-/* Open /dev/kvm and create the VM with its in-kernel IRQ chip and PIT, and
- * guest RAM of mem bytes. Returns 0, or -1 with err set. */
+/* Open /dev/kvm and create the VM with its in-kernel IRQ chip and PIT,
+ * guest RAM of mem bytes, the MMIO bus, GSI routing and PCI bus 0. Returns 0, or -1 with err set. */
 int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, struct errbuf *err);
 void vm_destroy(struct vm *vm);
 

@@ -42,9 +42,17 @@ t_console_file_dir() { one_error "--console file:/nonexistent/dir/log" --kernel 
 t_no_kernel() { one_error "no kernel given" --mem 64; }
 t_stray_argument() { one_error "unexpected argument 'vmlinux'" vmlinux; }
 t_quote_in_guest_word() { one_error "double quote" --kernel "$PAYLOAD" -- echo 'a"b'; }
+t_missing_disk() { one_error "--disk /nonexistent/disk.img: No such file" --kernel "$PAYLOAD" --disk /nonexistent/disk.img; }
+t_bad_disk_option() { one_error "--disk .*unknown option 'bogus'" --kernel "$PAYLOAD" --disk /etc/hostname,bogus; }
+t_empty_disk_path() { one_error "--disk: empty path" --kernel "$PAYLOAD" --disk ''; }
+t_disk_not_sector_multiple() {
+	printf 'abc' >"$T_TMP/odd.img"
+	one_error "not a multiple of 512" --kernel "$PAYLOAD" --disk "$T_TMP/odd.img"
+}
+t_disk_is_directory() { one_error "--disk /tmp: (Is a directory|not a regular file)" --kernel "$PAYLOAD" --disk /tmp; }
 t_help() {
 	expect_status 0 "$EMBER" --help || return 1
-	for opt in kernel initrd cmdline cpus mem console boot-time help version; do
+	for opt in kernel initrd cmdline cpus mem console disk boot-time help version; do
 		expect_grep "^  --$opt" "$T_OUT" || return 1
 	done
 }

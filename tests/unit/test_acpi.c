@@ -2,7 +2,7 @@
  * for 1, 2 and 254 vCPUs in a gm_wrap'd guest: signatures, lengths and
  * checksums, the XSDT's pointers, one enabled local APIC per vCPU plus the
  * IOAPIC in the MADT, the hardware-reduced FADT with its sleep control and
- * reset registers, and the DSDT's _S5_ object. */
+ * reset registers, and the DSDT's _S5_ object, COM1 and PCI0. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +40,7 @@ static void check_tables(unsigned ncpus)
 {
 	memset(ram, 0, RAM);
 	gm_wrap(&gm, ram, RAM);
-	uint64_t rsdp_gpa = acpi_build(&gm, ncpus);
+	uint64_t rsdp_gpa = acpi_build(&gm, ncpus, NULL);
 	CHECK(rsdp_gpa >= LAYOUT_ACPI && rsdp_gpa < LAYOUT_ACPI_END);
 	CHECK_EQ(rsdp_gpa % 16, 0); /* the guest scans 16-byte boundaries */
 
@@ -108,6 +108,10 @@ static void check_tables(unsigned ncpus)
 	CHECK_EQ(pkg[0], 0x12);
 	CHECK_EQ(pkg[3], 0x0a);
 	CHECK_EQ(pkg[4], ACPI_S5_SLEEP_TYPE);
+	/* Scope (\_SB) holds the console UART and the PCI root bridge */
+	CHECK(memmem(dsdt + 36, dlen - 36, "_SB_", 4) != NULL);
+	CHECK(memmem(dsdt + 36, dlen - 36, "COM1", 4) != NULL);
+	CHECK(memmem(dsdt + 36, dlen - 36, "PCI0", 4) != NULL);
 
 	/* MADT */
 	const uint8_t *madt = table(madt_gpa, "APIC");

@@ -129,8 +129,8 @@ static void options_before_double_dash_only(void)
 
 static void unknown_option(void)
 {
-	EXPECT_ERR("--kernel", "k", "--disk", "x");
-	CHECK(strstr(err.msg, "--disk") != NULL);
+	EXPECT_ERR("--kernel", "k", "--net", "x");
+	CHECK(strstr(err.msg, "--net") != NULL);
 	EXPECT_ERR("--kernel", "k", "--frobnicate=3");
 	EXPECT_ERR("--kernel", "k", "--=x");
 	EXPECT_ERR("--kernel", "k", "--kern", "x"); /* no prefix matching */
@@ -240,6 +240,34 @@ static void usage_lists_every_option(void)
 	CHECK(all);
 }
 
+static void disks(void)
+{
+	CHECK_EQ(parse("--kernel", "k", NULL), 0);
+	CHECK_EQ(o.ndisks, 0);
+	CHECK_EQ(parse("--kernel", "k", "--disk", "a.img", "--disk=b.img,ro,id=SER1,direct", NULL), 0);
+	CHECK_EQ(o.ndisks, 2);
+	CHECK_STR_EQ(o.disks[0].path, "a.img");
+	CHECK(!o.disks[0].ro && !o.disks[0].direct);
+	CHECK_STR_EQ(o.disks[1].path, "b.img");
+	CHECK(o.disks[1].ro && o.disks[1].direct);
+	CHECK_STR_EQ(o.disks[1].serial, "SER1");
+	EXPECT_ERR("--kernel", "k", "--disk");
+	EXPECT_ERR("--kernel", "k", "--disk", "");
+	CHECK(strstr(err.msg, "--disk") != NULL);
+	EXPECT_ERR("--kernel", "k", "--disk", ",ro");
+	EXPECT_ERR("--kernel", "k", "--disk", "a,bogus");
+	CHECK(strstr(err.msg, "bogus") != NULL);
+	EXPECT_ERR("--kernel", "k", "--disk", "a,id=");
+	EXPECT_ERR("--kernel", "k", "--disk", "a,id=123456789012345678901");
+	EXPECT_ERR("--kernel", "k", "--disk", "a,ro=1");
+	/* at most CLI_MAX_DISKS */
+	const char *d = "--disk=x";
+	CHECK_EQ(parse("--kernel", "k", d, d, d, d, d, d, d, d, d, d, d, d, d, d, d, d, NULL), 0);
+	CHECK_EQ(o.ndisks, 16);
+	EXPECT_ERR("--kernel", "k", d, d, d, d, d, d, d, d, d, d, d, d, d, d, d, d, d);
+	CHECK(strstr(err.msg, "at most") != NULL);
+}
+
 int main(void)
 {
 	RUN(defaults);
@@ -261,5 +289,6 @@ int main(void)
 	RUN(no_kernel);
 	RUN(help_and_version_without_kernel);
 	RUN(usage_lists_every_option);
+	RUN(disks);
 	return check_summary();
 }

@@ -1,0 +1,210 @@
+/* blk_pci.c: virtio-blk on virtio-pci with an io_uring I/O thread (blk_pci.h). */
+#include <errno.h>
+#include <linux/virtio_ids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "blk_pci.h"
+
+#define PCI_CLASS_STORAGE_OTHER 0x018000
+
+/* epoll tags: queue index * 2 (+1 for the completion efd); the stop efd. */
+#define TAG_STOP UINT64_MAX
+
+static void cb_notify(void *ctx)
+{
+	struct blk_pci_queue *q = ctx;
+	virtio_pci_queue_notify(&q->dev->vp, q->index);
+}
+
+static void cb_needs_reset(void *ctx)
+{
+	struct blk_pci_queue *q = ctx;
+	virtio_pci_needs_reset(&q->dev->vp);
+}
+
+static void op_config_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
+{
+	struct blk_pci *d = ctx;
+	const uint8_t *c = (const uint8_t *)&d->cfg;
+	for (unsigned i = 0; i < len; i++)
+		data[i] = off + i < sizeof(d->cfg) ? c[off + i] : 0;
+}
+
+/* DRIVER_OK: serve every enabled queue and look at it once (the driver may
+ * have queued buffers before). vp.lock held. */
+static void op_activate(void *ctx)
+{
+	struct blk_pci *d = ctx;
+	bool flush = virtio_pci_has(&d->vp, VIRTIO_BLK_F_FLUSH);
+	for (unsigned i = 0; i < d->nq; i++) {
+		struct vpci_queue *vq = &d->vp.q[i];
+		if (!vq->enabled || !d->q[i].io_ok)
+			continue;
+		blk_queue_attach(&d->q[i].io, &vq->vq, flush);
+		uint64_t one = 1;
+		ssize_t r = write(vq->notify_efd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
+/* Reset: wait for in-flight I/O and detach. vp.lock held, so the I/O thread
+ * is not inside a queue meanwhile. */
+static void op_reset(void *ctx)
+{
+	struct blk_pci *d = ctx;
+	for (unsigned i = 0; i < d->nq; i++)
+		if (d->q[i].io_ok)
+			blk_queue_quiesce(&d->q[i].io);
+}
+
+static const struct virtio_pci_ops blk_vp_ops = {
+	.config_read = op_config_read,
+	.activate = op_activate,
+	.reset = op_reset,
+};
+
+int blk_pci_open(struct blk_pci *d, const struct blk_opts *o, struct errbuf *e)
+{
+	memset(d, 0, sizeof(*d));
+	d->disk.fd = -1;
+	d->stop_efd = d->epfd = -1;
+	snprintf(d->path, sizeof(d->path), "%s", o->path);
+	return blk_disk_open(&d->disk, o, e);
+}
+
+int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
+		   struct gsi_routes *routes, int vm_fd, struct errbuf *e)
+{
+	if (nq == 0)
+		nq = 1;
+	if (nq > VPCI_MAX_QUEUES)
+		nq = VPCI_MAX_QUEUES;
+	d->nq = nq;
+	blk_config(&d->disk, (uint16_t)nq, &d->cfg);
+	d->q = calloc(nq, sizeof(*d->q));
+	if (!d->q) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	if (virtio_pci_init(&d->vp, VIRTIO_ID_BLOCK, PCI_CLASS_STORAGE_OTHER,
+			    blk_features(&d->disk), (uint16_t)nq, BLK_PCI_QUEUE_SIZE,
+			    sizeof(d->cfg), &blk_vp_ops, d, mem, routes, vm_fd, e))
+		return -1;
+	for (unsigned i = 0; i < nq; i++) {
+		struct blk_pci_queue *q = &d->q[i];
+		q->dev = d;
+		q->index = i;
+		struct blk_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
+					   .ctx = q};
+		if (blk_uring_setup(&q->io, &d->disk, BLK_PCI_QUEUE_SIZE, &cb, e)) {
+			char msg[sizeof(e->msg)];
+			snprintf(msg, sizeof(msg), "%s", e->msg);
+			err_set(e, "disk '%s': %s", d->path, msg);
+			return -1;
+		}
+		q->io_ok = true;
+	}
+	return 0;
+}
+
+static void *io_thread(void *arg)
+{
+	struct blk_pci *d = arg;
+	pthread_setname_np(pthread_self(), "blk-io");
+	struct epoll_event ev[64];
+	for (;;) {
+		int n = epoll_wait(d->epfd, ev, 64, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("disk I/O thread: epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64;
+			if (tag == TAG_STOP)
+				return NULL;
+			unsigned qi = (unsigned)(tag / 2);
+			if (qi >= d->nq)
+				continue;
+			struct blk_pci_queue *q = &d->q[qi];
+			pthread_mutex_lock(&d->vp.lock);
+			if (tag & 1) {
+				blk_queue_complete(&q->io, false);
+			} else {
+				uint64_t v;
+				ssize_t r = read(d->vp.q[qi].notify_efd, &v, sizeof(v));
+				(void)r;
+				blk_queue_kick(&q->io);
+			}
+			pthread_mutex_unlock(&d->vp.lock);
+		}
+	}
+}
+
+static int ep_add(int epfd, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int blk_pci_start(struct blk_pci *d, struct errbuf *e)
+{
+	d->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->stop_efd < 0 || d->epfd < 0 || ep_add(d->epfd, d->stop_efd, TAG_STOP)) {
+		err_set(e, "disk I/O thread: %s", strerror(errno));
+		return -1;
+	}
+	for (unsigned i = 0; i < d->nq; i++) {
+		if (ep_add(d->epfd, d->vp.q[i].notify_efd, 2ull * i) ||
+		    ep_add(d->epfd, d->q[i].io.efd, 2ull * i + 1)) {
+			err_set(e, "disk I/O thread: epoll_ctl: %s", strerror(errno));
+			return -1;
+		}
+	}
+	int r = pthread_create(&d->thread, NULL, io_thread, d);
+	if (r) {
+		err_set(e, "cannot start the disk I/O thread: %s", strerror(r));
+		return -1;
+	}
+	d->started = true;
+	return 0;
+}
+
+void blk_pci_stop(struct blk_pci *d)
+{
+	if (d->started) {
+		uint64_t one = 1;
+		ssize_t r = write(d->stop_efd, &one, sizeof(one));
+		(void)r;
+		pthread_join(d->thread, NULL);
+		d->started = false;
+	}
+	/* No vCPU runs any more: wait for what the disk still writes to guest RAM. */
+	for (unsigned i = 0; d->q && i < d->nq; i++)
+		if (d->q[i].io_ok)
+			blk_queue_quiesce(&d->q[i].io);
+}
+
+void blk_pci_destroy(struct blk_pci *d)
+{
+	blk_pci_stop(d);
+	for (unsigned i = 0; d->q && i < d->nq; i++)
+		if (d->q[i].io_ok)
+			blk_uring_teardown(&d->q[i].io);
+	free(d->q);
+	d->q = NULL;
+	virtio_pci_destroy(&d->vp);
+	blk_disk_close(&d->disk);
+	if (d->stop_efd >= 0)
+		close(d->stop_efd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	d->stop_efd = d->epfd = -1;
+}

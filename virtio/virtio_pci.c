@@ -1,0 +1,400 @@
+/* virtio_pci.c: the modern virtio-pci transport (see virtio_pci.h). Every
+ * value the guest writes is checked before it is used. */
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include "virtio_pci.h"
+
+#define PCI_CAP_ID_VNDR 0x09
+
+static void put_le(uint8_t *p, unsigned len, uint64_t v)
+{
+	for (unsigned i = 0; i < len; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned len)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < len; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void ioeventfd(struct virtio_pci *t, unsigned qi, uint64_t bar, bool assign)
+{
+	if (t->vm_fd < 0 || bar == PCI_BAR_UNMAPPED)
+		return;
+	struct kvm_ioeventfd io = {
+		.addr = bar + VPCI_NOTIFY_OFF + (uint64_t)qi * VPCI_NOTIFY_MULT,
+		.len = 2,
+		.fd = t->q[qi].notify_efd,
+		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+	if (ioctl(t->vm_fd, KVM_IOEVENTFD, &io) < 0 && assign)
+		log_error("virtio-pci: KVM_IOEVENTFD at %#llx: %s (notifications will exit)",
+			  (unsigned long long)io.addr, strerror(errno));
+}
+
+static void vpci_bar_access(struct pci_device *dev, unsigned bar, uint64_t off, uint8_t *data,
+			    unsigned len, bool write)
+{
+	struct virtio_pci *t = dev->opaque;
+	if (bar != 0) {
+		if (!write)
+			memset(data, 0xff, len);
+		return;
+	}
+	virtio_pci_bar_access(t, off, data, len, write);
+}
+
+/* Bus lock held; t->lock is not taken (lock order). */
+static void vpci_bar_moved(struct pci_device *dev, unsigned bar, uint64_t old_addr,
+			   uint64_t new_addr)
+{
+	struct virtio_pci *t = dev->opaque;
+	if (bar != 0)
+		return;
+	for (unsigned i = 0; i < t->nq; i++) {
+		ioeventfd(t, i, old_addr, false);
+		ioeventfd(t, i, new_addr, true);
+	}
+	__atomic_store_n(&t->bar_addr, new_addr, __ATOMIC_RELEASE);
+}
+
+static void vpci_config_write(struct pci_device *dev, unsigned off, const uint8_t *data,
+			      unsigned len)
+{
+	(void)data;
+	struct virtio_pci *t = dev->opaque;
+	if (t->msix_ok)
+		msix_config_write(&t->msix, off, len);
+}
+
+static const struct pci_device_ops vpci_pci_ops = {
+	.bar_access = vpci_bar_access,
+	.bar_moved = vpci_bar_moved,
+	.config_write = vpci_config_write,
+};
+
+static int add_cap(struct pci_device *dev, uint8_t type, uint32_t off, uint32_t len)
+{
+	struct virtio_pci_cap c = {
+		.cap_vndr = PCI_CAP_ID_VNDR, .cap_len = sizeof(c), .cfg_type = type, .bar = 0,
+		.offset = htole32(off), .length = htole32(len),
+	};
+	return pci_add_capability(dev, &c, sizeof(c)) < 0 ? -1 : 0;
+}
+
+int virtio_pci_init(struct virtio_pci *t, uint16_t virtio_id, uint32_t class_code,
+		    uint64_t features, uint16_t nq, uint16_t qmax, uint32_t cfg_len,
+		    const struct virtio_pci_ops *ops, void *ctx, const struct guest_mem *mem,
+		    struct gsi_routes *routes, int vm_fd, struct errbuf *e)
+{
+	memset(t, 0, sizeof(*t));
+	if (nq == 0 || nq > VPCI_MAX_QUEUES || qmax == 0 || qmax > VQ_MAX_SIZE ||
+	    (qmax & (qmax - 1)) || cfg_len > VPCI_DEVICE_MAX) {
+		err_set(e, "virtio-pci: bad queue count, queue size or config size");
+		return -1;
+	}
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&t->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	t->vm_fd = vm_fd;
+	t->mem = mem;
+	t->ops = ops;
+	t->ctx = ctx;
+	t->features = features | (1ull << VIRTIO_F_VERSION_1);
+	t->nq = nq;
+	t->qmax = qmax;
+	t->cfg_len = cfg_len;
+	t->msix_config = VIRTIO_MSI_NO_VECTOR;
+	t->bar_addr = PCI_BAR_UNMAPPED;
+	t->q = calloc(nq, sizeof(*t->q));
+	if (!t->q) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < nq; i++) {
+		t->q[i].notify_efd = -1;
+		t->q[i].size = qmax;
+		t->q[i].vector = VIRTIO_MSI_NO_VECTOR;
+	}
+	for (unsigned i = 0; i < nq; i++) {
+		t->q[i].notify_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (t->q[i].notify_efd < 0) {
+			err_set(e, "eventfd: %s", strerror(errno));
+			return -1;
+		}
+	}
+	pci_device_init(&t->pci, VPCI_VENDOR, (uint16_t)(VPCI_DEVICE_BASE + virtio_id),
+			class_code, 1, &vpci_pci_ops, t);
+	pci_device_set_subsystem(&t->pci, VPCI_VENDOR, 0x1100);
+	if (pci_device_add_bar(&t->pci, 0, PCI_BAR_MEM32, VPCI_BAR_SIZE) ||
+	    add_cap(&t->pci, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF, VPCI_COMMON_LEN) ||
+	    add_cap(&t->pci, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR_OFF, 1) ||
+	    (cfg_len && add_cap(&t->pci, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVICE_OFF, cfg_len))) {
+		err_set(e, "virtio-pci: cannot lay out the device");
+		return -1;
+	}
+	struct virtio_pci_notify_cap n = {
+		.cap = {.cap_vndr = PCI_CAP_ID_VNDR, .cap_len = sizeof(n),
+			.cfg_type = VIRTIO_PCI_CAP_NOTIFY_CFG, .bar = 0,
+			.offset = htole32(VPCI_NOTIFY_OFF),
+			.length = htole32((uint32_t)nq * VPCI_NOTIFY_MULT)},
+		.notify_off_multiplier = htole32(VPCI_NOTIFY_MULT),
+	};
+	if (pci_add_capability(&t->pci, &n, sizeof(n)) < 0) {
+		err_set(e, "virtio-pci: cannot lay out the device");
+		return -1;
+	}
+	if (msix_init(&t->msix, &t->pci, routes, (unsigned)nq + 1, 0, VPCI_MSIX_TABLE_OFF, 0,
+		      VPCI_MSIX_PBA_OFF)) {
+		err_set(e, "virtio-pci: cannot set up MSI-X (%u vectors)", nq + 1u);
+		return -1;
+	}
+	t->msix_ok = true;
+	return 0;
+}
+
+void virtio_pci_destroy(struct virtio_pci *t)
+{
+	if (t->msix_ok)
+		msix_destroy(&t->msix);
+	t->msix_ok = false;
+	for (unsigned i = 0; t->q && i < t->nq; i++)
+		if (t->q[i].notify_efd >= 0)
+			close(t->q[i].notify_efd);
+	free(t->q);
+	t->q = NULL;
+}
+
+static bool vector_ok(struct virtio_pci *t, unsigned v)
+{
+	return v != VIRTIO_MSI_NO_VECTOR && t->msix_ok && v < t->msix.nvec;
+}
+
+void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi)
+{
+	if (qi >= t->nq)
+		return;
+	unsigned v = __atomic_load_n(&t->q[qi].vector, __ATOMIC_RELAXED);
+	__atomic_or_fetch(&t->isr, 1, __ATOMIC_RELAXED);
+	if (vector_ok(t, v))
+		msix_notify(&t->msix, v);
+}
+
+void virtio_pci_needs_reset(struct virtio_pci *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->status & VIRTIO_CONFIG_S_DRIVER_OK || t->status & VIRTIO_CONFIG_S_FEATURES_OK) {
+		t->status |= VPCI_STATUS_NEEDS_RESET;
+		t->isr |= 2;
+		if (vector_ok(t, t->msix_config))
+			msix_notify(&t->msix, t->msix_config);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void reset(struct virtio_pci *t)
+{
+	if (t->ops && t->ops->reset)
+		t->ops->reset(t->ctx);
+	for (unsigned i = 0; i < t->nq; i++) {
+		struct vpci_queue *q = &t->q[i];
+		vq_disable(&q->vq);
+		memset(&q->vq, 0, sizeof(q->vq));
+		q->size = t->qmax;
+		q->vector = VIRTIO_MSI_NO_VECTOR;
+		q->enabled = false;
+		q->desc = q->avail = q->used = 0;
+	}
+	t->driver_features = 0;
+	t->dfsel = t->gfsel = 0;
+	t->status = 0;
+	t->isr = 0;
+	t->msix_config = VIRTIO_MSI_NO_VECTOR;
+	t->queue_sel = 0;
+	t->generation++;
+}
+
+static void set_status(struct virtio_pci *t, uint8_t v)
+{
+	if (v == 0) {
+		reset(t);
+		return;
+	}
+	uint8_t old = t->status;
+	uint8_t nv = (uint8_t)((v & ~VPCI_STATUS_NEEDS_RESET) | (old & VPCI_STATUS_NEEDS_RESET));
+	/* Bits only go on until reset (the driver may not clear them). */
+	nv |= old;
+	if ((nv & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		bool ok = !(t->driver_features & ~t->features) &&
+			  virtio_pci_has(t, VIRTIO_F_VERSION_1);
+		if (!ok)
+			nv &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
+	}
+	if ((nv & VIRTIO_CONFIG_S_DRIVER_OK) && !(nv & VIRTIO_CONFIG_S_FEATURES_OK))
+		nv &= (uint8_t)~VIRTIO_CONFIG_S_DRIVER_OK; /* no driving without features */
+	t->status = nv;
+	if ((nv & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK) && t->ops &&
+	    t->ops->activate)
+		t->ops->activate(t->ctx);
+}
+
+static struct vpci_queue *sel_queue(struct virtio_pci *t)
+{
+	return t->queue_sel < t->nq ? &t->q[t->queue_sel] : NULL;
+}
+
+static void queue_enable(struct virtio_pci *t, struct vpci_queue *q)
+{
+	if (q->enabled || !(t->status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return;
+	memset(&q->vq, 0, sizeof(q->vq));
+	q->vq.mem = t->mem;
+	q->vq.size = q->size;
+	q->vq.desc_gpa = q->desc;
+	q->vq.avail_gpa = q->avail;
+	q->vq.used_gpa = q->used;
+	q->vq.event_idx = virtio_pci_has(t, VIRTIO_RING_F_EVENT_IDX);
+	q->vq.indirect = virtio_pci_has(t, VIRTIO_RING_F_INDIRECT_DESC);
+	if (vq_enable(&q->vq) < 0) {
+		virtio_pci_needs_reset(t);
+		return;
+	}
+	q->enabled = true;
+}
+
+static void common_read(struct virtio_pci *t, uint64_t off, uint8_t *data, unsigned len)
+{
+	uint8_t c[VPCI_COMMON_LEN];
+	memset(c, 0, sizeof(c));
+	put_le(c + 0, 4, t->dfsel);
+	put_le(c + 4, 4, t->dfsel < 2 ? (uint32_t)(t->features >> (32 * t->dfsel)) : 0);
+	put_le(c + 8, 4, t->gfsel);
+	put_le(c + 12, 4, t->gfsel < 2 ? (uint32_t)(t->driver_features >> (32 * t->gfsel)) : 0);
+	put_le(c + 16, 2, t->msix_config);
+	put_le(c + 18, 2, t->nq);
+	c[20] = t->status;
+	c[21] = t->generation;
+	put_le(c + 22, 2, t->queue_sel);
+	struct vpci_queue *q = sel_queue(t);
+	if (q) {
+		put_le(c + 24, 2, q->size);
+		put_le(c + 26, 2, q->vector);
+		put_le(c + 28, 2, q->enabled);
+		put_le(c + 30, 2, t->queue_sel);
+		put_le(c + 32, 8, q->desc);
+		put_le(c + 40, 8, q->avail);
+		put_le(c + 48, 8, q->used);
+	} else {
+		put_le(c + 26, 2, VIRTIO_MSI_NO_VECTOR);
+	}
+	for (unsigned i = 0; i < len; i++)
+		data[i] = off + i < sizeof(c) ? c[off + i] : 0;
+}
+
+static void set_half(uint64_t *v, unsigned shift, unsigned len, uint64_t val)
+{
+	uint64_t mask = len == 8 ? UINT64_MAX : ((1ull << (8 * len)) - 1) << shift;
+	*v = (*v & ~mask) | ((val << shift) & mask);
+}
+
+static void common_write(struct virtio_pci *t, uint64_t off, const uint8_t *data, unsigned len)
+{
+	uint64_t v = get_le(data, len);
+	struct vpci_queue *q = sel_queue(t);
+	switch (off) {
+	case 0:
+		if (len == 4)
+			t->dfsel = (uint32_t)v;
+		return;
+	case 8:
+		if (len == 4)
+			t->gfsel = (uint32_t)v;
+		return;
+	case 12:
+		if (len == 4 && t->gfsel < 2 && !(t->status & VIRTIO_CONFIG_S_FEATURES_OK))
+			set_half(&t->driver_features, 32 * t->gfsel, 4, v);
+		return;
+	case 16:
+		if (len == 2)
+			t->msix_config = vector_ok(t, (unsigned)v) ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
+		return;
+	case 20:
+		if (len == 1)
+			set_status(t, (uint8_t)v);
+		return;
+	case 22:
+		if (len == 2)
+			t->queue_sel = (uint16_t)v; /* checked on every use */
+		return;
+	case 24:
+		if (len == 2 && q && !q->enabled && v >= 1 && v <= t->qmax && !(v & (v - 1)))
+			q->size = (uint16_t)v;
+		return;
+	case 26:
+		if (len == 2 && q)
+			q->vector = vector_ok(t, (unsigned)v) ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
+		return;
+	case 28:
+		if (len == 2 && q && v == 1)
+			queue_enable(t, q);
+		return;
+	}
+	if (off >= 32 && off < 56 && q && !q->enabled && (len == 4 || len == 8) &&
+	    (off % len) == 0) {
+		uint64_t *f = off < 40 ? &q->desc : off < 48 ? &q->avail : &q->used;
+		set_half(f, (unsigned)(off % 8) * 8, len, v);
+	}
+}
+
+void virtio_pci_bar_access(struct virtio_pci *t, uint64_t off, uint8_t *data, unsigned len,
+			   bool is_write)
+{
+	if (len == 0 || len > 8)
+		return;
+	if (t->msix_ok && msix_bar_access(&t->msix, 0, off, data, len, is_write))
+		return;
+	if (!is_write)
+		memset(data, 0, len);
+	if (off >= VPCI_BAR_SIZE || len > VPCI_BAR_SIZE - off)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (off < VPCI_COMMON_OFF + VPCI_COMMON_LEN) {
+		if (is_write)
+			common_write(t, off, data, len);
+		else
+			common_read(t, off, data, len);
+	} else if (off == VPCI_ISR_OFF) {
+		if (!is_write) {
+			data[0] = t->isr;
+			t->isr = 0; /* reading clears */
+		}
+	} else if (off >= VPCI_DEVICE_OFF && off < VPCI_DEVICE_OFF + t->cfg_len) {
+		uint32_t o = (uint32_t)(off - VPCI_DEVICE_OFF);
+		unsigned n = len <= t->cfg_len - o ? len : t->cfg_len - o;
+		if (!is_write && t->ops && t->ops->config_read)
+			t->ops->config_read(t->ctx, o, data, n);
+	} else if (off >= VPCI_NOTIFY_OFF &&
+		   off < VPCI_NOTIFY_OFF + (uint64_t)t->nq * VPCI_NOTIFY_MULT) {
+		/* A notify the ioeventfd did not catch (other width, no KVM). */
+		unsigned qi = (unsigned)((off - VPCI_NOTIFY_OFF) / VPCI_NOTIFY_MULT);
+		if (is_write) {
+			uint64_t one = 1;
+			ssize_t r = write(t->q[qi].notify_efd, &one, sizeof(one));
+			(void)r;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}

@@ -1,0 +1,108 @@
+/* virtio_pci.h: the modern virtio-pci transport (virtio 1.x only,
+ * VIRTIO_F_VERSION_1 required). One 32-bit memory BAR (BAR 0) holds, at fixed
+ * offsets: the common configuration, the ISR byte, the device configuration,
+ * the notify area (one 4-byte slot per queue, notify_off_multiplier 4) and the
+ * MSI-X table and PBA. Vector 0..nq are the MSI-X vectors the driver assigns.
+ *
+ * Fast path: each queue's notify address is a KVM_IOEVENTFD (re-registered
+ * when the guest moves the BAR), completions interrupt through msix_notify
+ * (irqfd), so neither exits to ember's userspace.
+ *
+ * Locking: t->lock (recursive) serialises the common configuration and the
+ * device callbacks; the device's I/O thread takes it too while it serves a
+ * queue, so reset (which quiesces the I/O) never races a kick. Lock order:
+ * virtio_pci -> msix -> gsi routes. Never taken under the pci bus lock. */
+#ifndef EMBER_VIRTIO_PCI_H
+#define EMBER_VIRTIO_PCI_H
+
+#include <linux/virtio_pci.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/msix.h"
+#include "../vmm/pci.h"
+#include "../vmm/util.h"
+#include "virtqueue.h"
+
+#define VPCI_VENDOR 0x1af4
+#define VPCI_DEVICE_BASE 0x1040
+#define VPCI_BAR_SIZE 0x8000u
+#define VPCI_COMMON_OFF 0x0000u
+#define VPCI_COMMON_LEN 0x38u     /* up to queue_used_hi */
+#define VPCI_ISR_OFF 0x1000u
+#define VPCI_DEVICE_OFF 0x2000u
+#define VPCI_DEVICE_MAX 0x1000u
+#define VPCI_NOTIFY_OFF 0x3000u
+#define VPCI_NOTIFY_MULT 4u
+#define VPCI_MSIX_TABLE_OFF 0x4000u
+#define VPCI_MSIX_PBA_OFF 0x5000u
+#define VPCI_MAX_QUEUES 255u      /* vectors = queues + 1 <= 256 (table fits 4 KiB) */
+
+#define VPCI_STATUS_NEEDS_RESET 0x40
+
+struct virtio_pci_ops {
+	/* Read len bytes of the device configuration at off (bounded by the
+	 * transport to cfg_len). */
+	void (*config_read)(void *ctx, uint32_t off, uint8_t *data, unsigned len);
+	/* DRIVER_OK was set: start serving the enabled queues. t->lock held. */
+	void (*activate)(void *ctx);
+	/* Device reset (status 0): stop all I/O and wait for it. t->lock held. */
+	void (*reset)(void *ctx);
+};
+
+struct vpci_queue {
+	struct virtqueue vq;
+	uint16_t size;        /* as the driver set it (max_size after reset) */
+	uint16_t vector;      /* MSI-X vector or VIRTIO_MSI_NO_VECTOR */
+	bool enabled;
+	uint64_t desc, avail, used;
+	int notify_efd;       /* the KVM_IOEVENTFD on its notify address */
+};
+
+struct virtio_pci {
+	pthread_mutex_t lock; /* recursive */
+	struct pci_device pci;
+	struct msix msix;
+	bool msix_ok;
+	int vm_fd;
+	const struct guest_mem *mem;
+	const struct virtio_pci_ops *ops;
+	void *ctx;
+	uint64_t features, driver_features;
+	uint32_t dfsel, gfsel;
+	uint8_t status, generation, isr;
+	uint16_t msix_config, queue_sel, nq, qmax;
+	uint32_t cfg_len;
+	struct vpci_queue *q;
+	uint64_t bar_addr;    /* where BAR 0 is decoded, PCI_BAR_UNMAPPED when not */
+};
+
+/* Set up the transport (not yet on a bus). virtio_id: VIRTIO_ID_*; class:
+ * 24-bit PCI class code; features: offered (VIRTIO_F_VERSION_1 is added);
+ * nq queues (1..VPCI_MAX_QUEUES) of at most qmax entries (power of two);
+ * cfg_len bytes of device configuration. vm_fd -1: no ioeventfds (tests).
+ * 0, or -1 with e set. */
+int virtio_pci_init(struct virtio_pci *t, uint16_t virtio_id, uint32_t class_code,
+		    uint64_t features, uint16_t nq, uint16_t qmax, uint32_t cfg_len,
+		    const struct virtio_pci_ops *ops, void *ctx, const struct guest_mem *mem,
+		    struct gsi_routes *routes, int vm_fd, struct errbuf *e);
+void virtio_pci_destroy(struct virtio_pci *t);
+
+/* Does the driver's accepted feature set hold bit? */
+static inline bool virtio_pci_has(const struct virtio_pci *t, unsigned bit)
+{
+	return (t->driver_features >> bit) & 1;
+}
+
+/* Interrupt the driver for queue qi (any thread). */
+void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi);
+/* The device found the driver broke the rules: DEVICE_NEEDS_RESET and a
+ * configuration interrupt. */
+void virtio_pci_needs_reset(struct virtio_pci *t);
+
+/* The BAR handler (exported for tests): offset off of BAR 0. */
+void virtio_pci_bar_access(struct virtio_pci *t, uint64_t off, uint8_t *data, unsigned len,
+			   bool write);
+
+#endif
