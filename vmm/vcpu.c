@@ -130,11 +130,10 @@ static void *vcpu_thread(void *arg)
 			handle_io(v);
 			break;
 		case KVM_EXIT_MMIO:
-			/* Unclaimed addresses: reads see all ones, writes vanish. */
+			/* Unclaimed addresses: reads see all ones, writes vanish.
+			 * mmio_dispatch clamps len to the 8 bytes of mmio.data. */
 			mmio_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
-				      run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data)
-									: run->mmio.len,
-				      run->mmio.is_write);
+				      run->mmio.len, run->mmio.is_write);
 			break;
 		case KVM_EXIT_HLT:
 			/* Only without an in-kernel LAPIC; treat as power-off. */
