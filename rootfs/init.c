@@ -41,6 +41,7 @@
 
 static char cmdline[CMDLINE_MAX];
 static bool io_ok; /* we may use the two ports */
+static int console_fd = -1; /* our controlling terminal (take_console) */
 static volatile sig_atomic_t poweroff_requested;
 
 static void warn(const char *fmt, ...)
@@ -270,10 +271,9 @@ static void end_vm(int status) __attribute__((noreturn));
 static void end_vm(int status)
 {
 	sync();
-	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd >= 0) {
-		tcdrain(fd);
-		close(fd);
+	if (console_fd >= 0) {
+		tcsetpgrp(console_fd, getpgrp());
+		tcdrain(console_fd);
 	}
 	tcdrain(1);
 	tcdrain(2);
@@ -289,6 +289,28 @@ static void end_vm(int status)
 		pause();
 }
 
+/* init, not the command, is the console's session leader and holds it as its
+ * controlling terminal: when a session leader exits, the kernel hangs up its
+ * controlling tty and throws away output still waiting to be sent, so a
+ * command that prints and exits at once would lose its last lines. The
+ * command runs in its own process group in the foreground (Ctrl-C and job
+ * control reach it). init ignores SIGTTOU so that it may still drain the
+ * console and take the foreground back while it is in the background. */
+static void take_console(void)
+{
+	signal(SIGTTOU, SIG_IGN);
+	if (setsid() < 0 && getsid(0) != getpid())
+		return;
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!isatty(fd) || ioctl(fd, TIOCSCTTY, 1) < 0) {
+		close(fd);
+		return;
+	}
+	console_fd = fd;
+}
+
 static pid_t spawn(char **cmd)
 {
 	pid_t pid = fork();
@@ -296,27 +318,27 @@ static pid_t spawn(char **cmd)
 		warn("fork: %s", strerror(errno));
 		return -1;
 	}
-	if (pid > 0)
+	if (pid > 0) {
+		setpgid(pid, pid);
 		return pid;
+	}
+	setpgid(0, 0);
+	if (console_fd >= 0) {
+		tcsetpgrp(console_fd, getpid()); /* SIGTTOU is still ignored here */
+		dup2(console_fd, 0);
+		dup2(console_fd, 1);
+		dup2(console_fd, 2);
+	}
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGUSR1, SIG_DFL);
 	signal(SIGUSR2, SIG_DFL);
+	signal(SIGTTOU, SIG_DFL);
 	ioperm(PORT_STARTED, 1, 0);
 	ioperm(PORT_EXIT, 1, 0);
 	iopl(0);
-	setsid();
-	int fd = open("/dev/console", O_RDWR);
-	if (fd >= 0) {
-		ioctl(fd, TIOCSCTTY, 1);
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
 	execvp(cmd[0], cmd);
 	fprintf(stderr, "init: cannot run %s: %s\n", cmd[0], strerror(errno));
 	_exit(127);
@@ -359,6 +381,7 @@ int main(int argc, char **argv)
 	else
 		warn("no I/O port access: %s", strerror(errno));
 
+	take_console();
 	pid_t main_pid = -1;
 	if (argc > 1) {
 		main_pid = spawn(argv + 1);

@@ -27,6 +27,16 @@ t_vmlinux_pvh_1cpu() { boot_uname "$ELF" 1; }
 t_vmlinux_pvh_2cpus() { boot_uname "$ELF" 2; }
 t_vmlinux_64bit_entry() { boot_uname "$NOPVH" 1; }
 
+t_output_flushed_at_exit() {
+	# A command that prints a burst and exits at once: every line reaches
+	# the console before the VM ends (with 2 vCPUs the UART's interrupt may
+	# be served on the other CPU while the command is already gone).
+	expect_status 0 "$EMBER" --kernel "$BZ" --initrd "$INITRD" --cpus 2 -- seq 1 1500 || return 1
+	local n
+	n=$(tr -d '\r' <"$T_OUT" | grep -cE '^[0-9]+$')
+	[ "$n" = 1500 ] || { echo "guest printed 1500 lines, $n arrived; last: $(tail -n1 "$T_OUT")"; return 1; }
+}
+
 t_exit_status() {
 	expect_status 7 "$EMBER" --kernel "$BZ" --initrd "$INITRD" -- sh -c 'echo before-exit; exit 7' &&
 		expect_grep '^before-exit' "$T_OUT"
