@@ -195,9 +195,12 @@ void vm_irq_line(struct vm *vm, unsigned gsi, bool level)
 void vm_request_stop(struct vm *vm, int status)
 {
 	bool expected = false;
-	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+	if (!atomic_compare_exchange_strong(&vm->stop_claimed, &expected, true))
 		return;
+	/* The status is stored before `stopping` is published: a thread that
+	 * sees stopping (woken by anything) reads the right exit_status. */
 	vm->exit_status = status;
+	atomic_store(&vm->stopping, true);
 	uint64_t one = 1;
 	ssize_t r = write(vm->stop_efd, &one, sizeof(one));
 	(void)r;

@@ -42,7 +42,8 @@ struct vm {
 	uint64_t start_ns;     /* ember's own start, for the boot-time port */
 	bool report_boot_time;
 	/* stopping */
-	atomic_bool stopping;
+	atomic_bool stop_claimed; /* the first vm_request_stop() won */
+	atomic_bool stopping;     /* set after exit_status holds its value */
 	int exit_status;
 	int stop_efd;          /* eventfd the main thread waits on */
 };
