@@ -29,7 +29,7 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat
+all: $(B)/ember $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat $(B)/bench/blkbench
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
@@ -59,6 +59,11 @@ $(B)/tests/mkpayload: tests/kvm/mkpayload.c
 $(B)/bench/runstat: bench/runstat.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
+
+# The guest side of the block benchmark (static: it runs in the guest).
+$(B)/bench/blkbench: bench/blkbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -pthread -o $@ $<
 
 # Test tools.
 $(B)/tests/%: tests/tools/%.c

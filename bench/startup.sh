@@ -20,7 +20,7 @@ measure() { # name want-status cmd...
 	local name=$1 want=$2 i
 	shift 2
 	for i in $(seq 1 "$RUNS"); do
-		read -r us kb st <<<"$(build/bench/runstat "$@" 2>/dev/null)"
+		read -r us kb st _ <<<"$(build/bench/runstat "$@" 2>/dev/null)"
 		if [ "$st" != "$want" ]; then
 			echo "bench: $name exited $st (want $want): $*" >&2
 			exit 1

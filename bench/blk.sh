@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/blk.sh: virtio-blk throughput, ember against QEMU (-M microvm with
+# PCIe, virtio-blk-pci, cache=none, aio=io_uring), on the same RAM block
+# device (brd, /dev/ram0) opened with O_DIRECT by both. The guest runs
+# bench/blkbench (added to the initramfs as a second cpio archive): sequential
+# 1 MiB writes and reads, then 4 KiB random reads from 4 threads. Host CPU is
+# the VMM process's user+system time for the workload run minus that of a run
+# that only boots and exits (so boot cost cancels out), also divided by the
+# guest I/Os done (2 x MiB one-MiB requests plus the random reads). Prints a Markdown
+# table. Runs inside the lab (bench/run), as root: it loads brd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${BENCH_ROUNDS:-2}
+MIB=${BENCH_BLK_MIB:-128}
+SECS=${BENCH_BLK_SECONDS:-5}
+G=build/guest
+tmp=$(mktemp -d /run/ember-bench.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ ! -b /dev/ram0 ]; then
+	modprobe ${EMBER_LAB_MODULES:+-d "$EMBER_LAB_MODULES"} brd rd_nr=1 \
+		rd_size=$(((MIB + 64) * 1024))
+fi
+DEV=/dev/ram0
+dd if=/dev/zero of="$DEV" bs=1M count="$MIB" oflag=direct status=none
+
+# The benchmark initramfs: the guest's, plus /bin/blkbench.
+mkdir -p "$tmp/extra/bin"
+cp build/bench/blkbench "$tmp/extra/bin/blkbench"
+(cd "$tmp/extra" && find . -mindepth 1 | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$tmp/extra.gz"
+cat "$G/initramfs.cpio.gz" "$tmp/extra.gz" >"$tmp/initrd.gz"
+
+WORK="blkbench seqwrite /dev/vda $MIB && blkbench seqread /dev/vda $MIB && blkbench randread /dev/vda $SECS 4"
+ember() { # console-file command
+	build/bench/runstat build/ember --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" --mem 512 \
+		--console "file:$1" --disk "$DEV,direct" -- sh -c "$2"
+}
+qemu() {
+	build/bench/runstat qemu-system-x86_64 -M microvm,pcie=on,rtc=off -enable-kvm -cpu host \
+		-m 512 -nodefaults -no-user-config -display none -no-reboot -serial "file:$1" \
+		-kernel "$G/vmlinuz" -initrd "$tmp/initrd.gz" \
+		-append "console=ttyS0 reboot=k panic=-1 quiet -- sh -c \"$2\"" \
+		-drive "id=d0,file=$DEV,format=raw,if=none,cache=none,aio=io_uring" \
+		-device virtio-blk-pci,drive=d0 -device isa-debug-exit,iobase=0x501,iosize=1
+}
+
+# run NAME KIND(work|base) WANT-STATUS: one measured run; appends results.
+run() {
+	local name=$1 kind=$2 want=$3 cmd=true wall kb st cpu
+	[ "$kind" = work ] && cmd=$WORK
+	read -r wall kb st cpu <<<"$("$name" "$tmp/console" "$cmd" 2>"$tmp/stderr")"
+	if [ "$st" != "$want" ]; then
+		echo "bench: $name ($kind) exited $st, want $want" >&2
+		tail -n 20 "$tmp/console" "$tmp/stderr" >&2
+		exit 1
+	fi
+	echo "$cpu" >>"$tmp/$name.$kind.cpu"
+	if [ "$kind" = work ]; then
+		local m
+		for m in seqwrite seqread randread; do
+			tr -d '\r' <"$tmp/console" | awk -v m="$m" '$1 == "blkbench" && $2 == m { print $3 }' \
+				>>"$tmp/$name.$m"
+			[ -s "$tmp/$name.$m" ] || { echo "bench: $name printed no $m result" >&2;
+				tail -n 20 "$tmp/console" >&2; exit 1; }
+		done
+	fi
+}
+for _ in $(seq 1 "$ROUNDS"); do
+	run ember work 0
+	run qemu work 1   # isa-debug-exit: status 0 becomes 1
+	run ember base 0
+	run qemu base 1
+done
+
+median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+row() { # name label
+	local w r i cw cb
+	w=$(median "$tmp/$1.seqwrite")
+	r=$(median "$tmp/$1.seqread")
+	i=$(median "$tmp/$1.randread")
+	cw=$(median "$tmp/$1.work.cpu")
+	cb=$(median "$tmp/$1.base.cpu")
+	# Guest I/Os: 2 x MIB one-MiB requests plus the random reads done.
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$2" "$w" "$r" "$i" \
+		"$(awk -v a="$cw" -v b="$cb" 'BEGIN { printf "%.2f", (a - b) / 1e6 }')" \
+		"$(awk -v a="$cw" -v b="$cb" -v n="$((2 * MIB))" -v i="$i" -v s="$SECS" \
+			'BEGIN { printf "%.0f", (a - b) / (n + i * s) }')"
+}
+echo "| VMM (virtio-blk, brd RAM disk, O_DIRECT, $MIB MiB, ${SECS} s random, median of $ROUNDS) | seq write 1 MiB (MiB/s) | seq read 1 MiB (MiB/s) | 4 KiB random read, 4 threads (IOPS) | host CPU for the workload (s) | host CPU per guest I/O (µs) |"
+echo "|---|---:|---:|---:|---:|---:|"
+row ember ember
+row qemu "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') microvm, virtio-blk-pci, aio=io_uring, cache=none"
