@@ -12,7 +12,8 @@ build/tests/mkpayload 42 "$tmp/payload.elf"
 
 ember=(build/ember --kernel "$tmp/payload.elf" --mem 64 --console none)
 # isa-debug-exit turns a write of N into QEMU exit status 2N+1 (85 for 42).
-qemu=(qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off -enable-kvm -cpu host -m 64
+# -arch-capabilities: QEMU cannot set that MSR on a nested software KVM (kvm_pvm).
+qemu=(qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off -enable-kvm -cpu host,-arch-capabilities -m 64
 	-nodefaults -no-user-config -nographic -display none -serial none
 	-kernel "$tmp/payload.elf" -device isa-debug-exit,iobase=0x501,iosize=1)
 
