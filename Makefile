@@ -13,7 +13,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS ?=
-LDLIBS += -luring -pthread
+LDLIBS += -luring -lseccomp -pthread
 # ember is linked statically: no dynamic loader work at start-up.
 STATIC ?= -static
 
@@ -29,7 +29,7 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat
+all: $(B)/ember $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
@@ -37,6 +37,17 @@ $(B)/ember: $(VMM_OBJ)
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# ember with test hooks (-DEMBER_TEST_HOOKS, e.g. EMBER_TEST_FORBIDDEN=vcpu makes
+# a vCPU thread make a forbidden system call): for the tests only.
+TESTHOOKS_OBJ := $(VMM_SRC:%.c=$(B)/testhooks/%.o)
+$(B)/tests/ember-testhooks: $(TESTHOOKS_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
+
+$(B)/testhooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DEMBER_TEST_HOOKS -c -o $@ $<
 
 $(B)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
