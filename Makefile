@@ -1,5 +1,5 @@
 # Makefile: builds ember (build/ember), its tests, sanitizer build and guest images.
-#   make            build/ember
+#   make            build/ember and build/ember-jailer
 #   make test       every test (unit natively, unit under ASan+UBSan, KVM and lab tests)
 #   make unit       unit tests only;  make asan: unit tests under ASan+UBSan
 #   make guest      guest kernel, initramfs and root image into build/guest
@@ -22,6 +22,12 @@ VMM_SRC := $(wildcard vmm/*.c virtio/*.c)
 VMM_LIB_SRC := $(filter-out vmm/main.c,$(VMM_SRC))
 VMM_OBJ := $(VMM_SRC:%.c=$(B)/obj/%.o)
 VMM_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/obj/%.o)
+JAILER_SRC := $(wildcard jailer/*.c)
+JAILER_OBJ := $(JAILER_SRC:%.c=$(B)/obj/%.o)
+# What the unit tests link of the jailer: argument parsing and path planning.
+JAILER_LIB_SRC := jailer/args.c
+JAILER_LIB_OBJ := $(JAILER_LIB_SRC:%.c=$(B)/obj/%.o)
+ASAN_JAILER_LIB_OBJ := $(JAILER_LIB_SRC:%.c=$(B)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -29,10 +35,19 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat
+all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
+
+# The jailer builds paths from parts whose lengths it bounds where they come
+# in (--chroot-base, the id, file names, mount points), so PATH_MAX buffers
+# cannot overflow; gcc cannot see those bounds.
+$(B)/obj/jailer/%.o $(B)/asan/jailer/%.o: CFLAGS += -Wno-format-truncation
+
+# The jailer (static too: it copies itself nowhere, but runs anywhere).
+$(B)/ember-jailer: $(JAILER_OBJ) $(B)/obj/vmm/util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -54,13 +69,14 @@ $(B)/asan/%.o: %.c
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
 # Unit tests: each tests/unit/test_X.c links against the VMM's objects.
-$(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(VMM_LIB_OBJ)
+$(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(VMM_LIB_OBJ) $(JAILER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ivmm -Ivirtio -o $@ $< $(VMM_LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ivmm -Ivirtio -Ijailer -o $@ $< $(VMM_LIB_OBJ) $(JAILER_LIB_OBJ) $(LDLIBS)
 
-$(B)/asan/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_LIB_OBJ)
+$(B)/asan/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_LIB_OBJ) $(ASAN_JAILER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Ivmm -Ivirtio -o $@ $< $(ASAN_LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Ivmm -Ivirtio -Ijailer -o $@ $< $(ASAN_LIB_OBJ) \
+		$(ASAN_JAILER_LIB_OBJ) $(LDLIBS)
 
 # Writes the tiny PVH payloads the KVM tests and the start-up benchmark boot.
 $(B)/tests/mkpayload: tests/kvm/mkpayload.c
@@ -101,7 +117,7 @@ clean:
 	rm -rf $(B)
 
 # Keep the sanitizer objects between runs.
-.SECONDARY: $(ASAN_LIB_OBJ)
+.SECONDARY: $(ASAN_LIB_OBJ) $(ASAN_JAILER_LIB_OBJ)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
