@@ -164,6 +164,8 @@ void jail_usage(FILE *f)
 	fprintf(f, "\nexit status: ember's; 2 for bad arguments, 1 when the jail cannot be built.\n");
 }
 
+static int parse(int argc, char **argv, struct jail_opts *o, struct errbuf *err);
+
 static const struct jail_option *find_option(const char *name, size_t len)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
@@ -223,6 +225,14 @@ static int set_option(struct jail_opts *o, const char *name, const char *v, stru
 int jail_parse_args(int argc, char **argv, struct jail_opts *o, struct errbuf *err)
 {
 	memset(o, 0, sizeof(*o));
+	int r = parse(argc, argv, o, err);
+	if (r)
+		jail_opts_free(o);
+	return r;
+}
+
+static int parse(int argc, char **argv, struct jail_opts *o, struct errbuf *err)
+{
 	o->chroot_base = JAIL_DEFAULT_BASE;
 	set_rlimit(o, RLIMIT_NOFILE, "nofile", JAIL_DEFAULT_NOFILE);
 	set_rlimit(o, RLIMIT_CORE, "core", 0);
@@ -278,6 +288,13 @@ int jail_parse_args(int argc, char **argv, struct jail_opts *o, struct errbuf *e
 	o->ember_argv = argv + i;
 	o->ember_argc = argc - i;
 	return 0;
+}
+
+void jail_opts_free(struct jail_opts *o)
+{
+	for (unsigned i = 0; i < o->ncgroups; i++)
+		free(o->cgroups[i].file);
+	o->ncgroups = 0;
 }
 
 /* ---- ember's arguments ---- */

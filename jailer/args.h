@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../vmm/util.h"
 
@@ -18,7 +19,7 @@
 #define JAIL_DEFAULT_NOFILE 2048
 
 struct jail_cgroup {
-	const char *file;  /* "memory.max" */
+	char *file;        /* "memory.max" (allocated) */
 	const char *value; /* "268435456" */
 	char controller[16]; /* "memory" */
 };
@@ -48,6 +49,7 @@ struct jail_opts {
 /* Parse argv (argv[0] is the program). Returns 0, or -1 with one line in err. */
 int jail_parse_args(int argc, char **argv, struct jail_opts *o, struct errbuf *err);
 void jail_usage(FILE *f);
+void jail_opts_free(struct jail_opts *o);
 
 /* ID: 1-64 letters, digits and '-'. */
 bool jail_id_valid(const char *id);
