@@ -85,13 +85,29 @@ static int copy_exec(struct jail *j, const char *dst)
 	int r = -1;
 	if (in >= 0 && out >= 0 && fstat(in, &st) == 0) {
 		off_t left = st.st_size;
+		bool plain = false; /* copy_file_range refuses some pairs of file systems */
+		char buf[65536];
 		while (left > 0) {
-			ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+			ssize_t n = -1;
+			if (!plain) {
+				n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+				if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+					      errno == EOPNOTSUPP)) {
+					plain = true;
+					continue;
+				}
+			} else {
+				n = read(in, buf, sizeof(buf));
+				if (n > 0 && write(out, buf, (size_t)n) != n)
+					n = -1;
+			}
 			if (n <= 0)
 				break;
 			left -= n;
 		}
 		r = left == 0 ? 0 : -1;
+		if (r && !errno)
+			errno = EIO;
 	}
 	int e = errno;
 	if (in >= 0)

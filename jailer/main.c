@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,6 +92,10 @@ static void become_ember(struct jail *j, int keep_fd)
 	jail_close_fds(keep_fd);
 	if (jail_drop_privileges(j))
 		return;
+	/* Forked without --daemonize, the jailer is ember's keeper: if it is
+	 * killed, so is ember. (Set here: changing credentials clears it.) */
+	if (keep_fd >= 0 && !o->daemonize)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	execve(j->plan.argv[0], j->plan.argv, environ);
 	jail_fail(j, "exec %s in the jail: %s", j->plan.argv[0], strerror(errno));
 }
