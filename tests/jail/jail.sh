@@ -205,9 +205,17 @@ t_daemonize() {
 	[ -d /proc/"$pid" ] || { echo "no ember with pid '$pid'"; return 1; }
 	[ "$(stat -L -c %t:%T /proc/$pid/fd/2)" = 1:3 ] || { ls -l /proc/$pid/fd; kill -9 $pid; return 1; } # /dev/null
 	[ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] || { echo "not a session leader"; kill -9 $pid; return 1; }
-	check_confined "$pid" "ember vcpu0" || { kill -9 $pid; return 1; }
+	# The jailer returned once ember was exec'd: wait (bounded) until its
+	# threads are up and filtered.
+	local _ i
+	for i in $(seq 1 100); do
+		rm -f "$T_TMP/threads.$pid"
+		check_confined "$pid" "ember vcpu0" >"$T_TMP/dmn.check" 2>&1 && break
+		sleep 0.1
+	done
+	cat "$T_TMP/dmn.check"
+	[ "$i" -lt 100 ] || { kill -9 $pid; return 1; }
 	kill -TERM "$pid"
-	local _
 	for _ in $(seq 1 100); do [ -d /proc/"$pid" ] || break; sleep 0.1; done
 	[ ! -d /proc/"$pid" ] || { kill -9 "$pid"; return 1; }
 	jail_cleanup dmn
