@@ -129,6 +129,12 @@ int seccomp_setup(bool on, struct errbuf *err)
 	enabled = on;
 	if (!on)
 		return 0;
+	/* libseccomp probes the kernel once and caches the answer in globals:
+	 * do it here, before the threads build their filters concurrently. */
+	if (seccomp_api_get() < 1) {
+		err_set(err, "seccomp: this kernel has no seccomp filters (use --seccomp off to run unconfined)");
+		return -1;
+	}
 	for (int nr = 0; nr < MAX_NR; nr++) {
 		char *s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 		if (s)
