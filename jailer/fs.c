@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -74,6 +75,11 @@ int jail_fs_create(struct jail *j)
 	snprintf(j->root, sizeof(j->root), "%s/root", j->dir);
 	if (j->parent_fd < 0 || mkdir(j->root, 0755) < 0)
 		return jail_fail(j, "cannot create %s: %s", j->root, strerror(errno));
+	/* Device nodes on a nodev mount exist but cannot be opened. */
+	struct statvfs sv;
+	if (statvfs(j->root, &sv) == 0 && (sv.f_flag & ST_NODEV))
+		return jail_fail(j, "--chroot-base %s is on a file system mounted nodev: "
+				    "/dev/kvm would not open in the jail", o->chroot_base);
 	return 0;
 }
 

@@ -301,6 +301,14 @@ t_bad_arguments() {
 	else
 		jail_refused "--cgroup memory.max: the memory controller is not available" $ok --cgroup memory.max=1G -- --kernel "$k" || return 1
 	fi
+	mkdir -p "$T_TMP/nodev"
+	if mount -t tmpfs -o nodev none "$T_TMP/nodev"; then
+		jail_refused "--chroot-base $T_TMP/nodev is on a file system mounted nodev" --id bad-$S --exec-file "$EMBER" --uid 1 --gid 1 --chroot-base "$T_TMP/nodev" -- --kernel "$k"
+		local rc=$?
+		[ ! -e "$T_TMP/nodev/ember/bad-$S" ] || rc=1
+		umount "$T_TMP/nodev"
+		[ $rc = 0 ] || return 1
+	fi
 	# An existing jail is refused, and left as it was.
 	mkdir -p "$BASE/ember/taken/root"
 	touch "$BASE/ember/taken/root/keep"
