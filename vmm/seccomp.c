@@ -62,7 +62,7 @@ static const int net_io_calls[] = {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
  * the UART's IRQ; teardown kicks and joins the threads, drains the rings,
  * closes and unmaps, restores the terminal (also from a fatal signal). */
 static const int main_calls[] = {
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(close), SCMP_SYS(tgkill),
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(close),
 	SCMP_SYS(io_uring_enter), SCMP_SYS(rt_sigaction),
 };
 static const unsigned long main_ioctls[] = {KVM_IRQ_LINE, TCGETS, TCSETS, TCSETSW, TCSETSF};
@@ -204,6 +204,10 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind)
 	case SECCOMP_MAIN:
 	case SECCOMP_API:
 		if ((r = CALLS(main_calls)))
+			return r;
+		/* tgkill: kicking ember's own vCPU threads only. */
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+					  SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)getpid()))))
 			return r;
 		return IOCTLS(main_ioctls);
 	default:

@@ -2,7 +2,7 @@
  * kind installs; a thread keeps working with what its list allows (eventfds,
  * futexes, memory, exit_group); a forbidden call (openat, socket, execve) or a
  * forbidden ioctl request kills the process with SIGSYS after one log line
- * naming the thread and the call; another thread's filter is not inherited by
+ * naming the thread and the call; main may signal only its own threads; another thread's filter is not inherited by
  * the threads it does not create; --seccomp off installs nothing. */
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -173,6 +173,24 @@ static void allowed_calls_work(void)
 	CHECK_STR_EQ(log, "");
 }
 
+static void main_signals_other_process(void)
+{
+	setup_on();
+	if (seccomp_thread_install(SECCOMP_MAIN))
+		quit(97);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), 0); /* itself: allowed */
+	syscall(SYS_tgkill, 1, 1, 0); /* another process: not */
+	quit(0);
+}
+
+static void tgkill_only_own_threads(void)
+{
+	char log[512];
+	int st = in_child(main_signals_other_process, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread main made forbidden syscall 234 (tgkill)"));
+}
+
 static void vcpu_maps_exec(void)
 {
 	setup_on();
@@ -274,6 +292,7 @@ int main(void)
 	RUN(forbidden_execve_kills_main);
 	RUN(forbidden_ioctl_request_kills);
 	RUN(executable_memory_kills);
+	RUN(tgkill_only_own_threads);
 	RUN(allowed_calls_work);
 	RUN(every_kind_installs);
 	RUN(off_installs_nothing);
