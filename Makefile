@@ -1,5 +1,5 @@
 # Makefile: builds ember (build/ember), its tests, sanitizer build and guest images.
-#   make            build/ember
+#   make            build/ember and build/ember-jailer
 #   make test       every test (unit natively, unit under ASan+UBSan, KVM and lab tests)
 #   make unit       unit tests only;  make asan: unit tests under ASan+UBSan
 #   make guest      guest kernel, initramfs and root image into build/guest
@@ -13,7 +13,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS ?=
-LDLIBS += -luring -pthread
+LDLIBS += -luring -lseccomp -pthread
 # ember is linked statically: no dynamic loader work at start-up.
 STATIC ?= -static
 
@@ -22,6 +22,12 @@ VMM_SRC := $(wildcard vmm/*.c virtio/*.c)
 VMM_LIB_SRC := $(filter-out vmm/main.c,$(VMM_SRC))
 VMM_OBJ := $(VMM_SRC:%.c=$(B)/obj/%.o)
 VMM_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/obj/%.o)
+JAILER_SRC := $(wildcard jailer/*.c)
+JAILER_OBJ := $(JAILER_SRC:%.c=$(B)/obj/%.o)
+# What the unit tests link of the jailer: argument parsing and path planning.
+JAILER_LIB_SRC := jailer/args.c
+JAILER_LIB_OBJ := $(JAILER_LIB_SRC:%.c=$(B)/obj/%.o)
+ASAN_JAILER_LIB_OBJ := $(JAILER_LIB_SRC:%.c=$(B)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -29,27 +35,48 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat $(B)/bench/blkbench
+all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat $(B)/bench/blkbench
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
 
+# The jailer builds paths from parts whose lengths it bounds where they come
+# in (--chroot-base, the id, file names, mount points), so PATH_MAX buffers
+# cannot overflow; gcc cannot see those bounds.
+$(B)/obj/jailer/%.o $(B)/asan/jailer/%.o: CFLAGS += -Wno-format-truncation
+
+# The jailer (static too: it copies itself nowhere, but runs anywhere).
+$(B)/ember-jailer: $(JAILER_OBJ) $(B)/obj/vmm/util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# ember with test hooks (-DEMBER_TEST_HOOKS, e.g. EMBER_TEST_FORBIDDEN=vcpu makes
+# a vCPU thread make a forbidden system call): for the tests only.
+TESTHOOKS_OBJ := $(VMM_SRC:%.c=$(B)/testhooks/%.o)
+$(B)/tests/ember-testhooks: $(TESTHOOKS_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
+
+$(B)/testhooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DEMBER_TEST_HOOKS -c -o $@ $<
 
 $(B)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
 # Unit tests: each tests/unit/test_X.c links against the VMM's objects.
-$(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(VMM_LIB_OBJ)
+$(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(VMM_LIB_OBJ) $(JAILER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ivmm -Ivirtio -o $@ $< $(VMM_LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ivmm -Ivirtio -Ijailer -o $@ $< $(VMM_LIB_OBJ) $(JAILER_LIB_OBJ) $(LDLIBS)
 
-$(B)/asan/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_LIB_OBJ)
+$(B)/asan/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_LIB_OBJ) $(ASAN_JAILER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Ivmm -Ivirtio -o $@ $< $(ASAN_LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Ivmm -Ivirtio -Ijailer -o $@ $< $(ASAN_LIB_OBJ) \
+		$(ASAN_JAILER_LIB_OBJ) $(LDLIBS)
 
 # Writes the tiny PVH payloads the KVM tests and the start-up benchmark boot.
 $(B)/tests/mkpayload: tests/kvm/mkpayload.c
@@ -95,7 +122,7 @@ clean:
 	rm -rf $(B)
 
 # Keep the sanitizer objects between runs.
-.SECONDARY: $(ASAN_LIB_OBJ)
+.SECONDARY: $(ASAN_LIB_OBJ) $(ASAN_JAILER_LIB_OBJ)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

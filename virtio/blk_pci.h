@@ -6,7 +6,8 @@
  *	blk_pci_open(&d, &opts, &err)   opens the disk (before the VM exists)
  *	blk_pci_create(&d, nq, &vm->mem, &vm->routes, vm->vm_fd, &err)
  *	pci_bus_add_device(&vm->pci, &d->vp.pci)
- *	blk_pci_start(d, &err)     before the vCPUs run
+ *	blk_pci_start(d, &err)     before the vCPUs run (returns once the
+ *	                           thread has its seccomp filter)
  *	blk_pci_stop(d)            after they stopped (joins the thread)
  *	blk_pci_destroy(d)
  */
@@ -14,6 +15,7 @@
 #define EMBER_BLK_PCI_H
 
 #include <pthread.h>
+#include <semaphore.h>
 
 #include "blk.h"
 #include "blk_uring.h"
@@ -40,6 +42,8 @@ struct blk_pci {
 	int stop_efd, epfd;
 	pthread_t thread;
 	bool started;
+	sem_t ready;      /* posted by the I/O thread once its filter is in */
+	bool filter_ok;
 };
 
 /* Both: 0, or -1 with e set (then blk_pci_destroy cleans up). */

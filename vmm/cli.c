@@ -84,6 +84,19 @@ static int set_disk(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
+static int set_seccomp(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	if (strcmp(v, "on") == 0) {
+		o->seccomp_off = false;
+	} else if (strcmp(v, "off") == 0) {
+		o->seccomp_off = true;
+	} else {
+		err_set(e, "--seccomp: '%s' is not on or off", v);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_boot_time(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
@@ -113,6 +126,7 @@ static const struct cli_option options[] = {
 	{"mem", "MiB", "guest memory in MiB, at least 32 (default 256)", set_mem},
 	{"console", "MODE", "serial console: stdio (default), none, or file:PATH", set_console},
 	{"disk", "PATH[,ro][,id=SERIAL][,direct]", "virtio-blk disk (repeatable; the first is /dev/vda): read-only, serial, O_DIRECT", set_disk},
+	{"seccomp", "on|off", "per-thread seccomp filters (default on); off is for debugging only", set_seccomp},
 	{"boot-time", NULL, "print on stderr how long after ember started guest userspace began", set_boot_time},
 	{"help", NULL, "show this help and exit", set_help},
 	{"version", NULL, "show ember's version and exit", set_version},

@@ -25,6 +25,7 @@ struct ember_opts {
 	enum console_mode console;
 	const char *console_path;
 	bool boot_time;
+	bool seccomp_off; /* --seccomp off */
 	struct blk_opts disks[CLI_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
 	unsigned ndisks;
 	char **guest_argv; /* words after `--` */

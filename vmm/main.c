@@ -19,6 +19,7 @@
 #include "console.h"
 #include "devices.h"
 #include "kernel_image.h"
+#include "seccomp.h"
 #include "serial.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -172,6 +173,14 @@ int main(int argc, char **argv)
 		disks_destroy();
 		return EXIT_USAGE;
 	}
+	if (o.seccomp_off)
+		log_warn("--seccomp off: ember's threads run without seccomp filters (debugging only)");
+	if (seccomp_setup(!o.seccomp_off, &err)) {
+		log_error("%s", err.msg);
+		disks_destroy();
+		console_close(&con);
+		return EXIT_VM_ERROR;
+	}
 
 	/* Signals: the main thread takes SIGTERM/SIGINT/SIGHUP through a signalfd;
 	 * every thread starts with them (and the vCPU kick) blocked. */
@@ -229,7 +238,19 @@ int main(int argc, char **argv)
 	if (vcpus_create(&vm, &k, &err) || (console_raw(&con), vcpus_start(&vm, &err))) {
 		log_error("%s", err.msg);
 		vm_request_stop(&vm, EXIT_VM_ERROR);
+	} else if (vcpus_wait_ready(&vm) || seccomp_thread_install(SECCOMP_MAIN)) {
+		/* Every other thread exists and has its filter: the main thread,
+		 * whose filter they must not inherit, installs its own last. */
+		vm_request_stop(&vm, EXIT_VM_ERROR);
 	}
+#ifdef EMBER_TEST_HOOKS
+	/* Test builds only: EMBER_TEST_FORBIDDEN=main makes the main thread try
+	 * to start a process, which its filter forbids. */
+	const char *hook = getenv("EMBER_TEST_FORBIDDEN");
+	if (hook && strcmp(hook, "main") == 0 && fork() == 0)
+		_exit(0);
+#endif
+	vcpus_go(&vm);
 	status = run_loop(&vm, &con, sig_fd, room_efd);
 	vcpus_stop(&vm);
 	free(kbuf);

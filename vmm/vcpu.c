@@ -1,6 +1,7 @@
 /* vcpu.c: vCPU set-up and run loops. Each vCPU runs KVM_RUN on its own thread
  * and handles its exits (port I/O, MMIO, shutdown, errors) there. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +11,46 @@
 #include <unistd.h>
 
 #include "cpuid.h"
+#include "seccomp.h"
 #include "util.h"
 #include "vcpu.h"
 #include "x86_boot.h"
 
 static __thread struct kvm_run *current_run;
+
+/* The start gate: each vCPU thread installs its seccomp filter, says so, and
+ * waits until the main thread (which installs its own filter last, so that the
+ * threads it creates do not inherit it) lets the guest run. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static unsigned gate_ready, gate_failed, gate_started;
+static bool gate_open;
+
+static bool gate_pass(bool filter_ok)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_ready++;
+	gate_failed += !filter_ok;
+	pthread_cond_broadcast(&gate_cond);
+	while (!gate_open)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+	return filter_ok;
+}
+
+#ifdef EMBER_TEST_HOOKS
+/* Test builds only (build/tests/ember-testhooks): EMBER_TEST_FORBIDDEN=vcpu
+ * makes vCPU 0 try to open a file once the guest may run, which its seccomp
+ * filter forbids. */
+static void test_hook_forbidden(const struct vcpu *v, bool armed)
+{
+	if (armed && v->index == 0) {
+		int fd = open("/", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+#endif
 
 static void kick_handler(int sig)
 {
@@ -112,6 +148,15 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+#ifdef EMBER_TEST_HOOKS
+	const char *hook = getenv("EMBER_TEST_FORBIDDEN");
+	bool armed = hook && strcmp(hook, "vcpu") == 0;
+#endif
+	if (!gate_pass(seccomp_thread_install(SECCOMP_VCPU) == 0))
+		return NULL;
+#ifdef EMBER_TEST_HOOKS
+	test_hook_forbidden(v, armed);
+#endif
 
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -185,12 +230,36 @@ int vcpus_start(struct vm *vm, struct errbuf *err)
 			return -1;
 		}
 		v->started = true;
+		pthread_mutex_lock(&gate_lock);
+		gate_started++;
+		pthread_mutex_unlock(&gate_lock);
 	}
 	return 0;
 }
 
+int vcpus_wait_ready(struct vm *vm)
+{
+	(void)vm;
+	pthread_mutex_lock(&gate_lock);
+	while (gate_ready < gate_started)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	int r = gate_failed ? -1 : 0;
+	pthread_mutex_unlock(&gate_lock);
+	return r;
+}
+
+void vcpus_go(struct vm *vm)
+{
+	(void)vm;
+	pthread_mutex_lock(&gate_lock);
+	gate_open = true;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
 void vcpus_stop(struct vm *vm)
 {
+	vcpus_go(vm); /* threads still at the gate see the stop request */
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if (vm->vcpus[i].started)
 			pthread_kill(vm->vcpus[i].thread, VCPU_KICK_SIGNAL);

@@ -10,8 +10,12 @@
 
 /* Create every vCPU; the boot vCPU gets the kernel's entry state. */
 int vcpus_create(struct vm *vm, const struct kernel_image *k, struct errbuf *err);
-/* Start one thread per vCPU. */
+/* Start one thread per vCPU. Each installs its seccomp filter and then waits
+ * at a gate: vcpus_wait_ready() waits until every started thread has its
+ * filter (-1 if one could not install it), vcpus_go() lets them run the guest. */
 int vcpus_start(struct vm *vm, struct errbuf *err);
+int vcpus_wait_ready(struct vm *vm);
+void vcpus_go(struct vm *vm);
 /* Kick every vCPU out of the guest and wait for its thread to end. */
 void vcpus_stop(struct vm *vm);
 

@@ -37,6 +37,7 @@ t_bad_number() { one_error "--cpus: 'two' is not a number" --kernel "$PAYLOAD" -
 t_too_many_cpus() { one_error "--cpus: '999'" --kernel "$PAYLOAD" --cpus 999; }
 t_too_little_memory() { one_error "--mem: '8'" --kernel "$PAYLOAD" --mem 8; }
 t_too_much_memory() { one_error "more than this host's .* MiB of RAM" --kernel "$PAYLOAD" --mem 100000000; }
+t_bad_seccomp() { one_error "--seccomp: 'maybe' is not on or off" --kernel "$PAYLOAD" --seccomp maybe; }
 t_bad_console() { one_error "--console: 'tty'" --kernel "$PAYLOAD" --console tty; }
 t_console_file_dir() { one_error "--console file:/nonexistent/dir/log" --kernel "$PAYLOAD" --console file:/nonexistent/dir/log; }
 t_no_kernel() { one_error "no kernel given" --mem 64; }
@@ -50,9 +51,36 @@ t_disk_not_sector_multiple() {
 	one_error "not a multiple of 512" --kernel "$PAYLOAD" --disk "$T_TMP/odd.img"
 }
 t_disk_is_directory() { one_error "--disk /tmp: (Is a directory|not a regular file)" --kernel "$PAYLOAD" --disk /tmp; }
+# ember-jailer: bad arguments are refused before anything is built (the
+# jail and cgroup tests are in tests/jail/jail.sh).
+JAILER=${JAILER:-build/ember-jailer}
+jailer_error() {
+	local pat=$1
+	shift
+	expect_status 2 "$JAILER" "$@" || return 1
+	expect_lines 1 "$T_ERR" || return 1
+	expect_grep "^ember-jailer: .*$pat" "$T_ERR" || return 1
+	[ ! -s "$T_OUT" ] || { echo "unexpected stdout:"; cat "$T_OUT"; return 1; }
+	[ ! -e "$T_TMP/jails/ember" ] || { echo "jail directory made"; return 1; }
+}
+J_OK=(--exec-file "$EMBER" --uid 1000 --gid 1000 --chroot-base "$T_TMP/jails")
+t_jailer_bad_id() { jailer_error "--id: 'a.b' is not 1-64 letters" --id a.b "${J_OK[@]}" -- --kernel "$PAYLOAD"; }
+t_jailer_missing_gid() { jailer_error "missing --gid" --id a --exec-file "$EMBER" --uid 1 -- --kernel "$PAYLOAD"; }
+t_jailer_no_ember_args() { jailer_error "no ember arguments" --id a "${J_OK[@]}"; }
+t_jailer_unknown_option() { jailer_error "unknown option '--chroot'" --id a "${J_OK[@]}" --chroot /x -- --kernel "$PAYLOAD"; }
+t_jailer_bad_cgroup() { jailer_error "--cgroup: 'memory.max' is not FILE=VALUE" --id a "${J_OK[@]}" --cgroup memory.max -- --kernel "$PAYLOAD"; }
+t_jailer_bad_rlimit() { jailer_error "--resource-limit fsize: 'x'" --id a "${J_OK[@]}" --resource-limit fsize=x -- --kernel "$PAYLOAD"; }
+t_jailer_bad_uid() { jailer_error "--uid: 'nobody'" --id a --exec-file "$EMBER" --uid nobody --gid 1 -- --kernel "$PAYLOAD"; }
+t_jailer_help() {
+	expect_status 0 "$JAILER" --help || return 1
+	for opt in id exec-file uid gid chroot-base cgroup netns resource-limit daemonize new-pid-ns; do
+		expect_grep "^  --$opt" "$T_OUT" || return 1
+	done
+}
+
 t_help() {
 	expect_status 0 "$EMBER" --help || return 1
-	for opt in kernel initrd cmdline cpus mem console disk boot-time help version; do
+	for opt in kernel initrd cmdline cpus mem console disk seccomp boot-time help version; do
 		expect_grep "^  --$opt" "$T_OUT" || return 1
 	done
 }

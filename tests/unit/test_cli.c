@@ -183,6 +183,20 @@ static void number_limits(void)
 	CHECK_EQ(o.mem_mib, 65536);
 }
 
+static void seccomp_modes(void)
+{
+	CHECK_EQ(parse("--kernel", "k", NULL), 0);
+	CHECK(!o.seccomp_off); /* on by default */
+	CHECK_EQ(parse("--kernel", "k", "--seccomp", "off", NULL), 0);
+	CHECK(o.seccomp_off);
+	CHECK_EQ(parse("--kernel", "k", "--seccomp=off", "--seccomp=on", NULL), 0);
+	CHECK(!o.seccomp_off);
+	EXPECT_ERR("--kernel", "k", "--seccomp", "no");
+	EXPECT_ERR("--kernel", "k", "--seccomp", "");
+	EXPECT_ERR("--kernel", "k", "--seccomp");
+	CHECK(strstr(err.msg, "--seccomp needs a value"));
+}
+
 static void bad_console(void)
 {
 	EXPECT_ERR("--kernel", "k", "--console", "tty");
@@ -230,7 +244,7 @@ static void usage_lists_every_option(void)
 	cli_usage(f);
 	fclose(f);
 	static const char *const names[] = {"--kernel", "--initrd", "--cmdline", "--cpus",
-					    "--mem", "--console", "--boot-time", "--help",
+					    "--mem", "--console", "--seccomp", "--boot-time", "--help",
 					    "--version"};
 	int all = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -285,6 +299,7 @@ int main(void)
 	RUN(bad_numbers);
 	RUN(number_limits);
 	RUN(bad_console);
+	RUN(seccomp_modes);
 	RUN(stray_positional);
 	RUN(no_kernel);
 	RUN(help_and_version_without_kernel);

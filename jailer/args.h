@@ -1,0 +1,88 @@
+/* args.h: ember-jailer's command line, and the rewriting of ember's own
+ * arguments so the files they name are found inside the jail. Pure functions
+ * (no system calls): the unit tests drive them directly. */
+#ifndef EMBER_JAILER_ARGS_H
+#define EMBER_JAILER_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../vmm/util.h"
+
+#define JAIL_ID_MAX 64
+#define JAIL_MAX_CGROUPS 32
+#define JAIL_MAX_RLIMITS 16
+#define JAIL_MAX_FILES 40 /* kernel, initrd, console, 16 disks, and room */
+#define JAIL_DEFAULT_BASE "/srv/jailer"
+#define JAIL_DEFAULT_NOFILE 2048
+
+struct jail_cgroup {
+	char *file;        /* "memory.max" (allocated) */
+	const char *value; /* "268435456" */
+	char controller[16]; /* "memory" */
+};
+
+struct jail_rlimit {
+	int resource; /* RLIMIT_* */
+	const char *name;
+	uint64_t value; /* UINT64_MAX: unlimited */
+};
+
+struct jail_opts {
+	const char *id;
+	const char *exec_file;
+	uint32_t uid, gid;
+	bool have_uid, have_gid;
+	const char *chroot_base;
+	struct jail_cgroup cgroups[JAIL_MAX_CGROUPS];
+	unsigned ncgroups;
+	const char *netns;
+	struct jail_rlimit rlimits[JAIL_MAX_RLIMITS]; /* the defaults, then --resource-limit */
+	unsigned nrlimits;
+	bool daemonize, new_pid_ns, keep_on_failure, help;
+	char **ember_argv; /* words after "--" */
+	int ember_argc;
+};
+
+/* Parse argv (argv[0] is the program). Returns 0, or -1 with one line in err. */
+int jail_parse_args(int argc, char **argv, struct jail_opts *o, struct errbuf *err);
+void jail_usage(FILE *f);
+void jail_opts_free(struct jail_opts *o);
+
+/* ID: 1-64 letters, digits and '-'. */
+bool jail_id_valid(const char *id);
+
+/* What a file named in ember's arguments is for, which says what the jailed
+ * ember must be able to do with it. */
+enum jail_file_kind { JF_KERNEL, JF_INITRD, JF_DISK, JF_CONSOLE };
+
+struct jail_file {
+	enum jail_file_kind kind;
+	char src[4096];   /* the path as given */
+	char name[256];   /* its name in the jail's root directory */
+	bool read_only;   /* kernel, initrd, --disk ...,ro */
+};
+
+struct jail_plan {
+	struct jail_file files[JAIL_MAX_FILES];
+	unsigned nfiles;
+	bool needs_tun;  /* --net: /dev/net/tun in the jail */
+	char **argv;     /* ember's argv: [0] = "/<exec name>", rewritten paths, NULL-terminated */
+	int argc;
+	char *strings;   /* storage of rewritten words (one allocation) */
+};
+
+/* Rewrite ember's arguments for the jail: --kernel, --initrd, --disk PATH[,opts],
+ * --console file:PATH (also as --opt=value) get paths in the jail's root; the
+ * words after "--" stay as they are. exec_name is the basename of the copied
+ * ember binary (so no file takes that name). Returns 0, or -1 with err. */
+int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
+		    struct jail_plan *p, struct errbuf *err);
+void jail_plan_free(struct jail_plan *p);
+
+/* The last component of a path ("" for "dir/"). */
+const char *jail_basename(const char *path);
+
+#endif

@@ -1,0 +1,264 @@
+/* fs.c: the jail's files: <base>/ember/<id>/root with a copy of ember, the
+ * device nodes the VM needs (owned by the VM's user), and the kernel, initrd,
+ * disks and console file its arguments name, hard-linked when they are on the
+ * same file system and bind-mounted (read-only where ember only reads)
+ * otherwise. Removal works through directory fds, so it also works after
+ * pivot_root. */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "jailer.h"
+
+int jail_check_exec(struct jail *j)
+{
+	const char *path = j->opts->exec_file;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		jail_fail(j, "--exec-file %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	Elf64_Ehdr eh;
+	bool ok = S_ISREG(st.st_mode) && pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) &&
+		  !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+		  eh.e_machine == EM_X86_64 && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN) &&
+		  eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 256;
+	for (unsigned i = 0; ok && i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		ok = pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) == sizeof(ph) &&
+		     ph.p_type != PT_INTERP;
+	}
+	close(fd);
+	if (!ok)
+		return jail_fail(j, "--exec-file %s: not a static x86-64 ELF executable "
+				    "(the jail has no dynamic loader or libraries)", path);
+	return 0;
+}
+
+int jail_fs_create(struct jail *j)
+{
+	const struct jail_opts *o = j->opts;
+	/* The base and <base>/ember may exist; <base>/ember/<id> must not. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/ember", o->chroot_base);
+	for (char *s = path + 1;; s++) {
+		if (*s == '/' || !*s) {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(path, 0755) < 0 && errno != EEXIST)
+				return jail_fail(j, "cannot create %s: %s", path, strerror(errno));
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	snprintf(j->dir, sizeof(j->dir), "%s/%s", path, o->id);
+	if (mkdir(j->dir, 0755) < 0) {
+		if (errno == EEXIST)
+			return jail_fail(j, "jail directory %s already exists (VM id in use?)", j->dir);
+		return jail_fail(j, "cannot create %s: %s", j->dir, strerror(errno));
+	}
+	j->dir_created = true;
+	j->parent_fd = open(path, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	snprintf(j->root, sizeof(j->root), "%s/root", j->dir);
+	if (j->parent_fd < 0 || mkdir(j->root, 0755) < 0)
+		return jail_fail(j, "cannot create %s: %s", j->root, strerror(errno));
+	/* Device nodes on a nodev mount exist but cannot be opened. */
+	struct statvfs sv;
+	if (statvfs(j->root, &sv) == 0 && (sv.f_flag & ST_NODEV))
+		return jail_fail(j, "--chroot-base %s is on a file system mounted nodev: "
+				    "/dev/kvm would not open in the jail", o->chroot_base);
+	return 0;
+}
+
+static int copy_exec(struct jail *j, const char *dst)
+{
+	int in = open(j->opts->exec_file, O_RDONLY | O_CLOEXEC);
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0555);
+	struct stat st;
+	int r = -1;
+	if (in >= 0 && out >= 0 && fstat(in, &st) == 0) {
+		off_t left = st.st_size;
+		bool plain = false; /* copy_file_range refuses some pairs of file systems */
+		char buf[65536];
+		while (left > 0) {
+			ssize_t n = -1;
+			if (!plain) {
+				n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+				if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+					      errno == EOPNOTSUPP)) {
+					plain = true;
+					continue;
+				}
+			} else {
+				n = read(in, buf, sizeof(buf));
+				if (n > 0 && write(out, buf, (size_t)n) != n)
+					n = -1;
+			}
+			if (n <= 0)
+				break;
+			left -= n;
+		}
+		r = left == 0 ? 0 : -1;
+		if (r && !errno)
+			errno = EIO;
+	}
+	int e = errno;
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0 && r == 0)
+		r = -1, e = errno;
+	if (r)
+		jail_fail(j, "copying %s into the jail: %s", j->opts->exec_file, strerror(e));
+	return r;
+}
+
+/* A character device like the host's, for the VM's user only. */
+static int make_node(struct jail *j, const char *host, const char *rel)
+{
+	struct stat st;
+	if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode))
+		return jail_fail(j, "%s: %s", host, errno ? strerror(errno) : "not a character device");
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof(dst), "%s/%s", j->root, rel);
+	if (mknod(dst, S_IFCHR | 0600, st.st_rdev) < 0 || chown(dst, j->opts->uid, j->opts->gid) < 0 ||
+	    chmod(dst, 0600) < 0)
+		return jail_fail(j, "creating %s in the jail: %s", rel, strerror(errno));
+	return 0;
+}
+
+/* Whether uid:gid (no supplementary groups, no capabilities) may read
+ * (and write) a file with this owner and mode. */
+static bool user_may(const struct jail_opts *o, const struct stat *st, bool write)
+{
+	mode_t m = st->st_mode;
+	mode_t bits = st->st_uid == o->uid ? m >> 6 : st->st_gid == o->gid ? m >> 3 : m;
+	return (bits & 4) && (!write || (bits & 2));
+}
+
+static const char *kind_flag(enum jail_file_kind k)
+{
+	return k == JF_KERNEL ? "--kernel" : k == JF_INITRD ? "--initrd" : k == JF_DISK ? "--disk"
+										    : "--console file:";
+}
+
+static int place_file(struct jail *j, const struct jail_file *f)
+{
+	const struct jail_opts *o = j->opts;
+	const char *flag = kind_flag(f->kind);
+	const char *sep = f->kind == JF_CONSOLE ? "" : " ";
+	struct stat st;
+	if (f->kind == JF_CONSOLE) {
+		/* ember writes it: create it for the VM's user when it is new. */
+		int fd = open(f->src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			int r = fchown(fd, o->uid, o->gid);
+			close(fd);
+			if (r < 0)
+				return jail_fail(j, "%s%s%s: %s", flag, sep, f->src, strerror(errno));
+		}
+	}
+	if (stat(f->src, &st) < 0)
+		return jail_fail(j, "%s%s%s: %s", flag, sep, f->src, strerror(errno));
+	bool is_blk = S_ISBLK(st.st_mode);
+	if (!S_ISREG(st.st_mode) && !(f->kind == JF_DISK && is_blk))
+		return jail_fail(j, "%s%s%s: not a regular file%s", flag, sep, f->src,
+				 f->kind == JF_DISK ? " or block device" : "");
+	if (!user_may(o, &st, !f->read_only))
+		return jail_fail(j, "%s%s%s: uid %u gid %u may not %s it (owner %u:%u, mode %04o)",
+				 flag, sep, f->src, o->uid, o->gid, f->read_only ? "read" : "write",
+				 st.st_uid, st.st_gid, st.st_mode & 07777);
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
+	if (linkat(AT_FDCWD, f->src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+		return jail_fail(j, "%s%s%s: linking it into the jail: %s", flag, sep, f->src,
+				 strerror(errno));
+	/* Another file system: bind-mount it over an empty file. */
+	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return jail_fail(j, "creating %s in the jail: %s", f->name, strerror(errno));
+	close(fd);
+	if (mount(f->src, dst, NULL, MS_BIND, NULL) < 0)
+		return jail_fail(j, "%s%s%s: bind-mounting it into the jail: %s", flag, sep, f->src,
+				 strerror(errno));
+	j->mounts[j->nmounts++] = strdup(f->name);
+	if (f->read_only && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		return jail_fail(j, "%s%s%s: making its bind mount read-only: %s", flag, sep, f->src,
+				 strerror(errno));
+	return 0;
+}
+
+int jail_fs_populate(struct jail *j)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", j->root, jail_basename(j->opts->exec_file));
+	if (copy_exec(j, path))
+		return -1;
+	snprintf(path, sizeof(path), "%s/dev", j->root);
+	if (mkdir(path, 0755) < 0)
+		return jail_fail(j, "creating dev in the jail: %s", strerror(errno));
+	if (make_node(j, "/dev/kvm", "dev/kvm"))
+		return -1;
+	if (j->plan.needs_tun) {
+		snprintf(path, sizeof(path), "%s/dev/net", j->root);
+		if (mkdir(path, 0755) < 0)
+			return jail_fail(j, "creating dev/net in the jail: %s", strerror(errno));
+		if (make_node(j, "/dev/net/tun", "dev/net/tun"))
+			return -1;
+	}
+	/* TODO(vfio): /dev/vfio/vfio and /dev/vfio/<group> once ember has --vfio. */
+	for (unsigned i = 0; i < j->plan.nfiles; i++)
+		if (place_file(j, &j->plan.files[i]))
+			return -1;
+	return 0;
+}
+
+/* Remove name (a file or a whole tree) inside directory dfd. */
+static void remove_at(int dfd, const char *name)
+{
+	if (unlinkat(dfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
+		return;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			remove_at(fd, e->d_name);
+	closedir(d);
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+void jail_fs_remove(struct jail *j)
+{
+	for (unsigned i = 0; i < j->nmounts; i++) {
+		char p[PATH_MAX];
+		/* After pivot_root the jail's root is "/". */
+		snprintf(p, sizeof(p), "%s/%s", j->entered ? "" : j->root, j->mounts[i]);
+		umount2(p, MNT_DETACH);
+		free(j->mounts[i]);
+	}
+	j->nmounts = 0;
+	if (j->dir_created && j->parent_fd >= 0)
+		remove_at(j->parent_fd, j->opts->id);
+	j->dir_created = false;
+}

@@ -1,0 +1,60 @@
+/* jailer.h: one jail being built: its directories, mounts and cgroup, and
+ * the first error (reported as one "ember-jailer: ..." line). */
+#ifndef EMBER_JAILER_H
+#define EMBER_JAILER_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "args.h"
+
+#define JAIL_MAX_MOUNTS (JAIL_MAX_FILES + 1)
+
+struct jail;
+
+struct jail_cgroup_state {
+	struct jail *jail;
+	char root[PATH_MAX];   /* the cgroup2 mount */
+	char parent[PATH_MAX]; /* <root>/ember */
+	char path[PATH_MAX];   /* <root>/ember/<id> */
+	char orig[PATH_MAX];   /* the jailer's own group, relative to root ("./...") */
+	int root_fd;           /* the hierarchy (usable after pivot_root) */
+	bool created, joined;
+};
+
+struct jail {
+	const struct jail_opts *opts;
+	struct jail_plan plan;
+	char dir[PATH_MAX];  /* <base>/ember/<id> */
+	char root[PATH_MAX]; /* <dir>/root */
+	bool dir_created;
+	int parent_fd;       /* <base>/ember, for removal (also after pivot_root) */
+	bool entered;        /* pivot_root done: the jail's root is "/" */
+	char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted files, unmounted on failure */
+	unsigned nmounts;
+	struct jail_cgroup_state cg;
+	char err[512];       /* the first failure */
+};
+
+/* Record a failure (the first one wins); returns -1. */
+int jail_fail(struct jail *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* fs.c */
+int jail_fs_create(struct jail *j);     /* <base>/ember/<id>/root, refuses an existing one */
+int jail_fs_populate(struct jail *j);   /* ember, device nodes, files (in the new mount ns) */
+void jail_fs_remove(struct jail *j);    /* unmount and delete what was built */
+/* The static ELF check for the exec file. */
+int jail_check_exec(struct jail *j);
+
+/* cgroup.c */
+int jail_cgroup_create(struct jail *j, struct jail_cgroup_state *cg);
+int jail_cgroup_join(struct jail_cgroup_state *cg);
+void jail_cgroup_remove(struct jail_cgroup_state *cg);
+
+/* enter.c: rlimits, pivot_root into the jail, fds, credentials. */
+int jail_set_rlimits(struct jail *j);
+int jail_enter(struct jail *j);
+void jail_close_fds(int keep);
+int jail_drop_privileges(struct jail *j);
+
+#endif
