@@ -300,16 +300,18 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 		q->rx_nchains = 0;
 		return;
 	}
-	if (res < 0 || (uint32_t)res < NET_HDR_LEN || (uint64_t)res > q->rx_cap) {
+	if (res <= 0 || (uint32_t)res < NET_HDR_LEN || (uint64_t)res > q->rx_cap) {
 		unpop(vq, q->rx_nchains);
 		q->rx_nchains = 0;
 		if (res == -EAGAIN || res == -EINTR || res == -ECANCELED)
 			return;
-		/* A frame larger than the buffers (the TAP truncated it), or a
-		 * TAP that is gone. */
-		STAT_ADD(n, rx_drops, 1);
-		if (res < 0)
+		/* A TAP that is gone (an error, or end of file, which a TAP never
+		 * gives otherwise), or a frame larger than the buffers (the TAP
+		 * truncated it: it returns the frame's full length). */
+		if (res <= 0)
 			pair_dead(n, q);
+		else
+			STAT_ADD(n, rx_drops, 1);
 		return;
 	}
 	uint32_t left = (uint32_t)res;
