@@ -16,6 +16,7 @@ EMBER=${EMBER:-build/ember}
 G=${EMBER_GUEST:-build/guest}
 BZ=$G/vmlinuz
 INITRD=$G/initramfs.cpio.gz
+XFER=tests/net/xfer.py
 HOST_IP=169.254.1.1
 GUEST_IP=169.254.1.2
 
@@ -54,6 +55,143 @@ t_guest_pings_host() {
 		-- ping -c 2 -W 10 $HOST_IP || return 1
 	expect_grep '2 packets received' "$T_OUT"
 }
+t_host_pings_guest_and_counters() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	"${EMB[@]}" --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'echo net-ready; nc -l -p 7000 >/dev/null; echo guest-done' \
+		>"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
+	local pid=$!
+	wait_for '^net-ready' "$T_TMP/out" $pid || { kill -KILL $pid; return 1; }
+	if ! timeout 60 ping -c 3 -W 10 $GUEST_IP >"$T_TMP/ping"; then
+		cat "$T_TMP/ping"; kill -KILL $pid; return 1
+	fi
+	grep -q '3 received' "$T_TMP/ping" || { cat "$T_TMP/ping"; kill -KILL $pid; return 1; }
+	kill -USR1 $pid
+	wait_for '^\{"device":"net0","tap":"tap0","mac":"52:54:[0-9a-f:]+","link":"up","rx_packets":[1-9][0-9]*,"rx_bytes":[1-9][0-9]*,"rx_drops":0,"tx_packets":[1-9][0-9]*,"tx_bytes":[1-9][0-9]*,"tx_drops":0\}$' "$T_TMP/err" $pid ||
+		{ kill -KILL $pid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid
+	local rc=$?
+	[ $rc = 0 ] || { echo "ember exit status $rc"; tail "$T_TMP/out" "$T_TMP/err"; return 1; }
+	expect_grep '^guest-done' "$T_TMP/out"
+}
+
+t_tcp_64m_host_to_guest() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	head -c ${NET_XFER_MB:-64}M /dev/urandom >"$T_TMP/data"
+	local sum
+	sum=$(sha256sum <"$T_TMP/data" | cut -d' ' -f1)
+	"${EMB[@]}" --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'nc -l -p 5000 | sha256sum' >"$T_TMP/out" 2>&1 </dev/null &
+	local pid=$!
+	timeout 400 python3 $XFER send $GUEST_IP 5000 "$T_TMP/data" || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid || { echo "ember exit status $?"; tail "$T_TMP/out"; return 1; }
+	expect_grep "^$sum +-" "$T_TMP/out"
+}
+
+t_tcp_64m_guest_to_host() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	local bytes=$((${NET_XFER_MB:-64} << 20))
+	timeout 400 python3 $XFER recv $HOST_IP 5001 $bytes >"$T_TMP/recv" &
+	local rpid=$!
+	wait_for '^listening' "$T_TMP/recv" $rpid || return 1
+	expect_status 0 "${EMB[@]}" --mem 512 --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "head -c $bytes /dev/urandom >/tmp/d && sha256sum /tmp/d && nc $HOST_IP 5001 </tmp/d" ||
+		{ kill $rpid; return 1; }
+	wait $rpid || { echo "receiver failed"; cat "$T_TMP/recv"; return 1; }
+	local sum
+	sum=$(tr -d '\r' <"$T_OUT" | awk '$2 == "/tmp/d" {print $1}')
+	[ -n "$sum" ] || { echo "no guest checksum"; tail "$T_OUT"; return 1; }
+	expect_grep "^received $bytes sha256 $sum\$" "$T_TMP/recv"
+}
+
+t_two_nics() {
+	tap_up tap0 169.254.1.1/24 || return 1
+	tap_up tap1 169.254.2.1/24 || return 1
+	expect_status 0 "${EMB[@]}" --net tap=tap0 --net tap=tap1,mac=52:54:00:00:01:02 \
+		--cmdline "ember.ip=169.254.1.2/24 ember.ip1=169.254.2.2/24" \
+		-- sh -c 'ping -c 1 -W 10 169.254.1.1 && ping -c 1 -W 10 169.254.2.1 && echo eth0=$(cat /sys/class/net/eth0/address) eth1=$(cat /sys/class/net/eth1/address)' || return 1
+	expect_grep '^eth0=52:54:[0-9a-f:]{11} eth1=52:54:00:00:01:02$' "$T_OUT" || return 1
+	[ "$(tr -d '\r' <"$T_OUT" | grep -c ' 1 packets received')" = 2 ] || { cat "$T_OUT"; return 1; }
+}
+
+t_mtu_9000() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	"${EMB[@]}" --net tap=tap0,mtu=9000 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'echo mtu=$(cat /sys/class/net/eth0/mtu); ping -c 1 -s 8972 -W 10 '$HOST_IP' && echo net-ready; nc -l -p 7000 >/dev/null' \
+		>"$T_TMP/out" 2>&1 </dev/null &
+	local pid=$!
+	wait_for '^net-ready' "$T_TMP/out" $pid || { kill -KILL $pid; return 1; }
+	# (this network namespace's devices are not in the lab's /sys: ask ip)
+	ip -o link show tap0 | grep -q ' mtu 9000 ' || { echo "tap MTU not 9000"; kill -KILL $pid; return 1; }
+	# 9000-byte IP packets, not fragmented, both ways.
+	timeout 60 ping -M do -s 8972 -c 2 -W 10 $GUEST_IP >"$T_TMP/ping" ||
+		{ cat "$T_TMP/ping"; kill -KILL $pid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid || { echo "ember exit status $?"; return 1; }
+	expect_grep '^mtu=9000' "$T_TMP/out"
+}
+
+# The guest takes eth0 down (its RX buffers are used up and not refilled),
+# the host floods it for a while; then the guest brings eth0 up and pings.
+# The handshake goes through the guest console's input (a pipe).
+stall_feeder() {
+	local _
+	for _ in $(seq 1 1200); do
+		tr -d '\r' <"$T_TMP/stall.out" 2>/dev/null | grep -q '^link-is-down' && break
+		[ -e "$T_TMP/stall.done" ] && return
+		sleep 0.1
+	done
+	ip neigh replace $GUEST_IP lladdr 52:54:00:00:00:02 dev tap0 nud permanent
+	timeout 60 python3 $XFER flood $GUEST_IP 9 20000 1400 20 >"$T_TMP/flood" 2>&1
+	ip -s -s link show tap0 >"$T_TMP/tap_stats"
+	awk '/TX:/ {getline; print $4; exit}' "$T_TMP/tap_stats" >"$T_TMP/tap_drops"
+	echo go
+}
+
+t_rx_stall_recovers() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	: >"$T_TMP/stall.out"
+	stall_feeder | timeout -k 10 300 "${EMB[@]}" --net tap=tap0,mac=52:54:00:00:00:02 \
+		--cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "ip link set eth0 down && echo link-is-down; read x; ip link set eth0 up; ping -c 2 -W 10 $HOST_IP && echo recovered" \
+		>"$T_TMP/stall.out" 2>&1
+	local rc=${PIPESTATUS[1]}
+	touch "$T_TMP/stall.done"
+	[ "$rc" = 0 ] || { echo "exit status $rc"; tail -n 30 "$T_TMP/stall.out"; return 1; }
+	cat "$T_TMP/flood"
+	expect_grep '^recovered' "$T_TMP/stall.out" || return 1
+	# ember stopped reading the TAP: the kernel dropped what did not fit.
+	[ "$(cat "$T_TMP/tap_drops")" -gt 0 ] || { echo "TAP dropped nothing"; cat "$T_TMP/tap_stats"; return 1; }
+}
+
+tapdel_feeder() {
+	local _
+	for _ in $(seq 1 1200); do
+		tr -d '\r' <"$T_TMP/del.out" 2>/dev/null | grep -q '^net-ready' && break
+		[ -e "$T_TMP/del.done" ] && return
+		sleep 0.1
+	done
+	ip link del tap0
+	echo go
+}
+
+t_tap_deleted_link_down() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	: >"$T_TMP/del.out"
+	tapdel_feeder | timeout -k 10 300 "${EMB[@]}" --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'echo net-ready; read x; for i in $(seq 300); do grep -qx 0 /sys/class/net/eth0/carrier && echo carrier-lost && exit 0; sleep 0.1; done; exit 9' \
+		>"$T_TMP/del.out" 2>&1
+	local rc=${PIPESTATUS[1]}
+	touch "$T_TMP/del.done"
+	[ "$rc" = 0 ] || { echo "exit status $rc"; tail -n 30 "$T_TMP/del.out"; return 1; }
+	expect_grep '^carrier-lost' "$T_TMP/del.out" || return 1
+	expect_grep 'tap=tap0: the TAP failed; link down' "$T_TMP/del.out"
+}
+
 # NET_TESTS=REGEX runs only the matching tests.
 for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}' |
 	grep -E -- "${NET_TESTS:-.}"); do
