@@ -50,7 +50,7 @@ int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e)
 {
 	memset(o, 0, sizeof(*o));
 	o->queues = 1;
-	bool have_tap = false;
+	bool have_tap = false, have_queues = false, have_mtu = false;
 	const char *p = arg;
 	for (;;) {
 		const char *end = strchr(p, ',');
@@ -65,6 +65,14 @@ int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e)
 		const char *v = eq + 1;
 		char num[16];
 		uint64_t val;
+		bool dup = (klen == 3 && strncmp(p, "tap", 3) == 0 && have_tap) ||
+			   (klen == 3 && strncmp(p, "mac", 3) == 0 && o->mac_set) ||
+			   (klen == 6 && strncmp(p, "queues", 6) == 0 && have_queues) ||
+			   (klen == 3 && strncmp(p, "mtu", 3) == 0 && have_mtu);
+		if (dup) {
+			err_set(e, "--net: '%.*s' given twice", (int)klen, p);
+			return -1;
+		}
 		if (klen == 3 && strncmp(p, "tap", 3) == 0) {
 			if (!tap_name_ok(v, vlen)) {
 				err_set(e, "--net: tap name '%.*s' is not 1-15 letters, digits, '-', '_' or '.'",
@@ -97,9 +105,9 @@ int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e)
 				return -1;
 			}
 			if (q)
-				o->queues = (unsigned)val;
+				o->queues = (unsigned)val, have_queues = true;
 			else
-				o->mtu = (unsigned)val;
+				o->mtu = (unsigned)val, have_mtu = true;
 		} else {
 			err_set(e, "--net: unknown key '%.*s' (tap=NAME[,mac=MAC][,queues=N][,mtu=N])",
 				(int)klen, p);

@@ -91,6 +91,8 @@ t_tcp_64m_host_to_guest() {
 	expect_grep "^$sum +-" "$T_TMP/out"
 }
 
+# busybox nc copies its stdin 1 KiB per write (one small segment per round
+# trip); `-e cat` hands the socket to cat, which writes the file in big chunks.
 t_tcp_64m_guest_to_host() {
 	tap_up tap0 $HOST_IP/16 || return 1
 	local bytes=$((${NET_XFER_MB:-64} << 20))
@@ -98,7 +100,7 @@ t_tcp_64m_guest_to_host() {
 	local rpid=$!
 	wait_for '^listening' "$T_TMP/recv" $rpid || return 1
 	expect_status 0 "${EMB[@]}" --mem 512 --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
-		-- sh -c "head -c $bytes /dev/urandom >/tmp/d && sha256sum /tmp/d && nc $HOST_IP 5001 </tmp/d" ||
+		-- sh -c "head -c $bytes /dev/urandom >/tmp/d && sha256sum /tmp/d && nc $HOST_IP 5001 -e cat /tmp/d" ||
 		{ kill $rpid; return 1; }
 	wait $rpid || { echo "receiver failed"; cat "$T_TMP/recv"; return 1; }
 	local sum
@@ -190,6 +192,16 @@ t_tap_deleted_link_down() {
 	[ "$rc" = 0 ] || { echo "exit status $rc"; tail -n 30 "$T_TMP/del.out"; return 1; }
 	expect_grep '^carrier-lost' "$T_TMP/del.out" || return 1
 	expect_grep 'tap=tap0: the TAP failed; link down' "$T_TMP/del.out"
+}
+
+t_two_queue_pairs() {
+	ip link del tap0 2>/dev/null
+	ip tuntap add dev tap0 mode tap multi_queue || return 1
+	ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || return 1
+	expect_status 0 "${EMB[@]}" --cpus 2 --net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; ping -c 2 -W 10 $HOST_IP" || return 1
+	expect_grep '^rx-0 rx-1 tx-0 tx-1 $' "$T_OUT" || return 1
+	expect_grep '2 packets received' "$T_OUT"
 }
 
 # NET_TESTS=REGEX runs only the matching tests.

@@ -3,10 +3,10 @@
 addresses only; every loop is bounded in count and time).
 
   xfer.py send HOST PORT FILE       connect (retrying up to 120 s), send FILE, half-close,
-                                    wait for the peer to close
+                                    wait for the peer to close, print "sent N in S s"
   xfer.py recv HOST PORT NBYTES     listen on HOST:PORT, print "listening", accept one
                                     connection, read up to NBYTES (or EOF), print
-                                    "received N sha256 HEX"
+                                    "received N sha256 HEX" and "received in S s"
   xfer.py poke HOST PORT            connect (retrying up to 120 s) and close
   xfer.py flood HOST PORT COUNT SIZE SECONDS
                                     send COUNT UDP datagrams of SIZE bytes, stop after SECONDS
@@ -37,11 +37,13 @@ def main():
             data = f.read()
         s = connect(host, port)
         s.settimeout(300)
+        t0 = time.monotonic()
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
         while s.recv(65536):
             pass
         s.close()
+        print("sent %d in %.3f s" % (len(data), time.monotonic() - t0), flush=True)
     elif mode == "recv":
         want = int(sys.argv[4])
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -52,6 +54,7 @@ def main():
         print("listening", flush=True)
         s, _ = ls.accept()
         s.settimeout(300)
+        t0 = time.monotonic()
         h, n = hashlib.sha256(), 0
         while n < want:
             b = s.recv(min(1 << 20, want - n))
@@ -60,7 +63,9 @@ def main():
             h.update(b)
             n += len(b)
         s.close()
+        dt = time.monotonic() - t0
         print("received %d sha256 %s" % (n, h.hexdigest()), flush=True)
+        print("received in %.3f s" % dt, flush=True)
     elif mode == "poke":
         connect(host, port).close()
     elif mode == "flood":

@@ -43,7 +43,8 @@ static void refuses_bad_options(void)
 		"tap=x,mac=00:00:00:00:00:00", "tap=x,mac=52:54:00:00:00", "tap=x,mac=52:54:00:00:00:0g",
 		"tap=x,mac=52-54-00-00-00-01", "tap=x,queues=0", "tap=x,queues=9", "tap=x,queues=-1",
 		"tap=x,queues=1x", "tap=x,mtu=67", "tap=x,mtu=65536", "tap=x,mtu=99999999999999999999",
-		"tap=x,speed=1", "tap=x,", ",tap=x",
+		"tap=x,speed=1", "tap=x,", ",tap=x", "tap=a,tap=b", "tap=x,queues=1,queues=2",
+		"tap=x,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02", "tap=x,mtu=1500,mtu=1500",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct net_opts o;
