@@ -194,12 +194,14 @@ t_tap_deleted_link_down() {
 	expect_grep 'tap=tap0: the TAP failed; link down' "$T_TMP/del.out"
 }
 
+# Two vCPUs: the guest's last console line was once cut short at exit (an open
+# console-drain bug, see tests/disk/disk.sh), so a line nobody checks comes last.
 t_two_queue_pairs() {
 	ip link del tap0 2>/dev/null
 	ip tuntap add dev tap0 mode tap multi_queue || return 1
 	ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || return 1
 	expect_status 0 "${EMB[@]}" --cpus 2 --net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
-		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; ping -c 2 -W 10 $HOST_IP" || return 1
+		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; ping -c 2 -W 10 $HOST_IP; r=\$?; echo tail-line; exit \$r" || return 1
 	expect_grep '^rx-0 rx-1 tx-0 tx-1 $' "$T_OUT" || return 1
 	expect_grep '2 packets received' "$T_OUT"
 }
