@@ -4,7 +4,9 @@
  * ember.root=DEV, tells the VMM that userspace has started (byte 123 to I/O
  * port 0x3f0), runs the command the kernel passed after `--` (or /bin/sh),
  * reaps every process, and ends the VM with the command's status (byte to
- * I/O port 0x501; power off when nothing is listening there).
+ * I/O port 0x501; power off when nothing is listening there). With
+ * ember.ip=ADDR/PREFIX (and ember.gw=GW; ember.ip1=... for eth1, up to
+ * ember.ip7) or the kernel's ip=ADDR::GW:MASK form it configures eth0.
  * Static C11, no library beyond libc. See rootfs/README.md. */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -16,10 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <sys/io.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -261,6 +268,159 @@ static bool switch_root(char **argv)
 	return true;
 }
 
+/* ---- network: ember.ip=ADDR/PREFIX [ember.gw=GW], ip=ADDR::GW:MASK:... ---- */
+
+static bool ifreq_addr(int s, const char *dev, unsigned long req, struct in_addr a)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", dev);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	sin->sin_family = AF_INET;
+	sin->sin_addr = a;
+	return ioctl(s, req, &ifr) == 0;
+}
+
+static bool link_up(int s, const char *dev)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", dev);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return false;
+	ifr.ifr_flags |= IFF_UP;
+	return ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+}
+
+/* Wait (up to 3 s) for the NIC the driver is still probing. */
+static bool wait_dev(const char *dev)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/sys/class/net/%s", dev);
+	for (int i = 0; i < 300; i++) {
+		if (access(path, F_OK) == 0)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/* Give dev addr/prefix (and a default route via gw when gw is non-empty). */
+static void config_ip(int s, const char *dev, const char *addr, const char *gw)
+{
+	char a[128];
+	snprintf(a, sizeof a, "%s", addr);
+	unsigned prefix = 32;
+	char *slash = strchr(a, '/');
+	if (slash) {
+		*slash = '\0';
+		char *end;
+		unsigned long p = strtoul(slash + 1, &end, 10);
+		if (*end || p > 32) {
+			warn("%s: bad prefix in '%s'", dev, addr);
+			return;
+		}
+		prefix = (unsigned)p;
+	}
+	struct in_addr ip, mask, g;
+	if (inet_pton(AF_INET, a, &ip) != 1) {
+		warn("%s: bad address '%s'", dev, addr);
+		return;
+	}
+	mask.s_addr = htonl(prefix ? 0xffffffffu << (32 - prefix) : 0);
+	if (!wait_dev(dev)) {
+		warn("%s: no such network device", dev);
+		return;
+	}
+	if (!ifreq_addr(s, dev, SIOCSIFADDR, ip) || !ifreq_addr(s, dev, SIOCSIFNETMASK, mask) ||
+	    !link_up(s, dev)) {
+		warn("%s: cannot configure %s: %s", dev, addr, strerror(errno));
+		return;
+	}
+	if (!gw || !gw[0])
+		return;
+	if (inet_pton(AF_INET, gw, &g) != 1) {
+		warn("%s: bad gateway '%s'", dev, gw);
+		return;
+	}
+	struct rtentry rt;
+	memset(&rt, 0, sizeof rt);
+	struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst;
+	struct sockaddr_in *gwa = (struct sockaddr_in *)&rt.rt_gateway;
+	struct sockaddr_in *msk = (struct sockaddr_in *)&rt.rt_genmask;
+	dst->sin_family = gwa->sin_family = msk->sin_family = AF_INET;
+	gwa->sin_addr = g;
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	rt.rt_dev = (char *)dev;
+	if (ioctl(s, SIOCADDRT, &rt) < 0)
+		warn("%s: default route via %s: %s", dev, gw, strerror(errno));
+}
+
+/* The kernel's ip=CLIENT:SERVER:GW:NETMASK:HOST:DEV:AUTOCONF (static form
+ * only) into "ADDR/PREFIX", gw and dev. */
+static bool parse_kernel_ip(const char *v, char *addr, size_t acap, char *gw, size_t gcap,
+			    char *dev, size_t dcap)
+{
+	char f[7][64];
+	memset(f, 0, sizeof f);
+	unsigned n = 0;
+	for (const char *p = v; n < 7; n++) {
+		const char *c = strchr(p, ':');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		snprintf(f[n], sizeof f[n], "%.*s", (int)(len < 63 ? len : 63), p);
+		if (!c) {
+			n++;
+			break;
+		}
+		p = c + 1;
+	}
+	struct in_addr ip, mask;
+	if (!f[0][0] || inet_pton(AF_INET, f[0], &ip) != 1)
+		return false; /* dhcp, off, ...: not ours */
+	unsigned prefix = 32;
+	if (f[3][0] && inet_pton(AF_INET, f[3], &mask) == 1)
+		prefix = (unsigned)__builtin_popcount(mask.s_addr);
+	snprintf(addr, acap, "%s/%u", f[0], prefix);
+	snprintf(gw, gcap, "%s", f[2]);
+	if (strlen(f[5]) >= dcap)
+		return false;
+	memcpy(dev, f[5][0] ? f[5] : "eth0", f[5][0] ? strlen(f[5]) + 1 : 5);
+	return true;
+}
+
+static void setup_network(void)
+{
+	char addr[128], gw[64] = "", key[16], dev[IFNAMSIZ];
+	int s = -1;
+	for (int i = 0; i < 8; i++) {
+		if (i == 0)
+			snprintf(key, sizeof key, "ember.ip");
+		else
+			snprintf(key, sizeof key, "ember.ip%d", i);
+		bool have = cmdline_get(key, addr, sizeof addr) && addr[0];
+		snprintf(dev, sizeof dev, "eth%d", i);
+		gw[0] = '\0';
+		if (i == 0 && have)
+			cmdline_get("ember.gw", gw, sizeof gw);
+		char kip[256];
+		if (i == 0 && !have && cmdline_get("ip", kip, sizeof kip))
+			have = parse_kernel_ip(kip, addr, sizeof addr, gw, sizeof gw, dev, sizeof dev);
+		if (!have)
+			continue;
+		if (s < 0) {
+			s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (s < 0) {
+				warn("socket: %s", strerror(errno));
+				return;
+			}
+			link_up(s, "lo");
+		}
+		config_ip(s, dev, addr, gw);
+	}
+	if (s >= 0)
+		close(s);
+}
+
 static void on_poweroff(int sig)
 {
 	(void)sig;
@@ -362,6 +522,7 @@ int main(int argc, char **argv)
 	switch_root(argv);
 
 	mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	setup_network();
 	setenv("PATH", "/sbin:/bin:/usr/sbin:/usr/bin", 1);
 	setenv("HOME", "/root", 1);
 	setenv("TERM", "linux", 0);

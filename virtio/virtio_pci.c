@@ -205,6 +205,17 @@ void virtio_pci_needs_reset(struct virtio_pci *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void virtio_pci_config_changed(struct virtio_pci *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->status & VIRTIO_CONFIG_S_DRIVER_OK) {
+		t->isr |= 2;
+		if (vector_ok(t, t->msix_config))
+			msix_notify(&t->msix, t->msix_config);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 static void reset(struct virtio_pci *t)
 {
 	if (t->ops && t->ops->reset)

@@ -101,6 +101,10 @@ void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi);
  * configuration interrupt. */
 void virtio_pci_needs_reset(struct virtio_pci *t);
 
+/* The device configuration changed (e.g. virtio-net link status): a
+ * configuration interrupt once the driver is running. Any thread. */
+void virtio_pci_config_changed(struct virtio_pci *t);
+
 /* The BAR handler (exported for tests): offset off of BAR 0. */
 void virtio_pci_bar_access(struct virtio_pci *t, uint64_t off, uint8_t *data, unsigned len,
 			   bool write);

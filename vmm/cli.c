@@ -97,6 +97,24 @@ static int set_seccomp(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
+static int set_net(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	if (o->nnets >= CLI_MAX_NETS) {
+		err_set(e, "--net: at most %d NICs", CLI_MAX_NETS);
+		return -1;
+	}
+	if (net_parse_opt(v, &o->nets[o->nnets], e))
+		return -1;
+	for (unsigned i = 0; i < o->nnets; i++) {
+		if (strcmp(o->nets[i].tap, o->nets[o->nnets].tap) == 0) {
+			err_set(e, "--net: tap=%s given twice", o->nets[i].tap);
+			return -1;
+		}
+	}
+	o->nnets++;
+	return 0;
+}
+
 static int set_boot_time(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
@@ -127,6 +145,7 @@ static const struct cli_option options[] = {
 	{"console", "MODE", "serial console: stdio (default), none, or file:PATH", set_console},
 	{"disk", "PATH[,ro][,id=SERIAL][,direct]", "virtio-blk disk (repeatable; the first is /dev/vda): read-only, serial, O_DIRECT", set_disk},
 	{"seccomp", "on|off", "per-thread seccomp filters (default on); off is for debugging only", set_seccomp},
+	{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters as JSON on stderr", set_net},
 	{"boot-time", NULL, "print on stderr how long after ember started guest userspace began", set_boot_time},
 	{"help", NULL, "show this help and exit", set_help},
 	{"version", NULL, "show ember's version and exit", set_version},

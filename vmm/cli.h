@@ -1,5 +1,5 @@
 /* cli.h: ember's command-line options. A table of options drives parsing and
- * --help, so devices added later (--disk, --net, --vfio) are one entry each. */
+ * --help, so devices (--disk, --net, later --vfio) are one entry each. */
 #ifndef EMBER_CLI_H
 #define EMBER_CLI_H
 
@@ -9,12 +9,14 @@
 #include <stdint.h>
 #include "util.h"
 #include "../virtio/blk.h"
+#include "../virtio/net.h"
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
 
 #define CLI_DEFAULT_MEM_MIB 256
 #define CLI_MAX_CPUS 254
 #define CLI_MAX_DISKS 16
+#define CLI_MAX_NETS 8
 
 struct ember_opts {
 	const char *kernel;
@@ -28,6 +30,8 @@ struct ember_opts {
 	bool seccomp_off; /* --seccomp off */
 	struct blk_opts disks[CLI_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
 	unsigned ndisks;
+	struct net_opts nets[CLI_MAX_NETS];  /* --net, in order: eth0, eth1, ... */
+	unsigned nnets;
 	char **guest_argv; /* words after `--` */
 	size_t guest_argc;
 	bool help, version;

@@ -13,6 +13,7 @@
 
 #include "acpi.h"
 #include "../virtio/blk_pci.h"
+#include "../virtio/net_pci.h"
 #include "boot_info.h"
 #include "cli.h"
 #include "cmdline.h"
@@ -32,12 +33,28 @@
 static struct serial com1;
 static struct blk_pci disks[CLI_MAX_DISKS];
 static unsigned ndisks;
+static struct net_pci nets[CLI_MAX_NETS];
+static unsigned nnets;
 
 static void disks_destroy(void)
 {
 	for (unsigned i = 0; i < ndisks; i++)
 		blk_pci_destroy(&disks[i]);
 	ndisks = 0;
+	for (unsigned i = 0; i < nnets; i++)
+		net_pci_destroy(&nets[i]);
+	nnets = 0;
+}
+
+/* SIGUSR1: one JSON line of counters per NIC on stderr. */
+static void dump_net_stats(void)
+{
+	for (unsigned i = 0; i < nnets; i++) {
+		char line[512];
+		net_pci_stats_json(&nets[i], line, sizeof(line));
+		fprintf(stderr, "%s\n", line);
+	}
+	fflush(stderr);
 }
 
 static void com1_io(void *opaque, uint16_t port, uint8_t *data, unsigned size, bool write)
@@ -97,7 +114,11 @@ static int run_loop(struct vm *vm, struct console *con, int sig_fd, int room_efd
 			return vm->exit_status;
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			if (read(sig_fd, &si, sizeof(si)) != sizeof(si)) {
+				/* nothing read: poll again */
+			} else if (si.ssi_signo == SIGUSR1) {
+				dump_net_stats();
+			} else {
 				vm_request_stop(vm, 128 + (int)si.ssi_signo);
 				return vm->exit_status;
 			}
@@ -167,6 +188,15 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* TAPs too: a missing or busy one is bad input. */
+	for (unsigned i = 0; i < o.nnets; i++) {
+		nnets = i + 1;
+		if (net_pci_open(&nets[i], &o.nets[i], i, &err)) {
+			log_error("%s", err.msg);
+			disks_destroy();
+			return EXIT_USAGE;
+		}
+	}
 	struct console con;
 	if (console_open(&con, o.console, o.console_path, &err)) {
 		log_error("%s", err.msg);
@@ -191,6 +221,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
 	int sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -232,6 +263,15 @@ int main(int argc, char **argv)
 		if (blk_pci_create(d, o.cpus, &vm.mem, &vm.routes, vm.vm_fd, &err) ||
 		    pci_bus_add_device(&vm.pci, &d->vp.pci) < 0 || blk_pci_start(d, &err)) {
 			log_error("%s", err.msg[0] ? err.msg : "--disk: no room on the PCI bus");
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < nnets; i++) {
+		struct net_pci *d = &nets[i];
+		err.msg[0] = '\0';
+		if (net_pci_create(d, &vm.mem, &vm.routes, vm.vm_fd, &err) ||
+		    pci_bus_add_device(&vm.pci, &d->vp.pci) < 0 || net_pci_start(d, &err)) {
+			log_error("%s", err.msg[0] ? err.msg : "--net: no room on the PCI bus");
 			goto out;
 		}
 	}

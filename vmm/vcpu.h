@@ -6,7 +6,7 @@
 #include "vm.h"
 
 /* Signal used to kick a vCPU thread out of KVM_RUN. */
-#define VCPU_KICK_SIGNAL SIGUSR1
+#define VCPU_KICK_SIGNAL SIGUSR2 /* SIGUSR1 is the user's: NIC counters */
 
 /* Create every vCPU; the boot vCPU gets the kernel's entry state. */
 int vcpus_create(struct vm *vm, const struct kernel_image *k, struct errbuf *err);

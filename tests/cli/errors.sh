@@ -78,9 +78,13 @@ t_jailer_help() {
 	done
 }
 
+t_bad_net_option() { one_error "--net: unknown key 'bogus'" --kernel "$PAYLOAD" --net tap=tap0,bogus=1; }
+t_net_without_tap() { one_error "--net: no tap=NAME" --kernel "$PAYLOAD" --net queues=2; }
+t_net_tap_twice() { one_error "--net: tap=tap0 given twice" --kernel "$PAYLOAD" --net tap=tap0 --net tap=tap0; }
+t_net_bad_mac() { one_error "--net: mac '01:00:5e:00:00:01' is not a unicast MAC" --kernel "$PAYLOAD" --net tap=t,mac=01:00:5e:00:00:01; }
 t_help() {
 	expect_status 0 "$EMBER" --help || return 1
-	for opt in kernel initrd cmdline cpus mem console disk seccomp boot-time help version; do
+	for opt in kernel initrd cmdline cpus mem console disk net seccomp boot-time help version; do
 		expect_grep "^  --$opt" "$T_OUT" || return 1
 	done
 }

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# tests/net/net.sh: virtio-net NICs (--net) on TAP devices: ping both ways,
+# 64 MiB over TCP each way with matching sha256 sums, two NICs, MTU 9000, a
+# guest that stops taking frames while the host floods it (ember survives,
+# traffic recovers), a TAP deleted under the running guest (link down, ember
+# keeps running), and the SIGUSR1 counters. Runs as root in a network
+# namespace of its own (it re-executes itself under `unshare -n`), with
+# link-local addresses (169.254.0.0/16) only. Needs a KVM that can boot
+# Linux: run it inside the lab (tests/lab/run).
+cd "$(dirname "$0")/../.." || exit 1
+if [ -z "${EMBER_NET_NETNS:-}" ]; then
+	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
+fi
+. tests/lib.sh
+EMBER=${EMBER:-build/ember}
+G=${EMBER_GUEST:-build/guest}
+BZ=$G/vmlinuz
+INITRD=$G/initramfs.cpio.gz
+XFER=tests/net/xfer.py
+HOST_IP=169.254.1.1
+GUEST_IP=169.254.1.2
+
+ip link set lo up
+
+# wait_for PATTERN FILE PID: up to 120 s for PATTERN in FILE while PID lives.
+wait_for() {
+	local _
+	for _ in $(seq 1 1200); do
+		tr -d '\r' <"$2" | grep -Eq -- "$1" && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.1
+	done
+	tr -d '\r' <"$2" | grep -Eq -- "$1" && return 0
+	echo "no /$1/ in $2:"
+	tail -n 30 "$2"
+	return 1
+}
+
+# tap_up NAME ADDR/PREFIX [ip link options]: a fresh TAP with the host's address.
+tap_up() {
+	local name=$1 addr=$2
+	shift 2
+	ip link del "$name" 2>/dev/null
+	ip tuntap add dev "$name" mode tap || return 1
+	ip addr add "$addr" dev "$name" || return 1
+	ip link set "$name" up "$@"
+}
+
+# ember with the initramfs guest and one vCPU.
+EMB=("$EMBER" --kernel "$BZ" --initrd "$INITRD" --cpus 1)
+
+t_guest_pings_host() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	expect_status 0 "${EMB[@]}" --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- ping -c 2 -W 10 $HOST_IP || return 1
+	expect_grep '2 packets received' "$T_OUT"
+}
+t_host_pings_guest_and_counters() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	"${EMB[@]}" --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'echo net-ready; nc -l -p 7000 >/dev/null; echo guest-done' \
+		>"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
+	local pid=$!
+	wait_for '^net-ready' "$T_TMP/out" $pid || { kill -KILL $pid; return 1; }
+	if ! timeout 60 ping -c 3 -W 10 $GUEST_IP >"$T_TMP/ping"; then
+		cat "$T_TMP/ping"; kill -KILL $pid; return 1
+	fi
+	grep -q '3 received' "$T_TMP/ping" || { cat "$T_TMP/ping"; kill -KILL $pid; return 1; }
+	kill -USR1 $pid
+	wait_for '^\{"device":"net0","tap":"tap0","mac":"52:54:[0-9a-f:]+","link":"up","rx_packets":[1-9][0-9]*,"rx_bytes":[1-9][0-9]*,"rx_drops":0,"tx_packets":[1-9][0-9]*,"tx_bytes":[1-9][0-9]*,"tx_drops":0\}$' "$T_TMP/err" $pid ||
+		{ kill -KILL $pid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid
+	local rc=$?
+	[ $rc = 0 ] || { echo "ember exit status $rc"; tail "$T_TMP/out" "$T_TMP/err"; return 1; }
+	expect_grep '^guest-done' "$T_TMP/out"
+}
+
+t_tcp_64m_host_to_guest() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	head -c ${NET_XFER_MB:-64}M /dev/urandom >"$T_TMP/data"
+	local sum
+	sum=$(sha256sum <"$T_TMP/data" | cut -d' ' -f1)
+	"${EMB[@]}" --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'nc -l -p 5000 | sha256sum' >"$T_TMP/out" 2>&1 </dev/null &
+	local pid=$!
+	timeout 400 python3 $XFER send $GUEST_IP 5000 "$T_TMP/data" || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid || { echo "ember exit status $?"; tail "$T_TMP/out"; return 1; }
+	expect_grep "^$sum +-" "$T_TMP/out"
+}
+
+# busybox nc copies its stdin 1 KiB per write (one small segment per round
+# trip); `-e cat` hands the socket to cat, which writes the file in big chunks.
+t_tcp_64m_guest_to_host() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	local bytes=$((${NET_XFER_MB:-64} << 20))
+	timeout 400 python3 $XFER recv $HOST_IP 5001 $bytes >"$T_TMP/recv" &
+	local rpid=$!
+	wait_for '^listening' "$T_TMP/recv" $rpid || return 1
+	expect_status 0 "${EMB[@]}" --mem 512 --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "head -c $bytes /dev/urandom >/tmp/d && sha256sum /tmp/d && nc $HOST_IP 5001 -e cat /tmp/d" ||
+		{ kill $rpid; return 1; }
+	wait $rpid || { echo "receiver failed"; cat "$T_TMP/recv"; return 1; }
+	local sum
+	sum=$(tr -d '\r' <"$T_OUT" | awk '$2 == "/tmp/d" {print $1}')
+	[ -n "$sum" ] || { echo "no guest checksum"; tail "$T_OUT"; return 1; }
+	expect_grep "^received $bytes sha256 $sum\$" "$T_TMP/recv"
+}
+
+t_two_nics() {
+	tap_up tap0 169.254.1.1/24 || return 1
+	tap_up tap1 169.254.2.1/24 || return 1
+	expect_status 0 "${EMB[@]}" --net tap=tap0 --net tap=tap1,mac=52:54:00:00:01:02 \
+		--cmdline "ember.ip=169.254.1.2/24 ember.ip1=169.254.2.2/24" \
+		-- sh -c 'ping -c 1 -W 10 169.254.1.1 && ping -c 1 -W 10 169.254.2.1 && echo eth0=$(cat /sys/class/net/eth0/address) eth1=$(cat /sys/class/net/eth1/address)' || return 1
+	expect_grep '^eth0=52:54:[0-9a-f:]{11} eth1=52:54:00:00:01:02$' "$T_OUT" || return 1
+	[ "$(tr -d '\r' <"$T_OUT" | grep -c ' 1 packets received')" = 2 ] || { cat "$T_OUT"; return 1; }
+}
+
+t_mtu_9000() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	"${EMB[@]}" --net tap=tap0,mtu=9000 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'echo mtu=$(cat /sys/class/net/eth0/mtu); ping -c 1 -s 8972 -W 10 '$HOST_IP' && echo net-ready; nc -l -p 7000 >/dev/null' \
+		>"$T_TMP/out" 2>&1 </dev/null &
+	local pid=$!
+	wait_for '^net-ready' "$T_TMP/out" $pid || { kill -KILL $pid; return 1; }
+	# (this network namespace's devices are not in the lab's /sys: ask ip)
+	ip -o link show tap0 | grep -q ' mtu 9000 ' || { echo "tap MTU not 9000"; kill -KILL $pid; return 1; }
+	# 9000-byte IP packets, not fragmented, both ways.
+	timeout 60 ping -M do -s 8972 -c 2 -W 10 $GUEST_IP >"$T_TMP/ping" ||
+		{ cat "$T_TMP/ping"; kill -KILL $pid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid || { echo "ember exit status $?"; return 1; }
+	expect_grep '^mtu=9000' "$T_TMP/out"
+}
+
+# The guest takes eth0 down (its RX buffers are used up and not refilled),
+# the host floods it for a while; then the guest brings eth0 up and pings.
+# The handshake goes through the guest console's input (a pipe).
+stall_feeder() {
+	local _
+	for _ in $(seq 1 1200); do
+		tr -d '\r' <"$T_TMP/stall.out" 2>/dev/null | grep -q '^link-is-down' && break
+		[ -e "$T_TMP/stall.done" ] && return
+		sleep 0.1
+	done
+	ip neigh replace $GUEST_IP lladdr 52:54:00:00:00:02 dev tap0 nud permanent
+	timeout 60 python3 $XFER flood $GUEST_IP 9 20000 1400 20 >"$T_TMP/flood" 2>&1
+	ip -s -s link show tap0 >"$T_TMP/tap_stats"
+	awk '/TX:/ {getline; print $4; exit}' "$T_TMP/tap_stats" >"$T_TMP/tap_drops"
+	echo go
+}
+
+t_rx_stall_recovers() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	: >"$T_TMP/stall.out"
+	stall_feeder | timeout -k 10 300 "${EMB[@]}" --net tap=tap0,mac=52:54:00:00:00:02 \
+		--cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "ip link set eth0 down && echo link-is-down; read x; ip link set eth0 up; ping -c 2 -W 10 $HOST_IP && echo recovered" \
+		>"$T_TMP/stall.out" 2>&1
+	local rc=${PIPESTATUS[1]}
+	touch "$T_TMP/stall.done"
+	[ "$rc" = 0 ] || { echo "exit status $rc"; tail -n 30 "$T_TMP/stall.out"; return 1; }
+	cat "$T_TMP/flood"
+	expect_grep '^recovered' "$T_TMP/stall.out" || return 1
+	# ember stopped reading the TAP: the kernel dropped what did not fit.
+	[ "$(cat "$T_TMP/tap_drops")" -gt 0 ] || { echo "TAP dropped nothing"; cat "$T_TMP/tap_stats"; return 1; }
+}
+
+tapdel_feeder() {
+	local _
+	for _ in $(seq 1 1200); do
+		tr -d '\r' <"$T_TMP/del.out" 2>/dev/null | grep -q '^net-ready' && break
+		[ -e "$T_TMP/del.done" ] && return
+		sleep 0.1
+	done
+	ip link del tap0
+	echo go
+}
+
+t_tap_deleted_link_down() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	: >"$T_TMP/del.out"
+	tapdel_feeder | timeout -k 10 300 "${EMB[@]}" --net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'echo net-ready; read x; for i in $(seq 300); do grep -qx 0 /sys/class/net/eth0/carrier && echo carrier-lost && exit 0; sleep 0.1; done; exit 9' \
+		>"$T_TMP/del.out" 2>&1
+	local rc=${PIPESTATUS[1]}
+	touch "$T_TMP/del.done"
+	[ "$rc" = 0 ] || { echo "exit status $rc"; tail -n 30 "$T_TMP/del.out"; return 1; }
+	expect_grep '^carrier-lost' "$T_TMP/del.out" || return 1
+	expect_grep 'tap=tap0: the TAP failed; link down' "$T_TMP/del.out"
+}
+
+# Two vCPUs: the guest's last console line was once cut short at exit (an open
+# console-drain bug, see tests/disk/disk.sh), so a line nobody checks comes last.
+t_two_queue_pairs() {
+	ip link del tap0 2>/dev/null
+	ip tuntap add dev tap0 mode tap multi_queue || return 1
+	ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || return 1
+	expect_status 0 "${EMB[@]}" --cpus 2 --net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; ping -c 2 -W 10 $HOST_IP; r=\$?; echo tail-line; exit \$r" || return 1
+	expect_grep '^rx-0 rx-1 tx-0 tx-1 $' "$T_OUT" || return 1
+	expect_grep '2 packets received' "$T_OUT"
+}
+
+# NET_TESTS=REGEX runs only the matching tests.
+for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}' |
+	grep -E -- "${NET_TESTS:-.}"); do
+	t_run "net/${t#t_}" "$t"
+done
+t_summary

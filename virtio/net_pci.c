@@ -1,0 +1,285 @@
+/* net_pci.c: virtio-net on virtio-pci with a TAP, an io_uring back-end and
+ * an I/O thread (net_pci.h). */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/virtio_ids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "net_pci.h"
+
+#define PCI_CLASS_NETWORK_ETHERNET 0x020000
+
+/* epoll tags: queue index; the ring's eventfd; the stop eventfd. */
+#define TAG_URING 0x10000u
+#define TAG_STOP 0x10001u
+
+static void cb_notify(void *ctx, unsigned qi)
+{
+	struct net_pci *d = ctx;
+	virtio_pci_queue_notify(&d->vp, qi);
+}
+
+static void cb_needs_reset(void *ctx)
+{
+	struct net_pci *d = ctx;
+	virtio_pci_needs_reset(&d->vp);
+}
+
+/* I/O thread, vp.lock held. */
+static void cb_link_down(void *ctx)
+{
+	struct net_pci *d = ctx;
+	if (!d->link_up)
+		return;
+	d->link_up = false;
+	net_config(d->mac, false, d->pairs, d->tap.mtu, &d->cfg);
+	log_warn("--net tap=%s: the TAP failed; link down", d->tap.name);
+	virtio_pci_config_changed(&d->vp);
+}
+
+static void op_config_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
+{
+	struct net_pci *d = ctx;
+	const uint8_t *c = (const uint8_t *)&d->cfg;
+	for (unsigned i = 0; i < len; i++)
+		data[i] = off + i < NET_CONFIG_LEN ? c[off + i] : 0;
+}
+
+/* DRIVER_OK: the TAP's offloads follow what the driver accepted; serve every
+ * enabled queue and look at each once. vp.lock held. */
+static void op_activate(void *ctx)
+{
+	struct net_pci *d = ctx;
+	uint64_t df = d->vp.driver_features;
+	int r = net_tap_set_offload(&d->tap, net_tap_offloads(df));
+	if (r < 0)
+		log_warn("--net tap=%s: TUNSETOFFLOAD: %s", d->tap.name, strerror(-r));
+	d->active_pairs = 1;
+	for (unsigned i = 0; i < d->pairs; i++) {
+		struct vpci_queue *rx = &d->vp.q[2 * i], *tx = &d->vp.q[2 * i + 1];
+		net_io_attach(&d->io, i, rx->enabled ? &rx->vq : NULL, tx->enabled ? &tx->vq : NULL,
+			      df, d->tap.mtu);
+	}
+	for (unsigned i = 0; i < d->nq; i++) {
+		if (!d->vp.q[i].enabled)
+			continue;
+		uint64_t one = 1;
+		ssize_t w = write(d->vp.q[i].notify_efd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+static void op_reset(void *ctx)
+{
+	struct net_pci *d = ctx;
+	if (d->io_ok)
+		net_io_quiesce(&d->io);
+	d->active_pairs = 1;
+}
+
+static const struct virtio_pci_ops net_vp_ops = {
+	.config_read = op_config_read,
+	.activate = op_activate,
+	.reset = op_reset,
+};
+
+int net_pci_open(struct net_pci *d, const struct net_opts *o, unsigned index, struct errbuf *e)
+{
+	memset(d, 0, sizeof(*d));
+	d->stop_efd = d->epfd = -1;
+	d->index = index;
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		d->tap.fd[i] = -1;
+	if (net_tap_open(&d->tap, o, e))
+		return -1;
+	if (o->mac_set)
+		memcpy(d->mac, o->mac, 6);
+	else
+		net_default_mac(o->tap, index, d->mac);
+	d->pairs = d->tap.nfd;
+	d->nq = 2 * d->pairs + 1;
+	d->active_pairs = 1;
+	d->link_up = true;
+	net_config(d->mac, true, d->pairs, d->tap.mtu, &d->cfg);
+	return 0;
+}
+
+int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_routes *routes,
+		   int vm_fd, struct errbuf *e)
+{
+	d->ctrl_chain = malloc(sizeof(*d->ctrl_chain));
+	if (!d->ctrl_chain) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	if (virtio_pci_init(&d->vp, VIRTIO_ID_NET, PCI_CLASS_NETWORK_ETHERNET,
+			    net_features(&d->tap.caps, d->pairs), (uint16_t)d->nq,
+			    NET_PCI_QUEUE_SIZE, NET_CONFIG_LEN, &net_vp_ops, d, mem, routes, vm_fd, e))
+		return -1;
+	d->vp_ok = true;
+	struct net_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
+				   .link_down = cb_link_down, .ctx = d};
+	if (net_io_setup(&d->io, d->tap.fd, d->pairs, NET_PCI_QUEUE_SIZE, &cb, e)) {
+		char msg[sizeof(e->msg)];
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		err_set(e, "--net tap=%s: %s", d->tap.name, msg);
+		return -1;
+	}
+	d->io_ok = true;
+	return 0;
+}
+
+/* The control queue, inline. vp.lock held. */
+static void ctrl_kick(struct net_pci *d)
+{
+	struct vpci_queue *q = &d->vp.q[d->nq - 1];
+	if (!q->enabled || !(d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return;
+	struct virtqueue *vq = &q->vq;
+	bool pushed = false;
+	for (;;) {
+		int r;
+		while ((r = vq_pop(vq, d->ctrl_chain)) == 1) {
+			unsigned pairs = d->active_pairs;
+			uint32_t w = net_ctrl_exec(d->ctrl_chain, d->pairs, &pairs);
+			d->active_pairs = pairs;
+			vq_push(vq, d->ctrl_chain->head, w);
+			pushed = true;
+		}
+		if (r < 0) {
+			virtio_pci_needs_reset(&d->vp);
+			break;
+		}
+		vq_set_avail_event(vq);
+		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+		if (avail_idx == vq->last_avail)
+			break;
+	}
+	if (pushed && vq_should_notify(vq))
+		virtio_pci_queue_notify(&d->vp, d->nq - 1);
+}
+
+static void *io_thread(void *arg)
+{
+	struct net_pci *d = arg;
+	pthread_setname_np(pthread_self(), "net-io");
+	struct epoll_event ev[64];
+	for (;;) {
+		int k = epoll_wait(d->epfd, ev, 64, -1);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("net I/O thread: epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		pthread_mutex_lock(&d->vp.lock);
+		for (int i = 0; i < k; i++) {
+			uint32_t tag = ev[i].data.u32;
+			if (tag == TAG_STOP) {
+				pthread_mutex_unlock(&d->vp.lock);
+				return NULL;
+			}
+			if (tag == TAG_URING) {
+				net_io_complete(&d->io, false);
+				continue;
+			}
+			if (tag >= d->nq)
+				continue;
+			uint64_t v;
+			ssize_t r = read(d->vp.q[tag].notify_efd, &v, sizeof(v));
+			(void)r;
+			if (!(d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
+				continue;
+			if (tag == d->nq - 1)
+				ctrl_kick(d);
+			else
+				net_io_kick(&d->io, tag);
+		}
+		pthread_mutex_unlock(&d->vp.lock);
+	}
+}
+
+static int ep_add(int epfd, int fd, uint32_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int net_pci_start(struct net_pci *d, struct errbuf *e)
+{
+	d->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->stop_efd < 0 || d->epfd < 0 || ep_add(d->epfd, d->stop_efd, TAG_STOP) ||
+	    ep_add(d->epfd, d->io.efd, TAG_URING)) {
+		err_set(e, "net I/O thread: %s", strerror(errno));
+		return -1;
+	}
+	for (unsigned i = 0; i < d->nq; i++) {
+		if (ep_add(d->epfd, d->vp.q[i].notify_efd, i)) {
+			err_set(e, "net I/O thread: epoll_ctl: %s", strerror(errno));
+			return -1;
+		}
+	}
+	int r = pthread_create(&d->thread, NULL, io_thread, d);
+	if (r) {
+		err_set(e, "cannot start the net I/O thread: %s", strerror(r));
+		return -1;
+	}
+	d->started = true;
+	return 0;
+}
+
+void net_pci_stop(struct net_pci *d)
+{
+	if (d->started) {
+		uint64_t one = 1;
+		ssize_t r = write(d->stop_efd, &one, sizeof(one));
+		(void)r;
+		pthread_join(d->thread, NULL);
+		d->started = false;
+	}
+	/* No vCPU runs any more: wait for the reads that write guest RAM. */
+	if (d->io_ok)
+		net_io_quiesce(&d->io);
+}
+
+void net_pci_destroy(struct net_pci *d)
+{
+	net_pci_stop(d);
+	if (d->io_ok)
+		net_io_teardown(&d->io);
+	d->io_ok = false;
+	if (d->vp_ok)
+		virtio_pci_destroy(&d->vp);
+	d->vp_ok = false;
+	net_tap_close(&d->tap);
+	free(d->ctrl_chain);
+	d->ctrl_chain = NULL;
+	if (d->stop_efd >= 0)
+		close(d->stop_efd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	d->stop_efd = d->epfd = -1;
+}
+
+void net_pci_stats_json(struct net_pci *d, char *buf, size_t len)
+{
+	const struct net_stats *s = &d->io.stats;
+	char mac[18];
+	net_format_mac(d->mac, mac);
+#define LD(f) __atomic_load_n(&s->f, __ATOMIC_RELAXED)
+	snprintf(buf, len,
+		 "{\"device\":\"net%u\",\"tap\":\"%s\",\"mac\":\"%s\",\"link\":\"%s\","
+		 "\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"rx_drops\":%" PRIu64 ","
+		 "\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}",
+		 d->index, d->tap.name, mac,
+		 __atomic_load_n(&d->link_up, __ATOMIC_RELAXED) ? "up" : "down", LD(rx_packets),
+		 LD(rx_bytes), LD(rx_drops), LD(tx_packets), LD(tx_bytes), LD(tx_drops));
+#undef LD
+}
