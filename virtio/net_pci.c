@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "net_pci.h"
+#include "../vmm/seccomp.h"
 
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 
@@ -169,6 +170,12 @@ static void *io_thread(void *arg)
 {
 	struct net_pci *d = arg;
 	pthread_setname_np(pthread_self(), "net-io");
+	/* The TAP, its ring and the eventfds were set up before: from here on
+	 * the thread only needs epoll, eventfds, io_uring_enter and the TAP. */
+	d->filter_ok = seccomp_thread_install(SECCOMP_NET_IO) == 0;
+	sem_post(&d->ready);
+	if (!d->filter_ok)
+		return NULL;
 	struct epoll_event ev[64];
 	for (;;) {
 		int k = epoll_wait(d->epfd, ev, 64, -1);
@@ -226,12 +233,19 @@ int net_pci_start(struct net_pci *d, struct errbuf *e)
 			return -1;
 		}
 	}
+	sem_init(&d->ready, 0, 0);
 	int r = pthread_create(&d->thread, NULL, io_thread, d);
 	if (r) {
 		err_set(e, "cannot start the net I/O thread: %s", strerror(r));
 		return -1;
 	}
 	d->started = true;
+	while (sem_wait(&d->ready) < 0 && errno == EINTR)
+		;
+	if (!d->filter_ok) {
+		err_set(e, "--net tap=%s: the I/O thread has no seccomp filter", d->tap.name);
+		return -1;
+	}
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #define EMBER_NET_PCI_H
 
 #include <pthread.h>
+#include <semaphore.h>
 
 #include "net.h"
 #include "net_tap.h"
@@ -39,6 +40,8 @@ struct net_pci {
 	int stop_efd, epfd;
 	pthread_t thread;
 	bool started;
+	sem_t ready;      /* posted by the I/O thread once its filter is in */
+	bool filter_ok;
 };
 
 /* Both: 0, or -1 with e set (then net_pci_destroy cleans up). */

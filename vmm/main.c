@@ -36,7 +36,7 @@ static unsigned ndisks;
 static struct net_pci nets[CLI_MAX_NETS];
 static unsigned nnets;
 
-static void disks_destroy(void)
+static void devices_destroy(void)
 {
 	for (unsigned i = 0; i < ndisks; i++)
 		blk_pci_destroy(&disks[i]);
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 		ndisks = i + 1;
 		if (blk_pci_open(&disks[i], &o.disks[i], &err)) {
 			log_error("%s", err.msg);
-			disks_destroy();
+			devices_destroy();
 			return EXIT_USAGE;
 		}
 	}
@@ -193,21 +193,21 @@ int main(int argc, char **argv)
 		nnets = i + 1;
 		if (net_pci_open(&nets[i], &o.nets[i], i, &err)) {
 			log_error("%s", err.msg);
-			disks_destroy();
+			devices_destroy();
 			return EXIT_USAGE;
 		}
 	}
 	struct console con;
 	if (console_open(&con, o.console, o.console_path, &err)) {
 		log_error("%s", err.msg);
-		disks_destroy();
+		devices_destroy();
 		return EXIT_USAGE;
 	}
 	if (o.seccomp_off)
 		log_warn("--seccomp off: ember's threads run without seccomp filters (debugging only)");
 	if (seccomp_setup(!o.seccomp_off, &err)) {
 		log_error("%s", err.msg);
-		disks_destroy();
+		devices_destroy();
 		console_close(&con);
 		return EXIT_VM_ERROR;
 	}
@@ -295,13 +295,13 @@ int main(int argc, char **argv)
 	vcpus_stop(&vm);
 	free(kbuf);
 out:
-	disks_destroy();
+	devices_destroy();
 	console_close(&con);
 	vm_destroy(&vm);
 	return status;
 fail:
 	log_error("%s", err.msg);
-	disks_destroy();
+	devices_destroy();
 	console_close(&con);
 	vm_destroy(&vm);
 	return status;

@@ -3,6 +3,7 @@
  * ember booting tiny payloads natively and Linux with disk I/O in the lab),
  * plus the paths that end a VM (register dump, stop request, thread exit). */
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <seccomp.h>
@@ -42,10 +43,12 @@ static const int common_calls[] = {
 /* vCPU: KVM_RUN and the device emulation it calls: the UART's IRQ line and
  * console output, MSI-X routes when the guest programs vectors, ioeventfds
  * when it moves a BAR, a virtio reset draining the disk's io_uring, the
- * register dump of a failing vCPU. */
+ * TAP's offloads when a virtio-net driver starts, the register dump of a
+ * failing vCPU. */
 static const int vcpu_calls[] = {SCMP_SYS(io_uring_enter)};
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD, KVM_GET_REGS, KVM_GET_SREGS,
+	TUNSETOFFLOAD, /* virtio-net DRIVER_OK: the TAP's offloads follow the driver's features */
 };
 
 /* Disk I/O: epoll on the queues' eventfds, io_uring submissions. */

@@ -7,8 +7,8 @@
 # the main thread) kills it with SIGSYS and the log names thread and call; bad
 # jailer arguments leave no jail; --new-pid-ns, --daemonize, --netns.
 # With a Linux guest (when build/guest exists and KVM can boot Linux, i.e. in
-# the lab): disk I/O inside the jail with all threads filtered, and a guest
-# filling its memory is OOM-killed by the VM's cgroup (memory.max).
+# the lab): disk and network I/O inside the jail with all threads filtered,
+# and a guest filling its memory is OOM-killed by the VM's cgroup (memory.max).
 # Needs root. Runs natively (cgroup tests need the controllers in cgroup v2;
 # natively they are skipped when the host binds them to cgroup v1) and in the lab.
 cd "$(dirname "$0")/../.." || exit 1
@@ -336,18 +336,22 @@ linux_ok() {
 	[ -n "$EMBER_LAB" ] || [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]
 }
 
-# The guest reads and writes its disk inside the jail; while it waits for a
-# console line, every thread (vCPUs, disk I/O, io_uring workers) is checked.
-t_linux_disk_io_jailed() {
+# The guest reads and writes its disk and pings the host over a TAP inside
+# the jail (in the network namespace the jailer joins, on a TAP owned by the
+# jail's uid); while it waits for a console line, every thread (vCPUs, disk
+# and net I/O, io_uring workers) is checked.
+t_linux_disk_and_net_io_jailed() {
 	linux_ok || { echo "skipped: no Linux-capable KVM here (runs in the lab)"; return 0; }
 	head -c 16M /dev/urandom >"$T_TMP/l.img"
 	chown $JUID:$JGID "$T_TMP/l.img"
-	local sum
+	local sum ns=$BASE/lio-netns
 	sum=$(sha256sum <"$T_TMP/l.img" | cut -d' ' -f1)
+	touch "$ns"
+	unshare --net="$ns" true || { echo "cannot make a network namespace"; return 1; }
+	nsenter --net="$ns" sh -e -c "ip link set lo up; ip tuntap add dev jt0 mode tap user $JUID
+		ip addr add 169.254.7.1/16 dev jt0; ip link set jt0 up" ||
+		{ echo "cannot set up the TAP"; umount "$ns"; return 1; }
 	: >"$T_TMP/lio.out"
-	# TODO(net): once --net tap=NAME lands, give this VM a TAP in a network
-	# namespace (--netns) and have the guest move data over it too, so the
-	# net-io thread's filter is exercised here (check_confined ... net-io).
 	{
 		for _ in $(seq 1 1800); do
 			tr -d '\r' <"$T_TMP/lio.out" | grep -q '^io-done' && break
@@ -355,18 +359,22 @@ t_linux_disk_io_jailed() {
 		done
 		sleep 0.5
 		pid=$(pgrep -f "^/ember --kernel /vmlinuz" | head -n1)
-		check_confined "$pid" "ember vcpu0 vcpu1 blk-io" >"$T_TMP/lio.check" 2>&1
+		check_confined "$pid" "ember vcpu0 vcpu1 blk-io net-io" >"$T_TMP/lio.check" 2>&1
 		echo $? >"$T_TMP/lio.rc"
 		echo go
 	} | "$JAILER" --id lio-$S --exec-file "$EMBER" --uid $JUID --gid $JGID --chroot-base "$BASE" \
+		--netns "$ns" \
 		-- --kernel "$G/vmlinuz" --initrd "$G/initramfs.cpio.gz" --cpus 2 --disk "$T_TMP/l.img" \
-		-- sh -c 'sha256sum /dev/vda; yes JAILED | head -c 1048576 | dd of=/dev/vda bs=4096 seek=1024 conv=fsync 2>/dev/null; echo io-done; read x; echo got-$x' \
+		--net tap=jt0 --cmdline ember.ip=169.254.7.2/16 \
+		-- sh -c 'sha256sum /dev/vda; yes JAILED | head -c 1048576 | dd of=/dev/vda bs=4096 seek=1024 conv=fsync 2>/dev/null; ping -c 2 -W 10 169.254.7.1 | grep received; echo io-done; read x; echo got-$x' \
 		>"$T_TMP/lio.out" 2>&1
 	local rc=$?
+	umount "$ns"
 	cat "$T_TMP/lio.check"
 	[ $rc = 0 ] || { echo "exit status $rc"; tail -n 30 "$T_TMP/lio.out"; return 1; }
 	[ "$(cat "$T_TMP/lio.rc")" = 0 ] || return 1
 	expect_grep "^$sum +/dev/vda" "$T_TMP/lio.out" || return 1
+	expect_grep "2 packets received" "$T_TMP/lio.out" || return 1
 	expect_grep '^got-go' "$T_TMP/lio.out" || return 1
 	yes JAILED | head -c 1048576 | cmp -i 0:4194304 -n 1048576 - "$T_TMP/l.img" || return 1
 	jail_cleanup lio
