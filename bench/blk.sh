@@ -3,7 +3,8 @@
 # PCIe, virtio-blk-pci, cache=none, aio=io_uring), on the same RAM block
 # device (brd, /dev/ram0) opened with O_DIRECT by both. The guest runs
 # bench/blkbench (added to the initramfs as a second cpio archive): sequential
-# 1 MiB writes and reads, then 4 KiB random reads from 4 threads. Host CPU is
+# 1 MiB writes and reads, then 4 KiB random reads from 4 threads; ember runs
+# with and without its seccomp filters. Host CPU is
 # the VMM process's user+system time for the workload run minus that of a run
 # that only boots and exits (so boot cost cancels out), also divided by the
 # guest I/Os done (2 x MiB one-MiB requests plus the random reads). Prints a Markdown
@@ -34,6 +35,10 @@ WORK="blkbench seqwrite /dev/vda $MIB && blkbench seqread /dev/vda $MIB && blkbe
 ember() { # console-file command
 	build/bench/runstat build/ember --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" --mem 512 \
 		--console "file:$1" --disk "$DEV,direct" -- sh -c "$2"
+}
+ember_nosec() { # the same without seccomp filters: what the filters cost
+	build/bench/runstat build/ember --seccomp off --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" \
+		--mem 512 --console "file:$1" --disk "$DEV,direct" -- sh -c "$2"
 }
 qemu() {
 	build/bench/runstat qemu-system-x86_64 -M microvm,pcie=on,rtc=off -enable-kvm -cpu host \
@@ -68,8 +73,10 @@ run() {
 for _ in $(seq 1 "$ROUNDS"); do
 	run ember work 0
 	run qemu work 1   # isa-debug-exit: status 0 becomes 1
+	run ember_nosec work 0
 	run ember base 0
 	run qemu base 1
+	run ember_nosec base 0
 done
 
 median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
@@ -89,4 +96,5 @@ row() { # name label
 echo "| VMM (virtio-blk, brd RAM disk, O_DIRECT, $MIB MiB, ${SECS} s random, median of $ROUNDS) | seq write 1 MiB (MiB/s) | seq read 1 MiB (MiB/s) | 4 KiB random read, 4 threads (IOPS) | host CPU for the workload (s) | host CPU per guest I/O (µs) |"
 echo "|---|---:|---:|---:|---:|---:|"
 row ember ember
+row ember_nosec "ember --seccomp off"
 row qemu "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') microvm, virtio-blk-pci, aio=io_uring, cache=none"
