@@ -36,7 +36,7 @@ jailed() { # id [jailer options] -> the jailer's command line
 run() { # name cmd...
 	local name=$1 us kb st
 	shift
-	read -r us kb st <<<"$(build/bench/runstat "$@" 2>/dev/null)"
+	read -r us kb st _ <<<"$(build/bench/runstat "$@" 2>/dev/null)"
 	if [ "$st" != 42 ]; then
 		echo "bench: $name exited $st (want 42): $*" >&2
 		exit 1
