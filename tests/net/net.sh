@@ -194,6 +194,19 @@ t_tap_deleted_link_down() {
 	expect_grep 'tap=tap0: the TAP failed; link down' "$T_TMP/del.out"
 }
 
+t_gateway_and_kernel_ip_form() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	expect_status 0 "${EMB[@]}" --net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16 ember.gw=$HOST_IP" \
+		-- sh -c "ip route; ping -c 1 -W 10 $HOST_IP" || return 1
+	expect_grep "^default via $HOST_IP dev eth0" "$T_OUT" || return 1
+	expect_grep ' 1 packets received' "$T_OUT" || return 1
+	expect_status 0 "${EMB[@]}" --net tap=tap0 --cmdline "ip=$GUEST_IP::$HOST_IP:255.255.0.0::eth0:off" \
+		-- sh -c "ip addr show eth0; ip route; ping -c 1 -W 10 $HOST_IP" || return 1
+	expect_grep "inet $GUEST_IP/16 " "$T_OUT" || return 1
+	expect_grep "^default via $HOST_IP dev eth0" "$T_OUT" || return 1
+	expect_grep ' 1 packets received' "$T_OUT"
+}
+
 # Two vCPUs: the guest's last console line was once cut short at exit (an open
 # console-drain bug, see tests/disk/disk.sh), so a line nobody checks comes last.
 t_two_queue_pairs() {
