@@ -221,7 +221,6 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 	uint64_t need = (uint64_t)NET_HDR_LEN + n->max_rx;
 	q->rx_nchains = q->rx_niov = 0;
 	q->rx_cap = 0;
-	bool rearmed = false;
 	for (;;) {
 		bool full = false;
 		while (q->rx_cap < need) {
@@ -267,17 +266,19 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 		}
 		if (q->rx_nchains && (q->rx_cap >= need || full))
 			break;
-		/* Not enough room: ask for a kick at the next buffer, then look
-		 * once more to close the race with the driver. */
-		if (rearmed) {
-			unpop(vq, q->rx_nchains);
-			q->rx_nchains = q->rx_niov = 0;
-			q->rx_cap = 0;
-			q->rx_waiting = true;
-			return;
-		}
+		/* Not enough room and the ring is drained. EVENT_IDX: ask for a
+		 * kick at the next buffer after all we have seen (avail_event =
+		 * last_avail before the chains are given back), then look once
+		 * more to close the race with a driver adding buffers meanwhile. */
 		vq_set_avail_event(vq);
-		rearmed = true;
+		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+		if (avail_idx != vq->last_avail)
+			continue; /* more came: pop them too */
+		unpop(vq, q->rx_nchains);
+		q->rx_nchains = q->rx_niov = 0;
+		q->rx_cap = 0;
+		q->rx_waiting = true;
+		return;
 	}
 	struct io_uring_sqe *sqe = get_sqe(n);
 	if (!sqe) { /* cannot happen: the SQ has room for every pair's read */

@@ -3,7 +3,9 @@
 # 64 MiB over TCP each way with matching sha256 sums, two NICs, MTU 9000, a
 # guest that stops taking frames while the host floods it (ember survives,
 # traffic recovers), a TAP deleted under the running guest (link down, ember
-# keeps running), and the SIGUSR1 counters. Runs as root in a network
+# keeps running), the SIGUSR1 counters, two queue pairs, a TAP ember creates,
+# and the guest's address and default route from ember.ip/ember.gw and the
+# kernel's ip= form. Runs as root in a network
 # namespace of its own (it re-executes itself under `unshare -n`), with
 # link-local addresses (169.254.0.0/16) only. Needs a KVM that can boot
 # Linux: run it inside the lab (tests/lab/run).
@@ -192,6 +194,42 @@ t_tap_deleted_link_down() {
 	[ "$rc" = 0 ] || { echo "exit status $rc"; tail -n 30 "$T_TMP/del.out"; return 1; }
 	expect_grep '^carrier-lost' "$T_TMP/del.out" || return 1
 	expect_grep 'tap=tap0: the TAP failed; link down' "$T_TMP/del.out"
+}
+
+# A TAP that does not exist: ember creates it (not persistent: it goes away
+# with ember); the host configures it while the guest runs.
+t_ember_creates_missing_tap() {
+	ip link del embtap0 2>/dev/null
+	"${EMB[@]}" --net tap=embtap0 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c 'echo net-ready; nc -l -p 7000 >/dev/null; echo guest-done' \
+		>"$T_TMP/out" 2>&1 </dev/null &
+	local pid=$!
+	wait_for '^net-ready' "$T_TMP/out" $pid || { kill -KILL $pid; return 1; }
+	if ! ip addr add $HOST_IP/16 dev embtap0 || ! ip link set embtap0 up; then
+		echo "no TAP embtap0"; kill -KILL $pid; return 1
+	fi
+	timeout 60 ping -c 2 -W 10 $GUEST_IP >"$T_TMP/ping" || { cat "$T_TMP/ping"; kill -KILL $pid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid || { echo "ember exit status $?"; tail "$T_TMP/out"; return 1; }
+	expect_grep '^guest-done' "$T_TMP/out" || return 1
+	if ip link show embtap0 >/dev/null 2>&1; then
+		echo "embtap0 outlived ember"
+		return 1
+	fi
+}
+
+t_gateway_and_kernel_ip_form() {
+	tap_up tap0 $HOST_IP/16 || return 1
+	expect_status 0 "${EMB[@]}" --net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16 ember.gw=$HOST_IP" \
+		-- sh -c "ip route; ping -c 1 -W 10 $HOST_IP" || return 1
+	expect_grep "^default via $HOST_IP dev eth0" "$T_OUT" || return 1
+	expect_grep ' 1 packets received' "$T_OUT" || return 1
+	expect_status 0 "${EMB[@]}" --net tap=tap0 --cmdline "ip=$GUEST_IP::$HOST_IP:255.255.0.0::eth0:off" \
+		-- sh -c "ip addr show eth0; ip route; ping -c 1 -W 10 $HOST_IP" || return 1
+	expect_grep "inet $GUEST_IP/16 " "$T_OUT" || return 1
+	expect_grep "^default via $HOST_IP dev eth0" "$T_OUT" || return 1
+	expect_grep ' 1 packets received' "$T_OUT"
 }
 
 # Two vCPUs: the guest's last console line was once cut short at exit (an open
