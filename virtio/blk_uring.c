@@ -2,6 +2,7 @@
  * restricted io_uring (one per virtqueue), batching submissions and
  * completions. See blk_uring.h. */
 #include "blk_uring.h"
+#include "uring_setup.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -12,33 +13,6 @@
 #include <unistd.h>
 
 #define BLK_MAX_DEPTH 4096u
-
-/* liburing 2.3's shared library does not export io_uring_enable_rings() and
- * io_uring_register_restrictions() (its static one does): use the raw call. */
-static int restrict_and_enable(struct io_uring *ring)
-{
-	struct io_uring_restriction r[7];
-	memset(r, 0, sizeof(r));
-	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
-				      IORING_OP_FALLOCATE};
-	unsigned n = 0;
-	for (unsigned i = 0; i < sizeof(ops); i++) {
-		r[n].opcode = IORING_RESTRICTION_SQE_OP;
-		r[n].sqe_op = ops[i];
-		n++;
-	}
-	r[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	r[n].sqe_flags = IOSQE_FIXED_FILE | IOSQE_IO_DRAIN;
-	n++;
-	r[n].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
-	r[n].sqe_flags = IOSQE_FIXED_FILE;
-	n++;
-	/* No IORING_RESTRICTION_REGISTER_OP: nothing can be registered later. */
-	int ret = io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, r, n);
-	if (ret < 0)
-		return ret;
-	return io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
-}
 
 int blk_uring_setup(struct blk_queue_io *q, const struct blk_disk *d, unsigned depth,
 		    const struct blk_callbacks *cb, struct errbuf *e)
@@ -56,47 +30,15 @@ int blk_uring_setup(struct blk_queue_io *q, const struct blk_disk *d, unsigned d
 	while (entries < depth)
 		entries <<= 1;
 
-	struct io_uring_params p;
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_R_DISABLED;
-	int ret = io_uring_queue_init_params(entries, &q->ring, &p);
-	bool disabled = ret == 0;
-	if (ret == -EINVAL) { /* kernel before 5.10: no R_DISABLED, no restrictions */
-		memset(&p, 0, sizeof(p));
-		ret = io_uring_queue_init_params(entries, &q->ring, &p);
-	}
-	if (ret < 0) {
-		err_set(e, "io_uring: %s", strerror(-ret));
+	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
+				      IORING_OP_FALLOCATE};
+	const struct uring_spec spec = {
+		.entries = entries, .fds = &d->fd, .nfds = 1, .ops = ops, .nops = sizeof(ops),
+		.flags_allowed = IOSQE_IO_DRAIN, .files_what = "the disk",
+	};
+	if (uring_setup(&q->ring, &spec, &q->efd, &q->restricted, e))
 		return -1;
-	}
 	q->ring_ok = true;
-	if (!(p.features & IORING_FEAT_SUBMIT_STABLE) || !(p.features & IORING_FEAT_NODROP)) {
-		err_set(e, "io_uring: kernel too old (needs 5.5 or later)");
-		goto fail;
-	}
-	ret = io_uring_register_files(&q->ring, &d->fd, 1);
-	if (ret < 0) {
-		err_set(e, "io_uring: registering the disk: %s", strerror(-ret));
-		goto fail;
-	}
-	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->efd < 0) {
-		err_set(e, "eventfd: %s", strerror(errno));
-		goto fail;
-	}
-	ret = io_uring_register_eventfd(&q->ring, q->efd);
-	if (ret < 0) {
-		err_set(e, "io_uring: registering the eventfd: %s", strerror(-ret));
-		goto fail;
-	}
-	if (disabled) {
-		ret = restrict_and_enable(&q->ring);
-		if (ret < 0) {
-			err_set(e, "io_uring: restricting the ring: %s", strerror(-ret));
-			goto fail;
-		}
-		q->restricted = true;
-	}
 
 	q->nslots = depth;
 	q->slots = calloc(depth, sizeof(*q->slots));

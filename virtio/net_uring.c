@@ -2,6 +2,7 @@
  * buffers and writes of its TX chains, on a restricted io_uring, with
  * batched completions and interrupts. See net_uring.h. */
 #include "net_uring.h"
+#include "uring_setup.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -14,31 +15,6 @@ enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3 };
 
 #define UDATA(kind, pair, slot) ((uint64_t)(kind) << 56 | (uint64_t)(pair) << 32 | (uint32_t)(slot))
 #define STAT_ADD(n, f, v) __atomic_fetch_add(&(n)->stats.f, (uint64_t)(v), __ATOMIC_RELAXED)
-
-/* liburing 2.3's shared library lacks io_uring_register_restrictions() and
- * io_uring_enable_rings(): the raw call, as in blk_uring.c. */
-static int restrict_and_enable(struct io_uring *ring)
-{
-	struct io_uring_restriction r[5];
-	memset(r, 0, sizeof(r));
-	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL};
-	unsigned k = 0;
-	for (unsigned i = 0; i < sizeof(ops); i++) {
-		r[k].opcode = IORING_RESTRICTION_SQE_OP;
-		r[k].sqe_op = ops[i];
-		k++;
-	}
-	r[k].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	r[k].sqe_flags = IOSQE_FIXED_FILE;
-	k++;
-	r[k].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
-	r[k].sqe_flags = IOSQE_FIXED_FILE;
-	k++;
-	int ret = io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, r, k);
-	if (ret < 0)
-		return ret;
-	return io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
-}
 
 int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsize,
 		 const struct net_callbacks *cb, struct errbuf *e)
@@ -57,47 +33,14 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 	while (entries < want && entries < 4096)
 		entries <<= 1;
 
-	struct io_uring_params p;
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_R_DISABLED;
-	int ret = io_uring_queue_init_params(entries, &n->ring, &p);
-	bool disabled = ret == 0;
-	if (ret == -EINVAL) {
-		memset(&p, 0, sizeof(p));
-		ret = io_uring_queue_init_params(entries, &n->ring, &p);
-	}
-	if (ret < 0) {
-		err_set(e, "io_uring: %s", strerror(-ret));
+	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL};
+	const struct uring_spec spec = {
+		.entries = entries, .fds = fds, .nfds = npairs, .ops = ops, .nops = sizeof(ops),
+		.files_what = "the TAP",
+	};
+	if (uring_setup(&n->ring, &spec, &n->efd, &n->restricted, e))
 		return -1;
-	}
 	n->ring_ok = true;
-	if (!(p.features & IORING_FEAT_SUBMIT_STABLE) || !(p.features & IORING_FEAT_NODROP)) {
-		err_set(e, "io_uring: kernel too old (needs 5.5 or later)");
-		goto fail;
-	}
-	ret = io_uring_register_files(&n->ring, fds, npairs);
-	if (ret < 0) {
-		err_set(e, "io_uring: registering the TAP: %s", strerror(-ret));
-		goto fail;
-	}
-	n->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (n->efd < 0) {
-		err_set(e, "eventfd: %s", strerror(errno));
-		goto fail;
-	}
-	ret = io_uring_register_eventfd(&n->ring, n->efd);
-	if (ret < 0) {
-		err_set(e, "io_uring: registering the eventfd: %s", strerror(-ret));
-		goto fail;
-	}
-	if (disabled) {
-		ret = restrict_and_enable(&n->ring);
-		if (ret < 0) {
-			err_set(e, "io_uring: restricting the ring: %s", strerror(-ret));
-			goto fail;
-		}
-		n->restricted = true;
-	}
 	n->p = calloc(npairs, sizeof(*n->p));
 	n->chain = malloc(sizeof(*n->chain));
 	n->tx_iov = calloc(NET_TX_IOV_POOL, sizeof(*n->tx_iov));
@@ -120,7 +63,6 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 	return 0;
 oom:
 	err_set(e, "out of memory");
-fail:
 	net_io_teardown(n);
 	return -1;
 }

@@ -1,0 +1,86 @@
+/* uring_setup.c: a device back-end's restricted io_uring (uring_setup.h). */
+#include "uring_setup.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/* liburing 2.3's shared library does not export io_uring_enable_rings() and
+ * io_uring_register_restrictions() (its static one does): use the raw call. */
+static int restrict_and_enable(struct io_uring *ring, const struct uring_spec *s)
+{
+	struct io_uring_restriction r[URING_MAX_OPS + 2];
+	memset(r, 0, sizeof(r));
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->nops && i < URING_MAX_OPS; i++) {
+		r[n].opcode = IORING_RESTRICTION_SQE_OP;
+		r[n].sqe_op = s->ops[i];
+		n++;
+	}
+	r[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	r[n].sqe_flags = IOSQE_FIXED_FILE | s->flags_allowed;
+	n++;
+	r[n].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
+	r[n].sqe_flags = IOSQE_FIXED_FILE;
+	n++;
+	/* No IORING_RESTRICTION_REGISTER_OP: nothing can be registered later. */
+	int ret = io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, r, n);
+	if (ret < 0)
+		return ret;
+	return io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+}
+
+int uring_setup(struct io_uring *ring, const struct uring_spec *s, int *efd, bool *restricted,
+		struct errbuf *e)
+{
+	*efd = -1;
+	*restricted = false;
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_R_DISABLED;
+	int ret = io_uring_queue_init_params(s->entries, ring, &p);
+	bool disabled = ret == 0;
+	if (ret == -EINVAL) { /* kernel before 5.10: no R_DISABLED, no restrictions */
+		memset(&p, 0, sizeof(p));
+		ret = io_uring_queue_init_params(s->entries, ring, &p);
+	}
+	if (ret < 0) {
+		err_set(e, "io_uring: %s", strerror(-ret));
+		return -1;
+	}
+	if (!(p.features & IORING_FEAT_SUBMIT_STABLE) || !(p.features & IORING_FEAT_NODROP)) {
+		err_set(e, "io_uring: kernel too old (needs 5.5 or later)");
+		goto fail;
+	}
+	ret = io_uring_register_files(ring, s->fds, s->nfds);
+	if (ret < 0) {
+		err_set(e, "io_uring: registering %s: %s", s->files_what, strerror(-ret));
+		goto fail;
+	}
+	*efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (*efd < 0) {
+		err_set(e, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	ret = io_uring_register_eventfd(ring, *efd);
+	if (ret < 0) {
+		err_set(e, "io_uring: registering the eventfd: %s", strerror(-ret));
+		goto fail;
+	}
+	if (disabled) {
+		ret = restrict_and_enable(ring, s);
+		if (ret < 0) {
+			err_set(e, "io_uring: restricting the ring: %s", strerror(-ret));
+			goto fail;
+		}
+		*restricted = true;
+	}
+	return 0;
+fail:
+	io_uring_queue_exit(ring);
+	if (*efd >= 0)
+		close(*efd);
+	*efd = -1;
+	return -1;
+}

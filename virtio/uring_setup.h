@@ -1,0 +1,35 @@
+/* uring_setup.h: the io_uring set-up the device back-ends share (blk_uring.c,
+ * net_uring.c): a ring created disabled (IORING_SETUP_R_DISABLED), its fixed
+ * files and completion eventfd registered, then restricted with
+ * IORING_REGISTER_RESTRICTIONS to the device's opcodes, with every SQE
+ * required to use a registered file, and only then enabled. seccomp cannot
+ * see io_uring operations, so these restrictions are what confines a ring.
+ * On a kernel without R_DISABLED (before 5.10) the ring runs unrestricted. */
+#ifndef EMBER_URING_SETUP_H
+#define EMBER_URING_SETUP_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/util.h"
+
+#define URING_MAX_OPS 8
+
+struct uring_spec {
+	unsigned entries;          /* SQ size, a power of two */
+	const int *fds;            /* the ring's only files (fixed file 0, 1, ...) */
+	unsigned nfds;
+	const uint8_t *ops;        /* IORING_OP_* allowed, at most URING_MAX_OPS */
+	unsigned nops;
+	uint8_t flags_allowed;     /* IOSQE_* allowed besides IOSQE_FIXED_FILE */
+	const char *files_what;    /* for messages: "the disk", "the TAP" */
+};
+
+/* Set up ring as above. 0 with *efd the completion eventfd and *restricted
+ * telling whether the restrictions are in force; or -1 with e set and
+ * nothing left behind (*efd is -1). */
+int uring_setup(struct io_uring *ring, const struct uring_spec *s, int *efd, bool *restricted,
+		struct errbuf *e);
+
+#endif
