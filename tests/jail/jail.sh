@@ -60,20 +60,6 @@ jail_cleanup() {
 	return 0
 }
 
-# wait_for PATTERN FILE PID: up to 120 s for PATTERN in FILE while PID lives.
-wait_for() {
-	local _
-	for _ in $(seq 1 1200); do
-		tr -d '\r' <"$2" | grep -Eq -- "$1" && return 0
-		kill -0 "$3" 2>/dev/null || break
-		sleep 0.1
-	done
-	tr -d '\r' <"$2" | grep -Eq -- "$1" && return 0
-	echo "no /$1/ in $2:"
-	tail -n 30 "$2"
-	return 1
-}
-
 # start_jailed ID ARGS...: jailer in the background (ember's PID in $PID,
 # stderr in $T_TMP/ID.err), waits until the guest runs (all filters are in).
 start_jailed() {

@@ -24,20 +24,6 @@ GUEST_IP=169.254.1.2
 
 ip link set lo up
 
-# wait_for PATTERN FILE PID: up to 120 s for PATTERN in FILE while PID lives.
-wait_for() {
-	local _
-	for _ in $(seq 1 1200); do
-		tr -d '\r' <"$2" | grep -Eq -- "$1" && return 0
-		kill -0 "$3" 2>/dev/null || break
-		sleep 0.1
-	done
-	tr -d '\r' <"$2" | grep -Eq -- "$1" && return 0
-	echo "no /$1/ in $2:"
-	tail -n 30 "$2"
-	return 1
-}
-
 # tap_up NAME ADDR/PREFIX [ip link options]: a fresh TAP with the host's address.
 tap_up() {
 	local name=$1 addr=$2
