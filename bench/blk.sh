@@ -32,14 +32,11 @@ cp build/bench/blkbench "$tmp/extra/bin/blkbench"
 cat "$G/initramfs.cpio.gz" "$tmp/extra.gz" >"$tmp/initrd.gz"
 
 WORK="blkbench seqwrite /dev/vda $MIB && blkbench seqread /dev/vda $MIB && blkbench randread /dev/vda $SECS 4"
-ember() { # console-file command
-	build/bench/runstat build/ember --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" --mem 512 \
-		--console "file:$1" --disk "$DEV,direct" -- sh -c "$2"
-}
-ember_nosec() { # the same without seccomp filters: what the filters cost
-	build/bench/runstat build/ember --seccomp off --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" \
+ember() { # console-file command [ember options...]
+	build/bench/runstat build/ember "${@:3}" --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" \
 		--mem 512 --console "file:$1" --disk "$DEV,direct" -- sh -c "$2"
 }
+ember_nosec() { ember "$1" "$2" --seccomp off; } # without filters: what they cost
 qemu() {
 	build/bench/runstat qemu-system-x86_64 -M microvm,pcie=on,rtc=off -enable-kvm -cpu host \
 		-m 512 -nodefaults -no-user-config -display none -no-reboot -serial "file:$1" \
