@@ -2,6 +2,9 @@
 # A group calls `t_run NAME FUNCTION`; each test function returns 0 on pass and
 # says why it failed on stderr otherwise. `t_summary` prints the closing
 # "N passed, N failed" line and returns non-zero when anything failed.
+# Each test runs with T_TMP set to a directory of its own, so no test can read
+# a file an earlier test left under the same name (a background command's
+# output file is only truncated once its shell runs).
 
 T_PASS=0
 T_FAIL=0
@@ -14,7 +17,7 @@ t_run() {
 	shift
 	local log="$T_TMP/${name//\//_}.log" start end
 	start=$(date +%s.%N)
-	if ("$@") >"$log" 2>&1; then
+	if (T_TMP="$T_TMP/${name//\//_}.d" && mkdir "$T_TMP" && "$@") >"$log" 2>&1; then
 		end=$(date +%s.%N)
 		T_PASS=$((T_PASS + 1))
 		printf 'ok   %-40s (%.1fs)\n' "$name" "$(awk "BEGIN{print $end - $start}")"
