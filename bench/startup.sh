@@ -2,6 +2,8 @@
 # bench/startup.sh: start-up cost of a VM: ember and QEMU (-M microvm) each boot
 # the same tiny PVH payload, which writes 42 to port 0x501, RUNS times in
 # alternation; prints median/p90 wall time and max RSS as a Markdown table.
+# ember runs with its default split IRQ chip and, for comparison, with
+# --irqchip kernel (KVM's IOAPIC, PICs and PIT, as QEMU's microvm uses).
 # Needs a /dev/kvm (bench/run picks native or the lab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 build/tests/mkpayload 42 "$tmp/payload.elf"
 
 ember=(build/ember --kernel "$tmp/payload.elf" --mem 64 --console none)
+ember_kirq=("${ember[@]}" --irqchip kernel)
 # isa-debug-exit turns a write of N into QEMU exit status 2N+1 (85 for 42).
 # -arch-capabilities: QEMU cannot set that MSR on a nested software KVM (kvm_pvm).
 qemu=(qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off -enable-kvm -cpu host,-arch-capabilities -m 64
@@ -34,6 +37,7 @@ measure() { # name want-status cmd...
 "${qemu[@]}" >/dev/null 2>&1 || true
 for round in 1 2; do
 	measure ember 42 "${ember[@]}"
+	measure ember_kirq 42 "${ember_kirq[@]}"
 	measure qemu 85 "${qemu[@]}"
 done
 
@@ -45,5 +49,7 @@ echo "| VMM (tiny PVH payload, $((RUNS * 2)) runs) | median wall (ms) | p90 wall
 echo "|---|---:|---:|---:|"
 read -r m p r <<<"$(stats "$tmp/ember")"
 echo "| ember | $m | $p | $r |"
+read -r m p r <<<"$(stats "$tmp/ember_kirq")"
+echo "| ember --irqchip kernel | $m | $p | $r |"
 read -r m p r <<<"$(stats "$tmp/qemu")"
 echo "| QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') -M microvm | $m | $p | $r |"

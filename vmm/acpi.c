@@ -154,7 +154,8 @@ static void *place(const struct guest_mem *gm, uint64_t *cursor, size_t len, uin
 	return p;
 }
 
-uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci_windows *pci)
+uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci_windows *pci,
+		    bool legacy_pic)
 {
 	struct pci_windows defwin;
 	if (!pci) {
@@ -192,7 +193,7 @@ uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci
 	 * no legacy PIC, so Linux maps an ISA IRQ only when the MADT names it. */
 	header_init(madt, "APIC", (uint32_t)madt_len, 6);
 	uint8_t *m = (uint8_t *)(madt + 1);
-	uint32_t lapic_addr = (uint32_t)LAYOUT_LAPIC, flags = MADT_PCAT_COMPAT;
+	uint32_t lapic_addr = (uint32_t)LAYOUT_LAPIC, flags = legacy_pic ? MADT_PCAT_COMPAT : 0;
 	memcpy(m, &lapic_addr, 4);
 	memcpy(m + 4, &flags, 4);
 	m += 8;

@@ -5,6 +5,7 @@
 #ifndef EMBER_ACPI_H
 #define EMBER_ACPI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "guest_mem.h"
 #include "pci.h"
@@ -23,8 +24,10 @@
 #define ACPI_SERIAL_IRQ 4
 
 /* Write the tables for ncpus vCPUs, with PCI0's windows from pci (NULL:
- * pci_default_windows for gm's layout); returns the RSDP address, 0 on failure. */
-uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci_windows *pci);
+ * pci_default_windows for gm's layout); legacy_pic: the MADT says there are
+ * 8259 PICs (KVM's whole IRQ chip). Returns the RSDP address, 0 on failure. */
+uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci_windows *pci,
+		    bool legacy_pic);
 
 /* ACPI table checksum: the byte that makes the sum of len bytes zero. */
 uint8_t acpi_checksum(const void *p, size_t len);

@@ -97,6 +97,19 @@ static int set_seccomp(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
+static int set_irqchip(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	if (strcmp(v, "split") == 0) {
+		o->kernel_irqchip = false;
+	} else if (strcmp(v, "kernel") == 0) {
+		o->kernel_irqchip = true;
+	} else {
+		err_set(e, "--irqchip: '%s' is not split or kernel", v);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_net(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	if (o->nnets >= CLI_MAX_NETS) {
@@ -144,6 +157,7 @@ static const struct cli_option options[] = {
 	{"mem", "MiB", "guest memory in MiB, at least 32 (default 256)", set_mem},
 	{"console", "MODE", "serial console: stdio (default), none, or file:PATH", set_console},
 	{"disk", "PATH[,ro][,id=SERIAL][,direct]", "virtio-blk disk (repeatable; the first is /dev/vda): read-only, serial, O_DIRECT", set_disk},
+	{"irqchip", "split|kernel", "interrupt controllers: split (default): local APICs in KVM, IOAPIC in ember, no PIC or PIT; kernel: KVM's IOAPIC, PIC and PIT (slower to create and destroy)", set_irqchip},
 	{"seccomp", "on|off", "per-thread seccomp filters (default on); off is for debugging only", set_seccomp},
 	{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters as JSON on stderr", set_net},
 	{"boot-time", NULL, "print on stderr how long after ember started guest userspace began", set_boot_time},

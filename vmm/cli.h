@@ -28,6 +28,7 @@ struct ember_opts {
 	const char *console_path;
 	bool boot_time;
 	bool seccomp_off; /* --seccomp off */
+	bool kernel_irqchip; /* --irqchip kernel */
 	struct blk_opts disks[CLI_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
 	unsigned ndisks;
 	struct net_opts nets[CLI_MAX_NETS];  /* --net, in order: eth0, eth1, ... */

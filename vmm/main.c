@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 
 	struct vm vm;
 	int status = EXIT_USAGE;
-	if (vm_create(&vm, mem, o.cpus, &err))
+	if (vm_create(&vm, mem, o.cpus, o.kernel_irqchip, &err))
 		goto fail;
 	vm.start_ns = start_ns;
 	vm.report_boot_time = o.boot_time;
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	uint64_t rsdp = acpi_build(&vm.mem, o.cpus, &vm.pci_win);
+	uint64_t rsdp = acpi_build(&vm.mem, o.cpus, &vm.pci_win, o.kernel_irqchip);
 	struct boot_request req = {.cmdline = cmdline, .initrd = ibuf, .initrd_len = ilen,
 				   .rsdp = rsdp};
 	if (!rsdp || boot_info_write(&k, &vm.mem, &req, &err) ||

@@ -32,7 +32,7 @@ static void add_irqchip(struct kvm_irq_routing *t, unsigned gsi, unsigned chip, 
 	e->u.irqchip.pin = pin;
 }
 
-int gsi_routes_init(struct gsi_routes *r, const struct gsi_ops *ops, void *ctx)
+int gsi_routes_init(struct gsi_routes *r, const struct gsi_ops *ops, void *ctx, bool kernel_irqchip)
 {
 	memset(r, 0, sizeof(*r));
 	r->table = calloc(1, sizeof(*r->table) + GSI_MAX_ROUTES * sizeof(r->table->entries[0]));
@@ -42,6 +42,9 @@ int gsi_routes_init(struct gsi_routes *r, const struct gsi_ops *ops, void *ctx)
 	r->ops = ops;
 	r->ctx = ctx;
 	r->next_gsi = GSI_IRQCHIP_PINS;
+	r->pin_routes = !kernel_irqchip;
+	if (!kernel_irqchip)
+		return 0; /* split IRQ chip: KVM starts with an empty table */
 	/* KVM's default_routing (virt/kvm/irqchip.c, arch/x86/kvm/irq_comm.c). */
 	for (unsigned i = 0; i < GSI_IRQCHIP_PINS; i++) {
 		add_irqchip(r->table, i, KVM_IRQCHIP_IOAPIC, i);
@@ -80,7 +83,7 @@ static struct kvm_irq_routing_entry *find_msi(struct gsi_routes *r, unsigned gsi
 int gsi_route_msi(struct gsi_routes *r, unsigned gsi, uint32_t addr_lo, uint32_t addr_hi,
 		  uint32_t data)
 {
-	if (gsi < GSI_IRQCHIP_PINS || gsi >= GSI_IRQCHIP_PINS + GSI_MAX)
+	if ((gsi < GSI_IRQCHIP_PINS && !r->pin_routes) || gsi >= GSI_IRQCHIP_PINS + GSI_MAX)
 		return -1;
 	int ret = 0;
 	pthread_mutex_lock(&r->lock);

@@ -47,18 +47,22 @@ struct gsi_routes {
 	const struct gsi_ops *ops;
 	void *ctx;
 	unsigned next_gsi;
+	bool pin_routes; /* GSIs 0-23 are the userspace IOAPIC's to route */
 	struct kvm_irq_routing *table; /* nr entries, room for GSI_MAX_ROUTES */
 };
 
-/* Start with KVM's default routes (GSI 0-15: IOAPIC pin and PIC pin; 16-23:
- * IOAPIC pin), which are what KVM_CREATE_IRQCHIP installed, so nothing is
- * submitted yet. Returns 0 or -1 (no memory). */
-int gsi_routes_init(struct gsi_routes *r, const struct gsi_ops *ops, void *ctx);
+/* With the in-kernel IRQ chip (kernel_irqchip), start with KVM's default
+ * routes (GSI 0-15: IOAPIC pin and PIC pin; 16-23: IOAPIC pin), which are what
+ * KVM_CREATE_IRQCHIP installed; with the split IRQ chip, with none, and GSIs
+ * 0-23 may then be routed to MSIs by ember's IOAPIC. Nothing is submitted yet.
+ * Returns 0 or -1 (no memory). */
+int gsi_routes_init(struct gsi_routes *r, const struct gsi_ops *ops, void *ctx, bool kernel_irqchip);
 void gsi_routes_destroy(struct gsi_routes *r);
 /* A fresh GSI (24, 25, ...), or -1 when GSI_MAX are used. */
 int gsi_alloc(struct gsi_routes *r);
 /* Route gsi to an MSI (replacing its route), submitting the table when it
- * changed. Returns 0, or -1 when the gsi is below 24 or KVM refused. */
+ * changed. Returns 0, or -1 when the gsi is below 24 (with the in-kernel IRQ
+ * chip) or KVM refused. */
 int gsi_route_msi(struct gsi_routes *r, unsigned gsi, uint32_t addr_lo, uint32_t addr_hi,
 		  uint32_t data);
 /* Remove gsi's route (if any) and submit. Returns 0 or -1. */

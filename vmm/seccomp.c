@@ -40,14 +40,15 @@ static const int common_calls[] = {
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(rt_sigprocmask),
 };
 
-/* vCPU: KVM_RUN and the device emulation it calls: the UART's IRQ line and
- * console output, MSI-X routes when the guest programs vectors, ioeventfds
+/* vCPU: KVM_RUN and the device emulation it calls: the UART's IRQ line (an
+ * MSI from ember's IOAPIC, or KVM's IRQ line) and console output, the
+ * IOAPIC's routes for level-triggered pins, MSI-X routes when the guest programs vectors, ioeventfds
  * when it moves a BAR, a virtio reset draining the disk's io_uring, the
  * TAP's offloads when a virtio-net driver starts, the register dump of a
  * failing vCPU. */
 static const int vcpu_calls[] = {SCMP_SYS(io_uring_enter)};
 static const unsigned long vcpu_ioctls[] = {
-	KVM_RUN, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD, KVM_GET_REGS, KVM_GET_SREGS,
+	KVM_RUN, KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD, KVM_GET_REGS, KVM_GET_SREGS,
 	TUNSETOFFLOAD, /* virtio-net DRIVER_OK: the TAP's offloads follow the driver's features */
 };
 
@@ -68,7 +69,7 @@ static const int main_calls[] = {
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(close),
 	SCMP_SYS(io_uring_enter), SCMP_SYS(rt_sigaction),
 };
-static const unsigned long main_ioctls[] = {KVM_IRQ_LINE, TCGETS, TCSETS, TCSETSW, TCSETSF};
+static const unsigned long main_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, TCGETS, TCSETS, TCSETSW, TCSETSF};
 
 static const char *const kind_names[SECCOMP_KINDS] = {
 	[SECCOMP_MAIN] = "main", [SECCOMP_VCPU] = "vcpu", [SECCOMP_BLK_IO] = "blk-io",

@@ -204,6 +204,10 @@ static void *vcpu_thread(void *arg)
 			vcpu_fail(v, what);
 			break;
 		}
+		case KVM_EXIT_IOAPIC_EOI:
+			/* Split IRQ chip: a level-triggered IOAPIC vector was EOI'd. */
+			ioapic_eoi(&vm->ioapic, run->eoi.vector);
+			break;
 		case KVM_EXIT_INTR:
 			break;
 		default: {

@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 
 #include "guest_mem.h"
+#include "ioapic.h"
 #include "mmio.h"
 #include "msix.h"
 #include "pci.h"
@@ -33,6 +34,8 @@ struct vm {
 	struct pio_bus pio;
 	struct mmio_bus mmio;        /* KVM_EXIT_MMIO: PCI BARs */
 	struct gsi_routes routes;    /* MSI routes for irqfds */
+	bool kernel_irqchip;         /* KVM's IOAPIC, PIC and PIT; else split */
+	struct ioapic ioapic;        /* ember's IOAPIC (split IRQ chip only) */
 	struct pci_windows pci_win;  /* what PCI0's _CRS says */
 	struct pci_bus pci;          /* bus 0, conf1 ports 0xCF8-0xCFF on pio */
 	bool buses_ok;
@@ -48,12 +51,15 @@ struct vm {
 	int stop_efd;          /* eventfd the main thread waits on */
 };
 
-/* Open /dev/kvm and create the VM with its in-kernel IRQ chip and PIT,
- * guest RAM of mem bytes, the MMIO bus, GSI routing and PCI bus 0. Returns 0, or -1 with err set. */
-int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, struct errbuf *err);
+/* Open /dev/kvm and create the VM with its interrupt controllers (KVM's split
+ * IRQ chip and ember's IOAPIC; with kernel_irqchip, KVM's IOAPIC, PIC and
+ * PIT), guest RAM of mem bytes, the MMIO bus, GSI routing and PCI bus 0.
+ * Returns 0, or -1 with err set. */
+int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, bool kernel_irqchip,
+	      struct errbuf *err);
 void vm_destroy(struct vm *vm);
 
-/* Assert or deassert an interrupt line (GSI) of the in-kernel IRQ chip. */
+/* Assert or deassert an IOAPIC interrupt line (GSI 0-23). */
 void vm_irq_line(struct vm *vm, unsigned gsi, bool level);
 
 /* Ask the VM to stop with this status; the first request wins. */

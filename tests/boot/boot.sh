@@ -37,6 +37,26 @@ t_output_flushed_at_exit() {
 	[ "$n" = 1500 ] || { echo "guest printed 1500 lines, $n arrived; last: $(tail -n1 "$T_OUT")"; return 1; }
 }
 
+# serial_irqs MODE CPUS: the guest's ttyS0 interrupt count, which only
+# grows when the UART's line reaches a CPU through the IOAPIC (ember's with
+# the split IRQ chip, KVM's with --irqchip kernel).
+serial_irqs() {
+	expect_status 0 "$EMBER" --kernel "$BZ" --initrd "$INITRD" --irqchip "$1" --cpus "$2" \
+		-- sh -c 'seq 1 200; grep ttyS0 /proc/interrupts' || return 1
+	local line n
+	line=$(tr -d '\r' <"$T_OUT" | grep -E '^ *[0-9]+: .*IO-APIC +4-edge +ttyS0$') ||
+		{ echo "no IO-APIC ttyS0 line in /proc/interrupts"; grep ttyS0 "$T_OUT"; return 1; }
+	n=$(echo "$line" | awk '{s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s}')
+	[ "$n" -gt 0 ] || { echo "ttyS0 got no interrupts: $line"; return 1; }
+	[ "$(tr -d '\r' <"$T_OUT" | grep -cE '^[0-9]+$')" = 200 ] || { echo "lost console lines"; return 1; }
+}
+t_serial_irq_split_ioapic() { serial_irqs split 2; }
+t_serial_irq_kernel_irqchip() { serial_irqs kernel 2; }
+t_kernel_irqchip_vmlinux() {
+	expect_status 5 "$EMBER" --kernel "$ELF" --initrd "$INITRD" --irqchip kernel \
+		-- sh -c 'uname -s; exit 5' && expect_grep '^Linux' "$T_OUT"
+}
+
 t_exit_status() {
 	expect_status 7 "$EMBER" --kernel "$BZ" --initrd "$INITRD" -- sh -c 'echo before-exit; exit 7' &&
 		expect_grep '^before-exit' "$T_OUT"

@@ -37,6 +37,7 @@ t_bad_number() { one_error "--cpus: 'two' is not a number" --kernel "$PAYLOAD" -
 t_too_many_cpus() { one_error "--cpus: '999'" --kernel "$PAYLOAD" --cpus 999; }
 t_too_little_memory() { one_error "--mem: '8'" --kernel "$PAYLOAD" --mem 8; }
 t_too_much_memory() { one_error "more than this host's .* MiB of RAM" --kernel "$PAYLOAD" --mem 100000000; }
+t_bad_irqchip() { one_error "--irqchip: 'pic' is not split or kernel" --kernel "$PAYLOAD" --irqchip pic; }
 t_bad_seccomp() { one_error "--seccomp: 'maybe' is not on or off" --kernel "$PAYLOAD" --seccomp maybe; }
 t_bad_console() { one_error "--console: 'tty'" --kernel "$PAYLOAD" --console tty; }
 t_console_file_dir() { one_error "--console file:/nonexistent/dir/log" --kernel "$PAYLOAD" --console file:/nonexistent/dir/log; }
@@ -84,7 +85,7 @@ t_net_tap_twice() { one_error "--net: tap=tap0 given twice" --kernel "$PAYLOAD" 
 t_net_bad_mac() { one_error "--net: mac '01:00:5e:00:00:01' is not a unicast MAC" --kernel "$PAYLOAD" --net tap=t,mac=01:00:5e:00:00:01; }
 t_help() {
 	expect_status 0 "$EMBER" --help || return 1
-	for opt in kernel initrd cmdline cpus mem console disk net seccomp boot-time help version; do
+	for opt in kernel initrd cmdline cpus mem console disk net irqchip seccomp boot-time help version; do
 		expect_grep "^  --$opt" "$T_OUT" || return 1
 	done
 }

@@ -12,6 +12,7 @@ t_exit_status_0() { expect_status 0 "$EMBER" --kernel "$(payload 0)"; }
 t_exit_status_42() { expect_status 42 "$EMBER" --kernel "$(payload 42)"; }
 t_exit_status_255() { expect_status 255 "$EMBER" --kernel "$(payload 255)"; }
 t_exit_status_smp() { expect_status 7 "$EMBER" --cpus 4 --kernel "$(payload 7)"; }
+t_exit_status_kernel_irqchip() { expect_status 6 "$EMBER" --irqchip kernel --cpus 2 --kernel "$(payload 6)"; }
 t_exit_status_32_cpus() { expect_status 5 "$EMBER" --cpus 32 --kernel "$(payload 5)"; }
 t_guest_memory_not_touched() {
 	# 3.5 GiB of guest RAM, but ember's resident set stays small.
@@ -32,6 +33,10 @@ t_terminal_restored() {
 }
 # stopped_by SIGNAL STATUS: a running VM, stopped by SIGNAL, makes ember exit STATUS.
 stopped_by() {
+	# Empty the files first: the background shell truncates them only once it
+	# runs, and the loop below must not read the previous test's output.
+	: >"$T_TMP/sig.out"
+	: >"$T_TMP/sig.err"
 	"$EMBER" --boot-time --kernel "$(payload spin)" >"$T_TMP/sig.out" 2>"$T_TMP/sig.err" </dev/null &
 	local pid=$! i rc
 	for i in $(seq 1 300); do # wait (bounded) until the guest runs

@@ -36,11 +36,11 @@ static const uint8_t *table(uint64_t gpa, const char *sig)
 	return gm_ptr(&gm, gpa, len);
 }
 
-static void check_tables(unsigned ncpus)
+static void check_tables(unsigned ncpus, bool legacy_pic)
 {
 	memset(ram, 0, RAM);
 	gm_wrap(&gm, ram, RAM);
-	uint64_t rsdp_gpa = acpi_build(&gm, ncpus, NULL);
+	uint64_t rsdp_gpa = acpi_build(&gm, ncpus, NULL, legacy_pic);
 	CHECK(rsdp_gpa >= LAYOUT_ACPI && rsdp_gpa < LAYOUT_ACPI_END);
 	CHECK_EQ(rsdp_gpa % 16, 0); /* the guest scans 16-byte boundaries */
 
@@ -119,6 +119,7 @@ static void check_tables(unsigned ncpus)
 	uint32_t mlen = get_le32(madt + 4);
 	CHECK_EQ(sum(madt, mlen), 0);
 	CHECK_EQ(get_le32(madt + 36), LAYOUT_LAPIC);
+	CHECK_EQ(get_le32(madt + 40), legacy_pic ? 1u : 0u); /* PCAT_COMPAT: 8259s present */
 	unsigned lapics = 0, ioapics = 0;
 	uint8_t seen[256] = {0};
 	for (uint32_t off = 44; off < mlen;) {
@@ -149,9 +150,10 @@ static void check_tables(unsigned ncpus)
 	CHECK(xsdt_gpa >= LAYOUT_ACPI && fadt_gpa >= LAYOUT_ACPI && dsdt_gpa >= LAYOUT_ACPI);
 }
 
-static void acpi_1_cpu(void) { check_tables(1); }
-static void acpi_2_cpus(void) { check_tables(2); }
-static void acpi_254_cpus(void) { check_tables(254); }
+static void acpi_1_cpu(void) { check_tables(1, false); }
+static void acpi_2_cpus(void) { check_tables(2, false); }
+static void acpi_254_cpus(void) { check_tables(254, false); }
+static void acpi_with_legacy_pic(void) { check_tables(2, true); }
 
 static void acpi_checksum_helper(void)
 {
@@ -169,6 +171,7 @@ int main(void)
 	RUN(acpi_1_cpu);
 	RUN(acpi_2_cpus);
 	RUN(acpi_254_cpus);
+	RUN(acpi_with_legacy_pic);
 	RUN(acpi_checksum_helper);
 	free(ram);
 	return check_summary();

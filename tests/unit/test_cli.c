@@ -197,6 +197,19 @@ static void seccomp_modes(void)
 	CHECK(strstr(err.msg, "--seccomp needs a value"));
 }
 
+static void irqchip_modes(void)
+{
+	CHECK_EQ(parse("--kernel", "k", NULL), 0);
+	CHECK(!o.kernel_irqchip); /* split by default */
+	CHECK_EQ(parse("--kernel", "k", "--irqchip", "kernel", NULL), 0);
+	CHECK(o.kernel_irqchip);
+	CHECK_EQ(parse("--kernel", "k", "--irqchip=kernel", "--irqchip=split", NULL), 0);
+	CHECK(!o.kernel_irqchip);
+	EXPECT_ERR("--kernel", "k", "--irqchip", "pic");
+	CHECK(strstr(err.msg, "--irqchip: 'pic' is not split or kernel"));
+	EXPECT_ERR("--kernel", "k", "--irqchip");
+}
+
 static void bad_console(void)
 {
 	EXPECT_ERR("--kernel", "k", "--console", "tty");
@@ -300,6 +313,7 @@ int main(void)
 	RUN(number_limits);
 	RUN(bad_console);
 	RUN(seccomp_modes);
+	RUN(irqchip_modes);
 	RUN(stray_positional);
 	RUN(no_kernel);
 	RUN(help_and_version_without_kernel);

@@ -83,7 +83,7 @@ static const struct pci_device_ops dev_ops = {.bar_access = dev_bar, .config_wri
 static struct env *env_new(unsigned nvec)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	if (gsi_routes_init(&e->routes, &fake_ops, &e->kvm) < 0)
+	if (gsi_routes_init(&e->routes, &fake_ops, &e->kvm, true) < 0)
 		abort();
 	struct mem_layout l;
 	layout_init(&l, GiB(1));
@@ -375,7 +375,7 @@ static void bad_geometry_refused(void)
 {
 	struct fake_kvm kvm = {0};
 	struct gsi_routes routes;
-	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, &kvm), 0);
+	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, &kvm, true), 0);
 	struct pci_device dev;
 	struct msix m;
 	pci_device_init(&dev, 1, 2, 0, 0, NULL, NULL);

@@ -41,7 +41,7 @@ static void setup(void)
 {
 	memset(ram, 0, RAM);
 	gm_wrap(&gm, ram, RAM);
-	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL), 0);
+	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
 	struct errbuf e;
 	activations = resets = 0;
 	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, sizeof(devcfg), &ops, NULL, &gm,
