@@ -1,6 +1,7 @@
 /* cgroup.c: the VM's cgroup v2 group: find (or mount) the cgroup2 hierarchy,
  * create <root>/ember/<id>, enable the controllers --cgroup needs, write the
- * values, and move the jailer (so ember) into it. */
+ * values; ember is born in it (clone3 CLONE_INTO_CGROUP) or moves itself in
+ * (--exec-in-place, or kernels before 5.7). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -101,10 +102,11 @@ int jail_cgroup_create(struct jail *j, struct jail_cgroup_state *cg)
 		jail_fail(j, "cgroup: %s: %s", cg->root, strerror(errno));
 		return -1;
 	}
-	/* Where the jailer is now ("0::/path"), to go back if the jail fails. */
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[PATH_MAX + 8];
+	/* Where the jailer is now ("0::/path"), to go back if the jail fails
+	 * after it moved itself (--exec-in-place; a child is born there). */
 	snprintf(cg->orig, sizeof(cg->orig), ".");
+	FILE *f = o->exec_in_place ? fopen("/proc/self/cgroup", "re") : NULL;
+	char line[PATH_MAX + 8];
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, "0::/", 4)) {
 			line[strcspn(line, "\n")] = '\0';

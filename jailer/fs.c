@@ -1,9 +1,9 @@
 /* fs.c: the jail's files: <base>/ember/<id>/root with a copy of ember, the
  * device nodes the VM needs (owned by the VM's user), and the kernel, initrd,
  * disks and console file its arguments name, hard-linked when they are on the
- * same file system and bind-mounted (read-only where ember only reads)
- * otherwise. Removal works through directory fds, so it also works after
- * pivot_root. */
+ * same file system and otherwise bind-mounted (read-only where ember only
+ * reads) in ember's own mount namespace, over empty files made here. Removal
+ * works through directory fds, so it also works after pivot_root. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -187,18 +187,32 @@ static int place_file(struct jail *j, const struct jail_file *f)
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 		return jail_fail(j, "%s%s%s: linking it into the jail: %s", flag, sep, f->src,
 				 strerror(errno));
-	/* Another file system: bind-mount it over an empty file. */
+	/* Another file system: an empty file now, bind-mounted over in ember's
+	 * mount namespace (jail_fs_bind). */
 	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return jail_fail(j, "creating %s in the jail: %s", f->name, strerror(errno));
 	close(fd);
-	if (mount(f->src, dst, NULL, MS_BIND, NULL) < 0)
-		return jail_fail(j, "%s%s%s: bind-mounting it into the jail: %s", flag, sep, f->src,
-				 strerror(errno));
-	j->mounts[j->nmounts++] = strdup(f->name);
-	if (f->read_only && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-		return jail_fail(j, "%s%s%s: making its bind mount read-only: %s", flag, sep, f->src,
-				 strerror(errno));
+	j->binds[j->nbinds++] = f;
+	return 0;
+}
+
+int jail_fs_bind(struct jail *j)
+{
+	for (unsigned i = 0; i < j->nbinds; i++) {
+		const struct jail_file *f = j->binds[i];
+		const char *flag = kind_flag(f->kind);
+		const char *sep = f->kind == JF_CONSOLE ? "" : " ";
+		char dst[PATH_MAX];
+		snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
+		if (mount(f->src, dst, NULL, MS_BIND, NULL) < 0)
+			return jail_fail(j, "%s%s%s: bind-mounting it into the jail: %s", flag, sep,
+					 f->src, strerror(errno));
+		j->mounts[j->nmounts++] = f->name;
+		if (f->read_only && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			return jail_fail(j, "%s%s%s: making its bind mount read-only: %s", flag, sep,
+					 f->src, strerror(errno));
+	}
 	return 0;
 }
 
@@ -255,7 +269,6 @@ void jail_fs_remove(struct jail *j)
 		/* After pivot_root the jail's root is "/". */
 		snprintf(p, sizeof(p), "%s/%s", j->entered ? "" : j->root, j->mounts[i]);
 		umount2(p, MNT_DETACH);
-		free(j->mounts[i]);
 	}
 	j->nmounts = 0;
 	if (j->dir_created && j->parent_fd >= 0)
