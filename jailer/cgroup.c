@@ -8,14 +8,25 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "jailer.h"
 
-/* The mount point of a cgroup2 file system, from /proc/self/mountinfo;
- * /sys/fs/cgroup preferred. */
+/* The mount point of a cgroup2 file system: /sys/fs/cgroup (unified) or
+ * /sys/fs/cgroup/unified (systemd's hybrid layout) when they are one, else
+ * the first in /proc/self/mountinfo. */
 static int find_cgroup2(char *out, size_t len)
 {
+	static const char *const usual[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+	for (size_t i = 0; i < ARRAY_SIZE(usual); i++) {
+		struct statfs sf;
+		if (statfs(usual[i], &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+			snprintf(out, len, "%s", usual[i]);
+			return 0;
+		}
+	}
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return -1;
@@ -28,10 +39,9 @@ static int find_cgroup2(char *out, size_t len)
 		if (!dash || sscanf(line, "%*s %*s %*s %*s %2047s", mnt) != 1 ||
 		    sscanf(dash + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
 			continue;
-		if (!found || !strcmp(mnt, "/sys/fs/cgroup")) {
-			snprintf(out, len, "%s", mnt);
-			found = true;
-		}
+		snprintf(out, len, "%s", mnt);
+		found = true;
+		break;
 	}
 	fclose(f);
 	return found ? 0 : -1;

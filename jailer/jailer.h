@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "args.h"
 
@@ -30,6 +31,8 @@ struct jail {
 	bool dir_created;
 	int parent_fd;       /* <base>/ember, for removal (also after pivot_root) */
 	bool entered;        /* pivot_root done: the jail's root is "/" */
+	int exec_fd;         /* the exec file, checked, then copied */
+	off_t exec_size;
 	const struct jail_file *binds[JAIL_MAX_FILES]; /* files to bind-mount (other file systems) */
 	unsigned nbinds;
 	const char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted names, unmounted on failure */

@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 	static struct jail j;
 	j.opts = &o;
 	j.parent_fd = -1;
+	j.exec_fd = -1;
 	j.cg.root_fd = -1;
 	if (jail_plan_build(o.ember_argv, o.ember_argc, jail_basename(o.exec_file), &j.plan, &err)) {
 		report(err.msg);
