@@ -3,12 +3,13 @@
 # (writes 42 to port 0x501) booted RUNS times each, in alternation, by ember
 # without seccomp filters, by plain ember (filters on), and by ember-jailer
 # running ember in a fresh jail (copy of ember, /dev/kvm, hard-linked payload,
-# cgroup, mount namespace, pivot_root, dropped privileges), both as the
-# jailer's default exec in place and with --new-pid-ns (the jailer forks ember
-# directly into its cgroup, clone3 CLONE_INTO_CGROUP). Prints median/p90
-# wall time and the jailer's added median as a Markdown table. Jails and
-# cgroups are removed between runs, outside the measurement. Needs root and a
-# /dev/kvm (bench/run picks native or the lab).
+# cgroup, mount namespace, pivot_root, dropped privileges): by default (ember
+# is the jailer's child, born in its cgroup: clone3 CLONE_INTO_CGROUP), with
+# --new-pid-ns, and with --exec-in-place (the jailer becomes ember and moves
+# itself into the cgroup). Prints median/p90 wall time and the jailer's added
+# median as a Markdown table. Jails and cgroups are removed between runs,
+# outside the measurement. Needs root and a /dev/kvm (bench/run picks native
+# or the lab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-30}
@@ -54,6 +55,9 @@ for i in $(seq 1 "$RUNS"); do
 	# shellcheck disable=SC2046
 	run pidns $(jailed "bench-$$-p$i" --new-pid-ns)
 	cleanup_jail "bench-$$-p$i"
+	# shellcheck disable=SC2046
+	run inplace $(jailed "bench-$$-x$i" --exec-in-place)
+	cleanup_jail "bench-$$-x$i"
 done
 
 stats() { # file -> "median_ms p90_ms"
@@ -64,9 +68,11 @@ read -r mn pn <<<"$(stats "$tmp/nosec")"
 read -r me pe <<<"$(stats "$tmp/ember")"
 read -r mj pj <<<"$(stats "$tmp/jailed")"
 read -r mp pp <<<"$(stats "$tmp/pidns")"
+read -r mx px <<<"$(stats "$tmp/inplace")"
 echo "| tiny PVH payload, $RUNS runs each | median wall (ms) | p90 wall (ms) | added median (ms) |"
 echo "|---|---:|---:|---:|"
 echo "| ember --seccomp off | $mn | $pn | |"
 echo "| ember (per-thread seccomp filters) | $me | $pe | $(awk "BEGIN{printf \"%+.2f\", $me - $mn}") |"
-echo "| ember-jailer + ember (exec in place: moves itself into the cgroup) | $mj | $pj | $(awk "BEGIN{printf \"%+.2f\", $mj - $me}") |"
-echo "| ember-jailer --new-pid-ns + ember (child born in the cgroup) | $mp | $pp | $(awk "BEGIN{printf \"%+.2f\", $mp - $me}") |"
+echo "| ember-jailer + ember (default: child born in the cgroup) | $mj | $pj | $(awk "BEGIN{printf \"%+.2f\", $mj - $me}") |"
+echo "| ember-jailer --new-pid-ns + ember | $mp | $pp | $(awk "BEGIN{printf \"%+.2f\", $mp - $me}") |"
+echo "| ember-jailer --exec-in-place + ember (moves itself into the cgroup) | $mx | $px | $(awk "BEGIN{printf \"%+.2f\", $mx - $me}") |"

@@ -65,8 +65,10 @@ qnet() { echo "-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=$1 -d
 
 echo "| VMM (virtio-net on a TAP, $SIZE MiB TCP each way, in the lab) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) |"
 echo "|---|---:|---:|---:|"
-run ember build/ember --kernel "$G/vmlinux" --initrd "$G/initramfs.cpio.gz" --cpus 1 --mem 512 \
-	--console stdio --net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16" -- sh -c "$GCMD"
+EMBER=(--kernel "$G/vmlinux" --initrd "$G/initramfs.cpio.gz" --cpus 1 --mem 512 \
+	--console stdio --net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16" -- sh -c "$GCMD")
+run ember build/ember "${EMBER[@]}"
+run "ember --seccomp off" build/ember --seccomp off "${EMBER[@]}" # without filters: what they cost
 # shellcheck disable=SC2046
 run "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') virtio-net-pci, vhost=off" "${QEMU[@]}" $(qnet off)
 # shellcheck disable=SC2046

@@ -41,7 +41,7 @@ struct jail_opts {
 	const char *netns;
 	struct jail_rlimit rlimits[JAIL_MAX_RLIMITS]; /* the defaults, then --resource-limit */
 	unsigned nrlimits;
-	bool daemonize, new_pid_ns, keep_on_failure, help;
+	bool daemonize, new_pid_ns, exec_in_place, keep_on_failure, help;
 	char **ember_argv; /* words after "--" */
 	int ember_argc;
 };

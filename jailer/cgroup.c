@@ -1,20 +1,32 @@
 /* cgroup.c: the VM's cgroup v2 group: find (or mount) the cgroup2 hierarchy,
  * create <root>/ember/<id>, enable the controllers --cgroup needs, write the
- * values, and move the jailer (so ember) into it. */
+ * values; ember is born in it (clone3 CLONE_INTO_CGROUP) or moves itself in
+ * (--exec-in-place, or kernels before 5.7). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "jailer.h"
 
-/* The mount point of a cgroup2 file system, from /proc/self/mountinfo;
- * /sys/fs/cgroup preferred. */
+/* The mount point of a cgroup2 file system: /sys/fs/cgroup (unified) or
+ * /sys/fs/cgroup/unified (systemd's hybrid layout) when they are one, else
+ * the first in /proc/self/mountinfo. */
 static int find_cgroup2(char *out, size_t len)
 {
+	static const char *const usual[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+	for (size_t i = 0; i < ARRAY_SIZE(usual); i++) {
+		struct statfs sf;
+		if (statfs(usual[i], &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
+			snprintf(out, len, "%s", usual[i]);
+			return 0;
+		}
+	}
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return -1;
@@ -27,10 +39,9 @@ static int find_cgroup2(char *out, size_t len)
 		if (!dash || sscanf(line, "%*s %*s %*s %*s %2047s", mnt) != 1 ||
 		    sscanf(dash + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
 			continue;
-		if (!found || !strcmp(mnt, "/sys/fs/cgroup")) {
-			snprintf(out, len, "%s", mnt);
-			found = true;
-		}
+		snprintf(out, len, "%s", mnt);
+		found = true;
+		break;
 	}
 	fclose(f);
 	return found ? 0 : -1;
@@ -101,10 +112,11 @@ int jail_cgroup_create(struct jail *j, struct jail_cgroup_state *cg)
 		jail_fail(j, "cgroup: %s: %s", cg->root, strerror(errno));
 		return -1;
 	}
-	/* Where the jailer is now ("0::/path"), to go back if the jail fails. */
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[PATH_MAX + 8];
+	/* Where the jailer is now ("0::/path"), to go back if the jail fails
+	 * after it moved itself (--exec-in-place; a child is born there). */
 	snprintf(cg->orig, sizeof(cg->orig), ".");
+	FILE *f = o->exec_in_place ? fopen("/proc/self/cgroup", "re") : NULL;
+	char line[PATH_MAX + 8];
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, "0::/", 4)) {
 			line[strcspn(line, "\n")] = '\0';

@@ -68,10 +68,14 @@ int jail_drop_privileges(struct jail *j)
 {
 	const struct jail_opts *o = j->opts;
 	/* The bounding set first (that needs CAP_SETPCAP), then the ambient set. */
+	/* Capabilities are numbered from 0 up: EINVAL means past the kernel's last. */
 	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL && cap > 0)
+				break;
 			return jail_fail(j, "dropping capability %d from the bounding set: %s", cap,
 					 strerror(errno));
+		}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return jail_fail(j, "clearing ambient capabilities: %s", strerror(errno));
 	if (setgroups(0, NULL) < 0)

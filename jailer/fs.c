@@ -1,9 +1,10 @@
 /* fs.c: the jail's files: <base>/ember/<id>/root with a copy of ember, the
  * device nodes the VM needs (owned by the VM's user), and the kernel, initrd,
  * disks and console file its arguments name, hard-linked when they are on the
- * same file system and bind-mounted (read-only where ember only reads)
- * otherwise. Removal works through directory fds, so it also works after
- * pivot_root. */
+ * same file system and otherwise bind-mounted (read-only where ember only
+ * reads) in ember's own mount namespace, over empty files made here. The exec
+ * file is checked (static x86-64 ELF) and copied through the same fd. Removal
+ * works through directory fds, so it also works after pivot_root. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -30,29 +32,27 @@ int jail_check_exec(struct jail *j)
 			close(fd);
 		return -1;
 	}
+	j->exec_fd = fd; /* the file checked is the file copied */
+	j->exec_size = st.st_size;
 	Elf64_Ehdr eh;
 	bool ok = S_ISREG(st.st_mode) && pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) &&
 		  !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
 		  eh.e_machine == EM_X86_64 && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN) &&
 		  eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 256;
-	for (unsigned i = 0; ok && i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-		ok = pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) == sizeof(ph) &&
-		     ph.p_type != PT_INTERP;
-	}
-	close(fd);
+	Elf64_Phdr ph[256];
+	size_t len = ok ? eh.e_phnum * sizeof(ph[0]) : 0;
+	ok = ok && pread(fd, ph, len, (off_t)eh.e_phoff) == (ssize_t)len;
+	for (unsigned i = 0; ok && i < eh.e_phnum; i++)
+		ok = ph[i].p_type != PT_INTERP;
 	if (!ok)
 		return jail_fail(j, "--exec-file %s: not a static x86-64 ELF executable "
 				    "(the jail has no dynamic loader or libraries)", path);
 	return 0;
 }
 
-int jail_fs_create(struct jail *j)
+/* mkdir -p path (mode 0755). */
+static int make_parents(struct jail *j, char *path)
 {
-	const struct jail_opts *o = j->opts;
-	/* The base and <base>/ember may exist; <base>/ember/<id> must not. */
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/ember", o->chroot_base);
 	for (char *s = path + 1;; s++) {
 		if (*s == '/' || !*s) {
 			char c = *s;
@@ -61,11 +61,26 @@ int jail_fs_create(struct jail *j)
 				return jail_fail(j, "cannot create %s: %s", path, strerror(errno));
 			*s = c;
 			if (!c)
-				break;
+				return 0;
 		}
 	}
+}
+
+int jail_fs_create(struct jail *j)
+{
+	const struct jail_opts *o = j->opts;
+	/* The base and <base>/ember may exist (made when missing); <base>/ember/<id>
+	 * must not. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/ember", o->chroot_base);
 	snprintf(j->dir, sizeof(j->dir), "%s/%s", path, o->id);
-	if (mkdir(j->dir, 0755) < 0) {
+	int r = mkdir(j->dir, 0755);
+	if (r < 0 && errno == ENOENT) {
+		if (make_parents(j, path))
+			return -1;
+		r = mkdir(j->dir, 0755);
+	}
+	if (r < 0) {
 		if (errno == EEXIST)
 			return jail_fail(j, "jail directory %s already exists (VM id in use?)", j->dir);
 		return jail_fail(j, "cannot create %s: %s", j->dir, strerror(errno));
@@ -83,58 +98,64 @@ int jail_fs_create(struct jail *j)
 	return 0;
 }
 
+/* Copy the checked exec file (j->exec_fd) in the kernel: its blocks reserved
+ * first (fallocate: faster on ext4), then copy_file_range (a reflink where the
+ * file system has them), or sendfile between file systems it refuses, or
+ * read/write where neither works. */
 static int copy_exec(struct jail *j, const char *dst)
 {
-	int in = open(j->opts->exec_file, O_RDONLY | O_CLOEXEC);
 	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0555);
-	struct stat st;
-	int r = -1;
-	if (in >= 0 && out >= 0 && fstat(in, &st) == 0) {
-		off_t left = st.st_size;
-		bool plain = false; /* copy_file_range refuses some pairs of file systems */
-		char buf[65536];
-		while (left > 0) {
-			ssize_t n = -1;
-			if (!plain) {
-				n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-				if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-					      errno == EOPNOTSUPP)) {
-					plain = true;
-					continue;
-				}
-			} else {
-				n = read(in, buf, sizeof(buf));
-				if (n > 0 && write(out, buf, (size_t)n) != n)
-					n = -1;
-			}
-			if (n <= 0)
-				break;
-			left -= n;
+	if (out < 0)
+		return jail_fail(j, "copying %s into the jail: %s", j->opts->exec_file, strerror(errno));
+	off_t in_off = 0, left = j->exec_size;
+	if (left > 0)
+		(void)fallocate(out, 0, 0, left); /* only a hint: EOPNOTSUPP is fine */
+	enum { CFR, SENDFILE, PLAIN } how = CFR;
+	int e = 0;
+	while (left > 0) {
+		ssize_t n;
+		if (how == CFR)
+			n = copy_file_range(j->exec_fd, &in_off, out, NULL, (size_t)left, 0);
+		else if (how == SENDFILE)
+			n = sendfile(out, j->exec_fd, &in_off, (size_t)left);
+		else {
+			char buf[65536];
+			n = pread(j->exec_fd, buf, sizeof(buf), in_off);
+			if (n > 0 && write(out, buf, (size_t)n) != n)
+				n = -1;
+			if (n > 0)
+				in_off += n;
 		}
-		r = left == 0 ? 0 : -1;
-		if (r && !errno)
-			errno = EIO;
+		if (n < 0 && how != PLAIN && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+					     errno == EOPNOTSUPP)) {
+			how++;
+			continue;
+		}
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO; /* 0: the file shrank */
+			break;
+		}
+		left -= n;
 	}
-	int e = errno;
-	if (in >= 0)
-		close(in);
-	if (out >= 0 && close(out) < 0 && r == 0)
-		r = -1, e = errno;
-	if (r)
-		jail_fail(j, "copying %s into the jail: %s", j->opts->exec_file, strerror(e));
-	return r;
+	if (close(out) < 0 && !e)
+		e = errno;
+	if (e)
+		return jail_fail(j, "copying %s into the jail: %s", j->opts->exec_file, strerror(e));
+	return 0;
 }
 
 /* A character device like the host's, for the VM's user only. */
 static int make_node(struct jail *j, const char *host, const char *rel)
 {
 	struct stat st;
-	if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode))
-		return jail_fail(j, "%s: %s", host, errno ? strerror(errno) : "not a character device");
+	if (stat(host, &st) < 0)
+		return jail_fail(j, "%s: %s", host, strerror(errno));
+	if (!S_ISCHR(st.st_mode))
+		return jail_fail(j, "%s: not a character device", host);
 	char dst[PATH_MAX];
 	snprintf(dst, sizeof(dst), "%s/%s", j->root, rel);
-	if (mknod(dst, S_IFCHR | 0600, st.st_rdev) < 0 || chown(dst, j->opts->uid, j->opts->gid) < 0 ||
-	    chmod(dst, 0600) < 0)
+	/* 0600 is not narrowed by the umask (022), and root's chown keeps it. */
+	if (mknod(dst, S_IFCHR | 0600, st.st_rdev) < 0 || chown(dst, j->opts->uid, j->opts->gid) < 0)
 		return jail_fail(j, "creating %s in the jail: %s", rel, strerror(errno));
 	return 0;
 }
@@ -187,18 +208,32 @@ static int place_file(struct jail *j, const struct jail_file *f)
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 		return jail_fail(j, "%s%s%s: linking it into the jail: %s", flag, sep, f->src,
 				 strerror(errno));
-	/* Another file system: bind-mount it over an empty file. */
+	/* Another file system: an empty file now, bind-mounted over in ember's
+	 * mount namespace (jail_fs_bind). */
 	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return jail_fail(j, "creating %s in the jail: %s", f->name, strerror(errno));
 	close(fd);
-	if (mount(f->src, dst, NULL, MS_BIND, NULL) < 0)
-		return jail_fail(j, "%s%s%s: bind-mounting it into the jail: %s", flag, sep, f->src,
-				 strerror(errno));
-	j->mounts[j->nmounts++] = strdup(f->name);
-	if (f->read_only && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-		return jail_fail(j, "%s%s%s: making its bind mount read-only: %s", flag, sep, f->src,
-				 strerror(errno));
+	j->binds[j->nbinds++] = f;
+	return 0;
+}
+
+int jail_fs_bind(struct jail *j)
+{
+	for (unsigned i = 0; i < j->nbinds; i++) {
+		const struct jail_file *f = j->binds[i];
+		const char *flag = kind_flag(f->kind);
+		const char *sep = f->kind == JF_CONSOLE ? "" : " ";
+		char dst[PATH_MAX];
+		snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
+		if (mount(f->src, dst, NULL, MS_BIND, NULL) < 0)
+			return jail_fail(j, "%s%s%s: bind-mounting it into the jail: %s", flag, sep,
+					 f->src, strerror(errno));
+		j->mounts[j->nmounts++] = f->name;
+		if (f->read_only && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			return jail_fail(j, "%s%s%s: making its bind mount read-only: %s", flag, sep,
+					 f->src, strerror(errno));
+	}
 	return 0;
 }
 
@@ -255,7 +290,6 @@ void jail_fs_remove(struct jail *j)
 		/* After pivot_root the jail's root is "/". */
 		snprintf(p, sizeof(p), "%s/%s", j->entered ? "" : j->root, j->mounts[i]);
 		umount2(p, MNT_DETACH);
-		free(j->mounts[i]);
 	}
 	j->nmounts = 0;
 	if (j->dir_created && j->parent_fd >= 0)

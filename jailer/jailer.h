@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "args.h"
 
@@ -30,18 +31,34 @@ struct jail {
 	bool dir_created;
 	int parent_fd;       /* <base>/ember, for removal (also after pivot_root) */
 	bool entered;        /* pivot_root done: the jail's root is "/" */
-	char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted files, unmounted on failure */
+	int exec_fd;         /* the exec file, checked, then copied */
+	off_t exec_size;
+	const struct jail_file *binds[JAIL_MAX_FILES]; /* files to bind-mount (other file systems) */
+	unsigned nbinds;
+	const char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted names, unmounted on failure */
 	unsigned nmounts;
 	struct jail_cgroup_state cg;
 	char err[512];       /* the first failure */
 };
 
-/* Record a failure (the first one wins); returns -1. */
+/* main.c: record a failure (the first one wins); returns -1. */
 int jail_fail(struct jail *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report the failure, remove what was built; returns the exit status (1). */
+int jail_failed(struct jail *j);
+/* In the process that becomes ember: its mount namespace and bind mounts, the
+ * network namespace, the cgroup (unless born there), rlimits, pivot_root,
+ * credentials, exec. keep_fd: the error pipe of a child (-1 in place);
+ * keeper_pidfd: the keeper, to die with (-1: none). Returns only on failure
+ * (message in j->err). */
+void jail_become_ember(struct jail *j, int netns_fd, int keep_fd, int keeper_pidfd);
+
+/* keeper.c: run ember as a child and keep it; returns the exit status. */
+int jail_run_child(struct jail *j, int netns_fd);
 
 /* fs.c */
 int jail_fs_create(struct jail *j);     /* <base>/ember/<id>/root, refuses an existing one */
-int jail_fs_populate(struct jail *j);   /* ember, device nodes, files (in the new mount ns) */
+int jail_fs_populate(struct jail *j);   /* ember, device nodes, files (linked, or placeholders) */
+int jail_fs_bind(struct jail *j);       /* bind mounts over the placeholders (in ember's mount ns) */
 void jail_fs_remove(struct jail *j);    /* unmount and delete what was built */
 /* The static ELF check for the exec file. */
 int jail_check_exec(struct jail *j);

@@ -5,7 +5,9 @@
 # requested uid/gid and no groups; its root holds only the jail's files; it is
 # in its cgroup with the rlimits set; a forbidden syscall on a vCPU thread (or
 # the main thread) kills it with SIGSYS and the log names thread and call; bad
-# jailer arguments leave no jail; --new-pid-ns, --daemonize, --netns.
+# jailer arguments leave no jail; ember runs as the jailer's child (which
+# passes signals on, exits as ember did, and takes ember with it when killed);
+# --exec-in-place, --new-pid-ns, --daemonize, --netns.
 # With a Linux guest (when build/guest exists and KVM can boot Linux, i.e. in
 # the lab): disk and network I/O inside the jail with all threads filtered,
 # and a guest filling its memory is OOM-killed by the VM's cgroup (memory.max).
@@ -60,15 +62,22 @@ jail_cleanup() {
 	return 0
 }
 
-# start_jailed ID ARGS...: jailer in the background (ember's PID in $PID,
-# stderr in $T_TMP/ID.err), waits until the guest runs (all filters are in).
+# start_jailed ID ARGS...: jailer in the background (its PID in $PID, stderr in
+# $T_TMP/ID.err), waits until the guest runs (all filters are in); ember's PID
+# in $EMBER_PID (the jailer's child; the jailer itself with --exec-in-place).
 start_jailed() {
-	local id=$1
+	local id=$1 a
 	shift
 	"$JAILER" --id "$id-$S" --exec-file "$EMBER" --uid $JUID --gid $JGID --chroot-base "$BASE" "$@" \
 		>"$T_TMP/$id.out" 2>"$T_TMP/$id.err" </dev/null &
 	PID=$!
 	wait_for 'guest userspace started' "$T_TMP/$id.err" $PID || { kill -9 $PID; return 1; }
+	EMBER_PID=$(pgrep -P $PID)
+	for a in "$@"; do
+		[ "$a" = --exec-in-place ] && EMBER_PID=$PID
+		[ "$a" = -- ] && break
+	done
+	[ -n "$EMBER_PID" ] || { echo "no ember under the jailer $PID"; kill -9 $PID; return 1; }
 }
 
 # stop PID WANT: SIGTERM, then the exit status must be WANT.
@@ -112,18 +121,19 @@ t_threads_confined() {
 	chown $JUID:$JGID "$T_TMP/c.img"
 	start_jailed conf -- --kernel "$SPIN" --cpus 2 --disk "$T_TMP/c.img" --boot-time \
 		--console "file:$T_TMP/conf.log" || return 1
-	check_confined $PID "ember vcpu0 vcpu1 blk-io" || { kill -9 $PID; return 1; }
+	local e=$EMBER_PID
+	check_confined $e "ember vcpu0 vcpu1 blk-io" || { kill -9 $PID; return 1; }
 	# The root holds the jail's files only; /dev only kvm.
 	local root dev
-	root=$(ls -A /proc/$PID/root | sort | tr '\n' ' ')
-	dev=$(ls -A /proc/$PID/root/dev | tr '\n' ' ')
+	root=$(ls -A /proc/$e/root | sort | tr '\n' ' ')
+	dev=$(ls -A /proc/$e/root/dev | tr '\n' ' ')
 	[ "$root" = "c.img conf.log dev ember p-spin.elf " ] || { echo "root: $root"; kill -9 $PID; return 1; }
 	[ "$dev" = "kvm " ] || { echo "dev: $dev"; kill -9 $PID; return 1; }
-	[ "$(stat -c %u:%g:%a /proc/$PID/root/dev/kvm)" = "$JUID:$JGID:600" ] || { kill -9 $PID; return 1; }
-	# Its cgroup, its rlimits (defaults: 2048 files, no core dumps), no stray fds.
-	grep -qx "0::/ember/conf-$S" /proc/$PID/cgroup || { cat /proc/$PID/cgroup; kill -9 $PID; return 1; }
-	grep -Eq '^Max open files +2048 +2048 ' /proc/$PID/limits || { kill -9 $PID; return 1; }
-	grep -Eq '^Max core file size +0 +0 ' /proc/$PID/limits || { kill -9 $PID; return 1; }
+	[ "$(stat -c %u:%g:%a /proc/$e/root/dev/kvm)" = "$JUID:$JGID:600" ] || { kill -9 $PID; return 1; }
+	# Its cgroup, its rlimits (defaults: 2048 files, no core dumps).
+	grep -qx "0::/ember/conf-$S" /proc/$e/cgroup || { cat /proc/$e/cgroup; kill -9 $PID; return 1; }
+	grep -Eq '^Max open files +2048 +2048 ' /proc/$e/limits || { kill -9 $PID; return 1; }
+	grep -Eq '^Max core file size +0 +0 ' /proc/$e/limits || { kill -9 $PID; return 1; }
 	stop $PID 143 || return 1
 	jail_cleanup conf
 }
@@ -144,6 +154,61 @@ t_exit_status_passes_through() {
 	expect_status 42 "$JAILER" --id st-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
 		--chroot-base "$BASE" -- --kernel "$(payload 42)" || return 1
 	jail_cleanup st
+}
+
+# is_gone PID: no such process, or a zombie (an orphan waits for init).
+is_gone() { [ ! -e /proc/"$1"/stat ] || [ "$(awk '{print $3}' /proc/"$1"/stat 2>/dev/null)" = Z ]; }
+
+# By default ember is the jailer's child, born in the VM's cgroup; the jailer
+# stays outside it, in the host's mount namespace, holding only fds 0-2,
+# passes SIGTERM on and exits as ember did.
+t_keeper_child_and_sigterm() {
+	start_jailed kpr -- --kernel "$SPIN" --boot-time || return 1
+	local e=$EMBER_PID fds
+	[ "$e" != "$PID" ] || { echo "ember has the jailer's PID"; kill -9 $PID; return 1; }
+	grep -qx "0::/ember/kpr-$S" /proc/$e/cgroup || { cat /proc/$e/cgroup; kill -9 $PID; return 1; }
+	! grep -q "/ember/kpr-$S" /proc/$PID/cgroup || { echo "the jailer is in the VM's cgroup"; kill -9 $PID; return 1; }
+	[ "$(stat -L -c %i /proc/$PID/ns/mnt)" = "$(stat -L -c %i /proc/self/ns/mnt)" ] ||
+		{ echo "the jailer left the host's mount namespace"; kill -9 $PID; return 1; }
+	fds=$(ls /proc/$PID/fd | sort -n | tr '\n' ' ')
+	[ "$fds" = "0 1 2 " ] || { echo "the jailer holds fds: $fds"; ls -l /proc/$PID/fd; kill -9 $PID; return 1; }
+	stop $PID 143 || return 1	# ember's status for SIGTERM
+	is_gone $e || { echo "ember $e outlived the jailer"; kill -9 $e; return 1; }
+	jail_cleanup kpr
+}
+
+# ember killed by a signal: the jailer dies of the same signal.
+t_keeper_dies_like_ember() {
+	start_jailed kpd -- --kernel "$SPIN" --boot-time || return 1
+	kill -KILL $EMBER_PID
+	wait $PID
+	local rc=$?
+	[ $rc = 137 ] || { echo "jailer exit status $rc, want 137 (SIGKILL)"; return 1; }
+	jail_cleanup kpd
+}
+
+# The jailer killed: ember gets SIGKILL (PR_SET_PDEATHSIG).
+t_keeper_killed_kills_ember() {
+	start_jailed kpk -- --kernel "$SPIN" --boot-time || return 1
+	local e=$EMBER_PID _
+	kill -KILL $PID
+	wait $PID
+	for _ in $(seq 1 50); do is_gone $e && break; sleep 0.1; done
+	is_gone $e || { echo "ember $e outlived its killed jailer"; kill -9 $e; return 1; }
+	jail_cleanup kpk
+}
+
+# --exec-in-place: the jailer becomes ember (same PID), in the VM's cgroup.
+t_exec_in_place() {
+	start_jailed inpl --exec-in-place -- --kernel "$SPIN" --boot-time || return 1
+	[ -z "$(pgrep -P $PID)" ] || { echo "a child under the jailer"; kill -9 $PID; return 1; }
+	grep -qx "0::/ember/inpl-$S" /proc/$PID/cgroup || { cat /proc/$PID/cgroup; kill -9 $PID; return 1; }
+	check_confined $PID "ember vcpu0" || { kill -9 $PID; return 1; }
+	stop $PID 143 || return 1
+	jail_cleanup inpl
+	expect_status 42 "$JAILER" --id inps-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
+		--chroot-base "$BASE" --exec-in-place -- --kernel "$(payload 42)" || return 1
+	jail_cleanup inps
 }
 
 # forbidden KIND THREAD NR NAME: the test-hook build makes a forbidden call on
@@ -215,7 +280,7 @@ t_netns() {
 	start_jailed netns --netns "$ns" -- --kernel "$SPIN" --boot-time || { umount "$ns"; return 1; }
 	local want got
 	want=$(stat -L -c %i "$ns")
-	got=$(stat -L -c %i /proc/$PID/ns/net)
+	got=$(stat -L -c %i /proc/$EMBER_PID/ns/net)
 	stop $PID 143
 	local rc=$?
 	umount "$ns"
@@ -236,8 +301,8 @@ t_cgroup_limits() {
 	local mem pids cpu procs
 	mem=$(cat "$d/memory.max") pids=$(cat "$d/pids.max") cpu=$(cat "$d/cpu.max") procs=$(cat "$d/cgroup.procs")
 	stop $PID 143 || return 1
-	[ "$mem" = 100663296 ] && [ "$pids" = 16 ] && [ "$cpu" = "50000 100000" ] && [ "$procs" = "$PID" ] || {
-		echo "memory.max=$mem pids.max=$pids cpu.max=$cpu procs=$procs (ember $PID)"
+	[ "$mem" = 100663296 ] && [ "$pids" = 16 ] && [ "$cpu" = "50000 100000" ] && [ "$procs" = "$EMBER_PID" ] || {
+		echo "memory.max=$mem pids.max=$pids cpu.max=$cpu procs=$procs (ember $EMBER_PID)"
 		return 1
 	}
 	jail_cleanup cgl
@@ -271,6 +336,7 @@ t_bad_arguments() {
 	jail_refused "--gid: 'wheel'" $ok --gid wheel -- --kernel "$k" || return 1
 	jail_refused "no ember arguments" $ok || return 1
 	jail_refused "unknown option '--frob'" $ok --frob -- --kernel "$k" || return 1
+	jail_refused "--exec-in-place cannot be combined with --new-pid-ns" $ok --exec-in-place --new-pid-ns -- --kernel "$k" || return 1
 	jail_refused "--chroot-base: 'relative'" $ok --chroot-base relative -- --kernel "$k" || return 1
 	jail_refused "--cgroup: 'cgroup.procs'" $ok --cgroup cgroup.procs=1 -- --kernel "$k" || return 1
 	jail_refused "--resource-limit: unknown limit 'stack'" $ok --resource-limit stack=1 -- --kernel "$k" || return 1

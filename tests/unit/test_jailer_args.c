@@ -1,9 +1,9 @@
 /* test_jailer_args.c: ember-jailer's argument parsing and checks (jailer/args.c):
  * required options, ids, uid/gid numbers, --cgroup and --resource-limit
- * syntax, defaults; and the rewriting of ember's arguments for the jail:
- * --kernel/--initrd/--disk/--console file: in both forms, disk options kept,
- * read-only kinds, name collisions, words after "--" untouched, --net asking
- * for /dev/net/tun. */
+ * syntax, defaults, --exec-in-place and what it excludes; and the rewriting
+ * of ember's arguments for the jail: --kernel/--initrd/--disk/--console
+ * file: in both forms, disk options kept, read-only kinds, name collisions,
+ * words after "--" untouched, --net asking for /dev/net/tun. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +58,7 @@ static void minimal(void)
 	CHECK_EQ(o.uid, 1000);
 	CHECK_EQ(o.gid, 1001);
 	CHECK_STR_EQ(o.chroot_base, "/srv/jailer");
-	CHECK(!o.daemonize && !o.new_pid_ns && !o.keep_on_failure && !o.netns);
+	CHECK(!o.daemonize && !o.new_pid_ns && !o.exec_in_place && !o.keep_on_failure && !o.netns);
 	CHECK_EQ(o.ncgroups, 0);
 	CHECK_EQ(o.ember_argc, 2);
 	CHECK_STR_EQ(o.ember_argv[0], "--kernel");
@@ -130,6 +130,18 @@ static void required_and_shape(void)
 		   "1", "--", "x");
 	CHECK_EQ(parse("--help", NULL), 0);
 	CHECK(o.help);
+}
+
+static void exec_in_place(void)
+{
+	CHECK_EQ(parse(REQUIRED, "--exec-in-place", "--", "x", NULL), 0);
+	CHECK(o.exec_in_place && !o.new_pid_ns && !o.daemonize);
+	/* Those two start ember as a child. */
+	EXPECT_ERR("--exec-in-place cannot be combined with --new-pid-ns", REQUIRED,
+		   "--exec-in-place", "--new-pid-ns", "--", "x");
+	EXPECT_ERR("--exec-in-place cannot be combined with --daemonize", REQUIRED, "--daemonize",
+		   "--exec-in-place", "--", "x");
+	EXPECT_ERR("--exec-in-place takes no value", REQUIRED, "--exec-in-place=1", "--", "x");
 }
 
 static void uid_gid_numbers(void)
@@ -301,6 +313,7 @@ int main(void)
 	RUN(all_options);
 	RUN(ids);
 	RUN(required_and_shape);
+	RUN(exec_in_place);
 	RUN(uid_gid_numbers);
 	RUN(cgroup_syntax);
 	RUN(rlimit_syntax);
