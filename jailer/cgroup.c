@@ -63,14 +63,8 @@ static int write_file(const char *path, const char *value)
 static bool controller_listed(const char *file, const char *ctrl)
 {
 	char buf[512];
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small_file(file, buf, sizeof(buf)) < 0)
 		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	size_t cl = strlen(ctrl);
 	for (char *w = strtok(buf, " \n"); w; w = strtok(NULL, " \n"))
 		if (strlen(w) == cl && !strcmp(w, ctrl))

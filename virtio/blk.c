@@ -102,15 +102,7 @@ static bool blockdev_discards(const struct stat *st)
 	char p[96], buf[32];
 	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/queue/discard_max_bytes",
 		 major(st->st_rdev), minor(st->st_rdev));
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return strtoull(buf, NULL, 10) > 0;
+	return read_small_file(p, buf, sizeof(buf)) > 0 && strtoull(buf, NULL, 10) > 0;
 }
 
 int blk_disk_open(struct blk_disk *d, const struct blk_opts *o, struct errbuf *e)

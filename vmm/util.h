@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define KiB(x) ((uint64_t)(x) << 10)
@@ -30,6 +31,11 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Read a whole file into a malloc'd buffer. Returns 0 or -errno. */
 int read_file(const char *path, uint8_t **buf, size_t *len);
+
+/* Read up to size-1 bytes of a small file (sysfs, cgroupfs) into buf and
+ * NUL-terminate them. Returns the length, or -1 when it cannot be opened or
+ * read or is empty. */
+ssize_t read_small_file(const char *path, char *buf, size_t size);
 
 /* Parse a decimal unsigned integer in [min, max]; 0 on success, -1 otherwise. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
