@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "args.h"
+#include "../vmm/opt_table.h"
 
 static const struct {
 	const char *name;
@@ -124,13 +125,7 @@ static int add_rlimit(struct jail_opts *o, const char *v, struct errbuf *e)
 	return -1;
 }
 
-struct jail_option {
-	const char *name;
-	const char *arg;
-	const char *help;
-};
-
-static const struct jail_option options[] = {
+static const struct opt_def options[] = {
 	{"id", "ID", "the VM's name: 1-64 letters, digits and '-' (required)"},
 	{"exec-file", "PATH", "the static ember binary to copy into the jail (required)"},
 	{"uid", "UID", "user ember runs as (required)"},
@@ -146,6 +141,10 @@ static const struct jail_option options[] = {
 	{"help", NULL, "show this help and exit"},
 };
 
+static const struct opt_table table = {
+	options, ARRAY_SIZE(options), sizeof(options[0]), "ember-jailer", "ember's arguments",
+};
+
 void jail_usage(FILE *f)
 {
 	fprintf(f, "usage: ember-jailer --id ID --exec-file PATH --uid UID --gid GID [options] -- EMBER-ARGS...\n\n"
@@ -156,27 +155,11 @@ void jail_usage(FILE *f)
 		   "child, born in its cgroup; the jailer waits, passes SIGHUP, SIGINT, SIGQUIT,\n"
 		   "SIGTERM, SIGUSR1 and SIGUSR2 on, and exits as ember did (killing the jailer\n"
 		   "kills ember).\n\noptions:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
-		char left[64];
-		snprintf(left, sizeof(left), "--%s%s%s", options[i].name, options[i].arg ? " " : "",
-			 options[i].arg ? options[i].arg : "");
-		if (strlen(left) > 22)
-			fprintf(f, "  %s\n  %-22s %s\n", left, "", options[i].help);
-		else
-			fprintf(f, "  %-22s %s\n", left, options[i].help);
-	}
+	opt_usage(&table, f, 22);
 	fprintf(f, "\nexit status: ember's; 2 for bad arguments, 1 when the jail cannot be built.\n");
 }
 
 static int parse(int argc, char **argv, struct jail_opts *o, struct errbuf *err);
-
-static const struct jail_option *find_option(const char *name, size_t len)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
-		if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
-			return &options[i];
-	return NULL;
-}
 
 static int set_option(struct jail_opts *o, const char *name, const char *v, struct errbuf *e)
 {
@@ -237,48 +220,20 @@ int jail_parse_args(int argc, char **argv, struct jail_opts *o, struct errbuf *e
 	return r;
 }
 
+static int set_one(void *ctx, size_t i, const char *val, struct errbuf *err)
+{
+	return set_option(ctx, options[i].name, val, err);
+}
+
 static int parse(int argc, char **argv, struct jail_opts *o, struct errbuf *err)
 {
 	o->chroot_base = JAIL_DEFAULT_BASE;
 	set_rlimit(o, RLIMIT_NOFILE, "nofile", JAIL_DEFAULT_NOFILE);
 	set_rlimit(o, RLIMIT_CORE, "core", 0);
-	int i;
-	bool dashdash = false;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--")) {
-			dashdash = true;
-			i++;
-			break;
-		}
-		if (strncmp(a, "--", 2)) {
-			err_set(err, "unexpected argument '%s' (ember's arguments go after --)", a);
-			return -1;
-		}
-		const char *name = a + 2, *eq = strchr(name, '=');
-		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-		const struct jail_option *opt = find_option(name, nlen);
-		if (!opt) {
-			err_set(err, "unknown option '%.*s' (see ember-jailer --help)", (int)nlen + 2, a);
-			return -1;
-		}
-		const char *val = NULL;
-		if (opt->arg) {
-			if (eq)
-				val = eq + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else {
-				err_set(err, "--%s needs a value (%s)", opt->name, opt->arg);
-				return -1;
-			}
-		} else if (eq) {
-			err_set(err, "--%s takes no value", opt->name);
-			return -1;
-		}
-		if (set_option(o, opt->name, val, err))
-			return -1;
-	}
+	bool dashdash;
+	int i = opt_parse(&table, argc, argv, set_one, o, &dashdash, err);
+	if (i < 0)
+		return -1;
 	if (o->help)
 		return 0;
 	const char *missing = !o->id ? "--id ID" : !o->exec_file ? "--exec-file PATH"

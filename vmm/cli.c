@@ -4,11 +4,10 @@
 
 #include "cli.h"
 #include "cmdline.h"
+#include "opt_table.h"
 
 struct cli_option {
-	const char *name;
-	const char *arg; /* NULL: a flag without value */
-	const char *help;
+	struct opt_def d;
 	int (*set)(struct ember_opts *o, const char *val, struct errbuf *err);
 };
 
@@ -150,19 +149,23 @@ static int set_version(struct ember_opts *o, const char *v, struct errbuf *e)
 }
 
 static const struct cli_option options[] = {
-	{"kernel", "PATH", "guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage (required)", set_kernel},
-	{"initrd", "PATH", "initial ramdisk", set_initrd},
-	{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\"", set_cmdline},
-	{"cpus", "N", "number of vCPUs, 1-254 (default 1)", set_cpus},
-	{"mem", "MiB", "guest memory in MiB, at least 32 (default 256)", set_mem},
-	{"console", "MODE", "serial console: stdio (default), none, or file:PATH", set_console},
-	{"disk", "PATH[,ro][,id=SERIAL][,direct]", "virtio-blk disk (repeatable; the first is /dev/vda): read-only, serial, O_DIRECT", set_disk},
-	{"irqchip", "split|kernel", "interrupt controllers: split (default): local APICs in KVM, IOAPIC in ember, no PIC or PIT; kernel: KVM's IOAPIC, PIC and PIT (slower to create and destroy)", set_irqchip},
-	{"seccomp", "on|off", "per-thread seccomp filters (default on); off is for debugging only", set_seccomp},
-	{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters as JSON on stderr", set_net},
-	{"boot-time", NULL, "print on stderr how long after ember started guest userspace began", set_boot_time},
-	{"help", NULL, "show this help and exit", set_help},
-	{"version", NULL, "show ember's version and exit", set_version},
+	{{"kernel", "PATH", "guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage (required)"}, set_kernel},
+	{{"initrd", "PATH", "initial ramdisk"}, set_initrd},
+	{{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\""}, set_cmdline},
+	{{"cpus", "N", "number of vCPUs, 1-254 (default 1)"}, set_cpus},
+	{{"mem", "MiB", "guest memory in MiB, at least 32 (default 256)"}, set_mem},
+	{{"console", "MODE", "serial console: stdio (default), none, or file:PATH"}, set_console},
+	{{"disk", "PATH[,ro][,id=SERIAL][,direct]", "virtio-blk disk (repeatable; the first is /dev/vda): read-only, serial, O_DIRECT"}, set_disk},
+	{{"irqchip", "split|kernel", "interrupt controllers: split (default): local APICs in KVM, IOAPIC in ember, no PIC or PIT; kernel: KVM's IOAPIC, PIC and PIT (slower to create and destroy)"}, set_irqchip},
+	{{"seccomp", "on|off", "per-thread seccomp filters (default on); off is for debugging only"}, set_seccomp},
+	{{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters as JSON on stderr"}, set_net},
+	{{"boot-time", NULL, "print on stderr how long after ember started guest userspace began"}, set_boot_time},
+	{{"help", NULL, "show this help and exit"}, set_help},
+	{{"version", NULL, "show ember's version and exit"}, set_version},
+};
+
+static const struct opt_table table = {
+	options, ARRAY_SIZE(options), sizeof(options[0]), "ember", "guest commands",
 };
 
 void cli_usage(FILE *f)
@@ -172,25 +175,14 @@ void cli_usage(FILE *f)
 		   "command line after \" -- \", so the guest's init runs them; ember exits with\n"
 		   "the status the guest reports on port 0x501 (0 on guest reboot or power-off).\n\n"
 		   "options:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
-		char left[64];
-		snprintf(left, sizeof(left), "--%s%s%s", options[i].name, options[i].arg ? " " : "",
-			 options[i].arg ? options[i].arg : "");
-		if (strlen(left) > 18)
-			fprintf(f, "  %s\n  %-18s %s\n", left, "", options[i].help);
-		else
-			fprintf(f, "  %-18s %s\n", left, options[i].help);
-	}
+	opt_usage(&table, f, 18);
 	fprintf(f, "\nexit status: the guest's, or 2 for bad input, %d for a VM failure,\n"
 		   "128+N when ember is stopped by signal N.\n", EXIT_VM_ERROR);
 }
 
-static const struct cli_option *find_option(const char *name, size_t len)
+static int set_one(void *ctx, size_t i, const char *val, struct errbuf *err)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
-		if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
-			return &options[i];
-	return NULL;
+	return options[i].set(ctx, val, err);
 }
 
 int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
@@ -199,41 +191,10 @@ int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 	o->cpus = 1;
 	o->mem_mib = CLI_DEFAULT_MEM_MIB;
 	o->console = CONSOLE_STDIO;
-	int i;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strncmp(a, "--", 2) != 0) {
-			err_set(err, "unexpected argument '%s' (guest commands go after --)", a);
-			return -1;
-		}
-		const char *name = a + 2, *eq = strchr(name, '=');
-		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-		const struct cli_option *opt = find_option(name, nlen);
-		if (!opt) {
-			err_set(err, "unknown option '%.*s' (see ember --help)", (int)nlen + 2, a);
-			return -1;
-		}
-		const char *val = NULL;
-		if (opt->arg) {
-			if (eq) {
-				val = eq + 1;
-			} else if (i + 1 < argc) {
-				val = argv[++i];
-			} else {
-				err_set(err, "--%s needs a value (%s)", opt->name, opt->arg);
-				return -1;
-			}
-		} else if (eq) {
-			err_set(err, "--%s takes no value", opt->name);
-			return -1;
-		}
-		if (opt->set(o, val, err))
-			return -1;
-	}
+	bool dashdash;
+	int i = opt_parse(&table, argc, argv, set_one, o, &dashdash, err);
+	if (i < 0)
+		return -1;
 	o->guest_argv = argv + i;
 	o->guest_argc = i < argc ? (size_t)(argc - i) : 0;
 	if (!o->help && !o->version && !o->kernel) {
