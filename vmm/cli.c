@@ -83,30 +83,26 @@ static int set_disk(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
-static int set_seccomp(struct ember_opts *o, const char *v, struct errbuf *e)
+/* One of two words: *out = false for the first, true for the second. */
+static int pick(const char *flag, const char *v, const char *first, const char *second, bool *out,
+		struct errbuf *e)
 {
-	if (strcmp(v, "on") == 0) {
-		o->seccomp_off = false;
-	} else if (strcmp(v, "off") == 0) {
-		o->seccomp_off = true;
-	} else {
-		err_set(e, "--seccomp: '%s' is not on or off", v);
+	if (strcmp(v, first) != 0 && strcmp(v, second) != 0) {
+		err_set(e, "--%s: '%s' is not %s or %s", flag, v, first, second);
 		return -1;
 	}
+	*out = strcmp(v, second) == 0;
 	return 0;
+}
+
+static int set_seccomp(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	return pick("seccomp", v, "on", "off", &o->seccomp_off, e);
 }
 
 static int set_irqchip(struct ember_opts *o, const char *v, struct errbuf *e)
 {
-	if (strcmp(v, "split") == 0) {
-		o->kernel_irqchip = false;
-	} else if (strcmp(v, "kernel") == 0) {
-		o->kernel_irqchip = true;
-	} else {
-		err_set(e, "--irqchip: '%s' is not split or kernel", v);
-		return -1;
-	}
-	return 0;
+	return pick("irqchip", v, "split", "kernel", &o->kernel_irqchip, e);
 }
 
 static int set_net(struct ember_opts *o, const char *v, struct errbuf *e)
