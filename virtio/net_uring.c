@@ -92,12 +92,21 @@ void net_io_teardown(struct net_io *n)
 	n->tx_iov = NULL;
 }
 
+/* Forget the chains the pair holds (reset, detach: the guest is not told). */
+static void rx_forget(struct net_pair_io *q)
+{
+	q->rx_nchains = q->rx_niov = 0;
+	q->rx_cap = 0;
+}
+
 void net_io_attach(struct net_io *n, unsigned pair, struct virtqueue *rx, struct virtqueue *tx,
 		   uint64_t df, unsigned mtu)
 {
 	if (pair >= n->npairs)
 		return;
 	struct net_pair_io *q = &n->p[pair];
+	if (q->rx != rx && !q->rx_inflight)
+		rx_forget(q);
 	q->rx = rx;
 	q->tx = tx;
 	q->rx_waiting = q->tx_stalled = false;
@@ -156,15 +165,15 @@ static void unpop(struct virtqueue *vq, unsigned count)
 
 /* ---- receive ---- */
 
-/* Post the pair's read if the guest gave us room for the largest frame. */
+/* Post the pair's read if the guest gave us room for the largest frame. The
+ * chains popped for it stay with the pair until a frame fills them, so a
+ * small frame does not make us walk the rest of the reservation again. */
 static void rx_post(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->rx;
 	if (!vq || !vq->ready || q->rx_inflight || q->dead || n->broken)
 		return;
 	uint64_t need = (uint64_t)NET_HDR_LEN + n->max_rx;
-	q->rx_nchains = q->rx_niov = 0;
-	q->rx_cap = 0;
 	for (;;) {
 		bool full = false;
 		while (q->rx_cap < need) {
@@ -175,26 +184,25 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 			struct vq_chain *c = n->chain;
 			int r = vq_pop(vq, c);
 			if (r < 0) {
-				unpop(vq, q->rx_nchains);
-				q->rx_nchains = 0;
 				fail_device(n);
 				return;
 			}
 			if (r == 0)
 				break;
-			bool bad = c->nout || c->in_bytes < NET_HDR_LEN;
-			if (bad || c->nin > NET_RX_MAX_IOV - q->rx_niov) {
-				if (q->rx_nchains) { /* deal with it first next time */
-					unpop(vq, 1);
-					full = true;
-					break;
-				}
-				/* A bad buffer (or one with too many segments, which
-				 * cannot happen: VQ_MAX_SEGS == UIO_MAXIOV) is used empty. */
+			if (c->nout || c->in_bytes < NET_HDR_LEN) {
+				/* A bad buffer is used empty. */
 				vq_push(vq, c->head, 0);
 				q->rx_pushed = true;
 				STAT_ADD(n, rx_drops, 1);
 				continue;
+			}
+			if (c->nin > NET_RX_MAX_IOV - q->rx_niov) {
+				/* No iovecs left for it (VQ_MAX_SEGS == UIO_MAXIOV, so
+				 * there are chains before it): it is the last one
+				 * popped, so give it back for the next read. */
+				unpop(vq, 1);
+				full = true;
+				break;
 			}
 			for (unsigned i = 0; i < c->nin; i++) {
 				struct vq_buf *b = vq_in(c, i);
@@ -202,34 +210,28 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 				q->rx_iov[q->rx_niov].iov_len = b->len;
 				q->rx_niov++;
 			}
-			q->rx_chains[q->rx_nchains].head = c->head;
-			q->rx_chains[q->rx_nchains].cap =
-				c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
-			q->rx_nchains++;
+			struct net_rx_chain *rc = &q->rx_chains[q->rx_nchains++];
+			rc->head = c->head;
+			rc->niov = c->nin;
+			rc->cap = c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
 			q->rx_cap += c->in_bytes;
 		}
 		if (q->rx_nchains && (q->rx_cap >= need || full))
 			break;
 		/* Not enough room and the ring is drained. EVENT_IDX: ask for a
-		 * kick at the next buffer after all we have seen (avail_event =
-		 * last_avail before the chains are given back), then look once
-		 * more to close the race with a driver adding buffers meanwhile. */
+		 * kick at the next buffer after all we hold (avail_event =
+		 * last_avail), then look once more to close the race with a
+		 * driver adding buffers meanwhile. */
 		vq_set_avail_event(vq);
 		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
 		if (avail_idx != vq->last_avail)
 			continue; /* more came: pop them too */
-		unpop(vq, q->rx_nchains);
-		q->rx_nchains = q->rx_niov = 0;
-		q->rx_cap = 0;
 		q->rx_waiting = true;
 		return;
 	}
 	struct io_uring_sqe *sqe = get_sqe(n);
-	if (!sqe) { /* cannot happen: the SQ has room for every pair's read */
-		unpop(vq, q->rx_nchains);
-		q->rx_nchains = 0;
+	if (!sqe) /* cannot happen: the SQ has room for every pair's read */
 		return;
-	}
 	io_uring_prep_readv(sqe, (int)q->index, q->rx_iov, q->rx_niov, 0);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, UDATA(KIND_RX, q->index, 0));
@@ -242,12 +244,11 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 	q->rx_inflight = false;
 	struct virtqueue *vq = q->rx;
 	if (!deliver || !vq || !vq->ready) {
-		q->rx_nchains = 0;
+		rx_forget(q);
 		return;
 	}
 	if (res <= 0 || (uint32_t)res < NET_HDR_LEN || (uint64_t)res > q->rx_cap) {
-		unpop(vq, q->rx_nchains);
-		q->rx_nchains = 0;
+		/* The chains stay with the pair for the next read. */
 		if (res == -EAGAIN || res == -EINTR || res == -ECANCELED)
 			return;
 		/* A TAP that is gone (an error, or end of file, which a TAP never
@@ -260,20 +261,28 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 		return;
 	}
 	uint32_t left = (uint32_t)res;
-	unsigned k = 0;
+	unsigned k = 0, kiov = 0;
+	uint64_t kcap = 0;
 	uint32_t take[NET_RX_MAX_CHAINS];
 	while (left && k < q->rx_nchains) {
-		take[k] = left < q->rx_chains[k].cap ? left : q->rx_chains[k].cap;
+		const struct net_rx_chain *rc = &q->rx_chains[k];
+		take[k] = left < rc->cap ? left : rc->cap;
 		left -= take[k];
+		kiov += rc->niov;
+		kcap += rc->cap;
 		k++;
 	}
 	uint16_t nb = htole16((uint16_t)k);
 	net_iov_write(q->rx_iov, q->rx_niov, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
 		      sizeof(nb));
-	unpop(vq, q->rx_nchains - k); /* the chains the frame did not need */
 	for (unsigned i = 0; i < k; i++)
 		vq_push(vq, q->rx_chains[i].head, take[i]);
-	q->rx_nchains = 0;
+	/* The chains the frame did not need move to the front. */
+	memmove(q->rx_chains, q->rx_chains + k, (q->rx_nchains - k) * sizeof(*q->rx_chains));
+	memmove(q->rx_iov, q->rx_iov + kiov, (q->rx_niov - kiov) * sizeof(*q->rx_iov));
+	q->rx_nchains -= k;
+	q->rx_niov -= kiov;
+	q->rx_cap -= kcap;
 	q->rx_pushed = true;
 	STAT_ADD(n, rx_packets, 1);
 	STAT_ADD(n, rx_bytes, (uint32_t)res - NET_HDR_LEN);
@@ -481,7 +490,7 @@ void net_io_quiesce(struct net_io *n)
 	for (unsigned i = 0; i < n->npairs; i++) {
 		struct net_pair_io *q = &n->p[i];
 		q->rx = q->tx = NULL;
-		q->rx_nchains = 0;
+		rx_forget(q);
 		q->rx_waiting = q->tx_stalled = q->rx_pushed = q->tx_pushed = false;
 	}
 }

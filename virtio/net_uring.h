@@ -6,8 +6,9 @@
  * buffers, the 12-byte virtio-net header included (the TAP writes it): with
  * MRG_RXBUF the read spans as many popped chains as the largest frame the
  * guest may receive needs, and on completion the chains the frame filled are
- * used (num_buffers written into the header) and the rest are given back to
- * the ring (last_avail rewound; they are popped and checked again next time).
+ * used (num_buffers written into the header) and the rest stay with the pair
+ * (their segments already resolved) for the next read, which pops only what
+ * it lacks. A read that brings nothing or fails keeps them all.
  * When the guest has not posted enough buffers no read is posted: the TAP is
  * not read (its queue fills and the kernel drops) until the guest kicks the
  * RX queue (EVENT_IDX: avail_event asks for that kick).
@@ -61,13 +62,15 @@ struct net_stats {
 struct net_rx_chain {
 	uint16_t head;
 	uint32_t cap;           /* writable bytes */
+	unsigned niov;          /* its segments in rx_iov */
 };
 
 struct net_pair_io {
 	unsigned index;
 	struct virtqueue *rx, *tx;      /* NULL when not attached */
 	bool dead;                      /* the TAP failed: no more I/O */
-	/* receive: the read in flight and the chains it spans */
+	/* receive: the chains popped for the read (kept across reads until a
+	 * frame fills them), their segments in order, and the read in flight */
 	bool rx_inflight;
 	bool rx_waiting;                /* too few buffers: waiting for a kick */
 	bool rx_pushed, tx_pushed;      /* used entries since the last notify */

@@ -4,7 +4,7 @@
  * included) and the rings in 2 MiB of fake guest RAM: frames transmitted
  * from split chains, hostile TX chains dropped and counted in a batch with
  * one interrupt, RX frames merged over several buffers (num_buffers, unused
- * chains given back), no read while the guest has too few buffers and
+ * chains kept for the next frame), no read while the guest has too few buffers and
  * resuming at its kick (EVENT_IDX avail_event), hostile RX buffers, a TAP
  * that goes away (link down, TX dropped) and reset with a read in flight. */
 #include <endian.h>
@@ -285,8 +285,10 @@ static void rx_merges_buffers(void)
 	CHECK_EQ(n.stats.rx_packets, 1);
 	CHECK_EQ(n.stats.rx_bytes, 1800);
 	CHECK(notified[0] >= 1);
-	/* The two unused buffers went back, and take the next frames: a
-	 * small one fits one buffer. Two more buffers make room for a read. */
+	/* The two unused buffers stay with the device (not popped again) and
+	 * take the next frames: a small one fits one buffer. */
+	CHECK_EQ(rxq.last_avail, 4);
+	CHECK_EQ(n.p[0].rx_nchains, 2);
 	rx_buf(1000);
 	CHECK_EQ(host_send(100, 9, 0), 0);
 	net_io_complete(&n, false);
@@ -296,6 +298,22 @@ static void rx_merges_buffers(void)
 	CHECK_EQ(used_len(0, 2), NET_HDR_LEN + 100);
 	CHECK_EQ(get_le16(ram + b[2] + 10), 1);
 	CHECK(pattern_ok(ram + b[2] + NET_HDR_LEN, 100, 9));
+	teardown();
+}
+
+static void rx_queued_frames_one_interrupt(void)
+{
+	CHECK_EQ(setup(F(VIRTIO_NET_F_MRG_RXBUF)), 0);
+	for (int i = 0; i < 8; i++)
+		rx_buf(1000);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(host_send(100, (uint8_t)i, 0), 0);
+	/* The reads complete inside the submits (the frames are queued): all
+	 * three are used in one batch, with one interrupt. */
+	net_io_kick(&n, 0);
+	CHECK_EQ(used_idx(0), 3);
+	CHECK_EQ(n.stats.rx_packets, 3);
+	CHECK_EQ(notified[0], 1);
 	teardown();
 }
 
@@ -309,7 +327,8 @@ static void rx_waits_for_buffers_then_resumes(void)
 	rx_buf(1000); /* not enough for a 1530-byte frame yet */
 	net_io_kick(&n, 0);
 	CHECK(!n.p[0].rx_inflight);
-	CHECK_EQ(rxq.last_avail, 0); /* given back */
+	CHECK_EQ(rxq.last_avail, 1); /* held for the next read */
+	CHECK_EQ(n.p[0].rx_nchains, 1);
 	/* EVENT_IDX: kick me when buffer 1 (the next one) is added */
 	CHECK_EQ(get_le16((const uint8_t *)&used(0)->ring[QSIZE]), 1);
 	CHECK_EQ(used_idx(0), 0);
@@ -394,6 +413,7 @@ int main(void)
 	RUN(tx_hostile_chains_dropped_in_one_batch);
 	RUN(tx_broken_ring_needs_reset);
 	RUN(rx_merges_buffers);
+	RUN(rx_queued_frames_one_interrupt);
 	RUN(rx_waits_for_buffers_then_resumes);
 	RUN(rx_hostile_buffers_dropped);
 	RUN(tap_gone_link_down);
