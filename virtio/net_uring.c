@@ -109,6 +109,7 @@ void net_io_attach(struct net_io *n, unsigned pair, struct virtqueue *rx, struct
 		rx_forget(q);
 	q->rx = rx;
 	q->tx = tx;
+	q->off = false;
 	q->rx_waiting = q->tx_stalled = false;
 	n->features = df;
 	n->mtu = mtu;
@@ -171,7 +172,7 @@ static void unpop(struct virtqueue *vq, unsigned count)
 static void rx_post(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->rx;
-	if (!vq || !vq->ready || q->rx_inflight || q->dead || n->broken)
+	if (!vq || !vq->ready || q->off || q->rx_inflight || q->dead || n->broken)
 		return;
 	uint64_t need = (uint64_t)NET_HDR_LEN + n->max_rx;
 	for (;;) {
@@ -294,7 +295,7 @@ static void tx_process(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->tx;
 	q->tx_stalled = false;
-	if (!vq || !vq->ready || n->broken)
+	if (!vq || !vq->ready || q->off || n->broken)
 		return;
 	for (;;) {
 		int r;
@@ -454,20 +455,59 @@ int net_io_complete(struct net_io *n, bool wait)
 	return (int)k;
 }
 
-void net_io_quiesce(struct net_io *n)
+/* Ask for pair i's read in flight to be cancelled (submitted later). */
+static void cancel_read(struct net_io *n, unsigned i)
+{
+	if (!n->p[i].rx_inflight)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(n);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, UDATA(KIND_RX, i, 0), 0);
+	sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
+	io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, i, 0));
+}
+
+void net_io_set_pairs(struct net_io *n, unsigned count)
 {
 	if (!n->ring_ok)
 		return;
 	for (unsigned i = 0; i < n->npairs; i++) {
-		if (!n->p[i].rx_inflight)
-			continue;
-		struct io_uring_sqe *sqe = get_sqe(n);
-		if (!sqe)
-			continue;
-		io_uring_prep_cancel64(sqe, UDATA(KIND_RX, i, 0), 0);
-		sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
-		io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, i, 0));
+		n->p[i].off = i >= count;
+		if (n->p[i].off)
+			cancel_read(n, i);
 	}
+	submit(n);
+	/* Wait for what the pairs going off have in flight (a read that got a
+	 * frame before the cancel still delivers it), using every completion
+	 * as usual; the chains of a cancelled read stay with its pair. */
+	for (int rounds = 0; rounds < 1000; rounds++) {
+		bool busy = false;
+		for (unsigned i = count; i < n->npairs; i++)
+			busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
+		if (!busy)
+			break;
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe(&n->ring, &cqe);
+		if (r < 0 && r != -EINTR && r != -EAGAIN)
+			break;
+		reap(n, true);
+	}
+	/* The pairs that stay or come on: look at their queues now. */
+	for (unsigned i = 0; i < n->npairs && i < count; i++) {
+		tx_process(n, &n->p[i]);
+		rx_post(n, &n->p[i]);
+	}
+	submit(n);
+	notify_all(n);
+}
+
+void net_io_quiesce(struct net_io *n)
+{
+	if (!n->ring_ok)
+		return;
+	for (unsigned i = 0; i < n->npairs; i++)
+		cancel_read(n, i);
 	submit(n);
 	for (;;) {
 		bool busy = false;
