@@ -6,7 +6,8 @@
 # Debian with its libraries, rootfs/iperf3.sh, appended to the initramfs as a
 # second cpio archive); the host runs the same iperf3 as the client: SECS
 # seconds of one TCP stream host->guest, then guest->host (-R), each the
-# receiver's rate, then the host pings the guest 20 times.
+# receiver's rate, then the host pings the guest 20 times. ROUNDS rounds of
+# all rows, one VMM after another; the table has each column's median.
 # Prints a Markdown table. Needs root, a Linux-capable KVM, /dev/net/tun and
 # /dev/vhost-net: bench/run runs it inside the lab.
 set -uo pipefail
@@ -15,6 +16,7 @@ if [ -z "${EMBER_NET_NETNS:-}" ]; then
 	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
 fi
 SECS=${BENCH_NET_SECONDS:-10}
+ROUNDS=${BENCH_NET_ROUNDS:-3}
 G=build/guest
 IPERF=$G/iperf3/run
 XFER=tests/net/xfer.py
@@ -54,7 +56,7 @@ except Exception:
     sys.exit(1)' "$out" || { echo "bench: iperf3 $*:" >&2; tail -n 5 "$out" >&2; }
 }
 
-# run NAME CMD...: boot the VMM, measure, print one table row.
+# run NAME CMD...: boot the VMM, measure, add the results to NAME's row.
 run() {
 	local name=$1
 	shift
@@ -72,7 +74,18 @@ run() {
 	timeout 130 python3 $XFER poke $GUEST_IP 7000
 	wait $vpid || { echo "bench: $name exited $?" >&2; tail -n 5 "$tmp/vm.out" >&2; }
 	rtt=$(awk -F/ '/^rtt|^round-trip/ {printf "%.3f", $5}' "$tmp/ping")
-	echo "| $name | ${tin:-failed} | ${tout:-failed} | ${rtt:-failed} |"
+	grep -qxF -- "$name" "$tmp/rows" 2>/dev/null || echo "$name" >>"$tmp/rows"
+	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
+}
+
+# median FILE COLUMN: the median of a column ("failed" when any run failed).
+median() {
+	if awk -v c="$2" '$c == "failed" { bad = 1 } END { exit !bad }' "$1"; then
+		echo failed
+		return
+	fi
+	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 }
+		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # ember OPTIONS...: ember (stopped after 900 s) with the benchmark guest; OPTIONS go first.
@@ -89,8 +102,15 @@ qemu() {
 		-device virtio-net-pci,netdev=n0
 }
 
-echo "| VMM (virtio-net on a TAP, iperf3 one TCP stream ${SECS} s each way, in the lab) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) |"
+for _ in $(seq 1 "$ROUNDS"); do
+	run ember ember
+	run "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') virtio-net-pci, vhost=off" qemu off
+	run "QEMU virtio-net-pci, vhost=on" qemu on
+done
+
+echo "| VMM (virtio-net on a TAP, iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) |"
 echo "|---|---:|---:|---:|"
-run ember ember
-run "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') virtio-net-pci, vhost=off" qemu off
-run "QEMU virtio-net-pci, vhost=on" qemu on
+while read -r name; do
+	f=$tmp/row.$(echo "$name" | md5sum | cut -c1-8)
+	echo "| $name | $(median "$f" 1) | $(median "$f" 2) | $(median "$f" 3) |"
+done <"$tmp/rows"
