@@ -472,7 +472,9 @@ void net_io_set_pairs(struct net_io *n, unsigned count)
 {
 	if (!n->ring_ok)
 		return;
+	bool woke[NET_MAX_PAIRS] = {false};
 	for (unsigned i = 0; i < n->npairs; i++) {
+		woke[i] = n->p[i].off && i < count;
 		n->p[i].off = i >= count;
 		if (n->p[i].off)
 			cancel_read(n, i);
@@ -493,8 +495,11 @@ void net_io_set_pairs(struct net_io *n, unsigned count)
 			break;
 		reap(n, true);
 	}
-	/* The pairs that stay or come on: look at their queues now. */
-	for (unsigned i = 0; i < n->npairs && i < count; i++) {
+	/* The pairs that come back on: look at their queues now (their kicks
+	 * were ignored). */
+	for (unsigned i = 0; i < n->npairs; i++) {
+		if (!woke[i])
+			continue;
 		tx_process(n, &n->p[i]);
 		rx_post(n, &n->p[i]);
 	}
