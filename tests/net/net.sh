@@ -225,8 +225,7 @@ tap_queues() {
 	unshare -m sh -c 'mount -t sysfs sysfs /sys && ls /sys/class/net/tap0/queues' | tr '\n' ' '
 }
 
-# Two vCPUs: the guest's last console line was once cut short at exit (an open
-# console-drain bug, see tests/disk/disk.sh), so a line nobody checks comes last.
+# Two vCPUs, two queue pairs.
 # The driver asks for both pairs (VQ_PAIRS_SET 2): ember serves one from
 # DRIVER_OK until then, with TAP queue 1 detached, then attaches it again.
 t_two_queue_pairs() {
