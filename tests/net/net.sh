@@ -218,8 +218,7 @@ t_gateway_and_kernel_ip_form() {
 	expect_grep ' 1 packets received' "$T_OUT"
 }
 
-# Two vCPUs: the guest's last console line was once cut short at exit (an open
-# console-drain bug, see tests/disk/disk.sh), so a line nobody checks comes last.
+# Two vCPUs, two queue pairs.
 t_two_queue_pairs() {
 	ip link del tap0 2>/dev/null
 	ip tuntap add dev tap0 mode tap multi_queue || return 1
