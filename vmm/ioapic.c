@@ -65,25 +65,18 @@ static void service(struct ioapic *a, unsigned pin)
 }
 
 /* Keep the GSI route of a level-triggered pin equal to its MSI, so KVM
- * reports the EOI of its vector; edge-triggered pins have none. Lock held. */
+ * reports the EOI of its vector; edge-triggered pins have none. gsi_routes
+ * submits only a change, so an unchanged entry costs no KVM call. Lock held. */
 static void sync_route(struct ioapic *a, unsigned pin)
 {
 	uint64_t rte = a->rte[pin];
-	bool want = (rte & IOAPIC_RTE_LEVEL) && (rte & IOAPIC_RTE_VECTOR) >= 16;
-	if (!want) {
-		if (a->routed[pin] && gsi_route_remove(a->routes, pin) == 0)
-			a->routed[pin] = false;
+	if (!(rte & IOAPIC_RTE_LEVEL) || (rte & IOAPIC_RTE_VECTOR) < 16) {
+		gsi_route_remove(a->routes, pin);
 		return;
 	}
 	uint32_t addr, data;
 	ioapic_rte_msi(rte, &addr, &data);
-	uint64_t msg = (uint64_t)addr << 32 | data;
-	if (a->routed[pin] && a->route_msg[pin] == msg)
-		return;
-	if (gsi_route_msi(a->routes, pin, addr, 0, data) == 0) {
-		a->routed[pin] = true;
-		a->route_msg[pin] = msg;
-	}
+	gsi_route_msi(a->routes, pin, addr, 0, data);
 }
 
 void ioapic_set_irq(struct ioapic *a, unsigned pin, bool level)

@@ -68,8 +68,6 @@ struct ioapic {
 	uint32_t regsel;
 	uint64_t rte[IOAPIC_PINS];
 	uint32_t lines;       /* input lines now asserted, a bit per pin */
-	bool routed[IOAPIC_PINS];
-	uint64_t route_msg[IOAPIC_PINS]; /* addr_lo << 32 | data of the installed route */
 };
 
 /* Reset state: every pin masked, edge-triggered, vector 0. */
