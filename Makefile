@@ -2,7 +2,8 @@
 #   make            build/ember and build/ember-jailer
 #   make test       every test (unit natively, unit under ASan+UBSan, KVM and lab tests)
 #   make unit       unit tests only;  make asan: unit tests under ASan+UBSan
-#   make guest      guest kernel, initramfs and root image into build/guest
+#   make guest      guest kernel, initramfs and root image into build/guest (and
+#                   iperf3 for the network benchmark)
 #   make demo       boot the default guest running `uname -a`
 #   make bench      benchmarks (tables on stdout)
 #   make deps       install the Debian packages everything needs
@@ -105,6 +106,7 @@ asan: $(ASAN_UNIT_BIN)
 
 guest:
 	rootfs/build.sh $(B)/guest
+	rootfs/iperf3.sh $(B)/guest
 
 test: all $(UNIT_BIN) $(ASAN_UNIT_BIN) guest
 	tests/run-all

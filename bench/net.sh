@@ -2,10 +2,12 @@
 # bench/net.sh: virtio-net throughput and latency of ember and of QEMU's
 # virtio-net-pci (-M microvm,pcie=on) on a TAP with vhost off and on, each
 # booting the same guest in turn, inside a network namespace of its own with
-# link-local addresses only. Per VMM: TCP host->guest (the host sends SIZE
-# MiB to busybox nc in the guest), TCP guest->host (busybox nc -e cat of a
-# SIZE MiB file to the host), both timed on the host from connect/accept to
-# the end of the stream, and the host's ping RTT to the guest (20 pings).
+# link-local addresses only. The guest runs an iperf3 server (iperf3 from
+# Debian with its libraries, rootfs/iperf3.sh, appended to the initramfs as a
+# second cpio archive); the host runs the same iperf3 as the client: SECS
+# seconds of one TCP stream host->guest, then guest->host (-R), each the
+# receiver's rate, then the host pings the guest 20 times. ROUNDS rounds of
+# all rows, one VMM after another; the table has each column's median.
 # Prints a Markdown table. Needs root, a Linux-capable KVM, /dev/net/tun and
 # /dev/vhost-net: bench/run runs it inside the lab.
 set -uo pipefail
@@ -13,18 +15,23 @@ cd "$(dirname "$0")/.." || exit 1
 if [ -z "${EMBER_NET_NETNS:-}" ]; then
 	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
 fi
-SIZE=${BENCH_NET_MB:-32}
+SECS=${BENCH_NET_SECONDS:-10}
+ROUNDS=${BENCH_NET_ROUNDS:-3}
 G=build/guest
+IPERF=$G/iperf3/run
 XFER=tests/net/xfer.py
 HOST_IP=169.254.1.1
 GUEST_IP=169.254.1.2
-tmp=$(mktemp -d)
+[ -x "$IPERF" ] && [ -s "$G/iperf3.cpio.gz" ] || { echo "bench: no iperf3 in $G (make guest)" >&2; exit 1; }
+# In the lab, /run is local (tmpfs): iperf3's temporary files cannot be made
+# on the 9p-shared tree.
+tmp=$(mktemp -d /run/ember-bench.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export TMPDIR=$tmp
 ip link set lo up
-head -c "${SIZE}M" /dev/urandom >"$tmp/data"
-bytes=$((SIZE << 20))
-# The guest: receive from the host, send to the host, then wait for the pings.
-GCMD="nc -l -p 5000 >/dev/null; head -c $bytes /dev/zero >/tmp/d; nc $HOST_IP 5001 -e cat /tmp/d; echo bench-pings; nc -l -p 7000 >/dev/null"
+cat "$G/initramfs.cpio.gz" "$G/iperf3.cpio.gz" >"$tmp/initrd.gz"
+# The guest: an iperf3 server until the host pokes port 7000.
+GCMD="iperf3 -s >/dev/null 2>&1 & echo bench-ready; nc -l -p 7000 >/dev/null"
 APPEND="console=ttyS0 reboot=k panic=-1 quiet ember.ip=$GUEST_IP/16 -- sh -c \"$GCMD\""
 
 tap_up() {
@@ -32,44 +39,79 @@ tap_up() {
 	ip tuntap add dev tap0 mode tap vnet_hdr && ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up
 }
 
-# run NAME CMD...: boot the VMM, measure, print one table row.
+# iperf OUT [iperf3 options]: one client run (retried while the guest's server
+# is not listening yet); prints the receiver's Mbit/s.
+iperf() {
+	local out=$1 i
+	shift
+	for i in $(seq 1 30); do
+		timeout $((SECS + 120)) "$IPERF" -c $GUEST_IP -t "$SECS" -J "$@" >"$out" 2>&1 && break
+		grep -q 'unable to connect\|Connection refused' "$out" || break
+		sleep 1
+	done
+	python3 -c 'import json, sys
+try:
+    print("%.1f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))
+except Exception:
+    sys.exit(1)' "$out" || { echo "bench: iperf3 $*:" >&2; tail -n 5 "$out" >&2; }
+}
+
+# run NAME CMD...: boot the VMM, measure, add the results to NAME's row.
 run() {
 	local name=$1
 	shift
 	tap_up || { echo "bench: no tap" >&2; return 1; }
-	timeout 600 python3 $XFER recv $HOST_IP 5001 $bytes >"$tmp/recv" &
-	local rpid=$!
-	timeout 900 "$@" >"$tmp/vm.out" 2>&1 </dev/null &
-	local vpid=$!
-	timeout 600 python3 $XFER send $GUEST_IP 5000 "$tmp/data" >"$tmp/send" || echo "bench: $name: send failed" >&2
-	wait $rpid || echo "bench: $name: receive failed" >&2
-	local _
-	for _ in $(seq 1 600); do
-		grep -q bench-pings "$tmp/vm.out" && break
+	"$@" >"$tmp/vm.out" 2>&1 </dev/null &
+	local vpid=$! _ tin tout rtt
+	for _ in $(seq 1 1200); do
+		grep -q bench-ready "$tmp/vm.out" && break
+		kill -0 $vpid 2>/dev/null || break
 		sleep 0.1
 	done
+	tin=$(iperf "$tmp/in.json")
+	tout=$(iperf "$tmp/out.json" -R)
 	ping -c 20 -i 0.2 -W 5 $GUEST_IP >"$tmp/ping" 2>&1
 	timeout 130 python3 $XFER poke $GUEST_IP 7000
-	wait $vpid
-	local tin tout rtt
-	tin=$(awk -v b=$bytes '/^sent/ {printf "%.1f", b * 8 / $4 / 1e6}' "$tmp/send")
-	tout=$(awk -v b=$bytes '/^received in/ {printf "%.1f", b * 8 / $3 / 1e6}' "$tmp/recv")
+	wait $vpid || { echo "bench: $name exited $?" >&2; tail -n 5 "$tmp/vm.out" >&2; }
 	rtt=$(awk -F/ '/^rtt|^round-trip/ {printf "%.3f", $5}' "$tmp/ping")
-	echo "| $name | ${tin:-failed} | ${tout:-failed} | ${rtt:-failed} |"
+	grep -qxF -- "$name" "$tmp/rows" 2>/dev/null || echo "$name" >>"$tmp/rows"
+	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
 }
 
-QEMU=(qemu-system-x86_64 -M microvm,pcie=on,rtc=on -enable-kvm -cpu host -m 512 -smp 1
-	-nodefaults -no-user-config -nographic -no-reboot -serial stdio
-	-kernel "$G/vmlinux" -initrd "$G/initramfs.cpio.gz" -append "$APPEND")
-qnet() { echo "-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=$1 -device virtio-net-pci,netdev=n0"; }
+# median FILE COLUMN: the median of a column ("failed" when any run failed).
+median() {
+	if awk -v c="$2" '$c == "failed" { bad = 1 } END { exit !bad }' "$1"; then
+		echo failed
+		return
+	fi
+	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 }
+		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
-echo "| VMM (virtio-net on a TAP, $SIZE MiB TCP each way, in the lab) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) |"
+# ember OPTIONS...: ember (stopped after 900 s) with the benchmark guest; OPTIONS go first.
+ember() {
+	timeout 900 build/ember "$@" --kernel "$G/vmlinux" --initrd "$tmp/initrd.gz" --cpus 1 --mem 512 \
+		--console stdio --net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16" -- sh -c "$GCMD"
+}
+# qemu VHOST: QEMU microvm (stopped after 900 s) with virtio-net-pci on the TAP, vhost on or off.
+qemu() {
+	timeout 900 qemu-system-x86_64 -M microvm,pcie=on,rtc=on -enable-kvm -cpu host -m 512 -smp 1 \
+		-nodefaults -no-user-config -nographic -no-reboot -serial stdio \
+		-kernel "$G/vmlinux" -initrd "$tmp/initrd.gz" -append "$APPEND" \
+		-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=$1" \
+		-device virtio-net-pci,netdev=n0
+}
+
+for _ in $(seq 1 "$ROUNDS"); do
+	run ember ember
+	run "ember --seccomp off" ember --seccomp off # without filters: what they cost
+	run "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') virtio-net-pci, vhost=off" qemu off
+	run "QEMU virtio-net-pci, vhost=on" qemu on
+done
+
+echo "| VMM (virtio-net on a TAP, iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) |"
 echo "|---|---:|---:|---:|"
-EMBER=(--kernel "$G/vmlinux" --initrd "$G/initramfs.cpio.gz" --cpus 1 --mem 512 \
-	--console stdio --net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16" -- sh -c "$GCMD")
-run ember build/ember "${EMBER[@]}"
-run "ember --seccomp off" build/ember --seccomp off "${EMBER[@]}" # without filters: what they cost
-# shellcheck disable=SC2046
-run "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') virtio-net-pci, vhost=off" "${QEMU[@]}" $(qnet off)
-# shellcheck disable=SC2046
-run "QEMU virtio-net-pci, vhost=on" "${QEMU[@]}" $(qnet on)
+while read -r name; do
+	f=$tmp/row.$(echo "$name" | md5sum | cut -c1-8)
+	echo "| $name | $(median "$f" 1) | $(median "$f" 2) | $(median "$f" 3) |"
+done <"$tmp/rows"

@@ -61,12 +61,15 @@ static void op_activate(void *ctx)
 	int r = net_tap_set_offload(&d->tap, net_tap_offloads(df));
 	if (r < 0)
 		log_warn("--net tap=%s: TUNSETOFFLOAD: %s", d->tap.name, strerror(-r));
-	d->active_pairs = 1;
 	for (unsigned i = 0; i < d->pairs; i++) {
 		struct vpci_queue *rx = &d->vp.q[2 * i], *tx = &d->vp.q[2 * i + 1];
 		net_io_attach(&d->io, i, rx->enabled ? &rx->vq : NULL, tx->enabled ? &tx->vq : NULL,
 			      df, d->tap.mtu);
 	}
+	/* One pair until the driver asks for more (VQ_PAIRS_SET); the I/O
+	 * thread detaches the other TAP queues (sync_pairs) when it wakes. */
+	d->active_pairs = 1;
+	net_io_set_pairs(&d->io, 1);
 	for (unsigned i = 0; i < d->nq; i++) {
 		if (!d->vp.q[i].enabled)
 			continue;
@@ -106,6 +109,9 @@ int net_pci_open(struct net_pci *d, const struct net_opts *o, unsigned index, st
 	d->pairs = d->tap.nfd;
 	d->nq = 2 * d->pairs + 1;
 	d->active_pairs = 1;
+	d->applied_pairs = d->pairs; /* every TAP queue is attached */
+	for (unsigned i = 0; i < d->pairs; i++)
+		d->tap_on[i] = true;
 	d->link_up = true;
 	net_config(d->mac, true, d->pairs, d->tap.mtu, &d->cfg);
 	return 0;
@@ -136,6 +142,34 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 	return 0;
 }
 
+/* The driver's queue pair count, applied: pairs beyond it are not served
+ * and their TAP queues are detached (TUNSETQUEUE), so the kernel steers no
+ * flow to a queue nobody reads; a pair is served again once its queue is
+ * back. I/O thread, vp.lock held. */
+static void sync_pairs(struct net_pci *d)
+{
+	unsigned want = d->active_pairs;
+	if (want == d->applied_pairs || d->pairs < 2)
+		return;
+	d->applied_pairs = want;
+	net_io_set_pairs(&d->io, want); /* stop first: a detached queue fails reads */
+	for (unsigned i = 1; i < d->pairs; i++) {
+		bool on = i < want;
+		if (on == d->tap_on[i])
+			continue;
+		int r = net_tap_queue(&d->tap, i, on);
+		if (r == 0)
+			d->tap_on[i] = on;
+		else
+			log_warn("--net tap=%s: cannot %s TAP queue %u: %s", d->tap.name,
+				 on ? "attach" : "detach", i, strerror(-r));
+	}
+	unsigned serve = 1;
+	while (serve < want && d->tap_on[serve])
+		serve++;
+	net_io_set_pairs(&d->io, serve);
+}
+
 /* The control queue, inline. vp.lock held. */
 static void ctrl_kick(struct net_pci *d)
 {
@@ -150,6 +184,7 @@ static void ctrl_kick(struct net_pci *d)
 			unsigned pairs = d->active_pairs;
 			uint32_t w = net_ctrl_exec(d->ctrl_chain, d->pairs, &pairs);
 			d->active_pairs = pairs;
+			sync_pairs(d); /* in effect before the driver sees the ack */
 			vq_push(vq, d->ctrl_chain->head, w);
 			pushed = true;
 		}
@@ -208,6 +243,7 @@ static void *io_thread(void *arg)
 			else
 				net_io_kick(&d->io, tag);
 		}
+		sync_pairs(d); /* after DRIVER_OK set one pair */
 		pthread_mutex_unlock(&d->vp.lock);
 	}
 }

@@ -2,7 +2,9 @@
  * 2*N+1 virtqueues (RX/TX per queue pair, then the control queue), the TAP
  * (net_tap.h), the io_uring back-end (net_uring.h) and one I/O thread per NIC
  * that epolls the queues' ioeventfds and the ring's completion eventfd. The
- * control queue is served inline on that thread.
+ * control queue is served inline on that thread; only the first N queue pairs
+ * are served (N: the driver's VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 1 until then)
+ * and the TAP's other queues are detached.
  *
  *	net_pci_open(&d, &opts, index, &err)   opens the TAP (before the VM exists)
  *	net_pci_create(&d, &vm->mem, &vm->routes, vm->vm_fd, &err)
@@ -31,7 +33,10 @@ struct net_pci {
 	unsigned index;                 /* NIC number: net0, net1, ... */
 	struct net_tap tap;
 	uint8_t mac[6];
-	unsigned pairs, nq, active_pairs;
+	unsigned pairs, nq;
+	unsigned active_pairs;          /* the driver's (VQ_PAIRS_SET), 1 at DRIVER_OK */
+	unsigned applied_pairs;         /* what the TAP queues were last set for */
+	bool tap_on[NET_MAX_PAIRS];     /* TAP queue i attached */
 	bool link_up;
 	struct virtio_net_config cfg;
 	struct net_io io;

@@ -101,6 +101,16 @@ int net_tap_set_offload(struct net_tap *t, unsigned offloads)
 	return ioctl(t->fd[0], TUNSETOFFLOAD, (unsigned long)offloads) < 0 ? -errno : 0;
 }
 
+int net_tap_queue(struct net_tap *t, unsigned i, bool attach)
+{
+	if (i >= t->nfd || t->fd[i] < 0 || t->nfd < 2)
+		return -EINVAL;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	return ioctl(t->fd[i], TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
+}
+
 void net_tap_close(struct net_tap *t)
 {
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++) {

@@ -14,6 +14,8 @@
 enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3 };
 
 #define UDATA(kind, pair, slot) ((uint64_t)(kind) << 56 | (uint64_t)(pair) << 32 | (uint32_t)(slot))
+/* Reap-and-repost rounds per wake-up before the guest is interrupted. */
+#define NET_BATCH_ROUNDS 16u
 #define STAT_ADD(n, f, v) __atomic_fetch_add(&(n)->stats.f, (uint64_t)(v), __ATOMIC_RELAXED)
 
 int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsize,
@@ -90,14 +92,24 @@ void net_io_teardown(struct net_io *n)
 	n->tx_iov = NULL;
 }
 
+/* Forget the chains the pair holds (reset, detach: the guest is not told). */
+static void rx_forget(struct net_pair_io *q)
+{
+	q->rx_nchains = q->rx_niov = 0;
+	q->rx_cap = 0;
+}
+
 void net_io_attach(struct net_io *n, unsigned pair, struct virtqueue *rx, struct virtqueue *tx,
 		   uint64_t df, unsigned mtu)
 {
 	if (pair >= n->npairs)
 		return;
 	struct net_pair_io *q = &n->p[pair];
+	if (q->rx != rx && !q->rx_inflight)
+		rx_forget(q);
 	q->rx = rx;
 	q->tx = tx;
+	q->off = false;
 	q->rx_waiting = q->tx_stalled = false;
 	n->features = df;
 	n->mtu = mtu;
@@ -154,15 +166,15 @@ static void unpop(struct virtqueue *vq, unsigned count)
 
 /* ---- receive ---- */
 
-/* Post the pair's read if the guest gave us room for the largest frame. */
+/* Post the pair's read if the guest gave us room for the largest frame. The
+ * chains popped for it stay with the pair until a frame fills them, so a
+ * small frame does not make us walk the rest of the reservation again. */
 static void rx_post(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->rx;
-	if (!vq || !vq->ready || q->rx_inflight || q->dead || n->broken)
+	if (!vq || !vq->ready || q->off || q->rx_inflight || q->dead || n->broken)
 		return;
 	uint64_t need = (uint64_t)NET_HDR_LEN + n->max_rx;
-	q->rx_nchains = q->rx_niov = 0;
-	q->rx_cap = 0;
 	for (;;) {
 		bool full = false;
 		while (q->rx_cap < need) {
@@ -173,26 +185,25 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 			struct vq_chain *c = n->chain;
 			int r = vq_pop(vq, c);
 			if (r < 0) {
-				unpop(vq, q->rx_nchains);
-				q->rx_nchains = 0;
 				fail_device(n);
 				return;
 			}
 			if (r == 0)
 				break;
-			bool bad = c->nout || c->in_bytes < NET_HDR_LEN;
-			if (bad || c->nin > NET_RX_MAX_IOV - q->rx_niov) {
-				if (q->rx_nchains) { /* deal with it first next time */
-					unpop(vq, 1);
-					full = true;
-					break;
-				}
-				/* A bad buffer (or one with too many segments, which
-				 * cannot happen: VQ_MAX_SEGS == UIO_MAXIOV) is used empty. */
+			if (c->nout || c->in_bytes < NET_HDR_LEN) {
+				/* A bad buffer is used empty. */
 				vq_push(vq, c->head, 0);
 				q->rx_pushed = true;
 				STAT_ADD(n, rx_drops, 1);
 				continue;
+			}
+			if (c->nin > NET_RX_MAX_IOV - q->rx_niov) {
+				/* No iovecs left for it (VQ_MAX_SEGS == UIO_MAXIOV, so
+				 * there are chains before it): it is the last one
+				 * popped, so give it back for the next read. */
+				unpop(vq, 1);
+				full = true;
+				break;
 			}
 			for (unsigned i = 0; i < c->nin; i++) {
 				struct vq_buf *b = vq_in(c, i);
@@ -200,34 +211,28 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 				q->rx_iov[q->rx_niov].iov_len = b->len;
 				q->rx_niov++;
 			}
-			q->rx_chains[q->rx_nchains].head = c->head;
-			q->rx_chains[q->rx_nchains].cap =
-				c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
-			q->rx_nchains++;
+			struct net_rx_chain *rc = &q->rx_chains[q->rx_nchains++];
+			rc->head = c->head;
+			rc->niov = c->nin;
+			rc->cap = c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
 			q->rx_cap += c->in_bytes;
 		}
 		if (q->rx_nchains && (q->rx_cap >= need || full))
 			break;
 		/* Not enough room and the ring is drained. EVENT_IDX: ask for a
-		 * kick at the next buffer after all we have seen (avail_event =
-		 * last_avail before the chains are given back), then look once
-		 * more to close the race with a driver adding buffers meanwhile. */
+		 * kick at the next buffer after all we hold (avail_event =
+		 * last_avail), then look once more to close the race with a
+		 * driver adding buffers meanwhile. */
 		vq_set_avail_event(vq);
 		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
 		if (avail_idx != vq->last_avail)
 			continue; /* more came: pop them too */
-		unpop(vq, q->rx_nchains);
-		q->rx_nchains = q->rx_niov = 0;
-		q->rx_cap = 0;
 		q->rx_waiting = true;
 		return;
 	}
 	struct io_uring_sqe *sqe = get_sqe(n);
-	if (!sqe) { /* cannot happen: the SQ has room for every pair's read */
-		unpop(vq, q->rx_nchains);
-		q->rx_nchains = 0;
+	if (!sqe) /* cannot happen: the SQ has room for every pair's read */
 		return;
-	}
 	io_uring_prep_readv(sqe, (int)q->index, q->rx_iov, q->rx_niov, 0);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, UDATA(KIND_RX, q->index, 0));
@@ -240,12 +245,11 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 	q->rx_inflight = false;
 	struct virtqueue *vq = q->rx;
 	if (!deliver || !vq || !vq->ready) {
-		q->rx_nchains = 0;
+		rx_forget(q);
 		return;
 	}
 	if (res <= 0 || (uint32_t)res < NET_HDR_LEN || (uint64_t)res > q->rx_cap) {
-		unpop(vq, q->rx_nchains);
-		q->rx_nchains = 0;
+		/* The chains stay with the pair for the next read. */
 		if (res == -EAGAIN || res == -EINTR || res == -ECANCELED)
 			return;
 		/* A TAP that is gone (an error, or end of file, which a TAP never
@@ -258,20 +262,28 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 		return;
 	}
 	uint32_t left = (uint32_t)res;
-	unsigned k = 0;
+	unsigned k = 0, kiov = 0;
+	uint64_t kcap = 0;
 	uint32_t take[NET_RX_MAX_CHAINS];
 	while (left && k < q->rx_nchains) {
-		take[k] = left < q->rx_chains[k].cap ? left : q->rx_chains[k].cap;
+		const struct net_rx_chain *rc = &q->rx_chains[k];
+		take[k] = left < rc->cap ? left : rc->cap;
 		left -= take[k];
+		kiov += rc->niov;
+		kcap += rc->cap;
 		k++;
 	}
 	uint16_t nb = htole16((uint16_t)k);
 	net_iov_write(q->rx_iov, q->rx_niov, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
 		      sizeof(nb));
-	unpop(vq, q->rx_nchains - k); /* the chains the frame did not need */
 	for (unsigned i = 0; i < k; i++)
 		vq_push(vq, q->rx_chains[i].head, take[i]);
-	q->rx_nchains = 0;
+	/* The chains the frame did not need move to the front. */
+	memmove(q->rx_chains, q->rx_chains + k, (q->rx_nchains - k) * sizeof(*q->rx_chains));
+	memmove(q->rx_iov, q->rx_iov + kiov, (q->rx_niov - kiov) * sizeof(*q->rx_iov));
+	q->rx_nchains -= k;
+	q->rx_niov -= kiov;
+	q->rx_cap -= kcap;
 	q->rx_pushed = true;
 	STAT_ADD(n, rx_packets, 1);
 	STAT_ADD(n, rx_bytes, (uint32_t)res - NET_HDR_LEN);
@@ -283,7 +295,7 @@ static void tx_process(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->tx;
 	q->tx_stalled = false;
-	if (!vq || !vq->ready || n->broken)
+	if (!vq || !vq->ready || q->off || n->broken)
 		return;
 	for (;;) {
 		int r;
@@ -422,32 +434,85 @@ int net_io_complete(struct net_io *n, bool wait)
 			r = io_uring_wait_cqe(&n->ring, &cqe);
 		while (r == -EINTR);
 	}
-	unsigned k = reap(n, true);
+	/* A read posted here often completes inside the submit (the TAP had
+	 * more frames queued): take those in the same batch, so the guest gets
+	 * one interrupt for the lot instead of one per frame. Bounded, so a
+	 * flood cannot keep the thread from its other queues. */
+	unsigned k = 0;
+	for (unsigned round = 0; round < NET_BATCH_ROUNDS; round++) {
+		k += reap(n, true);
+		for (unsigned i = 0; i < n->npairs; i++) {
+			struct net_pair_io *q = &n->p[i];
+			if (q->tx_stalled)
+				tx_process(n, q);
+			rx_post(n, q);
+		}
+		submit(n);
+		if (!io_uring_cq_ready(&n->ring))
+			break;
+	}
+	notify_all(n);
+	return (int)k;
+}
+
+/* Ask for pair i's read in flight to be cancelled (submitted later). */
+static void cancel_read(struct net_io *n, unsigned i)
+{
+	if (!n->p[i].rx_inflight)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(n);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, UDATA(KIND_RX, i, 0), 0);
+	sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
+	io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, i, 0));
+}
+
+void net_io_set_pairs(struct net_io *n, unsigned count)
+{
+	if (!n->ring_ok)
+		return;
+	bool woke[NET_MAX_PAIRS] = {false};
 	for (unsigned i = 0; i < n->npairs; i++) {
-		struct net_pair_io *q = &n->p[i];
-		if (q->tx_stalled)
-			tx_process(n, q);
-		rx_post(n, q);
+		woke[i] = n->p[i].off && i < count;
+		n->p[i].off = i >= count;
+		if (n->p[i].off)
+			cancel_read(n, i);
+	}
+	submit(n);
+	/* Wait for what the pairs going off have in flight (a read that got a
+	 * frame before the cancel still delivers it), using every completion
+	 * as usual; the chains of a cancelled read stay with its pair. */
+	for (int rounds = 0; rounds < 1000; rounds++) {
+		bool busy = false;
+		for (unsigned i = count; i < n->npairs; i++)
+			busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
+		if (!busy)
+			break;
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe(&n->ring, &cqe);
+		if (r < 0 && r != -EINTR && r != -EAGAIN)
+			break;
+		reap(n, true);
+	}
+	/* The pairs that come back on: look at their queues now (their kicks
+	 * were ignored). */
+	for (unsigned i = 0; i < n->npairs; i++) {
+		if (!woke[i])
+			continue;
+		tx_process(n, &n->p[i]);
+		rx_post(n, &n->p[i]);
 	}
 	submit(n);
 	notify_all(n);
-	return (int)k;
 }
 
 void net_io_quiesce(struct net_io *n)
 {
 	if (!n->ring_ok)
 		return;
-	for (unsigned i = 0; i < n->npairs; i++) {
-		if (!n->p[i].rx_inflight)
-			continue;
-		struct io_uring_sqe *sqe = get_sqe(n);
-		if (!sqe)
-			continue;
-		io_uring_prep_cancel64(sqe, UDATA(KIND_RX, i, 0), 0);
-		sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
-		io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, i, 0));
-	}
+	for (unsigned i = 0; i < n->npairs; i++)
+		cancel_read(n, i);
 	submit(n);
 	for (;;) {
 		bool busy = false;
@@ -470,7 +535,7 @@ void net_io_quiesce(struct net_io *n)
 	for (unsigned i = 0; i < n->npairs; i++) {
 		struct net_pair_io *q = &n->p[i];
 		q->rx = q->tx = NULL;
-		q->rx_nchains = 0;
+		rx_forget(q);
 		q->rx_waiting = q->tx_stalled = q->rx_pushed = q->tx_pushed = false;
 	}
 }

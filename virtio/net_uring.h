@@ -6,8 +6,9 @@
  * buffers, the 12-byte virtio-net header included (the TAP writes it): with
  * MRG_RXBUF the read spans as many popped chains as the largest frame the
  * guest may receive needs, and on completion the chains the frame filled are
- * used (num_buffers written into the header) and the rest are given back to
- * the ring (last_avail rewound; they are popped and checked again next time).
+ * used (num_buffers written into the header) and the rest stay with the pair
+ * (their segments already resolved) for the next read, which pops only what
+ * it lacks. A read that brings nothing or fails keeps them all.
  * When the guest has not posted enough buffers no read is posted: the TAP is
  * not read (its queue fills and the kernel drops) until the guest kicks the
  * RX queue (EVENT_IDX: avail_event asks for that kick).
@@ -28,6 +29,7 @@
  *
  *	net_io_setup(&n, fds, npairs, qsize, &cb, &err)     at device creation
  *	net_io_attach(&n, pair, rxvq, txvq, features, mtu)  at DRIVER_OK
+ *	net_io_set_pairs(&n, count)   the driver's queue pair count
  *	net_io_kick(&n, qi)        on queue qi's notify (ioeventfd)
  *	net_io_complete(&n)        when n.efd is readable
  *	net_io_quiesce(&n)         on device reset / stop (cancels the reads)
@@ -61,13 +63,16 @@ struct net_stats {
 struct net_rx_chain {
 	uint16_t head;
 	uint32_t cap;           /* writable bytes */
+	unsigned niov;          /* its segments in rx_iov */
 };
 
 struct net_pair_io {
 	unsigned index;
 	struct virtqueue *rx, *tx;      /* NULL when not attached */
 	bool dead;                      /* the TAP failed: no more I/O */
-	/* receive: the read in flight and the chains it spans */
+	bool off;                       /* beyond the driver's pair count: not served */
+	/* receive: the chains popped for the read (kept across reads until a
+	 * frame fills them), their segments in order, and the read in flight */
 	bool rx_inflight;
 	bool rx_waiting;                /* too few buffers: waiting for a kick */
 	bool rx_pushed, tx_pushed;      /* used entries since the last notify */
@@ -113,6 +118,12 @@ void net_io_teardown(struct net_io *n);
 /* Serve pair `pair` with these (enabled) queues; either may be NULL. */
 void net_io_attach(struct net_io *n, unsigned pair, struct virtqueue *rx, struct virtqueue *tx,
 		   uint64_t driver_features, unsigned mtu);
+
+/* Serve pairs 0..count-1 only (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET; attach
+ * serves them all): the others' reads are cancelled and their I/O in flight
+ * is waited for, and they are left alone (no reads, no writes, their kicks
+ * ignored) until a later call turns them back on. */
+void net_io_set_pairs(struct net_io *n, unsigned count);
 
 /* The driver kicked virtqueue qi (2*pair: RX, 2*pair+1: TX). */
 void net_io_kick(struct net_io *n, unsigned qi);

@@ -57,10 +57,12 @@ static const int blk_io_calls[] = {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
 				   SCMP_SYS(io_uring_enter)};
 
 /* Network I/O over a TAP: the same, plus readv/writev on the TAP and
- * epoll_ctl to switch EPOLLOUT on and off. */
+ * epoll_ctl to switch EPOLLOUT on and off; TUNSETQUEUE detaches and
+ * re-attaches TAP queues as the driver changes its queue pair count. */
 static const int net_io_calls[] = {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
 				   SCMP_SYS(epoll_ctl), SCMP_SYS(io_uring_enter),
 				   SCMP_SYS(readv), SCMP_SYS(writev)};
+static const unsigned long net_io_ioctls[] = {TUNSETQUEUE};
 
 /* Main: poll on the signalfd, stop eventfd and console; console input raises
  * the UART's IRQ; teardown kicks and joins the threads, drains the rings,
@@ -204,7 +206,9 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind)
 	case SECCOMP_BLK_IO:
 		return CALLS(blk_io_calls);
 	case SECCOMP_NET_IO:
-		return CALLS(net_io_calls);
+		if ((r = CALLS(net_io_calls)) || (r = IOCTLS(net_io_ioctls)))
+			return r;
+		break;
 	case SECCOMP_MAIN:
 	case SECCOMP_API:
 		if ((r = CALLS(main_calls)))

@@ -5,7 +5,8 @@
 # traffic recovers), a TAP deleted under the running guest (link down, ember
 # keeps running), the SIGUSR1 counters, two queue pairs, a TAP ember creates,
 # and the guest's address and default route from ember.ip/ember.gw and the
-# kernel's ip= form. Runs as root in a network
+# kernel's ip= form, and a guest using one of two queue pairs (the others'
+# TAP queues detached). Runs as root in a network
 # namespace of its own (it re-executes itself under `unshare -n`), with
 # link-local addresses (169.254.0.0/16) only. Needs a KVM that can boot
 # Linux: run it inside the lab (tests/lab/run).
@@ -218,15 +219,56 @@ t_gateway_and_kernel_ip_form() {
 	expect_grep ' 1 packets received' "$T_OUT"
 }
 
+# tap_queues: the queues the TAP has attached, as the kernel counts them
+# (/sys of this network namespace, mounted in a mount namespace of its own).
+tap_queues() {
+	unshare -m sh -c 'mount -t sysfs sysfs /sys && ls /sys/class/net/tap0/queues' | tr '\n' ' '
+}
+
 # Two vCPUs, two queue pairs.
+# The driver asks for both pairs (VQ_PAIRS_SET 2): ember serves one from
+# DRIVER_OK until then, with TAP queue 1 detached, then attaches it again.
 t_two_queue_pairs() {
 	ip link del tap0 2>/dev/null
 	ip tuntap add dev tap0 mode tap multi_queue || return 1
 	ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || return 1
-	expect_status 0 "${EMB[@]}" --cpus 2 --net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
-		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; ping -c 2 -W 10 $HOST_IP; r=\$?; echo tail-line; exit \$r" || return 1
-	expect_grep '^rx-0 rx-1 tx-0 tx-1 $' "$T_OUT" || return 1
-	expect_grep '2 packets received' "$T_OUT"
+	"${EMB[@]}" --cpus 2 --net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; ping -c 2 -W 10 $HOST_IP; echo net-ready; nc -l -p 7000 >/dev/null; echo tail-line" \
+		>"$T_TMP/out" 2>&1 </dev/null &
+	local pid=$!
+	wait_for '^net-ready' "$T_TMP/out" $pid || { kill -KILL $pid; return 1; }
+	local q
+	q=$(tap_queues)
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid || { echo "ember exit status $?"; tail "$T_TMP/out"; return 1; }
+	expect_grep '^rx-0 rx-1 tx-0 tx-1 $' "$T_TMP/out" || return 1
+	expect_grep '2 packets received' "$T_TMP/out" || return 1
+	[ "$q" = "rx-0 rx-1 tx-0 tx-1 " ] || { echo "TAP queues while the guest ran: '$q'"; return 1; }
+}
+
+# One vCPU, two queue pairs offered: the driver uses one (VQ_PAIRS_SET 1), so
+# ember detaches TAP queue 1 and the kernel steers every flow to queue 0:
+# several TCP connections (each hashed on its own ports) all get through.
+t_queue_pairs_set_to_one() {
+	ip link del tap0 2>/dev/null
+	ip tuntap add dev tap0 mode tap multi_queue || return 1
+	ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || return 1
+	"${EMB[@]}" --cpus 1 --net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; for p in 7001 7002 7003 7004 7005 7006 7007 7008; do nc -l -p \$p >/dev/null & done; echo net-ready; nc -l -p 7000 >/dev/null; wait; echo guest-done" \
+		>"$T_TMP/out" 2>&1 </dev/null &
+	local pid=$!
+	wait_for '^net-ready' "$T_TMP/out" $pid || { kill -KILL $pid; return 1; }
+	local q p
+	q=$(tap_queues)
+	[ "$q" = "rx-0 tx-0 " ] || { echo "TAP queues: '$q', want only queue 0 attached"; kill -KILL $pid; return 1; }
+	for p in 7001 7002 7003 7004 7005 7006 7007 7008 7000; do
+		timeout 60 python3 $XFER poke $GUEST_IP $p || { echo "port $p unreachable"; kill -KILL $pid; return 1; }
+	done
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid || { echo "ember exit status $?"; tail "$T_TMP/out"; return 1; }
+	expect_grep '^rx-0 tx-0 $' "$T_TMP/out" || return 1
+	expect_grep '^guest-done' "$T_TMP/out"
 }
 
 # NET_TESTS=REGEX runs only the matching tests.

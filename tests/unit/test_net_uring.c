@@ -4,9 +4,10 @@
  * included) and the rings in 2 MiB of fake guest RAM: frames transmitted
  * from split chains, hostile TX chains dropped and counted in a batch with
  * one interrupt, RX frames merged over several buffers (num_buffers, unused
- * chains given back), no read while the guest has too few buffers and
+ * chains kept for the next frame), no read while the guest has too few buffers and
  * resuming at its kick (EVENT_IDX avail_event), hostile RX buffers, a TAP
- * that goes away (link down, TX dropped) and reset with a read in flight. */
+ * that goes away (link down, TX dropped), reset with a read in flight, and
+ * a second pair switched off and on (VQ_PAIRS_SET). */
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -26,17 +27,27 @@
 #define TX_DESC 0x5000ull
 #define TX_AVAIL 0x6000ull
 #define TX_USED 0x7000ull
+#define RX1_DESC 0x8000ull /* the second pair */
+#define RX1_AVAIL 0x9000ull
+#define RX1_USED 0xa000ull
+#define TX1_DESC 0xb000ull
+#define TX1_AVAIL 0xc000ull
+#define TX1_USED 0xd000ull
 #define BUF_GPA 0x10000ull
 
 #define F(x) (1ull << (x))
 
 static uint8_t *ram;
 static struct guest_mem gm;
-static struct virtqueue rxq, txq;
+/* Queue qi: 0 RX, 1 TX (pair 0), 2 RX, 3 TX (pair 1). */
+static const uint64_t q_desc[4] = {RX_DESC, TX_DESC, RX1_DESC, TX1_DESC};
+static const uint64_t q_avail[4] = {RX_AVAIL, TX_AVAIL, RX1_AVAIL, TX1_AVAIL};
+static const uint64_t q_used[4] = {RX_USED, TX_USED, RX1_USED, TX1_USED};
+static struct virtqueue rxq, txq, rx1q, tx1q;
 static struct net_io n;
-static int sv[2] = {-1, -1};
+static int sv[2] = {-1, -1}, sv1[2] = {-1, -1}; /* the TAP's queues 0 and 1 */
 static unsigned notified[2], resets, downs;
-static unsigned next_desc[2];
+static unsigned next_desc[4];
 static uint64_t next_buf;
 static bool up;
 
@@ -52,7 +63,9 @@ static void teardown(void)
 	for (int i = 0; i < 2; i++) {
 		if (sv[i] >= 0)
 			close(sv[i]);
-		sv[i] = -1;
+		if (sv1[i] >= 0)
+			close(sv1[i]);
+		sv[i] = sv1[i] = -1;
 	}
 }
 
@@ -69,7 +82,8 @@ static int vq_init(struct virtqueue *vq, uint64_t d, uint64_t a, uint64_t u, boo
 	return vq_enable(vq);
 }
 
-static int setup(uint64_t features)
+/* One pair (or two) on fresh fake RAM, attached with these features. */
+static int setup_pairs(uint64_t features, unsigned npairs)
 {
 	teardown();
 	free(ram);
@@ -78,24 +92,32 @@ static int setup(uint64_t features)
 		return -1;
 	gm_wrap(&gm, ram, RAM_SIZE);
 	bool ev = features & F(VIRTIO_RING_F_EVENT_IDX);
-	if (vq_init(&rxq, RX_DESC, RX_AVAIL, RX_USED, ev) || vq_init(&txq, TX_DESC, TX_AVAIL, TX_USED, ev))
+	if (vq_init(&rxq, RX_DESC, RX_AVAIL, RX_USED, ev) || vq_init(&txq, TX_DESC, TX_AVAIL, TX_USED, ev) ||
+	    vq_init(&rx1q, RX1_DESC, RX1_AVAIL, RX1_USED, ev) ||
+	    vq_init(&tx1q, TX1_DESC, TX1_AVAIL, TX1_USED, ev))
 		return -1;
 	notified[0] = notified[1] = resets = downs = 0;
-	next_desc[0] = next_desc[1] = 0;
+	memset(next_desc, 0, sizeof(next_desc));
 	next_buf = BUF_GPA;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv1) < 0)
 		return -1;
+	int fds[2] = {sv[0], sv1[0]};
 	struct net_callbacks cb = {.notify = on_notify, .needs_reset = on_reset,
 				   .link_down = on_down};
 	struct errbuf e;
-	if (net_io_setup(&n, &sv[0], 1, QSIZE, &cb, &e) < 0) {
+	if (net_io_setup(&n, fds, npairs, QSIZE, &cb, &e) < 0) {
 		printf("  net_io_setup: %s\n", e.msg);
 		return -1;
 	}
 	up = true;
 	net_io_attach(&n, 0, &rxq, &txq, features | F(VIRTIO_F_VERSION_1), 1500);
+	if (npairs > 1)
+		net_io_attach(&n, 1, &rx1q, &tx1q, features | F(VIRTIO_F_VERSION_1), 1500);
 	return 0;
 }
+
+static int setup(uint64_t features) { return setup_pairs(features, 1); }
 
 struct seg {
 	uint64_t gpa;
@@ -103,11 +125,11 @@ struct seg {
 	bool w;
 };
 
-/* A chain on queue qi (0 RX, 1 TX); returns its head. */
+/* A chain on queue qi; returns its head. */
 static uint16_t add_chain(unsigned qi, const struct seg *s, unsigned k)
 {
-	uint64_t dg = qi ? TX_DESC : RX_DESC;
-	struct vring_avail *a = (struct vring_avail *)(ram + (qi ? TX_AVAIL : RX_AVAIL));
+	uint64_t dg = q_desc[qi];
+	struct vring_avail *a = (struct vring_avail *)(ram + q_avail[qi]);
 	uint16_t head = (uint16_t)(next_desc[qi] % QSIZE);
 	for (unsigned i = 0; i < k; i++) {
 		unsigned d = next_desc[qi]++ % QSIZE;
@@ -130,16 +152,19 @@ static uint64_t alloc_buf(uint32_t len)
 	return g;
 }
 
-/* An RX buffer of len bytes (one writable descriptor); returns its gpa. */
-static uint64_t rx_buf(uint32_t len)
+/* An RX buffer of len bytes (one writable descriptor) on RX queue qi;
+ * returns its gpa. */
+static uint64_t rx_buf_q(unsigned qi, uint32_t len)
 {
 	uint64_t g = alloc_buf(len);
 	memset(ram + g, 0xee, len);
-	add_chain(0, &(struct seg){g, len, true}, 1);
+	add_chain(qi, &(struct seg){g, len, true}, 1);
 	return g;
 }
 
-static struct vring_used *used(unsigned qi) { return (struct vring_used *)(ram + (qi ? TX_USED : RX_USED)); }
+static uint64_t rx_buf(uint32_t len) { return rx_buf_q(0, len); }
+
+static struct vring_used *used(unsigned qi) { return (struct vring_used *)(ram + q_used[qi]); }
 static uint16_t used_idx(unsigned qi) { return le16toh(__atomic_load_n(&used(qi)->idx, __ATOMIC_ACQUIRE)); }
 static uint32_t used_len(unsigned qi, unsigned i) { return le32toh(used(qi)->ring[i % QSIZE].len); }
 static uint32_t used_id(unsigned qi, unsigned i) { return le32toh(used(qi)->ring[i % QSIZE].id); }
@@ -159,26 +184,37 @@ static void wait_rx(uint16_t want)
 		net_io_complete(&n, true);
 }
 
-/* The peer ("the host") sends one frame: header + len bytes of pattern. */
-static int host_send(uint32_t len, uint8_t seed, uint8_t flags)
+/* The peer ("the host") sends one frame to TAP queue fd: header + len bytes
+ * of pattern. */
+static int host_send_to(int fd, uint32_t len, uint8_t seed, uint8_t flags)
 {
 	static uint8_t m[70000];
 	memset(m, 0, NET_HDR_LEN);
 	m[0] = flags;
 	for (uint32_t i = 0; i < len; i++)
 		m[NET_HDR_LEN + i] = (uint8_t)(seed + i * 3);
-	return send(sv[1], m, NET_HDR_LEN + len, 0) == (ssize_t)(NET_HDR_LEN + len) ? 0 : -1;
+	return send(fd, m, NET_HDR_LEN + len, 0) == (ssize_t)(NET_HDR_LEN + len) ? 0 : -1;
 }
 
-/* A TX chain holding header h and len bytes of pattern, cut in three. */
-static void tx_frame(const struct virtio_net_hdr_v1 *h, uint32_t len, uint8_t seed)
+static int host_send(uint32_t len, uint8_t seed, uint8_t flags)
+{
+	return host_send_to(sv[1], len, seed, flags);
+}
+
+/* A TX chain on queue qi holding header h and len bytes of pattern, cut in three. */
+static void tx_frame_q(unsigned qi, const struct virtio_net_hdr_v1 *h, uint32_t len, uint8_t seed)
 {
 	uint64_t g = alloc_buf(NET_HDR_LEN + len);
 	memcpy(ram + g, h, NET_HDR_LEN);
 	for (uint32_t i = 0; i < len; i++)
 		ram[g + NET_HDR_LEN + i] = (uint8_t)(seed + i * 3);
 	struct seg s[3] = {{g, 5, false}, {g + 5, 20, false}, {g + 25, NET_HDR_LEN + len - 25, false}};
-	add_chain(1, s, 3);
+	add_chain(qi, s, 3);
+}
+
+static void tx_frame(const struct virtio_net_hdr_v1 *h, uint32_t len, uint8_t seed)
+{
+	tx_frame_q(1, h, len, seed);
 }
 
 static bool pattern_ok(const uint8_t *p, uint32_t len, uint8_t seed)
@@ -285,8 +321,10 @@ static void rx_merges_buffers(void)
 	CHECK_EQ(n.stats.rx_packets, 1);
 	CHECK_EQ(n.stats.rx_bytes, 1800);
 	CHECK(notified[0] >= 1);
-	/* The two unused buffers went back, and take the next frames: a
-	 * small one fits one buffer. Two more buffers make room for a read. */
+	/* The two unused buffers stay with the device (not popped again) and
+	 * take the next frames: a small one fits one buffer. */
+	CHECK_EQ(rxq.last_avail, 4);
+	CHECK_EQ(n.p[0].rx_nchains, 2);
 	rx_buf(1000);
 	CHECK_EQ(host_send(100, 9, 0), 0);
 	net_io_complete(&n, false);
@@ -296,6 +334,22 @@ static void rx_merges_buffers(void)
 	CHECK_EQ(used_len(0, 2), NET_HDR_LEN + 100);
 	CHECK_EQ(get_le16(ram + b[2] + 10), 1);
 	CHECK(pattern_ok(ram + b[2] + NET_HDR_LEN, 100, 9));
+	teardown();
+}
+
+static void rx_queued_frames_one_interrupt(void)
+{
+	CHECK_EQ(setup(F(VIRTIO_NET_F_MRG_RXBUF)), 0);
+	for (int i = 0; i < 8; i++)
+		rx_buf(1000);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(host_send(100, (uint8_t)i, 0), 0);
+	/* The reads complete inside the submits (the frames are queued): all
+	 * three are used in one batch, with one interrupt. */
+	net_io_kick(&n, 0);
+	CHECK_EQ(used_idx(0), 3);
+	CHECK_EQ(n.stats.rx_packets, 3);
+	CHECK_EQ(notified[0], 1);
 	teardown();
 }
 
@@ -309,7 +363,8 @@ static void rx_waits_for_buffers_then_resumes(void)
 	rx_buf(1000); /* not enough for a 1530-byte frame yet */
 	net_io_kick(&n, 0);
 	CHECK(!n.p[0].rx_inflight);
-	CHECK_EQ(rxq.last_avail, 0); /* given back */
+	CHECK_EQ(rxq.last_avail, 1); /* held for the next read */
+	CHECK_EQ(n.p[0].rx_nchains, 1);
 	/* EVENT_IDX: kick me when buffer 1 (the next one) is added */
 	CHECK_EQ(get_le16((const uint8_t *)&used(0)->ring[QSIZE]), 1);
 	CHECK_EQ(used_idx(0), 0);
@@ -387,6 +442,50 @@ static void reset_cancels_the_read(void)
 	teardown();
 }
 
+/* VQ_PAIRS_SET 1 on a two-pair NIC: pair 1's read is cancelled (its buffer
+ * not used), its queues are left alone (a frame waits in its TAP queue, a TX
+ * chain is not written, kicks are ignored) while pair 0 goes on; back to 2,
+ * both go out. */
+static void pairs_beyond_the_count_not_served(void)
+{
+	CHECK_EQ(setup_pairs(F(VIRTIO_NET_F_MRG_RXBUF), 2), 0);
+	rx_buf_q(2, 2000);
+	net_io_kick(&n, 2);
+	CHECK(n.p[1].rx_inflight);
+	net_io_set_pairs(&n, 1);
+	CHECK(!n.p[1].rx_inflight);
+	CHECK(n.p[1].off && !n.p[0].off);
+	CHECK_EQ(used_idx(2), 0);
+	CHECK_EQ(host_send_to(sv1[1], 80, 6, 0), 0);
+	struct virtio_net_hdr_v1 h = {0};
+	tx_frame_q(3, &h, 70, 8);
+	net_io_kick(&n, 2);
+	net_io_kick(&n, 3);
+	net_io_complete(&n, false);
+	CHECK(!n.p[1].rx_inflight);
+	CHECK_EQ(used_idx(2), 0);
+	CHECK_EQ(used_idx(3), 0);
+	static uint8_t m[256];
+	CHECK_EQ(recv(sv1[1], m, sizeof(m), MSG_DONTWAIT), -1); /* nothing written */
+	CHECK(recv(sv1[0], m, sizeof(m), MSG_PEEK | MSG_DONTWAIT) > 0); /* not read */
+	/* pair 0 is served as before */
+	rx_buf(2000);
+	CHECK_EQ(host_send(50, 3, 0), 0);
+	net_io_kick(&n, 0);
+	wait_rx(1);
+	CHECK_EQ(used_idx(0), 1);
+	/* two pairs again: the waiting frame and the TX chain go through */
+	net_io_set_pairs(&n, 2);
+	for (int i = 0; used_idx(2) < 1 && i < 100; i++)
+		net_io_complete(&n, true);
+	CHECK_EQ(used_idx(2), 1);
+	CHECK_EQ(used_len(2, 0), NET_HDR_LEN + 80);
+	CHECK_EQ(used_idx(3), 1);
+	CHECK_EQ(recv(sv1[1], m, sizeof(m), MSG_DONTWAIT), NET_HDR_LEN + 70);
+	CHECK(pattern_ok(m + NET_HDR_LEN, 70, 8));
+	teardown();
+}
+
 int main(void)
 {
 	RUN(ring_is_restricted);
@@ -394,10 +493,12 @@ int main(void)
 	RUN(tx_hostile_chains_dropped_in_one_batch);
 	RUN(tx_broken_ring_needs_reset);
 	RUN(rx_merges_buffers);
+	RUN(rx_queued_frames_one_interrupt);
 	RUN(rx_waits_for_buffers_then_resumes);
 	RUN(rx_hostile_buffers_dropped);
 	RUN(tap_gone_link_down);
 	RUN(reset_cancels_the_read);
+	RUN(pairs_beyond_the_count_not_served);
 	teardown();
 	free(ram);
 	return check_summary();
