@@ -468,6 +468,24 @@ static void cancel_read(struct net_io *n, unsigned i)
 	io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, i, 0));
 }
 
+/* Reap completions (reap(n, use)) until pairs from..npairs-1 have no read or
+ * write in flight, the ring fails, or max_rounds waits (-1: no bound). */
+static void wait_idle(struct net_io *n, unsigned from, int max_rounds, bool use)
+{
+	for (int rounds = 0; max_rounds < 0 || rounds < max_rounds; rounds++) {
+		bool busy = false;
+		for (unsigned i = from; i < n->npairs; i++)
+			busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
+		if (!busy)
+			return;
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe(&n->ring, &cqe);
+		if (r < 0 && r != -EINTR && r != -EAGAIN)
+			return;
+		reap(n, use);
+	}
+}
+
 void net_io_set_pairs(struct net_io *n, unsigned count)
 {
 	if (!n->ring_ok)
@@ -483,18 +501,7 @@ void net_io_set_pairs(struct net_io *n, unsigned count)
 	/* Wait for what the pairs going off have in flight (a read that got a
 	 * frame before the cancel still delivers it), using every completion
 	 * as usual; the chains of a cancelled read stay with its pair. */
-	for (int rounds = 0; rounds < 1000; rounds++) {
-		bool busy = false;
-		for (unsigned i = count; i < n->npairs; i++)
-			busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
-		if (!busy)
-			break;
-		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe(&n->ring, &cqe);
-		if (r < 0 && r != -EINTR && r != -EAGAIN)
-			break;
-		reap(n, true);
-	}
+	wait_idle(n, count, 1000, true);
 	/* The pairs that come back on: look at their queues now (their kicks
 	 * were ignored). */
 	for (unsigned i = 0; i < n->npairs; i++) {
@@ -514,18 +521,7 @@ void net_io_quiesce(struct net_io *n)
 	for (unsigned i = 0; i < n->npairs; i++)
 		cancel_read(n, i);
 	submit(n);
-	for (;;) {
-		bool busy = false;
-		for (unsigned i = 0; i < n->npairs; i++)
-			busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
-		if (!busy)
-			break;
-		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe(&n->ring, &cqe);
-		if (r < 0 && r != -EINTR && r != -EAGAIN)
-			break;
-		reap(n, false);
-	}
+	wait_idle(n, 0, -1, false);
 	reap(n, false); /* the cancels' own completions */
 	uint64_t v;
 	if (read(n->efd, &v, sizeof(v)) < 0) {
