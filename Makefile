@@ -36,7 +36,8 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat $(B)/bench/blkbench
+all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat $(B)/bench/blkbench \
+	$(B)/bench/seccomp_cost
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
@@ -87,6 +88,11 @@ $(B)/tests/mkpayload: tests/kvm/mkpayload.c
 $(B)/bench/runstat: bench/runstat.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
+
+# What the seccomp filters add per system call (bench/seccomp.sh).
+$(B)/bench/seccomp_cost: bench/seccomp_cost.c $(B)/obj/vmm/seccomp.o $(B)/obj/vmm/util.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lseccomp
 
 # The guest side of the block benchmark (static: it runs in the guest).
 $(B)/bench/blkbench: bench/blkbench.c
