@@ -333,3 +333,60 @@ void net_pci_stats_json(struct net_pci *d, char *buf, size_t len)
 		 LD(rx_bytes), LD(rx_drops), LD(tx_packets), LD(tx_bytes), LD(tx_drops));
 #undef LD
 }
+
+/* One queue's ring indices as the device and the driver left them. */
+static size_t vq_state_json(const struct virtio_pci *vp, unsigned qi, char *buf, size_t len)
+{
+	const struct vpci_queue *q = &vp->q[qi];
+	const struct virtqueue *vq = &q->vq;
+	if (!vq->ready)
+		return (size_t)snprintf(buf, len, "{\"vq\":%u,\"ready\":false}", qi);
+	/* the driver's fields: read once, they may change under us */
+	unsigned avail = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_RELAXED));
+	unsigned used_event = vq->event_idx
+		? le16toh(__atomic_load_n(&vq->avail->ring[vq->size], __ATOMIC_RELAXED)) : 0;
+	unsigned avail_event = vq->event_idx
+		? le16toh(__atomic_load_n((const uint16_t *)&vq->used->ring[vq->size],
+					  __ATOMIC_RELAXED)) : 0;
+	bool masked = true, pending = false;
+	if (q->vector < vp->msix.nvec) {
+		masked = !vp->msix.enabled || vp->msix.fmask ||
+			 (vp->msix.vec[q->vector].ctrl & MSIX_ENTRY_MASKED);
+		pending = vp->msix.pba[q->vector / 64] & (UINT64_C(1) << (q->vector % 64));
+	}
+	return (size_t)snprintf(buf, len,
+		"{\"vq\":%u,\"avail\":%u,\"last_avail\":%u,\"used\":%u,\"signalled\":%u,"
+		"\"used_event\":%u,\"avail_event\":%u,\"vector\":%u,\"masked\":%s,\"pending\":%s}",
+		qi, avail, vq->last_avail, vq->used_idx, vq->signalled_used, used_event, avail_event,
+		q->vector, masked ? "true" : "false", pending ? "true" : "false");
+}
+
+void net_pci_queues_json(struct net_pci *d, char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	buf[0] = 0;
+	pthread_mutex_lock(&d->vp.lock); /* the I/O thread is between batches */
+	size_t o = (size_t)snprintf(buf, len, "{\"device\":\"net%u\",\"active_pairs\":%u,\"pairs\":[",
+				    d->index, d->active_pairs);
+	for (unsigned i = 0; i < d->pairs && o < len; i++) {
+		const struct net_pair_io *q = &d->io.p[i];
+		o += (size_t)snprintf(buf + o, len - o,
+			"%s{\"pair\":%u,\"off\":%s,\"dead\":%s,\"rx_inflight\":%s,\"rx_waiting\":%s,"
+			"\"rx_chains\":%u,\"tx_inflight\":%u,\"tx_stalled\":%s,\"rx\":",
+			i ? "," : "", i, q->off ? "true" : "false", q->dead ? "true" : "false",
+			q->rx_inflight ? "true" : "false", q->rx_waiting ? "true" : "false",
+			q->rx_nchains, q->tx_inflight, q->tx_stalled ? "true" : "false");
+		if (o < len)
+			o += vq_state_json(&d->vp, 2 * i, buf + o, len - o);
+		if (o < len)
+			o += (size_t)snprintf(buf + o, len - o, ",\"tx\":");
+		if (o < len)
+			o += vq_state_json(&d->vp, 2 * i + 1, buf + o, len - o);
+		if (o < len)
+			o += (size_t)snprintf(buf + o, len - o, "}");
+	}
+	if (o < len)
+		snprintf(buf + o, len - o, "]}");
+	pthread_mutex_unlock(&d->vp.lock);
+}

@@ -11,6 +11,7 @@
  *	pci_bus_add_device(&vm->pci, &d->vp.pci)
  *	net_pci_start(d, &err)     before the vCPUs run
  *	net_pci_stats_json(d, buf, len)   any thread (SIGUSR1)
+ *	net_pci_queues_json(d, buf, len)  any thread but the I/O one (SIGUSR1)
  *	net_pci_stop(d)            after they stopped (joins the thread)
  *	net_pci_destroy(d)
  */
@@ -56,6 +57,10 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 int net_pci_start(struct net_pci *d, struct errbuf *e);
 void net_pci_stop(struct net_pci *d);
 void net_pci_destroy(struct net_pci *d);
+
+/* One JSON object (no newline) with each queue pair's ring indices, interrupt
+ * state and back-end state, for diagnosing a stuck queue (takes vp.lock). */
+void net_pci_queues_json(struct net_pci *d, char *buf, size_t len);
 
 /* One JSON object (no newline) with the NIC's counters into buf. */
 void net_pci_stats_json(struct net_pci *d, char *buf, size_t len);

@@ -46,12 +46,15 @@ static void devices_destroy(void)
 	nnets = 0;
 }
 
-/* SIGUSR1: one JSON line of counters per NIC on stderr. */
+/* SIGUSR1: per NIC, one JSON line of counters and one of queue state on
+ * stderr. */
 static void dump_net_stats(void)
 {
 	for (unsigned i = 0; i < nnets; i++) {
-		char line[512];
+		static char line[8192];
 		net_pci_stats_json(&nets[i], line, sizeof(line));
+		fprintf(stderr, "%s\n", line);
+		net_pci_queues_json(&nets[i], line, sizeof(line));
 		fprintf(stderr, "%s\n", line);
 	}
 	fflush(stderr);
