@@ -154,7 +154,7 @@ static const struct cli_option options[] = {
 	{{"disk", "PATH[,ro][,id=SERIAL][,direct]", "virtio-blk disk (repeatable; the first is /dev/vda): read-only, serial, O_DIRECT"}, set_disk},
 	{{"irqchip", "split|kernel", "interrupt controllers: split (default): local APICs in KVM, IOAPIC in ember, no PIC or PIT; kernel: KVM's IOAPIC, PIC and PIT (slower to create and destroy)"}, set_irqchip},
 	{{"seccomp", "on|off", "per-thread seccomp filters (default on); off is for debugging only"}, set_seccomp},
-	{{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters as JSON on stderr"}, set_net},
+	{{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters and queue state as JSON on stderr"}, set_net},
 	{{"boot-time", NULL, "print on stderr how long after ember started guest userspace began"}, set_boot_time},
 	{{"help", NULL, "show this help and exit"}, set_help},
 	{{"version", NULL, "show ember's version and exit"}, set_version},

@@ -58,6 +58,9 @@ t_host_pings_guest_and_counters() {
 	kill -USR1 $pid
 	wait_for '^\{"device":"net0","tap":"tap0","mac":"52:54:[0-9a-f:]+","link":"up","rx_packets":[1-9][0-9]*,"rx_bytes":[1-9][0-9]*,"rx_drops":0,"tx_packets":[1-9][0-9]*,"tx_bytes":[1-9][0-9]*,"tx_drops":0\}$' "$T_TMP/err" $pid ||
 		{ kill -KILL $pid; return 1; }
+	# then the queue state: both rings enabled, the RX read posted
+	wait_for '^\{"device":"net0","active_pairs":1,"pairs":\[\{"pair":0,"off":false,"dead":false,"rx_inflight":true,.*"rx":\{"vq":0,"avail":[0-9]+,.*"tx":\{"vq":1,"avail":[0-9]+,.*"masked":false,"pending":false\}\}\]\}$' "$T_TMP/err" $pid ||
+		{ kill -KILL $pid; return 1; }
 	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -KILL $pid; return 1; }
 	timeout 60 tail --pid=$pid -f /dev/null
 	wait $pid
