@@ -228,13 +228,18 @@ tap_queues() {
 	unshare -m sh -c 'mount -t sysfs sysfs /sys && ls /sys/class/net/tap0/queues' | tr '\n' ' '
 }
 
+# mq_tap_up: a fresh multi-queue tap0 with the host's address.
+mq_tap_up() {
+	ip link del tap0 2>/dev/null
+	ip tuntap add dev tap0 mode tap multi_queue || return 1
+	ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up
+}
+
 # Two vCPUs, two queue pairs.
 # The driver asks for both pairs (VQ_PAIRS_SET 2): ember serves one from
 # DRIVER_OK until then, with TAP queue 1 detached, then attaches it again.
 t_two_queue_pairs() {
-	ip link del tap0 2>/dev/null
-	ip tuntap add dev tap0 mode tap multi_queue || return 1
-	ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || return 1
+	mq_tap_up || return 1
 	"${EMB[@]}" --cpus 2 --net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
 		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; ping -c 2 -W 10 $HOST_IP; echo net-ready; nc -l -p 7000 >/dev/null; echo tail-line" \
 		>"$T_TMP/out" 2>&1 </dev/null &
@@ -254,9 +259,7 @@ t_two_queue_pairs() {
 # ember detaches TAP queue 1 and the kernel steers every flow to queue 0:
 # several TCP connections (each hashed on its own ports) all get through.
 t_queue_pairs_set_to_one() {
-	ip link del tap0 2>/dev/null
-	ip tuntap add dev tap0 mode tap multi_queue || return 1
-	ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || return 1
+	mq_tap_up || return 1
 	"${EMB[@]}" --cpus 1 --net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
 		-- sh -c "ls /sys/class/net/eth0/queues | tr '\n' ' '; echo; for p in 7001 7002 7003 7004 7005 7006 7007 7008; do nc -l -p \$p >/dev/null & done; echo net-ready; nc -l -p 7000 >/dev/null; wait; echo guest-done" \
 		>"$T_TMP/out" 2>&1 </dev/null &
