@@ -48,8 +48,10 @@ int cmdline_build(const char *base, const char *user, char *const words[], size_
 		bool blank = *w == '\0';
 		for (const char *c = w; *c; c++) {
 			if (*c == '"' || (unsigned char)*c < 0x20 || *c == 0x7f) {
-				err_set(err, "guest command word %zu (\"%s\") holds a double quote or control character, which a kernel command line cannot carry",
-					i + 1, w);
+				/* the reason first, and only the start of a long word,
+				 * so that the message is not cut before it says why */
+				err_set(err, "guest command word %zu holds a double quote or control character, which a kernel command line cannot carry (word: \"%.40s%s\")",
+					i + 1, w, strlen(w) > 40 ? "..." : "");
 				return -1;
 			}
 			if (*c == ' ')

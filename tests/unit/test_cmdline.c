@@ -156,6 +156,20 @@ static void bad_word_reported_even_when_too_long(void)
 	CHECK(strstr(err.msg, "quote") != NULL);
 }
 
+/* A long word: the reason is in the message, the word only abbreviated. */
+static void long_bad_word_message_keeps_reason(void)
+{
+	char word[1000];
+	memset(word, 'w', sizeof(word) - 2);
+	word[sizeof(word) - 2] = '"';
+	word[sizeof(word) - 1] = '\0';
+	char *w[] = {word};
+	CHECK_EQ(build("a=1", NULL, w, 1, sizeof(out)), -1);
+	CHECK(strstr(err.msg, "double quote") != NULL);
+	CHECK(strstr(err.msg, "wwww...") != NULL);
+	CHECK(strlen(err.msg) < sizeof(err.msg) - 1); /* not cut */
+}
+
 int main(void)
 {
 	RUN(defaults_only);
@@ -170,6 +184,7 @@ int main(void)
 	RUN(empty_word_quoted);
 	RUN(word_with_quote_rejected);
 	RUN(word_with_control_rejected);
+	RUN(long_bad_word_message_keeps_reason);
 	RUN(high_bytes_accepted);
 	RUN(exact_fit_and_overflow_by_one);
 	RUN(every_cap_never_overruns);
