@@ -4,17 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "blk_pci.h"
-#include "../vmm/seccomp.h"
 
 #define PCI_CLASS_STORAGE_OTHER 0x018000
-
-/* epoll tags: queue index * 2 (+1 for the completion efd); the stop efd. */
-#define TAG_STOP UINT64_MAX
 
 static void cb_notify(void *ctx)
 {
@@ -73,7 +67,7 @@ int blk_pci_open(struct blk_pci *d, const struct blk_opts *o, struct errbuf *e)
 {
 	memset(d, 0, sizeof(*d));
 	d->disk.fd = -1;
-	d->stop_efd = d->epfd = -1;
+	io_thread_init(&d->iot);
 	snprintf(d->path, sizeof(d->path), "%s", o->path);
 	return blk_disk_open(&d->disk, o, e);
 }
@@ -103,9 +97,7 @@ int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
 		struct blk_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
 					   .ctx = q};
 		if (blk_uring_setup(&q->io, &d->disk, BLK_PCI_QUEUE_SIZE, &cb, e)) {
-			char msg[sizeof(e->msg)];
-			snprintf(msg, sizeof(msg), "%s", e->msg);
-			err_set(e, "disk '%s': %s", d->path, msg);
+			err_prefix(e, "disk '%s'", d->path);
 			return -1;
 		}
 		q->io_ok = true;
@@ -118,93 +110,53 @@ int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
 	return 0;
 }
 
-static void *io_thread(void *arg)
+/* The I/O thread's batches: each queue's kick or ring completions. */
+static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
 {
-	struct blk_pci *d = arg;
-	pthread_setname_np(pthread_self(), "blk-io");
-	/* The rings were set up (and restricted) by blk_pci_create: from here on
-	 * the thread only needs epoll, eventfds and io_uring_enter. */
-	d->filter_ok = seccomp_thread_install(SECCOMP_BLK_IO) == 0;
-	sem_post(&d->ready);
-	if (!d->filter_ok)
-		return NULL;
-	struct epoll_event ev[64];
-	for (;;) {
-		int n = epoll_wait(d->epfd, ev, 64, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("disk I/O thread: epoll_wait: %s", strerror(errno));
-			return NULL;
+	struct blk_pci *d = ctx;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned qi = (unsigned)(tags[i] / 2);
+		if (qi >= d->nq)
+			continue;
+		struct blk_pci_queue *q = &d->q[qi];
+		pthread_mutex_lock(&d->vp.lock);
+		if (tags[i] & 1) {
+			blk_queue_complete(&q->io, false);
+		} else {
+			uint64_t v;
+			ssize_t r = read(d->vp.q[qi].notify_efd, &v, sizeof(v));
+			(void)r;
+			blk_queue_kick(&q->io);
 		}
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64;
-			if (tag == TAG_STOP)
-				return NULL;
-			unsigned qi = (unsigned)(tag / 2);
-			if (qi >= d->nq)
-				continue;
-			struct blk_pci_queue *q = &d->q[qi];
-			pthread_mutex_lock(&d->vp.lock);
-			if (tag & 1) {
-				blk_queue_complete(&q->io, false);
-			} else {
-				uint64_t v;
-				ssize_t r = read(d->vp.q[qi].notify_efd, &v, sizeof(v));
-				(void)r;
-				blk_queue_kick(&q->io);
-			}
-			pthread_mutex_unlock(&d->vp.lock);
-		}
+		pthread_mutex_unlock(&d->vp.lock);
 	}
-}
-
-static int ep_add(int epfd, int fd, uint64_t tag)
-{
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int blk_pci_start(struct blk_pci *d, struct errbuf *e)
 {
-	d->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->stop_efd < 0 || d->epfd < 0 || ep_add(d->epfd, d->stop_efd, TAG_STOP)) {
-		err_set(e, "disk I/O thread: %s", strerror(errno));
-		return -1;
-	}
+	/* The rings were set up (and restricted) by blk_pci_create: the thread
+	 * only needs epoll, eventfds and io_uring_enter. Tags: 2*queue for its
+	 * kick, 2*queue+1 for its ring's completions. */
+	if (io_thread_open(&d->iot, e))
+		goto fail;
 	for (unsigned i = 0; i < d->nq; i++) {
-		if (ep_add(d->epfd, d->vp.q[i].notify_efd, 2ull * i) ||
-		    ep_add(d->epfd, d->q[i].io.efd, 2ull * i + 1)) {
-			err_set(e, "disk I/O thread: epoll_ctl: %s", strerror(errno));
-			return -1;
+		if (io_thread_add(&d->iot, d->vp.q[i].notify_efd, 2ull * i) ||
+		    io_thread_add(&d->iot, d->q[i].io.efd, 2ull * i + 1)) {
+			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+			goto fail;
 		}
 	}
-	sem_init(&d->ready, 0, 0);
-	int r = pthread_create(&d->thread, NULL, io_thread, d);
-	if (r) {
-		err_set(e, "cannot start the disk I/O thread: %s", strerror(r));
-		return -1;
-	}
-	d->started = true;
-	while (sem_wait(&d->ready) < 0 && errno == EINTR)
-		;
-	if (!d->filter_ok) {
-		err_set(e, "disk '%s': the I/O thread has no seccomp filter", d->path);
-		return -1;
-	}
+	if (io_thread_start(&d->iot, "blk-io", SECCOMP_BLK_IO, io_batch, d, e))
+		goto fail;
 	return 0;
+fail:
+	err_prefix(e, "disk '%s'", d->path);
+	return -1;
 }
 
 void blk_pci_stop(struct blk_pci *d)
 {
-	if (d->started) {
-		uint64_t one = 1;
-		ssize_t r = write(d->stop_efd, &one, sizeof(one));
-		(void)r;
-		pthread_join(d->thread, NULL);
-		d->started = false;
-	}
+	io_thread_stop(&d->iot);
 	/* No vCPU runs any more: wait for what the disk still writes to guest RAM. */
 	for (unsigned i = 0; d->q && i < d->nq; i++)
 		if (d->q[i].io_ok)
@@ -221,9 +173,5 @@ void blk_pci_destroy(struct blk_pci *d)
 	d->q = NULL;
 	virtio_pci_destroy(&d->vp);
 	blk_disk_close(&d->disk);
-	if (d->stop_efd >= 0)
-		close(d->stop_efd);
-	if (d->epfd >= 0)
-		close(d->epfd);
-	d->stop_efd = d->epfd = -1;
+	io_thread_destroy(&d->iot);
 }

@@ -14,11 +14,9 @@
 #ifndef EMBER_BLK_PCI_H
 #define EMBER_BLK_PCI_H
 
-#include <pthread.h>
-#include <semaphore.h>
-
 #include "blk.h"
 #include "blk_uring.h"
+#include "io_thread.h"
 #include "virtio_pci.h"
 
 #define BLK_PCI_QUEUE_SIZE 256
@@ -39,11 +37,7 @@ struct blk_pci {
 	struct virtio_blk_config cfg;
 	unsigned nq;
 	struct blk_pci_queue *q;
-	int stop_efd, epfd;
-	pthread_t thread;
-	bool started;
-	sem_t ready;      /* posted by the I/O thread once its filter is in */
-	bool filter_ok;
+	struct io_thread iot;
 };
 
 /* Both: 0, or -1 with e set (then blk_pci_destroy cleans up). */

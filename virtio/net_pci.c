@@ -7,18 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "net_pci.h"
-#include "../vmm/seccomp.h"
 
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 
-/* epoll tags: queue index; the ring's eventfd; the stop eventfd. */
+/* The I/O thread's tag for the ring's eventfd (the queues' are their index). */
 #define TAG_URING 0x10000u
-#define TAG_STOP 0x10001u
 
 static void cb_notify(void *ctx, unsigned qi)
 {
@@ -96,7 +92,7 @@ static const struct virtio_pci_ops net_vp_ops = {
 int net_pci_open(struct net_pci *d, const struct net_opts *o, unsigned index, struct errbuf *e)
 {
 	memset(d, 0, sizeof(*d));
-	d->stop_efd = d->epfd = -1;
+	io_thread_init(&d->iot);
 	d->index = index;
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		d->tap.fd[i] = -1;
@@ -133,9 +129,7 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 	struct net_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
 				   .link_down = cb_link_down, .ctx = d};
 	if (net_io_setup(&d->io, d->tap.fd, d->pairs, NET_PCI_QUEUE_SIZE, &cb, e)) {
-		char msg[sizeof(e->msg)];
-		snprintf(msg, sizeof(msg), "%s", e->msg);
-		err_set(e, "--net tap=%s: %s", d->tap.name, msg);
+		err_prefix(e, "--net tap=%s", d->tap.name);
 		return -1;
 	}
 	d->io_ok = true;
@@ -201,99 +195,62 @@ static void ctrl_kick(struct net_pci *d)
 		virtio_pci_queue_notify(&d->vp, d->nq - 1);
 }
 
-static void *io_thread(void *arg)
+/* The I/O thread's batches: queue kicks and ring completions, then the
+ * driver's queue pair count (after DRIVER_OK set one pair). */
+static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
 {
-	struct net_pci *d = arg;
-	pthread_setname_np(pthread_self(), "net-io");
-	/* The TAP, its ring and the eventfds were set up before: from here on
-	 * the thread only needs epoll, eventfds, io_uring_enter and the TAP. */
-	d->filter_ok = seccomp_thread_install(SECCOMP_NET_IO) == 0;
-	sem_post(&d->ready);
-	if (!d->filter_ok)
-		return NULL;
-	struct epoll_event ev[64];
-	for (;;) {
-		int k = epoll_wait(d->epfd, ev, 64, -1);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("net I/O thread: epoll_wait: %s", strerror(errno));
-			return NULL;
+	struct net_pci *d = ctx;
+	pthread_mutex_lock(&d->vp.lock);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t tag = tags[i];
+		if (tag == TAG_URING) {
+			net_io_complete(&d->io, false);
+			continue;
 		}
-		pthread_mutex_lock(&d->vp.lock);
-		for (int i = 0; i < k; i++) {
-			uint32_t tag = ev[i].data.u32;
-			if (tag == TAG_STOP) {
-				pthread_mutex_unlock(&d->vp.lock);
-				return NULL;
-			}
-			if (tag == TAG_URING) {
-				net_io_complete(&d->io, false);
-				continue;
-			}
-			if (tag >= d->nq)
-				continue;
-			uint64_t v;
-			ssize_t r = read(d->vp.q[tag].notify_efd, &v, sizeof(v));
-			(void)r;
-			if (!(d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
-				continue;
-			if (tag == d->nq - 1)
-				ctrl_kick(d);
-			else
-				net_io_kick(&d->io, tag);
-		}
-		sync_pairs(d); /* after DRIVER_OK set one pair */
-		pthread_mutex_unlock(&d->vp.lock);
+		if (tag >= d->nq)
+			continue;
+		uint64_t v;
+		ssize_t r = read(d->vp.q[tag].notify_efd, &v, sizeof(v));
+		(void)r;
+		if (!(d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
+			continue;
+		if (tag == d->nq - 1)
+			ctrl_kick(d);
+		else
+			net_io_kick(&d->io, (unsigned)tag);
 	}
-}
-
-static int ep_add(int epfd, int fd, uint32_t tag)
-{
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+	sync_pairs(d);
+	pthread_mutex_unlock(&d->vp.lock);
 }
 
 int net_pci_start(struct net_pci *d, struct errbuf *e)
 {
-	d->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->stop_efd < 0 || d->epfd < 0 || ep_add(d->epfd, d->stop_efd, TAG_STOP) ||
-	    ep_add(d->epfd, d->io.efd, TAG_URING)) {
-		err_set(e, "net I/O thread: %s", strerror(errno));
-		return -1;
+	/* The TAP, its ring and the eventfds were set up before: the thread
+	 * only needs epoll, eventfds, io_uring_enter and the TAP. Tags: the
+	 * queue index for its kick, TAG_URING for the ring's completions. */
+	if (io_thread_open(&d->iot, e))
+		goto fail;
+	if (io_thread_add(&d->iot, d->io.efd, TAG_URING)) {
+		err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+		goto fail;
 	}
 	for (unsigned i = 0; i < d->nq; i++) {
-		if (ep_add(d->epfd, d->vp.q[i].notify_efd, i)) {
-			err_set(e, "net I/O thread: epoll_ctl: %s", strerror(errno));
-			return -1;
+		if (io_thread_add(&d->iot, d->vp.q[i].notify_efd, i)) {
+			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+			goto fail;
 		}
 	}
-	sem_init(&d->ready, 0, 0);
-	int r = pthread_create(&d->thread, NULL, io_thread, d);
-	if (r) {
-		err_set(e, "cannot start the net I/O thread: %s", strerror(r));
-		return -1;
-	}
-	d->started = true;
-	while (sem_wait(&d->ready) < 0 && errno == EINTR)
-		;
-	if (!d->filter_ok) {
-		err_set(e, "--net tap=%s: the I/O thread has no seccomp filter", d->tap.name);
-		return -1;
-	}
+	if (io_thread_start(&d->iot, "net-io", SECCOMP_NET_IO, io_batch, d, e))
+		goto fail;
 	return 0;
+fail:
+	err_prefix(e, "--net tap=%s", d->tap.name);
+	return -1;
 }
 
 void net_pci_stop(struct net_pci *d)
 {
-	if (d->started) {
-		uint64_t one = 1;
-		ssize_t r = write(d->stop_efd, &one, sizeof(one));
-		(void)r;
-		pthread_join(d->thread, NULL);
-		d->started = false;
-	}
+	io_thread_stop(&d->iot);
 	/* No vCPU runs any more: wait for the reads that write guest RAM. */
 	if (d->io_ok)
 		net_io_quiesce(&d->io);
@@ -311,11 +268,7 @@ void net_pci_destroy(struct net_pci *d)
 	net_tap_close(&d->tap);
 	free(d->ctrl_chain);
 	d->ctrl_chain = NULL;
-	if (d->stop_efd >= 0)
-		close(d->stop_efd);
-	if (d->epfd >= 0)
-		close(d->epfd);
-	d->stop_efd = d->epfd = -1;
+	io_thread_destroy(&d->iot);
 }
 
 void net_pci_stats_json(struct net_pci *d, char *buf, size_t len)

@@ -18,12 +18,10 @@
 #ifndef EMBER_NET_PCI_H
 #define EMBER_NET_PCI_H
 
-#include <pthread.h>
-#include <semaphore.h>
-
 #include "net.h"
 #include "net_tap.h"
 #include "net_uring.h"
+#include "io_thread.h"
 #include "virtio_pci.h"
 
 #define NET_PCI_QUEUE_SIZE 256
@@ -43,11 +41,7 @@ struct net_pci {
 	struct net_io io;
 	bool io_ok;
 	struct vq_chain *ctrl_chain;
-	int stop_efd, epfd;
-	pthread_t thread;
-	bool started;
-	sem_t ready;      /* posted by the I/O thread once its filter is in */
-	bool filter_ok;
+	struct io_thread iot;
 };
 
 /* Both: 0, or -1 with e set (then net_pci_destroy cleans up). */

@@ -18,6 +18,24 @@ void err_set(struct errbuf *e, const char *fmt, ...)
 	va_end(ap);
 }
 
+void err_prefix(struct errbuf *e, const char *fmt, ...)
+{
+	char head[sizeof(e->msg)], msg[sizeof(e->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	memcpy(msg, e->msg, sizeof(msg));
+	msg[sizeof(msg) - 1] = '\0';
+	/* head ": " msg, cut at the buffer's end */
+	const char *parts[] = {head, ": ", msg};
+	size_t o = 0, cap = sizeof(e->msg) - 1;
+	for (size_t i = 0; i < 3; i++)
+		for (const char *p = parts[i]; *p && o < cap; p++)
+			e->msg[o++] = *p;
+	e->msg[o] = '\0';
+}
+
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[1024];

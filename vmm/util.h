@@ -24,6 +24,8 @@ struct errbuf {
 	char msg[ERRBUF_SIZE];
 };
 void err_set(struct errbuf *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Put "PREFIX: " (formatted) in front of the message already in e. */
+void err_prefix(struct errbuf *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "ember: <message>" on stderr. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
