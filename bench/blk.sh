@@ -77,11 +77,13 @@ for _ in $(seq 1 "$ROUNDS"); do
 done
 
 median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+# spread FILE: " (lowest-highest)" of the rounds, nothing for one round.
+spread() { sort -g "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {if (NR > 1) printf " (%s-%s)", lo, hi}'; }
 row() { # name label
 	local w r i cw cb
-	w=$(median "$tmp/$1.seqwrite")
-	r=$(median "$tmp/$1.seqread")
-	i=$(median "$tmp/$1.randread")
+	w="$(median "$tmp/$1.seqwrite")$(spread "$tmp/$1.seqwrite")"
+	r="$(median "$tmp/$1.seqread")$(spread "$tmp/$1.seqread")"
+	i="$(median "$tmp/$1.randread")$(spread "$tmp/$1.randread")"
 	cw=$(median "$tmp/$1.work.cpu")
 	cb=$(median "$tmp/$1.base.cpu")
 	# Guest I/Os: 2 x MIB one-MiB requests plus the random reads done.
@@ -90,7 +92,7 @@ row() { # name label
 		"$(awk -v a="$cw" -v b="$cb" -v n="$((2 * MIB))" -v i="$i" -v s="$SECS" \
 			'BEGIN { printf "%.0f", (a - b) / (n + i * s) }')"
 }
-echo "| VMM (virtio-blk, brd RAM disk, O_DIRECT, $MIB MiB, ${SECS} s random, median of $ROUNDS) | seq write 1 MiB (MiB/s) | seq read 1 MiB (MiB/s) | 4 KiB random read, 4 threads (IOPS) | host CPU for the workload (s) | host CPU per guest I/O (µs) |"
+echo "| VMM (virtio-blk, brd RAM disk, O_DIRECT, $MIB MiB, ${SECS} s random, median of $ROUNDS (lowest-highest)) | seq write 1 MiB (MiB/s) | seq read 1 MiB (MiB/s) | 4 KiB random read, 4 threads (IOPS) | host CPU for the workload (s) | host CPU per guest I/O (µs) |"
 echo "|---|---:|---:|---:|---:|---:|"
 row ember ember
 row ember_nosec "ember --seccomp off"

@@ -88,6 +88,12 @@ median() {
 		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# spread FILE COLUMN: " (lowest-highest)" of a column's rounds, nothing for one.
+spread() {
+	awk -v c="$2" '$c != "failed" { print $c }' "$1" | sort -g |
+		awk 'NR == 1 {lo = $1} {hi = $1} END {if (NR > 1) printf " (%s-%s)", lo, hi}'
+}
+
 # ember OPTIONS...: ember (stopped after 900 s) with the benchmark guest; OPTIONS go first.
 ember() {
 	timeout 900 build/ember "$@" --kernel "$G/vmlinux" --initrd "$tmp/initrd.gz" --cpus 1 --mem 512 \
@@ -109,9 +115,9 @@ for _ in $(seq 1 "$ROUNDS"); do
 	run "QEMU virtio-net-pci, vhost=on" qemu on
 done
 
-echo "| VMM (virtio-net on a TAP, iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) |"
+echo "| VMM (virtio-net on a TAP, iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds (lowest-highest)) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) |"
 echo "|---|---:|---:|---:|"
 while read -r name; do
 	f=$tmp/row.$(echo "$name" | md5sum | cut -c1-8)
-	echo "| $name | $(median "$f" 1) | $(median "$f" 2) | $(median "$f" 3) |"
+	echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) | $(median "$f" 3)$(spread "$f" 3) |"
 done <"$tmp/rows"
