@@ -39,14 +39,17 @@ tap_up() {
 	ip tuntap add dev tap0 mode tap vnet_hdr && ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up
 }
 
-# iperf OUT [iperf3 options]: one client run (retried while the guest's server
-# is not listening yet); prints the receiver's Mbit/s.
+# iperf OUT [iperf3 options]: one client run (retried for up to 60 s while the
+# guest's server is not listening yet; each connect gives up after 3 s, so a
+# guest that cannot be reached costs a minute, not the kernel's SYN retries
+# times 30); prints the receiver's Mbit/s.
 iperf() {
-	local out=$1 i
+	local out=$1 end=$((SECONDS + 60))
 	shift
-	for i in $(seq 1 30); do
-		timeout $((SECS + 120)) "$IPERF" -c $GUEST_IP -t "$SECS" -J "$@" >"$out" 2>&1 && break
-		grep -q 'unable to connect\|Connection refused' "$out" || break
+	while :; do
+		timeout $((SECS + 120)) "$IPERF" -c $GUEST_IP -t "$SECS" -J --connect-timeout 3000 "$@" \
+			>"$out" 2>&1 && break
+		grep -q 'unable to connect\|Connection refused' "$out" && [ $SECONDS -lt $end ] || break
 		sleep 1
 	done
 	python3 -c 'import json, sys
@@ -68,8 +71,10 @@ run() {
 		kill -0 $vpid 2>/dev/null || break
 		sleep 0.1
 	done
-	tin=$(iperf "$tmp/in.json")
-	tout=$(iperf "$tmp/out.json" -R)
+	tin=$(iperf "$tmp/in.json") || true
+	[ -n "$tin" ] || echo "bench: $name: host->guest run failed" >&2
+	tout=$(iperf "$tmp/out.json" -R) || true
+	[ -n "$tout" ] || echo "bench: $name: guest->host run failed" >&2
 	ping -c 20 -i 0.2 -W 5 $GUEST_IP >"$tmp/ping" 2>&1
 	timeout 130 python3 $XFER poke $GUEST_IP 7000
 	wait $vpid || { echo "bench: $name exited $?" >&2; tail -n 5 "$tmp/vm.out" >&2; }
