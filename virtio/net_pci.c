@@ -288,7 +288,7 @@ void net_pci_stats_json(struct net_pci *d, char *buf, size_t len)
 }
 
 /* One queue's ring indices as the device and the driver left them. */
-static size_t vq_state_json(const struct virtio_pci *vp, unsigned qi, char *buf, size_t len)
+static size_t vq_state_json(struct virtio_pci *vp, unsigned qi, char *buf, size_t len)
 {
 	const struct vpci_queue *q = &vp->q[qi];
 	const struct virtqueue *vq = &q->vq;
@@ -301,12 +301,8 @@ static size_t vq_state_json(const struct virtio_pci *vp, unsigned qi, char *buf,
 	unsigned avail_event = vq->event_idx
 		? le16toh(__atomic_load_n((const uint16_t *)&vq->used->ring[vq->size],
 					  __ATOMIC_RELAXED)) : 0;
-	bool masked = true, pending = false;
-	if (q->vector < vp->msix.nvec) {
-		masked = !vp->msix.enabled || vp->msix.fmask ||
-			 (vp->msix.vec[q->vector].ctrl & MSIX_ENTRY_MASKED);
-		pending = vp->msix.pba[q->vector / 64] & (UINT64_C(1) << (q->vector % 64));
-	}
+	struct msix *m = &vp->msix;
+	bool masked = !msix_deliverable(m, q->vector), pending = msix_pending(m, q->vector);
 	return (size_t)snprintf(buf, len,
 		"{\"vq\":%u,\"avail\":%u,\"last_avail\":%u,\"used\":%u,\"signalled\":%u,"
 		"\"used_event\":%u,\"avail_event\":%u,\"vector\":%u,\"masked\":%s,\"pending\":%s}",

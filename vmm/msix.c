@@ -364,6 +364,16 @@ bool msix_pending(struct msix *m, unsigned vec)
 	return p;
 }
 
+bool msix_deliverable(struct msix *m, unsigned vec)
+{
+	if (vec >= m->nvec)
+		return false;
+	pthread_mutex_lock(&m->lock);
+	bool d = deliverable(m, &m->vec[vec]);
+	pthread_mutex_unlock(&m->lock);
+	return d;
+}
+
 int msix_vector_eventfd(const struct msix *m, unsigned vec)
 {
 	return vec < m->nvec ? m->vec[vec].efd : -1;

@@ -128,6 +128,8 @@ void msix_config_write(struct msix *m, unsigned off, unsigned len);
 void msix_notify(struct msix *m, unsigned vec);
 /* Inspection (tests, debugging). */
 bool msix_pending(struct msix *m, unsigned vec);
+/* MSI-X on, function and vector unmasked (false for a vector out of range). */
+bool msix_deliverable(struct msix *m, unsigned vec);
 int msix_vector_eventfd(const struct msix *m, unsigned vec);
 unsigned msix_vector_gsi(const struct msix *m, unsigned vec);
 
