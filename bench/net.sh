@@ -7,7 +7,8 @@
 # second cpio archive); the host runs the same iperf3 as the client: SECS
 # seconds of one TCP stream host->guest, then guest->host (-R), each the
 # receiver's rate, then the host pings the guest 20 times. ROUNDS rounds of
-# all rows, one VMM after another; the table has each column's median.
+# all rows (or those BENCH_NET_ONLY matches), one VMM after another; the
+# table has each column's median.
 # Prints a Markdown table. Needs root, a Linux-capable KVM, /dev/net/tun and
 # /dev/vhost-net: bench/run runs it inside the lab.
 set -uo pipefail
@@ -17,6 +18,7 @@ if [ -z "${EMBER_NET_NETNS:-}" ]; then
 fi
 SECS=${BENCH_NET_SECONDS:-10}
 ROUNDS=${BENCH_NET_ROUNDS:-3}
+ONLY=${BENCH_NET_ONLY:-.}	# a regex: only the rows whose names match (e.g. 'vhost=on')
 G=build/guest
 IPERF=$G/iperf3/run
 XFER=tests/net/xfer.py
@@ -47,7 +49,7 @@ iperf() {
 	local out=$1 end=$((SECONDS + 60))
 	shift
 	while :; do
-		timeout $((SECS + 120)) "$IPERF" -c $GUEST_IP -t "$SECS" -J --connect-timeout 3000 "$@" \
+		timeout -k 5 $((SECS + 120)) "$IPERF" -c $GUEST_IP -t "$SECS" -J --connect-timeout 3000 "$@" \
 			>"$out" 2>&1 && break
 		grep -q 'unable to connect\|Connection refused' "$out" && [ $SECONDS -lt $end ] || break
 		sleep 1
@@ -59,13 +61,37 @@ except Exception:
     sys.exit(1)' "$out" || { echo "bench: iperf3 $*:" >&2; tail -n 5 "$out" >&2; }
 }
 
+# stop_vm NAME PID: wait up to 60 s for the poked guest's VMM to exit; one
+# that does not is reported with its state (ember: the SIGUSR1 counter and
+# queue lines; QEMU: its last output), then killed, so a stuck VMM costs a
+# minute and says why instead of holding the run until its 900 s timeout.
+stop_vm() {
+	local name=$1 pid=$2 _ rc
+	for _ in $(seq 1 600); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "bench: $name did not exit 60 s after the poke; its state:" >&2
+		pkill -USR1 -x ember 2>/dev/null && sleep 1
+		tail -n 8 "$tmp/vm.out" >&2
+		pkill -KILL -x ember
+		pkill -KILL -x qemu-system-x86
+	fi
+	wait "$pid"
+	rc=$?
+	[ $rc -eq 0 ] || { echo "bench: $name exited $rc" >&2; tail -n 5 "$tmp/vm.out" >&2; }
+}
+
 # run NAME CMD...: boot the VMM, measure, add the results to NAME's row.
 run() {
 	local name=$1
 	shift
+	[[ $name =~ $ONLY ]] || return 0
 	tap_up || { echo "bench: no tap" >&2; return 1; }
 	"$@" >"$tmp/vm.out" 2>&1 </dev/null &
 	local vpid=$! _ tin tout rtt
+	echo "bench: $(date +%T) $name" >&2
 	for _ in $(seq 1 1200); do
 		grep -q bench-ready "$tmp/vm.out" && break
 		kill -0 $vpid 2>/dev/null || break
@@ -75,9 +101,10 @@ run() {
 	[ -n "$tin" ] || echo "bench: $name: host->guest run failed" >&2
 	tout=$(iperf "$tmp/out.json" -R) || true
 	[ -n "$tout" ] || echo "bench: $name: guest->host run failed" >&2
-	ping -c 20 -i 0.2 -W 5 $GUEST_IP >"$tmp/ping" 2>&1
-	timeout 130 python3 $XFER poke $GUEST_IP 7000
-	wait $vpid || { echo "bench: $name exited $?" >&2; tail -n 5 "$tmp/vm.out" >&2; }
+	ping -c 20 -i 0.2 -W 5 $GUEST_IP >"$tmp/ping" 2>&1 ||
+		{ echo "bench: $name: ping:" >&2; tail -n 3 "$tmp/ping" >&2; }
+	timeout -k 5 130 python3 $XFER poke $GUEST_IP 7000 >/dev/null 2>&1 || echo "bench: $name: poke failed" >&2
+	stop_vm "$name" $vpid
 	rtt=$(awk -F/ '/^rtt|^round-trip/ {printf "%.3f", $5}' "$tmp/ping")
 	grep -qxF -- "$name" "$tmp/rows" 2>/dev/null || echo "$name" >>"$tmp/rows"
 	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
@@ -101,12 +128,12 @@ spread() {
 
 # ember OPTIONS...: ember (stopped after 900 s) with the benchmark guest; OPTIONS go first.
 ember() {
-	timeout 900 build/ember "$@" --kernel "$G/vmlinux" --initrd "$tmp/initrd.gz" --cpus 1 --mem 512 \
+	timeout -k 5 900 build/ember "$@" --kernel "$G/vmlinux" --initrd "$tmp/initrd.gz" --cpus 1 --mem 512 \
 		--console stdio --net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16" -- sh -c "$GCMD"
 }
 # qemu VHOST: QEMU microvm (stopped after 900 s) with virtio-net-pci on the TAP, vhost on or off.
 qemu() {
-	timeout 900 qemu-system-x86_64 -M microvm,pcie=on,rtc=on -enable-kvm -cpu host -m 512 -smp 1 \
+	timeout -k 5 900 qemu-system-x86_64 -M microvm,pcie=on,rtc=on -enable-kvm -cpu host -m 512 -smp 1 \
 		-nodefaults -no-user-config -nographic -no-reboot -serial stdio \
 		-kernel "$G/vmlinux" -initrd "$tmp/initrd.gz" -append "$APPEND" \
 		-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=$1" \
