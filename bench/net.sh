@@ -66,12 +66,8 @@ except Exception:
 # queue lines; QEMU: its last output), then killed, so a stuck VMM costs a
 # minute and says why instead of holding the run until its 900 s timeout.
 stop_vm() {
-	local name=$1 pid=$2 _ rc
-	for _ in $(seq 1 600); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
+	local name=$1 pid=$2 rc
+	if ! timeout 60 tail --pid="$pid" -f /dev/null; then
 		echo "bench: $name did not exit 60 s after the poke; its state:" >&2
 		pkill -USR1 -x ember 2>/dev/null && sleep 1
 		tail -n 8 "$tmp/vm.out" >&2
