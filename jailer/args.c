@@ -34,6 +34,43 @@ bool jail_id_valid(const char *id)
 	return true;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* n hex digits at s, into *v. */
+static bool hexfield(const char *s, int n, unsigned *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		int d = hexval(s[i]);
+		if (d < 0)
+			return false;
+		*v = *v << 4 | (unsigned)d;
+	}
+	return true;
+}
+
+bool jail_bdf_parse(const char *s, char out[JAIL_BDF_LEN])
+{
+	unsigned dom = 0, bus, dev, fn;
+	size_t n = strlen(s);
+	if (n == 12) {
+		if (!hexfield(s, 4, &dom) || s[4] != ':')
+			return false;
+		s += 5;
+	} else if (n != 7) {
+		return false;
+	}
+	if (!hexfield(s, 2, &bus) || s[2] != ':' || !hexfield(s + 3, 2, &dev) || s[5] != '.' ||
+	    !hexfield(s + 6, 1, &fn) || dev > 0x1f || fn > 7)
+		return false;
+	snprintf(out, JAIL_BDF_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return true;
+}
+
 const char *jail_basename(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -133,6 +170,7 @@ static const struct opt_def options[] = {
 	{"chroot-base", "DIR", "jails go in DIR/ember/ID/root (default " JAIL_DEFAULT_BASE ")"},
 	{"cgroup", "FILE=VALUE", "write VALUE to FILE of the VM's cgroup v2 group (repeatable), e.g. memory.max=512M"},
 	{"netns", "PATH", "join this network namespace (e.g. /var/run/netns/NAME)"},
+	{"vfio", "BDF", "make the PCI device BDF (e.g. 0000:01:00.1, bound to vfio-pci) usable in the jail: /dev/vfio/vfio and its IOMMU group's node; memlock defaults to guest memory + 64 MiB (repeatable)"},
 	{"resource-limit", "NAME=VALUE", "set an rlimit: as, core, fsize, memlock, nofile, nproc (repeatable; defaults nofile=2048, core=0)"},
 	{"daemonize", NULL, "detach: new session, stdio on /dev/null; the jailer exits 0 once ember runs"},
 	{"new-pid-ns", NULL, "run ember as PID 1 of a new PID namespace"},
@@ -197,6 +235,22 @@ static int set_option(struct jail_opts *o, const char *name, const char *v, stru
 		o->netns = v;
 	} else if (!strcmp(name, "resource-limit")) {
 		return add_rlimit(o, v, e);
+	} else if (!strcmp(name, "vfio")) {
+		char bdf[JAIL_BDF_LEN];
+		if (!jail_bdf_parse(v, bdf)) {
+			err_set(e, "--vfio: '%s' is not a PCI address (DDDD:BB:DD.F, e.g. 0000:01:00.1)", v);
+			return -1;
+		}
+		for (unsigned i = 0; i < o->nvfio; i++)
+			if (!strcmp(o->vfio[i], bdf)) {
+				err_set(e, "--vfio %s: given twice", bdf);
+				return -1;
+			}
+		if (o->nvfio >= JAIL_MAX_VFIO) {
+			err_set(e, "--vfio: at most %d devices", JAIL_MAX_VFIO);
+			return -1;
+		}
+		memcpy(o->vfio[o->nvfio++], bdf, JAIL_BDF_LEN);
 	} else if (!strcmp(name, "daemonize")) {
 		o->daemonize = true;
 	} else if (!strcmp(name, "new-pid-ns")) {
@@ -254,6 +308,16 @@ static int parse(int argc, char **argv, struct jail_opts *o, struct errbuf *err)
 	o->ember_argv = argv + i;
 	o->ember_argc = argc - i;
 	return 0;
+}
+
+void jail_vfio_default_memlock(struct jail_opts *o, uint64_t guest_mem_mib)
+{
+	if (!o->nvfio)
+		return;
+	for (unsigned i = 0; i < o->nrlimits; i++)
+		if (o->rlimits[i].resource == RLIMIT_MEMLOCK)
+			return; /* --resource-limit memlock=... */
+	set_rlimit(o, RLIMIT_MEMLOCK, "memlock", (guest_mem_mib + JAIL_VFIO_MEMLOCK_SLACK_MIB) << 20);
 }
 
 void jail_opts_free(struct jail_opts *o)
@@ -338,6 +402,7 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 	 * touched (each fully). */
 	p->nfiles = 0;
 	p->needs_tun = false;
+	p->mem_mib = EMBER_DEFAULT_MEM_MIB;
 	p->argc = 0;
 	/* Rewritten words are at most "/name" + the original word. */
 	size_t room = 0;
@@ -412,6 +477,9 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 			ro = false;
 			prefix = "file:";
 		}
+		uint64_t mib;
+		if (!strcmp(flag, "--mem") && !parse_u64(val, 1, UINT64_MAX >> 21, &mib))
+			p->mem_mib = mib; /* a bad value: ember says so */
 		if (!path) {
 			/* another valued option: keep it as it was */
 			p->argv[n++] = eq ? a : (char *)val;

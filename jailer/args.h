@@ -17,6 +17,12 @@
 #define JAIL_MAX_FILES 40 /* kernel, initrd, console, 16 disks, and room */
 #define JAIL_DEFAULT_BASE "/srv/jailer"
 #define JAIL_DEFAULT_NOFILE 2048
+#define JAIL_MAX_VFIO 8
+#define JAIL_BDF_LEN 13 /* "dddd:bb:dd.f" and its NUL */
+/* With --vfio, RLIMIT_MEMLOCK defaults to the guest's memory plus this: VFIO
+ * pins (and counts as locked) all guest memory it maps for DMA. */
+#define JAIL_VFIO_MEMLOCK_SLACK_MIB 64
+#define EMBER_DEFAULT_MEM_MIB 256 /* ember's --mem default (CLI_DEFAULT_MEM_MIB) */
 
 struct jail_cgroup {
 	char *file;        /* "memory.max" (allocated) */
@@ -41,6 +47,8 @@ struct jail_opts {
 	const char *netns;
 	struct jail_rlimit rlimits[JAIL_MAX_RLIMITS]; /* the defaults, then --resource-limit */
 	unsigned nrlimits;
+	char vfio[JAIL_MAX_VFIO][JAIL_BDF_LEN]; /* --vfio, canonical PCI addresses */
+	unsigned nvfio;
 	bool daemonize, new_pid_ns, exec_in_place, keep_on_failure, help;
 	char **ember_argv; /* words after "--" */
 	int ember_argc;
@@ -53,6 +61,14 @@ void jail_opts_free(struct jail_opts *o);
 
 /* ID: 1-64 letters, digits and '-'. */
 bool jail_id_valid(const char *id);
+
+/* A PCI address as "dddd:bb:dd.f" or "bb:dd.f" (hex, any case) into its
+ * canonical sysfs form "dddd:bb:dd.f" (lower case); false if it is not one. */
+bool jail_bdf_parse(const char *s, char out[JAIL_BDF_LEN]);
+
+/* The RLIMIT_MEMLOCK a jail with VFIO devices gets when --resource-limit did
+ * not set one: guest memory (ember's --mem) plus the slack. */
+void jail_vfio_default_memlock(struct jail_opts *o, uint64_t guest_mem_mib);
 
 /* What a file named in ember's arguments is for, which says what the jailed
  * ember must be able to do with it. */
@@ -69,6 +85,7 @@ struct jail_plan {
 	struct jail_file files[JAIL_MAX_FILES];
 	unsigned nfiles;
 	bool needs_tun;  /* --net: /dev/net/tun in the jail */
+	uint64_t mem_mib; /* ember's --mem (its default when absent or bad) */
 	char **argv;     /* ember's argv: [0] = "/<exec name>", rewritten paths, NULL-terminated */
 	int argc;
 	char *strings;   /* storage of rewritten words (one allocation) */

@@ -1,5 +1,5 @@
 /* fs.c: the jail's files: <base>/ember/<id>/root with a copy of ember, the
- * device nodes the VM needs (owned by the VM's user), and the kernel, initrd,
+ * device nodes the VM needs (owned by the VM's user: kvm, net/tun, vfio), and the kernel, initrd,
  * disks and console file its arguments name, hard-linked when they are on the
  * same file system and otherwise bind-mounted (read-only where ember only
  * reads) in ember's own mount namespace, over empty files made here. The exec
@@ -145,7 +145,7 @@ static int copy_exec(struct jail *j, const char *dst)
 }
 
 /* A character device like the host's, for the VM's user only. */
-static int make_node(struct jail *j, const char *host, const char *rel)
+int jail_make_node(struct jail *j, const char *host, const char *rel)
 {
 	struct stat st;
 	if (stat(host, &st) < 0)
@@ -246,16 +246,17 @@ int jail_fs_populate(struct jail *j)
 	snprintf(path, sizeof(path), "%s/dev", j->root);
 	if (mkdir(path, 0755) < 0)
 		return jail_fail(j, "creating dev in the jail: %s", strerror(errno));
-	if (make_node(j, "/dev/kvm", "dev/kvm"))
+	if (jail_make_node(j, "/dev/kvm", "dev/kvm"))
 		return -1;
 	if (j->plan.needs_tun) {
 		snprintf(path, sizeof(path), "%s/dev/net", j->root);
 		if (mkdir(path, 0755) < 0)
 			return jail_fail(j, "creating dev/net in the jail: %s", strerror(errno));
-		if (make_node(j, "/dev/net/tun", "dev/net/tun"))
+		if (jail_make_node(j, "/dev/net/tun", "dev/net/tun"))
 			return -1;
 	}
-	/* TODO(vfio): /dev/vfio/vfio and /dev/vfio/<group> once ember has --vfio. */
+	if (jail_vfio_populate(j))
+		return -1;
 	for (unsigned i = 0; i < j->plan.nfiles; i++)
 		if (place_file(j, &j->plan.files[i]))
 			return -1;

@@ -38,6 +38,8 @@ struct jail {
 	const char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted names, unmounted on failure */
 	unsigned nmounts;
 	struct jail_cgroup_state cg;
+	unsigned vfio_groups[JAIL_MAX_VFIO]; /* the IOMMU groups of --vfio, each once */
+	unsigned nvfio_groups;
 	char err[512];       /* the first failure */
 };
 
@@ -62,6 +64,12 @@ int jail_fs_bind(struct jail *j);       /* bind mounts over the placeholders (in
 void jail_fs_remove(struct jail *j);    /* unmount and delete what was built */
 /* The static ELF check for the exec file. */
 int jail_check_exec(struct jail *j);
+/* A character device node at rel in the jail like the host's, for UID:GID only (0600). */
+int jail_make_node(struct jail *j, const char *host, const char *rel);
+
+/* vfio.c */
+int jail_vfio_check(struct jail *j);    /* --vfio devices usable: bound to vfio-pci, group viable and free */
+int jail_vfio_populate(struct jail *j); /* /dev/vfio/vfio and the groups' nodes */
 
 /* cgroup.c */
 int jail_cgroup_create(struct jail *j, struct jail_cgroup_state *cg);

@@ -131,12 +131,13 @@ int main(int argc, char **argv)
 		report(err.msg);
 		return 2;
 	}
+	jail_vfio_default_memlock(&o, j.plan.mem_mib);
 	if (geteuid() != 0) {
 		report("must run as root (it creates device nodes, cgroups and namespaces)");
 		return 1;
 	}
 	umask(022);
-	if (jail_check_exec(&j))
+	if (jail_check_exec(&j) || jail_vfio_check(&j))
 		return jail_failed(&j);
 	int netns_fd = -1;
 	if (o.netns && (netns_fd = open(o.netns, O_RDONLY | O_CLOEXEC)) < 0) {

@@ -3,7 +3,8 @@
  * syntax, defaults, --exec-in-place and what it excludes; and the rewriting
  * of ember's arguments for the jail: --kernel/--initrd/--disk/--console
  * file: in both forms, disk options kept, read-only kinds, name collisions,
- * words after "--" untouched, --net asking for /dev/net/tun. */
+ * words after "--" untouched, --net asking for /dev/net/tun; --vfio PCI
+ * addresses and the memlock default they bring (from ember's --mem). */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 
 #include "args.h"
 #include "check.h"
+#include "cli.h"
+
+_Static_assert(EMBER_DEFAULT_MEM_MIB == CLI_DEFAULT_MEM_MIB, "the jailer's copy of ember's --mem default");
 
 static struct jail_opts o;
 static struct errbuf err;
@@ -299,6 +303,64 @@ static void bad_paths(void)
 	CHECK_STR_EQ(plan.argv[1], "--kernel");
 }
 
+static void bdf_syntax(void)
+{
+	char b[JAIL_BDF_LEN];
+	CHECK(jail_bdf_parse("0000:01:00.1", b));
+	CHECK_STR_EQ(b, "0000:01:00.1");
+	CHECK(jail_bdf_parse("00AB:Cd:1F.7", b));
+	CHECK_STR_EQ(b, "00ab:cd:1f.7");
+	CHECK(jail_bdf_parse("3a:00.0", b));
+	CHECK_STR_EQ(b, "0000:3a:00.0");
+	const char *bad[] = {"", "0000:01:00", "0000:01:20.0", "0000:01:00.8", "0000:01:00.1x",
+			     "000:01:00.1", "0000-01:00.1", "0000:01:00:1", "0000:g1:00.1",
+			     "../../../x", "0000:01:00.1 ", "1:0.0"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (jail_bdf_parse(bad[i], b))
+			check_fail(__FILE__, __LINE__, "'%s' taken as a PCI address", bad[i]);
+}
+
+static void vfio_option(void)
+{
+	CHECK_EQ(parse(REQUIRED, "--vfio", "01:00.1", "--vfio=0000:02:00.3", "--", "--kernel", "k", NULL), 0);
+	CHECK_EQ(o.nvfio, 2);
+	CHECK_STR_EQ(o.vfio[0], "0000:01:00.1");
+	CHECK_STR_EQ(o.vfio[1], "0000:02:00.3");
+	EXPECT_ERR("--vfio: '01:00' is not a PCI address", REQUIRED, "--vfio", "01:00", "--", "k");
+	EXPECT_ERR("--vfio 0000:01:00.1: given twice", REQUIRED, "--vfio", "01:00.1", "--vfio",
+		   "0000:01:00.1", "--", "k");
+	EXPECT_ERR("--vfio: at most 8", REQUIRED, "--vfio", "01:00.0", "--vfio", "01:00.1", "--vfio",
+		   "01:00.2", "--vfio", "01:00.3", "--vfio", "01:00.4", "--vfio", "01:00.5", "--vfio",
+		   "01:00.6", "--vfio", "01:00.7", "--vfio", "02:00.0", "--", "k");
+	/* the error names the option even in the --vfio=BDF form */
+	EXPECT_ERR("--vfio: 'x'", REQUIRED, "--vfio=x", "--", "k");
+}
+
+static void vfio_memlock_default(void)
+{
+	/* Without --vfio: no memlock limit is set. */
+	CHECK_EQ(parse(REQUIRED, "--", "--kernel", "k", NULL), 0);
+	jail_vfio_default_memlock(&o, 512);
+	CHECK_EQ(rlimit_of(RLIMIT_MEMLOCK), 12345);
+	/* With it: guest memory + the slack, from ember's --mem (or its default). */
+	CHECK_EQ(parse(REQUIRED, "--vfio", "01:00.1", "--", "--kernel", "k", NULL), 0);
+	CHECK_EQ(build("--kernel", "k", "--mem", "1024", NULL), 0);
+	CHECK_EQ(plan.mem_mib, 1024);
+	jail_vfio_default_memlock(&o, plan.mem_mib);
+	CHECK_EQ(rlimit_of(RLIMIT_MEMLOCK), (1024ull + JAIL_VFIO_MEMLOCK_SLACK_MIB) << 20);
+	CHECK_EQ(build("--kernel", "k", "--mem=2048", NULL), 0);
+	CHECK_EQ(plan.mem_mib, 2048);
+	CHECK_EQ(build("--kernel", "k", "--mem", "lots", NULL), 0);
+	CHECK_EQ(plan.mem_mib, EMBER_DEFAULT_MEM_MIB);
+	CHECK_EQ(build("--kernel", "k", "--", "--mem", "4096", NULL), 0);
+	CHECK_EQ(plan.mem_mib, EMBER_DEFAULT_MEM_MIB);
+	/* --resource-limit memlock wins. */
+	CHECK_EQ(parse(REQUIRED, "--vfio", "01:00.1", "--resource-limit", "memlock=unlimited", "--",
+		       "--kernel", "k", NULL), 0);
+	jail_vfio_default_memlock(&o, 256);
+	CHECK_EQ(rlimit_of(RLIMIT_MEMLOCK), UINT64_MAX);
+}
+
 static void read_only_disk_option(void)
 {
 	CHECK_EQ(build("--disk", "a,id=ro", "--disk", "b,direct,ro", "--disk", "c,rox", NULL), 0);
@@ -324,6 +386,9 @@ int main(void)
 	RUN(net_needs_tun);
 	RUN(bad_paths);
 	RUN(read_only_disk_option);
+	RUN(bdf_syntax);
+	RUN(vfio_option);
+	RUN(vfio_memlock_default);
 	jail_plan_free(&plan);
 	jail_opts_free(&o);
 	return check_summary();
