@@ -36,7 +36,7 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/bench/runstat $(B)/bench/blkbench \
+all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/tests/vfio_probe $(B)/bench/runstat $(B)/bench/blkbench \
 	$(B)/bench/seccomp_cost
 
 $(B)/ember: $(VMM_OBJ)
@@ -99,7 +99,10 @@ $(B)/bench/blkbench: bench/blkbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -static -pthread -o $@ $<
 
-# Test tools.
+# Test tools. vfio_probe runs in a jail in ember's place: static.
+$(B)/tests/vfio_probe: tests/tools/vfio_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $<
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
