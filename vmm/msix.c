@@ -143,6 +143,12 @@ int gsi_irqfd(struct gsi_routes *r, int efd, unsigned gsi)
 	return r->ops->irqfd(r->ctx, &f);
 }
 
+int gsi_irqfd_detach(struct gsi_routes *r, int efd, unsigned gsi)
+{
+	struct kvm_irqfd f = {.fd = (uint32_t)efd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
+	return r->ops->irqfd(r->ctx, &f);
+}
+
 /* ---- MSI-X ---- */
 
 static uint32_t pba_bytes(unsigned nvec)
@@ -167,8 +173,12 @@ static bool deliverable(const struct msix *m, const struct msix_vector *v)
 static void sync_vector(struct msix *m, unsigned i)
 {
 	struct msix_vector *v = &m->vec[i];
-	if (!deliverable(m, v))
+	if (!deliverable(m, v)) {
+		/* External trigger: masked means detached (signals accumulate). */
+		if (m->external && v->attached && gsi_irqfd_detach(m->routes, v->efd, v->gsi) == 0)
+			v->attached = false;
 		return;
+	}
 	if (!v->routed || v->route_lo != v->addr_lo || v->route_hi != v->addr_hi ||
 	    v->route_data != v->data) {
 		v->routed = false;
@@ -179,10 +189,33 @@ static void sync_vector(struct msix *m, unsigned i)
 		v->route_hi = v->addr_hi;
 		v->route_data = v->data;
 	}
+	/* Attached after the route exists: KVM injects a pending signal at once. */
+	if (m->external && !v->attached && gsi_irqfd(m->routes, v->efd, v->gsi) == 0)
+		v->attached = true;
 	if (m->pba[i / 64] & (UINT64_C(1) << (i % 64))) {
 		m->pba[i / 64] &= ~(UINT64_C(1) << (i % 64));
 		signal_efd(v->efd);
 	}
+}
+
+int msix_external_trigger(struct msix *m)
+{
+	if (!m->vec)
+		return -1;
+	pthread_mutex_lock(&m->lock);
+	m->external = true;
+	int r = 0;
+	for (unsigned i = 0; i < m->nvec; i++) {
+		struct msix_vector *v = &m->vec[i];
+		if (v->attached && !deliverable(m, v)) {
+			if (gsi_irqfd_detach(m->routes, v->efd, v->gsi) < 0)
+				r = -1;
+			else
+				v->attached = false;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
 }
 
 void msix_destroy(struct msix *m)
@@ -246,6 +279,7 @@ int msix_init(struct msix *m, struct pci_device *dev, struct gsi_routes *routes,
 			return -1;
 		}
 		v->gsi = (unsigned)gsi;
+		v->attached = true;
 	}
 	uint8_t cap[MSIX_CAP_LEN] = {PCI_CAP_ID_MSIX, 0};
 	uint16_t ctrl = (uint16_t)(nvec - 1);

@@ -12,6 +12,13 @@
  * msix_notify(), not by writing the eventfd themselves, or masking is not
  * honoured. Interrupts while MSI-X is disabled are dropped.
  *
+ * A passed-through device (VFIO) signals the eventfds itself, from the host
+ * kernel. For it msix_external_trigger() switches masking to the irqfd: a
+ * vector's eventfd is attached to its GSI (KVM_IRQFD) only while the vector
+ * is deliverable; while it is not, the device's signals accumulate in the
+ * eventfd, and re-attaching makes KVM inject the one that is pending (KVM
+ * polls the eventfd when an irqfd is assigned). The PBA then stays zero.
+ *
  * KVM_SET_GSI_ROUTING replaces the whole table, so struct gsi_routes keeps the
  * complete table (KVM's default IOAPIC/PIC routes for GSIs 0-23 included, or
  * the serial port's IRQ would vanish with the first MSI route) and resubmits
@@ -69,6 +76,8 @@ int gsi_route_msi(struct gsi_routes *r, unsigned gsi, uint32_t addr_lo, uint32_t
 int gsi_route_remove(struct gsi_routes *r, unsigned gsi);
 /* Attach eventfd efd to gsi (KVM_IRQFD). Returns 0 or -1. */
 int gsi_irqfd(struct gsi_routes *r, int efd, unsigned gsi);
+/* Detach it again (KVM_IRQFD_FLAG_DEASSIGN). Returns 0 or -1. */
+int gsi_irqfd_detach(struct gsi_routes *r, int efd, unsigned gsi);
 
 /* MSI-X capability, message control and table entry layout. */
 #define PCI_CAP_ID_MSIX 0x11
@@ -88,6 +97,7 @@ struct msix_vector {
 	unsigned gsi;
 	int efd;
 	bool routed;                 /* gsi routed to route_* */
+	bool attached;               /* efd attached to gsi with KVM_IRQFD */
 	uint32_t route_lo, route_hi, route_data;
 };
 
@@ -100,6 +110,7 @@ struct msix {
 	unsigned table_bar, pba_bar;
 	uint32_t table_off, pba_off;
 	bool enabled, fmask;         /* from message control */
+	bool external;               /* msix_external_trigger() */
 	struct msix_vector *vec;
 	uint64_t *pba;               /* (nvec + 63) / 64 words */
 };
@@ -112,6 +123,10 @@ struct msix {
  * Returns 0, or -1 (m is then left empty: msix_destroy is still safe). */
 int msix_init(struct msix *m, struct pci_device *dev, struct gsi_routes *routes, unsigned nvec,
 	      unsigned table_bar, uint32_t table_off, unsigned pba_bar, uint32_t pba_off);
+/* The device signals the vectors' eventfds itself (see the top): detach
+ * every irqfd until its vector is deliverable. Right after msix_init.
+ * Returns 0, or -1 when KVM refused. */
+int msix_external_trigger(struct msix *m);
 /* Close the eventfds and free the table (routes stay: the VM is going away). */
 void msix_destroy(struct msix *m);
 

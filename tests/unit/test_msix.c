@@ -8,7 +8,9 @@
  * eventfd; masked vectors and a masked function set pending bits in the PBA and
  * deliver on unmask; interrupts while disabled are dropped; a KVM failure
  * leaves the vector pending; bad geometry is refused; hostile table/PBA
- * offsets and sizes stay in bounds (ASan). */
+ * offsets and sizes stay in bounds (ASan); with an external trigger (VFIO)
+ * a vector's irqfd is attached only while it is deliverable, after its
+ * route. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +322,53 @@ static void unmask_programs_route_and_delivers(void)
 	env_free(e);
 }
 
+/* The last KVM_IRQFD call for gsi: true if it attached. */
+static bool irqfd_attached(struct env *e, unsigned gsi)
+{
+	bool att = false;
+	for (unsigned i = 0; i < e->kvm.irqfd_calls && i < 64; i++)
+		if (e->kvm.irqfds[i].gsi == gsi)
+			att = !(e->kvm.irqfds[i].flags & KVM_IRQFD_FLAG_DEASSIGN);
+	return att;
+}
+
+static void external_trigger_masks_by_irqfd(void)
+{
+	struct env *e = env_new(2);
+	CHECK_EQ(e->kvm.irqfd_calls, 2); /* msix_init attached both */
+	CHECK_EQ(msix_external_trigger(&e->msix), 0);
+	CHECK_EQ(e->kvm.irqfd_calls, 4);
+	CHECK(!irqfd_attached(e, 24));
+	CHECK(!irqfd_attached(e, 25));
+	CHECK_EQ(e->kvm.irqfds[2].fd, (uint32_t)msix_vector_eventfd(&e->msix, 0));
+	/* Enabled and unmasked: routed first, then attached. */
+	set_ctrl(e, MSIX_CTRL_ENABLE);
+	program(e, 0, 0xfee00000, 0, 0x4030);
+	CHECK_EQ(e->kvm.irqfd_calls, 4);
+	wr32(e, TABLE + 12, 0);
+	CHECK_EQ(e->kvm.routing_calls, 1);
+	CHECK(route_of(e, 24) != NULL);
+	CHECK_EQ(e->kvm.irqfd_calls, 5);
+	CHECK(irqfd_attached(e, 24));
+	CHECK(!irqfd_attached(e, 25));
+	/* Masking the vector, then the function, detaches; once each. */
+	wr32(e, TABLE + 12, 1);
+	CHECK(!irqfd_attached(e, 24));
+	CHECK_EQ(e->kvm.irqfd_calls, 6);
+	wr32(e, TABLE + 12, 1);
+	CHECK_EQ(e->kvm.irqfd_calls, 6);
+	wr32(e, TABLE + 12, 0);
+	CHECK(irqfd_attached(e, 24));
+	set_ctrl(e, MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK);
+	CHECK(!irqfd_attached(e, 24));
+	set_ctrl(e, MSIX_CTRL_ENABLE);
+	CHECK(irqfd_attached(e, 24));
+	set_ctrl(e, 0);
+	CHECK(!irqfd_attached(e, 24));
+	CHECK_EQ(rd32(e, PBA), 0);
+	env_free(e);
+}
+
 static void function_mask_and_disable(void)
 {
 	struct env *e = env_new(NVEC);
@@ -431,6 +480,7 @@ int main(void)
 	RUN(table_reads_writes);
 	RUN(unmask_programs_route_and_delivers);
 	RUN(function_mask_and_disable);
+	RUN(external_trigger_masks_by_irqfd);
 	RUN(kvm_failure_keeps_pending);
 	RUN(bad_geometry_refused);
 	RUN(hostile_offsets_and_sizes);
