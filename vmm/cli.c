@@ -123,6 +123,11 @@ static int set_net(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
+static int set_vfio(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	return pci_bdf_add(o->vfio, &o->nvfio, CLI_MAX_VFIO, v, e);
+}
+
 static int set_boot_time(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
@@ -155,6 +160,7 @@ static const struct cli_option options[] = {
 	{{"irqchip", "split|kernel", "interrupt controllers: split (default): local APICs in KVM, IOAPIC in ember, no PIC or PIT; kernel: KVM's IOAPIC, PIC and PIT (slower to create and destroy)"}, set_irqchip},
 	{{"seccomp", "on|off", "per-thread seccomp filters (default on); off is for debugging only"}, set_seccomp},
 	{{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters and queue state as JSON on stderr"}, set_net},
+	{{"vfio", "BDF", "pass the host PCI device BDF (e.g. 0000:01:00.1, an SR-IOV VF bound to vfio-pci) through to the guest (repeatable): its memory BARs and MSI-X on ember's PCI bus, all guest RAM pinned for its DMA (RLIMIT_MEMLOCK must allow it)"}, set_vfio},
 	{{"boot-time", NULL, "print on stderr how long after ember started guest userspace began"}, set_boot_time},
 	{{"help", NULL, "show this help and exit"}, set_help},
 	{{"version", NULL, "show ember's version and exit"}, set_version},

@@ -1,5 +1,5 @@
 /* cli.h: ember's command-line options. A table of options drives parsing and
- * --help, so devices (--disk, --net, later --vfio) are one entry each. */
+ * --help, so devices (--disk, --net, --vfio) are one entry each. */
 #ifndef EMBER_CLI_H
 #define EMBER_CLI_H
 
@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include "pci_addr.h"
 #include "util.h"
 #include "../virtio/blk.h"
 #include "../virtio/net.h"
@@ -17,6 +18,7 @@ enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
 #define CLI_MAX_CPUS 254
 #define CLI_MAX_DISKS 16
 #define CLI_MAX_NETS 8
+#define CLI_MAX_VFIO 8
 
 struct ember_opts {
 	const char *kernel;
@@ -33,6 +35,8 @@ struct ember_opts {
 	unsigned ndisks;
 	struct net_opts nets[CLI_MAX_NETS];  /* --net, in order: eth0, eth1, ... */
 	unsigned nnets;
+	char vfio[CLI_MAX_VFIO][PCI_BDF_LEN]; /* --vfio, canonical PCI addresses */
+	unsigned nvfio;
 	char **guest_argv; /* words after `--` */
 	size_t guest_argc;
 	bool help, version;

@@ -21,6 +21,7 @@
 #include "devices.h"
 #include "kernel_image.h"
 #include "seccomp.h"
+#include "vfio_pci.h"
 #include "serial.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -35,6 +36,9 @@ static struct blk_pci disks[CLI_MAX_DISKS];
 static unsigned ndisks;
 static struct net_pci nets[CLI_MAX_NETS];
 static unsigned nnets;
+static struct vfio_pci vfios[CLI_MAX_VFIO];
+_Static_assert(CLI_MAX_VFIO <= SECCOMP_MAX_VFIO_FDS, "the vCPU filter has room for every --vfio");
+static unsigned nvfios;
 
 static void devices_destroy(void)
 {
@@ -44,6 +48,9 @@ static void devices_destroy(void)
 	for (unsigned i = 0; i < nnets; i++)
 		net_pci_destroy(&nets[i]);
 	nnets = 0;
+	for (unsigned i = 0; i < nvfios; i++)
+		vfio_pci_destroy(&vfios[i]);
+	nvfios = 0;
 }
 
 /* SIGUSR1: per NIC, one JSON line of counters and one of queue state on
@@ -200,6 +207,16 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* Passed-through devices too: a missing or unbound one is bad input. */
+	for (unsigned i = 0; i < o.nvfio; i++) {
+		nvfios = i + 1;
+		if (vfio_pci_open(&vfios[i], o.vfio[i], &err)) {
+			log_error("%s", err.msg);
+			devices_destroy();
+			return EXIT_USAGE;
+		}
+		seccomp_allow_vfio_fd(vfios[i].dev.fd);
+	}
 	struct console con;
 	if (console_open(&con, o.console, o.console_path, &err)) {
 		log_error("%s", err.msg);
@@ -275,6 +292,16 @@ int main(int argc, char **argv)
 		if (net_pci_create(d, &vm.mem, &vm.routes, vm.vm_fd, &err) ||
 		    pci_bus_add_device(&vm.pci, &d->vp.pci) < 0 || net_pci_start(d, &err)) {
 			log_error("%s", err.msg[0] ? err.msg : "--net: no room on the PCI bus");
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < nvfios; i++) {
+		struct vfio_pci *d = &vfios[i];
+		err.msg[0] = '\0';
+		uint32_t slots = VM_FIRST_DEVICE_SLOT + i * VFIO_PCI_SLOTS;
+		if (vfio_pci_create(d, &vm.mem, &vm.routes, vm.vm_fd, slots, &err) ||
+		    pci_bus_add_device(&vm.pci, &d->pci) < 0) {
+			log_error("%s", err.msg[0] ? err.msg : "--vfio: no room on the PCI bus");
 			goto out;
 		}
 	}

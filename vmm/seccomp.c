@@ -28,6 +28,8 @@
 #define NAME_LEN 28
 
 static bool enabled;
+static int vfio_fds[SECCOMP_MAX_VFIO_FDS];
+static unsigned nvfio_fds;
 static char names[MAX_NR][NAME_LEN]; /* filled before any filter, read by the handler */
 static __thread char thread_name[16];
 
@@ -51,6 +53,11 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN, KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD, KVM_GET_REGS, KVM_GET_SREGS,
 	TUNSETOFFLOAD, /* virtio-net DRIVER_OK: the TAP's offloads follow the driver's features */
 };
+
+/* vCPU, with passed-through devices: BAR accesses and config writes on their
+ * VFIO fds only, KVM_IRQFD to attach and detach their MSI-X vectors, and
+ * memory slots following their BARs when the guest moves them. */
+static const unsigned long vcpu_vfio_ioctls[] = {KVM_IRQFD, KVM_SET_USER_MEMORY_REGION};
 
 /* Disk I/O: epoll on the queues' eventfds, io_uring submissions. */
 static const int blk_io_calls[] = {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
@@ -202,6 +209,16 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind)
 	case SECCOMP_VCPU:
 		if ((r = CALLS(vcpu_calls)) || (r = IOCTLS(vcpu_ioctls)))
 			return r;
+		if (nvfio_fds && (r = IOCTLS(vcpu_vfio_ioctls)))
+			return r;
+		for (unsigned i = 0; i < nvfio_fds; i++) {
+			uint32_t fd = (uint32_t)vfio_fds[i];
+			if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1,
+						  SCMP_A0_32(SCMP_CMP_EQ, fd))) ||
+			    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1,
+						  SCMP_A0_32(SCMP_CMP_EQ, fd))))
+				return r;
+		}
 		break;
 	case SECCOMP_BLK_IO:
 		return CALLS(blk_io_calls);
@@ -224,6 +241,12 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind)
 #undef CALLS
 #undef IOCTLS
 	return 0;
+}
+
+void seccomp_allow_vfio_fd(int fd)
+{
+	if (fd >= 0 && nvfio_fds < SECCOMP_MAX_VFIO_FDS)
+		vfio_fds[nvfio_fds++] = fd;
 }
 
 int seccomp_thread_install(enum seccomp_thread_kind kind)

@@ -41,6 +41,12 @@ bool seccomp_enabled(void);
  * is what the SIGSYS report shows. */
 int seccomp_thread_install(enum seccomp_thread_kind kind);
 
+/* A passed-through device's VFIO fd (before the vCPU threads install their
+ * filters): vCPU threads may pread/pwrite it (BAR and config accesses) and
+ * call KVM_IRQFD (masking its MSI-X vectors). Up to SECCOMP_MAX_VFIO_FDS. */
+#define SECCOMP_MAX_VFIO_FDS 8
+void seccomp_allow_vfio_fd(int fd);
+
 /* The name of a thread kind ("vcpu", "blk-io", ...). */
 const char *seccomp_kind_name(enum seccomp_thread_kind kind);
 

@@ -18,6 +18,9 @@
 
 struct vm;
 
+/* KVM memory slots: 0 low RAM, 1 high RAM; devices' from here up. */
+#define VM_FIRST_DEVICE_SLOT 8
+
 struct vcpu {
 	struct vm *vm;
 	unsigned index;

@@ -74,7 +74,7 @@ t_jailer_bad_rlimit() { jailer_error "--resource-limit fsize: 'x'" --id a "${J_O
 t_jailer_bad_uid() { jailer_error "--uid: 'nobody'" --id a --exec-file "$EMBER" --uid nobody --gid 1 -- --kernel "$PAYLOAD"; }
 t_jailer_help() {
 	expect_status 0 "$JAILER" --help || return 1
-	for opt in id exec-file uid gid chroot-base cgroup netns resource-limit daemonize new-pid-ns; do
+	for opt in id exec-file uid gid chroot-base cgroup netns resource-limit vfio daemonize new-pid-ns; do
 		expect_grep "^  --$opt" "$T_OUT" || return 1
 	done
 }
@@ -83,9 +83,14 @@ t_bad_net_option() { one_error "--net: unknown key 'bogus'" --kernel "$PAYLOAD" 
 t_net_without_tap() { one_error "--net: no tap=NAME" --kernel "$PAYLOAD" --net queues=2; }
 t_net_tap_twice() { one_error "--net: tap=tap0 given twice" --kernel "$PAYLOAD" --net tap=tap0 --net tap=tap0; }
 t_net_bad_mac() { one_error "--net: mac '01:00:5e:00:00:01' is not a unicast MAC" --kernel "$PAYLOAD" --net tap=t,mac=01:00:5e:00:00:01; }
+t_vfio_bad_address() { one_error "--vfio: '1:2:3' is not a PCI address" --kernel "$PAYLOAD" --vfio 1:2:3; }
+t_vfio_twice() { one_error "--vfio 0000:01:00.1: given twice" --kernel "$PAYLOAD" --vfio 01:00.1 --vfio 0000:01:00.1; }
+# No such device: refused before any VM (sysfs says so; without sysfs, no
+# /dev/vfio group hands it out).
+t_vfio_no_device() { one_error "--vfio 00ff:7f:1f.7: " --kernel "$PAYLOAD" --vfio 00ff:7f:1f.7; }
 t_help() {
 	expect_status 0 "$EMBER" --help || return 1
-	for opt in kernel initrd cmdline cpus mem console disk net irqchip seccomp boot-time help version; do
+	for opt in kernel initrd cmdline cpus mem console disk net vfio irqchip seccomp boot-time help version; do
 		expect_grep "^  --$opt" "$T_OUT" || return 1
 	done
 }

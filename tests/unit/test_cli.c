@@ -2,7 +2,8 @@
  * and "--opt=V" forms, the defaults, "--" splitting off the guest command, the
  * errors (each with a message) for unknown options, missing values, values on
  * flags, bad numbers, bad console modes, stray arguments and a missing
- * --kernel, and --help/--version working without --kernel. */
+ * --kernel, and --help/--version working without --kernel; --disk and --vfio
+ * lists. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,7 +259,7 @@ static void usage_lists_every_option(void)
 	fclose(f);
 	static const char *const names[] = {"--kernel", "--initrd", "--cmdline", "--cpus",
 					    "--mem", "--console", "--seccomp", "--boot-time", "--help",
-					    "--version"};
+					    "--version", "--disk", "--net", "--vfio", "--irqchip"};
 	int all = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strstr(text, names[i]))
@@ -295,6 +296,26 @@ static void disks(void)
 	CHECK(strstr(err.msg, "at most") != NULL);
 }
 
+static void vfio_devices(void)
+{
+	CHECK_EQ(parse("--kernel", "k", NULL), 0);
+	CHECK_EQ(o.nvfio, 0);
+	CHECK_EQ(parse("--kernel", "k", "--vfio", "01:00.1", "--vfio=0000:3A:10.7", NULL), 0);
+	CHECK_EQ(o.nvfio, 2);
+	CHECK_STR_EQ(o.vfio[0], "0000:01:00.1");
+	CHECK_STR_EQ(o.vfio[1], "0000:3a:10.7");
+	EXPECT_ERR("--kernel", "k", "--vfio", "01:00");
+	CHECK(strstr(err.msg, "--vfio: '01:00' is not a PCI address") != NULL);
+	EXPECT_ERR("--kernel", "k", "--vfio", "/sys/bus/pci/devices/0000:01:00.1");
+	EXPECT_ERR("--kernel", "k", "--vfio", "01:00.1", "--vfio", "0000:01:00.1");
+	CHECK(strstr(err.msg, "given twice") != NULL);
+	EXPECT_ERR("--kernel", "k", "--vfio");
+	EXPECT_ERR("--kernel", "k", "--vfio=01:00.0", "--vfio=01:00.1", "--vfio=01:00.2",
+		   "--vfio=01:00.3", "--vfio=01:00.4", "--vfio=01:00.5", "--vfio=01:00.6",
+		   "--vfio=01:00.7", "--vfio=02:00.0");
+	CHECK(strstr(err.msg, "at most 8") != NULL);
+}
+
 int main(void)
 {
 	RUN(defaults);
@@ -319,5 +340,6 @@ int main(void)
 	RUN(help_and_version_without_kernel);
 	RUN(usage_lists_every_option);
 	RUN(disks);
+	RUN(vfio_devices);
 	return check_summary();
 }

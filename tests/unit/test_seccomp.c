@@ -140,6 +140,37 @@ static void forbidden_ioctl_request_kills(void)
 	CHECK(strstr(log, "thread vcpu0 made forbidden syscall 16 (ioctl)"));
 }
 
+/* A vCPU thread with a passed-through device: pread/pwrite on its VFIO fd,
+ * KVM_IRQFD and KVM_SET_USER_MEMORY_REGION work; pread on another fd kills. */
+static int vfio_fd_pair[2];
+
+static void vcpu_vfio_access(void)
+{
+	setup_on();
+	seccomp_allow_vfio_fd(vfio_fd_pair[0]);
+	prctl(PR_SET_NAME, "vcpu1");
+	if (seccomp_thread_install(SECCOMP_VCPU))
+		quit(97);
+	char b[4] = "ok";
+	if (pwrite(vfio_fd_pair[0], b, 2, 0) != -1 || pread(vfio_fd_pair[0], b, 2, 0) != -1)
+		quit(96); /* a pipe: ESPIPE, but allowed */
+	ioctl(-1, KVM_IRQFD, 0);
+	ioctl(-1, KVM_SET_USER_MEMORY_REGION, 0);
+	pread(vfio_fd_pair[1], b, 2, 0); /* not the device's fd */
+	quit(0);
+}
+
+static void vfio_fd_only(void)
+{
+	char log[512];
+	CHECK_EQ(pipe(vfio_fd_pair), 0);
+	int st = in_child(vcpu_vfio_access, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK_STR_EQ(log, "ember: seccomp: thread vcpu1 made forbidden syscall 17 (pread64)\n");
+	close(vfio_fd_pair[0]);
+	close(vfio_fd_pair[1]);
+}
+
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 
 static void net_io_steady_state(void)
@@ -296,6 +327,7 @@ static void filters_are_per_thread(void)
 int main(void)
 {
 	RUN(forbidden_openat_kills);
+	RUN(vfio_fd_only);
 	RUN(forbidden_socket_kills);
 	RUN(forbidden_execve_kills_main);
 	RUN(forbidden_ioctl_request_kills);
