@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "../vmm/opt_table.h"
+#include "../vmm/pci_addr.h"
 
 static const struct {
 	const char *name;
@@ -31,43 +32,6 @@ bool jail_id_valid(const char *id)
 		      c == '-'))
 			return false;
 	}
-	return true;
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* n hex digits at s, into *v. */
-static bool hexfield(const char *s, int n, unsigned *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		int d = hexval(s[i]);
-		if (d < 0)
-			return false;
-		*v = *v << 4 | (unsigned)d;
-	}
-	return true;
-}
-
-bool jail_bdf_parse(const char *s, char out[JAIL_BDF_LEN])
-{
-	unsigned dom = 0, bus, dev, fn;
-	size_t n = strlen(s);
-	if (n == 12) {
-		if (!hexfield(s, 4, &dom) || s[4] != ':')
-			return false;
-		s += 5;
-	} else if (n != 7) {
-		return false;
-	}
-	if (!hexfield(s, 2, &bus) || s[2] != ':' || !hexfield(s + 3, 2, &dev) || s[5] != '.' ||
-	    !hexfield(s + 6, 1, &fn) || dev > 0x1f || fn > 7)
-		return false;
-	snprintf(out, JAIL_BDF_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
 	return true;
 }
 
@@ -236,21 +200,7 @@ static int set_option(struct jail_opts *o, const char *name, const char *v, stru
 	} else if (!strcmp(name, "resource-limit")) {
 		return add_rlimit(o, v, e);
 	} else if (!strcmp(name, "vfio")) {
-		char bdf[JAIL_BDF_LEN];
-		if (!jail_bdf_parse(v, bdf)) {
-			err_set(e, "--vfio: '%s' is not a PCI address (DDDD:BB:DD.F, e.g. 0000:01:00.1)", v);
-			return -1;
-		}
-		for (unsigned i = 0; i < o->nvfio; i++)
-			if (!strcmp(o->vfio[i], bdf)) {
-				err_set(e, "--vfio %s: given twice", bdf);
-				return -1;
-			}
-		if (o->nvfio >= JAIL_MAX_VFIO) {
-			err_set(e, "--vfio: at most %d devices", JAIL_MAX_VFIO);
-			return -1;
-		}
-		memcpy(o->vfio[o->nvfio++], bdf, JAIL_BDF_LEN);
+		return pci_bdf_add(o->vfio, &o->nvfio, JAIL_MAX_VFIO, v, e);
 	} else if (!strcmp(name, "daemonize")) {
 		o->daemonize = true;
 	} else if (!strcmp(name, "new-pid-ns")) {
@@ -310,6 +260,17 @@ static int parse(int argc, char **argv, struct jail_opts *o, struct errbuf *err)
 	return 0;
 }
 
+void jail_vfio_merge(struct jail_opts *o, const struct jail_plan *p)
+{
+	for (unsigned i = 0; i < p->nvfio; i++) {
+		bool have = false;
+		for (unsigned k = 0; k < o->nvfio; k++)
+			have |= !strcmp(o->vfio[k], p->vfio[i]);
+		if (!have && o->nvfio < JAIL_MAX_VFIO)
+			memcpy(o->vfio[o->nvfio++], p->vfio[i], PCI_BDF_LEN);
+	}
+}
+
 void jail_vfio_default_memlock(struct jail_opts *o, uint64_t guest_mem_mib)
 {
 	if (!o->nvfio)
@@ -332,7 +293,7 @@ void jail_opts_free(struct jail_opts *o)
 /* ember's options that take a value (vmm/cli.c), so that a value is never
  * taken for an option; "net" is the network option being added. */
 static const char *const ember_valued[] = {"kernel", "initrd", "cmdline", "cpus", "mem",
-					   "console", "disk", "seccomp", "net"};
+					   "console", "disk", "seccomp", "net", "irqchip", "vfio"};
 
 static bool ember_takes_value(const char *name, size_t len)
 {
@@ -403,6 +364,7 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 	p->nfiles = 0;
 	p->needs_tun = false;
 	p->mem_mib = EMBER_DEFAULT_MEM_MIB;
+	p->nvfio = 0;
 	p->argc = 0;
 	/* Rewritten words are at most "/name" + the original word. */
 	size_t room = 0;
@@ -480,6 +442,9 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		uint64_t mib;
 		if (!strcmp(flag, "--mem") && !parse_u64(val, 1, UINT64_MAX >> 21, &mib))
 			p->mem_mib = mib; /* a bad value: ember says so */
+		struct errbuf ignored;
+		if (!strcmp(flag, "--vfio"))
+			(void)pci_bdf_add(p->vfio, &p->nvfio, JAIL_MAX_VFIO, val, &ignored);
 		if (!path) {
 			/* another valued option: keep it as it was */
 			p->argv[n++] = eq ? a : (char *)val;

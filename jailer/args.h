@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "../vmm/util.h"
+#include "../vmm/pci_addr.h"
 
 #define JAIL_ID_MAX 64
 #define JAIL_MAX_CGROUPS 32
@@ -18,7 +19,6 @@
 #define JAIL_DEFAULT_BASE "/srv/jailer"
 #define JAIL_DEFAULT_NOFILE 2048
 #define JAIL_MAX_VFIO 8
-#define JAIL_BDF_LEN 13 /* "dddd:bb:dd.f" and its NUL */
 /* With --vfio, RLIMIT_MEMLOCK defaults to the guest's memory plus this: VFIO
  * pins (and counts as locked) all guest memory it maps for DMA. */
 #define JAIL_VFIO_MEMLOCK_SLACK_MIB 64
@@ -47,7 +47,7 @@ struct jail_opts {
 	const char *netns;
 	struct jail_rlimit rlimits[JAIL_MAX_RLIMITS]; /* the defaults, then --resource-limit */
 	unsigned nrlimits;
-	char vfio[JAIL_MAX_VFIO][JAIL_BDF_LEN]; /* --vfio, canonical PCI addresses */
+	char vfio[JAIL_MAX_VFIO][PCI_BDF_LEN]; /* --vfio, canonical PCI addresses */
 	unsigned nvfio;
 	bool daemonize, new_pid_ns, exec_in_place, keep_on_failure, help;
 	char **ember_argv; /* words after "--" */
@@ -62,9 +62,9 @@ void jail_opts_free(struct jail_opts *o);
 /* ID: 1-64 letters, digits and '-'. */
 bool jail_id_valid(const char *id);
 
-/* A PCI address as "dddd:bb:dd.f" or "bb:dd.f" (hex, any case) into its
- * canonical sysfs form "dddd:bb:dd.f" (lower case); false if it is not one. */
-bool jail_bdf_parse(const char *s, char out[JAIL_BDF_LEN]);
+struct jail_plan;
+/* Add the --vfio devices of ember's arguments (plan) to the jailer's own. */
+void jail_vfio_merge(struct jail_opts *o, const struct jail_plan *p);
 
 /* The RLIMIT_MEMLOCK a jail with VFIO devices gets when --resource-limit did
  * not set one: guest memory (ember's --mem) plus the slack. */
@@ -86,6 +86,8 @@ struct jail_plan {
 	unsigned nfiles;
 	bool needs_tun;  /* --net: /dev/net/tun in the jail */
 	uint64_t mem_mib; /* ember's --mem (its default when absent or bad) */
+	char vfio[JAIL_MAX_VFIO][PCI_BDF_LEN]; /* ember's --vfio devices (valid ones) */
+	unsigned nvfio;
 	char **argv;     /* ember's argv: [0] = "/<exec name>", rewritten paths, NULL-terminated */
 	int argc;
 	char *strings;   /* storage of rewritten words (one allocation) */
@@ -93,7 +95,8 @@ struct jail_plan {
 
 /* Rewrite ember's arguments for the jail: --kernel, --initrd, --disk PATH[,opts],
  * --console file:PATH (also as --opt=value) get paths in the jail's root; the
- * words after "--" stay as they are. exec_name is the basename of the copied
+ * words after "--" stay as they are. --mem and --vfio are noted (memlock, and
+ * the devices' /dev/vfio nodes). exec_name is the basename of the copied
  * ember binary (so no file takes that name). Returns 0, or -1 with err. */
 int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		    struct jail_plan *p, struct errbuf *err);

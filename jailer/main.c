@@ -131,6 +131,7 @@ int main(int argc, char **argv)
 		report(err.msg);
 		return 2;
 	}
+	jail_vfio_merge(&o, &j.plan);
 	jail_vfio_default_memlock(&o, j.plan.mem_mib);
 	if (geteuid() != 0) {
 		report("must run as root (it creates device nodes, cgroups and namespaces)");

@@ -305,18 +305,18 @@ static void bad_paths(void)
 
 static void bdf_syntax(void)
 {
-	char b[JAIL_BDF_LEN];
-	CHECK(jail_bdf_parse("0000:01:00.1", b));
+	char b[PCI_BDF_LEN];
+	CHECK(pci_bdf_parse("0000:01:00.1", b));
 	CHECK_STR_EQ(b, "0000:01:00.1");
-	CHECK(jail_bdf_parse("00AB:Cd:1F.7", b));
+	CHECK(pci_bdf_parse("00AB:Cd:1F.7", b));
 	CHECK_STR_EQ(b, "00ab:cd:1f.7");
-	CHECK(jail_bdf_parse("3a:00.0", b));
+	CHECK(pci_bdf_parse("3a:00.0", b));
 	CHECK_STR_EQ(b, "0000:3a:00.0");
 	const char *bad[] = {"", "0000:01:00", "0000:01:20.0", "0000:01:00.8", "0000:01:00.1x",
 			     "000:01:00.1", "0000-01:00.1", "0000:01:00:1", "0000:g1:00.1",
 			     "../../../x", "0000:01:00.1 ", "1:0.0"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (jail_bdf_parse(bad[i], b))
+		if (pci_bdf_parse(bad[i], b))
 			check_fail(__FILE__, __LINE__, "'%s' taken as a PCI address", bad[i]);
 }
 
@@ -361,6 +361,21 @@ static void vfio_memlock_default(void)
 	CHECK_EQ(rlimit_of(RLIMIT_MEMLOCK), UINT64_MAX);
 }
 
+static void ember_vfio_noted(void)
+{
+	CHECK_EQ(build("--kernel", "k", "--vfio", "01:00.1", "--vfio=0000:02:00.0", "--vfio", "bad",
+		       "--", "--vfio", "03:00.0", NULL), 0);
+	CHECK_EQ(plan.nvfio, 2); /* a bad one is ember's to report; guest words are not ember's */
+	CHECK_STR_EQ(plan.vfio[0], "0000:01:00.1");
+	CHECK_STR_EQ(plan.vfio[1], "0000:02:00.0");
+	CHECK_STR_EQ(plan.argv[4], "01:00.1"); /* passed through unchanged */
+	CHECK_EQ(parse(REQUIRED, "--vfio", "0000:02:00.0", "--", "--kernel", "k", NULL), 0);
+	jail_vfio_merge(&o, &plan);
+	CHECK_EQ(o.nvfio, 2);
+	CHECK_STR_EQ(o.vfio[0], "0000:02:00.0");
+	CHECK_STR_EQ(o.vfio[1], "0000:01:00.1");
+}
+
 static void read_only_disk_option(void)
 {
 	CHECK_EQ(build("--disk", "a,id=ro", "--disk", "b,direct,ro", "--disk", "c,rox", NULL), 0);
@@ -387,6 +402,7 @@ int main(void)
 	RUN(bad_paths);
 	RUN(read_only_disk_option);
 	RUN(bdf_syntax);
+	RUN(ember_vfio_noted);
 	RUN(vfio_option);
 	RUN(vfio_memlock_default);
 	jail_plan_free(&plan);
