@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# tests/jail/vfio.sh: ember-jailer --vfio, in the lab booted with --sriov (an
-# emulated IOMMU and an SR-IOV NVMe controller). One VF of the NVMe PF is
-# bound to vfio-pci; a jail given it holds /dev/vfio/vfio and the VF's group
-# node (owned by the VM's uid:gid, mode 0600) and nothing else of /dev/vfio;
-# inside it, the unprivileged user can attach the group to a container, get
-# the device and pin guest-sized memory for DMA, but not more than the
-# memlock default (guest memory + 64 MiB); a jailed ember runs confined with
-# the nodes; a device bound to another driver, or a group in use, is refused.
+# tests/jail/vfio.sh: VFIO passthrough (ember --vfio) and ember-jailer --vfio,
+# in the lab booted with --sriov (an emulated IOMMU and an SR-IOV NVMe
+# controller). One VF of the NVMe PF gets queues and interrupts and is bound
+# to vfio-pci. A guest given it does I/O through its nvme driver (data read
+# back, on the NVMe image, MSI-X interrupts), plainly and jailed. A jail given
+# it holds /dev/vfio/vfio and the VF's group node (owned by the VM's uid:gid,
+# mode 0600) and nothing else of /dev/vfio; inside it, the unprivileged user
+# can attach the group to a container, get the device and pin guest-sized
+# memory for DMA, but not more than the memlock default (guest memory + 64
+# MiB); a jailed ember runs confined with the VF; a device bound to another
+# driver, or a group in use, is refused.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/jail/lib.sh
@@ -27,6 +30,16 @@ setup_vf() {
 			echo 1 >"$PCI/$PF/sriov_numvfs" || return 1
 	fi
 	VF=$(basename "$(readlink "$PCI/$PF/virtfn0")")
+	# The VF (secondary controller 1) gets 2 interrupt vectors and 4 queues,
+	# then goes online: only then can a guest's nvme driver use it.
+	local ctrl
+	ctrl=/dev/$(ls "$PCI/$PF/nvme")
+	if ! nvme list-secondary "$ctrl" 2>/dev/null | grep -A6 'Entry\[  0\]' | grep -q 'State.*Online'; then
+		nvme virt-mgmt "$ctrl" -c 1 -r 1 -a 8 -n 2 >/dev/null &&
+			nvme virt-mgmt "$ctrl" -c 1 -r 0 -a 8 -n 4 >/dev/null &&
+			nvme virt-mgmt "$ctrl" -c 1 -r 0 -a 9 -n 0 >/dev/null ||
+			{ echo "nvme virt-mgmt on $ctrl failed"; return 1; }
+	fi
 	if [ "$(basename "$(readlink "$PCI/$VF/driver" 2>/dev/null)")" != vfio-pci ]; then
 		echo vfio-pci >"$PCI/$VF/driver_override" && echo "$VF" >/sys/bus/pci/drivers_probe || return 1
 	fi
@@ -84,9 +97,57 @@ t_memlock_option_wins() {
 	jail_cleanup memlock
 }
 
-# A jailed ember with the VF's nodes: confined as ever, memlock from its --mem.
+# The guest's I/O through the VF: 1 MiB written and read back through the
+# guest's nvme driver, whose queues take MSI-X interrupts; the bytes land in
+# the lab's NVMe image. Run as ember ARGS... (plain or jailed).
+GUEST_IO='dd if=/dev/urandom of=/tmp/x bs=64k count=16 2>/dev/null; echo wrote $(md5sum </tmp/x); dd if=/tmp/x of=/dev/nvme0n1 bs=64k conv=fsync 2>/dev/null; echo 3 >/proc/sys/vm/drop_caches; echo read $(dd if=/dev/nvme0n1 bs=64k count=16 2>/dev/null | md5sum); grep nvme /proc/interrupts'
+check_guest_io() {
+	local out=$1 w r n q
+	w=$(tr -d '\r' <"$out" | sed -n 's/^wrote \([0-9a-f]\{32\}\).*/\1/p')
+	r=$(tr -d '\r' <"$out" | sed -n 's/^read \([0-9a-f]\{32\}\).*/\1/p')
+	[ -n "$w" ] && [ "$w" = "$r" ] || { echo "wrote '$w', read back '$r':"; tail -n 20 "$out"; return 1; }
+	# The image is on the host, shared into the lab over 9p with cache=loose:
+	# drop the lab's cached copy first (the lab never writes it).
+	echo 3 >/proc/sys/vm/drop_caches
+	[ "$(head -c 1M "$EMBER_LAB_NVME_IMG" | md5sum | cut -c1-32)" = "$w" ] ||
+		{ echo "the NVMe image does not hold what the guest wrote"; return 1; }
+	# Interrupts on the admin queue and an I/O queue, through MSI-X.
+	for q in nvme0q0 nvme0q1; do
+		n=$(tr -d '\r' <"$out" | awk -v q="$q" '$NF == q && /MSI/ {s = 0; for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) s += $i; print s}')
+		[ "${n:-0}" -gt 0 ] || { echo "no MSI-X interrupts on $q:"; grep nvme "$out"; return 1; }
+	done
+	echo "guest I/O through $VF: md5 $w; $(tr -d '\r' <"$out" | grep -c 'nvme0q') nvme queues with interrupts"
+}
+
+t_guest_io_through_vf() {
+	[ -e "$G/vmlinuz" ] || { echo "no guest images in $G (make guest)"; return 1; }
+	T_TIMEOUT=240 expect_status 0 "$EMBER" --kernel "$G/vmlinuz" --initrd "$G/initramfs.cpio.gz" \
+		--vfio "$VF" -- sh -c "$GUEST_IO" || return 1
+	check_guest_io "$T_OUT"
+}
+
+t_guest_io_through_vf_jailed() {
+	[ -e "$G/vmlinuz" ] || { echo "no guest images in $G (make guest)"; return 1; }
+	# ember's own --vfio is enough: the jailer gives the jail the VF's nodes.
+	T_TIMEOUT=240 expect_status 0 "$JAILER" --id vfioio-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
+		--chroot-base "$BASE" -- --kernel "$G/vmlinuz" --initrd "$G/initramfs.cpio.gz" \
+		--vfio "$VF" -- sh -c "$GUEST_IO" || return 1
+	check_guest_io "$T_OUT" || return 1
+	check_vfio_nodes "$BASE/ember/vfioio-$S/root" || return 1
+	jail_cleanup vfioio
+}
+
+# ember refuses a device that is not bound to vfio-pci, before any VM exists.
+t_ember_refuses_unbound_device() {
+	expect_status 2 "$EMBER" --kernel "$SPIN" --vfio "$PF" || return 1
+	expect_lines 1 "$T_ERR" || return 1
+	expect_grep "^ember: --vfio $PF: bound to nvme, not to vfio-pci$" "$T_ERR"
+}
+
+# A jailed ember passing the VF through (its own --vfio: the jailer adds the
+# nodes): every thread confined as ever, memlock from its --mem.
 t_ember_jailed_with_vfio() {
-	start_jailed vfio --vfio "$VF" -- --kernel "$SPIN" --mem 128 --boot-time --console "file:$T_TMP/vfio.log" || return 1
+	start_jailed vfio -- --kernel "$SPIN" --mem 128 --vfio "$VF" --boot-time --console "file:$T_TMP/vfio.log" || return 1
 	local e=$EMBER_PID
 	check_confined $e "ember vcpu0" || { kill -9 $PID; return 1; }
 	check_vfio_nodes /proc/$e/root || { kill -9 $PID; return 1; }
