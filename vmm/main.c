@@ -54,14 +54,18 @@ static void devices_destroy(void)
 }
 
 /* SIGUSR1: per NIC, one JSON line of counters and one of queue state on
- * stderr. */
-static void dump_net_stats(void)
+ * stderr; per passed-through device, one line of its state and exits. */
+static void dump_device_stats(void)
 {
+	static char line[8192];
 	for (unsigned i = 0; i < nnets; i++) {
-		static char line[8192];
 		net_pci_stats_json(&nets[i], line, sizeof(line));
 		fprintf(stderr, "%s\n", line);
 		net_pci_queues_json(&nets[i], line, sizeof(line));
+		fprintf(stderr, "%s\n", line);
+	}
+	for (unsigned i = 0; i < nvfios; i++) {
+		vfio_pci_stats_json(&vfios[i], i, line, sizeof(line));
 		fprintf(stderr, "%s\n", line);
 	}
 	fflush(stderr);
@@ -127,7 +131,7 @@ static int run_loop(struct vm *vm, struct console *con, int sig_fd, int room_efd
 			if (read(sig_fd, &si, sizeof(si)) != sizeof(si)) {
 				/* nothing read: poll again */
 			} else if (si.ssi_signo == SIGUSR1) {
-				dump_net_stats();
+				dump_device_stats();
 			} else {
 				vm_request_stop(vm, 128 + (int)si.ssi_signo);
 				return vm->exit_status;

@@ -20,8 +20,12 @@ static void vpci_bar_access(struct pci_device *pd, unsigned bar, uint64_t off, u
 			    unsigned len, bool write)
 {
 	struct vfio_pci *v = pd->opaque;
-	if (v->msix_ok && msix_bar_access(&v->msix, bar, off, data, len, write))
+	if (v->msix_ok && msix_bar_access(&v->msix, bar, off, data, len, write)) {
+		atomic_fetch_add_explicit(&v->msix_accesses, 1, memory_order_relaxed);
 		return;
+	}
+	atomic_fetch_add_explicit(write ? &v->trapped_writes : &v->trapped_reads, 1,
+				  memory_order_relaxed);
 	if (len > 8)
 		len = 8;
 	if (bar >= VFIO_NUM_BARS)
@@ -273,4 +277,36 @@ void vfio_pci_destroy(struct vfio_pci *v)
 	if (v->msix_ok)
 		msix_destroy(&v->msix);
 	v->msix_ok = false;
+}
+
+void vfio_pci_stats_json(struct vfio_pci *v, unsigned idx, char *buf, size_t len)
+{
+	size_t n = 0;
+#define PUT(...) (n += (size_t)snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__))
+	PUT("{\"device\":\"vfio%u\",\"bdf\":\"%s\",\"group\":%u,\"bars\":[", idx, v->dev.bdf,
+	    v->dev.group_id);
+	bool first = true;
+	for (unsigned i = 0; i < VFIO_NUM_BARS; i++) {
+		const struct pci_bar *b = &v->pci.bar[i];
+		if (b->type == PCI_BAR_NONE)
+			continue;
+		uint64_t mapped = b->mapped;
+		PUT("%s{\"bar\":%u,\"size\":%llu,\"addr\":", first ? "" : ",", i,
+		    (unsigned long long)b->size);
+		if (mapped == PCI_BAR_UNMAPPED)
+			PUT("null");
+		else
+			PUT("\"0x%llx\"", (unsigned long long)mapped);
+		PUT(",\"slots\":%u}", v->map[i].hva && mapped != PCI_BAR_UNMAPPED ? v->map[i].npieces : 0);
+		first = false;
+	}
+	PUT("],\"msix\":{\"vectors\":%u,\"enabled\":%s},\"msix_accesses\":%llu,"
+	    "\"trapped_reads\":%llu,\"trapped_writes\":%llu}",
+	    v->msix_ok ? v->msix.nvec : 0, v->msix_ok && v->msix.enabled ? "true" : "false",
+	    (unsigned long long)atomic_load(&v->msix_accesses),
+	    (unsigned long long)atomic_load(&v->trapped_reads),
+	    (unsigned long long)atomic_load(&v->trapped_writes));
+#undef PUT
+	if (n >= len && len)
+		buf[len - 1] = '\0';
 }

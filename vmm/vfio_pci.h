@@ -22,6 +22,9 @@
 #ifndef EMBER_VFIO_PCI_H
 #define EMBER_VFIO_PCI_H
 
+#include <stdatomic.h>
+#include <stddef.h>
+
 #include "msix.h"
 #include "pci.h"
 #include "vfio.h"
@@ -45,6 +48,9 @@ struct vfio_pci {
 	int vm_fd;
 	uint32_t slot_base; /* KVM memory slots slot_base .. + 6 * VFIO_BAR_PIECES - 1 */
 	struct vfio_bar_map map[VFIO_NUM_BARS];
+	/* BAR accesses that exited to ember: MSI-X table/PBA ones it answered,
+	 * and the rest, passed on with pread/pwrite. */
+	atomic_ullong msix_accesses, trapped_reads, trapped_writes;
 };
 
 #define VFIO_PCI_SLOTS (VFIO_NUM_BARS * VFIO_BAR_PIECES)
@@ -70,5 +76,10 @@ int vfio_pci_open(struct vfio_pci *v, const char *bdf, struct errbuf *err);
 int vfio_pci_create(struct vfio_pci *v, const struct guest_mem *gm, struct gsi_routes *routes,
 		    int vm_fd, uint32_t slot_base, struct errbuf *err);
 void vfio_pci_destroy(struct vfio_pci *v);
+
+/* SIGUSR1: one JSON line about device index idx (vfio0, vfio1, ...): its
+ * address and IOMMU group, each BAR (size, where the guest put it, how many
+ * memory slots map it), MSI-X state, and the exit counters above. */
+void vfio_pci_stats_json(struct vfio_pci *v, unsigned idx, char *buf, size_t len);
 
 #endif
