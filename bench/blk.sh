@@ -9,21 +9,40 @@
 # that only boots and exits (so boot cost cancels out), also divided by the
 # guest I/Os done (2 x MiB one-MiB requests plus the random reads). Prints a Markdown
 # table. Runs inside the lab (bench/run), as root: it loads brd.
+#
+# bench/blk.sh vfio: the same workload on an NVMe VF passed through
+# (ember --vfio, QEMU -device vfio-pci), in a lab booted with --sriov; the
+# guest's device is /dev/nvme0n1 (the VF's 64 MiB namespace, 32 MiB used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-virtio}
 ROUNDS=${BENCH_ROUNDS:-2}
-MIB=${BENCH_BLK_MIB:-128}
+if [ "$MODE" = vfio ]; then MIB=${BENCH_BLK_MIB:-32}; else MIB=${BENCH_BLK_MIB:-128}; fi
 SECS=${BENCH_BLK_SECONDS:-5}
 G=build/guest
 tmp=$(mktemp -d /run/ember-bench.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if [ ! -b /dev/ram0 ]; then
-	modprobe ${EMBER_LAB_MODULES:+-d "$EMBER_LAB_MODULES"} brd rd_nr=1 \
-		rd_size=$(((MIB + 64) * 1024))
+if [ "$MODE" = vfio ]; then
+	read -r _ VF _ <<<"$(tests/lab/sriov-vf)"
+	GDEV=/dev/nvme0n1
+	DEVOPT=(--vfio "$VF")
+	QDEV=(-device "vfio-pci,host=$VF")
+	LABEL="NVMe VF passthrough (lab's emulated NVMe), O_DIRECT"
+	QLABEL="vfio-pci"
+else
+	if [ ! -b /dev/ram0 ]; then
+		modprobe ${EMBER_LAB_MODULES:+-d "$EMBER_LAB_MODULES"} brd rd_nr=1 \
+			rd_size=$(((MIB + 64) * 1024))
+	fi
+	DEV=/dev/ram0
+	dd if=/dev/zero of="$DEV" bs=1M count="$MIB" oflag=direct status=none
+	GDEV=/dev/vda
+	DEVOPT=(--disk "$DEV,direct")
+	QDEV=(-drive "id=d0,file=$DEV,format=raw,if=none,cache=none,aio=io_uring" -device virtio-blk-pci,drive=d0)
+	LABEL="virtio-blk, brd RAM disk, O_DIRECT"
+	QLABEL="virtio-blk-pci, aio=io_uring, cache=none"
 fi
-DEV=/dev/ram0
-dd if=/dev/zero of="$DEV" bs=1M count="$MIB" oflag=direct status=none
 
 # The benchmark initramfs: the guest's, plus /bin/blkbench.
 mkdir -p "$tmp/extra/bin"
@@ -31,10 +50,10 @@ cp build/bench/blkbench "$tmp/extra/bin/blkbench"
 (cd "$tmp/extra" && find . -mindepth 1 | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$tmp/extra.gz"
 cat "$G/initramfs.cpio.gz" "$tmp/extra.gz" >"$tmp/initrd.gz"
 
-WORK="blkbench seqwrite /dev/vda $MIB && blkbench seqread /dev/vda $MIB && blkbench randread /dev/vda $SECS 4"
+WORK="blkbench seqwrite $GDEV $MIB && blkbench seqread $GDEV $MIB && blkbench randread $GDEV $SECS 4"
 ember() { # console-file command [ember options...]
 	build/bench/runstat build/ember "${@:3}" --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" \
-		--mem 512 --console "file:$1" --disk "$DEV,direct" -- sh -c "$2"
+		--mem 512 --console "file:$1" "${DEVOPT[@]}" -- sh -c "$2"
 }
 ember_nosec() { ember "$1" "$2" --seccomp off; } # without filters: what they cost
 qemu() {
@@ -42,8 +61,7 @@ qemu() {
 		-m 512 -nodefaults -no-user-config -display none -no-reboot -serial "file:$1" \
 		-kernel "$G/vmlinuz" -initrd "$tmp/initrd.gz" \
 		-append "console=ttyS0 reboot=k panic=-1 quiet -- sh -c \"$2\"" \
-		-drive "id=d0,file=$DEV,format=raw,if=none,cache=none,aio=io_uring" \
-		-device virtio-blk-pci,drive=d0 -device isa-debug-exit,iobase=0x501,iosize=1
+		"${QDEV[@]}" -device isa-debug-exit,iobase=0x501,iosize=1
 }
 
 # run NAME KIND(work|base) WANT-STATUS: one measured run; appends results.
@@ -92,8 +110,8 @@ row() { # name label
 		"$(awk -v a="$cw" -v b="$cb" -v n="$((2 * MIB))" -v i="$i" -v s="$SECS" \
 			'BEGIN { printf "%.0f", (a - b) / (n + i * s) }')"
 }
-echo "| VMM (virtio-blk, brd RAM disk, O_DIRECT, $MIB MiB, ${SECS} s random, median of $ROUNDS (lowest-highest)) | seq write 1 MiB (MiB/s) | seq read 1 MiB (MiB/s) | 4 KiB random read, 4 threads (IOPS) | host CPU for the workload (s) | host CPU per guest I/O (µs) |"
+echo "| VMM ($LABEL, $MIB MiB, ${SECS} s random, median of $ROUNDS (lowest-highest)) | seq write 1 MiB (MiB/s) | seq read 1 MiB (MiB/s) | 4 KiB random read, 4 threads (IOPS) | host CPU for the workload (s) | host CPU per guest I/O (µs) |"
 echo "|---|---:|---:|---:|---:|---:|"
 row ember ember
 row ember_nosec "ember --seccomp off"
-row qemu "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') microvm, virtio-blk-pci, aio=io_uring, cache=none"
+row qemu "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') microvm, $QLABEL"

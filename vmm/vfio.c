@@ -15,6 +15,15 @@
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
 
+/* The groups this process has open, and for which device: a group can be
+ * opened once, so a second device of the same group is refused by name. */
+#define MAX_OPEN_GROUPS 16
+static struct {
+	unsigned id;
+	char bdf[PCI_BDF_LEN];
+} open_groups[MAX_OPEN_GROUPS];
+static unsigned nopen_groups;
+
 /* The last component of the symlink at path into out ("" when none). */
 static void link_name(const char *path, char *out, size_t len)
 {
@@ -108,6 +117,14 @@ static int open_group(struct vfio_dev *d, struct errbuf *err)
 			return -1;
 		}
 		d->group_id = (unsigned)g;
+		for (unsigned i = 0; i < nopen_groups; i++) {
+			if (open_groups[i].id == d->group_id) {
+				err_set(err, "--vfio %s: its IOMMU group %u is already --vfio %s's (ember "
+					     "passes through one device per group)", d->bdf, d->group_id,
+					open_groups[i].bdf);
+				return -1;
+			}
+		}
 		snprintf(node, sizeof(node), "/dev/vfio/%u", d->group_id);
 		struct errbuf e;
 		if (try_group(d, node, &e)) {
@@ -179,6 +196,10 @@ int vfio_open(struct vfio_dev *d, const char *bdf, struct errbuf *err)
 	struct vfio_irq_info ii = {.argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX};
 	if (ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &ii) == 0 && (ii.flags & VFIO_IRQ_INFO_EVENTFD))
 		d->msix_count = ii.count;
+	if (nopen_groups < MAX_OPEN_GROUPS) {
+		open_groups[nopen_groups].id = d->group_id;
+		memcpy(open_groups[nopen_groups++].bdf, d->bdf, PCI_BDF_LEN);
+	}
 	return 0;
 fail:
 	vfio_close(d);
@@ -187,6 +208,9 @@ fail:
 
 void vfio_close(struct vfio_dev *d)
 {
+	for (unsigned i = 0; d->group >= 0 && i < nopen_groups; i++)
+		if (open_groups[i].id == d->group_id && !strcmp(open_groups[i].bdf, d->bdf))
+			open_groups[i] = open_groups[--nopen_groups];
 	close_fd(&d->fd);
 	close_fd(&d->group);
 	close_fd(&d->container);

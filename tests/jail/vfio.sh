@@ -16,38 +16,10 @@ cd "$(dirname "$0")/../.." || exit 1
 PROBE=build/tests/vfio_probe
 PCI=/sys/bus/pci/devices
 
-# The NVMe PF that can make VFs, one VF from it bound to vfio-pci: $PF, $VF,
-# $GROUP (its IOMMU group).
-setup_vf() {
-	local d
-	for d in "$PCI"/*; do
-		[ "$(cat "$d/class")" = 0x010802 ] && [ -e "$d/sriov_totalvfs" ] && PF=$(basename "$d") && break
-	done
-	[ -n "${PF:-}" ] || { echo "no SR-IOV NVMe PF (run in tests/lab/run --sriov)"; return 1; }
-	[ "$(basename "$(readlink "$PCI/$PF/driver")")" = nvme ] || { echo "PF $PF is not bound to nvme"; return 1; }
-	if [ "$(cat "$PCI/$PF/sriov_numvfs")" = 0 ]; then
-		echo 0 >"$PCI/$PF/sriov_drivers_autoprobe" &&
-			echo 1 >"$PCI/$PF/sriov_numvfs" || return 1
-	fi
-	VF=$(basename "$(readlink "$PCI/$PF/virtfn0")")
-	# The VF (secondary controller 1) gets 2 interrupt vectors and 4 queues,
-	# then goes online: only then can a guest's nvme driver use it.
-	local ctrl
-	ctrl=/dev/$(ls "$PCI/$PF/nvme")
-	if ! nvme list-secondary "$ctrl" 2>/dev/null | grep -A6 'Entry\[  0\]' | grep -q 'State.*Online'; then
-		nvme virt-mgmt "$ctrl" -c 1 -r 1 -a 8 -n 2 >/dev/null &&
-			nvme virt-mgmt "$ctrl" -c 1 -r 0 -a 8 -n 4 >/dev/null &&
-			nvme virt-mgmt "$ctrl" -c 1 -r 0 -a 9 -n 0 >/dev/null ||
-			{ echo "nvme virt-mgmt on $ctrl failed"; return 1; }
-	fi
-	if [ "$(basename "$(readlink "$PCI/$VF/driver" 2>/dev/null)")" != vfio-pci ]; then
-		echo vfio-pci >"$PCI/$VF/driver_override" && echo "$VF" >/sys/bus/pci/drivers_probe || return 1
-	fi
-	GROUP=$(basename "$(readlink "$PCI/$VF/iommu_group")")
-	[ -c "/dev/vfio/$GROUP" ] || { echo "no /dev/vfio/$GROUP for $VF"; return 1; }
-	echo "PF $PF, VF $VF in IOMMU group $GROUP"
-}
-setup_vf || { echo "FAIL vfio/setup"; echo "0 passed, 1 failed"; exit 1; }
+# The NVMe PF, its VF 0 bound to vfio-pci, and the VF's IOMMU group.
+read -r PF VF GROUP <<<"$(tests/lab/sriov-vf)" && [ -n "$GROUP" ] ||
+	{ echo "FAIL vfio/setup"; echo "0 passed, 1 failed"; exit 1; }
+echo "PF $PF, VF $VF in IOMMU group $GROUP"
 
 # /dev/vfio of the jail at ROOT: the container and the VF's group, for JUID:JGID.
 check_vfio_nodes() {
