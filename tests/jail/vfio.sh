@@ -83,10 +83,13 @@ check_guest_io() {
 	echo 3 >/proc/sys/vm/drop_caches
 	[ "$(head -c 1M "$EMBER_LAB_NVME_IMG" | md5sum | cut -c1-32)" = "$w" ] ||
 		{ echo "the NVMe image does not hold what the guest wrote"; return 1; }
-	# Interrupts on the admin queue and an I/O queue, through MSI-X.
+	# Interrupts on the admin queue and an I/O queue, through MSI-X. A line
+	# names every queue on its vector ("nvme0q0, nvme0q1" when they share
+	# one); its counts are the numeric fields after the IRQ number.
 	for q in nvme0q0 nvme0q1; do
-		n=$(tr -d '\r' <"$out" | awk -v q="$q" '$NF == q && /MSI/ {s = 0; for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) s += $i; print s}')
-		[ "${n:-0}" -gt 0 ] || { echo "no MSI-X interrupts on $q:"; grep nvme "$out"; return 1; }
+		n=$(tr -d '\r' <"$out" | awk -v q="$q" '/MSI/ && ($0 ~ (" " q ",") || $NF == q) {
+			for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END {print s + 0}')
+		[ "$n" -gt 0 ] || { echo "no MSI-X interrupts on $q; the guest printed:"; cat -A "$out" | tail -n 40; return 1; }
 	done
 	echo "guest I/O through $VF: md5 $w; $(tr -d '\r' <"$out" | grep -c 'nvme0q') nvme queues with interrupts"
 }
