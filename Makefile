@@ -48,7 +48,7 @@ $(B)/ember: $(VMM_OBJ)
 $(B)/obj/jailer/%.o $(B)/asan/jailer/%.o: CFLAGS += -Wno-format-truncation
 
 # The jailer (static too: it copies itself nowhere, but runs anywhere).
-$(B)/ember-jailer: $(JAILER_OBJ) $(B)/obj/vmm/util.o $(B)/obj/vmm/opt_table.o $(B)/obj/vmm/pci_addr.o
+$(B)/ember-jailer: $(JAILER_OBJ) $(B)/obj/vmm/util.o $(B)/obj/vmm/opt_table.o $(B)/obj/vmm/pci_addr.o $(B)/obj/vmm/pci_sysfs.o
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^
 
 $(B)/obj/%.o: %.c

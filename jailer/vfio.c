@@ -9,27 +9,13 @@
 #include <fcntl.h>
 #include <linux/vfio.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "jailer.h"
-
-#define PCI_DEVICES "/sys/bus/pci/devices"
-
-/* The last component of the symlink at path, into out ("" when it is not one). */
-static void link_name(const char *path, char *out, size_t len)
-{
-	char target[PATH_MAX];
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	out[0] = '\0';
-	if (n > 0) {
-		target[n] = '\0';
-		snprintf(out, len, "%s", jail_basename(target));
-	}
-}
+#include "../vmm/pci_sysfs.h"
 
 /* Name a device of group that keeps it from being viable: one bound to a
  * driver other than vfio-pci (bridges' pcieport is allowed by VFIO). */
@@ -47,7 +33,7 @@ static void group_culprit(unsigned group, char *out, size_t len)
 			continue;
 		char drv[256], p[PATH_MAX];
 		snprintf(p, sizeof(p), "%s/%s/driver", path, e->d_name);
-		link_name(p, drv, sizeof(drv));
+		pci_sysfs_link_name(p, drv, sizeof(drv));
 		if (*drv && strcmp(drv, "vfio-pci") && strcmp(drv, "pcieport")) {
 			snprintf(out, len, "%s is bound to %s", e->d_name, drv);
 			break;
@@ -90,33 +76,32 @@ int jail_vfio_check(struct jail *j)
 	j->nvfio_groups = 0;
 	for (unsigned i = 0; i < o->nvfio; i++) {
 		const char *bdf = o->vfio[i];
-		char path[PATH_MAX], name[256];
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s", bdf);
-		if (access(path, F_OK) < 0)
-			return jail_fail(j, "--vfio %s: no such PCI device (%s: %s)", bdf, path,
-					 strerror(errno));
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver", bdf);
-		link_name(path, name, sizeof(name));
-		if (strcmp(name, "vfio-pci"))
+		struct pci_sysfs_dev sd;
+		switch (pci_sysfs_vfio_lookup(bdf, &sd)) {
+		case PCI_SYSFS_ABSENT:
+			return jail_fail(j, "--vfio %s: no such PCI device (" PCI_SYSFS_DEVICES "/%s: %s)",
+					 bdf, bdf, strerror(sd.errno_absent));
+		case PCI_SYSFS_OTHER_DRIVER:
 			return jail_fail(j, "--vfio %s: %s%s, not to vfio-pci (echo vfio-pci > "
-					    PCI_DEVICES "/%s/driver_override, then unbind and "
+					    PCI_SYSFS_DEVICES "/%s/driver_override, then unbind and "
 					    "echo %s > /sys/bus/pci/drivers_probe)",
-					 bdf, *name ? "bound to " : "bound to no driver", name, bdf, bdf);
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/iommu_group", bdf);
-		link_name(path, name, sizeof(name));
-		char *end;
-		unsigned long g = strtoul(name, &end, 10);
-		if (!*name || *end || g > 1000000)
+					 bdf, *sd.driver ? "bound to " : "bound to no driver", sd.driver,
+					 bdf, bdf);
+		case PCI_SYSFS_NO_GROUP:
 			return jail_fail(j, "--vfio %s: no IOMMU group (is the IOMMU on? e.g. "
 					    "intel_iommu=on on the host kernel's command line)", bdf);
+		case PCI_SYSFS_VFIO_OK:
+			break;
+		}
+		unsigned g = sd.group;
 		bool seen = false;
 		for (unsigned k = 0; k < j->nvfio_groups; k++)
 			seen |= j->vfio_groups[k] == g;
 		if (seen)
 			continue;
-		if (check_group(j, bdf, (unsigned)g))
+		if (check_group(j, bdf, g))
 			return -1;
-		j->vfio_groups[j->nvfio_groups++] = (unsigned)g;
+		j->vfio_groups[j->nvfio_groups++] = g;
 	}
 	return 0;
 }

@@ -11,9 +11,8 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "pci_sysfs.h"
 #include "vfio.h"
-
-#define PCI_DEVICES "/sys/bus/pci/devices"
 
 /* The groups this process has open, and for which device: a group can be
  * opened once, so a second device of the same group is refused by name. */
@@ -23,22 +22,6 @@ static struct {
 	char bdf[PCI_BDF_LEN];
 } open_groups[MAX_OPEN_GROUPS];
 static unsigned nopen_groups;
-
-/* The last component of the symlink at path into out ("" when none). */
-static void link_name(const char *path, char *out, size_t len)
-{
-	char t[4096];
-	ssize_t n = readlink(path, t, sizeof(t) - 1);
-	out[0] = '\0';
-	if (n > 0) {
-		t[n] = '\0';
-		const char *b = strrchr(t, '/');
-		b = b ? b + 1 : t;
-		size_t n2 = strlen(b);
-		if (n2 < len)
-			memcpy(out, b, n2 + 1);
-	}
-}
 
 static void close_fd(int *fd)
 {
@@ -94,29 +77,24 @@ fail:
 /* Find and open the group: from sysfs, or by trying every /dev/vfio node. */
 static int open_group(struct vfio_dev *d, struct errbuf *err)
 {
-	char path[256], name[256], node[64];
-	if (access(PCI_DEVICES, F_OK) == 0) {
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s", d->bdf);
-		if (access(path, F_OK) < 0) {
+	char node[64];
+	if (access(PCI_SYSFS_DEVICES, F_OK) == 0) {
+		struct pci_sysfs_dev sd;
+		switch (pci_sysfs_vfio_lookup(d->bdf, &sd)) {
+		case PCI_SYSFS_ABSENT:
 			err_set(err, "--vfio %s: no such PCI device", d->bdf);
 			return -1;
-		}
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver", d->bdf);
-		link_name(path, name, sizeof(name));
-		if (strcmp(name, "vfio-pci")) {
+		case PCI_SYSFS_OTHER_DRIVER:
 			err_set(err, "--vfio %s: %s%s, not to vfio-pci", d->bdf,
-				*name ? "bound to " : "bound to no driver", name);
+				*sd.driver ? "bound to " : "bound to no driver", sd.driver);
 			return -1;
-		}
-		snprintf(path, sizeof(path), PCI_DEVICES "/%s/iommu_group", d->bdf);
-		link_name(path, name, sizeof(name));
-		char *end;
-		unsigned long g = strtoul(name, &end, 10);
-		if (!*name || *end || g > 1000000) {
+		case PCI_SYSFS_NO_GROUP:
 			err_set(err, "--vfio %s: no IOMMU group (is the host's IOMMU on?)", d->bdf);
 			return -1;
+		case PCI_SYSFS_VFIO_OK:
+			break;
 		}
-		d->group_id = (unsigned)g;
+		d->group_id = sd.group;
 		for (unsigned i = 0; i < nopen_groups; i++) {
 			if (open_groups[i].id == d->group_id) {
 				err_set(err, "--vfio %s: its IOMMU group %u is already --vfio %s's (ember "
@@ -143,13 +121,12 @@ static int open_group(struct vfio_dev *d, struct errbuf *err)
 	struct errbuf last = {.msg = "no IOMMU group node in /dev/vfio"};
 	int r = -1;
 	while (r < 0 && (e = readdir(dir))) {
-		char *end;
-		unsigned long g = strtoul(e->d_name, &end, 10);
-		if (e->d_name[0] < '0' || e->d_name[0] > '9' || *end || g > 1000000)
+		unsigned g;
+		if (!pci_iommu_group_parse(e->d_name, &g))
 			continue;
-		snprintf(node, sizeof(node), "/dev/vfio/%lu", g);
+		snprintf(node, sizeof(node), "/dev/vfio/%u", g);
 		if (try_group(d, node, &last) == 0) {
-			d->group_id = (unsigned)g;
+			d->group_id = g;
 			r = 0;
 		}
 	}
