@@ -262,13 +262,10 @@ static int parse(int argc, char **argv, struct jail_opts *o, struct errbuf *err)
 
 void jail_vfio_merge(struct jail_opts *o, const struct jail_plan *p)
 {
-	for (unsigned i = 0; i < p->nvfio; i++) {
-		bool have = false;
-		for (unsigned k = 0; k < o->nvfio; k++)
-			have |= !strcmp(o->vfio[k], p->vfio[i]);
-		if (!have && o->nvfio < JAIL_MAX_VFIO)
-			memcpy(o->vfio[o->nvfio++], p->vfio[i], PCI_BDF_LEN);
-	}
+	/* pci_bdf_add skips (with an error nobody needs) one already there. */
+	struct errbuf ignored;
+	for (unsigned i = 0; i < p->nvfio; i++)
+		(void)pci_bdf_add(o->vfio, &o->nvfio, JAIL_MAX_VFIO, p->vfio[i], &ignored);
 }
 
 void jail_vfio_default_memlock(struct jail_opts *o, uint64_t guest_mem_mib)

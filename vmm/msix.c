@@ -151,7 +151,7 @@ int gsi_irqfd_detach(struct gsi_routes *r, int efd, unsigned gsi)
 
 /* ---- MSI-X ---- */
 
-static uint32_t pba_bytes(unsigned nvec)
+uint32_t msix_pba_bytes(unsigned nvec)
 {
 	return (nvec + 63) / 64 * 8;
 }
@@ -245,7 +245,7 @@ int msix_init(struct msix *m, struct pci_device *dev, struct gsi_routes *routes,
 	memset(m, 0, sizeof(*m));
 	if (nvec == 0 || nvec > MSIX_MAX_VECTORS)
 		return -1;
-	uint64_t tlen = (uint64_t)nvec * MSIX_ENTRY_SIZE, plen = pba_bytes(nvec);
+	uint64_t tlen = (uint64_t)nvec * MSIX_ENTRY_SIZE, plen = msix_pba_bytes(nvec);
 	if (!region_fits(dev, table_bar, table_off, tlen) || !region_fits(dev, pba_bar, pba_off, plen))
 		return -1;
 	if (table_bar == pba_bar && table_off < pba_off + plen && pba_off < table_off + tlen)
@@ -340,7 +340,7 @@ bool msix_bar_access(struct msix *m, unsigned bar, uint64_t off, uint8_t *data, 
 		return false;
 	if (len > 8)
 		len = 8;
-	uint64_t tlen = (uint64_t)m->nvec * MSIX_ENTRY_SIZE, plen = pba_bytes(m->nvec);
+	uint64_t tlen = (uint64_t)m->nvec * MSIX_ENTRY_SIZE, plen = msix_pba_bytes(m->nvec);
 	bool in_table = bar == m->table_bar && off >= m->table_off && off - m->table_off < tlen;
 	bool in_pba = bar == m->pba_bar && off >= m->pba_off && off - m->pba_off < plen;
 	if (!in_table && !in_pba)

@@ -115,6 +115,9 @@ struct msix {
 	uint64_t *pba;               /* (nvec + 63) / 64 words */
 };
 
+/* Bytes of the PBA of nvec vectors (whole 64-bit words). */
+uint32_t msix_pba_bytes(unsigned nvec);
+
 /* Give dev (not yet on a bus, its BARs declared) an MSI-X capability with
  * nvec vectors (1-2048), the table at table_off (8-aligned) of BAR table_bar
  * and the PBA at pba_off (8-aligned) of BAR pba_bar; both must fit inside

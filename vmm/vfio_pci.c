@@ -12,7 +12,6 @@
 #define PCI_HEADER_TYPE_MASK 0x7f
 #define PCI_BAR_IO 0x1
 #define PCI_BAR_MEM_TYPE_MASK 0x6
-#define PCI_BAR_MEM_64 0x4
 #define MSIX_TABLE_BIR_MASK 0x7u
 #define MAX_MEM32_BAR GiB(1)
 
@@ -127,7 +126,7 @@ void vfio_bar_pieces(struct vfio_bar_map *m, unsigned bar, uint64_t size, uint64
 	m->npieces = 1;
 	m->piece[0].off = 0;
 	m->piece[0].len = size;
-	uint64_t tlen = (uint64_t)t->nvec * MSIX_ENTRY_SIZE, plen = (t->nvec + 63) / 64 * 8;
+	uint64_t tlen = (uint64_t)t->nvec * MSIX_ENTRY_SIZE, plen = msix_pba_bytes(t->nvec);
 	if (bar == t->tbar)
 		cut(m, t->toff / page * page, (t->toff + tlen + page - 1) / page * page);
 	if (bar == t->pbar)
@@ -191,7 +190,7 @@ static int add_bars(struct vfio_pci *v, const uint8_t *hdr, struct errbuf *err)
 	for (unsigned i = 0; i < VFIO_NUM_BARS; i++) {
 		uint32_t raw = get_le32(hdr + PCI_BAR0 + 4 * i);
 		uint64_t size = v->dev.bar[i].size;
-		bool is64 = !(raw & PCI_BAR_IO) && (raw & PCI_BAR_MEM_TYPE_MASK) == PCI_BAR_MEM_64;
+		bool is64 = !(raw & PCI_BAR_IO) && (raw & PCI_BAR_MEM_TYPE_MASK) == PCI_BAR_MEM_TYPE_64;
 		if (size == 0) {
 			i += is64;
 			continue;
