@@ -12,14 +12,16 @@ CC ?= gcc
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
-	  -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
+	  -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP -I.
 LDFLAGS ?=
 LDLIBS += -luring -lseccomp -pthread
 # ember is linked statically: no dynamic loader work at start-up.
 STATIC ?= -static
 
 B := build
-VMM_SRC := $(wildcard vmm/*.c virtio/*.c)
+# Every include is written from the root (-I.); tests/layers checks that they
+# point one way (see README's layout table).
+VMM_SRC := $(sort $(shell find vmm virtio -name '*.c'))
 VMM_LIB_SRC := $(filter-out vmm/main.c,$(VMM_SRC))
 VMM_OBJ := $(VMM_SRC:%.c=$(B)/obj/%.o)
 VMM_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/obj/%.o)
@@ -27,13 +29,19 @@ JAILER_SRC := $(wildcard jailer/*.c)
 JAILER_OBJ := $(JAILER_SRC:%.c=$(B)/obj/%.o)
 # What the unit tests link of the jailer: argument parsing and path planning.
 JAILER_LIB_SRC := jailer/args.c
+# What ember and the jailer share.
+LIB_SRC := $(wildcard vmm/lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 JAILER_LIB_OBJ := $(JAILER_LIB_SRC:%.c=$(B)/obj/%.o)
 ASAN_JAILER_LIB_OBJ := $(JAILER_LIB_SRC:%.c=$(B)/asan/%.o)
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Unit tests mirror the tree: tests/unit/vmm/core/test_mmio.c tests vmm/core/mmio.c.
+UNIT_SRC := $(sort $(shell find tests/unit -name 'test_*.c'))
+UNIT_NAMES := $(basename $(notdir $(UNIT_SRC)))
+UNIT_BIN := $(UNIT_NAMES:%=$(B)/tests/%)
+vpath test_%.c $(sort $(dir $(UNIT_SRC)))
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
-ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
+ASAN_UNIT_BIN := $(UNIT_NAMES:%=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
 all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/tests/vfio_probe $(B)/bench/runstat $(B)/bench/blkbench \
@@ -48,10 +56,10 @@ $(B)/ember: $(VMM_OBJ)
 $(B)/obj/jailer/%.o $(B)/asan/jailer/%.o: CFLAGS += -Wno-format-truncation
 
 # The jailer (static too: it copies itself nowhere, but runs anywhere).
-$(B)/ember-jailer: $(JAILER_OBJ) $(B)/obj/vmm/util.o $(B)/obj/vmm/opt_table.o $(B)/obj/vmm/pci_addr.o $(B)/obj/vmm/pci_sysfs.o
+$(B)/ember-jailer: $(JAILER_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^
 
-$(B)/obj/%.o: %.c
+$(B)/obj/%.o: %.c | $(B)/layers.ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -70,14 +78,14 @@ $(B)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
-# Unit tests: each tests/unit/test_X.c links against the VMM's objects.
-$(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(VMM_LIB_OBJ) $(JAILER_LIB_OBJ)
+# Unit tests: each tests/unit/.../test_X.c links against the VMM's objects.
+$(B)/tests/test_%: test_%.c tests/unit/check.h $(VMM_LIB_OBJ) $(JAILER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ivmm -Ivirtio -Ijailer -o $@ $< $(VMM_LIB_OBJ) $(JAILER_LIB_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(VMM_LIB_OBJ) $(JAILER_LIB_OBJ) $(LDLIBS)
 
-$(B)/asan/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ASAN_LIB_OBJ) $(ASAN_JAILER_LIB_OBJ)
+$(B)/asan/tests/test_%: test_%.c tests/unit/check.h $(ASAN_LIB_OBJ) $(ASAN_JAILER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Ivmm -Ivirtio -Ijailer -o $@ $< $(ASAN_LIB_OBJ) \
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJ) \
 		$(ASAN_JAILER_LIB_OBJ) $(LDLIBS)
 
 # Writes the tiny PVH payloads the KVM tests and the start-up benchmark boot.
@@ -90,7 +98,7 @@ $(B)/bench/runstat: bench/runstat.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 # What the seccomp filters add per system call (bench/seccomp.sh).
-$(B)/bench/seccomp_cost: bench/seccomp_cost.c $(B)/obj/vmm/seccomp.o $(B)/obj/vmm/util.o
+$(B)/bench/seccomp_cost: bench/seccomp_cost.c $(B)/obj/vmm/core/seccomp.o $(B)/obj/vmm/lib/util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lseccomp
 
@@ -106,6 +114,13 @@ $(B)/tests/vfio_probe: tests/tools/vfio_probe.c
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
+
+# The layering rule: an include may only point down (tests/layers says the
+# order); any other stops the build.
+$(B)/layers.ok: tests/layers $(shell find vmm virtio jailer -name '*.[ch]')
+	@mkdir -p $(B)
+	@tests/layers
+	@touch $@
 
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
@@ -149,7 +164,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # No -Werror here: clang warns about things gcc (the build compiler) accepts.
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers \
 	       -Wno-gnu-variable-sized-type-not-at-end \
-	       -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP
+	       -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP -I.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 FUZZ_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
@@ -163,7 +178,7 @@ $(B)/fuzz/obj/%.o: %.c
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -Ivmm -Ivirtio -o $@ $< \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
 		$(FUZZ_LIB_OBJ) $(LDLIBS)
 
 fuzz-run: $(FUZZ_BIN)

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../vmm/seccomp.h"
+#include "vmm/core/seccomp.h"
 
 enum call { C_EPOLL, C_READ, C_WRITE, C_URING, C_KVM_RUN, C_COUNT };
 static const char *const call_names[C_COUNT] = {

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "args.h"
-#include "../vmm/opt_table.h"
-#include "../vmm/pci_addr.h"
+#include "jailer/args.h"
+#include "vmm/lib/opt_table.h"
+#include "vmm/lib/pci_addr.h"
 
 static const struct {
 	const char *name;

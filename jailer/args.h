@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../vmm/util.h"
-#include "../vmm/pci_addr.h"
+#include "vmm/lib/util.h"
+#include "vmm/lib/pci_addr.h"
 
 #define JAIL_ID_MAX 64
 #define JAIL_MAX_CGROUPS 32
@@ -22,7 +22,7 @@
 /* With --vfio, RLIMIT_MEMLOCK defaults to the guest's memory plus this: VFIO
  * pins (and counts as locked) all guest memory it maps for DMA. */
 #define JAIL_VFIO_MEMLOCK_SLACK_MIB 64
-#define EMBER_DEFAULT_MEM_MIB 256 /* ember's --mem default (CLI_DEFAULT_MEM_MIB) */
+#define EMBER_DEFAULT_MEM_MIB 256 /* ember's --mem default (VM_DEFAULT_MEM_MIB in vmm/config.h) */
 
 struct jail_cgroup {
 	char *file;        /* "memory.max" (allocated) */

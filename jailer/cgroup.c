@@ -12,7 +12,7 @@
 #include <linux/magic.h>
 #include <unistd.h>
 
-#include "jailer.h"
+#include "jailer/jailer.h"
 
 /* The mount point of a cgroup2 file system: /sys/fs/cgroup (unified) or
  * /sys/fs/cgroup/unified (systemd's hybrid layout) when they are one, else

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <grp.h>
 
-#include "jailer.h"
+#include "jailer/jailer.h"
 
 int jail_set_rlimits(struct jail *j)
 {

@@ -19,7 +19,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "jailer.h"
+#include "jailer/jailer.h"
 
 int jail_check_exec(struct jail *j)
 {

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "args.h"
+#include "jailer/args.h"
 
 #define JAIL_MAX_MOUNTS (JAIL_MAX_FILES + 1)
 

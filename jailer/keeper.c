@@ -18,7 +18,7 @@
 #include <linux/sched.h>
 #include <unistd.h>
 
-#include "jailer.h"
+#include "jailer/jailer.h"
 
 /* The signals ember takes (SIGUSR1: NIC counters, SIGUSR2: its vCPU kick). */
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};

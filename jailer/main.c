@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jailer.h"
+#include "jailer/jailer.h"
 
 extern char **environ;
 

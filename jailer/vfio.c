@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jailer.h"
-#include "../vmm/pci_sysfs.h"
+#include "jailer/jailer.h"
+#include "vmm/lib/pci_sysfs.h"
 
 /* Name a device of group that keeps it from being viable: one bound to a
  * driver other than vfio-pci (bridges' pcieport is allowed by VFIO). */

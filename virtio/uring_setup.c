@@ -1,5 +1,5 @@
 /* uring_setup.c: a device back-end's restricted io_uring (uring_setup.h). */
-#include "uring_setup.h"
+#include "virtio/uring_setup.h"
 
 #include <errno.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/util.h"
+#include "vmm/lib/util.h"
 
 #define URING_MAX_OPS 8
 

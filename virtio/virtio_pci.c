@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
-#include "virtio_pci.h"
+#include "virtio/virtio_pci.h"
 
 #define PCI_CAP_ID_VNDR 0x09
 

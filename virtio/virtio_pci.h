@@ -20,10 +20,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/msix.h"
-#include "../vmm/pci.h"
-#include "../vmm/util.h"
-#include "virtqueue.h"
+#include "vmm/pci/msix.h"
+#include "vmm/pci/pci.h"
+#include "vmm/lib/util.h"
+#include "virtio/virtqueue.h"
 
 #define VPCI_VENDOR 0x1af4
 #define VPCI_DEVICE_BASE 0x1040

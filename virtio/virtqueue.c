@@ -3,7 +3,7 @@
  * guest-controlled and may change concurrently), pushes used buffers and
  * decides on interrupts (EVENT_IDX or VRING_AVAIL_F_NO_INTERRUPT).
  * See virtqueue.h for the contract. */
-#include "virtqueue.h"
+#include "virtio/virtqueue.h"
 
 #include <endian.h>
 #include <string.h>

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/guest_mem.h" /* the object rule has no -Ivmm */
+#include "vmm/core/guest_mem.h" /* the object rule has no -Ivmm */
 
 #define VQ_MAX_SIZE 32768u  /* largest split queue the spec allows */
 /* Most segments (non-empty descriptors) one chain may have, and the largest

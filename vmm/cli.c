@@ -2,60 +2,62 @@
  * "--name=VALUE"; everything after "--" is the guest command. */
 #include <string.h>
 
-#include "cli.h"
-#include "cmdline.h"
-#include "opt_table.h"
+#include "vmm/cli.h"
+#include "vmm/cmdline.h"
+#include "vmm/lib/opt_table.h"
 
+/* Each option sets a field of the VM's configuration, except --help and
+ * --version, which say what to do instead (flag). */
 struct cli_option {
 	struct opt_def d;
-	int (*set)(struct ember_opts *o, const char *val, struct errbuf *err);
+	int (*set)(struct vm_config *c, const char *val, struct errbuf *err);
+	int (*flag)(struct ember_opts *o, const char *val, struct errbuf *err);
 };
 
-static int set_kernel(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_kernel(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	(void)e;
 	o->kernel = v;
 	return 0;
 }
 
-static int set_initrd(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_initrd(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	(void)e;
 	o->initrd = v;
 	return 0;
 }
 
-static int set_cmdline(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_cmdline(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	(void)e;
 	o->cmdline = v;
 	return 0;
 }
 
-static int set_cpus(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_cpus(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	uint64_t n;
-	if (parse_u64(v, 1, CLI_MAX_CPUS, &n)) {
-		err_set(e, "--cpus: '%s' is not a number from 1 to %d", v, CLI_MAX_CPUS);
+	if (parse_u64(v, 1, VM_MAX_CPUS, &n)) {
+		err_set(e, "--cpus: '%s' is not a number from 1 to %d", v, VM_MAX_CPUS);
 		return -1;
 	}
 	o->cpus = (unsigned)n;
 	return 0;
 }
 
-static int set_mem(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_mem(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	uint64_t n;
-	/* The upper bound here only keeps the arithmetic sane; main checks the host. */
-	if (parse_u64(v, 32, 1ull << 30, &n)) {
-		err_set(e, "--mem: '%s' is not a size in MiB of at least 32", v);
+	if (parse_u64(v, VM_MIN_MEM_MIB, VM_MAX_MEM_MIB, &n)) {
+		err_set(e, "--mem: '%s' is not a size in MiB of at least %d", v, VM_MIN_MEM_MIB);
 		return -1;
 	}
 	o->mem_mib = n;
 	return 0;
 }
 
-static int set_console(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_console(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	if (strcmp(v, "stdio") == 0) {
 		o->console = CONSOLE_STDIO;
@@ -71,10 +73,10 @@ static int set_console(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
-static int set_disk(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_disk(struct vm_config *o, const char *v, struct errbuf *e)
 {
-	if (o->ndisks >= CLI_MAX_DISKS) {
-		err_set(e, "--disk: at most %d disks", CLI_MAX_DISKS);
+	if (o->ndisks >= VM_MAX_DISKS) {
+		err_set(e, "--disk: at most %d disks", VM_MAX_DISKS);
 		return -1;
 	}
 	if (blk_parse_opt(v, &o->disks[o->ndisks], e))
@@ -95,20 +97,24 @@ static int pick(const char *flag, const char *v, const char *first, const char *
 	return 0;
 }
 
-static int set_seccomp(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_seccomp(struct vm_config *o, const char *v, struct errbuf *e)
 {
-	return pick("seccomp", v, "on", "off", &o->seccomp_off, e);
+	bool off;
+	if (pick("seccomp", v, "on", "off", &off, e))
+		return -1;
+	o->seccomp = !off;
+	return 0;
 }
 
-static int set_irqchip(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_irqchip(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	return pick("irqchip", v, "split", "kernel", &o->kernel_irqchip, e);
 }
 
-static int set_net(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_net(struct vm_config *o, const char *v, struct errbuf *e)
 {
-	if (o->nnets >= CLI_MAX_NETS) {
-		err_set(e, "--net: at most %d NICs", CLI_MAX_NETS);
+	if (o->nnets >= VM_MAX_NETS) {
+		err_set(e, "--net: at most %d NICs", VM_MAX_NETS);
 		return -1;
 	}
 	if (net_parse_opt(v, &o->nets[o->nnets], e))
@@ -123,12 +129,12 @@ static int set_net(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
-static int set_vfio(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_vfio(struct vm_config *o, const char *v, struct errbuf *e)
 {
-	return pci_bdf_add(o->vfio, &o->nvfio, CLI_MAX_VFIO, v, e);
+	return pci_bdf_add(o->vfio, &o->nvfio, VM_MAX_VFIO, v, e);
 }
 
-static int set_boot_time(struct ember_opts *o, const char *v, struct errbuf *e)
+static int set_boot_time(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
 	o->boot_time = true;
@@ -162,8 +168,8 @@ static const struct cli_option options[] = {
 	{{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters and queue state as JSON on stderr"}, set_net},
 	{{"vfio", "BDF", "pass the host PCI device BDF (e.g. 0000:01:00.1, an SR-IOV VF bound to vfio-pci) through to the guest (repeatable): its memory BARs and MSI-X on ember's PCI bus, all guest RAM pinned for its DMA (RLIMIT_MEMLOCK must allow it)"}, set_vfio},
 	{{"boot-time", NULL, "print on stderr how long after ember started guest userspace began"}, set_boot_time},
-	{{"help", NULL, "show this help and exit"}, set_help},
-	{{"version", NULL, "show ember's version and exit"}, set_version},
+	{{"help", NULL, "show this help and exit"}, NULL, set_help},
+	{{"version", NULL, "show ember's version and exit"}, NULL, set_version},
 };
 
 static const struct opt_table table = {
@@ -184,22 +190,23 @@ void cli_usage(FILE *f)
 
 static int set_one(void *ctx, size_t i, const char *val, struct errbuf *err)
 {
-	return options[i].set(ctx, val, err);
+	struct ember_opts *o = ctx;
+	if (options[i].flag)
+		return options[i].flag(o, val, err);
+	return options[i].set(&o->vm, val, err);
 }
 
 int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 {
 	memset(o, 0, sizeof(*o));
-	o->cpus = 1;
-	o->mem_mib = CLI_DEFAULT_MEM_MIB;
-	o->console = CONSOLE_STDIO;
+	vm_config_defaults(&o->vm);
 	bool dashdash;
 	int i = opt_parse(&table, argc, argv, set_one, o, &dashdash, err);
 	if (i < 0)
 		return -1;
-	o->guest_argv = argv + i;
-	o->guest_argc = i < argc ? (size_t)(argc - i) : 0;
-	if (!o->help && !o->version && !o->kernel) {
+	o->vm.guest_argv = argv + i;
+	o->vm.guest_argc = i < argc ? (size_t)(argc - i) : 0;
+	if (!o->help && !o->version && !o->vm.kernel) {
 		err_set(err, "no kernel given (--kernel PATH)");
 		return -1;
 	}

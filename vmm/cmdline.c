@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "cmdline.h"
+#include "vmm/cmdline.h"
 
 struct sbuf {
 	char *p;

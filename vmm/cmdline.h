@@ -4,7 +4,7 @@
 #define EMBER_CMDLINE_H
 
 #include <stddef.h>
-#include "util.h"
+#include "vmm/lib/util.h"
 
 /* ember's part: serial console, reboot through the keyboard controller,
  * reboot (so ember exits) rather than hang on panic, a quiet boot. */

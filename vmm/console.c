@@ -7,7 +7,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "console.h"
+#include "vmm/console.h"
 
 static struct termios saved_tio;
 static volatile sig_atomic_t tio_saved;

@@ -3,8 +3,8 @@
 #ifndef EMBER_CONSOLE_H
 #define EMBER_CONSOLE_H
 
-#include "cli.h"
-#include "util.h"
+#include "vmm/config.h"
+#include "vmm/lib/util.h"
 
 struct console {
 	int in_fd;  /* -1: no input */

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blk.h"
-#include "util.h"
+#include "virtio/blk/blk.h"
+#include "vmm/lib/util.h"
 
 #define RAM_SIZE KiB(64)
 #define HDR 11

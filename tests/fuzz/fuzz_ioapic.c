@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ioapic.h"
+#include "vmm/devices/ioapic.h"
 
 #define ASSERT(c)                                                                     \
 	do {                                                                          \

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net.h"
-#include "util.h"
+#include "virtio/net/net.h"
+#include "vmm/lib/util.h"
 
 #define RAM_SIZE KiB(64)
 #define HDR 12

@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest_mem.h"
-#include "util.h"
-#include "virtqueue.h"
+#include "vmm/core/guest_mem.h"
+#include "vmm/lib/util.h"
+#include "virtio/virtqueue.h"
 
 #define RAM_SIZE MiB(1)
 #define HDR 16

@@ -1,0 +1,231 @@
+/* test_virtio_pci.c: the virtio-pci transport (virtio_pci.c) with fake KVM
+ * ops and a gm_wrap'd guest: identity and capabilities in config space,
+ * feature negotiation (FEATURES_OK refused for unoffered bits or without
+ * VERSION_1), queue_select bound checks, queue_size and vector validation,
+ * queue enable (good rings; bad rings -> DEVICE_NEEDS_RESET), device config
+ * reads bounded by its length, activate/reset callbacks, and hostile
+ * accesses anywhere in the BAR. */
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/check.h"
+#include "virtio/virtio_pci.h"
+
+static int fake_routing(void *ctx, const struct kvm_irq_routing *t) { (void)ctx, (void)t; return 0; }
+static int fake_irqfd(void *ctx, const struct kvm_irqfd *f) { (void)ctx, (void)f; return 0; }
+static const struct gsi_ops fake_ops = {fake_routing, fake_irqfd};
+
+#define RAM MiB(4)
+static uint8_t *ram;
+static struct guest_mem gm;
+static struct gsi_routes routes;
+static struct virtio_pci t;
+static unsigned activations, resets;
+static const uint8_t devcfg[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+
+static void cfg_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
+{
+	(void)ctx;
+	for (unsigned i = 0; i < len; i++)
+		data[i] = off + i < sizeof(devcfg) ? devcfg[off + i] : 0xee;
+}
+static void on_activate(void *ctx) { (void)ctx; activations++; }
+static void on_reset(void *ctx) { (void)ctx; resets++; }
+static const struct virtio_pci_ops ops = {cfg_read, on_activate, on_reset};
+
+#define OFFERED ((1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << 9))
+
+static void setup(void)
+{
+	memset(ram, 0, RAM);
+	gm_wrap(&gm, ram, RAM);
+	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
+	struct errbuf e;
+	activations = resets = 0;
+	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, sizeof(devcfg), &ops, NULL, &gm,
+				 &routes, -1, &e), 0);
+}
+
+static void teardown(void)
+{
+	virtio_pci_destroy(&t);
+	gsi_routes_destroy(&routes);
+}
+
+static uint64_t rd(uint64_t off, unsigned len)
+{
+	uint8_t b[8] = {0};
+	virtio_pci_bar_access(&t, off, b, len, false);
+	uint64_t v = 0;
+	for (unsigned i = 0; i < len; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+static void wr(uint64_t off, unsigned len, uint64_t v)
+{
+	uint8_t b[8];
+	for (unsigned i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	virtio_pci_bar_access(&t, off, b, len, true);
+}
+
+static void identity_and_caps(void)
+{
+	setup();
+	CHECK_EQ(pci_config_get(&t.pci, PCI_VENDOR_ID, 2), 0x1af4);
+	CHECK_EQ(pci_config_get(&t.pci, PCI_DEVICE_ID, 2), 0x1042);
+	CHECK_EQ(pci_config_get(&t.pci, PCI_REVISION_ID, 1), 1);
+	CHECK_EQ(pci_config_get(&t.pci, PCI_SUBSYSTEM_VENDOR_ID, 2), 0x1af4);
+	unsigned seen = 0, mult = 0;
+	for (unsigned p = pci_config_get(&t.pci, PCI_CAPABILITY_LIST, 1), n = 0; p && n < 48;
+	     p = pci_config_get(&t.pci, p + 1, 1), n++) {
+		if (pci_config_get(&t.pci, p, 1) == 0x09) {
+			unsigned type = pci_config_get(&t.pci, p + 3, 1);
+			seen |= 1u << type;
+			CHECK_EQ(pci_config_get(&t.pci, p + 4, 1), 0); /* BAR 0 */
+			if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+				mult = pci_config_get(&t.pci, p + 16, 4);
+		}
+	}
+	CHECK_EQ(seen, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4));
+	CHECK_EQ(mult, VPCI_NOTIFY_MULT);
+	CHECK_EQ(rd(18, 2), 3); /* num_queues */
+	teardown();
+}
+
+static void features(void)
+{
+	setup();
+	wr(0, 4, 1);
+	CHECK_EQ(rd(4, 4), 1); /* VERSION_1 is bit 32 */
+	wr(0, 4, 7);
+	CHECK_EQ(rd(4, 4), 0);
+	/* unoffered bit: refused */
+	wr(20, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr(8, 4, 0); wr(12, 4, 1u << 3);
+	wr(8, 4, 1); wr(12, 4, 1);
+	wr(20, 1, 0x0b);
+	CHECK(!(rd(20, 1) & VIRTIO_CONFIG_S_FEATURES_OK));
+	/* DRIVER_OK without FEATURES_OK does nothing */
+	wr(20, 1, 0x0f);
+	CHECK_EQ(activations, 0);
+	wr(20, 1, 0);
+	CHECK_EQ(resets, 1);
+	CHECK_EQ(rd(20, 1), 0);
+	/* without VERSION_1: refused */
+	wr(20, 1, 3);
+	wr(8, 4, 0); wr(12, 4, 1u << 9);
+	wr(20, 1, 0x0b);
+	CHECK(!(rd(20, 1) & VIRTIO_CONFIG_S_FEATURES_OK));
+	wr(20, 1, 0);
+	/* good */
+	wr(20, 1, 3);
+	wr(8, 4, 0); wr(12, 4, (1u << 9) | (1u << VIRTIO_RING_F_EVENT_IDX));
+	wr(8, 4, 1); wr(12, 4, 1);
+	wr(20, 1, 0x0b);
+	CHECK(rd(20, 1) & VIRTIO_CONFIG_S_FEATURES_OK);
+	CHECK(virtio_pci_has(&t, VIRTIO_F_VERSION_1));
+	wr(20, 1, 0x0f);
+	CHECK_EQ(activations, 1);
+	teardown();
+}
+
+static void negotiate(void)
+{
+	wr(20, 1, 3);
+	wr(8, 4, 1); wr(12, 4, 1);
+	wr(20, 1, 0x0b);
+}
+
+static void queues(void)
+{
+	setup();
+	negotiate();
+	/* out-of-range select: reads 0, writes ignored */
+	wr(22, 2, 3);
+	CHECK_EQ(rd(24, 2), 0);
+	CHECK_EQ(rd(26, 2), VIRTIO_MSI_NO_VECTOR);
+	wr(24, 2, 16);
+	wr(28, 2, 1);
+	wr(22, 2, 0xffff);
+	CHECK_EQ(rd(24, 2), 0);
+	/* size: power of two <= 256 */
+	wr(22, 2, 1);
+	CHECK_EQ(rd(24, 2), 256);
+	wr(24, 2, 100);
+	CHECK_EQ(rd(24, 2), 256);
+	wr(24, 2, 512);
+	CHECK_EQ(rd(24, 2), 256);
+	wr(24, 2, 0);
+	CHECK_EQ(rd(24, 2), 256);
+	wr(24, 2, 64);
+	CHECK_EQ(rd(24, 2), 64);
+	CHECK_EQ(rd(30, 2), 1); /* queue_notify_off */
+	/* vectors: 0..3 valid (3 queues + config), else NO_VECTOR */
+	wr(26, 2, 3);
+	CHECK_EQ(rd(26, 2), 3);
+	wr(26, 2, 4);
+	CHECK_EQ(rd(26, 2), VIRTIO_MSI_NO_VECTOR);
+	wr(16, 2, 0);
+	CHECK_EQ(rd(16, 2), 0);
+	wr(16, 2, 1000);
+	CHECK_EQ(rd(16, 2), VIRTIO_MSI_NO_VECTOR);
+	/* rings outside RAM: enable fails, NEEDS_RESET */
+	wr(32, 4, 0xfffff000); wr(36, 4, 0);
+	wr(40, 8, 0x10000); wr(48, 4, 0x20000); wr(52, 4, 0);
+	CHECK_EQ(rd(32, 8), 0xfffff000);
+	CHECK_EQ(rd(40, 8), 0x10000);
+	wr(28, 2, 1);
+	CHECK_EQ(rd(28, 2), 0);
+	CHECK(rd(20, 1) & VPCI_STATUS_NEEDS_RESET);
+	/* reset clears it; good rings enable */
+	wr(20, 1, 0);
+	CHECK_EQ(rd(20, 1), 0);
+	negotiate();
+	wr(22, 2, 2);
+	wr(24, 2, 64);
+	wr(32, 8, 0x1000); wr(40, 8, 0x2000); wr(48, 8, 0x3000);
+	wr(28, 2, 1);
+	CHECK_EQ(rd(28, 2), 1);
+	CHECK(t.q[2].vq.ready);
+	CHECK(!t.q[2].vq.event_idx); /* not negotiated */
+	/* addresses cannot change while enabled */
+	wr(32, 8, 0x5000);
+	CHECK_EQ(rd(32, 8), 0x1000);
+	wr(20, 1, 0);
+	CHECK(!t.q[2].enabled);
+	CHECK_EQ(rd(32, 8), 0);
+	teardown();
+}
+
+static void device_config_and_hostile(void)
+{
+	setup();
+	CHECK_EQ(rd(VPCI_DEVICE_OFF, 4), 0x04030201);
+	CHECK_EQ(rd(VPCI_DEVICE_OFF + 8, 4), 0x0a09); /* bounded to 10 bytes */
+	CHECK_EQ(rd(VPCI_DEVICE_OFF + 10, 4), 0);
+	/* every offset, every size: no crash, no write outside */
+	for (uint64_t off = 0; off < VPCI_BAR_SIZE + 16; off += 1)
+		for (unsigned len = 1; len <= 8; len *= 2) {
+			rd(off, len);
+			if (off != 20 && !(off >= 0x4000 && off < 0x6000)) /* not status, MSI-X */
+				wr(off, len, 0xffffffffffffffffull);
+		}
+	rd(UINT64_MAX - 3, 8);
+	wr(UINT64_MAX - 3, 8, 0);
+	teardown();
+}
+
+int main(void)
+{
+	ram = calloc(1, RAM);
+	RUN(identity_and_caps);
+	RUN(features);
+	RUN(queues);
+	RUN(device_config_and_hostile);
+	free(ram);
+	return check_summary();
+}

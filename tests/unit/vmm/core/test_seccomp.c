@@ -1,0 +1,341 @@
+/* test_seccomp.c: the per-thread filters (seccomp.c) in forked children: every
+ * kind installs; a thread keeps working with what its list allows (eventfds,
+ * futexes, memory, exit_group); a forbidden call (openat, socket, execve) or a
+ * forbidden ioctl request kills the process with SIGSYS after one log line
+ * naming the thread and the call; main may signal only its own threads; another thread's filter is not inherited by
+ * the threads it does not create; --seccomp off installs nothing. */
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/unit/check.h"
+#include "vmm/core/seccomp.h"
+
+/* Run fn in a child whose stderr goes to a pipe; returns the wait status and
+ * what the child wrote. */
+static int in_child(void (*fn)(void), char *log, size_t loglen)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], STDERR_FILENO);
+		fn();
+		_exit(99); /* fn ends the child itself */
+	}
+	close(p[1]);
+	size_t got = 0;
+	ssize_t n;
+	while (got + 1 < loglen && (n = read(p[0], log + got, loglen - 1 - got)) > 0)
+		got += (size_t)n;
+	log[got] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return st;
+}
+
+/* Ends a filtered child with the bare exit_group (the sanitizers' _exit
+ * would make calls the filters forbid, e.g. sigaltstack). */
+static void quit(int status)
+{
+	syscall(SYS_exit_group, status);
+}
+
+static void setup_on(void)
+{
+	struct errbuf e;
+	if (seccomp_setup(true, &e))
+		quit(98);
+}
+
+static void vcpu_opens_file(void)
+{
+	setup_on();
+	prctl(PR_SET_NAME, "vcpu3");
+	if (seccomp_thread_install(SECCOMP_VCPU))
+		quit(97);
+	open("/", O_RDONLY);
+	quit(0);
+}
+
+static void forbidden_openat_kills(void)
+{
+	char log[512];
+	int st = in_child(vcpu_opens_file, log, sizeof(log));
+	CHECK(WIFSIGNALED(st));
+	CHECK_EQ(WTERMSIG(st), SIGSYS);
+	CHECK_STR_EQ(log, "ember: seccomp: thread vcpu3 made forbidden syscall 257 (openat)\n");
+}
+
+static void blk_io_makes_socket(void)
+{
+	setup_on();
+	prctl(PR_SET_NAME, "blk-io");
+	if (seccomp_thread_install(SECCOMP_BLK_IO))
+		quit(97);
+	socket(AF_INET, SOCK_STREAM, 0);
+	quit(0);
+}
+
+static void forbidden_socket_kills(void)
+{
+	char log[512];
+	int st = in_child(blk_io_makes_socket, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread blk-io made forbidden syscall 41 (socket)"));
+}
+
+static void main_execs(void)
+{
+	setup_on();
+	if (seccomp_thread_install(SECCOMP_MAIN))
+		quit(97);
+	char *argv[] = {"true", NULL};
+	execv("/bin/true", argv);
+	quit(0);
+}
+
+static void forbidden_execve_kills_main(void)
+{
+	char log[512];
+	int st = in_child(main_execs, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread main made forbidden syscall 59 (execve)"));
+}
+
+static void vcpu_other_ioctl(void)
+{
+	setup_on();
+	prctl(PR_SET_NAME, "vcpu0");
+	if (seccomp_thread_install(SECCOMP_VCPU))
+		quit(97);
+	ioctl(-1, KVM_RUN, 0); /* allowed (EBADF) */
+	ioctl(-1, KVM_CREATE_VCPU, 0); /* not in the vCPU list */
+	quit(0);
+}
+
+static void forbidden_ioctl_request_kills(void)
+{
+	char log[512];
+	int st = in_child(vcpu_other_ioctl, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread vcpu0 made forbidden syscall 16 (ioctl)"));
+}
+
+/* A vCPU thread with a passed-through device: pread/pwrite on its VFIO fd,
+ * KVM_IRQFD and KVM_SET_USER_MEMORY_REGION work; pread on another fd kills. */
+static int vfio_fd_pair[2];
+
+static void vcpu_vfio_access(void)
+{
+	setup_on();
+	seccomp_allow_vfio_fd(vfio_fd_pair[0]);
+	prctl(PR_SET_NAME, "vcpu1");
+	if (seccomp_thread_install(SECCOMP_VCPU))
+		quit(97);
+	char b[4] = "ok";
+	if (pwrite(vfio_fd_pair[0], b, 2, 0) != -1 || pread(vfio_fd_pair[0], b, 2, 0) != -1)
+		quit(96); /* a pipe: ESPIPE, but allowed */
+	ioctl(-1, KVM_IRQFD, 0);
+	ioctl(-1, KVM_SET_USER_MEMORY_REGION, 0);
+	pread(vfio_fd_pair[1], b, 2, 0); /* not the device's fd */
+	quit(0);
+}
+
+static void vfio_fd_only(void)
+{
+	char log[512];
+	CHECK_EQ(pipe(vfio_fd_pair), 0);
+	int st = in_child(vcpu_vfio_access, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK_STR_EQ(log, "ember: seccomp: thread vcpu1 made forbidden syscall 17 (pread64)\n");
+	close(vfio_fd_pair[0]);
+	close(vfio_fd_pair[1]);
+}
+
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+
+static void net_io_steady_state(void)
+{
+	int efd = eventfd(0, EFD_NONBLOCK);
+	setup_on();
+	prctl(PR_SET_NAME, "net-io");
+	if (seccomp_thread_install(SECCOMP_NET_IO))
+		quit(97);
+	uint64_t v = 1;
+	if (write(efd, &v, sizeof(v)) != sizeof(v) || read(efd, &v, sizeof(v)) != sizeof(v))
+		quit(96);
+	pthread_mutex_lock(&m);
+	pthread_mutex_unlock(&m);
+	void *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		quit(95);
+	munmap(p, 1 << 20);
+	struct iovec iov = {&v, sizeof(v)};
+	if (writev(efd, &iov, 1) != sizeof(v) || readv(efd, &iov, 1) != sizeof(v))
+		quit(94);
+	/* TUNSETQUEUE (on an eventfd it just fails, without the filter's kill) */
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_DETACH_QUEUE;
+	if (ioctl(efd, TUNSETQUEUE, &ifr) == 0)
+		quit(93);
+	quit(7);
+}
+
+static void allowed_calls_work(void)
+{
+	char log[512];
+	int st = in_child(net_io_steady_state, log, sizeof(log));
+	if (!WIFEXITED(st))
+		printf("  child: %s", log);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 7);
+	CHECK_STR_EQ(log, "");
+}
+
+static void main_signals_other_process(void)
+{
+	setup_on();
+	if (seccomp_thread_install(SECCOMP_MAIN))
+		quit(97);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), 0); /* itself: allowed */
+	syscall(SYS_tgkill, 1, 1, 0); /* another process: not */
+	quit(0);
+}
+
+static void tgkill_only_own_threads(void)
+{
+	char log[512];
+	int st = in_child(main_signals_other_process, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread main made forbidden syscall 234 (tgkill)"));
+}
+
+static void vcpu_maps_exec(void)
+{
+	setup_on();
+	prctl(PR_SET_NAME, "vcpu1");
+	if (seccomp_thread_install(SECCOMP_VCPU))
+		quit(97);
+	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	quit(0);
+}
+
+static void executable_memory_kills(void)
+{
+	char log[512];
+	int st = in_child(vcpu_maps_exec, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread vcpu1 made forbidden syscall 9 (mmap)"));
+}
+
+static void every_kind_installs_child(void)
+{
+	setup_on();
+	for (int k = 0; k < SECCOMP_KINDS; k++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			quit(seccomp_thread_install((enum seccomp_thread_kind)k) ? 1 : 0);
+		int st;
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+			quit(10 + k);
+	}
+	quit(0);
+}
+
+static void every_kind_installs(void)
+{
+	char log[512];
+	int st = in_child(every_kind_installs_child, log, sizeof(log));
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	CHECK_STR_EQ(seccomp_kind_name(SECCOMP_NET_IO), "net-io");
+	CHECK_STR_EQ(seccomp_kind_name(SECCOMP_VCPU), "vcpu");
+}
+
+static void off_installs_nothing_child(void)
+{
+	struct errbuf e;
+	if (seccomp_setup(false, &e) || seccomp_enabled())
+		quit(2);
+	if (seccomp_thread_install(SECCOMP_VCPU))
+		quit(3);
+	int fd = open("/", O_RDONLY);
+	quit(fd >= 0 && prctl(PR_GET_SECCOMP) == 0 ? 5 : 4);
+}
+
+static void off_installs_nothing(void)
+{
+	char log[512];
+	int st = in_child(off_installs_nothing_child, log, sizeof(log));
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 5);
+}
+
+/* A thread created before its creator installs a filter does not get it. */
+static void *sibling(void *arg)
+{
+	pthread_barrier_t *b = arg;
+	pthread_barrier_wait(b); /* creator installed its filter */
+	int fd = open("/", O_RDONLY); /* allowed here: no filter on this thread */
+	quit(fd >= 0 ? 6 : 5);
+	return NULL;
+}
+
+static void per_thread_child(void)
+{
+	setup_on();
+	static pthread_barrier_t b;
+	pthread_barrier_init(&b, NULL, 2);
+	pthread_t t;
+	pthread_create(&t, NULL, sibling, &b);
+	if (seccomp_thread_install(SECCOMP_BLK_IO))
+		quit(97);
+	pthread_barrier_wait(&b);
+	pthread_join(t, NULL); /* a futex wait: allowed; the sibling ends the process */
+	quit(0);
+}
+
+static void filters_are_per_thread(void)
+{
+	char log[512];
+	int st = in_child(per_thread_child, log, sizeof(log));
+	/* The sibling's open succeeded and its quit(6) ended the process. */
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 6);
+}
+
+int main(void)
+{
+	RUN(forbidden_openat_kills);
+	RUN(vfio_fd_only);
+	RUN(forbidden_socket_kills);
+	RUN(forbidden_execve_kills_main);
+	RUN(forbidden_ioctl_request_kills);
+	RUN(executable_memory_kills);
+	RUN(tgkill_only_own_threads);
+	RUN(allowed_calls_work);
+	RUN(every_kind_installs);
+	RUN(off_installs_nothing);
+	RUN(filters_are_per_thread);
+	return check_summary();
+}

@@ -1,0 +1,198 @@
+/* blk_pci.c: virtio-blk on virtio-pci with an io_uring I/O thread (blk_pci.h). */
+#include <errno.h>
+#include <linux/virtio_ids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "virtio/blk/blk_pci.h"
+
+#define PCI_CLASS_STORAGE_OTHER 0x018000
+
+static void cb_notify(void *ctx)
+{
+	struct blk_pci_queue *q = ctx;
+	virtio_pci_queue_notify(&q->dev->vp, q->index);
+}
+
+static void cb_needs_reset(void *ctx)
+{
+	struct blk_pci_queue *q = ctx;
+	virtio_pci_needs_reset(&q->dev->vp);
+}
+
+static void op_config_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
+{
+	struct blk_pci *d = ctx;
+	const uint8_t *c = (const uint8_t *)&d->cfg;
+	for (unsigned i = 0; i < len; i++)
+		data[i] = off + i < sizeof(d->cfg) ? c[off + i] : 0;
+}
+
+/* DRIVER_OK: serve every enabled queue and look at it once (the driver may
+ * have queued buffers before). vp.lock held. */
+static void op_activate(void *ctx)
+{
+	struct blk_pci *d = ctx;
+	bool flush = virtio_pci_has(&d->vp, VIRTIO_BLK_F_FLUSH);
+	for (unsigned i = 0; i < d->nq; i++) {
+		struct vpci_queue *vq = &d->vp.q[i];
+		if (!vq->enabled || !d->q[i].io_ok)
+			continue;
+		blk_queue_attach(&d->q[i].io, &vq->vq, flush);
+		uint64_t one = 1;
+		ssize_t r = write(vq->notify_efd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
+/* Reset: wait for in-flight I/O and detach. vp.lock held, so the I/O thread
+ * is not inside a queue meanwhile. */
+static void op_reset(void *ctx)
+{
+	struct blk_pci *d = ctx;
+	for (unsigned i = 0; i < d->nq; i++)
+		if (d->q[i].io_ok)
+			blk_queue_quiesce(&d->q[i].io);
+}
+
+static const struct virtio_pci_ops blk_vp_ops = {
+	.config_read = op_config_read,
+	.activate = op_activate,
+	.reset = op_reset,
+};
+
+static const struct device_ops blk_pci_ops;
+
+struct blk_pci *blk_pci_open(const struct blk_opts *o, unsigned index, struct errbuf *e)
+{
+	struct blk_pci *d = calloc(1, sizeof(*d));
+	if (!d) {
+		err_set(e, "--disk %s: out of memory", o->path);
+		return NULL;
+	}
+	device_init(&d->dev, &blk_pci_ops, "vd%c", 'a' + (int)(index % 26));
+	d->disk.fd = -1;
+	io_thread_init(&d->iot);
+	snprintf(d->path, sizeof(d->path), "%s", o->path);
+	if (blk_disk_open(&d->disk, o, e)) {
+		device_destroy(&d->dev);
+		return NULL;
+	}
+	return d;
+}
+
+int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
+		   struct gsi_routes *routes, int vm_fd, struct errbuf *e)
+{
+	if (nq == 0)
+		nq = 1;
+	if (nq > VPCI_MAX_QUEUES)
+		nq = VPCI_MAX_QUEUES;
+	d->nq = nq;
+	blk_config(&d->disk, (uint16_t)nq, &d->cfg);
+	d->q = calloc(nq, sizeof(*d->q));
+	if (!d->q) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	if (virtio_pci_init(&d->vp, VIRTIO_ID_BLOCK, PCI_CLASS_STORAGE_OTHER,
+			    blk_features(&d->disk), (uint16_t)nq, BLK_PCI_QUEUE_SIZE,
+			    sizeof(d->cfg), &blk_vp_ops, d, mem, routes, vm_fd, e))
+		return -1;
+	for (unsigned i = 0; i < nq; i++) {
+		struct blk_pci_queue *q = &d->q[i];
+		q->dev = d;
+		q->index = i;
+		struct blk_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
+					   .ctx = q};
+		if (blk_uring_setup(&q->io, &d->disk, BLK_PCI_QUEUE_SIZE, &cb, e)) {
+			err_prefix(e, "disk '%s'", d->path);
+			return -1;
+		}
+		q->io_ok = true;
+		/* seccomp cannot see io_uring operations: the ring's own
+		 * restrictions (blk_uring.c) are what confines them. */
+		if (!q->io.restricted && i == 0)
+			log_warn("disk '%s': this kernel cannot restrict io_uring (before 5.10): "
+				 "the disk's ring is not confined", d->path);
+	}
+	return 0;
+}
+
+/* The I/O thread's batches: each queue's kick or ring completions. */
+static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
+{
+	struct blk_pci *d = ctx;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned qi = (unsigned)(tags[i] / 2);
+		if (qi >= d->nq)
+			continue;
+		struct blk_pci_queue *q = &d->q[qi];
+		pthread_mutex_lock(&d->vp.lock);
+		if (tags[i] & 1) {
+			blk_queue_complete(&q->io, false);
+		} else {
+			uint64_t v;
+			ssize_t r = read(d->vp.q[qi].notify_efd, &v, sizeof(v));
+			(void)r;
+			blk_queue_kick(&q->io);
+		}
+		pthread_mutex_unlock(&d->vp.lock);
+	}
+}
+
+static int blk_pci_start(struct device *dv, struct errbuf *e)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	/* The rings were set up (and restricted) by blk_pci_create: the thread
+	 * only needs epoll, eventfds and io_uring_enter. Tags: 2*queue for its
+	 * kick, 2*queue+1 for its ring's completions. */
+	if (io_thread_open(&d->iot, e))
+		goto fail;
+	for (unsigned i = 0; i < d->nq; i++) {
+		if (io_thread_add(&d->iot, d->vp.q[i].notify_efd, 2ull * i) ||
+		    io_thread_add(&d->iot, d->q[i].io.efd, 2ull * i + 1)) {
+			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	if (io_thread_start(&d->iot, "blk-io", SECCOMP_BLK_IO, io_batch, d, e))
+		goto fail;
+	return 0;
+fail:
+	err_prefix(e, "disk '%s'", d->path);
+	return -1;
+}
+
+static void blk_pci_stop(struct blk_pci *d)
+{
+	io_thread_stop(&d->iot);
+	/* No vCPU runs any more: wait for what the disk still writes to guest RAM. */
+	for (unsigned i = 0; d->q && i < d->nq; i++)
+		if (d->q[i].io_ok)
+			blk_queue_quiesce(&d->q[i].io);
+}
+
+static void blk_pci_destroy(struct device *dv)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	blk_pci_stop(d);
+	for (unsigned i = 0; d->q && i < d->nq; i++)
+		if (d->q[i].io_ok)
+			blk_uring_teardown(&d->q[i].io);
+	free(d->q);
+	d->q = NULL;
+	virtio_pci_destroy(&d->vp);
+	blk_disk_close(&d->disk);
+	io_thread_destroy(&d->iot);
+	free(d);
+}
+
+static const struct device_ops blk_pci_ops = {
+	.type = "virtio-blk",
+	.thread = SECCOMP_BLK_IO,
+	.start = blk_pci_start,
+	.destroy = blk_pci_destroy,
+};

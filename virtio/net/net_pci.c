@@ -1,0 +1,372 @@
+/* net_pci.c: virtio-net on virtio-pci with a TAP, an io_uring back-end and
+ * an I/O thread (net_pci.h). */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/virtio_ids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "virtio/net/net_pci.h"
+
+#define PCI_CLASS_NETWORK_ETHERNET 0x020000
+
+/* The I/O thread's tag for the ring's eventfd (the queues' are their index). */
+#define TAG_URING 0x10000u
+
+static void cb_notify(void *ctx, unsigned qi)
+{
+	struct net_pci *d = ctx;
+	virtio_pci_queue_notify(&d->vp, qi);
+}
+
+static void cb_needs_reset(void *ctx)
+{
+	struct net_pci *d = ctx;
+	virtio_pci_needs_reset(&d->vp);
+}
+
+/* I/O thread, vp.lock held. */
+static void cb_link_down(void *ctx)
+{
+	struct net_pci *d = ctx;
+	if (!d->link_up)
+		return;
+	d->link_up = false;
+	net_config(d->mac, false, d->pairs, d->tap.mtu, &d->cfg);
+	log_warn("--net tap=%s: the TAP failed; link down", d->tap.name);
+	virtio_pci_config_changed(&d->vp);
+}
+
+static void op_config_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
+{
+	struct net_pci *d = ctx;
+	const uint8_t *c = (const uint8_t *)&d->cfg;
+	for (unsigned i = 0; i < len; i++)
+		data[i] = off + i < NET_CONFIG_LEN ? c[off + i] : 0;
+}
+
+/* DRIVER_OK: the TAP's offloads follow what the driver accepted; serve every
+ * enabled queue and look at each once. vp.lock held. */
+static void op_activate(void *ctx)
+{
+	struct net_pci *d = ctx;
+	uint64_t df = d->vp.driver_features;
+	int r = net_tap_set_offload(&d->tap, net_tap_offloads(df));
+	if (r < 0)
+		log_warn("--net tap=%s: TUNSETOFFLOAD: %s", d->tap.name, strerror(-r));
+	for (unsigned i = 0; i < d->pairs; i++) {
+		struct vpci_queue *rx = &d->vp.q[2 * i], *tx = &d->vp.q[2 * i + 1];
+		net_io_attach(&d->io, i, rx->enabled ? &rx->vq : NULL, tx->enabled ? &tx->vq : NULL,
+			      df, d->tap.mtu);
+	}
+	/* One pair until the driver asks for more (VQ_PAIRS_SET); the I/O
+	 * thread detaches the other TAP queues (sync_pairs) when it wakes. */
+	d->active_pairs = 1;
+	net_io_set_pairs(&d->io, 1);
+	for (unsigned i = 0; i < d->nq; i++) {
+		if (!d->vp.q[i].enabled)
+			continue;
+		uint64_t one = 1;
+		ssize_t w = write(d->vp.q[i].notify_efd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+static void op_reset(void *ctx)
+{
+	struct net_pci *d = ctx;
+	if (d->io_ok)
+		net_io_quiesce(&d->io);
+	d->active_pairs = 1;
+}
+
+static const struct virtio_pci_ops net_vp_ops = {
+	.config_read = op_config_read,
+	.activate = op_activate,
+	.reset = op_reset,
+};
+
+static const struct device_ops net_pci_ops;
+
+struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct errbuf *e)
+{
+	struct net_pci *d = calloc(1, sizeof(*d));
+	if (!d) {
+		err_set(e, "--net tap=%s: out of memory", o->tap);
+		return NULL;
+	}
+	device_init(&d->dev, &net_pci_ops, "net%u", index);
+	io_thread_init(&d->iot);
+	d->index = index;
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		d->tap.fd[i] = -1;
+	if (net_tap_open(&d->tap, o, e)) {
+		device_destroy(&d->dev);
+		return NULL;
+	}
+	if (o->mac_set)
+		memcpy(d->mac, o->mac, 6);
+	else
+		net_default_mac(o->tap, index, d->mac);
+	d->pairs = d->tap.nfd;
+	d->nq = 2 * d->pairs + 1;
+	d->active_pairs = 1;
+	d->applied_pairs = d->pairs; /* every TAP queue is attached */
+	for (unsigned i = 0; i < d->pairs; i++)
+		d->tap_on[i] = true;
+	d->link_up = true;
+	net_config(d->mac, true, d->pairs, d->tap.mtu, &d->cfg);
+	return d;
+}
+
+int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_routes *routes,
+		   int vm_fd, struct errbuf *e)
+{
+	d->ctrl_chain = malloc(sizeof(*d->ctrl_chain));
+	if (!d->ctrl_chain) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	if (virtio_pci_init(&d->vp, VIRTIO_ID_NET, PCI_CLASS_NETWORK_ETHERNET,
+			    net_features(&d->tap.caps, d->pairs), (uint16_t)d->nq,
+			    NET_PCI_QUEUE_SIZE, NET_CONFIG_LEN, &net_vp_ops, d, mem, routes, vm_fd, e))
+		return -1;
+	d->vp_ok = true;
+	struct net_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
+				   .link_down = cb_link_down, .ctx = d};
+	if (net_io_setup(&d->io, d->tap.fd, d->pairs, NET_PCI_QUEUE_SIZE, &cb, e)) {
+		err_prefix(e, "--net tap=%s", d->tap.name);
+		return -1;
+	}
+	d->io_ok = true;
+	return 0;
+}
+
+/* The driver's queue pair count, applied: pairs beyond it are not served
+ * and their TAP queues are detached (TUNSETQUEUE), so the kernel steers no
+ * flow to a queue nobody reads; a pair is served again once its queue is
+ * back. I/O thread, vp.lock held. */
+static void sync_pairs(struct net_pci *d)
+{
+	unsigned want = d->active_pairs;
+	if (want == d->applied_pairs || d->pairs < 2)
+		return;
+	d->applied_pairs = want;
+	net_io_set_pairs(&d->io, want); /* stop first: a detached queue fails reads */
+	for (unsigned i = 1; i < d->pairs; i++) {
+		bool on = i < want;
+		if (on == d->tap_on[i])
+			continue;
+		int r = net_tap_queue(&d->tap, i, on);
+		if (r == 0)
+			d->tap_on[i] = on;
+		else
+			log_warn("--net tap=%s: cannot %s TAP queue %u: %s", d->tap.name,
+				 on ? "attach" : "detach", i, strerror(-r));
+	}
+	unsigned serve = 1;
+	while (serve < want && d->tap_on[serve])
+		serve++;
+	net_io_set_pairs(&d->io, serve);
+}
+
+/* The control queue, inline. vp.lock held. */
+static void ctrl_kick(struct net_pci *d)
+{
+	struct vpci_queue *q = &d->vp.q[d->nq - 1];
+	if (!q->enabled || !(d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return;
+	struct virtqueue *vq = &q->vq;
+	bool pushed = false;
+	for (;;) {
+		int r;
+		while ((r = vq_pop(vq, d->ctrl_chain)) == 1) {
+			unsigned pairs = d->active_pairs;
+			uint32_t w = net_ctrl_exec(d->ctrl_chain, d->pairs, &pairs);
+			d->active_pairs = pairs;
+			sync_pairs(d); /* in effect before the driver sees the ack */
+			vq_push(vq, d->ctrl_chain->head, w);
+			pushed = true;
+		}
+		if (r < 0) {
+			virtio_pci_needs_reset(&d->vp);
+			break;
+		}
+		vq_set_avail_event(vq);
+		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+		if (avail_idx == vq->last_avail)
+			break;
+	}
+	if (pushed && vq_should_notify(vq))
+		virtio_pci_queue_notify(&d->vp, d->nq - 1);
+}
+
+/* The I/O thread's batches: queue kicks and ring completions, then the
+ * driver's queue pair count (after DRIVER_OK set one pair). */
+static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
+{
+	struct net_pci *d = ctx;
+	pthread_mutex_lock(&d->vp.lock);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t tag = tags[i];
+		if (tag == TAG_URING) {
+			net_io_complete(&d->io, false);
+			continue;
+		}
+		if (tag >= d->nq)
+			continue;
+		uint64_t v;
+		ssize_t r = read(d->vp.q[tag].notify_efd, &v, sizeof(v));
+		(void)r;
+		if (!(d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
+			continue;
+		if (tag == d->nq - 1)
+			ctrl_kick(d);
+		else
+			net_io_kick(&d->io, (unsigned)tag);
+	}
+	sync_pairs(d);
+	pthread_mutex_unlock(&d->vp.lock);
+}
+
+static int net_pci_start(struct device *dv, struct errbuf *e)
+{
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	/* The TAP, its ring and the eventfds were set up before: the thread
+	 * only needs epoll, eventfds, io_uring_enter and the TAP. Tags: the
+	 * queue index for its kick, TAG_URING for the ring's completions. */
+	if (io_thread_open(&d->iot, e))
+		goto fail;
+	if (io_thread_add(&d->iot, d->io.efd, TAG_URING)) {
+		err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+		goto fail;
+	}
+	for (unsigned i = 0; i < d->nq; i++) {
+		if (io_thread_add(&d->iot, d->vp.q[i].notify_efd, i)) {
+			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	if (io_thread_start(&d->iot, "net-io", SECCOMP_NET_IO, io_batch, d, e))
+		goto fail;
+	return 0;
+fail:
+	err_prefix(e, "--net tap=%s", d->tap.name);
+	return -1;
+}
+
+static void net_pci_stop(struct net_pci *d)
+{
+	io_thread_stop(&d->iot);
+	/* No vCPU runs any more: wait for the reads that write guest RAM. */
+	if (d->io_ok)
+		net_io_quiesce(&d->io);
+}
+
+static void net_pci_destroy(struct device *dv)
+{
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	net_pci_stop(d);
+	if (d->io_ok)
+		net_io_teardown(&d->io);
+	d->io_ok = false;
+	if (d->vp_ok)
+		virtio_pci_destroy(&d->vp);
+	d->vp_ok = false;
+	net_tap_close(&d->tap);
+	free(d->ctrl_chain);
+	d->ctrl_chain = NULL;
+	io_thread_destroy(&d->iot);
+	free(d);
+}
+
+void net_pci_stats_json(struct net_pci *d, char *buf, size_t len)
+{
+	const struct net_stats *s = &d->io.stats;
+	char mac[18];
+	net_format_mac(d->mac, mac);
+#define LD(f) __atomic_load_n(&s->f, __ATOMIC_RELAXED)
+	snprintf(buf, len,
+		 "{\"device\":\"net%u\",\"tap\":\"%s\",\"mac\":\"%s\",\"link\":\"%s\","
+		 "\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"rx_drops\":%" PRIu64 ","
+		 "\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}",
+		 d->index, d->tap.name, mac,
+		 __atomic_load_n(&d->link_up, __ATOMIC_RELAXED) ? "up" : "down", LD(rx_packets),
+		 LD(rx_bytes), LD(rx_drops), LD(tx_packets), LD(tx_bytes), LD(tx_drops));
+#undef LD
+}
+
+/* One queue's ring indices as the device and the driver left them. */
+static size_t vq_state_json(struct virtio_pci *vp, unsigned qi, char *buf, size_t len)
+{
+	const struct vpci_queue *q = &vp->q[qi];
+	const struct virtqueue *vq = &q->vq;
+	if (!vq->ready)
+		return (size_t)snprintf(buf, len, "{\"vq\":%u,\"ready\":false}", qi);
+	/* the driver's fields: read once, they may change under us */
+	unsigned avail = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_RELAXED));
+	unsigned used_event = vq->event_idx
+		? le16toh(__atomic_load_n(&vq->avail->ring[vq->size], __ATOMIC_RELAXED)) : 0;
+	unsigned avail_event = vq->event_idx
+		? le16toh(__atomic_load_n((const uint16_t *)&vq->used->ring[vq->size],
+					  __ATOMIC_RELAXED)) : 0;
+	struct msix *m = &vp->msix;
+	bool masked = !msix_deliverable(m, q->vector), pending = msix_pending(m, q->vector);
+	return (size_t)snprintf(buf, len,
+		"{\"vq\":%u,\"avail\":%u,\"last_avail\":%u,\"used\":%u,\"signalled\":%u,"
+		"\"used_event\":%u,\"avail_event\":%u,\"vector\":%u,\"masked\":%s,\"pending\":%s}",
+		qi, avail, vq->last_avail, vq->used_idx, vq->signalled_used, used_event, avail_event,
+		q->vector, masked ? "true" : "false", pending ? "true" : "false");
+}
+
+void net_pci_queues_json(struct net_pci *d, char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	buf[0] = 0;
+	pthread_mutex_lock(&d->vp.lock); /* the I/O thread is between batches */
+	size_t o = (size_t)snprintf(buf, len, "{\"device\":\"net%u\",\"active_pairs\":%u,\"pairs\":[",
+				    d->index, d->active_pairs);
+	for (unsigned i = 0; i < d->pairs && o < len; i++) {
+		const struct net_pair_io *q = &d->io.p[i];
+		o += (size_t)snprintf(buf + o, len - o,
+			"%s{\"pair\":%u,\"off\":%s,\"dead\":%s,\"rx_inflight\":%s,\"rx_waiting\":%s,"
+			"\"rx_chains\":%u,\"tx_inflight\":%u,\"tx_stalled\":%s,\"rx\":",
+			i ? "," : "", i, q->off ? "true" : "false", q->dead ? "true" : "false",
+			q->rx_inflight ? "true" : "false", q->rx_waiting ? "true" : "false",
+			q->rx_nchains, q->tx_inflight, q->tx_stalled ? "true" : "false");
+		if (o < len)
+			o += vq_state_json(&d->vp, 2 * i, buf + o, len - o);
+		if (o < len)
+			o += (size_t)snprintf(buf + o, len - o, ",\"tx\":");
+		if (o < len)
+			o += vq_state_json(&d->vp, 2 * i + 1, buf + o, len - o);
+		if (o < len)
+			o += (size_t)snprintf(buf + o, len - o, "}");
+	}
+	if (o < len)
+		snprintf(buf + o, len - o, "]}");
+	pthread_mutex_unlock(&d->vp.lock);
+}
+
+/* SIGUSR1: the counters, then the queue state. */
+static void net_pci_stats(struct device *dv, FILE *out)
+{
+	static char line[8192];
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	net_pci_stats_json(d, line, sizeof(line));
+	fprintf(out, "%s\n", line);
+	net_pci_queues_json(d, line, sizeof(line));
+	fprintf(out, "%s\n", line);
+}
+
+static const struct device_ops net_pci_ops = {
+	.type = "virtio-net",
+	.thread = SECCOMP_NET_IO,
+	.start = net_pci_start,
+	.stats = net_pci_stats,
+	.destroy = net_pci_destroy,
+};

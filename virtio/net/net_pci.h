@@ -1,0 +1,62 @@
+/* net_pci.h: a virtio-net NIC on the PCI bus: the virtio-pci transport with
+ * 2*N+1 virtqueues (RX/TX per queue pair, then the control queue), the TAP
+ * (net_tap.h), the io_uring back-end (net_uring.h) and one I/O thread per NIC
+ * that epolls the queues' ioeventfds and the ring's completion eventfd. The
+ * control queue is served inline on that thread; only the first N queue pairs
+ * are served (N: the driver's VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 1 until then)
+ * and the TAP's other queues are detached.
+ *
+ *	d = net_pci_open(&opts, index, &err)   opens the TAP (before the VM exists)
+ *	net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, &err)
+ *	pci_bus_add_device(bus, &d->vp.pci)
+ *	vm_add_device(vm, &d->dev)   the VM then starts it before the vCPUs run,
+ *	                             asks it for stats (SIGUSR1: counters and
+ *	                             queue state) and destroys it after they stopped
+ *	net_pci_stats_json(d, buf, len)   any thread
+ *	net_pci_queues_json(d, buf, len)  any thread but the I/O one
+ */
+#ifndef EMBER_NET_PCI_H
+#define EMBER_NET_PCI_H
+
+#include "vmm/core/device.h"
+#include "virtio/net/net.h"
+#include "virtio/net/net_tap.h"
+#include "virtio/net/net_uring.h"
+#include "vmm/core/io_thread.h"
+#include "virtio/virtio_pci.h"
+
+#define NET_PCI_QUEUE_SIZE 256
+
+struct net_pci {
+	struct device dev;              /* "net0", "net1", ... */
+	struct virtio_pci vp;
+	bool vp_ok;
+	unsigned index;                 /* NIC number: net0, net1, ... */
+	struct net_tap tap;
+	uint8_t mac[6];
+	unsigned pairs, nq;
+	unsigned active_pairs;          /* the driver's (VQ_PAIRS_SET), 1 at DRIVER_OK */
+	unsigned applied_pairs;         /* what the TAP queues were last set for */
+	bool tap_on[NET_MAX_PAIRS];     /* TAP queue i attached */
+	bool link_up;
+	struct virtio_net_config cfg;
+	struct net_io io;
+	bool io_ok;
+	struct vq_chain *ctrl_chain;
+	struct io_thread iot;
+};
+
+/* The NIC (net<index>), or NULL with e set. */
+struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct errbuf *e);
+/* 0, or -1 with e set (then device_destroy(&d->dev) cleans up). */
+int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_routes *routes,
+		   int vm_fd, struct errbuf *e);
+
+/* One JSON object (no newline) with each queue pair's ring indices, interrupt
+ * state and back-end state, for diagnosing a stuck queue (takes vp.lock). */
+void net_pci_queues_json(struct net_pci *d, char *buf, size_t len);
+
+/* One JSON object (no newline) with the NIC's counters into buf. */
+void net_pci_stats_json(struct net_pci *d, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,537 @@
+/* net_uring.c: the virtio-net back-end: TAP reads into the guest's RX
+ * buffers and writes of its TX chains, on a restricted io_uring, with
+ * batched completions and interrupts. See net_uring.h. */
+#include "virtio/net/net_uring.h"
+#include "virtio/uring_setup.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3 };
+
+#define UDATA(kind, pair, slot) ((uint64_t)(kind) << 56 | (uint64_t)(pair) << 32 | (uint32_t)(slot))
+/* Reap-and-repost rounds per wake-up before the guest is interrupted. */
+#define NET_BATCH_ROUNDS 16u
+#define STAT_ADD(n, f, v) __atomic_fetch_add(&(n)->stats.f, (uint64_t)(v), __ATOMIC_RELAXED)
+
+int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsize,
+		 const struct net_callbacks *cb, struct errbuf *e)
+{
+	memset(n, 0, sizeof(*n));
+	n->efd = -1;
+	if (cb)
+		n->cb = *cb;
+	if (npairs == 0 || npairs > NET_MAX_PAIRS || qsize == 0 || qsize > VQ_MAX_SIZE) {
+		err_set(e, "virtio-net: bad queue count or size");
+		return -1;
+	}
+	n->npairs = npairs;
+	/* SQ room for every write and read in flight, plus the cancels. */
+	unsigned want = npairs * (qsize + 2), entries = 1;
+	while (entries < want && entries < 4096)
+		entries <<= 1;
+
+	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL};
+	const struct uring_spec spec = {
+		.entries = entries, .fds = fds, .nfds = npairs, .ops = ops, .nops = sizeof(ops),
+		.files_what = "the TAP",
+	};
+	if (uring_setup(&n->ring, &spec, &n->efd, &n->restricted, e))
+		return -1;
+	n->ring_ok = true;
+	n->p = calloc(npairs, sizeof(*n->p));
+	n->chain = malloc(sizeof(*n->chain));
+	n->tx_iov = calloc(NET_TX_IOV_POOL, sizeof(*n->tx_iov));
+	if (!n->p || !n->chain || !n->tx_iov)
+		goto oom;
+	unsigned slots = entries / npairs - 2 < qsize ? entries / npairs - 2 : qsize;
+	for (unsigned i = 0; i < npairs; i++) {
+		struct net_pair_io *q = &n->p[i];
+		q->index = i;
+		q->tx_nslots = slots;
+		q->tx_head = calloc(slots, sizeof(*q->tx_head));
+		q->tx_expect = calloc(slots, sizeof(*q->tx_expect));
+		q->tx_free = calloc(slots, sizeof(*q->tx_free));
+		if (!q->tx_head || !q->tx_expect || !q->tx_free)
+			goto oom;
+		for (unsigned s = 0; s < slots; s++)
+			q->tx_free[s] = slots - 1 - s;
+		q->tx_nfree = slots;
+	}
+	return 0;
+oom:
+	err_set(e, "out of memory");
+	net_io_teardown(n);
+	return -1;
+}
+
+void net_io_teardown(struct net_io *n)
+{
+	if (n->ring_ok) {
+		net_io_quiesce(n);
+		io_uring_queue_exit(&n->ring);
+	}
+	n->ring_ok = false;
+	if (n->efd >= 0)
+		close(n->efd);
+	n->efd = -1;
+	for (unsigned i = 0; n->p && i < n->npairs; i++) {
+		free(n->p[i].tx_head);
+		free(n->p[i].tx_expect);
+		free(n->p[i].tx_free);
+	}
+	free(n->p);
+	free(n->chain);
+	free(n->tx_iov);
+	n->p = NULL;
+	n->chain = NULL;
+	n->tx_iov = NULL;
+}
+
+/* Forget the chains the pair holds (reset, detach: the guest is not told). */
+static void rx_forget(struct net_pair_io *q)
+{
+	q->rx_nchains = q->rx_niov = 0;
+	q->rx_cap = 0;
+}
+
+void net_io_attach(struct net_io *n, unsigned pair, struct virtqueue *rx, struct virtqueue *tx,
+		   uint64_t df, unsigned mtu)
+{
+	if (pair >= n->npairs)
+		return;
+	struct net_pair_io *q = &n->p[pair];
+	if (q->rx != rx && !q->rx_inflight)
+		rx_forget(q);
+	q->rx = rx;
+	q->tx = tx;
+	q->off = false;
+	q->rx_waiting = q->tx_stalled = false;
+	n->features = df;
+	n->mtu = mtu;
+	n->max_rx = net_max_rx_frame(df, mtu);
+	n->max_tx = net_max_tx_frame(df, mtu);
+	n->mrg = (df >> VIRTIO_NET_F_MRG_RXBUF) & 1;
+	n->broken = false;
+}
+
+static void fail_device(struct net_io *n)
+{
+	if (n->broken)
+		return;
+	n->broken = true;
+	if (n->cb.needs_reset)
+		n->cb.needs_reset(n->cb.ctx);
+}
+
+static void pair_dead(struct net_io *n, struct net_pair_io *q)
+{
+	if (q->dead)
+		return;
+	q->dead = true;
+	if (n->cb.link_down)
+		n->cb.link_down(n->cb.ctx);
+}
+
+static void submit(struct net_io *n)
+{
+	if (io_uring_sq_ready(&n->ring)) {
+		int r = io_uring_submit(&n->ring);
+		if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR)
+			log_warn("virtio-net: io_uring_submit: %s", strerror(-r));
+	}
+	if (!io_uring_sq_ready(&n->ring))
+		n->tx_iov_used = 0;
+}
+
+static struct io_uring_sqe *get_sqe(struct net_io *n)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&n->ring);
+	if (!sqe) {
+		submit(n);
+		sqe = io_uring_get_sqe(&n->ring);
+	}
+	return sqe;
+}
+
+/* Give the last `count` popped chains back to the ring. */
+static void unpop(struct virtqueue *vq, unsigned count)
+{
+	vq->last_avail = (uint16_t)(vq->last_avail - count);
+}
+
+/* ---- receive ---- */
+
+/* Post the pair's read if the guest gave us room for the largest frame. The
+ * chains popped for it stay with the pair until a frame fills them, so a
+ * small frame does not make us walk the rest of the reservation again. */
+static void rx_post(struct net_io *n, struct net_pair_io *q)
+{
+	struct virtqueue *vq = q->rx;
+	if (!vq || !vq->ready || q->off || q->rx_inflight || q->dead || n->broken)
+		return;
+	uint64_t need = (uint64_t)NET_HDR_LEN + n->max_rx;
+	for (;;) {
+		bool full = false;
+		while (q->rx_cap < need) {
+			if (q->rx_nchains == NET_RX_MAX_CHAINS || (!n->mrg && q->rx_nchains == 1)) {
+				full = true;
+				break;
+			}
+			struct vq_chain *c = n->chain;
+			int r = vq_pop(vq, c);
+			if (r < 0) {
+				fail_device(n);
+				return;
+			}
+			if (r == 0)
+				break;
+			if (c->nout || c->in_bytes < NET_HDR_LEN) {
+				/* A bad buffer is used empty. */
+				vq_push(vq, c->head, 0);
+				q->rx_pushed = true;
+				STAT_ADD(n, rx_drops, 1);
+				continue;
+			}
+			if (c->nin > NET_RX_MAX_IOV - q->rx_niov) {
+				/* No iovecs left for it (VQ_MAX_SEGS == UIO_MAXIOV, so
+				 * there are chains before it): it is the last one
+				 * popped, so give it back for the next read. */
+				unpop(vq, 1);
+				full = true;
+				break;
+			}
+			for (unsigned i = 0; i < c->nin; i++) {
+				struct vq_buf *b = vq_in(c, i);
+				q->rx_iov[q->rx_niov].iov_base = b->addr;
+				q->rx_iov[q->rx_niov].iov_len = b->len;
+				q->rx_niov++;
+			}
+			struct net_rx_chain *rc = &q->rx_chains[q->rx_nchains++];
+			rc->head = c->head;
+			rc->niov = c->nin;
+			rc->cap = c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
+			q->rx_cap += c->in_bytes;
+		}
+		if (q->rx_nchains && (q->rx_cap >= need || full))
+			break;
+		/* Not enough room and the ring is drained. EVENT_IDX: ask for a
+		 * kick at the next buffer after all we hold (avail_event =
+		 * last_avail), then look once more to close the race with a
+		 * driver adding buffers meanwhile. */
+		vq_set_avail_event(vq);
+		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+		if (avail_idx != vq->last_avail)
+			continue; /* more came: pop them too */
+		q->rx_waiting = true;
+		return;
+	}
+	struct io_uring_sqe *sqe = get_sqe(n);
+	if (!sqe) /* cannot happen: the SQ has room for every pair's read */
+		return;
+	io_uring_prep_readv(sqe, (int)q->index, q->rx_iov, q->rx_niov, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, UDATA(KIND_RX, q->index, 0));
+	q->rx_inflight = true;
+	q->rx_waiting = false;
+}
+
+static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliver)
+{
+	q->rx_inflight = false;
+	struct virtqueue *vq = q->rx;
+	if (!deliver || !vq || !vq->ready) {
+		rx_forget(q);
+		return;
+	}
+	if (res <= 0 || (uint32_t)res < NET_HDR_LEN || (uint64_t)res > q->rx_cap) {
+		/* The chains stay with the pair for the next read. */
+		if (res == -EAGAIN || res == -EINTR || res == -ECANCELED)
+			return;
+		/* A TAP that is gone (an error, or end of file, which a TAP never
+		 * gives otherwise), or a frame larger than the buffers (the TAP
+		 * truncated it: it returns the frame's full length). */
+		if (res <= 0)
+			pair_dead(n, q);
+		else
+			STAT_ADD(n, rx_drops, 1);
+		return;
+	}
+	uint32_t left = (uint32_t)res;
+	unsigned k = 0, kiov = 0;
+	uint64_t kcap = 0;
+	uint32_t take[NET_RX_MAX_CHAINS];
+	while (left && k < q->rx_nchains) {
+		const struct net_rx_chain *rc = &q->rx_chains[k];
+		take[k] = left < rc->cap ? left : rc->cap;
+		left -= take[k];
+		kiov += rc->niov;
+		kcap += rc->cap;
+		k++;
+	}
+	uint16_t nb = htole16((uint16_t)k);
+	net_iov_write(q->rx_iov, q->rx_niov, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
+		      sizeof(nb));
+	for (unsigned i = 0; i < k; i++)
+		vq_push(vq, q->rx_chains[i].head, take[i]);
+	/* The chains the frame did not need move to the front. */
+	memmove(q->rx_chains, q->rx_chains + k, (q->rx_nchains - k) * sizeof(*q->rx_chains));
+	memmove(q->rx_iov, q->rx_iov + kiov, (q->rx_niov - kiov) * sizeof(*q->rx_iov));
+	q->rx_nchains -= k;
+	q->rx_niov -= kiov;
+	q->rx_cap -= kcap;
+	q->rx_pushed = true;
+	STAT_ADD(n, rx_packets, 1);
+	STAT_ADD(n, rx_bytes, (uint32_t)res - NET_HDR_LEN);
+}
+
+/* ---- transmit ---- */
+
+static void tx_process(struct net_io *n, struct net_pair_io *q)
+{
+	struct virtqueue *vq = q->tx;
+	q->tx_stalled = false;
+	if (!vq || !vq->ready || q->off || n->broken)
+		return;
+	for (;;) {
+		int r;
+		for (;;) {
+			if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS) {
+				submit(n);
+				if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS) {
+					q->tx_stalled = true;
+					return;
+				}
+			}
+			struct vq_chain *c = n->chain;
+			r = vq_pop(vq, c);
+			if (r <= 0)
+				break;
+			struct virtio_net_hdr_v1 hdr;
+			enum net_tx_verdict v = net_tx_check(c, n->features, n->mtu, &hdr);
+			struct io_uring_sqe *sqe = v == NET_TX_OK && !q->dead ? get_sqe(n) : NULL;
+			if (!sqe) {
+				vq_push(vq, c->head, 0);
+				q->tx_pushed = true;
+				STAT_ADD(n, tx_drops, 1);
+				continue;
+			}
+			struct iovec *iov = n->tx_iov + n->tx_iov_used;
+			for (unsigned i = 0; i < c->nout; i++) {
+				iov[i].iov_base = c->seg[i].addr;
+				iov[i].iov_len = c->seg[i].len;
+			}
+			n->tx_iov_used += c->nout;
+			uint32_t id = q->tx_free[--q->tx_nfree];
+			q->tx_head[id] = c->head;
+			q->tx_expect[id] = (uint32_t)c->out_bytes;
+			io_uring_prep_writev(sqe, (int)q->index, iov, c->nout, 0);
+			sqe->flags |= IOSQE_FIXED_FILE;
+			io_uring_sqe_set_data64(sqe, UDATA(KIND_TX, q->index, id));
+			q->tx_inflight++;
+		}
+		if (r < 0) {
+			fail_device(n);
+			return;
+		}
+		vq_set_avail_event(vq);
+		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+		if (avail_idx == vq->last_avail)
+			return;
+	}
+}
+
+static void tx_done(struct net_io *n, struct net_pair_io *q, uint32_t id, int res, bool deliver)
+{
+	if (id >= q->tx_nslots || q->tx_inflight == 0)
+		return;
+	q->tx_free[q->tx_nfree++] = id;
+	q->tx_inflight--;
+	if (!deliver || !q->tx)
+		return;
+	vq_push(q->tx, q->tx_head[id], 0);
+	q->tx_pushed = true;
+	if (res >= 0 && (uint32_t)res == q->tx_expect[id]) {
+		STAT_ADD(n, tx_packets, 1);
+		STAT_ADD(n, tx_bytes, q->tx_expect[id] - NET_HDR_LEN);
+	} else {
+		STAT_ADD(n, tx_drops, 1);
+		if (res == -EBADFD || res == -EBADF || res == -ENXIO || res == -ENODEV)
+			pair_dead(n, q);
+	}
+}
+
+/* ---- entry points ---- */
+
+static void notify_all(struct net_io *n)
+{
+	for (unsigned i = 0; i < n->npairs; i++) {
+		struct net_pair_io *q = &n->p[i];
+		if (q->rx_pushed && q->rx && vq_should_notify(q->rx) && n->cb.notify)
+			n->cb.notify(n->cb.ctx, 2 * i);
+		if (q->tx_pushed && q->tx && vq_should_notify(q->tx) && n->cb.notify)
+			n->cb.notify(n->cb.ctx, 2 * i + 1);
+		q->rx_pushed = q->tx_pushed = false;
+	}
+}
+
+void net_io_kick(struct net_io *n, unsigned qi)
+{
+	if (!n->ring_ok || qi / 2 >= n->npairs)
+		return;
+	struct net_pair_io *q = &n->p[qi / 2];
+	if (qi & 1)
+		tx_process(n, q);
+	else
+		rx_post(n, q);
+	submit(n);
+	/* TAP writes usually complete inside the submit: use them now, in the
+	 * same batch, instead of after another wake-up. */
+	if (io_uring_cq_ready(&n->ring))
+		net_io_complete(n, false);
+	else
+		notify_all(n);
+}
+
+static unsigned reap(struct net_io *n, bool deliver)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, k = 0;
+	io_uring_for_each_cqe(&n->ring, head, cqe)
+	{
+		uint64_t ud = io_uring_cqe_get_data64(cqe);
+		unsigned kind = (unsigned)(ud >> 56), pair = (unsigned)(ud >> 32) & 0xffffff;
+		k++;
+		if (pair >= n->npairs)
+			continue;
+		if (kind == KIND_RX)
+			rx_done(n, &n->p[pair], cqe->res, deliver);
+		else if (kind == KIND_TX)
+			tx_done(n, &n->p[pair], (uint32_t)ud, cqe->res, deliver);
+	}
+	io_uring_cq_advance(&n->ring, k);
+	return k;
+}
+
+int net_io_complete(struct net_io *n, bool wait)
+{
+	if (!n->ring_ok)
+		return 0;
+	uint64_t v;
+	if (read(n->efd, &v, sizeof(v)) < 0) { /* clear it; EAGAIN is fine */
+	}
+	bool busy = false;
+	for (unsigned i = 0; i < n->npairs; i++)
+		busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
+	if (wait && busy && !io_uring_cq_ready(&n->ring)) {
+		struct io_uring_cqe *cqe;
+		int r;
+		do
+			r = io_uring_wait_cqe(&n->ring, &cqe);
+		while (r == -EINTR);
+	}
+	/* A read posted here often completes inside the submit (the TAP had
+	 * more frames queued): take those in the same batch, so the guest gets
+	 * one interrupt for the lot instead of one per frame. Bounded, so a
+	 * flood cannot keep the thread from its other queues. */
+	unsigned k = 0;
+	for (unsigned round = 0; round < NET_BATCH_ROUNDS; round++) {
+		k += reap(n, true);
+		for (unsigned i = 0; i < n->npairs; i++) {
+			struct net_pair_io *q = &n->p[i];
+			if (q->tx_stalled)
+				tx_process(n, q);
+			rx_post(n, q);
+		}
+		submit(n);
+		if (!io_uring_cq_ready(&n->ring))
+			break;
+	}
+	notify_all(n);
+	return (int)k;
+}
+
+/* Ask for pair i's read in flight to be cancelled (submitted later). */
+static void cancel_read(struct net_io *n, unsigned i)
+{
+	if (!n->p[i].rx_inflight)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(n);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, UDATA(KIND_RX, i, 0), 0);
+	sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
+	io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, i, 0));
+}
+
+/* Reap completions (reap(n, use)) until pairs from..npairs-1 have no read or
+ * write in flight, the ring fails, or max_rounds waits (-1: no bound). */
+static void wait_idle(struct net_io *n, unsigned from, int max_rounds, bool use)
+{
+	for (int rounds = 0; max_rounds < 0 || rounds < max_rounds; rounds++) {
+		bool busy = false;
+		for (unsigned i = from; i < n->npairs; i++)
+			busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
+		if (!busy)
+			return;
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe(&n->ring, &cqe);
+		if (r < 0 && r != -EINTR && r != -EAGAIN)
+			return;
+		reap(n, use);
+	}
+}
+
+void net_io_set_pairs(struct net_io *n, unsigned count)
+{
+	if (!n->ring_ok)
+		return;
+	bool woke[NET_MAX_PAIRS] = {false};
+	for (unsigned i = 0; i < n->npairs; i++) {
+		woke[i] = n->p[i].off && i < count;
+		n->p[i].off = i >= count;
+		if (n->p[i].off)
+			cancel_read(n, i);
+	}
+	submit(n);
+	/* Wait for what the pairs going off have in flight (a read that got a
+	 * frame before the cancel still delivers it), using every completion
+	 * as usual; the chains of a cancelled read stay with its pair. */
+	wait_idle(n, count, 1000, true);
+	/* The pairs that come back on: look at their queues now (their kicks
+	 * were ignored). */
+	for (unsigned i = 0; i < n->npairs; i++) {
+		if (!woke[i])
+			continue;
+		tx_process(n, &n->p[i]);
+		rx_post(n, &n->p[i]);
+	}
+	submit(n);
+	notify_all(n);
+}
+
+void net_io_quiesce(struct net_io *n)
+{
+	if (!n->ring_ok)
+		return;
+	for (unsigned i = 0; i < n->npairs; i++)
+		cancel_read(n, i);
+	submit(n);
+	wait_idle(n, 0, -1, false);
+	reap(n, false); /* the cancels' own completions */
+	uint64_t v;
+	if (read(n->efd, &v, sizeof(v)) < 0) {
+	}
+	n->tx_iov_used = 0;
+	n->broken = false;
+	for (unsigned i = 0; i < n->npairs; i++) {
+		struct net_pair_io *q = &n->p[i];
+		q->rx = q->tx = NULL;
+		rx_forget(q);
+		q->rx_waiting = q->tx_stalled = q->rx_pushed = q->tx_pushed = false;
+	}
+}

@@ -1,0 +1,139 @@
+/* net_uring.h: the virtio-net back-end on io_uring. One struct net_io serves
+ * the queue pairs of one NIC from one thread (it is not locked); pair i moves
+ * frames between RX queue 2i / TX queue 2i+1 and TAP fd i.
+ *
+ * Receive: one READV per pair in flight, straight into the guest's posted
+ * buffers, the 12-byte virtio-net header included (the TAP writes it): with
+ * MRG_RXBUF the read spans as many popped chains as the largest frame the
+ * guest may receive needs, and on completion the chains the frame filled are
+ * used (num_buffers written into the header) and the rest stay with the pair
+ * (their segments already resolved) for the next read, which pops only what
+ * it lacks. A read that brings nothing or fails keeps them all.
+ * When the guest has not posted enough buffers no read is posted: the TAP is
+ * not read (its queue fills and the kernel drops) until the guest kicks the
+ * RX queue (EVENT_IDX: avail_event asks for that kick).
+ *
+ * Transmit: every available chain is validated (net_tx_check) and written
+ * with one WRITEV of its readable segments (header + frame, as the TAP wants
+ * them), all of a kick in one io_uring_submit; chains are used when their
+ * write completes. A bad chain is used at once and counted as a drop.
+ *
+ * Completions are reaped in batches; each queue is interrupted at most once
+ * per batch (vq_should_notify: EVENT_IDX or NO_INTERRUPT). A read or write
+ * that fails with the TAP gone (EBADFD, EIO, ...) marks the pair dead and
+ * calls link_down; transmitted chains are then dropped and counted.
+ *
+ * The ring only ever touches the TAP fds: they are its registered files,
+ * every SQE must use IOSQE_FIXED_FILE, and the ring is restricted to READV,
+ * WRITEV and ASYNC_CANCEL before it is enabled.
+ *
+ *	net_io_setup(&n, fds, npairs, qsize, &cb, &err)     at device creation
+ *	net_io_attach(&n, pair, rxvq, txvq, features, mtu)  at DRIVER_OK
+ *	net_io_set_pairs(&n, count)   the driver's queue pair count
+ *	net_io_kick(&n, qi)        on queue qi's notify (ioeventfd)
+ *	net_io_complete(&n)        when n.efd is readable
+ *	net_io_quiesce(&n)         on device reset / stop (cancels the reads)
+ *	net_io_teardown(&n)
+ */
+#ifndef EMBER_NET_URING_H
+#define EMBER_NET_URING_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/net/net.h"
+
+#define NET_RX_MAX_CHAINS 64u   /* chains one frame may be merged into */
+#define NET_RX_MAX_IOV 1024u    /* UIO_MAXIOV */
+
+struct net_callbacks {
+	void (*notify)(void *ctx, unsigned qi); /* interrupt queue qi */
+	void (*needs_reset)(void *ctx);         /* the driver broke the ring rules */
+	void (*link_down)(void *ctx);           /* the TAP went away */
+	void *ctx;
+};
+
+/* Counters (written by the I/O thread; read them with __atomic loads). */
+struct net_stats {
+	uint64_t rx_packets, rx_bytes, rx_drops;
+	uint64_t tx_packets, tx_bytes, tx_drops;
+};
+
+struct net_rx_chain {
+	uint16_t head;
+	uint32_t cap;           /* writable bytes */
+	unsigned niov;          /* its segments in rx_iov */
+};
+
+struct net_pair_io {
+	unsigned index;
+	struct virtqueue *rx, *tx;      /* NULL when not attached */
+	bool dead;                      /* the TAP failed: no more I/O */
+	bool off;                       /* beyond the driver's pair count: not served */
+	/* receive: the chains popped for the read (kept across reads until a
+	 * frame fills them), their segments in order, and the read in flight */
+	bool rx_inflight;
+	bool rx_waiting;                /* too few buffers: waiting for a kick */
+	bool rx_pushed, tx_pushed;      /* used entries since the last notify */
+	unsigned rx_nchains, rx_niov;
+	uint64_t rx_cap;
+	struct net_rx_chain rx_chains[NET_RX_MAX_CHAINS];
+	struct iovec rx_iov[NET_RX_MAX_IOV];
+	/* transmit: writes in flight */
+	unsigned tx_nslots, tx_nfree, tx_inflight;
+	bool tx_stalled;                /* stopped popping for want of slots/iovecs */
+	uint16_t *tx_head;
+	uint32_t *tx_expect;
+	uint32_t *tx_free;
+};
+
+#define NET_TX_IOV_POOL (4 * VQ_MAX_SEGS)
+
+struct net_io {
+	struct io_uring ring;
+	bool ring_ok, restricted;
+	int efd;                        /* signalled on every completion */
+	unsigned npairs;
+	struct net_pair_io *p;
+	struct net_callbacks cb;
+	uint64_t features;              /* the driver's, at attach */
+	unsigned mtu;
+	uint32_t max_rx, max_tx;        /* frame limits (after the header) */
+	bool mrg;
+	bool broken;                    /* needs_reset raised: no more pops */
+	struct vq_chain *chain;         /* scratch for vq_pop (large) */
+	struct iovec *tx_iov;           /* NET_TX_IOV_POOL, one batch's writes */
+	unsigned tx_iov_used;
+	struct net_stats stats;
+};
+
+/* Create the ring for npairs pairs (fds[i]: TAP queue i) of queues of at most
+ * qsize entries, register the fds and an eventfd, restrict and enable it.
+ * 0, or -1 with a message in *e. */
+int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsize,
+		 const struct net_callbacks *cb, struct errbuf *e);
+void net_io_teardown(struct net_io *n);
+
+/* Serve pair `pair` with these (enabled) queues; either may be NULL. */
+void net_io_attach(struct net_io *n, unsigned pair, struct virtqueue *rx, struct virtqueue *tx,
+		   uint64_t driver_features, unsigned mtu);
+
+/* Serve pairs 0..count-1 only (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET; attach
+ * serves them all): the others' reads are cancelled and their I/O in flight
+ * is waited for, and they are left alone (no reads, no writes, their kicks
+ * ignored) until a later call turns them back on. */
+void net_io_set_pairs(struct net_io *n, unsigned count);
+
+/* The driver kicked virtqueue qi (2*pair: RX, 2*pair+1: TX). */
+void net_io_kick(struct net_io *n, unsigned qi);
+
+/* Reap every completion (wait: block for one first when I/O is in flight),
+ * then interrupt the queues that got used entries. Returns CQEs reaped. */
+int net_io_complete(struct net_io *n, bool wait);
+
+/* Reset/stop: cancel the reads, wait for every write, drop it all without
+ * touching the guest, and detach. */
+void net_io_quiesce(struct net_io *n);
+
+#endif

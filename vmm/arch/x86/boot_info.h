@@ -1,0 +1,26 @@
+/* boot_info.h: what the kernel finds in memory at entry: command line, initrd,
+ * memory map, and either boot_params (zero page) or the PVH start_info. */
+#ifndef EMBER_BOOT_INFO_H
+#define EMBER_BOOT_INFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "vmm/core/guest_mem.h"
+#include "vmm/arch/x86/kernel_image.h"
+
+struct boot_request {
+	const char *cmdline;
+	const uint8_t *initrd; /* NULL: none */
+	size_t initrd_len;
+	uint64_t rsdp;         /* ACPI RSDP address, 0: none */
+};
+
+/* Place cmdline and initrd, write the boot structures. The kernel must be loaded. */
+int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
+		    const struct boot_request *req, struct errbuf *err);
+
+/* Where an initrd of len bytes goes: highest page below the limits, above the kernel.
+ * Returns 0 when it does not fit. */
+uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout *l, size_t len);
+
+#endif

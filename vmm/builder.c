@@ -1,0 +1,281 @@
+/* builder.c: build a running VM from its configuration (see builder.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "virtio/blk/blk_pci.h"
+#include "virtio/net/net_pci.h"
+#include "vmm/arch/x86/acpi.h"
+#include "vmm/arch/x86/boot_info.h"
+#include "vmm/arch/x86/kernel_image.h"
+#include "vmm/arch/x86/layout.h"
+#include "vmm/arch/x86/x86_boot.h"
+#include "vmm/arch/x86/x86_vm.h"
+#include "vmm/builder.h"
+#include "vmm/cmdline.h"
+#include "vmm/core/seccomp.h"
+#include "vmm/core/vcpu.h"
+#include "vmm/devices/legacy.h"
+#include "vmm/pci/vfio_pci.h"
+
+_Static_assert(VM_MAX_VFIO <= SECCOMP_MAX_VFIO_FDS, "the vCPU filter has room for every --vfio");
+
+static int load_file(const char *what, const char *path, uint8_t **buf, size_t *len)
+{
+	int r = read_file(path, buf, len);
+	if (r < 0) {
+		log_error("cannot read %s '%s': %s", what, path, strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+static int check_host_memory(uint64_t bytes)
+{
+	struct sysinfo si;
+	if (sysinfo(&si) == 0) {
+		uint64_t total = (uint64_t)si.totalram * si.mem_unit;
+		if (bytes > total) {
+			log_error("--mem %llu MiB is more than this host's %llu MiB of RAM",
+				  (unsigned long long)(bytes >> 20), (unsigned long long)(total >> 20));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The devices whose host resources are opened before there is a VM. */
+struct opened {
+	struct blk_pci *disks[VM_MAX_DISKS];
+	struct net_pci *nets[VM_MAX_NETS];
+	struct vfio_pci *vfios[VM_MAX_VFIO];
+};
+
+/* Destroy what is still ours (not yet handed to the VM). */
+static void opened_destroy(struct opened *o)
+{
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+		if (o->disks[i])
+			device_destroy(&o->disks[i]->dev);
+	for (unsigned i = 0; i < VM_MAX_NETS; i++)
+		if (o->nets[i])
+			device_destroy(&o->nets[i]->dev);
+	for (unsigned i = 0; i < VM_MAX_VFIO; i++)
+		if (o->vfios[i])
+			device_destroy(&o->vfios[i]->device);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Disks, TAPs and passed-through devices: a missing, busy or unbound one is
+ * bad input, even on a host without KVM. */
+static int open_host_devices(const struct vm_config *c, struct opened *o, struct errbuf *err)
+{
+	for (unsigned i = 0; i < c->ndisks; i++)
+		if (!(o->disks[i] = blk_pci_open(&c->disks[i], i, err)))
+			return -1;
+	for (unsigned i = 0; i < c->nnets; i++)
+		if (!(o->nets[i] = net_pci_open(&c->nets[i], i, err)))
+			return -1;
+	for (unsigned i = 0; i < c->nvfio; i++) {
+		if (!(o->vfios[i] = vfio_pci_open(c->vfio[i], i, err)))
+			return -1;
+		seccomp_allow_vfio_fd(o->vfios[i]->dev.fd);
+	}
+	return 0;
+}
+
+/* Put the opened devices on the PCI bus and hand them to the VM. */
+static int add_pci_devices(struct machine *m, const struct vm_config *c, struct opened *o,
+			   struct errbuf *err)
+{
+	struct vm *vm = &m->vm;
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		struct blk_pci *d = o->disks[i];
+		err->msg[0] = '\0';
+		if (blk_pci_create(d, c->cpus, &vm->mem, &vm->routes, vm->vm_fd, err) ||
+		    pci_bus_add_device(&m->pci, &d->vp.pci) < 0 || vm_add_device(vm, &d->dev)) {
+			if (!err->msg[0])
+				err_set(err, "--disk: no room on the PCI bus");
+			return -1;
+		}
+		o->disks[i] = NULL;
+	}
+	for (unsigned i = 0; i < c->nnets; i++) {
+		struct net_pci *d = o->nets[i];
+		err->msg[0] = '\0';
+		if (net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, err) ||
+		    pci_bus_add_device(&m->pci, &d->vp.pci) < 0 || vm_add_device(vm, &d->dev)) {
+			if (!err->msg[0])
+				err_set(err, "--net: no room on the PCI bus");
+			return -1;
+		}
+		o->nets[i] = NULL;
+	}
+	for (unsigned i = 0; i < c->nvfio; i++) {
+		struct vfio_pci *d = o->vfios[i];
+		err->msg[0] = '\0';
+		uint32_t slots = VM_FIRST_DEVICE_SLOT + i * VFIO_PCI_SLOTS;
+		if (vfio_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, slots, err) ||
+		    pci_bus_add_device(&m->pci, &d->pci) < 0 || vm_add_device(vm, &d->device)) {
+			if (!err->msg[0])
+				err_set(err, "--vfio: no room on the PCI bus");
+			return -1;
+		}
+		o->vfios[i] = NULL;
+	}
+	return 0;
+}
+
+/* The platform: the PCI bus's configuration ports, the IOAPIC (split IRQ
+ * chip), COM1 on the console, the exit and boot-time ports, the keyboard
+ * controller's reset and ACPI's power-off and reset. */
+static int add_platform(struct machine *m, const struct vm_config *c)
+{
+	struct vm *vm = &m->vm;
+	x86_pci_windows(vm, &m->pci_win);
+	pci_bus_init(&m->pci, &vm->mmio, &m->pci_win);
+	m->pci_ok = true;
+	if (pio_register(&vm->pio, PCI_CONF1_ADDR_PORT, PCI_CONF1_PORTS, pci_conf1_io, &m->pci))
+		return -1;
+	if (!c->kernel_irqchip && ioapic_create(vm))
+		return -1;
+	m->room_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	m->com1 = com1_create(vm, m->con.out_fd, m->room_efd);
+	if (!m->com1 || exit_ports_create(vm) || i8042_create(vm) || acpi_pm_create(vm))
+		return -1;
+	return 0;
+}
+
+/* Kernel, initrd, command line, ACPI tables and boot structures into guest
+ * memory. 0, or the exit status. */
+static int load_guest(struct machine *m, const struct vm_config *c, struct kernel_image *k,
+		      const char *cmdline, const uint8_t *ibuf, size_t ilen, struct errbuf *err)
+{
+	if (kernel_load(k, &m->vm.mem, err)) {
+		log_error("kernel '%s': %s", c->kernel, err->msg);
+		return EXIT_USAGE;
+	}
+	uint64_t rsdp = acpi_build(&m->vm.mem, c->cpus, &m->pci_win, c->kernel_irqchip);
+	struct boot_request req = {.cmdline = cmdline, .initrd = ibuf, .initrd_len = ilen,
+				   .rsdp = rsdp};
+	if (!rsdp || boot_info_write(k, &m->vm.mem, &req, err) ||
+	    x86_boot_tables(&m->vm.mem, k->kind)) {
+		log_error("%s", rsdp ? err->msg : "no room for ACPI tables");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_ns)
+{
+	memset(m, 0, sizeof(*m));
+	m->room_efd = -1;
+	struct errbuf err = {{0}};
+	struct opened o = {{0}};
+	uint8_t *kbuf = NULL, *ibuf = NULL;
+	size_t klen, ilen = 0;
+	struct kernel_image k;
+	int status = EXIT_USAGE;
+
+	if (load_file("kernel", c->kernel, &kbuf, &klen))
+		goto out;
+	if (kernel_parse(kbuf, klen, &k, &err)) {
+		log_error("kernel '%s': %s", c->kernel, err.msg);
+		goto out;
+	}
+	if (c->initrd && load_file("initrd", c->initrd, &ibuf, &ilen))
+		goto out;
+	uint64_t mem = MiB(c->mem_mib);
+	if (check_host_memory(mem))
+		goto out;
+	static char cmdline[LAYOUT_CMDLINE_MAX];
+	if (cmdline_build(CMDLINE_DEFAULT, c->cmdline, c->guest_argv, c->guest_argc, cmdline,
+			  sizeof(cmdline), &err)) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	if (open_host_devices(c, &o, &err)) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	if (console_open(&m->con, c->console, c->console_path, &err)) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	m->con_ok = true;
+	if (!c->seccomp)
+		log_warn("--seccomp off: ember's threads run without seccomp filters (debugging only)");
+	if (seccomp_setup(c->seccomp, &err)) {
+		log_error("%s", err.msg);
+		status = EXIT_VM_ERROR;
+		goto out;
+	}
+
+	if (vm_create(&m->vm, mem, c->cpus, c->kernel_irqchip, &err)) {
+		m->vm_ok = true; /* vm_create leaves a VM vm_destroy can take */
+		log_error("%s", err.msg);
+		goto out;
+	}
+	m->vm_ok = true;
+	m->vm.start_ns = start_ns;
+	m->vm.report_boot_time = c->boot_time;
+	status = EXIT_VM_ERROR;
+	if (x86_vm_setup(&m->vm, &err)) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	if (add_platform(m, c)) {
+		log_error("cannot register legacy devices");
+		goto out;
+	}
+	int r = load_guest(m, c, &k, cmdline, ibuf, ilen, &err);
+	if (r) {
+		status = r;
+		goto out;
+	}
+	free(ibuf);
+	ibuf = NULL;
+	if (add_pci_devices(m, c, &o, &err)) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	err.msg[0] = '\0';
+	if (device_list_start(&m->vm.devices, &err)) {
+		log_error("%s", err.msg[0] ? err.msg : "a device did not start");
+		goto out;
+	}
+
+	m->vcpus_created = true;
+	if (vcpus_create(&m->vm, &err) || x86_vcpus_setup(&m->vm, &k, &err) ||
+	    (console_raw(&m->con), vcpus_start(&m->vm, &err))) {
+		log_error("%s", err.msg);
+		vm_request_stop(&m->vm, EXIT_VM_ERROR);
+	} else if (vcpus_wait_ready(&m->vm) || seccomp_thread_install(SECCOMP_MAIN)) {
+		/* Every other thread exists and has its filter: the main thread,
+		 * whose filter they must not inherit, installs its own last. */
+		vm_request_stop(&m->vm, EXIT_VM_ERROR);
+	}
+	status = 0;
+out:
+	opened_destroy(&o);
+	free(kbuf);
+	free(ibuf);
+	return status;
+}
+
+void machine_destroy(struct machine *m)
+{
+	if (m->vcpus_created)
+		vcpus_stop(&m->vm);
+	if (m->vm_ok)
+		vm_destroy(&m->vm); /* its devices first */
+	if (m->pci_ok)
+		pci_bus_destroy(&m->pci);
+	if (m->con_ok)
+		console_close(&m->con);
+	if (m->room_efd >= 0)
+		close(m->room_efd);
+}

@@ -1,0 +1,55 @@
+/* config.h: one VM's configuration as plain data: what to boot, how big, and
+ * which devices. A front end fills it (the command line today, cli.c; the
+ * API and the JSON config file next) and the builder (builder.h) turns it
+ * into a running VM; nothing below the front end sees argv. The limits here
+ * are the VM's, whichever front end is asked.
+ *
+ * Strings are borrowed: they point into memory the front end keeps for the
+ * VM's life (argv for the command line). */
+#ifndef EMBER_CONFIG_H
+#define EMBER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio/blk/blk.h"
+#include "virtio/net/net.h"
+#include "vmm/lib/pci_addr.h"
+
+#define VM_DEFAULT_MEM_MIB 256
+#define VM_MIN_MEM_MIB 32
+#define VM_MAX_MEM_MIB (1ull << 30) /* keeps the arithmetic sane; the host's RAM is checked too */
+#define VM_MAX_CPUS 254
+#define VM_MAX_DISKS 16
+#define VM_MAX_NETS 8
+#define VM_MAX_VFIO 8
+
+enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
+
+struct vm_config {
+	const char *kernel;                  /* required */
+	const char *initrd;                  /* NULL: none */
+	const char *cmdline;                 /* appended to ember's default; NULL: none */
+	char *const *guest_argv;             /* the guest command, run by ember's init */
+	size_t guest_argc;
+	unsigned cpus;
+	uint64_t mem_mib;
+	enum console_mode console;
+	const char *console_path;            /* CONSOLE_FILE */
+	bool boot_time;                      /* report when guest userspace started */
+	bool seccomp;                        /* per-thread filters (default on) */
+	bool kernel_irqchip;                 /* KVM's IOAPIC, PIC and PIT; else split */
+	struct blk_opts disks[VM_MAX_DISKS]; /* in order: vda, vdb, ... */
+	unsigned ndisks;
+	struct net_opts nets[VM_MAX_NETS];   /* in order: eth0, eth1, ... */
+	unsigned nnets;
+	char vfio[VM_MAX_VFIO][PCI_BDF_LEN]; /* canonical PCI addresses */
+	unsigned nvfio;
+};
+
+/* The defaults: 1 vCPU, VM_DEFAULT_MEM_MIB, console on stdio, seccomp on,
+ * the split IRQ chip, no devices, no kernel. */
+void vm_config_defaults(struct vm_config *c);
+
+#endif

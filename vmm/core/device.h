@@ -1,0 +1,88 @@
+/* device.h: the one contract every device keeps with the VM. A device embeds
+ * a struct device, fills in its ops and registers with vm_add_device(); from
+ * then on the VM owns it: it starts the devices before the vCPUs run, asks
+ * them for stats (SIGUSR1, later the API's metrics), pauses and resumes them
+ * with the vCPUs, and destroys them in the reverse of their order.
+ *
+ * Every op may be NULL: a device with nothing to start, pause, report or
+ * free leaves it out. save/restore answer "not supported" when NULL (for
+ * now every device; VFIO for good: a passed-through device's state is in the
+ * hardware). A device states the seccomp thread kind of its own thread, if
+ * it has one, so the filters follow the device list. */
+#ifndef EMBER_DEVICE_H
+#define EMBER_DEVICE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "vmm/core/seccomp.h"
+#include "vmm/lib/util.h"
+
+struct device;
+
+struct device_ops {
+	const char *type;                     /* "virtio-blk", "serial", ... */
+	/* The seccomp kind of the thread the device starts, or SECCOMP_KINDS
+	 * when it has none (it runs on the vCPU and main threads). */
+	enum seccomp_thread_kind thread;
+	/* Before the vCPUs run; a device with a thread returns once that
+	 * thread has its seccomp filter. 0, or -1 with e set. */
+	int (*start)(struct device *d, struct errbuf *e);
+	/* Quiesce: finish what is in flight (used entries and interrupts
+	 * delivered), then touch no guest memory until resume. The vCPUs are
+	 * already out of the guest. 0, or -1 when it could not. */
+	int (*pause)(struct device *d);
+	/* Go on after pause (kick every queue once: the guest may have added
+	 * buffers while the device was paused). */
+	void (*resume)(struct device *d);
+	/* The guest-visible state back to power-on (a VM reset). */
+	void (*reset)(struct device *d);
+	/* One or more JSON lines (newline-terminated) describing the device. */
+	void (*stats)(struct device *d, FILE *out);
+	/* The guest-visible state as plain data into buf (cap bytes); *len
+	 * is set to what was written. 0, or -1 with e set. */
+	int (*save)(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e);
+	/* Load the state save wrote, into a device built from the same
+	 * configuration, before start. 0, or -1 with e set. */
+	int (*restore)(struct device *d, const void *buf, size_t len, struct errbuf *e);
+	/* Stop its thread (if started) and free everything it holds,
+	 * including itself when it was allocated. The vCPUs have stopped. */
+	void (*destroy)(struct device *d);
+};
+
+struct device {
+	const struct device_ops *ops;
+	char id[16];                          /* "com1", "vda", "net0", "vfio0" */
+};
+
+/* Set d's ops and id (printf-style). */
+void device_init(struct device *d, const struct device_ops *ops, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* d's destroy op, if it has one (a device not yet handed to the VM). */
+void device_destroy(struct device *d);
+
+/* The ops, NULL-safe: save/restore without an op fail with "not supported". */
+int device_save(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e);
+int device_restore(struct device *d, const void *buf, size_t len, struct errbuf *e);
+
+/* The VM's devices, in the order they were added. */
+#define DEVICE_LIST_MAX 64
+struct device_list {
+	struct device *dev[DEVICE_LIST_MAX];
+	unsigned n;
+};
+
+/* Add d (the list takes it over: destroy_all destroys it). 0, or -1 when full. */
+int device_list_add(struct device_list *l, struct device *d);
+/* Start each in order; stops at the first failure (-1, e names the device). */
+int device_list_start(struct device_list *l, struct errbuf *e);
+/* Pause each in order; resume in reverse. pause returns -1 when one failed
+ * (the others are paused all the same). */
+int device_list_pause(struct device_list *l);
+void device_list_resume(struct device_list *l);
+void device_list_reset(struct device_list *l);
+void device_list_stats(struct device_list *l, FILE *out);
+/* Destroy each, last added first, and empty the list. */
+void device_list_destroy(struct device_list *l);
+#endif

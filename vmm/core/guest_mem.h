@@ -1,0 +1,31 @@
+/* guest_mem.h: guest RAM mapping and bound-checked guest-physical access.
+ * Every pointer into guest memory ember takes goes through gm_ptr(). */
+#ifndef EMBER_GUEST_MEM_H
+#define EMBER_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "vmm/core/mem_layout.h"
+
+struct guest_mem {
+	struct mem_layout layout;
+	uint8_t *base; /* host mapping: low RAM, then high RAM */
+	size_t map_size;
+};
+
+/* mmap the RAM (reserved, not touched). Returns 0 or -errno. */
+int gm_map(struct guest_mem *gm, uint64_t ram_size);
+/* Wrap an existing buffer (unit tests, fuzzers). */
+void gm_wrap(struct guest_mem *gm, uint8_t *buf, uint64_t ram_size);
+void gm_unmap(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa+len) or NULL when any byte of it is not RAM
+ * or the range crosses from one RAM range into another. */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy in or out; false when the range is not RAM. */
+bool gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len);
+bool gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
+
+#endif

@@ -1,0 +1,57 @@
+/* io_thread.h: the thread a virtio device's back-end runs on. It waits on one
+ * epoll set of eventfds (the queues' kicks, the io_uring rings' completions),
+ * each added with a tag, and hands every batch of ready tags to the device's
+ * handler. Its seccomp filter is installed before it serves anything, and
+ * start fails if that did not work. A stop eventfd ends it.
+ *
+ *	io_thread_init(&t)                    (fds -1: destroy is always safe)
+ *	io_thread_open(&t, &err)              the epoll set and the stop eventfd
+ *	io_thread_add(&t, fd, tag)            for each eventfd
+ *	io_thread_start(&t, "net-io", SECCOMP_NET_IO, handler, ctx, &err)
+ *	io_thread_stop(&t)                    joins it
+ *	io_thread_destroy(&t)
+ */
+#ifndef EMBER_IO_THREAD_H
+#define EMBER_IO_THREAD_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/core/seccomp.h"
+#include "vmm/lib/util.h"
+
+/* The tags of the eventfds that are ready, n >= 1. Runs on the thread. */
+typedef void io_thread_fn(void *ctx, const uint64_t *tags, unsigned n);
+
+/* Reserved for the stop eventfd. */
+#define IO_THREAD_TAG_STOP UINT64_MAX
+
+struct io_thread {
+	int epfd, stop_efd;
+	pthread_t thread;
+	bool started;
+	sem_t ready;      /* posted by the thread once its filter is in */
+	bool filter_ok;
+	enum seccomp_thread_kind kind;
+	char name[16];
+	io_thread_fn *fn;
+	void *ctx;
+};
+
+void io_thread_init(struct io_thread *t);
+/* 0, or -1 with e set. */
+int io_thread_open(struct io_thread *t, struct errbuf *e);
+/* Wake the thread with `tag` when fd is readable. 0, or -1 (errno). */
+int io_thread_add(struct io_thread *t, int fd, uint64_t tag);
+/* Start the thread (named `name`, at most 15 characters) under the `kind`
+ * filter; returns once the filter is in. 0, or -1 with e set. */
+int io_thread_start(struct io_thread *t, const char *name, enum seccomp_thread_kind kind,
+		    io_thread_fn *fn, void *ctx, struct errbuf *e);
+/* Stop and join the thread (no-op if it never started). */
+void io_thread_stop(struct io_thread *t);
+/* Stop it and close its fds. */
+void io_thread_destroy(struct io_thread *t);
+
+#endif

@@ -1,0 +1,259 @@
+/* vcpu.c: vCPU set-up and run loops. Each vCPU runs KVM_RUN on its own thread
+ * and handles its exits (port I/O, MMIO, shutdown, errors) there. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/core/seccomp.h"
+#include "vmm/lib/util.h"
+#include "vmm/core/vcpu.h"
+
+static __thread struct kvm_run *current_run;
+
+/* The start gate: each vCPU thread installs its seccomp filter, says so, and
+ * waits until the main thread (which installs its own filter last, so that the
+ * threads it creates do not inherit it) lets the guest run. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static unsigned gate_ready, gate_failed, gate_started;
+static bool gate_open;
+
+static bool gate_pass(bool filter_ok)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_ready++;
+	gate_failed += !filter_ok;
+	pthread_cond_broadcast(&gate_cond);
+	while (!gate_open)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+	return filter_ok;
+}
+
+#ifdef EMBER_TEST_HOOKS
+/* Test builds only (build/tests/ember-testhooks): EMBER_TEST_FORBIDDEN=vcpu
+ * makes vCPU 0 try to open a file once the guest may run, which its seccomp
+ * filter forbids. */
+static void test_hook_forbidden(const struct vcpu *v, bool armed)
+{
+	if (armed && v->index == 0) {
+		int fd = open("/", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+#endif
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+	if (current_run)
+		current_run->immediate_exit = 1;
+}
+
+static int vcpu_create(struct vm *vm, unsigned index, struct errbuf *err)
+{
+	struct vcpu *v = &vm->vcpus[index];
+	v->vm = vm;
+	v->index = index;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (v->fd < 0) {
+		err_set(err, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
+		return -1;
+	}
+	int sz = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz <= 0) {
+		err_set(err, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -1;
+	}
+	v->run_size = (size_t)sz;
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		err_set(err, "mmap of vCPU %u run area: %s", index, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int vcpus_create(struct vm *vm, struct errbuf *err)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vcpu_create(vm, i, err))
+			return -1;
+	return 0;
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool write = run->io.direction == KVM_EXIT_IO_OUT;
+	/* data_offset comes from KVM, not the guest; still, stay inside the page. */
+	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count > v->run_size)
+		return;
+	for (uint32_t i = 0; i < run->io.count; i++) {
+		pio_dispatch(&v->vm->pio, run->io.port, data, run->io.size, write);
+		data += run->io.size;
+	}
+}
+
+static void vcpu_fail(struct vcpu *v, const char *what)
+{
+	log_error("vCPU %u: %s; stopping the VM", v->index, what);
+	if (v->vm->dump_regs)
+		v->vm->dump_regs(v->fd, v->index);
+	vm_request_stop(v->vm, EXIT_VM_ERROR);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	char name[16];
+	snprintf(name, sizeof(name), "vcpu%u", v->index);
+	pthread_setname_np(pthread_self(), name);
+	current_run = v->run;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+#ifdef EMBER_TEST_HOOKS
+	const char *hook = getenv("EMBER_TEST_FORBIDDEN");
+	bool armed = hook && strcmp(hook, "vcpu") == 0;
+#endif
+	if (!gate_pass(seccomp_thread_install(SECCOMP_VCPU) == 0))
+		return NULL;
+#ifdef EMBER_TEST_HOOKS
+	test_hook_forbidden(v, armed);
+#endif
+
+	while (!atomic_load(&vm->stopping)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			char what[96];
+			snprintf(what, sizeof(what), "KVM_RUN failed: %s", strerror(errno));
+			vcpu_fail(v, what);
+			break;
+		}
+		struct kvm_run *run = v->run;
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(v);
+			break;
+		case KVM_EXIT_MMIO:
+			/* Unclaimed addresses: reads see all ones, writes vanish.
+			 * mmio_dispatch clamps len to the 8 bytes of mmio.data. */
+			mmio_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
+				      run->mmio.len, run->mmio.is_write);
+			break;
+		case KVM_EXIT_HLT:
+			/* Only without an in-kernel LAPIC; treat as power-off. */
+			vm_request_stop(vm, 0);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			vcpu_fail(v, "triple fault (KVM_EXIT_SHUTDOWN)");
+			break;
+		case KVM_EXIT_SYSTEM_EVENT:
+			vm_request_stop(vm, 0);
+			break;
+		case KVM_EXIT_FAIL_ENTRY: {
+			char what[96];
+			snprintf(what, sizeof(what), "VM entry failed (reason %#llx)",
+				 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			vcpu_fail(v, what);
+			break;
+		}
+		case KVM_EXIT_INTERNAL_ERROR: {
+			char what[96];
+			snprintf(what, sizeof(what), "KVM internal error (suberror %u)",
+				 run->internal.suberror);
+			vcpu_fail(v, what);
+			break;
+		}
+		case KVM_EXIT_IOAPIC_EOI:
+			/* Split IRQ chip: a level-triggered IOAPIC vector was EOI'd. */
+			if (vm->irq_eoi)
+				vm->irq_eoi(vm->irq_ctx, run->eoi.vector);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		default: {
+			char what[64];
+			snprintf(what, sizeof(what), "unexpected exit reason %u", run->exit_reason);
+			vcpu_fail(v, what);
+			break;
+		}
+		}
+	}
+	return NULL;
+}
+
+int vcpus_start(struct vm *vm, struct errbuf *err)
+{
+	struct sigaction sa = {.sa_handler = kick_handler};
+	sigemptyset(&sa.sa_mask);
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (r) {
+			err_set(err, "cannot start vCPU thread %u: %s", i, strerror(r));
+			return -1;
+		}
+		v->started = true;
+		pthread_mutex_lock(&gate_lock);
+		gate_started++;
+		pthread_mutex_unlock(&gate_lock);
+	}
+	return 0;
+}
+
+int vcpus_wait_ready(struct vm *vm)
+{
+	(void)vm;
+	pthread_mutex_lock(&gate_lock);
+	while (gate_ready < gate_started)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	int r = gate_failed ? -1 : 0;
+	pthread_mutex_unlock(&gate_lock);
+	return r;
+}
+
+void vcpus_go(struct vm *vm)
+{
+	(void)vm;
+	pthread_mutex_lock(&gate_lock);
+	gate_open = true;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+void vcpus_stop(struct vm *vm)
+{
+	vcpus_go(vm); /* threads still at the gate see the stop request */
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].started)
+			pthread_kill(vm->vcpus[i].thread, VCPU_KICK_SIGNAL);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (v->started)
+			pthread_join(v->thread, NULL);
+		v->started = false;
+		if (v->run)
+			munmap(v->run, v->run_size);
+		if (v->fd >= 0)
+			close(v->fd);
+	}
+}

@@ -1,0 +1,22 @@
+/* vcpu.h: vCPU creation, set-up and the per-vCPU run threads. */
+#ifndef EMBER_VCPU_H
+#define EMBER_VCPU_H
+
+#include "vmm/core/vm.h"
+
+/* Signal used to kick a vCPU thread out of KVM_RUN. */
+#define VCPU_KICK_SIGNAL SIGUSR2 /* SIGUSR1 is the user's: NIC counters */
+
+/* Create every vCPU (its fd and run area); the architecture sets them up
+ * (vmm/arch/x86/x86_vm.h: CPUID, registers, the boot vCPU's entry state). */
+int vcpus_create(struct vm *vm, struct errbuf *err);
+/* Start one thread per vCPU. Each installs its seccomp filter and then waits
+ * at a gate: vcpus_wait_ready() waits until every started thread has its
+ * filter (-1 if one could not install it), vcpus_go() lets them run the guest. */
+int vcpus_start(struct vm *vm, struct errbuf *err);
+int vcpus_wait_ready(struct vm *vm);
+void vcpus_go(struct vm *vm);
+/* Kick every vCPU out of the guest and wait for its thread to end. */
+void vcpus_stop(struct vm *vm);
+
+#endif

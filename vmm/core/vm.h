@@ -1,0 +1,82 @@
+/* vm.h: one virtual machine: the KVM handles, guest memory, the port and MMIO
+ * buses, interrupt routes, vCPUs, the devices it owns (device.h), and how it
+ * stops (who asked, and with which exit status). What is x86 (TSS, CPUID,
+ * boot registers), the PCI bus and the IOAPIC are set up above it
+ * (vmm/arch/x86, vmm/pci, vmm/devices) and reach it through the hooks here. */
+#ifndef EMBER_VM_H
+#define EMBER_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "vmm/core/device.h"
+#include "vmm/core/guest_mem.h"
+#include "vmm/core/irq_routes.h"
+#include "vmm/core/mmio.h"
+#include "vmm/core/pio.h"
+
+struct vm;
+
+/* KVM memory slots: 0 low RAM, 1 high RAM; devices' from here up. */
+#define VM_FIRST_DEVICE_SLOT 8
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+};
+
+struct vm {
+	int kvm_fd, vm_fd;
+	struct guest_mem mem;
+	struct pio_bus pio;
+	struct mmio_bus mmio;        /* KVM_EXIT_MMIO: PCI BARs */
+	struct gsi_routes routes;    /* MSI routes for irqfds */
+	bool kernel_irqchip;         /* KVM's IOAPIC, PIC and PIT; else split */
+	/* The split IRQ chip's userspace IOAPIC (vmm/devices/ioapic.c) sets
+	 * these: vm_irq_line() raises its pins, KVM_EXIT_IOAPIC_EOI goes to eoi. */
+	void (*irq_set)(void *ctx, unsigned gsi, bool level);
+	void (*irq_eoi)(void *ctx, uint8_t vector);
+	void *irq_ctx;
+	/* The architecture's register dump for a failing vCPU (may be NULL). */
+	void (*dump_regs)(int vcpu_fd, unsigned index);
+	struct device_list devices;  /* every device, in the order added */
+	bool buses_ok;
+	unsigned ncpus;
+	struct vcpu *vcpus;
+	struct kvm_cpuid2 *supported_cpuid;
+	uint64_t start_ns;     /* ember's own start, for the boot-time port */
+	bool report_boot_time;
+	/* stopping */
+	atomic_bool stop_claimed; /* the first vm_request_stop() won */
+	atomic_bool stopping;     /* set after exit_status holds its value */
+	int exit_status;
+	int stop_efd;          /* eventfd the main thread waits on */
+};
+
+/* Open /dev/kvm and create the VM with KVM's part of the interrupt
+ * controllers (the split IRQ chip: local APICs; with kernel_irqchip, also
+ * its IOAPIC, PIC and PIT), guest RAM of mem bytes, the MMIO bus and GSI
+ * routing. Returns 0, or -1 with err set. */
+int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, bool kernel_irqchip,
+	      struct errbuf *err);
+/* Destroy the devices (last added first), then the VM. */
+void vm_destroy(struct vm *vm);
+
+/* Hand d to the VM (it destroys it). 0, or -1 when the list is full. */
+int vm_add_device(struct vm *vm, struct device *d);
+
+/* Assert or deassert an IOAPIC interrupt line (GSI 0-23). */
+void vm_irq_line(struct vm *vm, unsigned gsi, bool level);
+
+/* Ask the VM to stop with this status; the first request wins. */
+void vm_request_stop(struct vm *vm, int status);
+
+#endif

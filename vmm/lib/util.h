@@ -1,0 +1,60 @@
+/* util.h: small helpers shared by every part of ember (errors, sizes, packing). */
+#ifndef EMBER_UTIL_H
+#define EMBER_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* The struct of type `type` whose member `member` ptr points at. */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define KiB(x) ((uint64_t)(x) << 10)
+#define MiB(x) ((uint64_t)(x) << 20)
+#define GiB(x) ((uint64_t)(x) << 30)
+#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((uint64_t)(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
+
+/* Exit statuses ember itself uses (the guest's own status passes through). */
+#define EXIT_USAGE 2     /* bad command line, file, or host set-up */
+#define EXIT_VM_ERROR 70 /* triple fault, KVM internal error, device fault */
+
+/* An error message buffer filled by parsers, so callers choose how to report. */
+#define ERRBUF_SIZE 256
+struct errbuf {
+	char msg[ERRBUF_SIZE];
+};
+void err_set(struct errbuf *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Put "PREFIX: " (formatted) in front of the message already in e. */
+void err_prefix(struct errbuf *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "ember: <message>" on stderr. */
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Read a whole file into a malloc'd buffer. Returns 0 or -errno. */
+int read_file(const char *path, uint8_t **buf, size_t *len);
+
+/* Read up to size-1 bytes of a small file (sysfs, cgroupfs) into buf and
+ * NUL-terminate them. Returns the length, or -1 when it cannot be opened or
+ * read or is empty. */
+ssize_t read_small_file(const char *path, char *buf, size_t size);
+
+/* Parse a decimal unsigned integer in [min, max]; 0 on success, -1 otherwise. */
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+static inline uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/* Monotonic time in nanoseconds. */
+uint64_t now_ns(void);
+
+#endif
