@@ -88,3 +88,47 @@ wait_for() {
 	tail -n 30 "$2"
 	return 1
 }
+
+# wait_for_count PATTERN COUNT FILE PID: wait (bounded, 30 s) until FILE has
+# COUNT lines matching PATTERN, or PID is gone.
+wait_for_count() {
+	local _
+	for _ in $(seq 1 300); do
+		[ "$(tr -d '\r' <"$3" | grep -Ec -- "$1")" -ge "$2" ] && return 0
+		kill -0 "$4" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "fewer than $2 /$1/ lines in $3:"
+	tail -n 20 "$3"
+	return 1
+}
+
+# The VM's pause in test builds (build/tests/ember-testhooks): SIGRTMIN
+# pauses, SIGRTMIN+1 resumes; SIGUSR1 prints a {"vm":...} line with each
+# vCPU's KVM_RUN count.
+# vm_pause PID ERRFILE / vm_resume PID ERRFILE: signal and wait until ember
+# says it is done.
+vm_pause() {
+	local n
+	n=$(grep -c '^ember: test hook: paus' "$2")
+	kill -RTMIN "$1"
+	wait_for_count '^ember: test hook: paus' $((n + 1)) "$2" "$1" || return 1
+	! tail -n 5 "$2" | grep -q 'pause FAILED' || { echo "pause failed"; tail -n 20 "$2"; return 1; }
+}
+vm_resume() {
+	local n
+	n=$(grep -c '^ember: test hook: resumed' "$2")
+	kill -s RTMIN+1 "$1"
+	wait_for_count '^ember: test hook: resumed' $((n + 1)) "$2" "$1"
+}
+# usr1_line PID ERRFILE: SIGUSR1, and wait for the new {"vm":...} line.
+usr1_line() {
+	local n
+	n=$(grep -c '^{"vm":' "$2")
+	kill -USR1 "$1"
+	wait_for_count '^\{"vm":' $((n + 1)) "$2" "$1"
+}
+# kvm_runs ERRFILE: the vCPUs' KVM_RUN counts in the last {"vm":...} line, as N,N,...
+kvm_runs() {
+	tr -d '\r' <"$1" | grep '^{"vm":' | tail -n1 | grep -o '"kvm_runs":[0-9]*' | cut -d: -f2 | paste -sd,
+}

@@ -216,6 +216,27 @@ void virtio_pci_config_changed(struct virtio_pci *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void virtio_pci_kick_all(struct virtio_pci *t)
+{
+	for (unsigned i = 0; i < t->nq; i++) {
+		if (!t->q[i].enabled)
+			continue;
+		uint64_t one = 1;
+		ssize_t r = write(t->q[i].notify_efd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
+void virtio_pci_set_paused(struct virtio_pci *t, bool paused)
+{
+	pthread_mutex_lock(&t->lock);
+	bool was = t->paused;
+	t->paused = paused;
+	if (was && !paused && (t->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		virtio_pci_kick_all(t);
+	pthread_mutex_unlock(&t->lock);
+}
+
 static void reset(struct virtio_pci *t)
 {
 	if (t->ops && t->ops->reset)

@@ -76,6 +76,7 @@ struct virtio_pci {
 	uint32_t cfg_len;
 	struct vpci_queue *q;
 	uint64_t bar_addr;    /* where BAR 0 is decoded, PCI_BAR_UNMAPPED when not */
+	bool paused;          /* the VM is paused: the device serves no queue */
 };
 
 /* Set up the transport (not yet on a bus). virtio_id: VIRTIO_ID_*; class:
@@ -104,6 +105,20 @@ void virtio_pci_needs_reset(struct virtio_pci *t);
 /* The device configuration changed (e.g. virtio-net link status): a
  * configuration interrupt once the driver is running. Any thread. */
 void virtio_pci_config_changed(struct virtio_pci *t);
+
+/* Wake the device's I/O thread for every enabled queue, as if the driver had
+ * kicked each (DRIVER_OK, resume). Any thread. */
+void virtio_pci_kick_all(struct virtio_pci *t);
+
+/* Pausing (t->lock held by the caller while it quiesces the back-end): a
+ * paused device serves no queue, so its I/O thread only drains the kicks;
+ * virtio_pci_serving() says whether to serve (DRIVER_OK and not paused).
+ * Resuming kicks every enabled queue once. */
+void virtio_pci_set_paused(struct virtio_pci *t, bool paused);
+static inline bool virtio_pci_serving(const struct virtio_pci *t)
+{
+	return (t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !t->paused;
+}
 
 /* The BAR handler (exported for tests): offset off of BAR 0. */
 void virtio_pci_bar_access(struct virtio_pci *t, uint64_t off, uint8_t *data, unsigned len,

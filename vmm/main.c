@@ -18,8 +18,29 @@
 #define EMBER_VERSION "0.1.0"
 #endif
 
+#ifdef EMBER_TEST_HOOKS
+/* Test builds only (build/tests/ember-testhooks): SIGRTMIN pauses the VM and
+ * SIGRTMIN+1 resumes it, until the API can; each says on stderr what it did. */
+#define TEST_PAUSE_SIGNAL SIGRTMIN
+#define TEST_RESUME_SIGNAL (SIGRTMIN + 1)
+
+static void test_hook_pause(struct vm *vm, int signo)
+{
+	uint64_t t0 = now_ns();
+	if (signo == TEST_PAUSE_SIGNAL) {
+		int r = vm_pause(vm);
+		fprintf(stderr, "ember: test hook: %s in %llu us\n", r ? "pause FAILED" : "paused",
+			(unsigned long long)((now_ns() - t0) / 1000));
+	} else {
+		vm_resume(vm);
+		fprintf(stderr, "ember: test hook: resumed in %llu us\n",
+			(unsigned long long)((now_ns() - t0) / 1000));
+	}
+}
+#endif
+
 /* Wait for the VM to stop, feeding console input to the UART meanwhile;
- * SIGUSR1 prints every device's stats. Returns the exit status. */
+ * SIGUSR1 prints the VM's and every device's stats. Returns the exit status. */
 static int run_loop(struct machine *m, int sig_fd)
 {
 	struct vm *vm = &m->vm;
@@ -45,7 +66,13 @@ static int run_loop(struct machine *m, int sig_fd)
 			if (read(sig_fd, &si, sizeof(si)) != sizeof(si)) {
 				/* nothing read: poll again */
 			} else if (si.ssi_signo == SIGUSR1) {
+				vm_stats(vm, stderr);
 				device_list_stats(&vm->devices, stderr);
+#ifdef EMBER_TEST_HOOKS
+			} else if ((int)si.ssi_signo == TEST_PAUSE_SIGNAL ||
+				   (int)si.ssi_signo == TEST_RESUME_SIGNAL) {
+				test_hook_pause(vm, (int)si.ssi_signo);
+#endif
 			} else {
 				vm_request_stop(vm, 128 + (int)si.ssi_signo);
 				return vm->exit_status;
@@ -97,6 +124,10 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGUSR1);
+#ifdef EMBER_TEST_HOOKS
+	sigaddset(&set, TEST_PAUSE_SIGNAL);
+	sigaddset(&set, TEST_RESUME_SIGNAL);
+#endif
 	int sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);

@@ -60,6 +60,39 @@ t_triple_fault() {
 	# AMD resets the vCPU on shutdown, so only the dump itself is checked.
 	expect_grep "^  rip [0-9a-f]{16} rsp" "$T_ERR"
 }
+# The VM's pause (test builds: SIGRTMIN pauses, SIGRTMIN+1 resumes): on a
+# spinning guest every vCPU leaves KVM_RUN and makes no other call while
+# paused, a second pause changes nothing, resuming runs the vCPUs again, and
+# a paused VM still stops cleanly on SIGTERM.
+t_pause_resume() {
+	local err=$T_TMP/pause.err pid a b c rc
+	: >"$err"
+	build/tests/ember-testhooks --cpus 2 --boot-time --kernel "$(payload spin)" >/dev/null 2>"$err" </dev/null &
+	pid=$!
+	wait_for 'guest userspace started' "$err" $pid || { kill -9 $pid; return 1; }
+	vm_pause $pid "$err" || { kill -9 $pid; return 1; }
+	usr1_line $pid "$err" || { kill -9 $pid; return 1; }
+	expect_grep '^\{"vm":"paused","pauses":1,"vcpus":\[\{"vcpu":0,"kvm_runs":[0-9]+\},\{"vcpu":1,"kvm_runs":[0-9]+\}\]\}$' "$err" || { kill -9 $pid; return 1; }
+	a=$(kvm_runs "$err")
+	sleep 1
+	vm_pause $pid "$err" || { kill -9 $pid; return 1; } # a second pause: nothing changes
+	usr1_line $pid "$err" || { kill -9 $pid; return 1; }
+	b=$(kvm_runs "$err")
+	[ -n "$a" ] && [ "$a" = "$b" ] || { echo "KVM_RUN counts moved while paused: $a -> $b"; kill -9 $pid; return 1; }
+	grep '^{"vm":' "$err" | tail -n1 | grep -q '"pauses":1,' || { echo "a second pause counted"; kill -9 $pid; return 1; }
+	vm_resume $pid "$err" || { kill -9 $pid; return 1; }
+	usr1_line $pid "$err" || { kill -9 $pid; return 1; }
+	expect_grep '^\{"vm":"running","pauses":1,' "$err" || { kill -9 $pid; return 1; }
+	c=$(kvm_runs "$err")
+	# vCPU 0 spins in the guest: back in KVM_RUN once more at least.
+	[ "${c%%,*}" -gt "${b%%,*}" ] || { echo "vCPU 0 did not run again: $b -> $c"; kill -9 $pid; return 1; }
+	vm_pause $pid "$err" || { kill -9 $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	[ $rc = 143 ] || { echo "exit status $rc after SIGTERM while paused, want 143"; cat "$err"; return 1; }
+	[ "$(grep -c '^ember: test hook: paused in' "$err")" = 3 ] || { cat "$err"; return 1; }
+}
 t_no_dev_kvm() {
 	local p
 	p=$(payload 0)

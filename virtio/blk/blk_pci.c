@@ -41,10 +41,8 @@ static void op_activate(void *ctx)
 		if (!vq->enabled || !d->q[i].io_ok)
 			continue;
 		blk_queue_attach(&d->q[i].io, &vq->vq, flush);
-		uint64_t one = 1;
-		ssize_t r = write(vq->notify_efd, &one, sizeof(one));
-		(void)r;
 	}
+	virtio_pci_kick_all(&d->vp);
 }
 
 /* Reset: wait for in-flight I/O and detach. vp.lock held, so the I/O thread
@@ -137,7 +135,8 @@ static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
 			uint64_t v;
 			ssize_t r = read(d->vp.q[qi].notify_efd, &v, sizeof(v));
 			(void)r;
-			blk_queue_kick(&q->io);
+			if (!d->vp.paused) /* resuming kicks it again */
+				blk_queue_kick(&q->io);
 		}
 		pthread_mutex_unlock(&d->vp.lock);
 	}
@@ -190,9 +189,41 @@ static void blk_pci_destroy(struct device *dv)
 	free(d);
 }
 
+/* Pause: with vp.lock held the I/O thread is outside the queues; every
+ * request in flight completes (its used entry and interrupt delivered), and
+ * no queue is popped until resume. Main thread. */
+static int blk_pci_pause(struct device *dv)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	uint64_t deadline = now_ns() + BLK_PAUSE_TIMEOUT_NS;
+	int r = 0;
+	pthread_mutex_lock(&d->vp.lock);
+	virtio_pci_set_paused(&d->vp, true);
+	for (unsigned i = 0; i < d->nq; i++)
+		if (d->q[i].io_ok && blk_queue_pause(&d->q[i].io, deadline)) {
+			log_error("disk '%s': queue %u still has I/O in flight after 1 s", d->path, i);
+			r = -1;
+		}
+	pthread_mutex_unlock(&d->vp.lock);
+	return r;
+}
+
+static void blk_pci_resume(struct device *dv)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	pthread_mutex_lock(&d->vp.lock);
+	for (unsigned i = 0; i < d->nq; i++)
+		if (d->q[i].io_ok)
+			blk_queue_resume(&d->q[i].io);
+	virtio_pci_set_paused(&d->vp, false);
+	pthread_mutex_unlock(&d->vp.lock);
+}
+
 static const struct device_ops blk_pci_ops = {
 	.type = "virtio-blk",
 	.thread = SECCOMP_BLK_IO,
 	.start = blk_pci_start,
+	.pause = blk_pci_pause,
+	.resume = blk_pci_resume,
 	.destroy = blk_pci_destroy,
 };

@@ -20,6 +20,7 @@
 #include "virtio/virtio_pci.h"
 
 #define BLK_PCI_QUEUE_SIZE 256
+#define BLK_PAUSE_TIMEOUT_NS 1000000000ull /* in-flight I/O a pause waits for */
 
 struct blk_pci;
 

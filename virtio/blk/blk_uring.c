@@ -172,6 +172,8 @@ static bool process(struct blk_queue_io *q)
 {
 	struct virtqueue *vq = q->vq;
 	bool pushed = false;
+	if (q->paused)
+		return false;
 	q->stalled = false;
 	if (!vq || q->broken)
 		return false;
@@ -306,4 +308,32 @@ void blk_queue_quiesce(struct blk_queue_io *q)
 	q->vq = NULL;
 	q->stalled = false;
 	q->broken = false;
+}
+
+int blk_queue_pause(struct blk_queue_io *q, uint64_t deadline_ns)
+{
+	q->paused = true;
+	if (!q->ring_ok)
+		return 0;
+	submit_batch(q);
+	while (q->inflight) {
+		uint64_t now = now_ns();
+		if (now >= deadline_ns)
+			return -1;
+		uint64_t left = deadline_ns - now;
+		struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000000000u),
+					       .tv_nsec = (long long)(left % 1000000000u)};
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts);
+		if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN)
+			return -1;
+		unsigned n = reap(q, q->vq != NULL);
+		maybe_notify(q, n > 0 && q->vq);
+	}
+	return 0;
+}
+
+void blk_queue_resume(struct blk_queue_io *q)
+{
+	q->paused = false;
 }

@@ -24,6 +24,7 @@
  *	blk_queue_kick(&q)          on the queue's notify (ioeventfd)
  *	blk_queue_complete(&q, false) when q.efd is readable (completions)
  *	blk_queue_quiesce(&q)       on device reset (waits for in-flight I/O)
+ *	blk_queue_pause(&q, deadline) / blk_queue_resume(&q)   VM pause
  *	blk_uring_teardown(&q)
  */
 #ifndef EMBER_BLK_URING_H
@@ -65,6 +66,7 @@ struct blk_queue_io {
 	bool writethrough;      /* FLUSH not negotiated: writes are RWF_DSYNC */
 	bool broken;            /* needs_reset raised: no more pops until attach */
 	bool stalled;           /* stopped popping for want of slots/iovecs */
+	bool paused;            /* blk_queue_pause: no pops until resume */
 
 	unsigned nslots, nfree, inflight;
 	struct blk_io_slot *slots;
@@ -98,5 +100,12 @@ int blk_queue_complete(struct blk_queue_io *q, bool wait);
 /* Device reset: wait for all in-flight I/O (it writes into guest memory) and
  * drop it without touching the guest, then detach from the queue. */
 void blk_queue_quiesce(struct blk_queue_io *q);
+
+/* VM pause: stop popping, and complete every request in flight (used entries
+ * written, the driver interrupted) by deadline_ns (now_ns() clock). 0, or -1
+ * when requests are still in flight then. */
+int blk_queue_pause(struct blk_queue_io *q, uint64_t deadline_ns);
+/* Pop again (the caller then kicks the queue). */
+void blk_queue_resume(struct blk_queue_io *q);
 
 #endif

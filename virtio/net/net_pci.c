@@ -66,13 +66,7 @@ static void op_activate(void *ctx)
 	 * thread detaches the other TAP queues (sync_pairs) when it wakes. */
 	d->active_pairs = 1;
 	net_io_set_pairs(&d->io, 1);
-	for (unsigned i = 0; i < d->nq; i++) {
-		if (!d->vp.q[i].enabled)
-			continue;
-		uint64_t one = 1;
-		ssize_t w = write(d->vp.q[i].notify_efd, &one, sizeof(one));
-		(void)w;
-	}
+	virtio_pci_kick_all(&d->vp);
 }
 
 static void op_reset(void *ctx)
@@ -221,7 +215,7 @@ static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
 		uint64_t v;
 		ssize_t r = read(d->vp.q[tag].notify_efd, &v, sizeof(v));
 		(void)r;
-		if (!(d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
+		if (!virtio_pci_serving(&d->vp)) /* resuming kicks it again */
 			continue;
 		if (tag == d->nq - 1)
 			ctrl_kick(d);
@@ -363,10 +357,39 @@ static void net_pci_stats(struct device *dv, FILE *out)
 	fprintf(out, "%s\n", line);
 }
 
+/* Pause: with vp.lock held the I/O thread is outside the queues; the reads
+ * are cancelled, what is in flight completes (used entries and interrupts
+ * delivered), and no queue is served until resume. Main thread. */
+static int net_pci_pause(struct device *dv)
+{
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	int r = 0;
+	pthread_mutex_lock(&d->vp.lock);
+	virtio_pci_set_paused(&d->vp, true);
+	if (d->io_ok && net_io_pause(&d->io, now_ns() + NET_PAUSE_TIMEOUT_NS)) {
+		log_error("--net tap=%s: I/O still in flight after 1 s", d->tap.name);
+		r = -1;
+	}
+	pthread_mutex_unlock(&d->vp.lock);
+	return r;
+}
+
+static void net_pci_resume(struct device *dv)
+{
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	pthread_mutex_lock(&d->vp.lock);
+	if (d->io_ok)
+		net_io_resume(&d->io);
+	virtio_pci_set_paused(&d->vp, false);
+	pthread_mutex_unlock(&d->vp.lock);
+}
+
 static const struct device_ops net_pci_ops = {
 	.type = "virtio-net",
 	.thread = SECCOMP_NET_IO,
 	.start = net_pci_start,
+	.pause = net_pci_pause,
+	.resume = net_pci_resume,
 	.stats = net_pci_stats,
 	.destroy = net_pci_destroy,
 };

@@ -26,6 +26,7 @@
 #include "virtio/virtio_pci.h"
 
 #define NET_PCI_QUEUE_SIZE 256
+#define NET_PAUSE_TIMEOUT_NS 1000000000ull /* in-flight I/O a pause waits for */
 
 struct net_pci {
 	struct device dev;              /* "net0", "net1", ... */

@@ -172,7 +172,7 @@ static void unpop(struct virtqueue *vq, unsigned count)
 static void rx_post(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->rx;
-	if (!vq || !vq->ready || q->off || q->rx_inflight || q->dead || n->broken)
+	if (!vq || !vq->ready || q->off || q->rx_inflight || q->dead || n->broken || n->paused)
 		return;
 	uint64_t need = (uint64_t)NET_HDR_LEN + n->max_rx;
 	for (;;) {
@@ -294,6 +294,8 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 static void tx_process(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->tx;
+	if (n->paused)
+		return;
 	q->tx_stalled = false;
 	if (!vq || !vq->ready || q->off || n->broken)
 		return;
@@ -468,15 +470,20 @@ static void cancel_read(struct net_io *n, unsigned i)
 	io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, i, 0));
 }
 
+static bool busy_from(const struct net_io *n, unsigned from)
+{
+	bool busy = false;
+	for (unsigned i = from; i < n->npairs; i++)
+		busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
+	return busy;
+}
+
 /* Reap completions (reap(n, use)) until pairs from..npairs-1 have no read or
  * write in flight, the ring fails, or max_rounds waits (-1: no bound). */
 static void wait_idle(struct net_io *n, unsigned from, int max_rounds, bool use)
 {
 	for (int rounds = 0; max_rounds < 0 || rounds < max_rounds; rounds++) {
-		bool busy = false;
-		for (unsigned i = from; i < n->npairs; i++)
-			busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
-		if (!busy)
+		if (!busy_from(n, from))
 			return;
 		struct io_uring_cqe *cqe;
 		int r = io_uring_wait_cqe(&n->ring, &cqe);
@@ -534,4 +541,42 @@ void net_io_quiesce(struct net_io *n)
 		rx_forget(q);
 		q->rx_waiting = q->tx_stalled = q->rx_pushed = q->tx_pushed = false;
 	}
+}
+
+int net_io_pause(struct net_io *n, uint64_t deadline_ns)
+{
+	n->paused = true;
+	if (!n->ring_ok)
+		return 0;
+	for (unsigned i = 0; i < n->npairs; i++)
+		cancel_read(n, i);
+	submit(n);
+	/* A read that got a frame before its cancel still delivers it; the
+	 * chains of a cancelled one stay with its pair for the next read. */
+	int ret = 0;
+	while (busy_from(n, 0)) {
+		uint64_t now = now_ns();
+		if (now >= deadline_ns) {
+			ret = -1;
+			break;
+		}
+		uint64_t left = deadline_ns - now;
+		struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000000000u),
+					       .tv_nsec = (long long)(left % 1000000000u)};
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe_timeout(&n->ring, &cqe, &ts);
+		if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN) {
+			ret = -1;
+			break;
+		}
+		reap(n, true);
+	}
+	reap(n, true); /* the cancels' own completions */
+	notify_all(n);
+	return ret;
+}
+
+void net_io_resume(struct net_io *n)
+{
+	n->paused = false;
 }

@@ -33,6 +33,7 @@
  *	net_io_kick(&n, qi)        on queue qi's notify (ioeventfd)
  *	net_io_complete(&n)        when n.efd is readable
  *	net_io_quiesce(&n)         on device reset / stop (cancels the reads)
+ *	net_io_pause(&n, deadline) / net_io_resume(&n)   VM pause
  *	net_io_teardown(&n)
  */
 #ifndef EMBER_NET_URING_H
@@ -102,6 +103,7 @@ struct net_io {
 	uint32_t max_rx, max_tx;        /* frame limits (after the header) */
 	bool mrg;
 	bool broken;                    /* needs_reset raised: no more pops */
+	bool paused;                    /* net_io_pause: no reads, no pops */
 	struct vq_chain *chain;         /* scratch for vq_pop (large) */
 	struct iovec *tx_iov;           /* NET_TX_IOV_POOL, one batch's writes */
 	unsigned tx_iov_used;
@@ -135,5 +137,13 @@ int net_io_complete(struct net_io *n, bool wait);
 /* Reset/stop: cancel the reads, wait for every write, drop it all without
  * touching the guest, and detach. */
 void net_io_quiesce(struct net_io *n);
+
+/* VM pause: cancel the reads (their chains stay with the pairs), wait until
+ * nothing is in flight (a frame a read already got and every write in flight
+ * are used, and the queues interrupted) by deadline_ns (now_ns() clock), and
+ * post or pop nothing until resume. 0, or -1 when I/O is still in flight. */
+int net_io_pause(struct net_io *n, uint64_t deadline_ns);
+/* Serve again (the caller then kicks every queue). */
+void net_io_resume(struct net_io *n);
 
 #endif

@@ -47,10 +47,11 @@ static const int common_calls[] = {
  * IOAPIC's routes for level-triggered pins, MSI-X routes when the guest programs vectors, ioeventfds
  * when it moves a BAR, a virtio reset draining the disk's io_uring, the
  * TAP's offloads when a virtio-net driver starts, the register dump of a
- * failing vCPU. */
+ * failing vCPU, and telling the guest's kvmclock it was paused. */
 static const int vcpu_calls[] = {SCMP_SYS(io_uring_enter)};
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN, KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD, KVM_GET_REGS, KVM_GET_SREGS,
+	KVM_KVMCLOCK_CTRL, /* parking for a pause */
 	TUNSETOFFLOAD, /* virtio-net DRIVER_OK: the TAP's offloads follow the driver's features */
 };
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/core/seccomp.h"
@@ -19,21 +20,32 @@ static __thread struct kvm_run *current_run;
 /* The start gate: each vCPU thread installs its seccomp filter, says so, and
  * waits until the main thread (which installs its own filter last, so that the
  * threads it creates do not inherit it) lets the guest run. */
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
-static unsigned gate_ready, gate_failed, gate_started;
-static bool gate_open;
-
-static bool gate_pass(bool filter_ok)
+static bool gate_pass(struct vm *vm, bool filter_ok)
 {
-	pthread_mutex_lock(&gate_lock);
-	gate_ready++;
-	gate_failed += !filter_ok;
-	pthread_cond_broadcast(&gate_cond);
-	while (!gate_open)
-		pthread_cond_wait(&gate_cond, &gate_lock);
-	pthread_mutex_unlock(&gate_lock);
+	pthread_mutex_lock(&vm->run_lock);
+	vm->gate_ready++;
+	vm->gate_failed += !filter_ok;
+	pthread_cond_broadcast(&vm->run_cond);
+	while (!vm->gate_open)
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	pthread_mutex_unlock(&vm->run_lock);
 	return filter_ok;
+}
+
+/* Paused: tell the guest's kvmclock (its soft-lockup and RCU-stall checks
+ * then know the time that passed was a pause; EINVAL without kvmclock is
+ * fine), then wait outside KVM_RUN until resumed or stopped. */
+static void park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
+	pthread_mutex_lock(&vm->run_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->run_cond);
+	while (vm->pause_req && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->run_lock);
 }
 
 #ifdef EMBER_TEST_HOOKS
@@ -130,13 +142,18 @@ static void *vcpu_thread(void *arg)
 	const char *hook = getenv("EMBER_TEST_FORBIDDEN");
 	bool armed = hook && strcmp(hook, "vcpu") == 0;
 #endif
-	if (!gate_pass(seccomp_thread_install(SECCOMP_VCPU) == 0))
+	if (!gate_pass(vm, seccomp_thread_install(SECCOMP_VCPU) == 0))
 		return NULL;
 #ifdef EMBER_TEST_HOOKS
 	test_hook_forbidden(v, armed);
 #endif
 
 	while (!atomic_load(&vm->stopping)) {
+		if (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE)) {
+			park(v);
+			continue;
+		}
+		atomic_fetch_add(&v->kvm_runs, 1);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -213,39 +230,76 @@ int vcpus_start(struct vm *vm, struct errbuf *err)
 			return -1;
 		}
 		v->started = true;
-		pthread_mutex_lock(&gate_lock);
-		gate_started++;
-		pthread_mutex_unlock(&gate_lock);
+		pthread_mutex_lock(&vm->run_lock);
+		vm->gate_started++;
+		pthread_mutex_unlock(&vm->run_lock);
 	}
 	return 0;
 }
 
 int vcpus_wait_ready(struct vm *vm)
 {
-	(void)vm;
-	pthread_mutex_lock(&gate_lock);
-	while (gate_ready < gate_started)
-		pthread_cond_wait(&gate_cond, &gate_lock);
-	int r = gate_failed ? -1 : 0;
-	pthread_mutex_unlock(&gate_lock);
+	pthread_mutex_lock(&vm->run_lock);
+	while (vm->gate_ready < vm->gate_started)
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	int r = vm->gate_failed ? -1 : 0;
+	pthread_mutex_unlock(&vm->run_lock);
 	return r;
 }
 
 void vcpus_go(struct vm *vm)
 {
-	(void)vm;
-	pthread_mutex_lock(&gate_lock);
-	gate_open = true;
-	pthread_cond_broadcast(&gate_cond);
-	pthread_mutex_unlock(&gate_lock);
+	pthread_mutex_lock(&vm->run_lock);
+	vm->gate_open = true;
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+static void kick_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].started)
+			pthread_kill(vm->vcpus[i].thread, VCPU_KICK_SIGNAL);
+}
+
+int vcpus_pause(struct vm *vm, uint64_t timeout_ns)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)(timeout_ns / 1000000000u);
+	deadline.tv_nsec += (long)(timeout_ns % 1000000000u);
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&vm->run_lock);
+	__atomic_store_n(&vm->pause_req, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->run_lock);
+	/* A vCPU in KVM_RUN leaves it (immediate_exit); one about to enter it
+	 * sees pause_req first or returns at once for the same reason. */
+	kick_all(vm);
+	pthread_mutex_lock(&vm->run_lock);
+	int r = 0;
+	while (vm->parked < vm->gate_started && !atomic_load(&vm->stopping) && r == 0)
+		r = pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, &deadline);
+	bool all = vm->parked >= vm->gate_started || atomic_load(&vm->stopping);
+	pthread_mutex_unlock(&vm->run_lock);
+	return all ? 0 : -1;
+}
+
+void vcpus_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	__atomic_store_n(&vm->pause_req, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
 }
 
 void vcpus_stop(struct vm *vm)
 {
-	vcpus_go(vm); /* threads still at the gate see the stop request */
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		if (vm->vcpus[i].started)
-			pthread_kill(vm->vcpus[i].thread, VCPU_KICK_SIGNAL);
+	vcpus_go(vm);     /* threads still at the gate see the stop request */
+	vcpus_resume(vm); /* and parked ones */
+	kick_all(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (v->started)

@@ -18,5 +18,9 @@ int vcpus_wait_ready(struct vm *vm);
 void vcpus_go(struct vm *vm);
 /* Kick every vCPU out of the guest and wait for its thread to end. */
 void vcpus_stop(struct vm *vm);
+/* Kick every vCPU out of KVM_RUN and wait (at most timeout_ns) until each
+ * has parked. 0, or -1 when one did not. vcpus_resume() lets them go on. */
+int vcpus_pause(struct vm *vm, uint64_t timeout_ns);
+void vcpus_resume(struct vm *vm);
 
 #endif

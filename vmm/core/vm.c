@@ -11,6 +11,7 @@
 
 #include "vmm/core/mem_layout.h"
 #include "vmm/lib/util.h"
+#include "vmm/core/vcpu.h"
 #include "vmm/core/vm.h"
 
 static int kvm_open(struct errbuf *err)
@@ -117,6 +118,13 @@ int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, bool kernel_irqchip,
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&vm->run_lock, NULL);
+	pthread_cond_init(&vm->run_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	vm->run_ok = true;
 	vm->ncpus = ncpus;
 	vm->kernel_irqchip = kernel_irqchip;
 	vm->kvm_fd = kvm_open(err);
@@ -182,6 +190,11 @@ int vm_add_device(struct vm *vm, struct device *d)
 void vm_destroy(struct vm *vm)
 {
 	device_list_destroy(&vm->devices);
+	if (vm->run_ok) {
+		pthread_cond_destroy(&vm->run_cond);
+		pthread_mutex_destroy(&vm->run_lock);
+		vm->run_ok = false;
+	}
 	free(vm->vcpus);
 	free(vm->supported_cpuid);
 	if (vm->buses_ok) {
@@ -221,4 +234,41 @@ void vm_request_stop(struct vm *vm, int status)
 	uint64_t one = 1;
 	ssize_t r = write(vm->stop_efd, &one, sizeof(one));
 	(void)r;
+}
+
+#define PAUSE_TIMEOUT_NS 1000000000ull
+
+int vm_pause(struct vm *vm)
+{
+	if (vm->paused)
+		return 0;
+	int r = 0;
+	if (vcpus_pause(vm, PAUSE_TIMEOUT_NS)) {
+		log_error("pause: a vCPU did not leave the guest within 1 s");
+		r = -1;
+	}
+	if (device_list_pause(&vm->devices))
+		r = -1;
+	vm->paused = true;
+	vm->pauses++;
+	return r;
+}
+
+void vm_resume(struct vm *vm)
+{
+	if (!vm->paused)
+		return;
+	device_list_resume(&vm->devices);
+	vcpus_resume(vm);
+	vm->paused = false;
+}
+
+void vm_stats(struct vm *vm, FILE *out)
+{
+	fprintf(out, "{\"vm\":\"%s\",\"pauses\":%llu,\"vcpus\":[", vm->paused ? "paused" : "running",
+		(unsigned long long)vm->pauses);
+	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
+		fprintf(out, "%s{\"vcpu\":%u,\"kvm_runs\":%llu}", i ? "," : "", i,
+			(unsigned long long)atomic_load(&vm->vcpus[i].kvm_runs));
+	fprintf(out, "]}\n");
 }

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <linux/kvm.h>
 
 #include "vmm/core/device.h"
@@ -31,6 +32,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	atomic_ullong kvm_runs;    /* KVM_RUN calls: a paused vCPU makes none */
 };
 
 struct vm {
@@ -48,6 +50,18 @@ struct vm {
 	/* The architecture's register dump for a failing vCPU (may be NULL). */
 	void (*dump_regs)(int vcpu_fd, unsigned index);
 	struct device_list devices;  /* every device, in the order added */
+	/* vCPU run control (vcpu.c), under run_lock: the start gate (each
+	 * thread installs its filter, then waits for vcpus_go) and pausing
+	 * (a paused vCPU parks outside KVM_RUN until resumed). */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond;     /* CLOCK_MONOTONIC */
+	bool run_ok;
+	unsigned gate_started, gate_ready, gate_failed;
+	bool gate_open;
+	bool pause_req;              /* vCPUs: park */
+	unsigned parked;
+	bool paused;                 /* vm_pause() done, vm_resume() not yet */
+	uint64_t pauses;             /* vm_pause() calls that paused */
 	bool buses_ok;
 	unsigned ncpus;
 	struct vcpu *vcpus;
@@ -72,6 +86,18 @@ void vm_destroy(struct vm *vm);
 
 /* Hand d to the VM (it destroys it). 0, or -1 when the list is full. */
 int vm_add_device(struct vm *vm, struct device *d);
+
+/* Pause the VM: every vCPU out of KVM_RUN and parked (KVM_KVMCLOCK_CTRL
+ * tells the guest, so its watchdogs do not take the pause for a lock-up),
+ * then every device quiesced (device.h). A second call does nothing. -1,
+ * with the reason logged, when the vCPUs or a device did not stop within
+ * 1 s (the VM is left pausing: vm_resume() undoes it). Main thread. */
+int vm_pause(struct vm *vm);
+/* The devices resumed (each queue kicked once), then the vCPUs. */
+void vm_resume(struct vm *vm);
+/* One JSON line (newline-terminated): running or paused, how often it was
+ * paused, and each vCPU's KVM_RUN count. */
+void vm_stats(struct vm *vm, FILE *out);
 
 /* Assert or deassert an IOAPIC interrupt line (GSI 0-23). */
 void vm_irq_line(struct vm *vm, unsigned gsi, bool level);
