@@ -27,7 +27,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/core/guest_mem.h" /* the object rule has no -Ivmm */
+#include "vmm/core/guest_mem.h"
+#include "vmm/lib/util.h"
 
 #define VQ_MAX_SIZE 32768u  /* largest split queue the spec allows */
 /* Most segments (non-empty descriptors) one chain may have, and the largest
@@ -36,20 +37,24 @@
 #define VQ_MAX_SEGS 1024u
 
 struct virtqueue {
-	/* Set by the transport before vq_enable(). */
-	const struct guest_mem *mem;
-	uint16_t size;                   /* power of two, 1..32768 */
-	uint64_t desc_gpa, avail_gpa, used_gpa;
-	bool event_idx;                  /* VIRTIO_RING_F_EVENT_IDX negotiated */
-	bool indirect;                   /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	const struct guest_mem *mem;     /* set by the transport */
+	/* The queue's state as plain data (struct vq_state). */
+	STATE_GROUP(vq_state, state,
+		/* Set by the transport before vq_enable(). */
+		uint64_t desc_gpa, avail_gpa, used_gpa;
+		uint16_t size;           /* power of two, 1..32768 */
+		uint8_t event_idx;       /* VIRTIO_RING_F_EVENT_IDX negotiated */
+		uint8_t indirect;        /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 
-	/* Device-side state; vq_enable() zeroes it (restoring state, or tests
-	 * starting at another index, may set last_avail/used_idx afterwards). */
-	uint16_t last_avail;             /* next avail ring slot to pop */
-	uint16_t used_idx;               /* next used ring slot to fill */
-	uint16_t signalled_used;         /* used_idx at the last notify decision */
-	bool signalled_valid;
-	bool ready;                      /* vq_enable() succeeded */
+		/* Device-side state; vq_enable() zeroes it (restoring state, or
+		 * tests starting at another index, may set last_avail/used_idx
+		 * afterwards). */
+		uint16_t last_avail;     /* next avail ring slot to pop */
+		uint16_t used_idx;       /* next used ring slot to fill */
+		uint16_t signalled_used; /* used_idx at the last notify decision */
+		uint8_t signalled_valid;
+		uint8_t ready;           /* vq_enable() succeeded */
+	);
 
 	/* Host pointers to the rings, bound-checked once by vq_enable(). */
 	struct vring_desc *desc;

@@ -25,6 +25,7 @@
 #include <linux/kvm.h>
 
 #include "vmm/core/irq_routes.h"
+#include "vmm/lib/util.h"
 
 #define IOAPIC_PINS 24
 #define IOAPIC_MMIO_SIZE 0x1000
@@ -64,10 +65,13 @@ struct ioapic {
 	const struct ioapic_ops *ops;
 	void *ctx;
 	struct gsi_routes *routes;
-	uint32_t id;          /* IOAPIC id, bits 24-27 of register 0 */
-	uint32_t regsel;
-	uint64_t rte[IOAPIC_PINS];
-	uint32_t lines;       /* input lines now asserted, a bit per pin */
+	/* What the guest sees (struct ioapic_state). */
+	STATE_GROUP(ioapic_state, state,
+		uint32_t id;          /* IOAPIC id, bits 24-27 of register 0 */
+		uint32_t regsel;
+		uint64_t rte[IOAPIC_PINS];
+		uint32_t lines;       /* input lines now asserted, a bit per pin */
+	);
 };
 
 /* Reset state: every pin masked, edge-triggered, vector 0. */

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/lib/util.h"
+
 #define SERIAL_COM1_PORT 0x3f8
 #define SERIAL_COM1_IRQ 4
 #define SERIAL_RX_FIFO 256
@@ -21,11 +23,14 @@ struct serial {
 	/* eventfd written when the receive FIFO regains room (-1: none) */
 	int rx_room_efd;
 
-	uint8_t ier, iir_pending_thr, lcr, mcr, lsr_err, msr, scr, dll, dlm, fcr;
-	bool irq_level;
-	bool rx_armed; /* the guest has reset the receive FIFO: input may flow */
-	uint8_t rx[SERIAL_RX_FIFO];
-	unsigned rx_head, rx_count;
+	/* What the guest sees (struct serial_state). */
+	STATE_GROUP(serial_state, state,
+		uint8_t ier, iir_pending_thr, lcr, mcr, lsr_err, msr, scr, dll, dlm, fcr;
+		uint8_t irq_level;
+		uint8_t rx_armed; /* the guest has reset the receive FIFO: input may flow */
+		uint8_t rx[SERIAL_RX_FIFO];
+		uint32_t rx_head, rx_count;
+	);
 };
 
 void serial_init(struct serial *s, int out_fd, void (*set_irq)(void *, bool), void *ctx,

@@ -8,6 +8,20 @@
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* Members that are also one struct of their own (as Linux's
+ * struct_group_tagged): the live struct reaches them directly (s->x) and as
+ * a whole (s->NAME, a struct TAG). Device state is declared this way: plain
+ * data (fixed-width fields, no pointers, fds or locks) embedded in the live
+ * struct, which a snapshot writes out and reads back as it is. */
+#define STATE_GROUP(TAG, NAME, ...)            \
+	union {                                \
+		struct {                       \
+			__VA_ARGS__            \
+		};                             \
+		struct TAG {                   \
+			__VA_ARGS__            \
+		} NAME;                        \
+	}
 /* The struct of type `type` whose member `member` ptr points at. */
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 #define KiB(x) ((uint64_t)(x) << 10)

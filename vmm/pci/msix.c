@@ -159,8 +159,8 @@ void msix_config_write(struct msix *m, unsigned off, unsigned len)
 		return;
 	uint32_t ctrl = pci_config_get(m->dev, m->cap + 2, 2);
 	pthread_mutex_lock(&m->lock);
-	m->enabled = ctrl & MSIX_CTRL_ENABLE;
-	m->fmask = ctrl & MSIX_CTRL_FMASK;
+	m->enabled = (ctrl & MSIX_CTRL_ENABLE) != 0;
+	m->fmask = (ctrl & MSIX_CTRL_FMASK) != 0;
 	for (unsigned i = 0; i < m->nvec; i++)
 		sync_vector(m, i);
 	pthread_mutex_unlock(&m->lock);

@@ -30,6 +30,7 @@
 #include <linux/kvm.h>
 
 #include "vmm/core/irq_routes.h"
+#include "vmm/lib/util.h"
 #include "vmm/pci/pci.h"
 
 /* MSI-X capability, message control and table entry layout. */
@@ -46,7 +47,9 @@
 #define MSIX_MAX_VECTORS 2048
 
 struct msix_vector {
-	uint32_t addr_lo, addr_hi, data, ctrl; /* the table entry */
+	STATE_GROUP(msix_entry, entry,
+		uint32_t addr_lo, addr_hi, data, ctrl; /* the table entry */
+	);
 	unsigned gsi;
 	int efd;
 	bool routed;                 /* gsi routed to route_* */
@@ -62,7 +65,9 @@ struct msix {
 	unsigned cap;                /* capability offset in config space */
 	unsigned table_bar, pba_bar;
 	uint32_t table_off, pba_off;
-	bool enabled, fmask;         /* from message control */
+	STATE_GROUP(msix_state, state,
+		uint8_t enabled, fmask;      /* from message control */
+	);                           /* with each vector's entry and the PBA */
 	bool external;               /* msix_external_trigger() */
 	struct msix_vector *vec;
 	uint64_t *pba;               /* (nvec + 63) / 64 words */
