@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "virtio/blk/blk_seccomp.h"
+#include "virtio/net/net_seccomp.h"
 #include "vmm/core/seccomp.h"
 
 enum call { C_EPOLL, C_READ, C_WRITE, C_URING, C_KVM_RUN, C_COUNT };
@@ -42,13 +44,14 @@ static const char *const call_names[C_COUNT] = {
 
 struct kind {
 	const char *name;
-	enum seccomp_thread_kind kind;
+	enum seccomp_thread_kind kind;      /* ember's core threads */
+	const struct seccomp_allow *allow;  /* or a device's thread */
 	unsigned calls; /* bit per enum call */
 };
 static const struct kind kinds[] = {
-	{"net-io", SECCOMP_NET_IO, 1u << C_EPOLL | 1u << C_READ | 1u << C_WRITE | 1u << C_URING},
-	{"blk-io", SECCOMP_BLK_IO, 1u << C_EPOLL | 1u << C_READ | 1u << C_WRITE | 1u << C_URING},
-	{"vcpu", SECCOMP_VCPU, 1u << C_WRITE | 1u << C_KVM_RUN},
+	{"net-io", SECCOMP_KINDS, &net_io_seccomp, 1u << C_EPOLL | 1u << C_READ | 1u << C_WRITE | 1u << C_URING},
+	{"blk-io", SECCOMP_KINDS, &blk_io_seccomp, 1u << C_EPOLL | 1u << C_READ | 1u << C_WRITE | 1u << C_URING},
+	{"vcpu", SECCOMP_VCPU, NULL, 1u << C_WRITE | 1u << C_KVM_RUN},
 };
 
 static double clock_ns(void)
@@ -92,7 +95,8 @@ static void child(const struct kind *k, bool filtered, unsigned iters, int fd)
 	struct epoll_event ev = {.events = EPOLLIN};
 	if (efd < 0 || epfd < 0 || ring_fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, efd, &ev) < 0)
 		_exit(2);
-	if (filtered && seccomp_thread_install(k->kind) != 0)
+	if (filtered && (k->allow ? seccomp_thread_install_allow(k->allow)
+				  : seccomp_thread_install(k->kind)) != 0)
 		_exit(3);
 	double res[C_COUNT] = {0};
 	for (int c = 0; c < C_COUNT; c++) {

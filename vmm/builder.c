@@ -82,7 +82,6 @@ static int open_host_devices(const struct vm_config *c, struct opened *o, struct
 	for (unsigned i = 0; i < c->nvfio; i++) {
 		if (!(o->vfios[i] = vfio_pci_open(c->vfio[i], i, err)))
 			return -1;
-		seccomp_allow_vfio_fd(o->vfios[i]->dev.fd);
 	}
 	return 0;
 }
@@ -243,7 +242,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		goto out;
 	}
 	err.msg[0] = '\0';
-	if (device_list_start(&m->vm.devices, &err)) {
+	if (device_list_seccomp(&m->vm.devices, &err) || device_list_start(&m->vm.devices, &err)) {
 		log_error("%s", err.msg[0] ? err.msg : "a device did not start");
 		goto out;
 	}

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "virtio/blk/blk_pci.h"
+#include "virtio/blk/blk_seccomp.h"
 
 #define PCI_CLASS_STORAGE_OTHER 0x018000
 
@@ -157,7 +158,7 @@ static int blk_pci_start(struct device *dv, struct errbuf *e)
 			goto fail;
 		}
 	}
-	if (io_thread_start(&d->iot, "blk-io", SECCOMP_BLK_IO, io_batch, d, e))
+	if (io_thread_start(&d->iot, "blk-io", &blk_io_seccomp, io_batch, d, e))
 		goto fail;
 	return 0;
 fail:
@@ -221,7 +222,8 @@ static void blk_pci_resume(struct device *dv)
 
 static const struct device_ops blk_pci_ops = {
 	.type = "virtio-blk",
-	.thread = SECCOMP_BLK_IO,
+	.thread = &blk_io_seccomp,
+	.vcpu = &blk_vcpu_seccomp,
 	.start = blk_pci_start,
 	.pause = blk_pci_pause,
 	.resume = blk_pci_resume,

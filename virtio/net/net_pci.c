@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "virtio/net/net_pci.h"
+#include "virtio/net/net_seccomp.h"
 
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 
@@ -244,7 +245,7 @@ static int net_pci_start(struct device *dv, struct errbuf *e)
 			goto fail;
 		}
 	}
-	if (io_thread_start(&d->iot, "net-io", SECCOMP_NET_IO, io_batch, d, e))
+	if (io_thread_start(&d->iot, "net-io", &net_io_seccomp, io_batch, d, e))
 		goto fail;
 	return 0;
 fail:
@@ -386,7 +387,8 @@ static void net_pci_resume(struct device *dv)
 
 static const struct device_ops net_pci_ops = {
 	.type = "virtio-net",
-	.thread = SECCOMP_NET_IO,
+	.thread = &net_io_seccomp,
+	.vcpu = &net_vcpu_seccomp,
 	.start = net_pci_start,
 	.pause = net_pci_pause,
 	.resume = net_pci_resume,

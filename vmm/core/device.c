@@ -46,6 +46,18 @@ int device_list_add(struct device_list *l, struct device *d)
 	return 0;
 }
 
+int device_list_seccomp(struct device_list *l, struct errbuf *e)
+{
+	for (unsigned i = 0; i < l->n; i++) {
+		struct device *d = l->dev[i];
+		if (d->ops->vcpu && seccomp_vcpu_allow(d->ops->vcpu)) {
+			err_set(e, "%s: too many seccomp allow lists for the vCPU threads", d->id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int device_list_start(struct device_list *l, struct errbuf *e)
 {
 	for (unsigned i = 0; i < l->n; i++) {

@@ -7,8 +7,9 @@
  * Every op may be NULL: a device with nothing to start, pause, report or
  * free leaves it out. save/restore answer "not supported" when NULL (for
  * now every device; VFIO for good: a passed-through device's state is in the
- * hardware). A device states the seccomp thread kind of its own thread, if
- * it has one, so the filters follow the device list. */
+ * hardware). A device states what seccomp must allow its own thread, if it
+ * has one, and what its emulation adds on the vCPU threads, so the filters
+ * follow the device list and seccomp.c knows no device. */
 #ifndef EMBER_DEVICE_H
 #define EMBER_DEVICE_H
 
@@ -22,9 +23,11 @@ struct device;
 
 struct device_ops {
 	const char *type;                     /* "virtio-blk", "serial", ... */
-	/* The seccomp kind of the thread the device starts, or SECCOMP_KINDS
-	 * when it has none (it runs on the vCPU and main threads). */
-	enum seccomp_thread_kind thread;
+	/* What the thread the device starts may call (NULL: no thread), and
+	 * what the vCPU threads need for its emulation besides the core's
+	 * (NULL: nothing). */
+	const struct seccomp_allow *thread;
+	const struct seccomp_allow *vcpu;
 	/* Before the vCPUs run; a device with a thread returns once that
 	 * thread has its seccomp filter. 0, or -1 with e set. */
 	int (*start)(struct device *d, struct errbuf *e);
@@ -75,6 +78,9 @@ struct device_list {
 
 /* Add d (the list takes it over: destroy_all destroys it). 0, or -1 when full. */
 int device_list_add(struct device_list *l, struct device *d);
+/* Add each device's vCPU allow list to the vCPU filter (before the vCPU
+ * threads start). 0, or -1 with e set. */
+int device_list_seccomp(struct device_list *l, struct errbuf *e);
 /* Start each in order; stops at the first failure (-1, e names the device). */
 int device_list_start(struct device_list *l, struct errbuf *e);
 /* Pause each in order; resume in reverse. pause returns -1 when one failed

@@ -40,7 +40,7 @@ static void *thread_main(void *arg)
 	pthread_setname_np(pthread_self(), t->name);
 	/* Everything the thread touches was set up before: from here on it
 	 * only needs what its filter allows. */
-	t->filter_ok = seccomp_thread_install(t->kind) == 0;
+	t->filter_ok = seccomp_thread_install_allow(t->allow) == 0;
 	sem_post(&t->ready);
 	if (!t->filter_ok)
 		return NULL;
@@ -65,11 +65,11 @@ static void *thread_main(void *arg)
 	}
 }
 
-int io_thread_start(struct io_thread *t, const char *name, enum seccomp_thread_kind kind,
+int io_thread_start(struct io_thread *t, const char *name, const struct seccomp_allow *allow,
 		    io_thread_fn *fn, void *ctx, struct errbuf *e)
 {
 	snprintf(t->name, sizeof(t->name), "%s", name);
-	t->kind = kind;
+	t->allow = allow;
 	t->fn = fn;
 	t->ctx = ctx;
 	sem_init(&t->ready, 0, 0);

@@ -7,7 +7,7 @@
  *	io_thread_init(&t)                    (fds -1: destroy is always safe)
  *	io_thread_open(&t, &err)              the epoll set and the stop eventfd
  *	io_thread_add(&t, fd, tag)            for each eventfd
- *	io_thread_start(&t, "net-io", SECCOMP_NET_IO, handler, ctx, &err)
+ *	io_thread_start(&t, "net-io", &net_io_seccomp, handler, ctx, &err)
  *	io_thread_stop(&t)                    joins it
  *	io_thread_destroy(&t)
  */
@@ -34,7 +34,7 @@ struct io_thread {
 	bool started;
 	sem_t ready;      /* posted by the thread once its filter is in */
 	bool filter_ok;
-	enum seccomp_thread_kind kind;
+	const struct seccomp_allow *allow;
 	char name[16];
 	io_thread_fn *fn;
 	void *ctx;
@@ -45,9 +45,9 @@ void io_thread_init(struct io_thread *t);
 int io_thread_open(struct io_thread *t, struct errbuf *e);
 /* Wake the thread with `tag` when fd is readable. 0, or -1 (errno). */
 int io_thread_add(struct io_thread *t, int fd, uint64_t tag);
-/* Start the thread (named `name`, at most 15 characters) under the `kind`
+/* Start the thread (named `name`, at most 15 characters) under the `allow`
  * filter; returns once the filter is in. 0, or -1 with e set. */
-int io_thread_start(struct io_thread *t, const char *name, enum seccomp_thread_kind kind,
+int io_thread_start(struct io_thread *t, const char *name, const struct seccomp_allow *allow,
 		    io_thread_fn *fn, void *ctx, struct errbuf *e);
 /* Stop and join the thread (no-op if it never started). */
 void io_thread_stop(struct io_thread *t);

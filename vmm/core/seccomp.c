@@ -3,7 +3,6 @@
  * ember booting tiny payloads natively and Linux with disk I/O in the lab),
  * plus the paths that end a VM (register dump, stop request, thread exit). */
 #include <errno.h>
-#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <seccomp.h>
@@ -30,6 +29,8 @@
 static bool enabled;
 static int vfio_fds[SECCOMP_MAX_VFIO_FDS];
 static unsigned nvfio_fds;
+static const struct seccomp_allow *vcpu_allows[SECCOMP_MAX_VCPU_ALLOWS];
+static unsigned nvcpu_allows;
 static char names[MAX_NR][NAME_LEN]; /* filled before any filter, read by the handler */
 static __thread char thread_name[16];
 
@@ -42,35 +43,17 @@ static const int common_calls[] = {
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(rt_sigprocmask),
 };
 
-/* vCPU: KVM_RUN and the device emulation it calls: the UART's IRQ line (an
- * MSI from ember's IOAPIC, or KVM's IRQ line) and console output, the
- * IOAPIC's routes for level-triggered pins, MSI-X routes when the guest programs vectors, ioeventfds
- * when it moves a BAR, a virtio reset draining the disk's io_uring, the
- * TAP's offloads when a virtio-net driver starts, the register dump of a
- * failing vCPU, and telling the guest's kvmclock it was paused. */
-static const int vcpu_calls[] = {SCMP_SYS(io_uring_enter)};
+/* vCPU: KVM_RUN and the platform emulation it calls: the UART's IRQ line
+ * (an MSI from ember's IOAPIC, or KVM's IRQ line) and console output, the
+ * IOAPIC's routes for level-triggered pins, MSI-X routes when the guest
+ * programs vectors, ioeventfds when it moves a BAR, the register dump of a
+ * failing vCPU, and telling the guest's kvmclock it was paused. What the
+ * devices' emulation needs besides comes from the devices
+ * (seccomp_vcpu_allow). */
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN, KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD, KVM_GET_REGS, KVM_GET_SREGS,
 	KVM_KVMCLOCK_CTRL, /* parking for a pause */
-	TUNSETOFFLOAD, /* virtio-net DRIVER_OK: the TAP's offloads follow the driver's features */
 };
-
-/* vCPU, with passed-through devices: BAR accesses and config writes on their
- * VFIO fds only, KVM_IRQFD to attach and detach their MSI-X vectors, and
- * memory slots following their BARs when the guest moves them. */
-static const unsigned long vcpu_vfio_ioctls[] = {KVM_IRQFD, KVM_SET_USER_MEMORY_REGION};
-
-/* Disk I/O: epoll on the queues' eventfds, io_uring submissions. */
-static const int blk_io_calls[] = {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
-				   SCMP_SYS(io_uring_enter)};
-
-/* Network I/O over a TAP: the same, plus readv/writev on the TAP and
- * epoll_ctl to switch EPOLLOUT on and off; TUNSETQUEUE detaches and
- * re-attaches TAP queues as the driver changes its queue pair count. */
-static const int net_io_calls[] = {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
-				   SCMP_SYS(epoll_ctl), SCMP_SYS(io_uring_enter),
-				   SCMP_SYS(readv), SCMP_SYS(writev)};
-static const unsigned long net_io_ioctls[] = {TUNSETQUEUE};
 
 /* Main: poll on the signalfd, stop eventfd and console; console input raises
  * the UART's IRQ; teardown kicks and joins the threads, drains the rings,
@@ -82,8 +65,7 @@ static const int main_calls[] = {
 static const unsigned long main_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, TCGETS, TCSETS, TCSETSW, TCSETSF};
 
 static const char *const kind_names[SECCOMP_KINDS] = {
-	[SECCOMP_MAIN] = "main", [SECCOMP_VCPU] = "vcpu", [SECCOMP_BLK_IO] = "blk-io",
-	[SECCOMP_NET_IO] = "net-io", [SECCOMP_API] = "api",
+	[SECCOMP_MAIN] = "main", [SECCOMP_VCPU] = "vcpu", [SECCOMP_API] = "api",
 };
 
 const char *seccomp_kind_name(enum seccomp_thread_kind kind)
@@ -186,7 +168,14 @@ static int allow_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, size_t n
 	return 0;
 }
 
-static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind)
+static int add_allow(scmp_filter_ctx ctx, const struct seccomp_allow *a)
+{
+	int r = allow_calls(ctx, a->calls, a->ncalls);
+	return r ? r : allow_ioctls(ctx, a->ioctls, a->nioctls);
+}
+
+/* The common set; then kind's list, or (kind SECCOMP_KINDS) a device's. */
+static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind, const struct seccomp_allow *a)
 {
 	int r;
 #define CALLS(a) allow_calls(ctx, a, ARRAY_SIZE(a))
@@ -207,11 +196,15 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind)
 				  SCMP_A0_32(SCMP_CMP_NE, KILL_MARKER))))
 		return r;
 	switch (kind) {
+	case SECCOMP_KINDS:
+		return add_allow(ctx, a);
 	case SECCOMP_VCPU:
-		if ((r = CALLS(vcpu_calls)) || (r = IOCTLS(vcpu_ioctls)))
+		if ((r = IOCTLS(vcpu_ioctls)))
 			return r;
-		if (nvfio_fds && (r = IOCTLS(vcpu_vfio_ioctls)))
-			return r;
+		for (unsigned i = 0; i < nvcpu_allows; i++)
+			if ((r = add_allow(ctx, vcpu_allows[i])))
+				return r;
+		/* Passed-through devices: their VFIO fds only. */
 		for (unsigned i = 0; i < nvfio_fds; i++) {
 			uint32_t fd = (uint32_t)vfio_fds[i];
 			if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1,
@@ -220,12 +213,6 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind)
 						  SCMP_A0_32(SCMP_CMP_EQ, fd))))
 				return r;
 		}
-		break;
-	case SECCOMP_BLK_IO:
-		return CALLS(blk_io_calls);
-	case SECCOMP_NET_IO:
-		if ((r = CALLS(net_io_calls)) || (r = IOCTLS(net_io_ioctls)))
-			return r;
 		break;
 	case SECCOMP_MAIN:
 	case SECCOMP_API:
@@ -250,29 +237,51 @@ void seccomp_allow_vfio_fd(int fd)
 		vfio_fds[nvfio_fds++] = fd;
 }
 
-int seccomp_thread_install(enum seccomp_thread_kind kind)
+int seccomp_vcpu_allow(const struct seccomp_allow *a)
 {
+	for (unsigned i = 0; i < nvcpu_allows; i++)
+		if (vcpu_allows[i] == a)
+			return 0;
+	if (nvcpu_allows >= SECCOMP_MAX_VCPU_ALLOWS)
+		return -1;
+	vcpu_allows[nvcpu_allows++] = a;
+	return 0;
+}
+
+static int install(enum seccomp_thread_kind kind, const struct seccomp_allow *a)
+{
+	const char *kname = a ? a->kind : seccomp_kind_name(kind);
 	if (kind == SECCOMP_MAIN)
 		snprintf(thread_name, sizeof(thread_name), "main");
 	else if (prctl(PR_GET_NAME, thread_name) < 0 || !thread_name[0])
-		snprintf(thread_name, sizeof(thread_name), "%s", seccomp_kind_name(kind));
+		snprintf(thread_name, sizeof(thread_name), "%s", kname);
 	if (!enabled)
 		return 0;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx) {
-		log_error("seccomp: %s filter: seccomp_init failed", seccomp_kind_name(kind));
+		log_error("seccomp: %s filter: seccomp_init failed", kname);
 		return -1;
 	}
 	int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (!r)
-		r = build(ctx, kind);
+		r = build(ctx, kind, a);
 	if (!r)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (r) {
-		log_error("seccomp: cannot install the %s filter on thread %s: %s",
-			  seccomp_kind_name(kind), thread_name, strerror(-r));
+		log_error("seccomp: cannot install the %s filter on thread %s: %s", kname,
+			  thread_name, strerror(-r));
 		return -1;
 	}
 	return 0;
+}
+
+int seccomp_thread_install(enum seccomp_thread_kind kind)
+{
+	return install(kind, NULL);
+}
+
+int seccomp_thread_install_allow(const struct seccomp_allow *a)
+{
+	return install(SECCOMP_KINDS, a);
 }

@@ -13,7 +13,14 @@
  * says who and what.
  *
  *	seccomp_setup(on, &err)              main thread, before any thread starts
+ *	seccomp_vcpu_allow(&allow)           each device: what its emulation on
+ *	                                     the vCPU threads needs
  *	seccomp_thread_install(SECCOMP_VCPU) on each thread, before its steady state
+ *	seccomp_thread_install_allow(&allow) on a device's own thread
+ *
+ * ember's core knows the main, vCPU and API threads; what a device needs, on
+ * its own thread or on the vCPUs, the device says (struct seccomp_allow, in
+ * its device_ops), so a new device brings its rules with it.
  */
 #ifndef EMBER_SECCOMP_H
 #define EMBER_SECCOMP_H
@@ -25,11 +32,25 @@
 enum seccomp_thread_kind {
 	SECCOMP_MAIN,   /* signalfd/poll loop, console input, teardown */
 	SECCOMP_VCPU,   /* KVM_RUN loop and the device emulation it calls */
-	SECCOMP_BLK_IO, /* virtio-blk I/O thread: epoll, eventfds, io_uring */
-	SECCOMP_NET_IO, /* virtio-net I/O thread: epoll, eventfds, io_uring, readv/writev on the TAP */
 	SECCOMP_API,    /* the API thread (not written yet): reserved, main's list for now */
 	SECCOMP_KINDS
 };
+
+/* What a thread may call beyond the common set (memory without PROT_EXEC,
+ * futex, read/write, signal return, thread exit, time): system call numbers
+ * (SYS_*), and ioctl with these request numbers only. */
+struct seccomp_allow {
+	const char *kind;             /* the thread kind: "blk-io", "net-io", ... */
+	const int *calls;
+	unsigned ncalls;
+	const unsigned long *ioctls;
+	unsigned nioctls;
+};
+#define SECCOMP_ALLOW(kind_, calls_, ioctls_)                                       \
+	{                                                                           \
+		.kind = (kind_), .calls = (calls_), .ncalls = ARRAY_SIZE(calls_),   \
+		.ioctls = (ioctls_), .nioctls = ARRAY_SIZE(ioctls_)                 \
+	}
 
 /* Process-wide set-up: the SIGSYS handler and the syscall name table. With
  * on=false every seccomp_thread_install is a no-op. Returns 0, or -1 with err. */
@@ -40,6 +61,14 @@ bool seccomp_enabled(void);
  * returns -1 on failure. The thread's name (pthread_setname_np, or "main")
  * is what the SIGSYS report shows. */
 int seccomp_thread_install(enum seccomp_thread_kind kind);
+/* The same for a device's own thread: the common set and a's lists. */
+int seccomp_thread_install_allow(const struct seccomp_allow *a);
+
+/* What emulating a device on the vCPU threads needs, added to their filter
+ * (before they install it). Up to SECCOMP_MAX_VCPU_ALLOWS; an allow list
+ * given twice counts once. 0, or -1 when there is no room. */
+#define SECCOMP_MAX_VCPU_ALLOWS 8
+int seccomp_vcpu_allow(const struct seccomp_allow *a);
 
 /* A passed-through device's VFIO fd (before the vCPU threads install their
  * filters): vCPU threads may pread/pwrite it (BAR and config accesses) and
@@ -47,7 +76,7 @@ int seccomp_thread_install(enum seccomp_thread_kind kind);
 #define SECCOMP_MAX_VFIO_FDS 8
 void seccomp_allow_vfio_fd(int fd);
 
-/* The name of a thread kind ("vcpu", "blk-io", ...). */
+/* The name of a thread kind ("main", "vcpu", "api"). */
 const char *seccomp_kind_name(enum seccomp_thread_kind kind);
 
 #endif

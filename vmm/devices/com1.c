@@ -28,7 +28,7 @@ static void destroy(struct device *d)
 	free(container_of(d, struct com1, dev));
 }
 
-static const struct device_ops ops = {.type = "serial", .thread = SECCOMP_KINDS, .destroy = destroy};
+static const struct device_ops ops = {.type = "serial", .destroy = destroy};
 
 struct serial *com1_create(struct vm *vm, int out_fd, int room_efd)
 {

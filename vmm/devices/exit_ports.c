@@ -34,7 +34,7 @@ static void boot_time_port(void *opaque, uint16_t port, uint8_t *data, unsigned 
 }
 
 /* Stateless: nothing to start, save or free. */
-static const struct device_ops ops = {.type = "exit-ports", .thread = SECCOMP_KINDS};
+static const struct device_ops ops = {.type = "exit-ports"};
 static struct device dev;
 
 int exit_ports_create(struct vm *vm)

@@ -15,7 +15,7 @@ static void i8042_io(void *opaque, uint16_t port, uint8_t *data, unsigned size, 
 }
 
 /* Stateless: nothing to start, save or free. */
-static const struct device_ops ops = {.type = "i8042", .thread = SECCOMP_KINDS};
+static const struct device_ops ops = {.type = "i8042"};
 static struct device dev;
 
 int i8042_create(struct vm *vm)

@@ -29,7 +29,7 @@ static void destroy(struct device *d)
 	free(x);
 }
 
-static const struct device_ops ops = {.type = "ioapic", .thread = SECCOMP_KINDS, .destroy = destroy};
+static const struct device_ops ops = {.type = "ioapic", .destroy = destroy};
 
 int ioapic_create(struct vm *vm)
 {

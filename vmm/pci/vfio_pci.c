@@ -169,6 +169,7 @@ struct vfio_pci *vfio_pci_open(const char *bdf, unsigned index, struct errbuf *e
 		device_destroy(&v->device);
 		return NULL;
 	}
+	seccomp_allow_vfio_fd(v->dev.fd);
 	return v;
 }
 
@@ -332,10 +333,19 @@ static void vfio_pci_stats(struct device *d, FILE *out)
 	fprintf(out, "%s\n", line);
 }
 
+/* On a vCPU: KVM_IRQFD attaches and detaches its MSI-X vectors as the guest
+ * masks them, and its BARs' memory slots follow the guest's placement; the
+ * BAR and config accesses themselves are pread/pwrite on the VFIO fd, which
+ * vfio_pci_open gave seccomp (seccomp_allow_vfio_fd). */
+static const unsigned long vcpu_ioctls[] = {KVM_IRQFD, KVM_SET_USER_MEMORY_REGION};
+const struct seccomp_allow vfio_vcpu_seccomp = {
+	.kind = "vcpu", .ioctls = vcpu_ioctls, .nioctls = ARRAY_SIZE(vcpu_ioctls),
+};
+
 /* No save/restore: a passed-through device's state is in the hardware. */
 static const struct device_ops vfio_device_ops = {
 	.type = "vfio-pci",
-	.thread = SECCOMP_KINDS,
+	.vcpu = &vfio_vcpu_seccomp,
 	.stats = vfio_pci_stats,
 	.destroy = vfio_pci_destroy,
 };

@@ -81,6 +81,9 @@ struct vfio_pci *vfio_pci_open(const char *bdf, unsigned index, struct errbuf *e
 int vfio_pci_create(struct vfio_pci *v, const struct guest_mem *gm, struct gsi_routes *routes,
 		    int vm_fd, uint32_t slot_base, struct errbuf *err);
 
+/* What its emulation needs on the vCPU threads (KVM_IRQFD, memory slots). */
+extern const struct seccomp_allow vfio_vcpu_seccomp;
+
 /* SIGUSR1: one JSON line about the device: its address and IOMMU group, each
  * BAR (size, where the guest put it, how many memory slots map it), MSI-X
  * state, and the exit counters above. */

@@ -44,10 +44,10 @@ static void f_resume(struct device *d) { note("resume", d); }
 static void f_stats(struct device *d, FILE *out) { fprintf(out, "{\"device\":\"%s\"}\n", d->id); }
 static void f_destroy(struct device *d) { note("destroy", d); }
 
-static const struct device_ops full = {.type = "fake", .thread = SECCOMP_KINDS, .start = f_start,
+static const struct device_ops full = {.type = "fake", .start = f_start,
 				       .pause = f_pause, .resume = f_resume, .stats = f_stats,
 				       .destroy = f_destroy};
-static const struct device_ops bare = {.type = "bare", .thread = SECCOMP_KINDS};
+static const struct device_ops bare = {.type = "bare"};
 
 static struct fake a, b, c;
 static struct device_list list;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
+#include "virtio/net/net_seccomp.h"
 #include "vmm/core/io_thread.h"
 
 struct seen {
@@ -62,7 +63,7 @@ static void tags_reach_handler_then_stop(void)
 	CHECK_EQ(io_thread_add(&t, s.efd[0], 7), 0);
 	CHECK_EQ(io_thread_add(&t, s.efd[1], 9), 0);
 	/* seccomp_setup() was not called: filters are off, install succeeds */
-	CHECK_EQ(io_thread_start(&t, "test-io", SECCOMP_NET_IO, handler, &s, &e), 0);
+	CHECK_EQ(io_thread_start(&t, "test-io", &net_io_seccomp, handler, &s, &e), 0);
 	uint64_t one = 1;
 	CHECK_EQ(write(s.efd[1], &one, sizeof(one)), 8);
 	CHECK_EQ(wait_tags(&s, 1), 1u);

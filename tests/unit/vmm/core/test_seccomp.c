@@ -23,7 +23,10 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
+#include "virtio/blk/blk_seccomp.h"
+#include "virtio/net/net_seccomp.h"
 #include "vmm/core/seccomp.h"
+#include "vmm/pci/vfio_pci.h"
 
 /* Run fn in a child whose stderr goes to a pipe; returns the wait status and
  * what the child wrote. */
@@ -89,7 +92,7 @@ static void blk_io_makes_socket(void)
 {
 	setup_on();
 	prctl(PR_SET_NAME, "blk-io");
-	if (seccomp_thread_install(SECCOMP_BLK_IO))
+	if (seccomp_thread_install_allow(&blk_io_seccomp))
 		quit(97);
 	socket(AF_INET, SOCK_STREAM, 0);
 	quit(0);
@@ -140,6 +143,37 @@ static void forbidden_ioctl_request_kills(void)
 	CHECK(strstr(log, "thread vcpu0 made forbidden syscall 16 (ioctl)"));
 }
 
+/* What a device adds to the vCPU filter is allowed there, and only then:
+ * TUNSETOFFLOAD (virtio-net's DRIVER_OK) with a NIC, a kill without one; an
+ * allow list given twice counts once. */
+static bool with_nic;
+static void vcpu_sets_offload(void)
+{
+	setup_on();
+	if (with_nic && (seccomp_vcpu_allow(&net_vcpu_seccomp) || seccomp_vcpu_allow(&net_vcpu_seccomp)))
+		quit(98);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	prctl(PR_SET_NAME, "vcpu2");
+	if (seccomp_thread_install(SECCOMP_VCPU))
+		quit(97);
+	if (ioctl(efd, TUNSETOFFLOAD, 0) == 0) /* an eventfd: fails, unless killed */
+		quit(96);
+	quit(0);
+}
+
+static void device_vcpu_allow(void)
+{
+	char log[512];
+	with_nic = true;
+	int st = in_child(vcpu_sets_offload, log, sizeof(log));
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	with_nic = false;
+	st = in_child(vcpu_sets_offload, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread vcpu2 made forbidden syscall 16 (ioctl)"));
+}
+
 /* A vCPU thread with a passed-through device: pread/pwrite on its VFIO fd,
  * KVM_IRQFD and KVM_SET_USER_MEMORY_REGION work; pread on another fd kills. */
 static int vfio_fd_pair[2];
@@ -148,6 +182,8 @@ static void vcpu_vfio_access(void)
 {
 	setup_on();
 	seccomp_allow_vfio_fd(vfio_fd_pair[0]);
+	if (seccomp_vcpu_allow(&vfio_vcpu_seccomp))
+		quit(98);
 	prctl(PR_SET_NAME, "vcpu1");
 	if (seccomp_thread_install(SECCOMP_VCPU))
 		quit(97);
@@ -178,7 +214,7 @@ static void net_io_steady_state(void)
 	int efd = eventfd(0, EFD_NONBLOCK);
 	setup_on();
 	prctl(PR_SET_NAME, "net-io");
-	if (seccomp_thread_install(SECCOMP_NET_IO))
+	if (seccomp_thread_install_allow(&net_io_seccomp))
 		quit(97);
 	uint64_t v = 1;
 	if (write(efd, &v, sizeof(v)) != sizeof(v) || read(efd, &v, sizeof(v)) != sizeof(v))
@@ -251,10 +287,14 @@ static void executable_memory_kills(void)
 static void every_kind_installs_child(void)
 {
 	setup_on();
-	for (int k = 0; k < SECCOMP_KINDS; k++) {
+	static const struct seccomp_allow *const devices[] = {&blk_io_seccomp, &net_io_seccomp};
+	for (int k = 0; k < SECCOMP_KINDS + (int)ARRAY_SIZE(devices); k++) {
 		pid_t pid = fork();
 		if (pid == 0)
-			quit(seccomp_thread_install((enum seccomp_thread_kind)k) ? 1 : 0);
+			quit((k < SECCOMP_KINDS ? seccomp_thread_install((enum seccomp_thread_kind)k)
+						: seccomp_thread_install_allow(devices[k - SECCOMP_KINDS]))
+				     ? 1
+				     : 0);
 		int st;
 		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 			quit(10 + k);
@@ -268,7 +308,7 @@ static void every_kind_installs(void)
 	int st = in_child(every_kind_installs_child, log, sizeof(log));
 	CHECK(WIFEXITED(st));
 	CHECK_EQ(WEXITSTATUS(st), 0);
-	CHECK_STR_EQ(seccomp_kind_name(SECCOMP_NET_IO), "net-io");
+	CHECK_STR_EQ(seccomp_kind_name(SECCOMP_API), "api");
 	CHECK_STR_EQ(seccomp_kind_name(SECCOMP_VCPU), "vcpu");
 }
 
@@ -308,7 +348,7 @@ static void per_thread_child(void)
 	pthread_barrier_init(&b, NULL, 2);
 	pthread_t t;
 	pthread_create(&t, NULL, sibling, &b);
-	if (seccomp_thread_install(SECCOMP_BLK_IO))
+	if (seccomp_thread_install_allow(&blk_io_seccomp))
 		quit(97);
 	pthread_barrier_wait(&b);
 	pthread_join(t, NULL); /* a futex wait: allowed; the sibling ends the process */
@@ -328,6 +368,7 @@ int main(void)
 {
 	RUN(forbidden_openat_kills);
 	RUN(vfio_fd_only);
+	RUN(device_vcpu_allow);
 	RUN(forbidden_socket_kills);
 	RUN(forbidden_execve_kills_main);
 	RUN(forbidden_ioctl_request_kills);

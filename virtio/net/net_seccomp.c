@@ -1,0 +1,21 @@
+/* net_seccomp.c: virtio-net's seccomp allow lists (see net_seccomp.h). */
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include "virtio/net/net_seccomp.h"
+
+/* The I/O thread over a TAP: epoll on the queues' eventfds (epoll_ctl to
+ * switch EPOLLOUT on and off), io_uring submissions, readv/writev on the TAP;
+ * TUNSETQUEUE detaches and re-attaches TAP queues as the driver changes its
+ * queue pair count. */
+static const int io_calls[] = {SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl,
+			       SYS_io_uring_enter, SYS_readv, SYS_writev};
+static const unsigned long io_ioctls[] = {TUNSETQUEUE};
+const struct seccomp_allow net_io_seccomp = SECCOMP_ALLOW("net-io", io_calls, io_ioctls);
+
+/* On a vCPU: a reset drains the ring; DRIVER_OK sets the TAP's offloads to
+ * the driver's features. */
+static const int vcpu_calls[] = {SYS_io_uring_enter};
+static const unsigned long vcpu_ioctls[] = {TUNSETOFFLOAD};
+const struct seccomp_allow net_vcpu_seccomp = SECCOMP_ALLOW("vcpu", vcpu_calls, vcpu_ioctls);
