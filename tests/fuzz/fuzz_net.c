@@ -1,7 +1,8 @@
 /* fuzz_net.c: libFuzzer target for the virtio-net checks on guest input
  * (net.c): the transmit-header validation, the control-command executor and
- * the receive-side header write, on one descriptor chain (readable segments,
- * then writable ones) over 64 KiB of guest RAM filled from the input. The
+ * the receive side's header write (vq_seg_write, as net_uring.c does it), on
+ * one descriptor chain (readable segments, then writable ones) over 64 KiB of
+ * guest RAM filled from the input. The
  * verdicts are checked against the rules (an accepted frame fits the limits,
  * its checksum and GSO fields lie inside it) and every segment byte is
  * touched so ASan sees a pointer outside the RAM buffer.
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "virtio/net/net.h"
+#include "virtio/vq_cursor.h"
 #include "vmm/lib/util.h"
 
 #define RAM_SIZE KiB(64)
@@ -93,13 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ASSERT(w == 1 || nin == 0);
 
 	/* The receive side's num_buffers write into the writable segments. */
-	struct iovec iov[8];
-	for (unsigned i = 0; i < nin; i++) {
-		iov[i].iov_base = chain.seg[nout + i].addr;
-		iov[i].iov_len = chain.seg[nout + i].len;
-	}
 	uint16_t nb = htole16(1);
-	bool ok = net_iov_write(iov, nin, 10, &nb, 2);
+	bool ok = vq_seg_write(vq_in(&chain, 0), nin, 10, &nb, 2);
 	ASSERT(ok == (chain.in_bytes >= 12));
 
 	volatile uint8_t sink = 0;
