@@ -22,14 +22,6 @@ static void cb_needs_reset(void *ctx)
 	virtio_pci_needs_reset(&q->dev->vp);
 }
 
-static void op_config_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
-{
-	struct blk_pci *d = ctx;
-	const uint8_t *c = (const uint8_t *)&d->cfg;
-	for (unsigned i = 0; i < len; i++)
-		data[i] = off + i < sizeof(d->cfg) ? c[off + i] : 0;
-}
-
 /* DRIVER_OK: serve every enabled queue and look at it once (the driver may
  * have queued buffers before). vp.lock held. */
 static void op_activate(void *ctx)
@@ -56,7 +48,6 @@ static void op_reset(void *ctx)
 }
 
 static const struct virtio_pci_ops blk_vp_ops = {
-	.config_read = op_config_read,
 	.activate = op_activate,
 	.reset = op_reset,
 };
@@ -97,7 +88,7 @@ int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
 	}
 	if (virtio_pci_init(&d->vp, VIRTIO_ID_BLOCK, PCI_CLASS_STORAGE_OTHER,
 			    blk_features(&d->disk), (uint16_t)nq, BLK_PCI_QUEUE_SIZE,
-			    sizeof(d->cfg), &blk_vp_ops, d, mem, routes, vm_fd, e))
+			    &d->cfg, sizeof(d->cfg), &blk_vp_ops, d, mem, routes, vm_fd, e))
 		return -1;
 	for (unsigned i = 0; i < nq; i++) {
 		struct blk_pci_queue *q = &d->q[i];

@@ -40,14 +40,6 @@ static void cb_link_down(void *ctx)
 	virtio_pci_config_changed(&d->vp);
 }
 
-static void op_config_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
-{
-	struct net_pci *d = ctx;
-	const uint8_t *c = (const uint8_t *)&d->cfg;
-	for (unsigned i = 0; i < len; i++)
-		data[i] = off + i < NET_CONFIG_LEN ? c[off + i] : 0;
-}
-
 /* DRIVER_OK: the TAP's offloads follow what the driver accepted; serve every
  * enabled queue and look at each once. vp.lock held. */
 static void op_activate(void *ctx)
@@ -78,7 +70,6 @@ static void op_reset(void *ctx)
 }
 
 static const struct virtio_pci_ops net_vp_ops = {
-	.config_read = op_config_read,
 	.activate = op_activate,
 	.reset = op_reset,
 };
@@ -126,7 +117,8 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 	}
 	if (virtio_pci_init(&d->vp, VIRTIO_ID_NET, PCI_CLASS_NETWORK_ETHERNET,
 			    net_features(&d->tap.caps, d->pairs), (uint16_t)d->nq,
-			    NET_PCI_QUEUE_SIZE, NET_CONFIG_LEN, &net_vp_ops, d, mem, routes, vm_fd, e))
+			    NET_PCI_QUEUE_SIZE, &d->cfg, NET_CONFIG_LEN, &net_vp_ops, d, mem, routes,
+			    vm_fd, e))
 		return -1;
 	d->vp_ok = true;
 	struct net_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,

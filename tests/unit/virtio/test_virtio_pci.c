@@ -3,7 +3,8 @@
  * feature negotiation (FEATURES_OK refused for unoffered bits or without
  * VERSION_1), queue_select bound checks, queue_size and vector validation,
  * queue enable (good rings; bad rings -> DEVICE_NEEDS_RESET), device config
- * reads bounded by its length, activate/reset callbacks, and hostile
+ * reads (the transport answers them from the device's bytes) bounded by its
+ * length, read-only, activate/reset callbacks, and hostile
  * accesses anywhere in the BAR. */
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -25,15 +26,9 @@ static struct virtio_pci t;
 static unsigned activations, resets;
 static const uint8_t devcfg[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 
-static void cfg_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
-{
-	(void)ctx;
-	for (unsigned i = 0; i < len; i++)
-		data[i] = off + i < sizeof(devcfg) ? devcfg[off + i] : 0xee;
-}
 static void on_activate(void *ctx) { (void)ctx; activations++; }
 static void on_reset(void *ctx) { (void)ctx; resets++; }
-static const struct virtio_pci_ops ops = {cfg_read, on_activate, on_reset};
+static const struct virtio_pci_ops ops = {on_activate, on_reset};
 
 #define OFFERED ((1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << 9))
 
@@ -44,8 +39,8 @@ static void setup(void)
 	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
 	struct errbuf e;
 	activations = resets = 0;
-	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, sizeof(devcfg), &ops, NULL, &gm,
-				 &routes, -1, &e), 0);
+	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, devcfg, sizeof(devcfg), &ops,
+				 NULL, &gm, &routes, -1, &e), 0);
 }
 
 static void teardown(void)
@@ -207,6 +202,8 @@ static void device_config_and_hostile(void)
 	CHECK_EQ(rd(VPCI_DEVICE_OFF, 4), 0x04030201);
 	CHECK_EQ(rd(VPCI_DEVICE_OFF + 8, 4), 0x0a09); /* bounded to 10 bytes */
 	CHECK_EQ(rd(VPCI_DEVICE_OFF + 10, 4), 0);
+	wr(VPCI_DEVICE_OFF, 4, 0xffffffff); /* read-only */
+	CHECK_EQ(rd(VPCI_DEVICE_OFF, 4), 0x04030201);
 	/* every offset, every size: no crash, no write outside */
 	for (uint64_t off = 0; off < VPCI_BAR_SIZE + 16; off += 1)
 		for (unsigned len = 1; len <= 8; len *= 2) {
@@ -219,6 +216,16 @@ static void device_config_and_hostile(void)
 	teardown();
 }
 
+/* A device configuration length without the bytes is refused. */
+static void config_needs_its_bytes(void)
+{
+	struct errbuf e;
+	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
+	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, NULL, 4, &ops, NULL, &gm,
+				 &routes, -1, &e), -1);
+	teardown();
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM);
@@ -226,6 +233,7 @@ int main(void)
 	RUN(features);
 	RUN(queues);
 	RUN(device_config_and_hostile);
+	RUN(config_needs_its_bytes);
 	free(ram);
 	return check_summary();
 }
