@@ -207,6 +207,16 @@ void virtio_pci_needs_reset(struct virtio_pci *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void virtio_pci_notify_cb(void *t, unsigned qi)
+{
+	virtio_pci_queue_notify(t, qi);
+}
+
+void virtio_pci_needs_reset_cb(void *t)
+{
+	virtio_pci_needs_reset(t);
+}
+
 void virtio_pci_config_changed(struct virtio_pci *t)
 {
 	pthread_mutex_lock(&t->lock);

@@ -102,6 +102,11 @@ void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi);
  * configuration interrupt. */
 void virtio_pci_needs_reset(struct virtio_pci *t);
 
+/* The same two as callbacks for a device's back-end (ctx: the struct
+ * virtio_pci). */
+void virtio_pci_notify_cb(void *t, unsigned qi);
+void virtio_pci_needs_reset_cb(void *t);
+
 /* The device configuration changed (e.g. virtio-net link status): a
  * configuration interrupt once the driver is running. Any thread. */
 void virtio_pci_config_changed(struct virtio_pci *t);

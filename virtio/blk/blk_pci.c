@@ -10,18 +10,6 @@
 
 #define PCI_CLASS_STORAGE_OTHER 0x018000
 
-static void cb_notify(void *ctx)
-{
-	struct blk_pci_queue *q = ctx;
-	virtio_pci_queue_notify(&q->dev->vp, q->index);
-}
-
-static void cb_needs_reset(void *ctx)
-{
-	struct blk_pci_queue *q = ctx;
-	virtio_pci_needs_reset(&q->dev->vp);
-}
-
 /* DRIVER_OK: serve every enabled queue and look at it once (the driver may
  * have queued buffers before). vp.lock held. */
 static void op_activate(void *ctx)
@@ -92,10 +80,9 @@ int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
 		return -1;
 	for (unsigned i = 0; i < nq; i++) {
 		struct blk_pci_queue *q = &d->q[i];
-		q->dev = d;
-		q->index = i;
-		struct blk_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
-					   .ctx = q};
+		struct blk_callbacks cb = {.notify = virtio_pci_notify_cb,
+					   .needs_reset = virtio_pci_needs_reset_cb, .ctx = &d->vp,
+					   .qi = i};
 		if (blk_uring_setup(&q->io, &d->disk, BLK_PCI_QUEUE_SIZE, &cb, e)) {
 			err_prefix(e, "disk '%s'", d->path);
 			return -1;

@@ -16,22 +16,10 @@
 /* The I/O thread's tag for the ring's eventfd (the queues' are their index). */
 #define TAG_URING 0x10000u
 
-static void cb_notify(void *ctx, unsigned qi)
-{
-	struct net_pci *d = ctx;
-	virtio_pci_queue_notify(&d->vp, qi);
-}
-
-static void cb_needs_reset(void *ctx)
-{
-	struct net_pci *d = ctx;
-	virtio_pci_needs_reset(&d->vp);
-}
-
-/* I/O thread, vp.lock held. */
+/* I/O thread, vp.lock held. ctx: d->vp, as for the transport's callbacks. */
 static void cb_link_down(void *ctx)
 {
-	struct net_pci *d = ctx;
+	struct net_pci *d = container_of(ctx, struct net_pci, vp);
 	if (!d->link_up)
 		return;
 	d->link_up = false;
@@ -121,8 +109,9 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 			    vm_fd, e))
 		return -1;
 	d->vp_ok = true;
-	struct net_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
-				   .link_down = cb_link_down, .ctx = d};
+	struct net_callbacks cb = {.notify = virtio_pci_notify_cb,
+				   .needs_reset = virtio_pci_needs_reset_cb, .link_down = cb_link_down,
+				   .ctx = &d->vp};
 	if (net_io_setup(&d->io, d->tap.fd, d->pairs, NET_PCI_QUEUE_SIZE, &cb, e)) {
 		err_prefix(e, "--net tap=%s", d->tap.name);
 		return -1;
