@@ -239,6 +239,20 @@ void virtio_pci_kick_all(struct virtio_pci *t)
 	}
 }
 
+int virtio_pci_io_thread_open(struct virtio_pci *t, struct io_thread *iot, uint64_t tag_base,
+			      uint64_t tag_stride, struct errbuf *e)
+{
+	if (io_thread_open(iot, e))
+		return -1;
+	for (unsigned i = 0; i < t->nq; i++) {
+		if (io_thread_add(iot, t->q[i].notify_efd, tag_base + tag_stride * i)) {
+			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void virtio_pci_set_paused(struct virtio_pci *t, bool paused)
 {
 	pthread_mutex_lock(&t->lock);

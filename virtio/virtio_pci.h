@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/core/io_thread.h"
 #include "vmm/pci/msix.h"
 #include "vmm/pci/pci.h"
 #include "vmm/lib/util.h"
@@ -114,6 +115,13 @@ void virtio_pci_config_changed(struct virtio_pci *t);
 /* Wake the device's I/O thread for every enabled queue, as if the driver had
  * kicked each (DRIVER_OK, resume). Any thread. */
 void virtio_pci_kick_all(struct virtio_pci *t);
+
+/* Open the device's I/O thread's epoll set (io_thread_open) and add every
+ * queue's notify eventfd to it, queue i with tag tag_base + tag_stride * i
+ * (the device adds its other eventfds with tags of its own). 0, or -1 with
+ * e set. */
+int virtio_pci_io_thread_open(struct virtio_pci *t, struct io_thread *iot, uint64_t tag_base,
+			      uint64_t tag_stride, struct errbuf *e);
 
 /* Pausing (t->lock held by the caller while it quiesces the back-end): a
  * paused device serves no queue, so its I/O thread only drains the kicks;

@@ -126,11 +126,10 @@ static int blk_pci_start(struct device *dv, struct errbuf *e)
 	/* The rings were set up (and restricted) by blk_pci_create: the thread
 	 * only needs epoll, eventfds and io_uring_enter. Tags: 2*queue for its
 	 * kick, 2*queue+1 for its ring's completions. */
-	if (io_thread_open(&d->iot, e))
+	if (virtio_pci_io_thread_open(&d->vp, &d->iot, 0, 2, e))
 		goto fail;
 	for (unsigned i = 0; i < d->nq; i++) {
-		if (io_thread_add(&d->iot, d->vp.q[i].notify_efd, 2ull * i) ||
-		    io_thread_add(&d->iot, d->q[i].io.efd, 2ull * i + 1)) {
+		if (io_thread_add(&d->iot, d->q[i].io.efd, 2ull * i + 1)) {
 			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
 			goto fail;
 		}

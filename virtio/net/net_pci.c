@@ -213,17 +213,11 @@ static int net_pci_start(struct device *dv, struct errbuf *e)
 	/* The TAP, its ring and the eventfds were set up before: the thread
 	 * only needs epoll, eventfds, io_uring_enter and the TAP. Tags: the
 	 * queue index for its kick, TAG_URING for the ring's completions. */
-	if (io_thread_open(&d->iot, e))
+	if (virtio_pci_io_thread_open(&d->vp, &d->iot, 0, 1, e))
 		goto fail;
 	if (io_thread_add(&d->iot, d->io.efd, TAG_URING)) {
 		err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
 		goto fail;
-	}
-	for (unsigned i = 0; i < d->nq; i++) {
-		if (io_thread_add(&d->iot, d->vp.q[i].notify_efd, i)) {
-			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
-			goto fail;
-		}
 	}
 	if (io_thread_start(&d->iot, "net-io", SECCOMP_NET_IO, io_batch, d, e))
 		goto fail;

@@ -4,12 +4,13 @@
  * VERSION_1), queue_select bound checks, queue_size and vector validation,
  * queue enable (good rings; bad rings -> DEVICE_NEEDS_RESET), device config
  * reads (the transport answers them from the device's bytes) bounded by its
- * length, read-only, activate/reset callbacks, and hostile
- * accesses anywhere in the BAR. */
+ * length, read-only, activate/reset callbacks, queue kicks reaching an I/O
+ * thread with the device's tags, and hostile accesses anywhere in the BAR. */
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/unit/check.h"
 #include "virtio/virtio_pci.h"
@@ -216,6 +217,62 @@ static void device_config_and_hostile(void)
 	teardown();
 }
 
+/* virtio_pci_io_thread_open: each queue's kick wakes the I/O thread with
+ * the tag base + stride * queue. */
+static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t kick_tags[8];
+static unsigned nkicks;
+
+static void on_kicks(void *ctx, const uint64_t *tags, unsigned n)
+{
+	(void)ctx;
+	pthread_mutex_lock(&kick_lock);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v;
+		unsigned qi = (unsigned)((tags[i] - 5) / 3);
+		if (qi < t.nq) {
+			ssize_t r = read(t.q[qi].notify_efd, &v, sizeof(v)); /* level-triggered */
+			(void)r;
+		}
+		if (nkicks < 8)
+			kick_tags[nkicks++] = tags[i];
+	}
+	pthread_mutex_unlock(&kick_lock);
+}
+
+static unsigned kicks_seen(unsigned want)
+{
+	for (unsigned ms = 0; ms < 5000; ms++) {
+		pthread_mutex_lock(&kick_lock);
+		unsigned n = nkicks;
+		pthread_mutex_unlock(&kick_lock);
+		if (n >= want)
+			return n;
+		usleep(1000);
+	}
+	return 0;
+}
+
+static void queue_kicks_tagged(void)
+{
+	setup();
+	struct io_thread iot;
+	struct errbuf e;
+	io_thread_init(&iot);
+	nkicks = 0;
+	CHECK_EQ(virtio_pci_io_thread_open(&t, &iot, 5, 3, &e), 0);
+	/* seccomp_setup() was not called: filters are off */
+	CHECK_EQ(io_thread_start(&iot, "test-vpci", SECCOMP_BLK_IO, on_kicks, NULL, &e), 0);
+	wr(VPCI_NOTIFY_OFF + 2 * VPCI_NOTIFY_MULT, 2, 2); /* no KVM: the BAR write kicks */
+	CHECK_EQ(kicks_seen(1), 1u);
+	CHECK_EQ(kick_tags[0], 5 + 3 * 2);
+	wr(VPCI_NOTIFY_OFF, 2, 0);
+	CHECK_EQ(kicks_seen(2), 2u);
+	CHECK_EQ(kick_tags[1], 5);
+	io_thread_destroy(&iot);
+	teardown();
+}
+
 /* A device configuration length without the bytes is refused. */
 static void config_needs_its_bytes(void)
 {
@@ -234,6 +291,7 @@ int main(void)
 	RUN(queues);
 	RUN(device_config_and_hostile);
 	RUN(config_needs_its_bytes);
+	RUN(queue_kicks_tagged);
 	free(ram);
 	return check_summary();
 }
