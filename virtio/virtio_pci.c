@@ -94,13 +94,14 @@ static int add_cap(struct pci_device *dev, uint8_t type, uint32_t off, uint32_t 
 }
 
 int virtio_pci_init(struct virtio_pci *t, uint16_t virtio_id, uint32_t class_code,
-		    uint64_t features, uint16_t nq, uint16_t qmax, uint32_t cfg_len,
+		    uint64_t features, uint16_t nq, uint16_t qmax, const void *cfg,
+		    uint32_t cfg_len,
 		    const struct virtio_pci_ops *ops, void *ctx, const struct guest_mem *mem,
 		    struct gsi_routes *routes, int vm_fd, struct errbuf *e)
 {
 	memset(t, 0, sizeof(*t));
 	if (nq == 0 || nq > VPCI_MAX_QUEUES || qmax == 0 || qmax > VQ_MAX_SIZE ||
-	    (qmax & (qmax - 1)) || cfg_len > VPCI_DEVICE_MAX) {
+	    (qmax & (qmax - 1)) || cfg_len > VPCI_DEVICE_MAX || (cfg_len && !cfg)) {
 		err_set(e, "virtio-pci: bad queue count, queue size or config size");
 		return -1;
 	}
@@ -116,6 +117,7 @@ int virtio_pci_init(struct virtio_pci *t, uint16_t virtio_id, uint32_t class_cod
 	t->features = features | (1ull << VIRTIO_F_VERSION_1);
 	t->nq = nq;
 	t->qmax = qmax;
+	t->cfg = cfg;
 	t->cfg_len = cfg_len;
 	t->msix_config = VIRTIO_MSI_NO_VECTOR;
 	t->bar_addr = PCI_BAR_UNMAPPED;
@@ -205,6 +207,16 @@ void virtio_pci_needs_reset(struct virtio_pci *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void virtio_pci_notify_cb(void *t, unsigned qi)
+{
+	virtio_pci_queue_notify(t, qi);
+}
+
+void virtio_pci_needs_reset_cb(void *t)
+{
+	virtio_pci_needs_reset(t);
+}
+
 void virtio_pci_config_changed(struct virtio_pci *t)
 {
 	pthread_mutex_lock(&t->lock);
@@ -225,6 +237,20 @@ void virtio_pci_kick_all(struct virtio_pci *t)
 		ssize_t r = write(t->q[i].notify_efd, &one, sizeof(one));
 		(void)r;
 	}
+}
+
+int virtio_pci_io_thread_open(struct virtio_pci *t, struct io_thread *iot, uint64_t tag_base,
+			      uint64_t tag_stride, struct errbuf *e)
+{
+	if (io_thread_open(iot, e))
+		return -1;
+	for (unsigned i = 0; i < t->nq; i++) {
+		if (io_thread_add(iot, t->q[i].notify_efd, tag_base + tag_stride * i)) {
+			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void virtio_pci_set_paused(struct virtio_pci *t, bool paused)
@@ -416,8 +442,8 @@ void virtio_pci_bar_access(struct virtio_pci *t, uint64_t off, uint8_t *data, un
 	} else if (off >= VPCI_DEVICE_OFF && off < VPCI_DEVICE_OFF + t->cfg_len) {
 		uint32_t o = (uint32_t)(off - VPCI_DEVICE_OFF);
 		unsigned n = len <= t->cfg_len - o ? len : t->cfg_len - o;
-		if (!is_write && t->ops && t->ops->config_read)
-			t->ops->config_read(t->ctx, o, data, n);
+		if (!is_write)
+			memcpy(data, t->cfg + o, n);
 	} else if (off >= VPCI_NOTIFY_OFF &&
 		   off < VPCI_NOTIFY_OFF + (uint64_t)t->nq * VPCI_NOTIFY_MULT) {
 		/* A notify the ioeventfd did not catch (other width, no KVM). */

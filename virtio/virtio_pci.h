@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/core/io_thread.h"
 #include "vmm/pci/msix.h"
 #include "vmm/pci/pci.h"
 #include "vmm/lib/util.h"
@@ -42,9 +43,6 @@
 #define VPCI_STATUS_NEEDS_RESET 0x40
 
 struct virtio_pci_ops {
-	/* Read len bytes of the device configuration at off (bounded by the
-	 * transport to cfg_len). */
-	void (*config_read)(void *ctx, uint32_t off, uint8_t *data, unsigned len);
 	/* DRIVER_OK was set: start serving the enabled queues. t->lock held. */
 	void (*activate)(void *ctx);
 	/* Device reset (status 0): stop all I/O and wait for it. t->lock held. */
@@ -73,6 +71,7 @@ struct virtio_pci {
 	uint32_t dfsel, gfsel;
 	uint8_t status, generation, isr;
 	uint16_t msix_config, queue_sel, nq, qmax;
+	const uint8_t *cfg;   /* the device configuration (the device's, little-endian) */
 	uint32_t cfg_len;
 	struct vpci_queue *q;
 	uint64_t bar_addr;    /* where BAR 0 is decoded, PCI_BAR_UNMAPPED when not */
@@ -82,10 +81,12 @@ struct virtio_pci {
 /* Set up the transport (not yet on a bus). virtio_id: VIRTIO_ID_*; class:
  * 24-bit PCI class code; features: offered (VIRTIO_F_VERSION_1 is added);
  * nq queues (1..VPCI_MAX_QUEUES) of at most qmax entries (power of two);
- * cfg_len bytes of device configuration. vm_fd -1: no ioeventfds (tests).
- * 0, or -1 with e set. */
+ * the device configuration: cfg_len bytes at cfg, which the device keeps and
+ * changes only under t->lock (the transport answers the driver's reads from
+ * it). vm_fd -1: no ioeventfds (tests). 0, or -1 with e set. */
 int virtio_pci_init(struct virtio_pci *t, uint16_t virtio_id, uint32_t class_code,
-		    uint64_t features, uint16_t nq, uint16_t qmax, uint32_t cfg_len,
+		    uint64_t features, uint16_t nq, uint16_t qmax, const void *cfg,
+		    uint32_t cfg_len,
 		    const struct virtio_pci_ops *ops, void *ctx, const struct guest_mem *mem,
 		    struct gsi_routes *routes, int vm_fd, struct errbuf *e);
 void virtio_pci_destroy(struct virtio_pci *t);
@@ -102,6 +103,11 @@ void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi);
  * configuration interrupt. */
 void virtio_pci_needs_reset(struct virtio_pci *t);
 
+/* The same two as callbacks for a device's back-end (ctx: the struct
+ * virtio_pci). */
+void virtio_pci_notify_cb(void *t, unsigned qi);
+void virtio_pci_needs_reset_cb(void *t);
+
 /* The device configuration changed (e.g. virtio-net link status): a
  * configuration interrupt once the driver is running. Any thread. */
 void virtio_pci_config_changed(struct virtio_pci *t);
@@ -109,6 +115,13 @@ void virtio_pci_config_changed(struct virtio_pci *t);
 /* Wake the device's I/O thread for every enabled queue, as if the driver had
  * kicked each (DRIVER_OK, resume). Any thread. */
 void virtio_pci_kick_all(struct virtio_pci *t);
+
+/* Open the device's I/O thread's epoll set (io_thread_open) and add every
+ * queue's notify eventfd to it, queue i with tag tag_base + tag_stride * i
+ * (the device adds its other eventfds with tags of its own). 0, or -1 with
+ * e set. */
+int virtio_pci_io_thread_open(struct virtio_pci *t, struct io_thread *iot, uint64_t tag_base,
+			      uint64_t tag_stride, struct errbuf *e);
 
 /* Pausing (t->lock held by the caller while it quiesces the back-end): a
  * paused device serves no queue, so its I/O thread only drains the kicks;

@@ -9,31 +9,22 @@
  * Input layout:
  *   [0]      bit0 read-only disk, bit1 PUNCH_HOLE, bit2 ZERO_RANGE
  *   [1..8]   disk size in sectors (u64 LE, masked to 54 bits)
- *   [9]      readable segments (mod 9), [10] writable segments (mod 9)
- *   [11..]   6 bytes per segment: u16 offset into RAM, u32 length (both
- *            reduced to fit RAM; length at least 1)
- *   then     RAM image from offset 0 (rest zero)
+ *   [9..]    the chain and the RAM image (chain_decoder.h)
  */
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/chain_decoder.h"
+#include "tests/fuzz/harness.h"
 #include "virtio/blk/blk.h"
 #include "vmm/lib/util.h"
 
 #define RAM_SIZE KiB(64)
-#define HDR 11
+#define HDR 9
 
-static uint8_t *ram;
 static struct vq_chain chain;
 static struct iovec iov[VQ_MAX_SEGS];
-
-#define ASSERT(c)                                                                     \
-	do {                                                                          \
-		if (!(c))                                                             \
-			__builtin_trap();                                             \
-	} while (0)
 
 static bool inside(const void *p, uint64_t len, const struct vq_buf *segs, unsigned n)
 {
@@ -48,13 +39,11 @@ static bool inside(const void *p, uint64_t len, const struct vq_buf *segs, unsig
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < HDR)
+	uint8_t *ram = fuzz_ram(RAM_SIZE);
+	if (!chain_decode(data, size, HDR, ram, RAM_SIZE, &chain))
 		return 0;
-	if (!ram) {
-		ram = malloc(RAM_SIZE); /* exact size: ASan flags a byte past it */
-		if (!ram)
-			abort();
-	}
+	chain.head = 7;
+	unsigned nout = chain.nout, nin = chain.nin;
 	struct blk_disk d;
 	memset(&d, 0, sizeof(d));
 	d.fd = -1;
@@ -65,27 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.lbs = 512;
 	d.pbs = 4096;
 	memcpy(d.serial, "fuzz-serial", 11);
-	unsigned nout = data[9] % 9, nin = data[10] % 9;
-	size_t pos = HDR;
-	if (size < pos + 6 * (size_t)(nout + nin))
-		return 0;
-	memset(&chain, 0, sizeof(chain));
-	chain.head = 7;
-	for (unsigned i = 0; i < nout + nin; i++, pos += 6) {
-		uint32_t off = get_le16(data + pos) % RAM_SIZE;
-		uint32_t len = 1 + get_le32(data + pos + 2) % (uint32_t)(RAM_SIZE - off);
-		chain.seg[i].addr = ram + off;
-		chain.seg[i].len = len;
-		if (i < nout)
-			chain.out_bytes += len;
-		else
-			chain.in_bytes += len;
-	}
-	chain.nout = nout;
-	chain.nin = nin;
-	memset(ram, 0, RAM_SIZE);
-	size_t image = size - pos < RAM_SIZE ? size - pos : RAM_SIZE;
-	memcpy(ram, data + pos, image);
 
 	struct blk_req r;
 	enum blk_parse p = blk_parse_req(&d, &chain, iov, &r);

@@ -15,13 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tests/fuzz/harness.h"
 #include "vmm/devices/ioapic.h"
-
-#define ASSERT(c)                                                                     \
-	do {                                                                          \
-		if (!(c))                                                             \
-			__builtin_trap();                                             \
-	} while (0)
 
 static struct ioapic apic;
 static struct gsi_routes routes;

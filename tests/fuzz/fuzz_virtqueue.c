@@ -18,9 +18,9 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/harness.h"
 #include "vmm/core/guest_mem.h"
 #include "vmm/lib/util.h"
 #include "virtio/virtqueue.h"
@@ -31,12 +31,6 @@
 
 static uint8_t *ram;
 static struct vq_chain chain;
-
-#define ASSERT(c)                                                                     \
-	do {                                                                          \
-		if (!(c))                                                             \
-			__builtin_trap();                                             \
-	} while (0)
 
 /* Every segment must lie inside the RAM buffer; touch both ends of it. */
 static void use_chain(const struct vq_chain *c, uint16_t size)
@@ -68,11 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < HDR)
 		return 0;
-	if (!ram) {
-		ram = malloc(RAM_SIZE); /* exact size: ASan flags a byte past it */
-		if (!ram)
-			abort();
-	}
+	ram = fuzz_ram(RAM_SIZE);
 	memset(ram, 0, RAM_SIZE);
 	size_t image = size - HDR;
 	if (image > RAM_SIZE)

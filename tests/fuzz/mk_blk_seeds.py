@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # mk_blk_seeds.py: writes the seed inputs in tests/fuzz/corpus/blk/ for fuzz_blk
-# (input layout: see the top of fuzz_blk.c). Run from anywhere.
+# (input layout: see the top of fuzz_blk.c, the chain part in chain_decoder.h).
+# Run from anywhere.
 import struct, os
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus', 'blk')
 os.makedirs(out, exist_ok=True)

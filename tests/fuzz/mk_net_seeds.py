@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # mk_net_seeds.py: writes the seed inputs in tests/fuzz/corpus/net/ for fuzz_net
-# (input layout: see the top of fuzz_net.c). Run from anywhere.
+# (input layout: see the top of fuzz_net.c, the chain part in chain_decoder.h).
+# Run from anywhere.
 import struct, os
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus', 'net')
 os.makedirs(out, exist_ok=True)

@@ -17,6 +17,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "virtio/vq_cursor.h"
+
 _Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "outhdr layout");
 _Static_assert(sizeof(struct virtio_blk_discard_write_zeroes) == 16, "discard layout");
 _Static_assert(VQ_MAX_SEGS <= 1024, "readv/writev take at most UIO_MAXIOV iovecs");
@@ -233,58 +235,24 @@ void blk_config(const struct blk_disk *d, uint16_t num_queues, struct virtio_blk
 
 /* ---- request parsing ---- */
 
-/* Copy len bytes starting `off` bytes into segments seg[0 .. n) out of guest
- * memory, once. False when the segments hold fewer bytes. */
-static bool copy_out(const struct vq_buf *seg, unsigned n, uint64_t off, void *dst, size_t len)
-{
-	uint8_t *d = dst;
-	for (unsigned i = 0; i < n && len; i++) {
-		if (off >= seg[i].len) {
-			off -= seg[i].len;
-			continue;
-		}
-		size_t take = seg[i].len - off;
-		if (take > len)
-			take = len;
-		memcpy(d, (const uint8_t *)seg[i].addr + off, take);
-		d += take;
-		len -= take;
-		off = 0;
-	}
-	/* Only the copy is used: the compiler must not re-read guest memory. */
-	__asm__ __volatile__("" ::: "memory");
-	return len == 0;
-}
-
-/* iovecs for `len` bytes starting `off` bytes into seg[0 .. n). Returns the
- * number of iovecs (the caller guarantees the segments hold off + len bytes). */
-static unsigned make_iov(const struct vq_buf *seg, unsigned n, uint64_t off, uint64_t len,
-			 struct iovec *iov)
-{
-	unsigned k = 0;
-	for (unsigned i = 0; i < n && len; i++) {
-		if (off >= seg[i].len) {
-			off -= seg[i].len;
-			continue;
-		}
-		uint64_t take = seg[i].len - off;
-		if (take > len)
-			take = len;
-		iov[k].iov_base = (uint8_t *)seg[i].addr + off;
-		iov[k].iov_len = take;
-		k++;
-		len -= take;
-		off = 0;
-	}
-	return k;
-}
-
 static enum blk_parse done(struct blk_req *r, uint8_t status, uint32_t written)
 {
 	r->status = status;
 	r->written = written;
 	r->niov = 0;
 	return BLK_REQ_DONE;
+}
+
+/* r->iov for the `len` data bytes starting `off` bytes into seg[0 .. n). The
+ * caller counted len from the segments, so this cannot fail (false if it did). */
+static bool data_iov(struct blk_req *r, const struct vq_buf *seg, unsigned n, uint64_t off,
+		     uint64_t len)
+{
+	int k = vq_seg_iov(seg, n, off, len, r->iov, VQ_MAX_SEGS);
+	if (k < 0)
+		return false;
+	r->niov = (unsigned)k;
+	return true;
 }
 
 /* [offset, offset+len) of a request starting at `sector` fits the disk. */
@@ -318,7 +286,7 @@ enum blk_parse blk_parse_req(const struct blk_disk *d, const struct vq_chain *c,
 	r->status_ptr = (uint8_t *)in[nin - 1].addr + in[nin - 1].len - 1;
 
 	struct virtio_blk_outhdr h;
-	if (!copy_out(out, nout, 0, &h, sizeof(h)))
+	if (!vq_seg_read(out, nout, 0, &h, sizeof(h)))
 		return BLK_REQ_BAD;
 	r->type = le32toh(h.type);
 	r->sector = le64toh(h.sector);
@@ -342,10 +310,8 @@ enum blk_parse blk_parse_req(const struct blk_disk *d, const struct vq_chain *c,
 		r->len = len;
 		if (len == 0)
 			return done(r, VIRTIO_BLK_S_OK, 1);
-		if (is_in)
-			r->niov = make_iov(in, nin, 0, len, iov);
-		else
-			r->niov = make_iov(out, nout, sizeof(h), len, iov);
+		if (is_in ? !data_iov(r, in, nin, 0, len) : !data_iov(r, out, nout, sizeof(h), len))
+			return BLK_REQ_BAD;
 		r->written = is_in ? (uint32_t)len + 1 : 1;
 		return BLK_REQ_SUBMIT;
 	}
@@ -360,7 +326,8 @@ enum blk_parse blk_parse_req(const struct blk_disk *d, const struct vq_chain *c,
 		if (out_extra || in_extra < VIRTIO_BLK_ID_BYTES)
 			return done(r, VIRTIO_BLK_S_IOERR, 1);
 		r->len = VIRTIO_BLK_ID_BYTES;
-		r->niov = make_iov(in, nin, 0, VIRTIO_BLK_ID_BYTES, iov);
+		if (!data_iov(r, in, nin, 0, VIRTIO_BLK_ID_BYTES))
+			return BLK_REQ_BAD;
 		r->written = VIRTIO_BLK_ID_BYTES + 1;
 		return BLK_REQ_SUBMIT;
 	case VIRTIO_BLK_T_DISCARD:
@@ -374,7 +341,7 @@ enum blk_parse blk_parse_req(const struct blk_disk *d, const struct vq_chain *c,
 		/* Exactly one range (max_*_seg = 1), nothing written but the status. */
 		if (out_extra != sizeof(dw) || in_extra)
 			return done(r, VIRTIO_BLK_S_IOERR, 1);
-		if (!copy_out(out, nout, sizeof(h), &dw, sizeof(dw)))
+		if (!vq_seg_read(out, nout, sizeof(h), &dw, sizeof(dw)))
 			return done(r, VIRTIO_BLK_S_IOERR, 1);
 		uint64_t sector = le64toh(dw.sector);
 		uint32_t num = le32toh(dw.num_sectors), flags = le32toh(dw.flags);

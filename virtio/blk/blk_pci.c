@@ -11,26 +11,6 @@
 
 #define PCI_CLASS_STORAGE_OTHER 0x018000
 
-static void cb_notify(void *ctx)
-{
-	struct blk_pci_queue *q = ctx;
-	virtio_pci_queue_notify(&q->dev->vp, q->index);
-}
-
-static void cb_needs_reset(void *ctx)
-{
-	struct blk_pci_queue *q = ctx;
-	virtio_pci_needs_reset(&q->dev->vp);
-}
-
-static void op_config_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
-{
-	struct blk_pci *d = ctx;
-	const uint8_t *c = (const uint8_t *)&d->cfg;
-	for (unsigned i = 0; i < len; i++)
-		data[i] = off + i < sizeof(d->cfg) ? c[off + i] : 0;
-}
-
 /* DRIVER_OK: serve every enabled queue and look at it once (the driver may
  * have queued buffers before). vp.lock held. */
 static void op_activate(void *ctx)
@@ -57,7 +37,6 @@ static void op_reset(void *ctx)
 }
 
 static const struct virtio_pci_ops blk_vp_ops = {
-	.config_read = op_config_read,
 	.activate = op_activate,
 	.reset = op_reset,
 };
@@ -98,14 +77,13 @@ int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
 	}
 	if (virtio_pci_init(&d->vp, VIRTIO_ID_BLOCK, PCI_CLASS_STORAGE_OTHER,
 			    blk_features(&d->disk), (uint16_t)nq, BLK_PCI_QUEUE_SIZE,
-			    sizeof(d->cfg), &blk_vp_ops, d, mem, routes, vm_fd, e))
+			    &d->cfg, sizeof(d->cfg), &blk_vp_ops, d, mem, routes, vm_fd, e))
 		return -1;
 	for (unsigned i = 0; i < nq; i++) {
 		struct blk_pci_queue *q = &d->q[i];
-		q->dev = d;
-		q->index = i;
-		struct blk_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
-					   .ctx = q};
+		struct blk_callbacks cb = {.notify = virtio_pci_notify_cb,
+					   .needs_reset = virtio_pci_needs_reset_cb, .ctx = &d->vp,
+					   .qi = i};
 		if (blk_uring_setup(&q->io, &d->disk, BLK_PCI_QUEUE_SIZE, &cb, e)) {
 			err_prefix(e, "disk '%s'", d->path);
 			return -1;
@@ -149,11 +127,10 @@ static int blk_pci_start(struct device *dv, struct errbuf *e)
 	/* The rings were set up (and restricted) by blk_pci_create: the thread
 	 * only needs epoll, eventfds and io_uring_enter. Tags: 2*queue for its
 	 * kick, 2*queue+1 for its ring's completions. */
-	if (io_thread_open(&d->iot, e))
+	if (virtio_pci_io_thread_open(&d->vp, &d->iot, 0, 2, e))
 		goto fail;
 	for (unsigned i = 0; i < d->nq; i++) {
-		if (io_thread_add(&d->iot, d->vp.q[i].notify_efd, 2ull * i) ||
-		    io_thread_add(&d->iot, d->q[i].io.efd, 2ull * i + 1)) {
+		if (io_thread_add(&d->iot, d->q[i].io.efd, 2ull * i + 1)) {
 			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
 			goto fail;
 		}

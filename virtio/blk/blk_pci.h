@@ -22,11 +22,7 @@
 #define BLK_PCI_QUEUE_SIZE 256
 #define BLK_PAUSE_TIMEOUT_NS 1000000000ull /* in-flight I/O a pause waits for */
 
-struct blk_pci;
-
 struct blk_pci_queue {
-	struct blk_pci *dev;
-	unsigned index;
 	struct blk_queue_io io;
 	bool io_ok;
 };

@@ -227,7 +227,7 @@ static bool process(struct blk_queue_io *q)
 static void maybe_notify(struct blk_queue_io *q, bool pushed)
 {
 	if (pushed && q->vq && vq_should_notify(q->vq) && q->cb.notify)
-		q->cb.notify(q->cb.ctx);
+		q->cb.notify(q->cb.ctx, q->cb.qi);
 }
 
 int blk_queue_kick(struct blk_queue_io *q)

@@ -37,9 +37,10 @@
 #include "virtio/blk/blk.h"
 
 struct blk_callbacks {
-	void (*notify)(void *ctx);      /* raise the queue's interrupt (irqfd) */
-	void (*needs_reset)(void *ctx); /* set DEVICE_NEEDS_RESET + config interrupt */
+	void (*notify)(void *ctx, unsigned qi); /* raise queue qi's interrupt (irqfd) */
+	void (*needs_reset)(void *ctx);         /* set DEVICE_NEEDS_RESET + config interrupt */
 	void *ctx;
+	unsigned qi;                            /* this queue's index, for notify */
 };
 
 /* One request in flight. */

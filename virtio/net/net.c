@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "virtio/vq_cursor.h"
+
 static bool tap_name_ok(const char *s, size_t n)
 {
 	if (n == 0 || n >= IFNAMSIZ)
@@ -209,16 +211,7 @@ uint32_t net_max_rx_frame(uint64_t df, unsigned mtu)
 
 bool net_chain_read(const struct vq_chain *c, void *dst, uint32_t len)
 {
-	uint8_t *d = dst;
-	uint32_t got = 0;
-	for (unsigned i = 0; i < c->nout && got < len; i++) {
-		uint32_t n = c->seg[i].len < len - got ? c->seg[i].len : len - got;
-		memcpy(d + got, c->seg[i].addr, n);
-		got += n;
-	}
-	/* The compiler must not re-read guest memory instead of the copy. */
-	__asm__ __volatile__("" ::: "memory");
-	return got == len;
+	return vq_seg_read(c->seg, c->nout, 0, dst, len);
 }
 
 enum net_tx_verdict net_tx_check(const struct vq_chain *c, uint64_t df, unsigned mtu,
@@ -275,26 +268,6 @@ const char *net_tx_verdict_str(enum net_tx_verdict v)
 	static const char *const s[] = {"ok", "short", "too big", "bad flags", "bad checksum offsets",
 					"bad GSO fields", "writable buffer"};
 	return (unsigned)v < ARRAY_SIZE(s) ? s[v] : "?";
-}
-
-bool net_iov_write(const struct iovec *iov, unsigned niov, uint64_t off, const void *src,
-		   uint32_t len)
-{
-	const uint8_t *s = src;
-	for (unsigned i = 0; i < niov && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t n = iov[i].iov_len - off;
-		if (n > len)
-			n = len;
-		memcpy((uint8_t *)iov[i].iov_base + off, s, n);
-		s += n;
-		len -= (uint32_t)n;
-		off = 0;
-	}
-	return len == 0;
 }
 
 uint32_t net_ctrl_exec(const struct vq_chain *c, unsigned pairs_max, unsigned *pairs)

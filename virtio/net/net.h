@@ -17,7 +17,6 @@
 #include <linux/virtio_net.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/uio.h>
 
 #include "vmm/lib/util.h"
 #include "virtio/virtqueue.h"
@@ -99,13 +98,6 @@ bool net_chain_read(const struct vq_chain *c, void *dst, uint32_t len);
 enum net_tx_verdict net_tx_check(const struct vq_chain *c, uint64_t driver_features,
 				 unsigned mtu, struct virtio_net_hdr_v1 *hdr);
 const char *net_tx_verdict_str(enum net_tx_verdict v);
-
-/* ---- receive path ---- */
-
-/* Write len bytes of src at byte offset off of the iovec list (which may
- * split them anywhere); false when the list is too short. */
-bool net_iov_write(const struct iovec *iov, unsigned niov, uint64_t off, const void *src,
-		   uint32_t len);
 
 /* ---- control queue ---- */
 

@@ -17,36 +17,16 @@
 /* The I/O thread's tag for the ring's eventfd (the queues' are their index). */
 #define TAG_URING 0x10000u
 
-static void cb_notify(void *ctx, unsigned qi)
-{
-	struct net_pci *d = ctx;
-	virtio_pci_queue_notify(&d->vp, qi);
-}
-
-static void cb_needs_reset(void *ctx)
-{
-	struct net_pci *d = ctx;
-	virtio_pci_needs_reset(&d->vp);
-}
-
-/* I/O thread, vp.lock held. */
+/* I/O thread, vp.lock held. ctx: d->vp, as for the transport's callbacks. */
 static void cb_link_down(void *ctx)
 {
-	struct net_pci *d = ctx;
+	struct net_pci *d = container_of(ctx, struct net_pci, vp);
 	if (!d->link_up)
 		return;
 	d->link_up = false;
 	net_config(d->mac, false, d->pairs, d->tap.mtu, &d->cfg);
 	log_warn("--net tap=%s: the TAP failed; link down", d->tap.name);
 	virtio_pci_config_changed(&d->vp);
-}
-
-static void op_config_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
-{
-	struct net_pci *d = ctx;
-	const uint8_t *c = (const uint8_t *)&d->cfg;
-	for (unsigned i = 0; i < len; i++)
-		data[i] = off + i < NET_CONFIG_LEN ? c[off + i] : 0;
 }
 
 /* DRIVER_OK: the TAP's offloads follow what the driver accepted; serve every
@@ -79,7 +59,6 @@ static void op_reset(void *ctx)
 }
 
 static const struct virtio_pci_ops net_vp_ops = {
-	.config_read = op_config_read,
 	.activate = op_activate,
 	.reset = op_reset,
 };
@@ -127,11 +106,13 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 	}
 	if (virtio_pci_init(&d->vp, VIRTIO_ID_NET, PCI_CLASS_NETWORK_ETHERNET,
 			    net_features(&d->tap.caps, d->pairs), (uint16_t)d->nq,
-			    NET_PCI_QUEUE_SIZE, NET_CONFIG_LEN, &net_vp_ops, d, mem, routes, vm_fd, e))
+			    NET_PCI_QUEUE_SIZE, &d->cfg, NET_CONFIG_LEN, &net_vp_ops, d, mem, routes,
+			    vm_fd, e))
 		return -1;
 	d->vp_ok = true;
-	struct net_callbacks cb = {.notify = cb_notify, .needs_reset = cb_needs_reset,
-				   .link_down = cb_link_down, .ctx = d};
+	struct net_callbacks cb = {.notify = virtio_pci_notify_cb,
+				   .needs_reset = virtio_pci_needs_reset_cb, .link_down = cb_link_down,
+				   .ctx = &d->vp};
 	if (net_io_setup(&d->io, d->tap.fd, d->pairs, NET_PCI_QUEUE_SIZE, &cb, e)) {
 		err_prefix(e, "--net tap=%s", d->tap.name);
 		return -1;
@@ -233,17 +214,11 @@ static int net_pci_start(struct device *dv, struct errbuf *e)
 	/* The TAP, its ring and the eventfds were set up before: the thread
 	 * only needs epoll, eventfds, io_uring_enter and the TAP. Tags: the
 	 * queue index for its kick, TAG_URING for the ring's completions. */
-	if (io_thread_open(&d->iot, e))
+	if (virtio_pci_io_thread_open(&d->vp, &d->iot, 0, 1, e))
 		goto fail;
 	if (io_thread_add(&d->iot, d->io.efd, TAG_URING)) {
 		err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
 		goto fail;
-	}
-	for (unsigned i = 0; i < d->nq; i++) {
-		if (io_thread_add(&d->iot, d->vp.q[i].notify_efd, i)) {
-			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
-			goto fail;
-		}
 	}
 	if (io_thread_start(&d->iot, "net-io", &net_io_seccomp, io_batch, d, e))
 		goto fail;

@@ -3,6 +3,7 @@
  * batched completions and interrupts. See net_uring.h. */
 #include "virtio/net/net_uring.h"
 #include "virtio/uring_setup.h"
+#include "virtio/vq_cursor.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -240,6 +241,22 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 	q->rx_waiting = false;
 }
 
+/* The frame's header (at the start of the first chain) says how many chains
+ * it filled. The first chain holds at least NET_HDR_LEN bytes in non-empty
+ * segments (vq_pop drops empty ones), so its first NET_HDR_LEN segments at
+ * most hold num_buffers. */
+static void rx_set_num_buffers(struct net_pair_io *q, uint16_t k)
+{
+	struct vq_buf seg[NET_HDR_LEN] = {0};
+	unsigned n = q->rx_chains[0].niov < NET_HDR_LEN ? q->rx_chains[0].niov : NET_HDR_LEN;
+	for (unsigned i = 0; i < n; i++) {
+		seg[i].addr = q->rx_iov[i].iov_base;
+		seg[i].len = (uint32_t)q->rx_iov[i].iov_len; /* a vq_buf's length */
+	}
+	uint16_t nb = htole16(k);
+	vq_seg_write(seg, n, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb, sizeof(nb));
+}
+
 static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliver)
 {
 	q->rx_inflight = false;
@@ -273,9 +290,7 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 		kcap += rc->cap;
 		k++;
 	}
-	uint16_t nb = htole16((uint16_t)k);
-	net_iov_write(q->rx_iov, q->rx_niov, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
-		      sizeof(nb));
+	rx_set_num_buffers(q, (uint16_t)k);
 	for (unsigned i = 0; i < k; i++)
 		vq_push(vq, q->rx_chains[i].head, take[i]);
 	/* The chains the frame did not need move to the front. */

@@ -3,12 +3,14 @@
  * feature negotiation (FEATURES_OK refused for unoffered bits or without
  * VERSION_1), queue_select bound checks, queue_size and vector validation,
  * queue enable (good rings; bad rings -> DEVICE_NEEDS_RESET), device config
- * reads bounded by its length, activate/reset callbacks, and hostile
- * accesses anywhere in the BAR. */
+ * reads (the transport answers them from the device's bytes) bounded by its
+ * length, read-only, activate/reset callbacks, queue kicks reaching an I/O
+ * thread with the device's tags, and hostile accesses anywhere in the BAR. */
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/unit/check.h"
 #include "virtio/virtio_pci.h"
@@ -25,15 +27,9 @@ static struct virtio_pci t;
 static unsigned activations, resets;
 static const uint8_t devcfg[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 
-static void cfg_read(void *ctx, uint32_t off, uint8_t *data, unsigned len)
-{
-	(void)ctx;
-	for (unsigned i = 0; i < len; i++)
-		data[i] = off + i < sizeof(devcfg) ? devcfg[off + i] : 0xee;
-}
 static void on_activate(void *ctx) { (void)ctx; activations++; }
 static void on_reset(void *ctx) { (void)ctx; resets++; }
-static const struct virtio_pci_ops ops = {cfg_read, on_activate, on_reset};
+static const struct virtio_pci_ops ops = {on_activate, on_reset};
 
 #define OFFERED ((1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << 9))
 
@@ -44,8 +40,8 @@ static void setup(void)
 	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
 	struct errbuf e;
 	activations = resets = 0;
-	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, sizeof(devcfg), &ops, NULL, &gm,
-				 &routes, -1, &e), 0);
+	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, devcfg, sizeof(devcfg), &ops,
+				 NULL, &gm, &routes, -1, &e), 0);
 }
 
 static void teardown(void)
@@ -207,6 +203,8 @@ static void device_config_and_hostile(void)
 	CHECK_EQ(rd(VPCI_DEVICE_OFF, 4), 0x04030201);
 	CHECK_EQ(rd(VPCI_DEVICE_OFF + 8, 4), 0x0a09); /* bounded to 10 bytes */
 	CHECK_EQ(rd(VPCI_DEVICE_OFF + 10, 4), 0);
+	wr(VPCI_DEVICE_OFF, 4, 0xffffffff); /* read-only */
+	CHECK_EQ(rd(VPCI_DEVICE_OFF, 4), 0x04030201);
 	/* every offset, every size: no crash, no write outside */
 	for (uint64_t off = 0; off < VPCI_BAR_SIZE + 16; off += 1)
 		for (unsigned len = 1; len <= 8; len *= 2) {
@@ -219,6 +217,72 @@ static void device_config_and_hostile(void)
 	teardown();
 }
 
+/* virtio_pci_io_thread_open: each queue's kick wakes the I/O thread with
+ * the tag base + stride * queue. */
+static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t kick_tags[8];
+static unsigned nkicks;
+
+static void on_kicks(void *ctx, const uint64_t *tags, unsigned n)
+{
+	(void)ctx;
+	pthread_mutex_lock(&kick_lock);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v;
+		unsigned qi = (unsigned)((tags[i] - 5) / 3);
+		if (qi < t.nq) {
+			ssize_t r = read(t.q[qi].notify_efd, &v, sizeof(v)); /* level-triggered */
+			(void)r;
+		}
+		if (nkicks < 8)
+			kick_tags[nkicks++] = tags[i];
+	}
+	pthread_mutex_unlock(&kick_lock);
+}
+
+static unsigned kicks_seen(unsigned want)
+{
+	for (unsigned ms = 0; ms < 5000; ms++) {
+		pthread_mutex_lock(&kick_lock);
+		unsigned n = nkicks;
+		pthread_mutex_unlock(&kick_lock);
+		if (n >= want)
+			return n;
+		usleep(1000);
+	}
+	return 0;
+}
+
+static void queue_kicks_tagged(void)
+{
+	setup();
+	struct io_thread iot;
+	struct errbuf e;
+	io_thread_init(&iot);
+	nkicks = 0;
+	CHECK_EQ(virtio_pci_io_thread_open(&t, &iot, 5, 3, &e), 0);
+	/* seccomp_setup() was not called: filters are off */
+	CHECK_EQ(io_thread_start(&iot, "test-vpci", SECCOMP_BLK_IO, on_kicks, NULL, &e), 0);
+	wr(VPCI_NOTIFY_OFF + 2 * VPCI_NOTIFY_MULT, 2, 2); /* no KVM: the BAR write kicks */
+	CHECK_EQ(kicks_seen(1), 1u);
+	CHECK_EQ(kick_tags[0], 5 + 3 * 2);
+	wr(VPCI_NOTIFY_OFF, 2, 0);
+	CHECK_EQ(kicks_seen(2), 2u);
+	CHECK_EQ(kick_tags[1], 5);
+	io_thread_destroy(&iot);
+	teardown();
+}
+
+/* A device configuration length without the bytes is refused. */
+static void config_needs_its_bytes(void)
+{
+	struct errbuf e;
+	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
+	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, NULL, 4, &ops, NULL, &gm,
+				 &routes, -1, &e), -1);
+	teardown();
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM);
@@ -226,6 +290,8 @@ int main(void)
 	RUN(features);
 	RUN(queues);
 	RUN(device_config_and_hostile);
+	RUN(config_needs_its_bytes);
+	RUN(queue_kicks_tagged);
 	free(ram);
 	return check_summary();
 }

@@ -37,7 +37,8 @@ static unsigned notified, resets;
 static unsigned next_desc;
 static uint64_t next_hdr;
 
-static void on_notify(void *ctx) { (void)ctx; notified++; }
+static unsigned notified_qi = ~0u;
+static void on_notify(void *ctx, unsigned qi) { (void)ctx; notified_qi = qi; notified++; }
 static void on_reset(void *ctx) { (void)ctx; resets++; }
 
 static bool q_up, disk_up;
@@ -103,7 +104,8 @@ static int setup_disk(bool ro, int fd, uint64_t size, unsigned depth, bool event
 		memcpy(disk.serial, "ember-disk-0", 12);
 		disk_up = true;
 	}
-	struct blk_callbacks cb = {.notify = on_notify, .needs_reset = on_reset, .ctx = NULL};
+	struct blk_callbacks cb = {.notify = on_notify, .needs_reset = on_reset, .ctx = NULL,
+				   .qi = 3};
 	if (blk_uring_setup(&q, &disk, depth, &cb, &e) < 0) {
 		printf("  blk_uring_setup: %s\n", e.msg);
 		return -1;
@@ -248,6 +250,7 @@ static void batch_one_submit_one_interrupt(void)
 	while (q.inflight)
 		blk_queue_complete(&q, true);
 	CHECK(notified >= 1 && notified <= 5);
+	CHECK_EQ(notified_qi, 3); /* the queue index the callbacks were given */
 	CHECK_EQ(used_idx(), 5);
 	for (unsigned i = 0; i < 5; i++)
 		CHECK_EQ(ram[st[i]], VIRTIO_BLK_S_OK);

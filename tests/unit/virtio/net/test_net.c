@@ -2,9 +2,8 @@
  * the stable MAC, features and config space, the transmit header checks
  * (short chains, writable buffers, oversized frames, unknown flags, checksum
  * offsets past the frame, unknown or not negotiated GSO types, zero gso_size,
- * hdr_len past the frame; headers split across segments), writes into split
- * iovecs, and control commands (bad lengths, out-of-range pair counts, no
- * room for the ack). */
+ * hdr_len past the frame; headers split across segments), and control
+ * commands (bad lengths, out-of-range pair counts, no room for the ack). */
 #include <endian.h>
 #include <linux/if_tun.h>
 #include <stdlib.h>
@@ -276,23 +275,6 @@ static void tx_random_headers_never_crash(void)
 	}
 }
 
-static void iov_write_splits(void)
-{
-	uint8_t a[3], b[1], c[10];
-	memset(a, 0, 3), memset(b, 0, 1), memset(c, 0, 10);
-	struct iovec iov[3] = {{a, 3}, {b, 1}, {c, 10}};
-	const uint8_t src[4] = {1, 2, 3, 4};
-	CHECK(net_iov_write(iov, 3, 2, src, 4));
-	CHECK_EQ(a[2], 1);
-	CHECK_EQ(b[0], 2);
-	CHECK_EQ(c[0], 3);
-	CHECK_EQ(c[1], 4);
-	CHECK(net_iov_write(iov, 3, 10, src, 4));
-	CHECK_EQ(c[6], 1);
-	CHECK(!net_iov_write(iov, 3, 12, src, 4)); /* past the end */
-	CHECK(!net_iov_write(iov, 0, 0, src, 1));
-}
-
 /* ---- control commands ---- */
 
 static uint8_t cbuf[64], ackb[4];
@@ -363,7 +345,6 @@ int main(void)
 	RUN(tx_header_split_anywhere);
 	RUN(tx_drops_hostile_headers);
 	RUN(tx_random_headers_never_crash);
-	RUN(iov_write_splits);
 	RUN(ctrl_commands);
 	return check_summary();
 }
