@@ -13,7 +13,7 @@ if [ -z "${EMBER_NET_NETNS:-}" ]; then
 	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
 fi
 . tests/lib.sh
-EMBER=build/tests/ember-testhooks
+EMBER=${EMBER_TESTHOOKS:-build/tests/ember-testhooks}
 G=${EMBER_GUEST:-build/guest}
 BZ=$G/vmlinuz
 INITRD=$G/initramfs.cpio.gz
@@ -24,15 +24,18 @@ GUEST_IP=169.254.1.2
 ip link set lo up
 
 # The guest makes 64 MiB of random data in RAM, then writes it to /dev/vda
-# (O_DIRECT, then sync) and sends it to the host at the same time; at the end
-# it prints both results and what its kernel log says about lock-ups and
-# stalls.
+# (O_DIRECT, then sync) and sends it to the host at the same time; then it
+# waits until the host, done pausing it, connects to port 7000, and prints
+# what its kernel log says about lock-ups and
+# stalls (the brackets keep the pattern from matching the command line,
+# which is in the log too).
 # (One line, no double quotes: it travels on the kernel command line.)
 GUEST_CMD="head -c 67108864 /dev/urandom >/tmp/d; sha256sum /tmp/d; echo xfer-start; \
 (dd if=/tmp/d of=/dev/vda bs=1M oflag=direct 2>/dev/null && sync && echo disk-done) & \
 nc $HOST_IP 5001 -e cat /tmp/d && while grep -q ':1389 0[14B] ' /proc/net/tcp; do sleep 0.2; done; \
-echo net-done; wait; \
-echo lockups=\$(dmesg | grep -ciE 'soft lockup|self-detected stall|detected stalls|blocked for more than')"
+echo net-done; wait; echo guest-waiting; nc -l -p 7000 >/dev/null; \
+dmesg | grep -iE 'soft [l]ockup|self-detected [s]tall|detected [s]talls|blocked for more [t]han' | sed 's/^/klog: /'; \
+echo lockups=\$(dmesg | grep -ciE 'soft [l]ockup|self-detected [s]tall|detected [s]talls|blocked for more [t]han')"
 
 t_pause_during_disk_and_net_io() {
 	ip tuntap add dev tap0 mode tap && ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || return 1
@@ -44,7 +47,7 @@ t_pause_during_disk_and_net_io() {
 	: >"$out"
 	: >"$err"
 	"$EMBER" --kernel "$BZ" --initrd "$INITRD" --cpus 2 --mem 512 --disk "$T_TMP/disk.img" \
-		--net tap=tap0 --cmdline ember.ip=$GUEST_IP/16 -- sh -c "$GUEST_CMD" \
+		--net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16 watchdog_thresh=3" -- sh -c "$GUEST_CMD" \
 		>"$out" 2>"$err" </dev/null &
 	pid=$!
 	wait_for '^xfer-start' "$out" $pid || { kill -9 $pid $rpid; return 1; }
@@ -62,12 +65,14 @@ t_pause_during_disk_and_net_io() {
 	vm_resume $pid "$err" || { kill -9 $pid $rpid; return 1; }
 	# 19 more, short ones.
 	for i in $(seq 2 20); do
-		sleep 0.3
-		vm_pause $pid "$err" || { kill -9 $pid $rpid; return 1; }
 		sleep 0.2
+		vm_pause $pid "$err" || { kill -9 $pid $rpid; return 1; }
+		sleep 0.1
 		vm_resume $pid "$err" || { kill -9 $pid $rpid; return 1; }
 	done
 	grep -q '^{"vm":"paused","pauses":1,' "$err" || { echo "no vm line for the first pause"; kill -9 $pid $rpid; return 1; }
+	wait_for '^guest-waiting' "$out" $pid || { kill -9 $pid $rpid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -9 $pid $rpid; return 1; }
 	timeout 600 tail --pid=$pid -f /dev/null
 	wait $pid || { echo "ember exit status $?"; tail -n 20 "$out" "$err"; kill $rpid; return 1; }
 	wait $rpid || { echo "receiver failed"; cat "$T_TMP/recv"; return 1; }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
+#include "virtio/blk/blk_seccomp.h"
 #include "virtio/virtio_pci.h"
 
 static int fake_routing(void *ctx, const struct kvm_irq_routing *t) { (void)ctx, (void)t; return 0; }
@@ -262,7 +263,7 @@ static void queue_kicks_tagged(void)
 	nkicks = 0;
 	CHECK_EQ(virtio_pci_io_thread_open(&t, &iot, 5, 3, &e), 0);
 	/* seccomp_setup() was not called: filters are off */
-	CHECK_EQ(io_thread_start(&iot, "test-vpci", SECCOMP_BLK_IO, on_kicks, NULL, &e), 0);
+	CHECK_EQ(io_thread_start(&iot, "test-vpci", &blk_io_seccomp, on_kicks, NULL, &e), 0);
 	wr(VPCI_NOTIFY_OFF + 2 * VPCI_NOTIFY_MULT, 2, 2); /* no KVM: the BAR write kicks */
 	CHECK_EQ(kicks_seen(1), 1u);
 	CHECK_EQ(kick_tags[0], 5 + 3 * 2);
