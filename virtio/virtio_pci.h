@@ -50,11 +50,14 @@ struct virtio_pci_ops {
 };
 
 struct vpci_queue {
-	struct virtqueue vq;
-	uint16_t size;        /* as the driver set it (max_size after reset) */
-	uint16_t vector;      /* MSI-X vector or VIRTIO_MSI_NO_VECTOR */
-	bool enabled;
-	uint64_t desc, avail, used;
+	struct virtqueue vq;  /* with its own state (struct vq_state) */
+	/* What the driver programmed (struct vpci_queue_state). */
+	STATE_GROUP(vpci_queue_state, state,
+		uint64_t desc, avail, used;
+		uint16_t size;        /* as the driver set it (max_size after reset) */
+		uint16_t vector;      /* MSI-X vector or VIRTIO_MSI_NO_VECTOR */
+		uint8_t enabled;
+	);
 	int notify_efd;       /* the KVM_IOEVENTFD on its notify address */
 };
 
@@ -67,10 +70,15 @@ struct virtio_pci {
 	const struct guest_mem *mem;
 	const struct virtio_pci_ops *ops;
 	void *ctx;
-	uint64_t features, driver_features;
-	uint32_t dfsel, gfsel;
-	uint8_t status, generation, isr;
-	uint16_t msix_config, queue_sel, nq, qmax;
+	/* The common configuration the driver sees (struct vpci_state); each
+	 * queue's is in q[i].state, the MSI-X table in msix. */
+	STATE_GROUP(vpci_state, state,
+		uint64_t features, driver_features;
+		uint32_t dfsel, gfsel;
+		uint8_t status, generation, isr;
+		uint16_t msix_config, queue_sel;
+	);
+	uint16_t nq, qmax;
 	const uint8_t *cfg;   /* the device configuration (the device's, little-endian) */
 	uint32_t cfg_len;
 	struct vpci_queue *q;

@@ -32,7 +32,11 @@ struct blk_pci {
 	struct virtio_pci vp;
 	struct blk_disk disk;
 	char path[4096];
-	struct virtio_blk_config cfg;
+	/* What the guest sees of the disk itself (struct blk_state); the
+	 * transport and queues hold the rest. */
+	STATE_GROUP(blk_state, state,
+		struct virtio_blk_config cfg;
+	);
 	unsigned nq;
 	struct blk_pci_queue *q;
 	struct io_thread iot;

@@ -34,13 +34,17 @@ struct net_pci {
 	bool vp_ok;
 	unsigned index;                 /* NIC number: net0, net1, ... */
 	struct net_tap tap;
-	uint8_t mac[6];
+	/* What the guest sees of the NIC itself (struct net_state); the
+	 * transport and queues hold the rest. */
+	STATE_GROUP(net_state, state,
+		uint8_t mac[6];
+		uint8_t link_up;
+		uint16_t active_pairs;  /* the driver's (VQ_PAIRS_SET), 1 at DRIVER_OK */
+		struct virtio_net_config cfg;
+	);
 	unsigned pairs, nq;
-	unsigned active_pairs;          /* the driver's (VQ_PAIRS_SET), 1 at DRIVER_OK */
 	unsigned applied_pairs;         /* what the TAP queues were last set for */
 	bool tap_on[NET_MAX_PAIRS];     /* TAP queue i attached */
-	bool link_up;
-	struct virtio_net_config cfg;
 	struct net_io io;
 	bool io_ok;
 	struct vq_chain *ctrl_chain;
