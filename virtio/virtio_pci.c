@@ -253,13 +253,26 @@ int virtio_pci_io_thread_open(struct virtio_pci *t, struct io_thread *iot, uint6
 	return 0;
 }
 
-void virtio_pci_set_paused(struct virtio_pci *t, bool paused)
+int virtio_pci_pause(struct virtio_pci *t, uint64_t timeout_ns)
+{
+	uint64_t deadline = now_ns() + timeout_ns;
+	pthread_mutex_lock(&t->lock);
+	t->paused = true;
+	int r = t->ops && t->ops->pause ? t->ops->pause(t->ctx, deadline) : 0;
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+void virtio_pci_resume(struct virtio_pci *t)
 {
 	pthread_mutex_lock(&t->lock);
-	bool was = t->paused;
-	t->paused = paused;
-	if (was && !paused && (t->status & VIRTIO_CONFIG_S_DRIVER_OK))
-		virtio_pci_kick_all(t);
+	if (t->paused) {
+		if (t->ops && t->ops->resume)
+			t->ops->resume(t->ctx);
+		t->paused = false;
+		if (t->status & VIRTIO_CONFIG_S_DRIVER_OK)
+			virtio_pci_kick_all(t);
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -47,6 +47,13 @@ struct virtio_pci_ops {
 	void (*activate)(void *ctx);
 	/* Device reset (status 0): stop all I/O and wait for it. t->lock held. */
 	void (*reset)(void *ctx);
+	/* VM pause: complete what is in flight (used entries and interrupts
+	 * delivered) by deadline_ns (now_ns() clock), then start nothing new.
+	 * 0, or -1 (with a message logged) when I/O is still in flight.
+	 * t->lock held, so the device's I/O thread is outside its queues. */
+	int (*pause)(void *ctx, uint64_t deadline_ns);
+	/* Serve again (the transport then kicks every queue). t->lock held. */
+	void (*resume)(void *ctx);
 };
 
 struct vpci_queue {
@@ -131,11 +138,14 @@ void virtio_pci_kick_all(struct virtio_pci *t);
 int virtio_pci_io_thread_open(struct virtio_pci *t, struct io_thread *iot, uint64_t tag_base,
 			      uint64_t tag_stride, struct errbuf *e);
 
-/* Pausing (t->lock held by the caller while it quiesces the back-end): a
- * paused device serves no queue, so its I/O thread only drains the kicks;
- * virtio_pci_serving() says whether to serve (DRIVER_OK and not paused).
- * Resuming kicks every enabled queue once. */
-void virtio_pci_set_paused(struct virtio_pci *t, bool paused);
+/* VM pause and resume, for the device's device_ops: a paused device serves
+ * no queue (its I/O thread only drains the kicks; virtio_pci_serving() says
+ * whether to serve: DRIVER_OK and not paused) and its back-end has nothing in
+ * flight (ops->pause, within timeout_ns). Resuming calls ops->resume and
+ * kicks every enabled queue once. pause: 0, or -1 when the back-end did not
+ * finish in time. Main thread. */
+int virtio_pci_pause(struct virtio_pci *t, uint64_t timeout_ns);
+void virtio_pci_resume(struct virtio_pci *t);
 static inline bool virtio_pci_serving(const struct virtio_pci *t)
 {
 	return (t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !t->paused;

@@ -36,9 +36,33 @@ static void op_reset(void *ctx)
 			blk_queue_quiesce(&d->q[i].io);
 }
 
+/* VM pause (vp.lock held, so the I/O thread is outside the queues): every
+ * request in flight completes, and no queue is popped until resume. */
+static int op_pause(void *ctx, uint64_t deadline)
+{
+	struct blk_pci *d = ctx;
+	int r = 0;
+	for (unsigned i = 0; i < d->nq; i++)
+		if (d->q[i].io_ok && blk_queue_pause(&d->q[i].io, deadline)) {
+			log_error("disk '%s': queue %u still has I/O in flight after 1 s", d->path, i);
+			r = -1;
+		}
+	return r;
+}
+
+static void op_resume(void *ctx)
+{
+	struct blk_pci *d = ctx;
+	for (unsigned i = 0; i < d->nq; i++)
+		if (d->q[i].io_ok)
+			blk_queue_resume(&d->q[i].io);
+}
+
 static const struct virtio_pci_ops blk_vp_ops = {
 	.activate = op_activate,
 	.reset = op_reset,
+	.pause = op_pause,
+	.resume = op_resume,
 };
 
 static const struct device_ops blk_pci_ops;
@@ -167,34 +191,14 @@ static void blk_pci_destroy(struct device *dv)
 	free(d);
 }
 
-/* Pause: with vp.lock held the I/O thread is outside the queues; every
- * request in flight completes (its used entry and interrupt delivered), and
- * no queue is popped until resume. Main thread. */
 static int blk_pci_pause(struct device *dv)
 {
-	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
-	uint64_t deadline = now_ns() + BLK_PAUSE_TIMEOUT_NS;
-	int r = 0;
-	pthread_mutex_lock(&d->vp.lock);
-	virtio_pci_set_paused(&d->vp, true);
-	for (unsigned i = 0; i < d->nq; i++)
-		if (d->q[i].io_ok && blk_queue_pause(&d->q[i].io, deadline)) {
-			log_error("disk '%s': queue %u still has I/O in flight after 1 s", d->path, i);
-			r = -1;
-		}
-	pthread_mutex_unlock(&d->vp.lock);
-	return r;
+	return virtio_pci_pause(&container_of(dv, struct blk_pci, dev)->vp, BLK_PAUSE_TIMEOUT_NS);
 }
 
 static void blk_pci_resume(struct device *dv)
 {
-	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
-	pthread_mutex_lock(&d->vp.lock);
-	for (unsigned i = 0; i < d->nq; i++)
-		if (d->q[i].io_ok)
-			blk_queue_resume(&d->q[i].io);
-	virtio_pci_set_paused(&d->vp, false);
-	pthread_mutex_unlock(&d->vp.lock);
+	virtio_pci_resume(&container_of(dv, struct blk_pci, dev)->vp);
 }
 
 static const struct device_ops blk_pci_ops = {

@@ -58,9 +58,31 @@ static void op_reset(void *ctx)
 	d->active_pairs = 1;
 }
 
+/* VM pause (vp.lock held, so the I/O thread is outside the queues): the
+ * reads are cancelled, what is in flight completes, and no queue is served
+ * until resume. */
+static int op_pause(void *ctx, uint64_t deadline)
+{
+	struct net_pci *d = ctx;
+	if (d->io_ok && net_io_pause(&d->io, deadline)) {
+		log_error("--net tap=%s: I/O still in flight after 1 s", d->tap.name);
+		return -1;
+	}
+	return 0;
+}
+
+static void op_resume(void *ctx)
+{
+	struct net_pci *d = ctx;
+	if (d->io_ok)
+		net_io_resume(&d->io);
+}
+
 static const struct virtio_pci_ops net_vp_ops = {
 	.activate = op_activate,
 	.reset = op_reset,
+	.pause = op_pause,
+	.resume = op_resume,
 };
 
 static const struct device_ops net_pci_ops;
@@ -333,31 +355,14 @@ static void net_pci_stats(struct device *dv, FILE *out)
 	fprintf(out, "%s\n", line);
 }
 
-/* Pause: with vp.lock held the I/O thread is outside the queues; the reads
- * are cancelled, what is in flight completes (used entries and interrupts
- * delivered), and no queue is served until resume. Main thread. */
 static int net_pci_pause(struct device *dv)
 {
-	struct net_pci *d = container_of(dv, struct net_pci, dev);
-	int r = 0;
-	pthread_mutex_lock(&d->vp.lock);
-	virtio_pci_set_paused(&d->vp, true);
-	if (d->io_ok && net_io_pause(&d->io, now_ns() + NET_PAUSE_TIMEOUT_NS)) {
-		log_error("--net tap=%s: I/O still in flight after 1 s", d->tap.name);
-		r = -1;
-	}
-	pthread_mutex_unlock(&d->vp.lock);
-	return r;
+	return virtio_pci_pause(&container_of(dv, struct net_pci, dev)->vp, NET_PAUSE_TIMEOUT_NS);
 }
 
 static void net_pci_resume(struct device *dv)
 {
-	struct net_pci *d = container_of(dv, struct net_pci, dev);
-	pthread_mutex_lock(&d->vp.lock);
-	if (d->io_ok)
-		net_io_resume(&d->io);
-	virtio_pci_set_paused(&d->vp, false);
-	pthread_mutex_unlock(&d->vp.lock);
+	virtio_pci_resume(&container_of(dv, struct net_pci, dev)->vp);
 }
 
 static const struct device_ops net_pci_ops = {

@@ -5,7 +5,9 @@
  * queue enable (good rings; bad rings -> DEVICE_NEEDS_RESET), device config
  * reads (the transport answers them from the device's bytes) bounded by its
  * length, read-only, activate/reset callbacks, queue kicks reaching an I/O
- * thread with the device's tags, and hostile accesses anywhere in the BAR. */
+ * thread with the device's tags, pause and resume (the back-end's hooks, not
+ * serving while paused, each enabled queue kicked once on resume), and
+ * hostile accesses anywhere in the BAR. */
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
@@ -25,12 +27,20 @@ static uint8_t *ram;
 static struct guest_mem gm;
 static struct gsi_routes routes;
 static struct virtio_pci t;
-static unsigned activations, resets;
+static unsigned activations, resets, pauses, resumes;
+static int pause_result;
 static const uint8_t devcfg[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 
 static void on_activate(void *ctx) { (void)ctx; activations++; }
 static void on_reset(void *ctx) { (void)ctx; resets++; }
-static const struct virtio_pci_ops ops = {on_activate, on_reset};
+static int on_pause(void *ctx, uint64_t deadline)
+{
+	(void)ctx;
+	pauses += deadline > now_ns(); /* a deadline in the future */
+	return pause_result;
+}
+static void on_resume(void *ctx) { (void)ctx; resumes++; }
+static const struct virtio_pci_ops ops = {on_activate, on_reset, on_pause, on_resume};
 
 #define OFFERED ((1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << 9))
 
@@ -40,7 +50,8 @@ static void setup(void)
 	gm_wrap(&gm, ram, RAM);
 	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
 	struct errbuf e;
-	activations = resets = 0;
+	activations = resets = pauses = resumes = 0;
+	pause_result = 0;
 	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, devcfg, sizeof(devcfg), &ops,
 				 NULL, &gm, &routes, -1, &e), 0);
 }
@@ -274,6 +285,45 @@ static void queue_kicks_tagged(void)
 	teardown();
 }
 
+static uint64_t kicks_of(unsigned qi)
+{
+	uint64_t v = 0;
+	if (read(t.q[qi].notify_efd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+static void pause_and_resume(void)
+{
+	setup();
+	negotiate();
+	wr(22, 2, 2);
+	wr(32, 8, 0x1000); wr(40, 8, 0x2000); wr(48, 8, 0x3000);
+	wr(28, 2, 1);
+	wr(20, 1, 0x0f); /* DRIVER_OK */
+	CHECK(virtio_pci_serving(&t));
+	for (unsigned i = 0; i < 3; i++)
+		kicks_of(i); /* activation's own kicks */
+	CHECK_EQ(virtio_pci_pause(&t, 1000000000ull), 0);
+	CHECK_EQ(pauses, 1);
+	CHECK(!virtio_pci_serving(&t));
+	virtio_pci_resume(&t);
+	CHECK_EQ(resumes, 1);
+	CHECK(virtio_pci_serving(&t));
+	CHECK_EQ(kicks_of(2), 1); /* the enabled queue, once */
+	CHECK_EQ(kicks_of(0), 0);
+	CHECK_EQ(kicks_of(1), 0);
+	virtio_pci_resume(&t); /* not paused: nothing */
+	CHECK_EQ(resumes, 1);
+	CHECK_EQ(kicks_of(2), 0);
+	pause_result = -1; /* the back-end could not finish: reported */
+	CHECK_EQ(virtio_pci_pause(&t, 1000000000ull), -1);
+	CHECK(!virtio_pci_serving(&t));
+	virtio_pci_resume(&t);
+	CHECK(virtio_pci_serving(&t));
+	teardown();
+}
+
 /* A device configuration length without the bytes is refused. */
 static void config_needs_its_bytes(void)
 {
@@ -293,6 +343,7 @@ int main(void)
 	RUN(device_config_and_hostile);
 	RUN(config_needs_its_bytes);
 	RUN(queue_kicks_tagged);
+	RUN(pause_and_resume);
 	free(ram);
 	return check_summary();
 }

@@ -6,8 +6,10 @@
  * one interrupt, RX frames merged over several buffers (num_buffers, unused
  * chains kept for the next frame), no read while the guest has too few buffers and
  * resuming at its kick (EVENT_IDX avail_event), hostile RX buffers, a TAP
- * that goes away (link down, TX dropped), reset with a read in flight, and
- * a second pair switched off and on (VQ_PAIRS_SET). */
+ * that goes away (link down, TX dropped), reset with a read in flight, a
+ * second pair switched off and on (VQ_PAIRS_SET), and a VM pause with a read
+ * posted (cancelled, its buffer kept; nothing read or written while paused,
+ * everything goes out after resume). */
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -442,6 +444,41 @@ static void reset_cancels_the_read(void)
 	teardown();
 }
 
+static void pause_cancels_the_read_and_holds_io(void)
+{
+	CHECK_EQ(setup(F(VIRTIO_NET_F_MRG_RXBUF)), 0);
+	rx_buf(2000);
+	net_io_kick(&n, 0);
+	CHECK(n.p[0].rx_inflight);
+	CHECK_EQ(net_io_pause(&n, now_ns() + 1000000000ull), 0);
+	CHECK(!busy());
+	CHECK_EQ(used_idx(0), 0);       /* cancelled: the buffer is not used */
+	CHECK_EQ(n.p[0].rx_nchains, 1); /* but kept for the next read */
+	/* Paused: a frame waits in the TAP, a TX chain stays in its ring. */
+	CHECK_EQ(host_send(10, 2, 0), 0);
+	struct virtio_net_hdr_v1 h = {0};
+	tx_frame(&h, 100, 5);
+	net_io_kick(&n, 0);
+	net_io_kick(&n, 1);
+	net_io_complete(&n, false);
+	CHECK(!busy());
+	CHECK_EQ(used_idx(0), 0);
+	CHECK_EQ(used_idx(1), 0);
+	/* Resumed (the transport kicks every queue): both go. */
+	net_io_resume(&n);
+	net_io_kick(&n, 1);
+	settle_tx();
+	CHECK_EQ(used_idx(1), 1);
+	uint8_t m[200];
+	CHECK_EQ(recv(sv[1], m, sizeof(m), MSG_DONTWAIT), NET_HDR_LEN + 100);
+	CHECK(pattern_ok(m + NET_HDR_LEN, 100, 5));
+	net_io_kick(&n, 0);
+	wait_rx(1);
+	CHECK_EQ(used_idx(0), 1);
+	CHECK_EQ(used_len(0, 0), NET_HDR_LEN + 10);
+	teardown();
+}
+
 /* VQ_PAIRS_SET 1 on a two-pair NIC: pair 1's read is cancelled (its buffer
  * not used), its queues are left alone (a frame waits in its TAP queue, a TX
  * chain is not written, kicks are ignored) while pair 0 goes on; back to 2,
@@ -499,6 +536,7 @@ int main(void)
 	RUN(tap_gone_link_down);
 	RUN(reset_cancels_the_read);
 	RUN(pairs_beyond_the_count_not_served);
+	RUN(pause_cancels_the_read_and_holds_io);
 	teardown();
 	free(ram);
 	return check_summary();
