@@ -47,83 +47,65 @@ static int check_host_memory(uint64_t bytes)
 	return 0;
 }
 
-/* The devices whose host resources are opened before there is a VM. */
+/* The devices whose host resources are opened before there is a VM: disks,
+ * then NICs, then passed-through devices. */
 struct opened {
-	struct blk_pci *disks[VM_MAX_DISKS];
-	struct net_pci *nets[VM_MAX_NETS];
-	struct vfio_pci *vfios[VM_MAX_VFIO];
+	struct device *dev[VM_MAX_DISKS + VM_MAX_NETS + VM_MAX_VFIO];
+	unsigned n;
 };
 
 /* Destroy what is still ours (not yet handed to the VM). */
 static void opened_destroy(struct opened *o)
 {
-	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
-		if (o->disks[i])
-			device_destroy(&o->disks[i]->dev);
-	for (unsigned i = 0; i < VM_MAX_NETS; i++)
-		if (o->nets[i])
-			device_destroy(&o->nets[i]->dev);
-	for (unsigned i = 0; i < VM_MAX_VFIO; i++)
-		if (o->vfios[i])
-			device_destroy(&o->vfios[i]->device);
-	memset(o, 0, sizeof(*o));
+	for (unsigned i = 0; i < o->n; i++)
+		if (o->dev[i])
+			device_destroy(o->dev[i]);
+	o->n = 0;
+}
+
+static int opened_add(struct opened *o, struct device *d)
+{
+	if (!d)
+		return -1;
+	o->dev[o->n++] = d;
+	return 0;
 }
 
 /* Disks, TAPs and passed-through devices: a missing, busy or unbound one is
  * bad input, even on a host without KVM. */
 static int open_host_devices(const struct vm_config *c, struct opened *o, struct errbuf *err)
 {
-	for (unsigned i = 0; i < c->ndisks; i++)
-		if (!(o->disks[i] = blk_pci_open(&c->disks[i], i, err)))
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		struct blk_pci *d = blk_pci_open(&c->disks[i], i, err);
+		if (opened_add(o, d ? &d->dev : NULL))
 			return -1;
-	for (unsigned i = 0; i < c->nnets; i++)
-		if (!(o->nets[i] = net_pci_open(&c->nets[i], i, err)))
+	}
+	for (unsigned i = 0; i < c->nnets; i++) {
+		struct net_pci *d = net_pci_open(&c->nets[i], i, err);
+		if (opened_add(o, d ? &d->dev : NULL))
 			return -1;
+	}
 	for (unsigned i = 0; i < c->nvfio; i++) {
-		if (!(o->vfios[i] = vfio_pci_open(c->vfio[i], i, err)))
+		struct vfio_pci *d = vfio_pci_open(c->vfio[i], i, err);
+		if (opened_add(o, d ? &d->device : NULL))
 			return -1;
 	}
 	return 0;
 }
 
-/* Put the opened devices on the PCI bus and hand them to the VM. */
-static int add_pci_devices(struct machine *m, const struct vm_config *c, struct opened *o,
-			   struct errbuf *err)
+/* Create the opened devices in the VM, put them on the PCI bus, and hand
+ * them to the VM. */
+static int add_pci_devices(struct machine *m, struct opened *o, struct errbuf *err)
 {
-	struct vm *vm = &m->vm;
-	for (unsigned i = 0; i < c->ndisks; i++) {
-		struct blk_pci *d = o->disks[i];
-		err->msg[0] = '\0';
-		if (blk_pci_create(d, c->cpus, &vm->mem, &vm->routes, vm->vm_fd, err) ||
-		    pci_bus_add_device(&m->pci, &d->vp.pci) < 0 || vm_add_device(vm, &d->dev)) {
-			if (!err->msg[0])
-				err_set(err, "--disk: no room on the PCI bus");
+	for (unsigned i = 0; i < o->n; i++) {
+		struct device *d = o->dev[i];
+		if (d->ops->attach(d, &m->vm, &m->pci, err))
+			return -1;
+		if (vm_add_device(&m->vm, d)) {
+			err_set(err, "%s: too many devices", d->id);
 			return -1;
 		}
-		o->disks[i] = NULL;
-	}
-	for (unsigned i = 0; i < c->nnets; i++) {
-		struct net_pci *d = o->nets[i];
-		err->msg[0] = '\0';
-		if (net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, err) ||
-		    pci_bus_add_device(&m->pci, &d->vp.pci) < 0 || vm_add_device(vm, &d->dev)) {
-			if (!err->msg[0])
-				err_set(err, "--net: no room on the PCI bus");
-			return -1;
-		}
-		o->nets[i] = NULL;
-	}
-	for (unsigned i = 0; i < c->nvfio; i++) {
-		struct vfio_pci *d = o->vfios[i];
-		err->msg[0] = '\0';
-		uint32_t slots = VM_FIRST_DEVICE_SLOT + i * VFIO_PCI_SLOTS;
-		if (vfio_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, slots, err) ||
-		    pci_bus_add_device(&m->pci, &d->pci) < 0 || vm_add_device(vm, &d->device)) {
-			if (!err->msg[0])
-				err_set(err, "--vfio: no room on the PCI bus");
-			return -1;
-		}
-		o->vfios[i] = NULL;
+		o->dev[i] = NULL;
 	}
 	return 0;
 }
@@ -173,7 +155,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	memset(m, 0, sizeof(*m));
 	m->room_efd = -1;
 	struct errbuf err = {{0}};
-	struct opened o = {{0}};
+	struct opened o = {.n = 0};
 	uint8_t *kbuf = NULL, *ibuf = NULL;
 	size_t klen, ilen = 0;
 	struct kernel_image k;
@@ -237,7 +219,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	}
 	free(ibuf);
 	ibuf = NULL;
-	if (add_pci_devices(m, c, &o, &err)) {
+	if (add_pci_devices(m, &o, &err)) {
 		log_error("%s", err.msg);
 		goto out;
 	}

@@ -8,6 +8,7 @@
 
 #include "virtio/blk/blk_pci.h"
 #include "virtio/blk/blk_seccomp.h"
+#include "vmm/core/vm.h"
 
 #define PCI_CLASS_STORAGE_OTHER 0x018000
 
@@ -201,8 +202,21 @@ static void blk_pci_resume(struct device *dv)
 	virtio_pci_resume(&container_of(dv, struct blk_pci, dev)->vp);
 }
 
+static int blk_pci_attach(struct device *dv, struct vm *vm, struct pci_bus *bus, struct errbuf *e)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	if (blk_pci_create(d, vm->ncpus, &vm->mem, &vm->routes, vm->vm_fd, e))
+		return -1;
+	if (pci_bus_add_device(bus, &d->vp.pci) < 0) {
+		err_set(e, "--disk: no room on the PCI bus");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct device_ops blk_pci_ops = {
 	.type = "virtio-blk",
+	.attach = blk_pci_attach,
 	.thread = &blk_io_seccomp,
 	.vcpu = &blk_vcpu_seccomp,
 	.start = blk_pci_start,

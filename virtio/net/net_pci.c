@@ -11,6 +11,7 @@
 
 #include "virtio/net/net_pci.h"
 #include "virtio/net/net_seccomp.h"
+#include "vmm/core/vm.h"
 
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 
@@ -365,8 +366,21 @@ static void net_pci_resume(struct device *dv)
 	virtio_pci_resume(&container_of(dv, struct net_pci, dev)->vp);
 }
 
+static int net_pci_attach(struct device *dv, struct vm *vm, struct pci_bus *bus, struct errbuf *e)
+{
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	if (net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, e))
+		return -1;
+	if (pci_bus_add_device(bus, &d->vp.pci) < 0) {
+		err_set(e, "--net: no room on the PCI bus");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct device_ops net_pci_ops = {
 	.type = "virtio-net",
+	.attach = net_pci_attach,
 	.thread = &net_io_seccomp,
 	.vcpu = &net_vcpu_seccomp,
 	.start = net_pci_start,

@@ -20,6 +20,8 @@
 #include "vmm/lib/util.h"
 
 struct device;
+struct vm;
+struct pci_bus;
 
 struct device_ops {
 	const char *type;                     /* "virtio-blk", "serial", ... */
@@ -28,6 +30,11 @@ struct device_ops {
 	 * (NULL: nothing). */
 	const struct seccomp_allow *thread;
 	const struct seccomp_allow *vcpu;
+	/* A device whose host resources were opened before the VM existed
+	 * (disks, TAPs, passed-through devices): create it in vm (its
+	 * memory, interrupt routes, ioeventfds) and plug it into bus. 0, or -1
+	 * with e set. Platform devices are created straight into the VM. */
+	int (*attach)(struct device *d, struct vm *vm, struct pci_bus *bus, struct errbuf *e);
 	/* Before the vCPUs run; a device with a thread returns once that
 	 * thread has its seccomp filter. 0, or -1 with e set. */
 	int (*start)(struct device *d, struct errbuf *e);

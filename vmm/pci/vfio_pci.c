@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/core/vm.h"
 #include "vmm/pci/vfio_pci.h"
 
 #define HDR_LEN 64
@@ -342,9 +343,25 @@ const struct seccomp_allow vfio_vcpu_seccomp = {
 	.kind = "vcpu", .ioctls = vcpu_ioctls, .nioctls = ARRAY_SIZE(vcpu_ioctls),
 };
 
+/* Its memory slots: VFIO_PCI_SLOTS of them from VM_FIRST_DEVICE_SLOT up,
+ * by the device's index. */
+static int vfio_pci_attach(struct device *d, struct vm *vm, struct pci_bus *bus, struct errbuf *e)
+{
+	struct vfio_pci *v = container_of(d, struct vfio_pci, device);
+	uint32_t slots = VM_FIRST_DEVICE_SLOT + v->index * VFIO_PCI_SLOTS;
+	if (vfio_pci_create(v, &vm->mem, &vm->routes, vm->vm_fd, slots, e))
+		return -1;
+	if (pci_bus_add_device(bus, &v->pci) < 0) {
+		err_set(e, "--vfio: no room on the PCI bus");
+		return -1;
+	}
+	return 0;
+}
+
 /* No save/restore: a passed-through device's state is in the hardware. */
 static const struct device_ops vfio_device_ops = {
 	.type = "vfio-pci",
+	.attach = vfio_pci_attach,
 	.vcpu = &vfio_vcpu_seccomp,
 	.stats = vfio_pci_stats,
 	.destroy = vfio_pci_destroy,
