@@ -99,8 +99,13 @@ static int add_pci_devices(struct machine *m, struct opened *o, struct errbuf *e
 {
 	for (unsigned i = 0; i < o->n; i++) {
 		struct device *d = o->dev[i];
-		if (d->ops->attach(d, &m->vm, &m->pci, err))
+		struct pci_device *fn = d->ops->attach(d, &m->vm, err);
+		if (!fn)
 			return -1;
+		if (pci_bus_add_device(&m->pci, fn) < 0) {
+			err_set(err, "%s: no room on the PCI bus (%d slots)", d->id, PCI_MAX_SLOTS - 1);
+			return -1;
+		}
 		if (vm_add_device(&m->vm, d)) {
 			err_set(err, "%s: too many devices", d->id);
 			return -1;
@@ -195,12 +200,11 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		goto out;
 	}
 
+	m->vm_ok = true; /* even a failed vm_create leaves what vm_destroy takes */
 	if (vm_create(&m->vm, mem, c->cpus, c->kernel_irqchip, &err)) {
-		m->vm_ok = true; /* vm_create leaves a VM vm_destroy can take */
 		log_error("%s", err.msg);
 		goto out;
 	}
-	m->vm_ok = true;
 	m->vm.start_ns = start_ns;
 	m->vm.report_boot_time = c->boot_time;
 	status = EXIT_VM_ERROR;

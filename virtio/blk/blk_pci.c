@@ -202,16 +202,12 @@ static void blk_pci_resume(struct device *dv)
 	virtio_pci_resume(&container_of(dv, struct blk_pci, dev)->vp);
 }
 
-static int blk_pci_attach(struct device *dv, struct vm *vm, struct pci_bus *bus, struct errbuf *e)
+/* One queue per vCPU. */
+static struct pci_device *blk_pci_attach(struct device *dv, struct vm *vm, struct errbuf *e)
 {
 	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
-	if (blk_pci_create(d, vm->ncpus, &vm->mem, &vm->routes, vm->vm_fd, e))
-		return -1;
-	if (pci_bus_add_device(bus, &d->vp.pci) < 0) {
-		err_set(e, "--disk: no room on the PCI bus");
-		return -1;
-	}
-	return 0;
+	int r = blk_pci_create(d, vm->ncpus, &vm->mem, &vm->routes, vm->vm_fd, e);
+	return r ? NULL : &d->vp.pci;
 }
 
 static const struct device_ops blk_pci_ops = {

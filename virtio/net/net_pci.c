@@ -366,16 +366,10 @@ static void net_pci_resume(struct device *dv)
 	virtio_pci_resume(&container_of(dv, struct net_pci, dev)->vp);
 }
 
-static int net_pci_attach(struct device *dv, struct vm *vm, struct pci_bus *bus, struct errbuf *e)
+static struct pci_device *net_pci_attach(struct device *dv, struct vm *vm, struct errbuf *e)
 {
 	struct net_pci *d = container_of(dv, struct net_pci, dev);
-	if (net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, e))
-		return -1;
-	if (pci_bus_add_device(bus, &d->vp.pci) < 0) {
-		err_set(e, "--net: no room on the PCI bus");
-		return -1;
-	}
-	return 0;
+	return net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, e) ? NULL : &d->vp.pci;
 }
 
 static const struct device_ops net_pci_ops = {

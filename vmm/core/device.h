@@ -21,7 +21,7 @@
 
 struct device;
 struct vm;
-struct pci_bus;
+struct pci_device;
 
 struct device_ops {
 	const char *type;                     /* "virtio-blk", "serial", ... */
@@ -30,11 +30,12 @@ struct device_ops {
 	 * (NULL: nothing). */
 	const struct seccomp_allow *thread;
 	const struct seccomp_allow *vcpu;
-	/* A device whose host resources were opened before the VM existed
-	 * (disks, TAPs, passed-through devices): create it in vm (its
-	 * memory, interrupt routes, ioeventfds) and plug it into bus. 0, or -1
-	 * with e set. Platform devices are created straight into the VM. */
-	int (*attach)(struct device *d, struct vm *vm, struct pci_bus *bus, struct errbuf *e);
+	/* A PCI device whose host resources were opened before the VM
+	 * existed (disks, TAPs, passed-through devices): create it in vm (its
+	 * memory, interrupt routes, ioeventfds). Its PCI function, which the
+	 * builder puts on the bus, or NULL with e set. Platform devices are
+	 * created straight into the VM. */
+	struct pci_device *(*attach)(struct device *d, struct vm *vm, struct errbuf *e);
 	/* Before the vCPUs run; a device with a thread returns once that
 	 * thread has its seccomp filter. 0, or -1 with e set. */
 	int (*start)(struct device *d, struct errbuf *e);

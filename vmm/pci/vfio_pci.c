@@ -345,17 +345,11 @@ const struct seccomp_allow vfio_vcpu_seccomp = {
 
 /* Its memory slots: VFIO_PCI_SLOTS of them from VM_FIRST_DEVICE_SLOT up,
  * by the device's index. */
-static int vfio_pci_attach(struct device *d, struct vm *vm, struct pci_bus *bus, struct errbuf *e)
+static struct pci_device *vfio_pci_attach(struct device *d, struct vm *vm, struct errbuf *e)
 {
 	struct vfio_pci *v = container_of(d, struct vfio_pci, device);
 	uint32_t slots = VM_FIRST_DEVICE_SLOT + v->index * VFIO_PCI_SLOTS;
-	if (vfio_pci_create(v, &vm->mem, &vm->routes, vm->vm_fd, slots, e))
-		return -1;
-	if (pci_bus_add_device(bus, &v->pci) < 0) {
-		err_set(e, "--vfio: no room on the PCI bus");
-		return -1;
-	}
-	return 0;
+	return vfio_pci_create(v, &vm->mem, &vm->routes, vm->vm_fd, slots, e) ? NULL : &v->pci;
 }
 
 /* No save/restore: a passed-through device's state is in the hardware. */
