@@ -10,7 +10,7 @@
  * Every function that applies JSON validates all of it first and changes
  * nothing when it refuses: a refusal leaves the configuration as it was.
  *
- * How Firecracker's fields map onto ember's (see README, "The API"):
+ * How Firecracker's fields map onto ember's (see README, "Firecracker's JSON"):
  *  - boot_args REPLACES the kernel command line (Firecracker's semantics):
  *    vm.cmdline with vm.cmdline_replaces_default; without boot_args ember's
  *    default "console=ttyS0 reboot=k panic=-1 quiet" stays.
