@@ -14,7 +14,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP -I.
 LDFLAGS ?=
-LDLIBS += -luring -lseccomp -pthread
+LDLIBS += -luring -lseccomp -ljansson -pthread
 # ember is linked statically: no dynamic loader work at start-up.
 STATIC ?= -static
 

@@ -23,16 +23,7 @@ static const char *const controllers[] = {"cpu", "cpuset", "hugetlb", "io", "mem
 
 bool jail_id_valid(const char *id)
 {
-	size_t n = strlen(id);
-	if (n == 0 || n > JAIL_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-'))
-			return false;
-	}
-	return true;
+	return name_ok(id, JAIL_ID_MAX, "-");
 }
 
 const char *jail_basename(const char *path)

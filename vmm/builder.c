@@ -178,8 +178,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	if (check_host_memory(mem))
 		goto out;
 	static char cmdline[LAYOUT_CMDLINE_MAX];
-	if (cmdline_build(CMDLINE_DEFAULT, c->cmdline, c->guest_argv, c->guest_argc, cmdline,
-			  sizeof(cmdline), &err)) {
+	if (cmdline_for_config(c, cmdline, sizeof(cmdline), &err)) {
 		log_error("%s", err.msg);
 		goto out;
 	}

@@ -3,6 +3,7 @@
  * blank is wrapped in quotes; a word holding a quote or a control character
  * cannot be carried and is refused. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vmm/cmdline.h"
@@ -33,14 +34,15 @@ static void puts_sep(struct sbuf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
-int cmdline_build(const char *base, const char *user, char *const words[], size_t nwords,
-		  char *out, size_t cap, struct errbuf *err)
+/* The parts (NULL or empty ones skipped), blank-separated, then the words. */
+static int build(const char *const parts[], size_t nparts, char *const words[], size_t nwords,
+		 char *out, size_t cap, struct errbuf *err)
 {
 	struct sbuf b = {out, 0, cap, cap == 0};
 	if (cap)
 		out[0] = '\0';
-	puts_sep(&b, base);
-	puts_sep(&b, user);
+	for (size_t i = 0; i < nparts; i++)
+		puts_sep(&b, parts[i]);
 	if (nwords)
 		puts_sep(&b, "--");
 	for (size_t i = 0; i < nwords; i++) {
@@ -69,4 +71,27 @@ int cmdline_build(const char *base, const char *user, char *const words[], size_
 		return -1;
 	}
 	return 0;
+}
+
+int cmdline_build(const char *base, const char *user, char *const words[], size_t nwords,
+		  char *out, size_t cap, struct errbuf *err)
+{
+	const char *parts[] = {base, user};
+	return build(parts, 2, words, nwords, out, cap, err);
+}
+
+int cmdline_for_config(const struct vm_config *c, char *out, size_t cap, struct errbuf *err)
+{
+	char root[sizeof("root=PARTUUID=") + VM_PARTUUID_MAX];
+	root[0] = '\0';
+	if (c->root_disk)
+		snprintf(root, sizeof(root), "root=%s%s", c->root_partuuid[0] ? "PARTUUID=" : "/dev/vda",
+			 c->root_partuuid);
+	const char *parts[] = {
+		c->cmdline_replaces_default ? NULL : CMDLINE_DEFAULT,
+		c->cmdline,
+		root,
+		c->root_disk ? (c->disks[0].ro ? "ro" : "rw") : NULL,
+	};
+	return build(parts, ARRAY_SIZE(parts), c->guest_argv, c->guest_argc, out, cap, err);
 }

@@ -1,9 +1,11 @@
 /* cmdline.h: assemble the guest kernel command line from ember's defaults, the
- * user's --cmdline and the guest command given after `--`. */
+ * user's --cmdline (or the API's boot_args), the root device and the guest
+ * command given after `--`. */
 #ifndef EMBER_CMDLINE_H
 #define EMBER_CMDLINE_H
 
 #include <stddef.h>
+#include "vmm/config.h"
 #include "vmm/lib/util.h"
 
 /* ember's part: serial console, reboot through the keyboard controller,
@@ -14,5 +16,11 @@
  * Returns 0, or -1 with err set (a word the kernel cannot carry, or too long). */
 int cmdline_build(const char *base, const char *user, char *const words[], size_t nwords,
 		  char *out, size_t cap, struct errbuf *err);
+
+/* A configuration's command line: CMDLINE_DEFAULT (none when
+ * c->cmdline_replaces_default) + c->cmdline + the root device's
+ * "root=/dev/vda ro|rw" (or "root=PARTUUID=... ro|rw") when c->root_disk +
+ * " -- " + the guest words. Returns 0, or -1 with err set as cmdline_build. */
+int cmdline_for_config(const struct vm_config *c, char *out, size_t cap, struct errbuf *err);
 
 #endif

@@ -5,7 +5,8 @@
  * are the VM's, whichever front end is asked.
  *
  * Strings are borrowed: they point into memory the front end keeps for the
- * VM's life (argv for the command line). */
+ * VM's life (argv for the command line; struct fc_config, vmm/api/fc_config.h,
+ * for the API and the JSON config file). */
 #ifndef EMBER_CONFIG_H
 #define EMBER_CONFIG_H
 
@@ -24,6 +25,8 @@
 #define VM_MAX_DISKS 16
 #define VM_MAX_NETS 8
 #define VM_MAX_VFIO 8
+#define VM_ID_MAX 64        /* a device's id (the API's drive_id, iface_id): bytes */
+#define VM_PARTUUID_MAX 64  /* the root device's partition UUID: bytes */
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_NONE, CONSOLE_FILE };
 
@@ -31,6 +34,9 @@ struct vm_config {
 	const char *kernel;                  /* required */
 	const char *initrd;                  /* NULL: none */
 	const char *cmdline;                 /* appended to ember's default; NULL: none */
+	bool cmdline_replaces_default;       /* cmdline instead of ember's default
+					      * (the API's boot_args); the command
+					      * line never sets it */
 	char *const *guest_argv;             /* the guest command, run by ember's init */
 	size_t guest_argc;
 	unsigned cpus;
@@ -42,8 +48,16 @@ struct vm_config {
 	bool kernel_irqchip;                 /* KVM's IOAPIC, PIC and PIT; else split */
 	struct blk_opts disks[VM_MAX_DISKS]; /* in order: vda, vdb, ... */
 	unsigned ndisks;
+	/* The root device (the API's is_root_device): disks[0], named on the
+	 * kernel command line after cmdline as "root=/dev/vda" (or
+	 * "root=PARTUUID=..." when root_partuuid is not empty) and "ro" or
+	 * "rw", as Firecracker does. The command line never sets it. */
+	bool root_disk;
+	char root_partuuid[VM_PARTUUID_MAX + 1];
+	char disk_ids[VM_MAX_DISKS][VM_ID_MAX + 1]; /* the API's drive_id; "" from the command line */
 	struct net_opts nets[VM_MAX_NETS];   /* in order: eth0, eth1, ... */
 	unsigned nnets;
+	char net_ids[VM_MAX_NETS][VM_ID_MAX + 1];   /* the API's iface_id; "" from the command line */
 	char vfio[VM_MAX_VFIO][PCI_BDF_LEN]; /* canonical PCI addresses */
 	unsigned nvfio;
 };

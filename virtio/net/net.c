@@ -9,7 +9,7 @@
 
 #include "virtio/vq_cursor.h"
 
-static bool tap_name_ok(const char *s, size_t n)
+bool net_tap_name_ok(const char *s, size_t n)
 {
 	if (n == 0 || n >= IFNAMSIZ)
 		return false;
@@ -35,7 +35,7 @@ static int hexval(char c)
 	return -1;
 }
 
-static bool parse_mac(const char *s, size_t n, uint8_t mac[6])
+bool net_parse_mac(const char *s, size_t n, uint8_t mac[6])
 {
 	if (n != 17)
 		return false;
@@ -45,7 +45,7 @@ static bool parse_mac(const char *s, size_t n, uint8_t mac[6])
 			return false;
 		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
-	return true;
+	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
 }
 
 int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e)
@@ -76,7 +76,7 @@ int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e)
 			return -1;
 		}
 		if (klen == 3 && strncmp(p, "tap", 3) == 0) {
-			if (!tap_name_ok(v, vlen)) {
+			if (!net_tap_name_ok(v, vlen)) {
 				err_set(e, "--net: tap name '%.*s' is not 1-15 letters, digits, '-', '_' or '.'",
 					(int)vlen, v);
 				return -1;
@@ -85,8 +85,7 @@ int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e)
 			o->tap[vlen] = '\0';
 			have_tap = true;
 		} else if (klen == 3 && strncmp(p, "mac", 3) == 0) {
-			if (!parse_mac(v, vlen, o->mac) || (o->mac[0] & 1) ||
-			    !(o->mac[0] | o->mac[1] | o->mac[2] | o->mac[3] | o->mac[4] | o->mac[5])) {
+			if (!net_parse_mac(v, vlen, o->mac)) {
 				err_set(e, "--net: mac '%.*s' is not a unicast MAC like 52:54:00:12:34:56",
 					(int)vlen, v);
 				return -1;

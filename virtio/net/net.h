@@ -43,6 +43,14 @@ struct net_opts {
 /* Parse the value of --net. 0, or -1 with a one-line message in *e. */
 int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e);
 
+/* A TAP name: 1 to IFNAMSIZ-1 letters, digits, '-', '_' or '.' (n bytes of
+ * s), neither "." nor "..". */
+bool net_tap_name_ok(const char *s, size_t n);
+
+/* The n bytes of s as "xx:xx:xx:xx:xx:xx" (hex digits of either case) into
+ * mac; false unless that is a unicast, non-zero MAC. */
+bool net_parse_mac(const char *s, size_t n, uint8_t mac[6]);
+
 /* A stable, locally administered unicast MAC for NIC number `index` on TAP
  * `tap` (there is no VM id yet): the same inputs always give the same MAC. */
 void net_default_mac(const char *tap, unsigned index, uint8_t mac[6]);

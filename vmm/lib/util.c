@@ -83,6 +83,11 @@ ssize_t read_small_file(const char *path, char *buf, size_t size)
 
 int read_file(const char *path, uint8_t **buf, size_t *len)
 {
+	return read_file_max(path, SIZE_MAX, buf, len);
+}
+
+int read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -95,6 +100,10 @@ int read_file(const char *path, uint8_t **buf, size_t *len)
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
 		return -EISDIR;
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return -EFBIG;
 	}
 	size_t size = (size_t)st.st_size;
 	uint8_t *p = malloc(size ? size : 1);
@@ -119,6 +128,20 @@ int read_file(const char *path, uint8_t **buf, size_t *len)
 	*buf = p;
 	*len = size;
 	return 0;
+}
+
+bool name_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(extra, c)))
+			return false;
+	}
+	return true;
 }
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

@@ -3,6 +3,7 @@
 #define EMBER_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,6 +50,11 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Read a whole file into a malloc'd buffer. Returns 0 or -errno. */
 int read_file(const char *path, uint8_t **buf, size_t *len);
+/* The same, or -EFBIG without reading when the file has more than max bytes. */
+int read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len);
+
+/* s is 1 to max bytes, each an ASCII letter, a digit or one of extra. */
+bool name_ok(const char *s, size_t max, const char *extra);
 
 /* Read up to size-1 bytes of a small file (sysfs, cgroupfs) into buf and
  * NUL-terminate them. Returns the length, or -1 when it cannot be opened or

@@ -6,6 +6,7 @@
 
 #include "tests/unit/check.h"
 #include "vmm/cmdline.h"
+#include "vmm/config.h"
 
 static char out[256];
 static struct errbuf err;
@@ -170,6 +171,66 @@ static void long_bad_word_message_keeps_reason(void)
 	CHECK(strlen(err.msg) < sizeof(err.msg) - 1); /* not cut */
 }
 
+/* cmdline_for_config: the command line's configuration gives what it always
+ * gave; the API's boot_args replace the default; the root device follows. */
+static int build_config(const struct vm_config *c)
+{
+	memset(out, 'X', sizeof(out));
+	memset(&err, 0, sizeof(err));
+	return cmdline_for_config(c, out, sizeof(out), &err);
+}
+
+static void config_as_the_command_line(void)
+{
+	static struct vm_config c;
+	vm_config_defaults(&c);
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, CMDLINE_DEFAULT);
+	char *w[] = {"uname", "-a"};
+	c.cmdline = "loglevel=7";
+	c.guest_argv = w;
+	c.guest_argc = 2;
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, CMDLINE_DEFAULT " loglevel=7 -- uname -a");
+}
+
+static void config_boot_args_replace_default(void)
+{
+	static struct vm_config c;
+	vm_config_defaults(&c);
+	c.cmdline = "console=ttyS0 reboot=k";
+	c.cmdline_replaces_default = true;
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "console=ttyS0 reboot=k");
+	c.cmdline = ""; /* an empty boot_args: an empty command line */
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "");
+}
+
+static void config_root_device(void)
+{
+	static struct vm_config c;
+	vm_config_defaults(&c);
+	c.cmdline = "a=1";
+	c.cmdline_replaces_default = true;
+	c.ndisks = 1;
+	c.root_disk = true;
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "a=1 root=/dev/vda rw");
+	c.disks[0].ro = true;
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "a=1 root=/dev/vda ro");
+	strcpy(c.root_partuuid, "0eaa91a0-01");
+	char *w[] = {"true"};
+	c.guest_argv = w;
+	c.guest_argc = 1;
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "a=1 root=PARTUUID=0eaa91a0-01 ro -- true");
+	c.root_disk = false; /* a partuuid without a root device says nothing */
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "a=1 -- true");
+}
+
 int main(void)
 {
 	RUN(defaults_only);
@@ -189,5 +250,8 @@ int main(void)
 	RUN(exact_fit_and_overflow_by_one);
 	RUN(every_cap_never_overruns);
 	RUN(bad_word_reported_even_when_too_long);
+	RUN(config_as_the_command_line);
+	RUN(config_boot_args_replace_default);
+	RUN(config_root_device);
 	return check_summary();
 }
