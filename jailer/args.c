@@ -279,9 +279,11 @@ void jail_opts_free(struct jail_opts *o)
 /* ---- ember's arguments ---- */
 
 /* ember's options that take a value (vmm/cli.c), so that a value is never
- * taken for an option; "net" is the network option being added. */
+ * taken for an option. (The API socket and the config file are not yet
+ * brought into the jail: they pass through unchanged.) */
 static const char *const ember_valued[] = {"kernel", "initrd", "cmdline", "cpus", "mem",
-					   "console", "disk", "seccomp", "net", "irqchip", "vfio"};
+					   "console", "disk", "seccomp", "net", "irqchip", "vfio",
+					   "api-sock", "config-file", "id"};
 
 static bool ember_takes_value(const char *name, size_t len)
 {

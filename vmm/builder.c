@@ -1,5 +1,7 @@
 /* builder.c: build a running VM from its configuration (see builder.h). */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -23,23 +25,35 @@
 
 _Static_assert(VM_MAX_VFIO <= SECCOMP_MAX_VFIO_FDS, "the vCPU filter has room for every --vfio");
 
-static int load_file(const char *what, const char *path, uint8_t **buf, size_t *len)
+/* Log the reason the VM cannot be built (one line) and keep it in why. */
+static void fail(struct errbuf *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct errbuf *why, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
+	va_end(ap);
+	log_error("%s", why->msg);
+}
+
+static int load_file(const char *what, const char *path, uint8_t **buf, size_t *len,
+		     struct errbuf *why)
 {
 	int r = read_file(path, buf, len);
 	if (r < 0) {
-		log_error("cannot read %s '%s': %s", what, path, strerror(-r));
+		fail(why, "cannot read %s '%s': %s", what, path, strerror(-r));
 		return -1;
 	}
 	return 0;
 }
 
-static int check_host_memory(uint64_t bytes)
+static int check_host_memory(uint64_t bytes, struct errbuf *why)
 {
 	struct sysinfo si;
 	if (sysinfo(&si) == 0) {
 		uint64_t total = (uint64_t)si.totalram * si.mem_unit;
 		if (bytes > total) {
-			log_error("--mem %llu MiB is more than this host's %llu MiB of RAM",
+			fail(why, "--mem %llu MiB is more than this host's %llu MiB of RAM",
 				  (unsigned long long)(bytes >> 20), (unsigned long long)(total >> 20));
 			return -1;
 		}
@@ -138,10 +152,11 @@ static int add_platform(struct machine *m, const struct vm_config *c)
 /* Kernel, initrd, command line, ACPI tables and boot structures into guest
  * memory. 0, or the exit status. */
 static int load_guest(struct machine *m, const struct vm_config *c, struct kernel_image *k,
-		      const char *cmdline, const uint8_t *ibuf, size_t ilen, struct errbuf *err)
+		      const char *cmdline, const uint8_t *ibuf, size_t ilen, struct errbuf *err,
+		      struct errbuf *why)
 {
 	if (kernel_load(k, &m->vm.mem, err)) {
-		log_error("kernel '%s': %s", c->kernel, err->msg);
+		fail(why, "kernel '%s': %s", c->kernel, err->msg);
 		return EXIT_USAGE;
 	}
 	uint64_t rsdp = acpi_build(&m->vm.mem, c->cpus, &m->pci_win, c->kernel_irqchip);
@@ -149,13 +164,14 @@ static int load_guest(struct machine *m, const struct vm_config *c, struct kerne
 				   .rsdp = rsdp};
 	if (!rsdp || boot_info_write(k, &m->vm.mem, &req, err) ||
 	    x86_boot_tables(&m->vm.mem, k->kind)) {
-		log_error("%s", rsdp ? err->msg : "no room for ACPI tables");
+		fail(why, "%s", rsdp ? err->msg : "no room for ACPI tables");
 		return EXIT_USAGE;
 	}
 	return 0;
 }
 
-int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_ns)
+int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_ns,
+		  struct errbuf *why)
 {
 	memset(m, 0, sizeof(*m));
 	m->room_efd = -1;
@@ -166,56 +182,60 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	struct kernel_image k;
 	int status = EXIT_USAGE;
 
-	if (load_file("kernel", c->kernel, &kbuf, &klen))
-		goto out;
-	if (kernel_parse(kbuf, klen, &k, &err)) {
-		log_error("kernel '%s': %s", c->kernel, err.msg);
+	if (!c->kernel) {
+		fail(why, "no kernel to boot (the boot source is not set)");
 		goto out;
 	}
-	if (c->initrd && load_file("initrd", c->initrd, &ibuf, &ilen))
+	if (load_file("kernel", c->kernel, &kbuf, &klen, why))
+		goto out;
+	if (kernel_parse(kbuf, klen, &k, &err)) {
+		fail(why, "kernel '%s': %s", c->kernel, err.msg);
+		goto out;
+	}
+	if (c->initrd && load_file("initrd", c->initrd, &ibuf, &ilen, why))
 		goto out;
 	uint64_t mem = MiB(c->mem_mib);
-	if (check_host_memory(mem))
+	if (check_host_memory(mem, why))
 		goto out;
 	static char cmdline[LAYOUT_CMDLINE_MAX];
 	if (cmdline_for_config(c, cmdline, sizeof(cmdline), &err)) {
-		log_error("%s", err.msg);
+		fail(why, "%s", err.msg);
 		goto out;
 	}
 	if (open_host_devices(c, &o, &err)) {
-		log_error("%s", err.msg);
+		fail(why, "%s", err.msg);
 		goto out;
 	}
 	if (console_open(&m->con, c->console, c->console_path, &err)) {
-		log_error("%s", err.msg);
+		fail(why, "%s", err.msg);
 		goto out;
 	}
 	m->con_ok = true;
 	if (!c->seccomp)
 		log_warn("--seccomp off: ember's threads run without seccomp filters (debugging only)");
 	if (seccomp_setup(c->seccomp, &err)) {
-		log_error("%s", err.msg);
+		fail(why, "%s", err.msg);
 		status = EXIT_VM_ERROR;
 		goto out;
 	}
 
 	m->vm_ok = true; /* even a failed vm_create leaves what vm_destroy takes */
 	if (vm_create(&m->vm, mem, c->cpus, c->kernel_irqchip, &err)) {
-		log_error("%s", err.msg);
+		fail(why, "%s", err.msg);
 		goto out;
 	}
 	m->vm.start_ns = start_ns;
 	m->vm.report_boot_time = c->boot_time;
 	status = EXIT_VM_ERROR;
 	if (x86_vm_setup(&m->vm, &err)) {
-		log_error("%s", err.msg);
+		fail(why, "%s", err.msg);
 		goto out;
 	}
 	if (add_platform(m, c)) {
-		log_error("cannot register legacy devices");
+		fail(why, "cannot register legacy devices");
 		goto out;
 	}
-	int r = load_guest(m, c, &k, cmdline, ibuf, ilen, &err);
+	int r = load_guest(m, c, &k, cmdline, ibuf, ilen, &err, why);
 	if (r) {
 		status = r;
 		goto out;
@@ -223,19 +243,19 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	free(ibuf);
 	ibuf = NULL;
 	if (add_pci_devices(m, &o, &err)) {
-		log_error("%s", err.msg);
+		fail(why, "%s", err.msg);
 		goto out;
 	}
 	err.msg[0] = '\0';
 	if (device_list_seccomp(&m->vm.devices, &err) || device_list_start(&m->vm.devices, &err)) {
-		log_error("%s", err.msg[0] ? err.msg : "a device did not start");
+		fail(why, "%s", err.msg[0] ? err.msg : "a device did not start");
 		goto out;
 	}
 
 	m->vcpus_created = true;
 	if (vcpus_create(&m->vm, &err) || x86_vcpus_setup(&m->vm, &k, &err) ||
 	    (console_raw(&m->con), vcpus_start(&m->vm, &err))) {
-		log_error("%s", err.msg);
+		fail(why, "%s", err.msg);
 		vm_request_stop(&m->vm, EXIT_VM_ERROR);
 	} else if (vcpus_wait_ready(&m->vm) || seccomp_thread_install(SECCOMP_MAIN)) {
 		/* Every other thread exists and has its filter: the main thread,

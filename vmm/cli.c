@@ -141,6 +141,46 @@ static int set_boot_time(struct vm_config *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
+static int set_api_sock(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	if (!v[0] || strlen(v) >= 108) { /* sun_path */
+		err_set(e, "--api-sock: '%s' is not a socket path (1-107 bytes)", v);
+		return -1;
+	}
+	o->api_sock = v;
+	return 0;
+}
+
+static int set_config_file(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)e;
+	o->config_file = v;
+	return 0;
+}
+
+static int set_no_api(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)v, (void)e;
+	o->no_api = true;
+	return 0;
+}
+
+/* Firecracker's rule: 1-64 letters, digits and '-'. */
+static int set_id(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	size_t n = strlen(v);
+	bool ok = n >= 1 && n <= EMBER_ID_MAX;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		     (v[i] >= '0' && v[i] <= '9') || v[i] == '-';
+	if (!ok) {
+		err_set(e, "--id: '%s' is not 1-%d letters, digits and '-'", v, EMBER_ID_MAX);
+		return -1;
+	}
+	o->id = v;
+	return 0;
+}
+
 static int set_help(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
@@ -168,6 +208,10 @@ static const struct cli_option options[] = {
 	{{"net", "tap=NAME[,mac=MAC][,queues=N][,mtu=N]", "virtio-net NIC on a TAP (repeatable; eth0, eth1, ...), created if missing; queues: 1-8 queue pairs; mtu: set the TAP's MTU (the guest gets the TAP's); SIGUSR1 prints each NIC's counters and queue state as JSON on stderr"}, set_net},
 	{{"vfio", "BDF", "pass the host PCI device BDF (e.g. 0000:01:00.1, an SR-IOV VF bound to vfio-pci) through to the guest (repeatable): its memory BARs and MSI-X on ember's PCI bus, all guest RAM pinned for its DMA (RLIMIT_MEMLOCK must allow it)"}, set_vfio},
 	{{"boot-time", NULL, "print on stderr how long after ember started guest userspace began"}, set_boot_time},
+	{{"api-sock", "PATH", "serve the Firecracker-compatible API on a Unix socket at PATH (removed at exit); without --kernel or --config-file, wait for the VM's configuration and InstanceStart there"}, NULL, set_api_sock},
+	{{"config-file", "PATH", "boot the VM Firecracker's JSON config file describes (boot-source, machine-config, drives, network-interfaces, ...) instead of --kernel and the device options"}, NULL, set_config_file},
+	{{"no-api", NULL, "with --config-file: serve no API"}, NULL, set_no_api},
+	{{"id", "ID", "the VM's name in the API (1-64 letters, digits and '-'; default anonymous-instance)"}, NULL, set_id},
 	{{"help", NULL, "show this help and exit"}, NULL, set_help},
 	{{"version", NULL, "show ember's version and exit"}, NULL, set_version},
 };
@@ -206,9 +250,25 @@ int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 		return -1;
 	o->vm.guest_argv = argv + i;
 	o->vm.guest_argc = i < argc ? (size_t)(argc - i) : 0;
-	if (!o->help && !o->version && !o->vm.kernel) {
-		err_set(err, "no kernel given (--kernel PATH)");
+	if (o->help || o->version)
+		return 0;
+	if (o->no_api && !o->config_file) {
+		err_set(err, "--no-api needs --config-file");
 		return -1;
 	}
+	if (o->no_api && o->api_sock) {
+		err_set(err, "--no-api and --api-sock: give one");
+		return -1;
+	}
+	if (o->config_file && o->vm.kernel) {
+		err_set(err, "--config-file and --kernel: give one (the config file names the kernel)");
+		return -1;
+	}
+	if (!o->vm.kernel && !o->config_file && !o->api_sock) {
+		err_set(err, "no kernel given (--kernel PATH, or --config-file PATH, or --api-sock PATH)");
+		return -1;
+	}
+	if (!o->id)
+		o->id = "anonymous-instance";
 	return 0;
 }

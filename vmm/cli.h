@@ -10,11 +10,18 @@
 #include "vmm/config.h"
 #include "vmm/lib/util.h"
 
-/* What the command line asks for: a VM, or help or the version. */
+/* What the command line asks for: a VM, or help or the version; and the
+ * control plane (the API socket, a Firecracker config file). */
 struct ember_opts {
 	struct vm_config vm;
+	const char *api_sock;     /* --api-sock PATH */
+	const char *config_file;  /* --config-file PATH */
+	bool no_api;              /* --no-api */
+	const char *id;           /* --id ID (default "anonymous-instance") */
 	bool help, version;
 };
+
+#define EMBER_ID_MAX 64
 
 /* Parse argv into o (o->vm starts from vm_config_defaults). Returns 0, or -1 with one line in err. */
 int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err);

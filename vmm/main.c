@@ -1,6 +1,9 @@
-/* main.c: ember's entry point: read the command line into a VM configuration,
- * build the VM from it (builder.c), run it until the guest or a signal ends
- * it, feeding console input to the UART, and exit with the guest's status. */
+/* main.c: ember's entry point: read the command line (or a Firecracker config
+ * file) into a VM configuration, serve the API socket when asked (vmm/api),
+ * build the VM (builder.c) at once or when the API says InstanceStart, run
+ * it until the guest or a signal ends it, feeding console input to the UART
+ * and carrying out the API's pause and resume, and exit with the guest's
+ * status. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +13,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "vmm/api/api.h"
+#include "vmm/api/control.h"
+#include "vmm/api/fc_config.h"
+#include "vmm/api/server.h"
 #include "vmm/builder.h"
 #include "vmm/cli.h"
 #include "vmm/core/vcpu.h"
@@ -39,21 +46,51 @@ static void test_hook_pause(struct vm *vm, int signo)
 }
 #endif
 
+/* The API (NULL without --api-sock). */
+static struct api *api;
+
+static void set_state(enum api_state st)
+{
+	if (api)
+		atomic_store(&api->state, st);
+}
+
+/* An API request for the running VM (main thread). */
+static void api_request(struct vm *vm)
+{
+	enum control_kind kind;
+	const void *arg;
+	if (!control_take(api->ctl, &kind, &arg))
+		return;
+	if (kind == CONTROL_START) {
+		control_done(api->ctl, -1, "the microVM is already running");
+	} else if (kind == CONTROL_PAUSE) {
+		int r = vm_pause(vm);
+		set_state(API_PAUSED);
+		control_done(api->ctl, r, r ? "the microVM did not pause within 1 s" : NULL);
+	} else {
+		vm_resume(vm);
+		set_state(API_RUNNING);
+		control_done(api->ctl, 0, NULL);
+	}
+}
+
 /* Wait for the VM to stop, feeding console input to the UART meanwhile;
- * SIGUSR1 prints the VM's and every device's stats. Returns the exit status. */
+ * SIGUSR1 prints the VM's and every device's stats; the API's requests are
+ * carried out. Returns the exit status. */
 static int run_loop(struct machine *m, int sig_fd)
 {
 	struct vm *vm = &m->vm;
 	struct console *con = &m->con;
 	bool input_open = con->in_fd >= 0;
 	for (;;) {
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{vm->stop_efd, POLLIN, 0}, {sig_fd, POLLIN, 0}, {m->room_efd, POLLIN, 0},
-			{-1, POLLIN, 0},
+			{-1, POLLIN, 0}, {api ? api->ctl->efd : -1, POLLIN, 0},
 		};
 		if (input_open && serial_rx_room(m->com1) > 0)
 			p[3].fd = con->in_fd;
-		if (poll(p, 4, -1) < 0) {
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
@@ -83,6 +120,8 @@ static int run_loop(struct machine *m, int sig_fd)
 			ssize_t r = read(m->room_efd, &n, sizeof(n));
 			(void)r;
 		}
+		if (p[4].revents & POLLIN)
+			api_request(vm);
 		if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
 			uint8_t buf[SERIAL_RX_FIFO];
 			size_t room = serial_rx_room(m->com1);
@@ -92,6 +131,46 @@ static int run_loop(struct machine *m, int sig_fd)
 			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
 				input_open = false; /* end of input: the guest just sees no more */
 		}
+	}
+}
+
+/* Started with --api-sock and nothing to boot: carry out the API's requests
+ * until InstanceStart builds the VM (0; *built), or a signal ends ember (its
+ * exit status). A start that fails is answered with the reason, and the API
+ * may try again. */
+static int wait_for_start(struct machine *m, int sig_fd, uint64_t start_ns, bool *built)
+{
+	for (;;) {
+		struct pollfd p[2] = {{sig_fd, POLLIN, 0}, {api->ctl->efd, POLLIN, 0}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			return EXIT_VM_ERROR;
+		}
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGUSR1 &&
+			    (int)si.ssi_signo < SIGRTMIN)
+				return 128 + (int)si.ssi_signo;
+		}
+		enum control_kind kind;
+		const void *arg;
+		if (!(p[1].revents & POLLIN) || !control_take(api->ctl, &kind, &arg))
+			continue;
+		if (kind != CONTROL_START) {
+			control_done(api->ctl, -1, "the microVM has not been started");
+			continue;
+		}
+		struct errbuf why;
+		if (machine_build(m, arg, start_ns, &why) == 0) {
+			*built = true;
+			set_state(API_RUNNING);
+			control_done(api->ctl, 0, NULL);
+			return 0;
+		}
+		machine_destroy(m);
+		control_done(api->ctl, -1, why.msg);
 	}
 }
 
@@ -132,9 +211,54 @@ int main(int argc, char **argv)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	/* The configuration: the command line's, a config file's, or (with
+	 * --api-sock and neither) the one the API fills before InstanceStart. */
+	static struct fc_config fcc;
+	fc_config_init(&fcc);
+	const struct vm_config *boot = o.vm.kernel ? &o.vm : NULL;
+	if (o.config_file) {
+		if (fc_config_file_load(&fcc, o.config_file, &err)) {
+			log_error("--config-file %s: %s", o.config_file, err.msg);
+			return EXIT_USAGE;
+		}
+		boot = &fcc.vm;
+	}
+	static struct control ctl;
+	static struct api a;
+	static struct api_server srv;
+	if (o.api_sock) {
+		if (control_init(&ctl)) {
+			log_error("eventfd: %s", strerror(errno));
+			return EXIT_VM_ERROR;
+		}
+		a = (struct api){.id = o.id, .cfg = &fcc, .ctl = &ctl,
+				 .cli_vm = boot == &o.vm ? &o.vm : NULL};
+		atomic_init(&a.state, API_NOT_STARTED);
+		if (api_server_open(&srv, o.api_sock, &err)) {
+			log_error("%s", err.msg);
+			api_server_close(&srv);
+			return EXIT_USAGE;
+		}
+		if (api_server_start(&srv, api_handle, &a, &err)) {
+			log_error("%s", err.msg);
+			api_server_close(&srv);
+			return EXIT_VM_ERROR;
+		}
+		api = &a;
+	}
+
 	struct machine m;
-	int status = machine_build(&m, &o.vm, start_ns);
+	struct errbuf why;
+	bool built = false;
+	int status;
+	if (boot) {
+		status = machine_build(&m, boot, start_ns, &why);
+		built = true;
+	} else {
+		status = wait_for_start(&m, sig_fd, start_ns, &built);
+	}
 	if (status == 0) {
+		set_state(API_RUNNING);
 #ifdef EMBER_TEST_HOOKS
 		/* Test builds only: EMBER_TEST_FORBIDDEN=main makes the main
 		 * thread try to start a process, which its filter forbids. */
@@ -145,6 +269,12 @@ int main(int argc, char **argv)
 		vcpus_go(&m.vm);
 		status = run_loop(&m, sig_fd);
 	}
-	machine_destroy(&m);
+	if (api) {
+		control_close(&ctl, "ember is exiting");
+		api_server_close(&srv);
+	}
+	if (built)
+		machine_destroy(&m);
+	fc_config_free(&fcc);
 	return status;
 }

@@ -30,6 +30,7 @@ static bool enabled;
 static int vfio_fds[SECCOMP_MAX_VFIO_FDS];
 static unsigned nvfio_fds;
 static const struct seccomp_allow *vcpu_allows[SECCOMP_MAX_VCPU_ALLOWS];
+static int unlink_dirfd = -1;
 static unsigned nvcpu_allows;
 static char names[MAX_NR][NAME_LEN]; /* filled before any filter, read by the handler */
 static __thread char thread_name[16];
@@ -63,6 +64,14 @@ static const int main_calls[] = {
 	SCMP_SYS(io_uring_enter), SCMP_SYS(rt_sigaction),
 };
 static const unsigned long main_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, TCGETS, TCSETS, TCSETSW, TCSETSF};
+
+/* The API thread: its socket (accept, receive, send, close) and poll. The
+ * requests that act on the VM go to the main thread (eventfd and futex, in
+ * the common set). */
+static const int api_calls[] = {
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept4), SCMP_SYS(recvfrom),
+	SCMP_SYS(sendto), SCMP_SYS(close),
+};
 
 static const char *const kind_names[SECCOMP_KINDS] = {
 	[SECCOMP_MAIN] = "main", [SECCOMP_VCPU] = "vcpu", [SECCOMP_API] = "api",
@@ -214,9 +223,15 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind, const struc
 				return r;
 		}
 		break;
-	case SECCOMP_MAIN:
 	case SECCOMP_API:
+		return CALLS(api_calls);
+	case SECCOMP_MAIN:
 		if ((r = CALLS(main_calls)))
+			return r;
+		/* unlinkat: the API socket, in its own folder only. */
+		if (unlink_dirfd >= 0 &&
+		    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 1,
+					  SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)unlink_dirfd))))
 			return r;
 		/* tgkill: kicking ember's own vCPU threads only. */
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
@@ -235,6 +250,11 @@ void seccomp_allow_vfio_fd(int fd)
 {
 	if (fd >= 0 && nvfio_fds < SECCOMP_MAX_VFIO_FDS)
 		vfio_fds[nvfio_fds++] = fd;
+}
+
+void seccomp_allow_unlinkat_dirfd(int fd)
+{
+	unlink_dirfd = fd;
 }
 
 int seccomp_vcpu_allow(const struct seccomp_allow *a)

@@ -32,7 +32,7 @@
 enum seccomp_thread_kind {
 	SECCOMP_MAIN,   /* signalfd/poll loop, console input, teardown */
 	SECCOMP_VCPU,   /* KVM_RUN loop and the device emulation it calls */
-	SECCOMP_API,    /* the API thread (not written yet): reserved, main's list for now */
+	SECCOMP_API,    /* the API thread: its socket, poll */
 	SECCOMP_KINDS
 };
 
@@ -75,6 +75,10 @@ int seccomp_vcpu_allow(const struct seccomp_allow *a);
  * call KVM_IRQFD (masking its MSI-X vectors). Up to SECCOMP_MAX_VFIO_FDS. */
 #define SECCOMP_MAX_VFIO_FDS 8
 void seccomp_allow_vfio_fd(int fd);
+
+/* The API socket's folder (an O_PATH fd): the main thread may unlinkat in it
+ * (removing the socket at exit), nowhere else. Before filters are installed. */
+void seccomp_allow_unlinkat_dirfd(int fd);
 
 /* The name of a thread kind ("main", "vcpu", "api"). */
 const char *seccomp_kind_name(enum seccomp_thread_kind kind);

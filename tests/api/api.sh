@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# tests/api/api.sh: the Firecracker-compatible API on a Unix socket
+# (--api-sock) and the JSON config file (--config-file), driven with curl
+# the way Firecracker's own docs drive Firecracker: instance info before and
+# after the start, configuration with PUT, InstanceStart, pause and resume
+# through PATCH /vm (no KVM_RUN while paused), the full configuration back
+# from GET /vm/config, 400 with a fault message for what ember does not have
+# or what comes too late, a config file that boots at once (with and without
+# a socket), refusals of bad input (one error line, exit 2, nothing started),
+# and the socket removed at exit. Tiny PVH payloads, so it runs natively on
+# any /dev/kvm that can run a few instructions (otherwise in the lab).
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+EMBER=${EMBER:-build/ember}
+SPIN=$T_TMP/spin.elf
+EXIT7=$T_TMP/exit7.elf
+build/tests/mkpayload spin "$SPIN" || exit 1
+build/tests/mkpayload 7 "$EXIT7" || exit 1
+
+# api SOCK METHOD PATH [BODY]: one request; prints the status code, then the
+# body, on stdout.
+api() {
+	local sock=$1 method=$2 path=$3 body=${4:-}
+	local args=(-sS --unix-socket "$sock" -X "$method" -o "$T_TMP/resp" -w '%{http_code}'
+		    --max-time 30 "http://localhost$path")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' -d "$body")
+	local code
+	rm -f "$T_TMP/resp" # curl writes no file for an empty body
+	code=$(curl "${args[@]}") || return 1
+	echo "$code"
+	cat "$T_TMP/resp" 2>/dev/null
+	echo
+}
+
+# expect_api WANT-CODE BODY-PATTERN SOCK METHOD PATH [BODY]
+expect_api() {
+	local want=$1 pat=$2 out
+	shift 2
+	out=$(api "$@") || { echo "curl failed: $*"; return 1; }
+	local code=${out%%$'\n'*} body=
+	[[ $out == *$'\n'* ]] && body=${out#*$'\n'}
+	if [ "$code" != "$want" ] || ! grep -Eq -- "$pat" <<<"$body"; then
+		echo "$* -> $code $body (want $want /$pat/)"
+		return 1
+	fi
+}
+
+# start_api SOCK [ARGS...]: ember serving SOCK in the background; sets $pid.
+start_api() {
+	local sock=$1
+	shift
+	: >"$T_TMP/err"
+	"$EMBER" --api-sock "$sock" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
+	pid=$!
+	local _
+	for _ in $(seq 1 100); do
+		[ -S "$sock" ] && return 0
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "no socket at $sock"; cat "$T_TMP/err"; return 1
+}
+
+t_instance_info_and_version() {
+	local s=$T_TMP/api.sock
+	start_api "$s" --id vm-01 || return 1
+	expect_api 200 '^\{"id":"vm-01","state":"Not started","vmm_version":"[^"]+","app_name":"ember"\}$' "$s" GET / || { kill $pid; return 1; }
+	expect_api 200 '^\{"firecracker_version":"[^"]+"\}$' "$s" GET /version || { kill $pid; return 1; }
+	expect_api 200 '"vcpu_count":1' "$s" GET /machine-config || { kill $pid; return 1; }
+	expect_api 200 '"mem_size_mib":256' "$s" GET /machine-config || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ ! -e "$s" ] || { echo "socket left behind"; return 1; }
+}
+
+t_configure_start_pause_resume() {
+	local s=$T_TMP/api.sock a b
+	start_api "$s" || return 1
+	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$SPIN\",\"boot_args\":\"console=ttyS0\"}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /machine-config '{"mem_size_mib":96}' || { kill $pid; return 1; }
+	expect_api 200 '"vcpu_count":2.*"mem_size_mib":96|"mem_size_mib":96.*"vcpu_count":2' "$s" GET /machine-config || { kill $pid; return 1; }
+	expect_api 200 "\"kernel_image_path\":\"$SPIN\"" "$s" GET /vm/config || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }
+	expect_api 200 '"state":"Running"' "$s" GET / || { kill $pid; return 1; }
+	# Too late for configuration, and a second start.
+	expect_api 400 '"fault_message":".*(after|started)' "$s" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":64}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }
+	# Paused: no vCPU enters KVM_RUN.
+	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Paused"}' || { kill $pid; return 1; }
+	expect_api 200 '"state":"Paused"' "$s" GET / || { kill $pid; return 1; }
+	usr1_line $pid "$T_TMP/err" || { kill $pid; return 1; }
+	a=$(kvm_runs "$T_TMP/err")
+	sleep 0.5
+	usr1_line $pid "$T_TMP/err" || { kill $pid; return 1; }
+	b=$(kvm_runs "$T_TMP/err")
+	[ -n "$a" ] && [ "$a" = "$b" ] || { echo "KVM_RUN moved while paused: $a -> $b"; kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Paused"}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Resumed"}' || { kill $pid; return 1; }
+	expect_api 200 '"state":"Running"' "$s" GET / || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":' "$s" PATCH /vm '{"state":"Sleeping"}' || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; return 1; }
+	[ ! -e "$s" ] || { echo "socket left behind"; return 1; }
+}
+
+t_exit_status_through_api_start() {
+	local s=$T_TMP/api.sock rc
+	start_api "$s" || return 1
+	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$EXIT7\"}" || { kill $pid; return 1; }
+	api "$s" PUT /actions '{"action_type":"InstanceStart"}' >/dev/null
+	timeout 30 tail --pid=$pid -f /dev/null
+	wait $pid
+	rc=$?
+	[ $rc = 7 ] || { echo "exit status $rc, want the guest's 7"; cat "$T_TMP/err"; return 1; }
+	[ ! -e "$s" ] || { echo "socket left behind"; return 1; }
+}
+
+t_refusals_are_400_and_change_nothing() {
+	local s=$T_TMP/api.sock
+	start_api "$s" || return 1
+	expect_api 400 '"fault_message":".*vsock' "$s" PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/v.sock"}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*balloon' "$s" PUT /balloon '{"amount_mib":0,"deflate_on_oom":false}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*entropy' "$s" PUT /entropy '{}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*mmds|"fault_message":".*MMDS' "$s" PUT /mmds '{}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":"Invalid request method and/or path' "$s" GET /nothing-here || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":' "$s" PUT /machine-config '{"vcpu_count":2' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":' "$s" PUT /machine-config '{"vcpu_count":0,"mem_size_mib":64}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":' "$s" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":64,"smt":true}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }
+	# what was refused changed nothing
+	expect_api 200 '"vcpu_count":1' "$s" GET /machine-config || { kill $pid; return 1; }
+	expect_api 200 '"state":"Not started"' "$s" GET / || { kill $pid; return 1; }
+	# a body too large for the API
+	head -c 60000 /dev/zero | tr '\0' ' ' >"$T_TMP/big"
+	local code
+	code=$(curl -sS --unix-socket "$s" -X PUT -o /dev/null -w '%{http_code}' --max-time 30 \
+		-H 'Content-Type: application/json' --data-binary @"$T_TMP/big" http://localhost/machine-config)
+	[ "$code" = 413 ] || [ "$code" = 400 ] || { echo "a 60000-byte body got $code"; kill $pid; return 1; }
+	expect_api 200 '"state":"Not started"' "$s" GET / || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; return 1; }
+}
+
+t_config_file_boots_at_once() {
+	local s=$T_TMP/api.sock rc
+	cat >"$T_TMP/vm.json" <<EOF
+{"boot-source": {"kernel_image_path": "$SPIN"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}
+EOF
+	start_api "$s" --config-file "$T_TMP/vm.json" || return 1
+	expect_api 200 '"state":"Running"' "$s" GET / || { kill $pid; return 1; }
+	expect_api 200 '"mem_size_mib":64' "$s" GET /vm/config || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; return 1; }
+	# without a socket: the guest's exit status is ember's
+	cat >"$T_TMP/vm7.json" <<EOF
+{"boot-source": {"kernel_image_path": "$EXIT7"}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}
+EOF
+	expect_status 7 "$EMBER" --no-api --config-file "$T_TMP/vm7.json"
+}
+
+t_bad_config_and_flags() {
+	echo '{"boot-source": {"kernel_image_path": "/nonexistent"}, "vsock": {"guest_cid": 3}}' >"$T_TMP/bad.json"
+	expect_status 2 "$EMBER" --no-api --config-file "$T_TMP/bad.json" || return 1
+	expect_lines 1 "$T_ERR" && expect_grep '^ember: .*vsock' "$T_ERR" || return 1
+	echo '{"boot-source": ' >"$T_TMP/cut.json"
+	expect_status 2 "$EMBER" --no-api --config-file "$T_TMP/cut.json" || return 1
+	expect_lines 1 "$T_ERR" || return 1
+	expect_status 2 "$EMBER" --no-api --config-file /nonexistent.json || return 1
+	expect_lines 1 "$T_ERR" || return 1
+	expect_status 2 "$EMBER" --no-api || return 1
+	expect_grep '^ember: --no-api needs --config-file' "$T_ERR" || return 1
+	# a path that exists and is not a socket is not taken over
+	: >"$T_TMP/file"
+	expect_status 2 "$EMBER" --api-sock "$T_TMP/file" || return 1
+	expect_grep '^ember: --api-sock' "$T_ERR" || return 1
+	[ -f "$T_TMP/file" ] || { echo "the file was removed"; return 1; }
+}
+
+t_stale_socket_replaced() {
+	local s=$T_TMP/api.sock
+	python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$s" || return 1
+	start_api "$s" || return 1
+	expect_api 200 '"state":"Not started"' "$s" GET / || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; return 1; }
+}
+
+for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
+	t_run "api/${t#t_}" "$t"
+done
+t_summary

@@ -1,0 +1,232 @@
+/* api.c: the API's requests, Firecracker's paths, bodies, status codes and
+ * fault messages (see api.h). */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/api/api.h"
+
+#ifndef EMBER_VERSION
+#define EMBER_VERSION "0.1.0"
+#endif
+
+static const char *const state_names[] = {
+	[API_NOT_STARTED] = "Not started", [API_RUNNING] = "Running", [API_PAUSED] = "Paused",
+};
+
+static void reply_json(struct api_reply *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void reply_json(struct api_reply *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(r->body, sizeof(r->body), fmt, ap);
+	va_end(ap);
+	r->status = 200;
+	r->len = n < 0 ? 0 : (size_t)n < sizeof(r->body) ? (size_t)n : sizeof(r->body) - 1;
+}
+
+/* A malloc'd JSON document (NULL: out of memory) as the 200 body. */
+static void reply_doc(struct api_reply *r, char *doc)
+{
+	if (!doc) {
+		api_reply_fault(r, 500, "out of memory");
+		return;
+	}
+	size_t n = strlen(doc);
+	if (n >= sizeof(r->body)) {
+		api_reply_fault(r, 500, "the answer is larger than %zu bytes", sizeof(r->body));
+	} else {
+		memcpy(r->body, doc, n);
+		r->status = 200;
+		r->len = n;
+	}
+	free(doc);
+}
+
+static void reply_ok(struct api_reply *r)
+{
+	r->status = 204;
+	r->len = 0;
+}
+
+/* The one string member `key` of a JSON object body, strictly: the object
+ * has that key and no other. 0 with *out (into buf), or -1 with a fault. */
+static int one_string(const struct http_request *req, const char *key, char *buf, size_t cap,
+		      struct api_reply *r)
+{
+	json_error_t je;
+	json_t *j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+	if (!j) {
+		api_reply_fault(r, 400,
+				"An error occurred when deserializing the json body of a request: %s.",
+				je.text);
+		return -1;
+	}
+	const char *v = NULL;
+	int ok = json_unpack_ex(j, &je, JSON_STRICT, "{s:s}", key, &v);
+	if (ok == 0)
+		snprintf(buf, cap, "%s", v);
+	json_decref(j);
+	if (ok != 0) {
+		api_reply_fault(r, 400,
+				"An error occurred when deserializing the json body of a request: %s.",
+				je.text);
+		return -1;
+	}
+	return 0;
+}
+
+static enum api_state state(const struct api *a)
+{
+	return (enum api_state)atomic_load(&a->state);
+}
+
+static void get_root(struct api *a, struct api_reply *r)
+{
+	reply_json(r, "{\"id\":\"%s\",\"state\":\"%s\",\"vmm_version\":\"%s\",\"app_name\":\"ember\"}",
+		   a->id, state_names[state(a)], EMBER_VERSION);
+}
+
+static void put_actions(struct api *a, const struct http_request *req, struct api_reply *r)
+{
+	char action[64];
+	if (one_string(req, "action_type", action, sizeof(action), r))
+		return;
+	if (strcmp(action, "InstanceStart") == 0) {
+		if (state(a) != API_NOT_STARTED) {
+			api_reply_fault(r, 400, "The microVM is already running.");
+			return;
+		}
+		char msg[256];
+		if (control_call(a->ctl, CONTROL_START, &a->cfg->vm, msg, sizeof(msg)))
+			api_reply_fault(r, 400, "Cannot start the microVM: %s", msg);
+		else
+			reply_ok(r);
+	} else if (strcmp(action, "SendCtrlAltDel") == 0 || strcmp(action, "FlushMetrics") == 0) {
+		api_reply_fault(r, 400, "ember cannot %s yet.",
+				action[0] == 'S' ? "send Ctrl+Alt+Del" : "flush metrics");
+	} else {
+		api_reply_fault(r, 400, "An error occurred when deserializing the json body of a "
+				"request: unknown action_type '%s'.", action);
+	}
+}
+
+static void patch_vm(struct api *a, const struct http_request *req, struct api_reply *r)
+{
+	char st[64];
+	if (one_string(req, "state", st, sizeof(st), r))
+		return;
+	enum control_kind kind;
+	if (strcmp(st, "Paused") == 0)
+		kind = CONTROL_PAUSE;
+	else if (strcmp(st, "Resumed") == 0)
+		kind = CONTROL_RESUME;
+	else {
+		api_reply_fault(r, 400, "An error occurred when deserializing the json body of a "
+				"request: unknown state '%s' (Paused or Resumed).", st);
+		return;
+	}
+	if (state(a) == API_NOT_STARTED) {
+		api_reply_fault(r, 400, "The microVM has not been started.");
+		return;
+	}
+	char msg[256];
+	if (control_call(a->ctl, kind, NULL, msg, sizeof(msg)))
+		api_reply_fault(r, 400, "%s", msg);
+	else
+		reply_ok(r);
+}
+
+/* The configuration requests: before the start only. */
+typedef int put_fn(struct fc_config *fc, const char *body, size_t len, struct errbuf *err);
+typedef int put_id_fn(struct fc_config *fc, const char *id, const char *body, size_t len,
+		      struct errbuf *err);
+
+static void configure(struct api *a, const struct http_request *req, put_fn *fn, put_id_fn *idfn,
+		      const char *id, struct api_reply *r)
+{
+	if (state(a) != API_NOT_STARTED) {
+		api_reply_fault(r, 400,
+				"The requested operation is not supported after starting the microVM.");
+		return;
+	}
+	struct errbuf e = {{0}};
+	const char *body = (const char *)req->body;
+	int rc = idfn ? idfn(a->cfg, id, body, req->body_len, &e)
+		      : fn(a->cfg, body, req->body_len, &e);
+	if (rc)
+		api_reply_fault(r, 400, "%s", e.msg);
+	else
+		reply_ok(r);
+}
+
+/* "/drives/ID" -> "ID" (empty: NULL). */
+static const char *path_id(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(path, prefix, n) != 0 || path[n] != '/' || !path[n + 1])
+		return NULL;
+	return path + n + 1;
+}
+
+void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
+{
+	struct api *a = ctx;
+	const char *p = req->path;
+	bool body = req->body_len > 0;
+	const char *id;
+	const char *why;
+
+	if (req->method == HTTP_GET && body) {
+		api_reply_fault(r, 400, "GET request cannot have a body.");
+		return;
+	}
+	if ((req->method == HTTP_PUT || req->method == HTTP_PATCH) && !body) {
+		api_reply_fault(r, 400, "Empty %s request.", req->method_name);
+		return;
+	}
+	if (req->method == HTTP_GET) {
+		if (strcmp(p, "/") == 0)
+			return get_root(a, r);
+		if (strcmp(p, "/version") == 0)
+			return reply_json(r, "{\"firecracker_version\":\"%s\"}", EMBER_VERSION);
+		if (strcmp(p, "/machine-config") == 0)
+			return reply_doc(r, fc_machine_config_json(a->cli_vm ? a->cli_vm : &a->cfg->vm));
+		if (strcmp(p, "/vm/config") == 0)
+			return reply_doc(r, a->cli_vm ? fc_vm_config_json(a->cli_vm, NULL, NULL)
+						      : fc_config_json(a->cfg));
+	} else if (req->method == HTTP_PUT) {
+		if (strcmp(p, "/actions") == 0)
+			return put_actions(a, req, r);
+		if (strcmp(p, "/boot-source") == 0)
+			return configure(a, req, fc_put_boot_source, NULL, NULL, r);
+		if (strcmp(p, "/machine-config") == 0)
+			return configure(a, req, fc_put_machine_config, NULL, NULL, r);
+		if (strcmp(p, "/logger") == 0)
+			return configure(a, req, fc_put_logger, NULL, NULL, r);
+		if (strcmp(p, "/metrics") == 0)
+			return configure(a, req, fc_put_metrics, NULL, NULL, r);
+		if ((id = path_id(p, "/drives")))
+			return configure(a, req, NULL, fc_put_drive, id, r);
+		if ((id = path_id(p, "/network-interfaces")))
+			return configure(a, req, NULL, fc_put_network_interface, id, r);
+	} else if (req->method == HTTP_PATCH) {
+		if (strcmp(p, "/vm") == 0)
+			return patch_vm(a, req, r);
+		if (strcmp(p, "/machine-config") == 0)
+			return configure(a, req, fc_patch_machine_config, NULL, NULL, r);
+		if (path_id(p, "/drives") || path_id(p, "/network-interfaces")) {
+			api_reply_fault(r, 400, "ember cannot change %s after the start yet.",
+					p[1] == 'd' ? "a drive" : "a network interface");
+			return;
+		}
+	}
+	if ((why = fc_unsupported(p))) {
+		api_reply_fault(r, 400, "%s", why);
+		return;
+	}
+	api_reply_fault(r, 400, "Invalid request method and/or path: %s %s.", req->method_name, p);
+}

@@ -1,0 +1,57 @@
+/* control.h: how the API thread asks the main thread, which owns the VM, to
+ * act on it: start it, pause it, resume it. One request at a time: the API
+ * thread posts it (control_call blocks until the main thread has carried it
+ * out) and the main thread, woken through control.efd in its poll loop,
+ * takes it (control_take), acts, and answers (control_done). Everything else
+ * the API does (configuration before the start, state, version) needs no
+ * main thread.
+ *
+ *	control_init(&c)                     main, before the API thread starts
+ *	control_call(&c, CONTROL_PAUSE, NULL, msg, sizeof(msg))   API thread
+ *	poll(c.efd) -> control_take(&c, &kind, &arg) ... control_done(&c, r, "why")  main
+ *	control_destroy(&c)
+ */
+#ifndef EMBER_CONTROL_H
+#define EMBER_CONTROL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum control_kind {
+	CONTROL_START,  /* arg: the struct vm_config to build the VM from */
+	CONTROL_PAUSE,
+	CONTROL_RESUME,
+};
+
+struct control {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int efd;                 /* readable while a request waits */
+	bool posted, done;
+	enum control_kind kind;
+	const void *arg;
+	int result;
+	char msg[256];           /* why it failed */
+	bool closed;             /* control_close: no more requests */
+};
+
+/* 0, or -1 (errno) when the eventfd cannot be made. */
+int control_init(struct control *c);
+void control_destroy(struct control *c);
+
+/* API thread: ask for kind and wait for the answer. 0, or -1 with the main
+ * thread's reason in msg. */
+int control_call(struct control *c, enum control_kind kind, const void *arg, char *msg,
+		 size_t msglen);
+
+/* Main thread, when efd is readable: the request waiting, if any (true). */
+bool control_take(struct control *c, enum control_kind *kind, const void **arg);
+/* Main thread: the answer to the request taken; msg (may be NULL) says why it
+ * failed. */
+void control_done(struct control *c, int result, const char *msg);
+/* Main thread, on its way out: a request waiting, and every later one, fails
+ * with msg (so the API thread never waits for a main thread that is gone). */
+void control_close(struct control *c, const char *msg);
+
+#endif
