@@ -132,3 +132,15 @@ usr1_line() {
 kvm_runs() {
 	tr -d '\r' <"$1" | grep '^{"vm":' | tail -n1 | grep -o '"kvm_runs":[0-9]*' | cut -d: -f2 | paste -sd,
 }
+
+# wait_for_socket PATH PID: wait (bounded, 5 s) until PATH is a socket, or PID is gone.
+wait_for_socket() {
+	local _
+	for _ in $(seq 1 100); do
+		[ -S "$1" ] && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "no socket at $1"
+	return 1
+}

@@ -52,13 +52,7 @@ start_api() {
 	: >"$T_TMP/err"
 	"$EMBER" --api-sock "$sock" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
 	pid=$!
-	local _
-	for _ in $(seq 1 100); do
-		[ -S "$sock" ] && return 0
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "no socket at $sock"; cat "$T_TMP/err"; return 1
+	wait_for_socket "$sock" $pid || { cat "$T_TMP/err"; return 1; }
 }
 
 t_instance_info_and_version() {

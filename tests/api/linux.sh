@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# tests/api/linux.sh: a Linux guest configured entirely through the API, the
+# way a Firecracker client does it: boot source with boot_args (which replace
+# ember's kernel command line), machine config, a root drive and a data drive
+# (the root one becomes /dev/vda and root=/dev/vda joins the command line), a
+# network interface on a TAP, InstanceStart; the guest reads its disks, pings
+# the host, is paused and resumed through PATCH /vm while it waits, and its
+# exit status is ember's. The same VM from a config file. Runs as root in a
+# network namespace of its own with link-local addresses. Needs a KVM that
+# can boot Linux: run it inside the lab (tests/lab/run).
+cd "$(dirname "$0")/../.." || exit 1
+if [ -z "${EMBER_NET_NETNS:-}" ]; then
+	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
+fi
+. tests/lib.sh
+EMBER=${EMBER:-build/ember}
+G=${EMBER_GUEST:-build/guest}
+BZ=$G/vmlinuz
+INITRD=$G/initramfs.cpio.gz
+HOST_IP=169.254.1.1
+GUEST_IP=169.254.1.2
+XFER=tests/net/xfer.py
+
+ip link set lo up
+ip tuntap add dev tap0 mode tap && ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || exit 1
+
+# put SOCK PATH BODY: a PUT that must answer 204.
+put() {
+	local code
+	code=$(curl -sS --unix-socket "$1" -X "${4:-PUT}" -o "$T_TMP/resp" -w '%{http_code}' --max-time 30 \
+		-H 'Content-Type: application/json' -d "$3" "http://localhost$2") || return 1
+	[ "$code" = 204 ] || { echo "${4:-PUT} $2 -> $code $(cat "$T_TMP/resp" 2>/dev/null)"; return 1; }
+}
+
+# The guest's command: its command line, its disks, a ping, then it waits for
+# the host (paused and resumed meanwhile) and exits 5.
+GUEST="sh -c \\\"cat /proc/cmdline; sha256sum /dev/vdb; ls /sys/block; ping -c 1 -W 10 $HOST_IP && echo guest-waiting; nc -l -p 7000 >/dev/null; exit 5\\\""
+BOOT_ARGS="console=ttyS0 reboot=k panic=-1 quiet ember.ip=$GUEST_IP/16 -- $GUEST"
+
+# The guest ran as configured: root=/dev/vda after the boot args, the data
+# drive is vdb with its bytes, the ping went through.
+check_guest() {
+	expect_grep "console=ttyS0 reboot=k panic=-1 quiet ember.ip=.* root=/dev/vda ro" "$1" || return 1
+	expect_grep "^$2 +/dev/vdb" "$1" || return 1
+	expect_grep '^vda$' "$1" && expect_grep '^vdb$' "$1" || return 1
+	expect_grep '^guest-waiting' "$1"
+}
+
+t_linux_guest_through_the_api() {
+	local s=$T_TMP/api.sock sum pid rc
+	head -c 4M /dev/urandom >"$T_TMP/data.img"
+	cp "$G/rootfs.ext4" "$T_TMP/root.ext4"
+	sum=$(sha256sum <"$T_TMP/data.img" | cut -d' ' -f1)
+	"$EMBER" --api-sock "$s" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
+	pid=$!
+	wait_for_socket "$s" $pid || return 1
+	put "$s" /boot-source "{\"kernel_image_path\":\"$BZ\",\"initrd_path\":\"$INITRD\",\"boot_args\":\"$BOOT_ARGS\"}" || { kill -9 $pid; return 1; }
+	put "$s" /machine-config '{"vcpu_count":2,"mem_size_mib":256}' || { kill -9 $pid; return 1; }
+	put "$s" /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$T_TMP/data.img\",\"is_root_device\":false,\"is_read_only\":true}" || { kill -9 $pid; return 1; }
+	put "$s" /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$T_TMP/root.ext4\",\"is_root_device\":true,\"is_read_only\":true}" || { kill -9 $pid; return 1; }
+	put "$s" /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"06:00:ac:10:00:02"}' || { kill -9 $pid; return 1; }
+	put "$s" /actions '{"action_type":"InstanceStart"}' || { kill -9 $pid; return 1; }
+	wait_for '^guest-waiting' "$T_TMP/out" $pid || { kill -9 $pid; return 1; }
+	put "$s" /vm '{"state":"Paused"}' PATCH || { kill -9 $pid; return 1; }
+	sleep 1
+	put "$s" /vm '{"state":"Resumed"}' PATCH || { kill -9 $pid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -9 $pid; return 1; }
+	timeout 120 tail --pid=$pid -f /dev/null
+	wait $pid
+	rc=$?
+	[ $rc = 5 ] || { echo "exit status $rc, want the guest's 5"; tail -n 20 "$T_TMP/out" "$T_TMP/err"; return 1; }
+	check_guest "$T_TMP/out" "$sum" || return 1
+	[ ! -e "$s" ] || { echo "socket left behind"; return 1; }
+}
+
+t_linux_guest_from_a_config_file() {
+	local sum rc
+	head -c 4M /dev/urandom >"$T_TMP/data.img"
+	cp "$G/rootfs.ext4" "$T_TMP/root.ext4"
+	sum=$(sha256sum <"$T_TMP/data.img" | cut -d' ' -f1)
+	cat >"$T_TMP/vm.json" <<EOF
+{
+  "boot-source": {"kernel_image_path": "$BZ", "initrd_path": "$INITRD", "boot_args": "$BOOT_ARGS"},
+  "drives": [
+    {"drive_id": "rootfs", "path_on_host": "$T_TMP/root.ext4", "is_root_device": true, "is_read_only": true},
+    {"drive_id": "data", "path_on_host": "$T_TMP/data.img", "is_root_device": false, "is_read_only": true}
+  ],
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0"}]
+}
+EOF
+	"$EMBER" --no-api --config-file "$T_TMP/vm.json" >"$T_TMP/out2" 2>&1 </dev/null &
+	local pid=$!
+	wait_for '^guest-waiting' "$T_TMP/out2" $pid || { kill -9 $pid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -9 $pid; return 1; }
+	timeout 120 tail --pid=$pid -f /dev/null
+	wait $pid
+	rc=$?
+	[ $rc = 5 ] || { echo "exit status $rc, want the guest's 5"; tail -n 20 "$T_TMP/out2"; return 1; }
+	check_guest "$T_TMP/out2" "$sum"
+}
+
+for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
+	t_run "api/${t#t_}" "$t"
+done
+t_summary
