@@ -443,6 +443,28 @@ size_t http_write_response(char *out, size_t cap, unsigned status, unsigned flag
 	return (size_t)n + body_len;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const uint8_t *p)
+{
+	uint8_t lo = 0x80, hi = 0xbf;
+	size_t n;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 size_t http_fault_body(char *out, size_t cap, const char *msg)
 {
 	static const char open[] = "{\"fault_message\":\"", close[] = "\"}";
@@ -458,8 +480,12 @@ size_t http_fault_body(char *out, size_t cap, const char *msg)
 			k = (size_t)snprintf(esc, sizeof(esc), "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *p);
-		else
+		else if (*p < 0x80)
 			esc[0] = (char)*p, k = 1;
+		else if ((k = utf8_len(p)))
+			memcpy(esc, p, k), p += k - 1; /* well-formed UTF-8 as it is */
+		else
+			esc[0] = '?', k = 1; /* a byte that would make the JSON invalid */
 		if (cap - n < k)
 			return 0;
 		memcpy(out + n, esc, k);

@@ -116,8 +116,8 @@ size_t http_write_response(char *out, size_t cap, unsigned status, unsigned flag
 /* What a fault body for a message of n bytes needs at most, NUL included. */
 #define HTTP_FAULT_SIZE(n) (6 * (size_t)(n) + sizeof("{\"fault_message\":\"\"}"))
 /* Write {"fault_message":"<msg>"} into out[cap], NUL-terminated, with msg as a
- * JSON string (\" \\ and \u00XX for control characters and DEL; other bytes
- * as they are). Returns its length, or 0 when it does not fit (nothing is
+ * JSON string (\" \\ and \u00XX for control characters and DEL; well-formed
+ * UTF-8 as it is, and '?' for any other byte, so the body is always JSON). Returns its length, or 0 when it does not fit (nothing is
  * written past out[cap - 1]). */
 size_t http_fault_body(char *out, size_t cap, const char *msg);
 

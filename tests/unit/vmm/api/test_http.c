@@ -542,6 +542,10 @@ static void fault_escaping(void)
 	CHECK(http_fault_body(f, sizeof(f), "a\"b\\c\nd\te\x01\x1f\x7f caf\xc3\xa9/") > 0);
 	CHECK_STR_EQ(f, "{\"fault_message\":\"a\\\"b\\\\c\\u000ad\\u0009e\\u0001\\u001f"
 			"\\u007f caf\xc3\xa9/\"}");
+	/* bytes that are not UTF-8 (a lone continuation byte, a cut sequence,
+	 * an overlong form, a surrogate) would make invalid JSON: '?' */
+	CHECK(http_fault_body(f, sizeof(f), "a\x80" "b\xc3" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf0\x9f\x98\x80") > 0);
+	CHECK_STR_EQ(f, "{\"fault_message\":\"a?b?c??d???e\xf0\x9f\x98\x80" "\"}");
 }
 
 static void fault_too_small(void)
