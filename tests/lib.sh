@@ -144,3 +144,9 @@ wait_for_socket() {
 	echo "no socket at $1"
 	return 1
 }
+
+# T_SOCK: a folder for Unix sockets, removed at exit. Not $T_TMP: in the lab
+# /tmp is the host's tree over 9p, where sockets cannot be bound; /run is the
+# lab's own tmpfs (and a plain folder natively).
+T_SOCK=$(mktemp -d /run/ember-sock.XXXXXX 2>/dev/null || echo "$T_TMP")
+trap 'rm -rf "$T_TMP" "$T_SOCK"' EXIT

@@ -56,7 +56,7 @@ start_api() {
 }
 
 t_instance_info_and_version() {
-	local s=$T_TMP/api.sock
+	local s=$T_SOCK/instance_info_and_version.sock
 	start_api "$s" --id vm-01 || return 1
 	expect_api 200 '^\{"id":"vm-01","state":"Not started","vmm_version":"[^"]+","app_name":"ember"\}$' "$s" GET / || { kill $pid; return 1; }
 	expect_api 200 '^\{"firecracker_version":"[^"]+"\}$' "$s" GET /version || { kill $pid; return 1; }
@@ -68,7 +68,8 @@ t_instance_info_and_version() {
 }
 
 t_configure_start_pause_resume() {
-	local s=$T_TMP/api.sock a b
+	local a b
+	local s=$T_SOCK/configure_start_pause_resume.sock
 	start_api "$s" || return 1
 	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$SPIN\",\"boot_args\":\"console=ttyS0\"}" || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}' || { kill $pid; return 1; }
@@ -100,7 +101,8 @@ t_configure_start_pause_resume() {
 }
 
 t_exit_status_through_api_start() {
-	local s=$T_TMP/api.sock rc
+	local rc
+	local s=$T_SOCK/exit_status_through_api_start.sock
 	start_api "$s" || return 1
 	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$EXIT7\"}" || { kill $pid; return 1; }
 	api "$s" PUT /actions '{"action_type":"InstanceStart"}' >/dev/null
@@ -112,7 +114,7 @@ t_exit_status_through_api_start() {
 }
 
 t_refusals_are_400_and_change_nothing() {
-	local s=$T_TMP/api.sock
+	local s=$T_SOCK/refusals_are_400_and_change_nothing.sock
 	start_api "$s" || return 1
 	expect_api 400 '"fault_message":".*vsock' "$s" PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/v.sock"}' || { kill $pid; return 1; }
 	expect_api 400 '"fault_message":".*balloon' "$s" PUT /balloon '{"amount_mib":0,"deflate_on_oom":false}' || { kill $pid; return 1; }
@@ -139,7 +141,8 @@ t_refusals_are_400_and_change_nothing() {
 }
 
 t_config_file_boots_at_once() {
-	local s=$T_TMP/api.sock rc
+	local rc
+	local s=$T_SOCK/config_file_boots_at_once.sock
 	cat >"$T_TMP/vm.json" <<EOF
 {"boot-source": {"kernel_image_path": "$SPIN"},
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}
@@ -176,7 +179,7 @@ t_bad_config_and_flags() {
 }
 
 t_stale_socket_replaced() {
-	local s=$T_TMP/api.sock
+	local s=$T_SOCK/stale_socket_replaced.sock
 	python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$s" || return 1
 	start_api "$s" || return 1
 	expect_api 200 '"state":"Not started"' "$s" GET / || { kill $pid; return 1; }

@@ -47,7 +47,8 @@ check_guest() {
 }
 
 t_linux_guest_through_the_api() {
-	local s=$T_TMP/api.sock sum pid rc
+	local sum pid rc
+	local s=$T_SOCK/linux_guest_through_the_api.sock
 	head -c 4M /dev/urandom >"$T_TMP/data.img"
 	cp "$G/rootfs.ext4" "$T_TMP/root.ext4"
 	sum=$(sha256sum <"$T_TMP/data.img" | cut -d' ' -f1)
