@@ -34,7 +34,7 @@ put() {
 
 # The guest's command: its command line, its disks, a ping, then it waits for
 # the host (paused and resumed meanwhile) and exits 5.
-GUEST="sh -c \\\"cat /proc/cmdline; sha256sum /dev/vdb; ls /sys/block; ping -c 1 -W 10 $HOST_IP && echo guest-waiting; nc -l -p 7000 >/dev/null; exit 5\\\""
+GUEST="sh -c \\\"cat /proc/cmdline; sha256sum /dev/vdb; ls -1 /sys/block; ping -c 1 -W 10 $HOST_IP && echo guest-waiting; nc -l -p 7000 >/dev/null; exit 5\\\""
 BOOT_ARGS="console=ttyS0 reboot=k panic=-1 quiet ember.ip=$GUEST_IP/16 -- $GUEST"
 
 # The guest ran as configured: root=/dev/vda after the boot args, the data
