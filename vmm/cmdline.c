@@ -80,6 +80,52 @@ int cmdline_build(const char *base, const char *user, char *const words[], size_
 	return build(parts, 2, words, nwords, out, cap, err);
 }
 
+/* Firecracker's clients put these in boot_args (Firecracker's devices are on
+ * MMIO); ember's devices are on PCI, and its platform is described by ACPI. */
+static const char *const dropped_words[] = {"pci=off", "acpi=off"};
+
+/* user without the dropped words before its " -- " (if any), into buf; warns
+ * once per word dropped. Returns buf, or user when there was nothing to drop. */
+static const char *drop_words(const char *user, char *buf, size_t cap)
+{
+	if (!user)
+		return NULL;
+	size_t n = strlen(user);
+	if (n >= cap)
+		return user; /* longer than any kernel takes: refused further on */
+	const char *init = strstr(user, " -- ");
+	size_t kernel_end = init ? (size_t)(init - user) : n;
+	size_t o = 0;
+	bool dropped = false;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && user[j] != ' ')
+			j++;
+		bool drop = false;
+		for (size_t d = 0; i < kernel_end && d < ARRAY_SIZE(dropped_words); d++) {
+			if (strlen(dropped_words[d]) == j - i && !strncmp(user + i, dropped_words[d], j - i)) {
+				log_warn("boot_args: dropping '%s': ember's devices need %s",
+					 dropped_words[d], d == 0 ? "PCI" : "ACPI");
+				drop = dropped = true;
+			}
+		}
+		if (!drop && o + (j - i) + 1 < cap) {
+			if (o && buf[o - 1] != ' ')
+				buf[o++] = ' ';
+			memcpy(buf + o, user + i, j - i);
+			o += j - i;
+		}
+		while (j < n && user[j] == ' ') { /* keep runs of blanks after the kernel part */
+			if (j >= kernel_end && o + 1 < cap)
+				buf[o++] = ' ';
+			j++;
+		}
+		i = j;
+	}
+	buf[o] = '\0';
+	return dropped ? buf : user;
+}
+
 int cmdline_for_config(const struct vm_config *c, char *out, size_t cap, struct errbuf *err)
 {
 	char root[sizeof("root=PARTUUID=") + VM_PARTUUID_MAX];
@@ -87,9 +133,10 @@ int cmdline_for_config(const struct vm_config *c, char *out, size_t cap, struct 
 	if (c->root_disk)
 		snprintf(root, sizeof(root), "root=%s%s", c->root_partuuid[0] ? "PARTUUID=" : "/dev/vda",
 			 c->root_partuuid);
+	static char user[4096];
 	const char *parts[] = {
 		c->cmdline_replaces_default ? NULL : CMDLINE_DEFAULT,
-		c->cmdline,
+		c->cmdline_replaces_default ? drop_words(c->cmdline, user, sizeof(user)) : c->cmdline,
 		root,
 		c->root_disk ? (c->disks[0].ro ? "ro" : "rw") : NULL,
 	};

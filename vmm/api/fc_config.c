@@ -34,6 +34,8 @@ enum kind {
 	K_BOOL,
 	K_UINT,
 	K_NULL, /* a feature ember lacks: only null (or absent) passes, else `why` */
+	K_NO_LIMIT, /* a rate limiter: null, {} or buckets that are all null or {}
+		     * (no limit) pass, else `why` */
 };
 
 struct field {
@@ -49,6 +51,20 @@ static const struct field *find_field(const struct field *f, size_t n, const cha
 		if (strcmp(f[i].key, key) == 0)
 			return &f[i];
 	return NULL;
+}
+
+/* A rate limiter that limits nothing: {} or an object whose members (the
+ * buckets) are all null or {}, as clients send harmlessly. */
+static bool no_limit(const json_t *v)
+{
+	if (!json_is_object(v))
+		return false;
+	const char *k;
+	json_t *b;
+	json_object_foreach((json_t *)v, k, b)
+		if (!json_is_null(b) && !(json_is_object(b) && json_object_size(b) == 0))
+			return false;
+	return true;
 }
 
 /* Every key of o is one of f's, of its kind (null counts as absent, except
@@ -86,6 +102,12 @@ static int check_fields(const json_t *o, const struct field *f, size_t n, const 
 		case K_NULL:
 			err_set(err, "%s: %s: %s", what, key, d->why);
 			return -1;
+		case K_NO_LIMIT:
+			if (!no_limit(v)) {
+				err_set(err, "%s: %s: %s", what, key, d->why);
+				return -1;
+			}
+			continue;
 		}
 		if (!ok) {
 			err_set(err, "%s: %s must be %s", what, key, kind_name[d->kind]);
@@ -308,7 +330,7 @@ static int apply_machine_config(struct fc_config *fc, const json_t *o, bool put,
 static const struct field drive_fields[] = {
 	{"drive_id", K_STR, true}, {"path_on_host", K_STR}, {"is_root_device", K_BOOL, true},
 	{"is_read_only", K_BOOL}, {"partuuid", K_STR}, {"cache_type", K_STR}, {"io_engine", K_STR},
-	{"rate_limiter", K_NULL, false, NO_RATE_LIMITERS},
+	{"rate_limiter", K_NO_LIMIT, false, NO_RATE_LIMITERS},
 	{"socket", K_NULL, false, "ember has no vhost-user block devices"},
 };
 
@@ -428,8 +450,8 @@ static int apply_drive(struct fc_config *fc, const char *path_id, const json_t *
 static const struct field net_fields[] = {
 	{"iface_id", K_STR, true}, {"host_dev_name", K_STR, true}, {"guest_mac", K_STR},
 	{"mtu", K_UINT},
-	{"rx_rate_limiter", K_NULL, false, NO_RATE_LIMITERS},
-	{"tx_rate_limiter", K_NULL, false, NO_RATE_LIMITERS},
+	{"rx_rate_limiter", K_NO_LIMIT, false, NO_RATE_LIMITERS},
+	{"tx_rate_limiter", K_NO_LIMIT, false, NO_RATE_LIMITERS},
 };
 
 static int apply_net(struct fc_config *fc, const char *path_id, const json_t *o,

@@ -207,6 +207,29 @@ static void config_boot_args_replace_default(void)
 	CHECK_STR_EQ(out, "");
 }
 
+/* Firecracker clients' pci=off and acpi=off would hide ember's devices:
+ * dropped from boot_args (not from the guest's words after " -- ", and not
+ * from the command line's --cmdline). */
+static void config_boot_args_drop_pci_off(void)
+{
+	static struct vm_config c;
+	vm_config_defaults(&c);
+	c.cmdline = "console=ttyS0 reboot=k panic=1 pci=off acpi=off i8042.nokbd -- sh -c \"echo pci=off\"";
+	c.cmdline_replaces_default = true;
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "console=ttyS0 reboot=k panic=1 i8042.nokbd -- sh -c \"echo pci=off\"");
+	c.cmdline = "pci=off";
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "");
+	c.cmdline = "pci=offx apci=off";
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "pci=offx apci=off");
+	c.cmdline = "pci=off";
+	c.cmdline_replaces_default = false; /* --cmdline: as given */
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, CMDLINE_DEFAULT " pci=off");
+}
+
 static void config_root_device(void)
 {
 	static struct vm_config c;
@@ -253,5 +276,6 @@ int main(void)
 	RUN(config_as_the_command_line);
 	RUN(config_boot_args_replace_default);
 	RUN(config_root_device);
+	RUN(config_boot_args_drop_pci_off);
 	return check_summary();
 }

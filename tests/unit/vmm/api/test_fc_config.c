@@ -489,9 +489,9 @@ static void net_refusals(void)
 		 "mtu must be from 68 to 65535"},
 		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"mtu\":65536}",
 		 "mtu must be from 68 to 65535"},
-		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"rx_rate_limiter\":{}}",
+		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"rx_rate_limiter\":{\"ops\":{\"size\":10,\"refill_time\":100}}}",
 		 "rx_rate_limiter: rate limiters arrive with a later change"},
-		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"tx_rate_limiter\":{}}",
+		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"tx_rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":1}}}",
 		 "tx_rate_limiter: rate limiters"},
 		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap0\"}",
 		 "host_dev_name 'tap0' is already used by interface 'eth0'"},
@@ -501,6 +501,20 @@ static void net_refusals(void)
 		 "unknown field 'allow_mmds_requests'"},
 	};
 	ALL_REFUSED(t);
+	CHECK_EQ(fc.vm.nnets, 1);
+}
+
+/* Clients send rate limiters that limit nothing: accepted. */
+static void empty_rate_limiters_accepted(void)
+{
+	reset();
+	CHECK_EQ(put_drive_b(&fc, J("{\"drive_id\":\"b\",\"path_on_host\":\"/b\",\"is_root_device\":false,"
+				  "\"rate_limiter\":{}}"), &err), 0);
+	CHECK_EQ(put_drive_b(&fc, J("{\"drive_id\":\"b\",\"path_on_host\":\"/b\",\"is_root_device\":false,"
+				  "\"rate_limiter\":{\"bandwidth\":null,\"ops\":{}}}"), &err), 0);
+	CHECK_EQ(put_net_eth1(&fc, J("{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\","
+				  "\"rx_rate_limiter\":{},\"tx_rate_limiter\":{\"bandwidth\":null}}"), &err), 0);
+	CHECK_EQ(fc.vm.ndisks, 1);
 	CHECK_EQ(fc.vm.nnets, 1);
 }
 
@@ -659,7 +673,7 @@ static void config_file_every_section(void)
 	CHECK_STR_EQ(fc.vm.net_ids[1], "eth1");
 	CHECK_EQ(fc.vm.nets[0].mtu, 1500);
 	CHECK(fc.observe.logger_set && fc.observe.show_level && fc.observe.metrics_set);
-	CHECK_STR_EQ(kernel_line(), "console=ttyS0 reboot=k panic=1 pci=off root=PARTUUID=1234-01 ro");
+	CHECK_STR_EQ(kernel_line(), "console=ttyS0 reboot=k panic=1 root=PARTUUID=1234-01 ro" /* pci=off dropped */);
 	CHECK(fc.vm.console == CONSOLE_STDIO && fc.vm.seccomp); /* the defaults stay */
 }
 
@@ -891,6 +905,7 @@ int main(void)
 	RUN(drive_root_goes_first);
 	RUN(drive_partuuid_goes_with_its_drive);
 	RUN(drive_replaced_in_place);
+	RUN(empty_rate_limiters_accepted);
 	RUN(drive_limit);
 	RUN(net_every_field);
 	RUN(net_refusals);
