@@ -178,6 +178,36 @@ t_bad_config_and_flags() {
 	[ -f "$T_TMP/file" ] || { echo "the file was removed"; return 1; }
 }
 
+# 100 clients at once all get their answer, and one that sends half a request
+# and stops delays nobody.
+t_many_clients_and_a_stalled_one() {
+	local s=$T_SOCK/many_clients_and_a_stalled_one.sock i ok
+	start_api "$s" || return 1
+	python3 - "$s" >"$T_TMP/stall.log" 2>&1 <<'PY' &
+import socket, sys, time
+c = socket.socket(socket.AF_UNIX)
+c.connect(sys.argv[1])
+c.sendall(b'PUT /machine-config HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"vcpu')
+print('stalled', flush=True)
+time.sleep(20)
+PY
+	local spid=$!
+	wait_for '^stalled' "$T_TMP/stall.log" $spid || { kill $pid $spid; return 1; }
+	local clients=()
+	for i in $(seq 1 100); do
+		curl -sS --unix-socket "$s" --max-time 20 -o "$T_TMP/many.$i" http://localhost/ &
+		clients+=($!)
+	done
+	wait "${clients[@]}" # each curl ends within its --max-time
+	ok=$(grep -l '"state":"Not started"' "$T_TMP"/many.* 2>/dev/null | wc -l)
+	[ "$ok" = 100 ] || { echo "$ok of 100 clients got their answer"; kill $pid $spid; return 1; }
+	expect_api 200 '"vcpu_count":1' "$s" GET /machine-config || { kill $pid $spid; return 1; }
+	kill $spid 2>/dev/null
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; return 1; }
+}
+
 t_stale_socket_replaced() {
 	local s=$T_SOCK/stale_socket_replaced.sock
 	python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$s" || return 1

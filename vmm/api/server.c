@@ -115,6 +115,7 @@ static void accept_one(struct api_server *s)
 			break;
 		}
 		c->fd = fd;
+		c->last = now_ns();
 		return;
 	}
 	close(fd); /* too many at once: the client sees the connection closed */
@@ -163,6 +164,7 @@ static void serve(struct api_server *s, struct api_conn *c)
 		return;
 	}
 	http_conn_received(&c->http, (size_t)n);
+	c->last = now_ns();
 	for (;;) {
 		struct http_request req;
 		struct errbuf e = {{0}};
@@ -197,13 +199,19 @@ static void *server_thread(void *arg)
 	pthread_setname_np(pthread_self(), "api");
 	if (seccomp_thread_install(SECCOMP_API))
 		return NULL; /* logged; the socket then answers nothing */
+	static struct pollfd p[2 + API_MAX_CONNS];
 	for (;;) {
-		struct pollfd p[2 + API_MAX_CONNS];
 		p[0] = (struct pollfd){s->stop_efd, POLLIN, 0};
 		p[1] = (struct pollfd){s->listen_fd, POLLIN, 0};
-		for (unsigned i = 0; i < API_MAX_CONNS; i++)
+		bool open = false;
+		uint64_t now = now_ns();
+		for (unsigned i = 0; i < API_MAX_CONNS; i++) {
+			if (s->conn[i].fd >= 0 && now - s->conn[i].last > API_IDLE_NS)
+				conn_close(&s->conn[i]); /* silent too long */
+			open |= s->conn[i].fd >= 0;
 			p[2 + i] = (struct pollfd){s->conn[i].fd, POLLIN, 0};
-		if (poll(p, 2 + API_MAX_CONNS, -1) < 0) {
+		}
+		if (poll(p, 2 + API_MAX_CONNS, open ? 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return NULL;

@@ -1,5 +1,7 @@
 /* server.h: the API's Unix socket and the thread that serves it. The thread
- * accepts connections (a few at once), reads requests with the HTTP layer
+ * accepts connections (up to API_MAX_CONNS at once, each with its input
+ * buffer only while it is open; one silent for API_IDLE_NS is closed, so
+ * clients that stall mid-request cannot use them all up), reads requests with the HTTP layer
  * (http.h), hands each complete one to the handler and writes its answer;
  * framing errors are answered and the connection closed. Its seccomp filter
  * (the "api" kind) is installed before it serves anything.
@@ -29,10 +31,12 @@ struct api_reply {
 /* Answer one request (on the API thread). */
 typedef void api_handler_fn(void *ctx, const struct http_request *req, struct api_reply *r);
 
-#define API_MAX_CONNS 8
+#define API_MAX_CONNS 128
+#define API_IDLE_NS (30 * 1000000000ull)
 
 struct api_conn {
 	int fd;                      /* -1: free */
+	uint64_t last;               /* now_ns() of its last bytes */
 	uint8_t *buf;                /* HTTP_CONN_BUF_SIZE(HTTP_BODY_MAX_DEFAULT) */
 	struct http_conn http;
 };
