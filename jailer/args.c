@@ -355,6 +355,8 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 	p->needs_tun = false;
 	p->mem_mib = EMBER_DEFAULT_MEM_MIB;
 	p->nvfio = 0;
+	p->api_sock = false;
+	p->api_dir[0] = '\0';
 	p->argc = 0;
 	/* Rewritten words are at most "/name" + the original word. */
 	size_t room = 0;
@@ -432,6 +434,18 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		uint64_t mib;
 		if (!strcmp(flag, "--mem") && !parse_u64(val, 1, UINT64_MAX >> 21, &mib))
 			p->mem_mib = mib; /* a bad value: ember says so */
+		if (!strcmp(flag, "--api-sock")) {
+			const char *slash = strrchr(val, '/');
+			if (val[0] != '/' || strstr(val, "/..") || !slash[1] || !strncmp(val, "/dev/", 5) ||
+			    (size_t)(slash - val) >= sizeof(p->api_dir)) {
+				err_set(err, "--api-sock '%s': in a jail, an absolute path in the jail, "
+					"without '..', not under /dev", val);
+				jail_plan_free(p);
+				return -1;
+			}
+			p->api_sock = true;
+			snprintf(p->api_dir, sizeof(p->api_dir), "%.*s", (int)(slash - val), val);
+		}
 		struct errbuf ignored;
 		if (!strcmp(flag, "--vfio"))
 			(void)pci_bdf_add(p->vfio, &p->nvfio, JAIL_MAX_VFIO, val, &ignored);

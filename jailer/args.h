@@ -88,6 +88,8 @@ struct jail_plan {
 	uint64_t mem_mib; /* ember's --mem (its default when absent or bad) */
 	char vfio[JAIL_MAX_VFIO][PCI_BDF_LEN]; /* ember's --vfio devices (valid ones) */
 	unsigned nvfio;
+	char api_dir[256]; /* --api-sock's folder in the jail ("" for /, or none) */
+	bool api_sock;   /* ember serves its API in the jail */
 	char **argv;     /* ember's argv: [0] = "/<exec name>", rewritten paths, NULL-terminated */
 	int argc;
 	char *strings;   /* storage of rewritten words (one allocation) */
@@ -96,7 +98,8 @@ struct jail_plan {
 /* Rewrite ember's arguments for the jail: --kernel, --initrd, --disk PATH[,opts],
  * --console file:PATH (also as --opt=value) get paths in the jail's root; the
  * words after "--" stay as they are. --mem and --vfio are noted (memlock, and
- * the devices' /dev/vfio nodes). exec_name is the basename of the copied
+ * the devices' /dev/vfio nodes), and --api-sock's folder (a path in the jail:
+ * absolute, without "..", the folder made for UID:GID). exec_name is the basename of the copied
  * ember binary (so no file takes that name). Returns 0, or -1 with err. */
 int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		    struct jail_plan *p, struct errbuf *err);

@@ -237,6 +237,19 @@ int jail_fs_bind(struct jail *j)
 	return 0;
 }
 
+/* --api-sock's folder: made inside the jail for UID:GID (ember creates the
+ * socket there; the host reaches it under the jail's root). */
+static int api_folder(struct jail *j)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s%s", j->root, j->plan.api_dir);
+	if (make_parents(j, path))
+		return -1;
+	if (j->plan.api_dir[0] && (chown(path, j->opts->uid, j->opts->gid) < 0 || chmod(path, 0700) < 0))
+		return jail_fail(j, "--api-sock: %s in the jail: %s", j->plan.api_dir, strerror(errno));
+	return 0;
+}
+
 int jail_fs_populate(struct jail *j)
 {
 	char path[PATH_MAX];
@@ -256,6 +269,8 @@ int jail_fs_populate(struct jail *j)
 			return -1;
 	}
 	if (jail_vfio_populate(j))
+		return -1;
+	if (j->plan.api_sock && api_folder(j))
 		return -1;
 	for (unsigned i = 0; i < j->plan.nfiles; i++)
 		if (place_file(j, &j->plan.files[i]))

@@ -140,6 +140,33 @@ t_seccomp_off_warns() {
 	stop $pid 143 && ! grep -Eq $'^Seccomp:\t2' "$T_TMP/off.err"
 }
 
+# ember's API in the jail: --api-sock is a path in the jail, its folder made
+# for the jail's user; the host drives the VM through the socket under the
+# jail's root (pause and resume with every thread confined, the API thread
+# too), and the socket is gone when ember exits. A path outside the jail's
+# rules is refused.
+t_api_socket_in_jail() {
+	start_jailed api -- --api-sock /run/api.sock --kernel "$SPIN" --boot-time || return 1
+	local sock=$BASE/ember/api-$S/root/run/api.sock code
+	[ -S "$sock" ] || { echo "no socket at $sock"; kill -9 $PID; return 1; }
+	[ "$(stat -c '%u:%g %a' "$BASE/ember/api-$S/root/run")" = "$JUID:$JGID 700" ] ||
+		{ stat "$BASE/ember/api-$S/root/run"; kill -9 $PID; return 1; }
+	curl -sS --unix-socket "$sock" --max-time 20 http://localhost/ >"$T_TMP/api.json" || { kill -9 $PID; return 1; }
+	expect_grep '"state":"Running"' "$T_TMP/api.json" || { kill -9 $PID; return 1; }
+	code=$(curl -sS --unix-socket "$sock" --max-time 20 -o /dev/null -w '%{http_code}' -X PATCH \
+		-d '{"state":"Paused"}' http://localhost/vm) || { kill -9 $PID; return 1; }
+	[ "$code" = 204 ] || { echo "PATCH /vm Paused: $code"; kill -9 $PID; return 1; }
+	check_confined $EMBER_PID "ember vcpu0 api" || { kill -9 $PID; return 1; }
+	code=$(curl -sS --unix-socket "$sock" --max-time 20 -o /dev/null -w '%{http_code}' -X PATCH \
+		-d '{"state":"Resumed"}' http://localhost/vm) || { kill -9 $PID; return 1; }
+	[ "$code" = 204 ] || { echo "PATCH /vm Resumed: $code"; kill -9 $PID; return 1; }
+	stop $PID 143 || return 1
+	[ ! -e "$sock" ] || { echo "socket left behind"; return 1; }
+	jail_cleanup api
+	jail_refused "--api-sock '../x.sock'" --id bad-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
+		--chroot-base "$BASE" -- --api-sock ../x.sock --kernel "$SPIN"
+}
+
 t_new_pid_ns() {
 	start_jailed pidns --new-pid-ns -- --kernel "$SPIN" --boot-time || return 1
 	local child

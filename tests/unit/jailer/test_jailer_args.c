@@ -288,6 +288,25 @@ static void net_needs_tun(void)
 	CHECK(plan.needs_tun);
 }
 
+/* --api-sock: a path in the jail, its folder noted; the path stays as it is. */
+static void api_socket(void)
+{
+	CHECK_EQ(build("--kernel", "k", "--api-sock", "/run/api.sock", NULL), 0);
+	CHECK(plan.api_sock);
+	CHECK_STR_EQ(plan.api_dir, "/run");
+	CHECK_STR_EQ(plan.argv[4], "/run/api.sock");
+	CHECK_EQ(build("--api-sock=/api.sock", NULL), 0);
+	CHECK_STR_EQ(plan.api_dir, "");
+	CHECK_STR_EQ(plan.argv[1], "--api-sock=/api.sock");
+	CHECK_EQ(build("--api-sock", "run/api.sock", NULL), -1);
+	CHECK(strstr(err.msg, "--api-sock 'run/api.sock': in a jail"));
+	CHECK_EQ(build("--api-sock", "/run/../etc/x", NULL), -1);
+	CHECK_EQ(build("--api-sock", "/run/", NULL), -1);
+	CHECK_EQ(build("--api-sock", "/dev/api.sock", NULL), -1);
+	CHECK_EQ(build("--kernel", "k", NULL), 0);
+	CHECK(!plan.api_sock);
+}
+
 static void bad_paths(void)
 {
 	CHECK_EQ(build("--kernel", "/boot/", NULL), -1);
@@ -400,6 +419,7 @@ int main(void)
 	RUN(console_modes);
 	RUN(net_needs_tun);
 	RUN(bad_paths);
+	RUN(api_socket);
 	RUN(read_only_disk_option);
 	RUN(bdf_syntax);
 	RUN(ember_vfio_noted);
