@@ -67,7 +67,7 @@ static void api_request(struct vm *vm)
 	const void *arg;
 	if (!control_take(api->ctl, &kind, &arg))
 		return;
-	if (kind == CONTROL_START) {
+	if (kind == CONTROL_START || kind == CONTROL_OBSERVE) {
 		control_done(api->ctl, -1, "the microVM is already running");
 	} else if (kind == CONTROL_FLUSH_METRICS) {
 		int r = observe_flush(&obs, vm);
@@ -175,6 +175,11 @@ static int wait_for_start(struct machine *m, int sig_fd, uint64_t start_ns, bool
 		if (!(p[1].revents & POLLIN) || !control_take(api->ctl, &kind, &arg))
 			continue;
 		struct errbuf why;
+		if (kind == CONTROL_OBSERVE) {
+			int r = observe_open(&obs, arg, &why);
+			control_done(api->ctl, r, r ? why.msg : NULL);
+			continue;
+		}
 		if (kind == CONTROL_FLUSH_METRICS) {
 			int r = observe_open(&obs, &api->cfg->observe, &why) ? -1 : observe_flush(&obs, NULL);
 			control_done(api->ctl, r, !r ? NULL : obs.metrics_fd < 0 ? NO_METRICS : why.msg);

@@ -169,6 +169,22 @@ static void configure(struct api *a, const struct http_request *req, put_fn *fn,
 		reply_ok(r);
 }
 
+/* PUT /logger, PUT /metrics: the main thread opens the files at once (the
+ * API thread cannot), so that what follows is logged; a file that cannot be
+ * opened is a 400 and the configuration stays as it was. */
+static void configure_observe(struct api *a, const struct http_request *req, put_fn *fn,
+			      struct api_reply *r)
+{
+	struct fc_observe before = a->cfg->observe;
+	configure(a, req, fn, NULL, NULL, r);
+	char msg[256];
+	if (r->status == 204 &&
+	    control_call(a->ctl, CONTROL_OBSERVE, &a->cfg->observe, msg, sizeof(msg))) {
+		a->cfg->observe = before;
+		api_reply_fault(r, 400, "%s", msg);
+	}
+}
+
 /* "/drives/ID" -> "ID" (empty: NULL). */
 static const char *path_id(const char *path, const char *prefix)
 {
@@ -214,9 +230,9 @@ void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
 		if (strcmp(p, "/machine-config") == 0)
 			return configure(a, req, fc_put_machine_config, NULL, NULL, r);
 		if (strcmp(p, "/logger") == 0)
-			return configure(a, req, fc_put_logger, NULL, NULL, r);
+			return configure_observe(a, req, fc_put_logger, r);
 		if (strcmp(p, "/metrics") == 0)
-			return configure(a, req, fc_put_metrics, NULL, NULL, r);
+			return configure_observe(a, req, fc_put_metrics, r);
 		if ((id = path_id(p, "/drives")))
 			return configure(a, req, NULL, fc_put_drive, id, r);
 		if ((id = path_id(p, "/network-interfaces")))

@@ -23,6 +23,8 @@ enum control_kind {
 	CONTROL_PAUSE,
 	CONTROL_RESUME,
 	CONTROL_FLUSH_METRICS,  /* write a metrics line now */
+	CONTROL_OBSERVE,        /* before the start: open the log and metrics files
+				   (arg: the struct fc_observe) */
 };
 
 struct control {
