@@ -43,8 +43,8 @@ enum fc_log_level {
 	FC_LOG_INFO = LOG_INFO, FC_LOG_WARN = LOG_WARN, FC_LOG_ERROR = LOG_ERROR
 };
 
-/* PUT /logger and PUT /metrics, kept for whoever writes the log and the
- * metrics (not this file). Empty strings: not given. */
+/* PUT /logger and PUT /metrics (and --log-path, --level, --metrics-path),
+ * which vmm/observe.c opens and writes. Empty strings: not given. */
 struct fc_observe {
 	bool logger_set;                  /* a PUT /logger was accepted */
 	char log_path[FC_PATH_MAX];       /* "": ember's own stderr */

@@ -1,7 +1,7 @@
 /* device.h: the one contract every device keeps with the VM. A device embeds
  * a struct device, fills in its ops and registers with vm_add_device(); from
  * then on the VM owns it: it starts the devices before the vCPUs run, asks
- * them for stats (SIGUSR1, later the API's metrics), pauses and resumes them
+ * them for stats (SIGUSR1) and counters (the metrics line), pauses and resumes them
  * with the vCPUs, and destroys them in the reverse of their order.
  *
  * Every op may be NULL: a device with nothing to start, pause, report or
