@@ -91,11 +91,15 @@ static int open_host_devices(const struct vm_config *c, struct opened *o, struct
 {
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		struct blk_pci *d = blk_pci_open(&c->disks[i], i, err);
+		if (d) /* the metrics name it by the API's drive_id */
+			snprintf(d->dev.api_id, sizeof(d->dev.api_id), "%s", c->disk_ids[i]);
 		if (opened_add(o, d ? &d->dev : NULL))
 			return -1;
 	}
 	for (unsigned i = 0; i < c->nnets; i++) {
 		struct net_pci *d = net_pci_open(&c->nets[i], i, err);
+		if (d)
+			snprintf(d->dev.api_id, sizeof(d->dev.api_id), "%s", c->net_ids[i]);
 		if (opened_add(o, d ? &d->dev : NULL))
 			return -1;
 	}

@@ -1,5 +1,6 @@
 /* cli.c: parse ember's command line. Options are "--name VALUE" or
  * "--name=VALUE"; everything after "--" is the guest command. */
+#include <stdio.h>
 #include <string.h>
 
 #include "vmm/cli.h"
@@ -181,6 +182,51 @@ static int set_id(struct ember_opts *o, const char *v, struct errbuf *e)
 	return 0;
 }
 
+static int set_path(const char *flag, const char **out, const char *v, struct errbuf *e)
+{
+	if (!v[0] || strlen(v) >= FC_PATH_MAX) {
+		err_set(e, "--%s: '%.40s' is not a path (1-%d bytes)", flag, v, FC_PATH_MAX - 1);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int set_log_path(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	return set_path("log-path", &o->log_path, v, e);
+}
+
+static int set_metrics_path(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	return set_path("metrics-path", &o->metrics_path, v, e);
+}
+
+static int set_level(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	if (log_level_parse(v, &o->level)) {
+		err_set(e, "--level: '%s' is not one of Error, Warning, Info, Debug, Trace, Off", v);
+		return -1;
+	}
+	o->level_set = true;
+	return 0;
+}
+
+void cli_observe(const struct ember_opts *o, struct fc_observe *ob)
+{
+	if (!ob->logger_set && (o->log_path || o->level_set)) {
+		ob->logger_set = true;
+		if (o->log_path)
+			snprintf(ob->log_path, sizeof(ob->log_path), "%s", o->log_path);
+		if (o->level_set)
+			ob->level = (enum fc_log_level)o->level;
+	}
+	if (!ob->metrics_set && o->metrics_path) {
+		ob->metrics_set = true;
+		snprintf(ob->metrics_path, sizeof(ob->metrics_path), "%s", o->metrics_path);
+	}
+}
+
 static int set_help(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
@@ -212,6 +258,9 @@ static const struct cli_option options[] = {
 	{{"config-file", "PATH", "boot the VM Firecracker's JSON config file describes (boot-source, machine-config, drives, network-interfaces, ...) instead of --kernel and the device options"}, NULL, set_config_file},
 	{{"no-api", NULL, "with --config-file: serve no API"}, NULL, set_no_api},
 	{{"id", "ID", "the VM's name in the API (1-64 letters, digits and '-'; default anonymous-instance)"}, NULL, set_id},
+	{{"log-path", "PATH", "also write ember's log lines to PATH (a file, created if missing, or a named pipe) in Firecracker's format"}, NULL, set_log_path},
+	{{"level", "LEVEL", "the log file's level: Error, Warning, Info (default), Debug, Trace or Off"}, NULL, set_level},
+	{{"metrics-path", "PATH", "write Firecracker's metrics as a JSON line to PATH every 60 s, on FlushMetrics and at exit"}, NULL, set_metrics_path},
 	{{"help", NULL, "show this help and exit"}, NULL, set_help},
 	{{"version", NULL, "show ember's version and exit"}, NULL, set_version},
 };

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include "vmm/api/fc_config.h"
 #include "vmm/config.h"
 #include "vmm/lib/util.h"
 
@@ -18,6 +19,11 @@ struct ember_opts {
 	const char *config_file;  /* --config-file PATH */
 	bool no_api;              /* --no-api */
 	const char *id;           /* --id ID (default "anonymous-instance") */
+	/* Firecracker's logger and metrics flags */
+	const char *log_path;     /* --log-path PATH */
+	enum log_level level;     /* --level LEVEL, when level_set */
+	bool level_set;
+	const char *metrics_path; /* --metrics-path PATH */
 	bool help, version;
 };
 
@@ -26,5 +32,8 @@ struct ember_opts {
 /* Parse argv into o (o->vm starts from vm_config_defaults). Returns 0, or -1 with one line in err. */
 int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err);
 void cli_usage(FILE *f);
+/* The logger and metrics flags into ob, for what ob (a config file's
+ * "logger", "metrics") does not already say. */
+void cli_observe(const struct ember_opts *o, struct fc_observe *ob);
 
 #endif

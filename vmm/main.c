@@ -20,6 +20,7 @@
 #include "vmm/builder.h"
 #include "vmm/cli.h"
 #include "vmm/core/vcpu.h"
+#include "vmm/observe.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.1.0"
@@ -48,6 +49,10 @@ static void test_hook_pause(struct vm *vm, int signo)
 
 /* The API (NULL without --api-sock). */
 static struct api *api;
+/* The log file and the metrics. */
+static struct observe obs;
+
+#define NO_METRICS "Cannot flush metrics: no metrics path was configured (--metrics-path, PUT /metrics)."
 
 static void set_state(enum api_state st)
 {
@@ -62,15 +67,21 @@ static void api_request(struct vm *vm)
 	const void *arg;
 	if (!control_take(api->ctl, &kind, &arg))
 		return;
-	if (kind == CONTROL_START) {
+	if (kind == CONTROL_START || kind == CONTROL_OBSERVE) {
 		control_done(api->ctl, -1, "the microVM is already running");
+	} else if (kind == CONTROL_FLUSH_METRICS) {
+		int r = observe_flush(&obs, vm);
+		control_done(api->ctl, r, r ? obs.metrics_fd < 0 ? NO_METRICS : "Cannot flush metrics: the write failed." : NULL);
 	} else if (kind == CONTROL_PAUSE) {
 		int r = vm_pause(vm);
 		set_state(API_PAUSED);
+		if (!r)
+			log_info("VM paused");
 		control_done(api->ctl, r, r ? "the microVM did not pause within 1 s" : NULL);
 	} else {
 		vm_resume(vm);
 		set_state(API_RUNNING);
+		log_info("VM resumed");
 		control_done(api->ctl, 0, NULL);
 	}
 }
@@ -84,13 +95,13 @@ static int run_loop(struct machine *m, int sig_fd)
 	struct console *con = &m->con;
 	bool input_open = con->in_fd >= 0;
 	for (;;) {
-		struct pollfd p[5] = {
+		struct pollfd p[6] = {
 			{vm->stop_efd, POLLIN, 0}, {sig_fd, POLLIN, 0}, {m->room_efd, POLLIN, 0},
-			{-1, POLLIN, 0}, {api ? api->ctl->efd : -1, POLLIN, 0},
+			{-1, POLLIN, 0}, {api ? api->ctl->efd : -1, POLLIN, 0}, {obs.timer_fd, POLLIN, 0},
 		};
 		if (input_open && serial_rx_room(m->com1) > 0)
 			p[3].fd = con->in_fd;
-		if (poll(p, 5, -1) < 0) {
+		if (poll(p, 6, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
@@ -122,6 +133,11 @@ static int run_loop(struct machine *m, int sig_fd)
 		}
 		if (p[4].revents & POLLIN)
 			api_request(vm);
+		if (p[5].revents & POLLIN) { /* the metrics' 60 s */
+			uint64_t n;
+			if (read(obs.timer_fd, &n, sizeof(n)) == sizeof(n))
+				observe_flush(&obs, vm);
+		}
 		if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
 			uint8_t buf[SERIAL_RX_FIFO];
 			size_t room = serial_rx_room(m->com1);
@@ -158,11 +174,26 @@ static int wait_for_start(struct machine *m, int sig_fd, uint64_t start_ns, bool
 		const void *arg;
 		if (!(p[1].revents & POLLIN) || !control_take(api->ctl, &kind, &arg))
 			continue;
+		struct errbuf why;
+		if (kind == CONTROL_OBSERVE) {
+			int r = observe_open(&obs, arg, &why);
+			control_done(api->ctl, r, r ? why.msg : NULL);
+			continue;
+		}
+		if (kind == CONTROL_FLUSH_METRICS) {
+			int r = observe_open(&obs, &api->cfg->observe, &why) ? -1 : observe_flush(&obs, NULL);
+			control_done(api->ctl, r, !r ? NULL : obs.metrics_fd < 0 ? NO_METRICS : why.msg);
+			continue;
+		}
 		if (kind != CONTROL_START) {
 			control_done(api->ctl, -1, "the microVM has not been started");
 			continue;
 		}
-		struct errbuf why;
+		if (observe_open(&obs, &api->cfg->observe, &why)) {
+			control_done(api->ctl, -1, why.msg);
+			continue;
+		}
+		observe_arm(&obs);
 		if (machine_build(m, arg, start_ns, &why) == 0) {
 			*built = true;
 			set_state(API_RUNNING);
@@ -215,6 +246,7 @@ int main(int argc, char **argv)
 	 * --api-sock and neither) the one the API fills before InstanceStart. */
 	static struct fc_config fcc;
 	fc_config_init(&fcc);
+	observe_init(&obs, o.id);
 	const struct vm_config *boot = o.vm.kernel ? &o.vm : NULL;
 	if (o.config_file) {
 		if (fc_config_file_load(&fcc, o.config_file, &err)) {
@@ -222,6 +254,13 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		boot = &fcc.vm;
+	}
+	/* --log-path, --level, --metrics-path: where the config file says
+	 * nothing (and before the API can). */
+	cli_observe(&o, &fcc.observe);
+	if (observe_open(&obs, &fcc.observe, &err)) {
+		log_error("%s", err.msg);
+		return EXIT_USAGE;
 	}
 	static struct control ctl;
 	static struct api a;
@@ -252,6 +291,7 @@ int main(int argc, char **argv)
 	bool built = false;
 	int status;
 	if (boot) {
+		observe_arm(&obs);
 		status = machine_build(&m, boot, start_ns, &why);
 		built = true;
 	} else {
@@ -259,6 +299,7 @@ int main(int argc, char **argv)
 	}
 	if (status == 0) {
 		set_state(API_RUNNING);
+		log_info("VM started");
 #ifdef EMBER_TEST_HOOKS
 		/* Test builds only: EMBER_TEST_FORBIDDEN=main makes the main
 		 * thread try to start a process, which its filter forbids. */
@@ -269,6 +310,8 @@ int main(int argc, char **argv)
 		vcpus_go(&m.vm);
 		status = run_loop(&m, sig_fd);
 	}
+	log_info("ember exiting with status %d", status);
+	observe_flush(&obs, built ? &m.vm : NULL); /* the metrics at exit */
 	if (api) {
 		control_close(&ctl, "ember is exiting");
 		api_server_close(&srv);
@@ -276,5 +319,6 @@ int main(int argc, char **argv)
 	if (built)
 		machine_destroy(&m);
 	fc_config_free(&fcc);
+	observe_close(&obs);
 	return status;
 }

@@ -218,6 +218,92 @@ t_stale_socket_replaced() {
 	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; return 1; }
 }
 
+# A log line in Firecracker's format: local time with nanoseconds, then
+# [instance id:thread(:LEVEL)(:file:line)].
+LOG_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9} \['
+
+# metrics_ok FILE: every line parses as a JSON object with utc_timestamp_ms
+# and the vcpu group; prints the number of lines.
+metrics_ok() {
+	python3 -c 'import json,sys
+n=0
+for l in open(sys.argv[1]):
+    d=json.loads(l); n+=1
+    assert isinstance(d["utc_timestamp_ms"], int) and d["utc_timestamp_ms"] > 1600000000000, d
+    assert set(d["vcpu"]) >= {"exit_io_in","exit_io_out","exit_mmio_read","exit_mmio_write"}, d
+print(n)' "$1"
+}
+
+t_log_path_and_level() {
+	local log=$T_TMP/fc.log
+	rm -f "$log"
+	# the file is created; Info (default) has the start, stderr is as before
+	expect_status 7 "$EMBER" --kernel "$EXIT7" --log-path "$log" --id vm-7 || return 1
+	expect_lines 0 "$T_ERR" || return 1
+	expect_grep "$LOG_RE"'vm-7:main\] VM started$' "$log" || return 1
+	expect_grep "$LOG_RE"'vm-7:main\] ember exiting with status 7$' "$log" || return 1
+	# Error: no info lines; a warning on stderr is filtered out of the file
+	: >"$log"
+	expect_status 7 "$EMBER" --kernel "$EXIT7" --log-path "$log" --level Error --seccomp off || return 1
+	expect_grep '^ember: warning: ' "$T_ERR" || return 1
+	[ ! -s "$log" ] || { echo "--level Error wrote:"; cat "$log"; return 1; }
+	# Warning (any case): the warning, not the info lines
+	expect_status 7 "$EMBER" --kernel "$EXIT7" --log-path "$log" --level warning --seccomp off || return 1
+	expect_grep "$LOG_RE"'anonymous-instance:main\] ' "$log" || return 1
+	! grep -q 'VM started' "$log" || { echo "info line at level warning"; return 1; }
+	expect_status 2 "$EMBER" --kernel "$EXIT7" --level Loud || return 1
+	expect_grep '^ember: --level' "$T_ERR" || return 1
+	expect_status 2 "$EMBER" --kernel "$EXIT7" --log-path "$T_TMP/no/such/dir/log" || return 1
+	expect_lines 1 "$T_ERR" && expect_grep '^ember: cannot open the log file' "$T_ERR"
+}
+
+t_logger_and_metrics_through_the_api() {
+	local s=$T_TMP/api.sock log=$T_TMP/api.log met=$T_TMP/api.metrics n
+	rm -f "$log" "$met"
+	start_api "$s" --id vm-02 || return 1
+	expect_api 400 '"fault_message":".*metrics' "$s" PUT /actions '{"action_type":"FlushMetrics"}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":"cannot open the log file' "$s" PUT /logger "{\"log_path\":\"$T_TMP/no/such/log\"}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /logger "{\"log_path\":\"$log\",\"level\":\"Debug\",\"show_level\":true,\"show_log_origin\":true}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /metrics "{\"metrics_path\":\"$met\"}" || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*once' "$s" PUT /metrics "{\"metrics_path\":\"$met\"}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$SPIN\"}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"FlushMetrics"}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Paused"}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Resumed"}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*after' "$s" PUT /logger '{"level":"Error"}' || { kill $pid; return 1; }
+	n=$(metrics_ok "$met") && [ "$n" = 1 ] || { echo "metrics after FlushMetrics: $n lines"; cat "$met"; kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	n=$(metrics_ok "$met") && [ "$n" = 2 ] || { echo "metrics at exit: $n lines"; cat "$met"; return 1; }
+	expect_grep "$LOG_RE"'vm-02:main:INFO:vmm/main.c:[0-9]+\] VM started$' "$log" || return 1
+	expect_grep "$LOG_RE"'vm-02:api:INFO:vmm/api/api.c:[0-9]+\] API: PUT /actions InstanceStart$' "$log" || return 1
+	expect_grep 'INFO:vmm/main.c:[0-9]+\] VM paused$' "$log" || return 1
+	expect_grep 'INFO:vmm/main.c:[0-9]+\] VM resumed$' "$log"
+}
+
+t_metrics_path_flag_and_config_file() {
+	local met=$T_TMP/cli.metrics dm=$T_TMP/disk.metrics n
+	rm -f "$met" "$dm"
+	expect_status 7 "$EMBER" --kernel "$EXIT7" --metrics-path "$met" || return 1
+	n=$(metrics_ok "$met") && [ "$n" = 1 ] || { echo "metrics at exit: $n lines"; cat "$met"; return 1; }
+	python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); assert d["vcpu"]["exit_io_out"] >= 1, d' "$met" || return 1
+	# a drive: per drive (its drive_id) and aggregated, as Firecracker
+	head -c 1M /dev/zero >"$T_TMP/disk.img"
+	cat >"$T_TMP/vmd.json" <<EOF
+{"boot-source": {"kernel_image_path": "$EXIT7"}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+ "drives": [{"drive_id": "rootfs", "path_on_host": "$T_TMP/disk.img", "is_root_device": true, "is_read_only": true}],
+ "metrics": {"metrics_path": "$dm"}}
+EOF
+	expect_status 7 "$EMBER" --no-api --config-file "$T_TMP/vmd.json" || return 1
+	python3 -c 'import json,sys
+d=json.loads(open(sys.argv[1]).readline())
+keys=list(d)
+assert keys[0]=="utc_timestamp_ms" and "block_rootfs" in d and "block" in d, keys
+assert keys.index("block_rootfs") < keys.index("block"), keys
+assert {"read_bytes","write_bytes","read_count","write_count","flush_count"} <= set(d["block"]), d' "$dm"
+}
+
 for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
 	t_run "api/${t#t_}" "$t"
 done

@@ -210,6 +210,23 @@ static struct pci_device *blk_pci_attach(struct device *dv, struct vm *vm, struc
 	return r ? NULL : &d->vp.pci;
 }
 
+/* Firecracker's block metrics that ember has (enum blk_counter's order). */
+static const char *const blk_metric_names[BLK_COUNTERS] = {
+	"read_bytes", "write_bytes", "read_count", "write_count", "flush_count",
+	"invalid_reqs_count", "execute_fails", "queue_event_count",
+};
+
+static void blk_pci_metrics(struct device *dv, struct metrics_sample *s)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	s->group = "block";
+	s->names = blk_metric_names;
+	s->n = BLK_COUNTERS;
+	for (unsigned i = 0; d->q && i < d->nq; i++)
+		for (unsigned k = 0; k < BLK_COUNTERS; k++)
+			s->total[k] += __atomic_load_n(&d->q[i].io.counters[k], __ATOMIC_RELAXED);
+}
+
 static const struct device_ops blk_pci_ops = {
 	.type = "virtio-blk",
 	.attach = blk_pci_attach,
@@ -218,5 +235,6 @@ static const struct device_ops blk_pci_ops = {
 	.start = blk_pci_start,
 	.pause = blk_pci_pause,
 	.resume = blk_pci_resume,
+	.metrics = blk_pci_metrics,
 	.destroy = blk_pci_destroy,
 };

@@ -97,6 +97,8 @@ static void fail_queue(struct blk_queue_io *q)
 		q->cb.needs_reset(q->cb.ctx);
 }
 
+#define COUNT(q, c, v) __atomic_fetch_add(&(q)->counters[c], (uint64_t)(v), __ATOMIC_RELAXED)
+
 /* Finish one request: status byte, then the used entry (vq_push publishes it
  * with release ordering, after the status store). */
 static void finish(struct blk_queue_io *q, uint16_t head, uint8_t *status_ptr, uint8_t status,
@@ -138,6 +140,7 @@ static void queue_req(struct blk_queue_io *q, const struct blk_req *r)
 	s->status = r->status_ptr;
 	s->written = r->written;
 	s->expect = 0;
+	s->type = (uint8_t)r->type;
 	switch (r->type) {
 	case VIRTIO_BLK_T_IN:
 		io_uring_prep_readv(sqe, 0, r->iov, r->niov, r->offset);
@@ -201,6 +204,8 @@ static bool process(struct blk_queue_io *q)
 				return pushed;
 			}
 			if (pr == BLK_REQ_DONE) {
+				if (req.status != VIRTIO_BLK_S_OK)
+					COUNT(q, BLK_INVALID_REQS, 1);
 				finish(q, req.head, req.status_ptr, req.status, req.written);
 				pushed = true;
 			} else if (req.type == VIRTIO_BLK_T_GET_ID) {
@@ -235,6 +240,7 @@ int blk_queue_kick(struct blk_queue_io *q)
 	if (!q->ring_ok)
 		return -1;
 	q->kicks++;
+	COUNT(q, BLK_QUEUE_EVENTS, 1);
 	bool pushed = process(q);
 	submit_batch(q);
 	maybe_notify(q, pushed);
@@ -255,6 +261,14 @@ static unsigned reap(struct blk_queue_io *q, bool deliver)
 		struct blk_io_slot *s = &q->slots[id];
 		if (deliver) {
 			bool ok = cqe->res >= 0 && (uint64_t)cqe->res == s->expect;
+			if (!ok)
+				COUNT(q, BLK_EXECUTE_FAILS, 1);
+			else if (s->type == VIRTIO_BLK_T_IN)
+				COUNT(q, BLK_READ_BYTES, s->expect), COUNT(q, BLK_READ_COUNT, 1);
+			else if (s->type == VIRTIO_BLK_T_OUT)
+				COUNT(q, BLK_WRITE_BYTES, s->expect), COUNT(q, BLK_WRITE_COUNT, 1);
+			else if (s->type == VIRTIO_BLK_T_FLUSH)
+				COUNT(q, BLK_FLUSH_COUNT, 1);
 			finish(q, s->head, s->status, ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
 			       s->written);
 		}

@@ -49,6 +49,14 @@ struct blk_io_slot {
 	uint64_t expect;        /* cqe->res meaning success (bytes, or 0) */
 	uint32_t written;       /* vq_push len on success */
 	uint16_t head;
+	uint8_t type;           /* VIRTIO_BLK_T_* */
+};
+
+/* The metrics' counters since the queue was set up (Firecracker's names):
+ * the I/O thread adds with relaxed atomics, the main thread reads. */
+enum blk_counter {
+	BLK_READ_BYTES, BLK_WRITE_BYTES, BLK_READ_COUNT, BLK_WRITE_COUNT, BLK_FLUSH_COUNT,
+	BLK_INVALID_REQS, BLK_EXECUTE_FAILS, BLK_QUEUE_EVENTS, BLK_COUNTERS
 };
 
 /* iovecs of one batch; requests are parsed into it until io_uring_submit
@@ -76,6 +84,7 @@ struct blk_queue_io {
 	unsigned iov_used;
 	struct vq_chain *chain; /* scratch for vq_pop (large) */
 	uint64_t kicks, batches, completed; /* counters, for tests and stats */
+	uint64_t counters[BLK_COUNTERS];
 };
 
 /* Create the ring (depth entries: the most requests in flight, rounded up to a

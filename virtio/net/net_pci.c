@@ -372,6 +372,26 @@ static struct pci_device *net_pci_attach(struct device *dv, struct vm *vm, struc
 	return net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, e) ? NULL : &d->vp.pci;
 }
 
+/* Firecracker's net metrics (bytes and packets), and ember's drops: frames
+ * the TAP gave that the guest had no buffers for (rx), frames the TAP
+ * refused (tx). */
+static const char *const net_metric_names[] = {
+	"rx_bytes_count", "rx_packets_count", "tx_bytes_count", "tx_packets_count",
+	"rx_drops", "tx_drops",
+};
+
+static void net_pci_metrics(struct device *dv, struct metrics_sample *s)
+{
+	const struct net_stats *st = &container_of(dv, struct net_pci, dev)->io.stats;
+	s->group = "net";
+	s->names = net_metric_names;
+	s->n = ARRAY_SIZE(net_metric_names);
+	const uint64_t *f[] = {&st->rx_bytes, &st->rx_packets, &st->tx_bytes, &st->tx_packets,
+			       &st->rx_drops, &st->tx_drops};
+	for (unsigned k = 0; k < ARRAY_SIZE(f); k++)
+		s->total[k] = __atomic_load_n(f[k], __ATOMIC_RELAXED);
+}
+
 static const struct device_ops net_pci_ops = {
 	.type = "virtio-net",
 	.attach = net_pci_attach,
@@ -381,5 +401,6 @@ static const struct device_ops net_pci_ops = {
 	.pause = net_pci_pause,
 	.resume = net_pci_resume,
 	.stats = net_pci_stats,
+	.metrics = net_pci_metrics,
 	.destroy = net_pci_destroy,
 };

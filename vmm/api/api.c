@@ -95,6 +95,7 @@ static void put_actions(struct api *a, const struct http_request *req, struct ap
 	char action[64];
 	if (one_string(req, "action_type", action, sizeof(action), r))
 		return;
+	log_info("API: PUT /actions %s", action);
 	if (strcmp(action, "InstanceStart") == 0) {
 		if (state(a) != API_NOT_STARTED) {
 			api_reply_fault(r, 400, "The microVM is already running.");
@@ -105,9 +106,14 @@ static void put_actions(struct api *a, const struct http_request *req, struct ap
 			api_reply_fault(r, 400, "Cannot start the microVM: %s", msg);
 		else
 			reply_ok(r);
-	} else if (strcmp(action, "SendCtrlAltDel") == 0 || strcmp(action, "FlushMetrics") == 0) {
-		api_reply_fault(r, 400, "ember cannot %s yet.",
-				action[0] == 'S' ? "send Ctrl+Alt+Del" : "flush metrics");
+	} else if (strcmp(action, "FlushMetrics") == 0) {
+		char msg[256];
+		if (control_call(a->ctl, CONTROL_FLUSH_METRICS, NULL, msg, sizeof(msg)))
+			api_reply_fault(r, 400, "%s", msg);
+		else
+			reply_ok(r);
+	} else if (strcmp(action, "SendCtrlAltDel") == 0) {
+		api_reply_fault(r, 400, "ember cannot send Ctrl+Alt+Del yet.");
 	} else {
 		api_reply_fault(r, 400, "An error occurred when deserializing the json body of a "
 				"request: unknown action_type '%s'.", action);
@@ -163,6 +169,22 @@ static void configure(struct api *a, const struct http_request *req, put_fn *fn,
 		reply_ok(r);
 }
 
+/* PUT /logger, PUT /metrics: the main thread opens the files at once (the
+ * API thread cannot), so that what follows is logged; a file that cannot be
+ * opened is a 400 and the configuration stays as it was. */
+static void configure_observe(struct api *a, const struct http_request *req, put_fn *fn,
+			      struct api_reply *r)
+{
+	struct fc_observe before = a->cfg->observe;
+	configure(a, req, fn, NULL, NULL, r);
+	char msg[256];
+	if (r->status == 204 &&
+	    control_call(a->ctl, CONTROL_OBSERVE, &a->cfg->observe, msg, sizeof(msg))) {
+		a->cfg->observe = before;
+		api_reply_fault(r, 400, "%s", msg);
+	}
+}
+
 /* "/drives/ID" -> "ID" (empty: NULL). */
 static const char *path_id(const char *path, const char *prefix)
 {
@@ -180,6 +202,8 @@ void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
 	const char *id;
 	const char *why;
 
+	if (!(req->method == HTTP_PUT && strcmp(p, "/actions") == 0))
+		log_info("API: %s %s", req->method_name, p);
 	if (req->method == HTTP_GET && body) {
 		api_reply_fault(r, 400, "GET request cannot have a body.");
 		return;
@@ -206,9 +230,9 @@ void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
 		if (strcmp(p, "/machine-config") == 0)
 			return configure(a, req, fc_put_machine_config, NULL, NULL, r);
 		if (strcmp(p, "/logger") == 0)
-			return configure(a, req, fc_put_logger, NULL, NULL, r);
+			return configure_observe(a, req, fc_put_logger, r);
 		if (strcmp(p, "/metrics") == 0)
-			return configure(a, req, fc_put_metrics, NULL, NULL, r);
+			return configure_observe(a, req, fc_put_metrics, r);
 		if ((id = path_id(p, "/drives")))
 			return configure(a, req, NULL, fc_put_drive, id, r);
 		if ((id = path_id(p, "/network-interfaces")))

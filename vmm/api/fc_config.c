@@ -520,15 +520,6 @@ static const struct field logger_fields[] = {
 	{"module", K_STR},
 };
 
-static const struct {
-	const char *name;
-	enum fc_log_level level;
-} levels[] = {
-	{"error", FC_LOG_ERROR}, {"warning", FC_LOG_WARN}, {"warn", FC_LOG_WARN},
-	{"info", FC_LOG_INFO},   {"debug", FC_LOG_DEBUG},  {"trace", FC_LOG_TRACE},
-	{"off", FC_LOG_OFF},
-};
-
 /* As Firecracker: each field given replaces the one before; the others stay. */
 static int apply_logger(struct fc_config *fc, const json_t *o, const char *what,
 			struct errbuf *err)
@@ -546,15 +537,13 @@ static int apply_logger(struct fc_config *fc, const json_t *o, const char *what,
 	}
 	enum fc_log_level lv = ob->level;
 	if (level) {
-		size_t i = 0;
-		while (i < ARRAY_SIZE(levels) && strcasecmp(level, levels[i].name) != 0)
-			i++;
-		if (i == ARRAY_SIZE(levels)) {
+		enum log_level parsed;
+		if (log_level_parse(level, &parsed)) {
 			err_set(err, "%s: level '%.40s' is not one of Error, Warning, Info, Debug, Trace, Off",
 				what, level);
 			return -1;
 		}
-		lv = levels[i].level;
+		lv = (enum fc_log_level)parsed; /* the same order */
 	}
 	ob->logger_set = true;
 	if (path)

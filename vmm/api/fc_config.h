@@ -37,10 +37,14 @@
 #define FC_PATH_MAX 4096              /* a path's bytes, NUL included */
 #define FC_MODULE_MAX 256             /* the logger's module filter, NUL included */
 
-enum fc_log_level { FC_LOG_OFF, FC_LOG_TRACE, FC_LOG_DEBUG, FC_LOG_INFO, FC_LOG_WARN, FC_LOG_ERROR };
+/* The same values as enum log_level (vmm/lib/log.h). */
+enum fc_log_level {
+	FC_LOG_OFF = LOG_OFF, FC_LOG_TRACE = LOG_TRACE, FC_LOG_DEBUG = LOG_DEBUG,
+	FC_LOG_INFO = LOG_INFO, FC_LOG_WARN = LOG_WARN, FC_LOG_ERROR = LOG_ERROR
+};
 
-/* PUT /logger and PUT /metrics, kept for whoever writes the log and the
- * metrics (not this file). Empty strings: not given. */
+/* PUT /logger and PUT /metrics (and --log-path, --level, --metrics-path),
+ * which vmm/observe.c opens and writes. Empty strings: not given. */
 struct fc_observe {
 	bool logger_set;                  /* a PUT /logger was accepted */
 	char log_path[FC_PATH_MAX];       /* "": ember's own stderr */

@@ -1,6 +1,7 @@
 /* device.c: the device contract's NULL-safe calls and the VM's device list
  * (see device.h). */
 #include <stdarg.h>
+#include <string.h>
 
 #include "vmm/core/device.h"
 
@@ -116,3 +117,19 @@ void device_list_destroy(struct device_list *l)
 	}
 }
 
+
+unsigned device_list_metrics(struct device_list *l, struct metrics_sample *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < l->n; i++) {
+		struct device *d = l->dev[i];
+		if (!d->ops->metrics)
+			continue;
+		memset(&s[n], 0, sizeof(s[n]));
+		s[n].slot = i;
+		snprintf(s[n].id, sizeof(s[n].id), "%s", d->api_id[0] ? d->api_id : d->id);
+		d->ops->metrics(d, &s[n]);
+		n++;
+	}
+	return n;
+}

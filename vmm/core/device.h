@@ -1,7 +1,7 @@
 /* device.h: the one contract every device keeps with the VM. A device embeds
  * a struct device, fills in its ops and registers with vm_add_device(); from
  * then on the VM owns it: it starts the devices before the vCPUs run, asks
- * them for stats (SIGUSR1, later the API's metrics), pauses and resumes them
+ * them for stats (SIGUSR1) and counters (the metrics line), pauses and resumes them
  * with the vCPUs, and destroys them in the reverse of their order.
  *
  * Every op may be NULL: a device with nothing to start, pause, report or
@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "vmm/core/metrics.h"
 #include "vmm/core/seccomp.h"
 #include "vmm/lib/util.h"
 
@@ -50,6 +51,10 @@ struct device_ops {
 	void (*reset)(struct device *d);
 	/* One or more JSON lines (newline-terminated) describing the device. */
 	void (*stats)(struct device *d, FILE *out);
+	/* Its counters for the metrics line (main thread, any time after
+	 * attach): group, names, n and the totals since it was created (its
+	 * threads add with relaxed atomics; the metrics make them deltas). */
+	void (*metrics)(struct device *d, struct metrics_sample *s);
 	/* The guest-visible state as plain data into buf (cap bytes); *len
 	 * is set to what was written. 0, or -1 with e set. */
 	int (*save)(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e);
@@ -64,6 +69,7 @@ struct device_ops {
 struct device {
 	const struct device_ops *ops;
 	char id[16];                          /* "com1", "vda", "net0", "vfio0" */
+	char api_id[METRICS_ID_MAX + 1];      /* the API's drive_id or iface_id ("": id) */
 };
 
 /* Set d's ops and id (printf-style). */
@@ -97,6 +103,9 @@ int device_list_pause(struct device_list *l);
 void device_list_resume(struct device_list *l);
 void device_list_reset(struct device_list *l);
 void device_list_stats(struct device_list *l, FILE *out);
+/* A sample for each device with a metrics op, slot = its place in the list,
+ * id = its api_id or id, into s (room for DEVICE_LIST_MAX). Their number. */
+unsigned device_list_metrics(struct device_list *l, struct metrics_sample *s);
 /* Destroy each, last added first, and empty the list. */
 void device_list_destroy(struct device_list *l);
 #endif

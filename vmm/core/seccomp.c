@@ -275,6 +275,7 @@ static int install(enum seccomp_thread_kind kind, const struct seccomp_allow *a)
 		snprintf(thread_name, sizeof(thread_name), "main");
 	else if (prctl(PR_GET_NAME, thread_name) < 0 || !thread_name[0])
 		snprintf(thread_name, sizeof(thread_name), "%s", kname);
+	log_set_thread(thread_name);
 	if (!enabled)
 		return 0;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);

@@ -121,6 +121,7 @@ static void handle_io(struct vcpu *v)
 static void vcpu_fail(struct vcpu *v, const char *what)
 {
 	log_error("vCPU %u: %s; stopping the VM", v->index, what);
+	__atomic_fetch_add(&v->exits[VCPU_FAILURES], 1, __ATOMIC_RELAXED);
 	if (v->vm->dump_regs)
 		v->vm->dump_regs(v->fd, v->index);
 	vm_request_stop(v->vm, EXIT_VM_ERROR);
@@ -167,9 +168,13 @@ static void *vcpu_thread(void *arg)
 		struct kvm_run *run = v->run;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
+			__atomic_fetch_add(&v->exits[run->io.direction == KVM_EXIT_IO_OUT ? VCPU_EXIT_IO_OUT : VCPU_EXIT_IO_IN],
+					   1, __ATOMIC_RELAXED);
 			handle_io(v);
 			break;
 		case KVM_EXIT_MMIO:
+			__atomic_fetch_add(&v->exits[run->mmio.is_write ? VCPU_EXIT_MMIO_WRITE : VCPU_EXIT_MMIO_READ],
+					   1, __ATOMIC_RELAXED);
 			/* Unclaimed addresses: reads see all ones, writes vanish.
 			 * mmio_dispatch clamps len to the 8 bytes of mmio.data. */
 			mmio_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.data,

@@ -272,3 +272,20 @@ void vm_stats(struct vm *vm, FILE *out)
 			(unsigned long long)atomic_load(&vm->vcpus[i].kvm_runs));
 	fprintf(out, "]}\n");
 }
+
+void vm_metrics(struct vm *vm, struct metrics_sample *s, unsigned slot)
+{
+	static const char *const names[VCPU_EXIT_KINDS] = {
+		[VCPU_EXIT_IO_IN] = "exit_io_in", [VCPU_EXIT_IO_OUT] = "exit_io_out",
+		[VCPU_EXIT_MMIO_READ] = "exit_mmio_read", [VCPU_EXIT_MMIO_WRITE] = "exit_mmio_write",
+		[VCPU_FAILURES] = "failures",
+	};
+	memset(s, 0, sizeof(*s));
+	s->slot = slot;
+	s->group = "vcpu";
+	s->names = names;
+	s->n = VCPU_EXIT_KINDS;
+	for (unsigned i = 0; vm && vm->vcpus && i < vm->ncpus; i++)
+		for (unsigned k = 0; k < VCPU_EXIT_KINDS; k++)
+			s->total[k] += __atomic_load_n(&vm->vcpus[i].exits[k], __ATOMIC_RELAXED);
+}

@@ -24,6 +24,12 @@ struct vm;
 /* KVM memory slots: 0 low RAM, 1 high RAM; devices' from here up. */
 #define VM_FIRST_DEVICE_SLOT 8
 
+/* vCPU exits counted for the metrics (Firecracker's "vcpu" group). */
+enum vcpu_exit_kind {
+	VCPU_EXIT_IO_IN, VCPU_EXIT_IO_OUT, VCPU_EXIT_MMIO_READ, VCPU_EXIT_MMIO_WRITE, VCPU_FAILURES,
+	VCPU_EXIT_KINDS
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned index;
@@ -33,6 +39,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	atomic_ullong kvm_runs;    /* KVM_RUN calls: a paused vCPU makes none */
+	uint64_t exits[VCPU_EXIT_KINDS]; /* for the metrics (relaxed atomic adds) */
 };
 
 struct vm {
@@ -98,6 +105,8 @@ void vm_resume(struct vm *vm);
 /* One JSON line (newline-terminated): running or paused, how often it was
  * paused, and each vCPU's KVM_RUN count. */
 void vm_stats(struct vm *vm, FILE *out);
+/* The metrics' "vcpu" group: every vCPU's exits summed, in slot. */
+void vm_metrics(struct vm *vm, struct metrics_sample *s, unsigned slot);
 
 /* Assert or deassert an IOAPIC interrupt line (GSI 0-23). */
 void vm_irq_line(struct vm *vm, unsigned gsi, bool level);

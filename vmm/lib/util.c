@@ -36,35 +36,6 @@ void err_prefix(struct errbuf *e, const char *fmt, ...)
 	e->msg[o] = '\0';
 }
 
-static void vlog(const char *prefix, const char *fmt, va_list ap)
-{
-	char line[1024];
-	int n = snprintf(line, sizeof(line), "ember: %s", prefix);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	/* One write so lines from different threads do not interleave. */
-	size_t len = strlen(line);
-	if (len < sizeof(line) - 1)
-		line[len++] = '\n';
-	ssize_t r = write(STDERR_FILENO, line, len);
-	(void)r;
-}
-
-void log_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vlog("", fmt, ap);
-	va_end(ap);
-}
-
-void log_warn(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap);
-	va_end(ap);
-}
-
 ssize_t read_small_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

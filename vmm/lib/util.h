@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vmm/lib/log.h"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* Members that are also one struct of their own (as Linux's
  * struct_group_tagged): the live struct reaches them directly (s->x) and as
@@ -44,9 +46,7 @@ void err_set(struct errbuf *e, const char *fmt, ...) __attribute__((format(print
 /* Put "PREFIX: " (formatted) in front of the message already in e. */
 void err_prefix(struct errbuf *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* "ember: <message>" on stderr. */
-void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_error, log_warn ("ember: <message>" on stderr), log_info: vmm/lib/log.h. */
 
 /* Read a whole file into a malloc'd buffer. Returns 0 or -errno. */
 int read_file(const char *path, uint8_t **buf, size_t *len);

@@ -316,8 +316,42 @@ static void vfio_devices(void)
 	CHECK(strstr(err.msg, "at most 8") != NULL);
 }
 
+/* Firecracker's --log-path, --level (its names, any case) and
+ * --metrics-path, into the logger and metrics configuration where a config
+ * file said nothing. */
+static void logger_and_metrics_flags(void)
+{
+	CHECK_EQ(parse("--kernel", "k", "--log-path", "/l", "--level", "debug", "--metrics-path=/m",
+		       NULL), 0);
+	CHECK_STR_EQ(o.log_path, "/l");
+	CHECK(o.level_set);
+	CHECK_EQ(o.level, LOG_DEBUG);
+	CHECK_STR_EQ(o.metrics_path, "/m");
+	struct fc_observe ob = {.level = FC_LOG_INFO};
+	cli_observe(&o, &ob);
+	CHECK(ob.logger_set && ob.metrics_set);
+	CHECK_STR_EQ(ob.log_path, "/l");
+	CHECK_EQ(ob.level, FC_LOG_DEBUG);
+	CHECK_STR_EQ(ob.metrics_path, "/m");
+	/* what the config file said stays */
+	struct fc_observe cf = {.logger_set = true, .log_path = "/cf", .level = FC_LOG_ERROR};
+	cli_observe(&o, &cf);
+	CHECK_STR_EQ(cf.log_path, "/cf");
+	CHECK_EQ(cf.level, FC_LOG_ERROR);
+	CHECK_STR_EQ(cf.metrics_path, "/m");
+	EXPECT_ERR("--kernel", "k", "--level", "Loud");
+	CHECK(strstr(err.msg, "--level") != NULL);
+	EXPECT_ERR("--kernel", "k", "--log-path", "");
+	EXPECT_ERR("--kernel", "k", "--metrics-path", "");
+	CHECK_EQ(parse("--kernel", "k", NULL), 0);
+	struct fc_observe none = {.level = FC_LOG_INFO};
+	cli_observe(&o, &none);
+	CHECK(!none.logger_set && !none.metrics_set);
+}
+
 int main(void)
 {
+	RUN(logger_and_metrics_flags);
 	RUN(defaults);
 	RUN(all_options_separate_values);
 	RUN(all_options_equals_values);
