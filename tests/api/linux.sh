@@ -9,19 +9,7 @@
 # network namespace of its own with link-local addresses. Needs a KVM that
 # can boot Linux: run it inside the lab (tests/lab/run).
 cd "$(dirname "$0")/../.." || exit 1
-if [ -z "${EMBER_NET_NETNS:-}" ]; then
-	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
-. tests/lib.sh
-EMBER=${EMBER:-build/ember}
-G=${EMBER_GUEST:-build/guest}
-BZ=$G/vmlinuz
-INITRD=$G/initramfs.cpio.gz
-HOST_IP=169.254.1.1
-GUEST_IP=169.254.1.2
-XFER=tests/net/xfer.py
-
-ip link set lo up
+. tests/net/netns.sh
 ip tuntap add dev tap0 mode tap && ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up || exit 1
 
 # put SOCK PATH BODY: a PUT that must answer 204.

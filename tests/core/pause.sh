@@ -9,19 +9,8 @@
 # namespace of its own with link-local addresses. Needs a KVM that can boot
 # Linux: run it inside the lab (tests/lab/run).
 cd "$(dirname "$0")/../.." || exit 1
-if [ -z "${EMBER_NET_NETNS:-}" ]; then
-	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
-. tests/lib.sh
+. tests/net/netns.sh
 EMBER=${EMBER_TESTHOOKS:-build/tests/ember-testhooks}
-G=${EMBER_GUEST:-build/guest}
-BZ=$G/vmlinuz
-INITRD=$G/initramfs.cpio.gz
-XFER=tests/net/xfer.py
-HOST_IP=169.254.1.1
-GUEST_IP=169.254.1.2
-
-ip link set lo up
 
 # The guest makes 64 MiB of random data in RAM, then writes it to /dev/vda
 # (O_DIRECT, then sync) and sends it to the host at the same time; then it

@@ -11,19 +11,7 @@
 # link-local addresses (169.254.0.0/16) only. Needs a KVM that can boot
 # Linux: run it inside the lab (tests/lab/run).
 cd "$(dirname "$0")/../.." || exit 1
-if [ -z "${EMBER_NET_NETNS:-}" ]; then
-	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
-. tests/lib.sh
-EMBER=${EMBER:-build/ember}
-G=${EMBER_GUEST:-build/guest}
-BZ=$G/vmlinuz
-INITRD=$G/initramfs.cpio.gz
-XFER=tests/net/xfer.py
-HOST_IP=169.254.1.1
-GUEST_IP=169.254.1.2
-
-ip link set lo up
+. tests/net/netns.sh
 
 # tap_up NAME ADDR/PREFIX [ip link options]: a fresh TAP with the host's address.
 tap_up() {
