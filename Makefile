@@ -44,7 +44,7 @@ ASAN_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/asan/%.o)
 ASAN_UNIT_BIN := $(UNIT_NAMES:%=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
-all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/tests/vfio_probe $(B)/bench/runstat $(B)/bench/blkbench \
+all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/tests/vfio_probe $(B)/bench/runstat $(B)/bench/apistart $(B)/bench/blkbench \
 	$(B)/bench/seccomp_cost
 
 $(B)/ember: $(VMM_OBJ)
@@ -90,6 +90,10 @@ $(B)/asan/tests/test_%: test_%.c tests/unit/check.h $(ASAN_LIB_OBJ) $(ASAN_JAILE
 
 # Writes the tiny PVH payloads the KVM tests and the start-up benchmark boot.
 $(B)/tests/mkpayload: tests/kvm/mkpayload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(B)/bench/apistart: bench/apistart.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 

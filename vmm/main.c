@@ -5,12 +5,15 @@
  * and carrying out the API's pause and resume, and exit with the guest's
  * status. */
 #include <errno.h>
+#include <jansson.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/api/api.h"
@@ -208,6 +211,11 @@ static int wait_for_start(struct machine *m, int sig_fd, uint64_t start_ns, bool
 int main(int argc, char **argv)
 {
 	uint64_t start_ns = now_ns();
+	/* One malloc arena: a thread that meets contention would otherwise
+	 * make its own, and glibc sizes the arena count by reading
+	 * /sys/devices/system/cpu/online, an open that every thread's seccomp
+	 * filter forbids (the API thread under load hit it). */
+	mallopt(M_ARENA_MAX, 1);
 	struct ember_opts o;
 	struct errbuf err;
 	if (cli_parse(argc, argv, &o, &err)) {
@@ -255,6 +263,7 @@ int main(int argc, char **argv)
 		}
 		boot = &fcc.vm;
 	}
+	fcc.vm.seccomp = o.vm.seccomp; /* --seccomp holds for any VM */
 	/* --log-path, --level, --metrics-path: where the config file says
 	 * nothing (and before the API can). */
 	cli_observe(&o, &fcc.observe);
@@ -266,6 +275,17 @@ int main(int argc, char **argv)
 	static struct api a;
 	static struct api_server srv;
 	if (o.api_sock) {
+		/* The API thread installs its filter as it starts, long before
+		 * the VM's threads: seccomp is set up now (the command line's
+		 * --seccomp holds for a VM the API starts too), and what would
+		 * open files under the filter is done first: jansson's hash
+		 * seed (/dev/urandom) and the time zone for log lines. */
+		if (seccomp_setup(o.vm.seccomp, &err)) {
+			log_error("%s", err.msg);
+			return EXIT_VM_ERROR;
+		}
+		json_object_seed(0);
+		tzset();
 		if (control_init(&ctl)) {
 			log_error("eventfd: %s", strerror(errno));
 			return EXIT_VM_ERROR;

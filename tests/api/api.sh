@@ -60,6 +60,10 @@ t_instance_info_and_version() {
 	start_api "$s" --id vm-01 || return 1
 	expect_api 200 '^\{"id":"vm-01","state":"Not started","vmm_version":"[^"]+","app_name":"ember"\}$' "$s" GET / || { kill $pid; return 1; }
 	expect_api 200 '^\{"firecracker_version":"[^"]+"\}$' "$s" GET /version || { kill $pid; return 1; }
+	# the API thread runs under its own seccomp filter from the start
+	local t
+	t=$(grep -l '^Name:[[:space:]]*api$' /proc/$pid/task/*/status) || { echo "no api thread"; kill $pid; return 1; }
+	grep -Eq $'^Seccomp:\t2$' "$t" || { echo "the api thread: $(grep ^Seccomp: "$t")"; kill $pid; return 1; }
 	expect_api 200 '"vcpu_count":1' "$s" GET /machine-config || { kill $pid; return 1; }
 	expect_api 200 '"mem_size_mib":256' "$s" GET /machine-config || { kill $pid; return 1; }
 	kill -TERM $pid

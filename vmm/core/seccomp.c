@@ -131,8 +131,9 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 
 int seccomp_setup(bool on, struct errbuf *err)
 {
+	static bool ready; /* the names and the handler: once */
 	enabled = on;
-	if (!on)
+	if (!on || ready)
 		return 0;
 	/* libseccomp probes the kernel once and caches the answer in globals:
 	 * do it here, before the threads build their filters concurrently. */
@@ -152,6 +153,7 @@ int seccomp_setup(bool on, struct errbuf *err)
 		err_set(err, "seccomp: cannot install the SIGSYS handler: %s", strerror(errno));
 		return -1;
 	}
+	ready = true;
 	return 0;
 }
 

@@ -52,8 +52,9 @@ struct seccomp_allow {
 		.ioctls = (ioctls_), .nioctls = ARRAY_SIZE(ioctls_)                 \
 	}
 
-/* Process-wide set-up: the SIGSYS handler and the syscall name table. With
- * on=false every seccomp_thread_install is a no-op. Returns 0, or -1 with err. */
+/* Process-wide set-up: the SIGSYS handler and the syscall name table (once;
+ * a later call only switches filters on or off). With on=false every
+ * seccomp_thread_install is a no-op. Returns 0, or -1 with err. */
 int seccomp_setup(bool on, struct errbuf *err);
 bool seccomp_enabled(void);
 
