@@ -175,7 +175,7 @@ static int load_guest(struct machine *m, const struct vm_config *c, struct kerne
 }
 
 int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_ns,
-		  struct errbuf *why)
+		  const char *start_what, struct errbuf *why)
 {
 	memset(m, 0, sizeof(*m));
 	m->room_efd = -1;
@@ -229,6 +229,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		goto out;
 	}
 	m->vm.start_ns = start_ns;
+	m->vm.start_what = start_what;
 	m->vm.report_boot_time = c->boot_time;
 	status = EXIT_VM_ERROR;
 	if (x86_vm_setup(&m->vm, &err)) {

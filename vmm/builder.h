@@ -6,7 +6,7 @@
  * its seccomp filter.
  *
  *	struct machine m;
- *	int status = machine_build(&m, &cfg, start_ns, &why);   0 when running
+ *	int status = machine_build(&m, &cfg, start_ns, "ember started", &why);
  *	if (status == 0) status = <wait for the VM to stop>;
  *	machine_destroy(&m);
  */
@@ -32,12 +32,14 @@ struct machine {
 	bool vcpus_created;
 };
 
-/* Build and start the VM described by c (ember started at start_ns). 0 when
+/* Build and start the VM described by c; --boot-time reports the guest's
+ * userspace start relative to start_ns, which is start_what ("ember started",
+ * "InstanceStart"). 0 when
  * the guest runs; otherwise the exit status (EXIT_USAGE for bad input,
  * EXIT_VM_ERROR for a failure), with one error line logged and kept in why.
  * Either way machine_destroy() cleans up. */
 int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_ns,
-		  struct errbuf *why);
+		  const char *start_what, struct errbuf *why);
 /* Stop the vCPUs, destroy the devices, the VM and the console. */
 void machine_destroy(struct machine *m);
 

@@ -157,7 +157,7 @@ static int run_loop(struct machine *m, int sig_fd)
  * until InstanceStart builds the VM (0; *built), or a signal ends ember (its
  * exit status). A start that fails is answered with the reason, and the API
  * may try again. */
-static int wait_for_start(struct machine *m, int sig_fd, uint64_t start_ns, bool *built)
+static int wait_for_start(struct machine *m, int sig_fd, bool *built)
 {
 	for (;;) {
 		struct pollfd p[2] = {{sig_fd, POLLIN, 0}, {api->ctl->efd, POLLIN, 0}};
@@ -197,7 +197,7 @@ static int wait_for_start(struct machine *m, int sig_fd, uint64_t start_ns, bool
 			continue;
 		}
 		observe_arm(&obs);
-		if (machine_build(m, arg, start_ns, &why) == 0) {
+		if (machine_build(m, arg, now_ns(), "InstanceStart", &why) == 0) {
 			*built = true;
 			set_state(API_RUNNING);
 			control_done(api->ctl, 0, NULL);
@@ -263,7 +263,8 @@ int main(int argc, char **argv)
 		}
 		boot = &fcc.vm;
 	}
-	fcc.vm.seccomp = o.vm.seccomp; /* --seccomp holds for any VM */
+	fcc.vm.seccomp = o.vm.seccomp; /* --seccomp and --boot-time hold for any VM */
+	fcc.vm.boot_time = o.vm.boot_time;
 	/* --log-path, --level, --metrics-path: where the config file says
 	 * nothing (and before the API can). */
 	cli_observe(&o, &fcc.observe);
@@ -312,10 +313,10 @@ int main(int argc, char **argv)
 	int status;
 	if (boot) {
 		observe_arm(&obs);
-		status = machine_build(&m, boot, start_ns, &why);
+		status = machine_build(&m, boot, start_ns, "ember started", &why);
 		built = true;
 	} else {
-		status = wait_for_start(&m, sig_fd, start_ns, &built);
+		status = wait_for_start(&m, sig_fd, &built);
 	}
 	if (status == 0) {
 		set_state(API_RUNNING);

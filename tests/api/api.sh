@@ -74,7 +74,7 @@ t_instance_info_and_version() {
 t_configure_start_pause_resume() {
 	local a b
 	local s=$T_SOCK/configure_start_pause_resume.sock
-	start_api "$s" || return 1
+	start_api "$s" --boot-time || return 1
 	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$SPIN\",\"boot_args\":\"console=ttyS0\"}" || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}' || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PATCH /machine-config '{"mem_size_mib":96}' || { kill $pid; return 1; }
@@ -82,6 +82,8 @@ t_configure_start_pause_resume() {
 	expect_api 200 "\"kernel_image_path\":\"$SPIN\"" "$s" GET /vm/config || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }
 	expect_api 200 '"state":"Running"' "$s" GET / || { kill $pid; return 1; }
+	# --boot-time counts from InstanceStart
+	wait_for '^ember: guest userspace started [0-9]+\.[0-9]+ ms after InstanceStart$' "$T_TMP/err" $pid || { kill $pid; return 1; }
 	# Too late for configuration, and a second start.
 	expect_api 400 '"fault_message":".*(after|started)' "$s" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":64}' || { kill $pid; return 1; }
 	expect_api 400 '"fault_message":' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }

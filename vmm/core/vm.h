@@ -75,6 +75,7 @@ struct vm {
 	struct kvm_cpuid2 *supported_cpuid;
 	uint64_t start_ns;     /* ember's own start, for the boot-time port */
 	bool report_boot_time;
+	const char *start_what; /* what start_ns is: "ember started", "InstanceStart" */
 	/* stopping */
 	atomic_bool stop_claimed; /* the first vm_request_stop() won */
 	atomic_bool stopping;     /* set after exit_status holds its value */

@@ -29,8 +29,9 @@ static void boot_time_port(void *opaque, uint16_t port, uint8_t *data, unsigned 
 	if (data[0] != BOOT_TIME_MAGIC || !vm->report_boot_time)
 		return;
 	uint64_t us = (now_ns() - vm->start_ns) / 1000;
-	fprintf(stderr, "ember: guest userspace started %llu.%03llu ms after ember started\n",
-		(unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+	fprintf(stderr, "ember: guest userspace started %llu.%03llu ms after %s\n",
+		(unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+		vm->start_what ? vm->start_what : "ember started");
 }
 
 /* Stateless: nothing to start, save or free. */
