@@ -264,7 +264,7 @@ t_log_path_and_level() {
 }
 
 t_logger_and_metrics_through_the_api() {
-	local s=$T_TMP/api.sock log=$T_TMP/api.log met=$T_TMP/api.metrics n
+	local s=$T_SOCK/logger_and_metrics_through_the_api.sock log=$T_TMP/api.log met=$T_TMP/api.metrics n
 	rm -f "$log" "$met"
 	start_api "$s" --id vm-02 || return 1
 	expect_api 400 '"fault_message":".*metrics' "$s" PUT /actions '{"action_type":"FlushMetrics"}' || { kill $pid; return 1; }
