@@ -84,3 +84,16 @@ fail:
 	*efd = -1;
 	return -1;
 }
+
+int uring_wait_until(struct io_uring *ring, uint64_t deadline_ns)
+{
+	uint64_t now = now_ns();
+	if (now >= deadline_ns)
+		return -1;
+	uint64_t left = deadline_ns - now;
+	struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000000000u),
+				       .tv_nsec = (long long)(left % 1000000000u)};
+	struct io_uring_cqe *cqe;
+	int r = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	return r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN ? -1 : 0;
+}

@@ -32,4 +32,10 @@ struct uring_spec {
 int uring_setup(struct io_uring *ring, const struct uring_spec *s, int *efd, bool *restricted,
 		struct errbuf *e);
 
+/* Wait for a completion on ring until deadline_ns at the latest (now_ns()
+ * clock; the wait's timeout is no SQE, so a restricted ring allows it). 0
+ * when the caller should reap (a completion, or an interrupted wait), -1 when
+ * the deadline has passed or the ring failed. */
+int uring_wait_until(struct io_uring *ring, uint64_t deadline_ns);
+
 #endif

@@ -331,15 +331,7 @@ int blk_queue_pause(struct blk_queue_io *q, uint64_t deadline_ns)
 		return 0;
 	submit_batch(q);
 	while (q->inflight) {
-		uint64_t now = now_ns();
-		if (now >= deadline_ns)
-			return -1;
-		uint64_t left = deadline_ns - now;
-		struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000000000u),
-					       .tv_nsec = (long long)(left % 1000000000u)};
-		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts);
-		if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN)
+		if (uring_wait_until(&q->ring, deadline_ns))
 			return -1;
 		unsigned n = reap(q, q->vq != NULL);
 		maybe_notify(q, n > 0 && q->vq);

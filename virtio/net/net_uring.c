@@ -570,17 +570,7 @@ int net_io_pause(struct net_io *n, uint64_t deadline_ns)
 	 * chains of a cancelled one stay with its pair for the next read. */
 	int ret = 0;
 	while (busy_from(n, 0)) {
-		uint64_t now = now_ns();
-		if (now >= deadline_ns) {
-			ret = -1;
-			break;
-		}
-		uint64_t left = deadline_ns - now;
-		struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000000000u),
-					       .tv_nsec = (long long)(left % 1000000000u)};
-		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe_timeout(&n->ring, &cqe, &ts);
-		if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN) {
+		if (uring_wait_until(&n->ring, deadline_ns)) {
 			ret = -1;
 			break;
 		}
