@@ -55,7 +55,15 @@ static struct api *api;
 /* The log file and the metrics. */
 static struct observe obs;
 
-#define NO_METRICS "Cannot flush metrics: no metrics path was configured (--metrics-path, PUT /metrics)."
+/* FlushMetrics: why it failed (r != 0), or NULL. */
+static const char *flush_failure(int r, const char *why)
+{
+	if (!r)
+		return NULL;
+	if (obs.metrics_fd < 0)
+		return "Cannot flush metrics: no metrics path was configured (--metrics-path, PUT /metrics).";
+	return why;
+}
 
 static void set_state(enum api_state st)
 {
@@ -74,7 +82,7 @@ static void api_request(struct vm *vm)
 		control_done(api->ctl, -1, "the microVM is already running");
 	} else if (kind == CONTROL_FLUSH_METRICS) {
 		int r = observe_flush(&obs, vm);
-		control_done(api->ctl, r, r ? obs.metrics_fd < 0 ? NO_METRICS : "Cannot flush metrics: the write failed." : NULL);
+		control_done(api->ctl, r, flush_failure(r, "Cannot flush metrics: the write failed."));
 	} else if (kind == CONTROL_PAUSE) {
 		int r = vm_pause(vm);
 		set_state(API_PAUSED);
@@ -184,8 +192,10 @@ static int wait_for_start(struct machine *m, int sig_fd, bool *built)
 			continue;
 		}
 		if (kind == CONTROL_FLUSH_METRICS) {
-			int r = observe_open(&obs, &api->cfg->observe, &why) ? -1 : observe_flush(&obs, NULL);
-			control_done(api->ctl, r, !r ? NULL : obs.metrics_fd < 0 ? NO_METRICS : why.msg);
+			int r = observe_open(&obs, &api->cfg->observe, &why);
+			if (!r && (r = observe_flush(&obs, NULL)))
+				err_set(&why, "Cannot flush metrics: the write failed.");
+			control_done(api->ctl, r, flush_failure(r, why.msg));
 			continue;
 		}
 		if (kind != CONTROL_START) {
