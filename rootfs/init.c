@@ -493,6 +493,7 @@ static pid_t spawn(char **cmd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	signal(SIGUSR1, SIG_DFL);
 	signal(SIGUSR2, SIG_DFL);
 	signal(SIGTTOU, SIG_DFL);
@@ -529,12 +530,17 @@ int main(int argc, char **argv)
 	if (chdir("/root") < 0 && chdir("/") < 0)
 		warn("chdir /: %s", strerror(errno));
 
-	/* busybox poweroff/halt/reboot signal PID 1: end the VM, status 0. */
+	/* busybox poweroff/halt/reboot signal PID 1: end the VM, status 0.
+	 * So does Ctrl+Alt+Del (the VMM's SendCtrlAltDel): with it disabled
+	 * in the kernel, the kernel sends PID 1 SIGINT instead of restarting
+	 * at once, and init syncs the disks before the VM ends. */
 	struct sigaction sa = {.sa_handler = on_poweroff};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	reboot(RB_DISABLE_CAD);
 
 	io_ok = (ioperm(PORT_STARTED, 1, 1) == 0 && ioperm(PORT_EXIT, 1, 1) == 0) || iopl(3) == 0;
 	if (io_ok)

@@ -148,7 +148,8 @@ static int add_platform(struct machine *m, const struct vm_config *c)
 		return -1;
 	m->room_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m->com1 = com1_create(vm, m->con.out_fd, m->room_efd);
-	if (!m->com1 || exit_ports_create(vm) || i8042_create(vm) || acpi_pm_create(vm))
+	if (!m->com1 || exit_ports_create(vm) || !(m->i8042 = i8042_create(vm)) ||
+	    acpi_pm_create(vm))
 		return -1;
 	return 0;
 }

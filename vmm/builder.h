@@ -16,6 +16,7 @@
 #include "vmm/config.h"
 #include "vmm/console.h"
 #include "vmm/core/vm.h"
+#include "vmm/devices/i8042.h"
 #include "vmm/devices/serial.h"
 #include "vmm/pci/pci.h"
 
@@ -29,6 +30,7 @@ struct machine {
 	bool con_ok;
 	struct serial *com1;         /* the console's UART */
 	int room_efd;                /* com1's receive FIFO has room again */
+	struct i8042 *i8042;         /* the keyboard controller (Ctrl+Alt+Del) */
 	bool vcpus_created;
 };
 

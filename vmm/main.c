@@ -72,8 +72,9 @@ static void set_state(enum api_state st)
 }
 
 /* An API request for the running VM (main thread). */
-static void api_request(struct vm *vm)
+static void api_request(struct machine *m)
 {
+	struct vm *vm = &m->vm;
 	enum control_kind kind;
 	const void *arg;
 	if (!control_take(api->ctl, &kind, &arg))
@@ -83,6 +84,12 @@ static void api_request(struct vm *vm)
 	} else if (kind == CONTROL_FLUSH_METRICS) {
 		int r = observe_flush(&obs, vm);
 		control_done(api->ctl, r, flush_failure(r, "Cannot flush metrics: the write failed."));
+	} else if (kind == CONTROL_CTRL_ALT_DEL) {
+		int r = i8042_ctrl_alt_del(m->i8042);
+		if (!r)
+			log_info("Ctrl+Alt+Del sent to the guest's keyboard");
+		control_done(api->ctl, r, r ? "Cannot send Ctrl+Alt+Del: the guest's keyboard "
+					     "buffer is full (it has not read earlier keys)." : NULL);
 	} else if (kind == CONTROL_PAUSE) {
 		int r = vm_pause(vm);
 		set_state(API_PAUSED);
@@ -143,7 +150,7 @@ static int run_loop(struct machine *m, int sig_fd)
 			(void)r;
 		}
 		if (p[4].revents & POLLIN)
-			api_request(vm);
+			api_request(m);
 		if (p[5].revents & POLLIN) { /* the metrics' 60 s */
 			uint64_t n;
 			if (read(obs.timer_fd, &n, sizeof(n)) == sizeof(n))

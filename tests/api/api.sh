@@ -119,6 +119,25 @@ t_exit_status_through_api_start() {
 	[ ! -e "$s" ] || { echo "socket left behind"; return 1; }
 }
 
+# SendCtrlAltDel puts Ctrl+Alt+Del in the keyboard controller's buffer. The
+# spin payload never reads it: two presses fit (8 bytes each in 16), the
+# third is refused as the buffer is full. (The guest's reboot is in the lab's
+# tests/api/linux.sh.)
+t_ctrl_alt_del_queues_keys() {
+	local s=$T_SOCK/ctrl_alt_del_queues_keys.sock
+	start_api "$s" || return 1
+	expect_api 400 '"fault_message":"The microVM has not been started' "$s" PUT /actions '{"action_type":"SendCtrlAltDel"}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$SPIN\"}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"SendCtrlAltDel"}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"SendCtrlAltDel"}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*keyboard buffer is full' "$s" PUT /actions '{"action_type":"SendCtrlAltDel"}' || { kill $pid; return 1; }
+	expect_api 200 '"state":"Running"' "$s" GET / || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; return 1; }
+}
+
 t_refusals_are_400_and_change_nothing() {
 	local s=$T_SOCK/refusals_are_400_and_change_nothing.sock
 	start_api "$s" || return 1

@@ -113,7 +113,13 @@ static void put_actions(struct api *a, const struct http_request *req, struct ap
 		else
 			reply_ok(r);
 	} else if (strcmp(action, "SendCtrlAltDel") == 0) {
-		api_reply_fault(r, 400, "ember cannot send Ctrl+Alt+Del yet.");
+		char msg[256];
+		if (state(a) == API_NOT_STARTED)
+			api_reply_fault(r, 400, "The microVM has not been started.");
+		else if (control_call(a->ctl, CONTROL_CTRL_ALT_DEL, NULL, msg, sizeof(msg)))
+			api_reply_fault(r, 400, "%s", msg);
+		else
+			reply_ok(r);
 	} else {
 		api_reply_fault(r, 400, "An error occurred when deserializing the json body of a "
 				"request: unknown action_type '%s'.", action);

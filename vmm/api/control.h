@@ -1,5 +1,5 @@
 /* control.h: how the API thread asks the main thread, which owns the VM, to
- * act on it: start it, pause it, resume it, flush the metrics. One request at a time: the API
+ * act on it: start it, pause it, resume it, flush the metrics, press Ctrl+Alt+Del. One request at a time: the API
  * thread posts it (control_call blocks until the main thread has carried it
  * out) and the main thread, woken through control.efd in its poll loop,
  * takes it (control_take), acts, and answers (control_done). Everything else
@@ -23,6 +23,7 @@ enum control_kind {
 	CONTROL_PAUSE,
 	CONTROL_RESUME,
 	CONTROL_FLUSH_METRICS,  /* write a metrics line now */
+	CONTROL_CTRL_ALT_DEL,   /* press Ctrl+Alt+Del on the guest's keyboard */
 	CONTROL_OBSERVE,        /* before the start: open the log and metrics files
 				   (arg: the struct fc_observe) */
 };

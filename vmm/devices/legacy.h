@@ -5,19 +5,18 @@
 #define EMBER_LEGACY_H
 
 #include "vmm/core/vm.h"
+#include "vmm/devices/i8042.h"
 #include "vmm/devices/serial.h"
 
 #define EXIT_PORT 0x501      /* 1-byte write of N: the VM ends, ember exits N */
 #define BOOT_TIME_PORT 0x3f0 /* write of 123: guest userspace has started */
 #define BOOT_TIME_MAGIC 123
-#define I8042_DATA_PORT 0x60
-#define I8042_CMD_PORT 0x64
-#define I8042_CMD_RESET 0xfe
 
 /* Each: 0, or -1 (ports taken, or the device list full). */
 int exit_ports_create(struct vm *vm); /* EXIT_PORT and BOOT_TIME_PORT */
-int i8042_create(struct vm *vm);      /* keyboard controller: reset */
 int acpi_pm_create(struct vm *vm);    /* ACPI sleep control and reset */
+/* The keyboard controller at 0x60/0x64, IRQ 1 (i8042.h), or NULL. */
+struct i8042 *i8042_create(struct vm *vm);
 /* The split IRQ chip's IOAPIC at LAYOUT_IOAPIC: vm_irq_line() raises its
  * pins and KVM_EXIT_IOAPIC_EOI reaches it. Not with KVM's whole IRQ chip. */
 int ioapic_create(struct vm *vm);

@@ -96,6 +96,8 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout");
  *   Scope (\_SB) {
  *     Device (COM1) { _HID PNP0501, _UID 0,         -- the console UART, so Linux
  *       _CRS { IO 0x3F8 len 8, IRQNoFlags {4} } }   --   maps its IRQ (no legacy PIC)
+ *     Device (PS2K) { _HID PNP0303,                 -- the keyboard controller, so
+ *       _CRS { IO 0x60, IO 0x64, IRQNoFlags {1} } } --   Linux's i8042 driver binds
  *     Device (PCI0) { ... }                        -- PCI bus 0 (aml_pci_root) with
  *   }                                               --   the windows BARs come from
  * Returns 0, or -1 when out of memory. */
@@ -105,6 +107,7 @@ static int dsdt_body(struct aml *a, const struct pci_windows *w)
 	aml_s5(a, ACPI_S5_SLEEP_TYPE);
 	size_t sb = aml_scope_begin(a, "\\_SB_");
 	aml_serial_device(a, "COM1", 0, 0x3f8, ACPI_SERIAL_IRQ);
+	aml_ps2_keyboard(a, "PS2K", ACPI_I8042_DATA_PORT, ACPI_I8042_CMD_PORT, ACPI_I8042_IRQ);
 	struct aml_pci_root root = {
 		.name = "PCI0", .bus_first = 0, .bus_last = 0,
 		.mem32_base = w->mem32_base, .mem32_len = w->mem32_end - w->mem32_base,
@@ -175,7 +178,7 @@ uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci
 	size_t dsdt_len = sizeof(struct acpi_header) + body.len;
 	struct acpi_header *dsdt = place(gm, &cur, dsdt_len, &dsdt_gpa);
 	size_t madt_len = sizeof(struct acpi_header) + 8 + ncpus * sizeof(struct madt_lapic) +
-			  sizeof(struct madt_ioapic) + sizeof(struct madt_iso);
+			  sizeof(struct madt_ioapic) + 2 * sizeof(struct madt_iso);
 	struct acpi_header *madt = place(gm, &cur, madt_len, &madt_gpa);
 	if (!rsdp || !xsdt || !fadt || !dsdt || !madt) {
 		aml_free(&body);
@@ -189,8 +192,9 @@ uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci
 	dsdt->checksum = acpi_checksum(dsdt, dsdt_len);
 
 	/* MADT: one local APIC per vCPU (APIC id = index), one IOAPIC, and an
-	 * interrupt source override for the serial IRQ: hardware-reduced ACPI has
-	 * no legacy PIC, so Linux maps an ISA IRQ only when the MADT names it. */
+	 * interrupt source override for the serial and the keyboard IRQs:
+	 * hardware-reduced ACPI has no legacy PIC, so Linux maps an ISA IRQ
+	 * only when the MADT names it. */
 	header_init(madt, "APIC", (uint32_t)madt_len, 6);
 	uint8_t *m = (uint8_t *)(madt + 1);
 	uint32_t lapic_addr = (uint32_t)LAYOUT_LAPIC, flags = legacy_pic ? MADT_PCAT_COMPAT : 0;
@@ -205,8 +209,12 @@ uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci
 	struct madt_ioapic io = {1, sizeof(io), (uint8_t)ncpus, 0, (uint32_t)LAYOUT_IOAPIC, 0};
 	memcpy(m, &io, sizeof(io));
 	m += sizeof(io);
-	struct madt_iso iso = {2, sizeof(iso), 0, ACPI_SERIAL_IRQ, ACPI_SERIAL_IRQ, 0};
-	memcpy(m, &iso, sizeof(iso));
+	static const uint8_t isa_irqs[] = {ACPI_SERIAL_IRQ, ACPI_I8042_IRQ};
+	for (unsigned i = 0; i < 2; i++) {
+		struct madt_iso iso = {2, sizeof(iso), 0, isa_irqs[i], isa_irqs[i], 0};
+		memcpy(m, &iso, sizeof(iso));
+		m += sizeof(iso);
+	}
 	madt->checksum = acpi_checksum(madt, madt_len);
 
 	/* FADT */

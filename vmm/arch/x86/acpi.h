@@ -20,8 +20,12 @@
 #define ACPI_SLEEP_TYPE(v) (((v) >> 2) & 7)
 #define ACPI_SLEEP_ENABLE 0x20
 
-/* The ISA IRQ the MADT routes (identity) to the IOAPIC: the serial console's. */
+/* The ISA IRQs the MADT routes (identity) to the IOAPIC: the serial
+ * console's, and the keyboard controller's (whose ports the DSDT names). */
 #define ACPI_SERIAL_IRQ 4
+#define ACPI_I8042_IRQ 1
+#define ACPI_I8042_DATA_PORT 0x60
+#define ACPI_I8042_CMD_PORT 0x64
 
 /* Write the tables for ncpus vCPUs, with PCI0's windows from pci (NULL:
  * pci_default_windows for gm's layout); legacy_pic: the MADT says there are

@@ -437,6 +437,22 @@ void aml_serial_device(struct aml *a, const char *name, unsigned uid, uint16_t p
 	aml_end(a, d);
 }
 
+void aml_ps2_keyboard(struct aml *a, const char *name, uint16_t data_port, uint16_t cmd_port,
+		      unsigned irq)
+{
+	size_t d = aml_device_begin(a, name);
+	aml_name_eisaid(a, "_HID", "PNP0303");
+	struct aml res;
+	aml_init(&res);
+	aml_res_io(&res, data_port, data_port, 0, 1);
+	aml_res_io(&res, cmd_port, cmd_port, 0, 1);
+	aml_res_irq_noflags(&res, irq);
+	aml_name(a, "_CRS");
+	aml_resource_template(a, &res);
+	aml_free(&res);
+	aml_end(a, d);
+}
+
 void aml_pci_root(struct aml *a, const struct aml_pci_root *cfg)
 {
 	size_t d = aml_device_begin(a, cfg->name ? cfg->name : "PCI0");

@@ -85,6 +85,11 @@ void aml_resource_template(struct aml *a, const struct aml *res);
 void aml_s5(struct aml *a, uint8_t sleep_type);
 /* Device (name) { _HID PNP0501, _UID uid, _CRS { IO (Decode16, port, port, 0, 8) IRQNoFlags {irq} } } */
 void aml_serial_device(struct aml *a, const char *name, unsigned uid, uint16_t port, unsigned irq);
+/* Device (name) { _HID PNP0303, _CRS { IO data_port len 1, IO cmd_port len 1,
+ * IRQNoFlags {irq} } }: a PS/2 keyboard controller, the way Linux's i8042
+ * driver finds one (through PNP). */
+void aml_ps2_keyboard(struct aml *a, const char *name, uint16_t data_port, uint16_t cmd_port,
+		      unsigned irq);
 
 /* The PCI root bridge, for Scope (\_SB):
  *   Device (PCI0) { _HID PNP0A08, _CID PNP0A03, _SEG 0, _BBN 0, _UID 0,

@@ -112,6 +112,14 @@ static void check_tables(unsigned ncpus, bool legacy_pic)
 	CHECK(memmem(dsdt + 36, dlen - 36, "_SB_", 4) != NULL);
 	CHECK(memmem(dsdt + 36, dlen - 36, "COM1", 4) != NULL);
 	CHECK(memmem(dsdt + 36, dlen - 36, "PCI0", 4) != NULL);
+	/* and the keyboard controller: _HID EisaId("PNP0303"), ports 0x60 and
+	 * 0x64 (IO descriptors: 0x47, decode16, min, max, align, len 1), IRQ 1 */
+	const uint8_t *ps2 = memmem(dsdt + 36, dlen - 36, "PS2K", 4);
+	CHECK(ps2 != NULL);
+	CHECK(memmem(ps2, (size_t)(dsdt + dlen - ps2), "\x0c\x41\xd0\x03\x03", 5) != NULL);
+	CHECK(memmem(ps2, (size_t)(dsdt + dlen - ps2), "\x47\x01\x60\x00\x60\x00\x00\x01", 8) != NULL);
+	CHECK(memmem(ps2, (size_t)(dsdt + dlen - ps2), "\x47\x01\x64\x00\x64\x00\x00\x01", 8) != NULL);
+	CHECK(memmem(ps2, (size_t)(dsdt + dlen - ps2), "\x22\x02\x00", 3) != NULL);
 
 	/* MADT */
 	const uint8_t *madt = table(madt_gpa, "APIC");
@@ -120,7 +128,7 @@ static void check_tables(unsigned ncpus, bool legacy_pic)
 	CHECK_EQ(sum(madt, mlen), 0);
 	CHECK_EQ(get_le32(madt + 36), LAYOUT_LAPIC);
 	CHECK_EQ(get_le32(madt + 40), legacy_pic ? 1u : 0u); /* PCAT_COMPAT: 8259s present */
-	unsigned lapics = 0, ioapics = 0;
+	unsigned lapics = 0, ioapics = 0, isos = 0;
 	uint8_t seen[256] = {0};
 	for (uint32_t off = 44; off < mlen;) {
 		const uint8_t *ent = madt + off;
@@ -139,11 +147,17 @@ static void check_tables(unsigned ncpus, bool legacy_pic)
 			CHECK_EQ(get_le32(ent + 4), 0xfec00000u);
 			CHECK_EQ(get_le32(ent + 8), 0); /* GSI base */
 			ioapics++;
+		} else if (ent[0] == 2) { /* interrupt source override: identity */
+			CHECK_EQ(ent[1], 10);
+			CHECK(ent[3] == 4 || ent[3] == 1); /* the UART's, the keyboard's */
+			CHECK_EQ(get_le32(ent + 4), ent[3]);
+			isos |= 1u << ent[3];
 		}
 		off += ent[1];
 	}
 	CHECK_EQ(lapics, ncpus);
 	CHECK_EQ(ioapics, 1);
+	CHECK_EQ(isos, (1u << 4) | (1u << 1));
 
 	/* Every table stays inside the reserved BIOS area. */
 	CHECK(madt_gpa + mlen <= LAYOUT_ACPI_END);
