@@ -10,7 +10,7 @@
  * io_uring_register_restrictions() (its static one does): use the raw call. */
 static int restrict_and_enable(struct io_uring *ring, const struct uring_spec *s)
 {
-	struct io_uring_restriction r[URING_MAX_OPS + 2];
+	struct io_uring_restriction r[URING_MAX_OPS + 3];
 	memset(r, 0, sizeof(r));
 	unsigned n = 0;
 	for (unsigned i = 0; i < s->nops && i < URING_MAX_OPS; i++) {
@@ -24,7 +24,12 @@ static int restrict_and_enable(struct io_uring *ring, const struct uring_spec *s
 	r[n].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
 	r[n].sqe_flags = IOSQE_FIXED_FILE;
 	n++;
-	/* No IORING_RESTRICTION_REGISTER_OP: nothing can be registered later. */
+	/* Without a REGISTER_OP entry nothing can be registered later. */
+	if (s->files_update) {
+		r[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+		r[n].register_op = IORING_REGISTER_FILES_UPDATE;
+		n++;
+	}
 	int ret = io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, r, n);
 	if (ret < 0)
 		return ret;

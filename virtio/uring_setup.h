@@ -24,6 +24,9 @@ struct uring_spec {
 	unsigned nops;
 	uint8_t flags_allowed;     /* IOSQE_* allowed besides IOSQE_FIXED_FILE */
 	const char *files_what;    /* for messages: "the disk", "the TAP" */
+	bool files_update;         /* the fixed files may be replaced later
+				      (IORING_REGISTER_FILES_UPDATE); nothing
+				      else can be registered once restricted */
 };
 
 /* Set up ring as above. 0 with *efd the completion eventfd and *restricted

@@ -90,6 +90,18 @@ static void api_request(struct machine *m)
 			log_info("Ctrl+Alt+Del sent to the guest's keyboard");
 		control_done(api->ctl, r, r ? "Cannot send Ctrl+Alt+Del: the guest's keyboard "
 					     "buffer is full (it has not read earlier keys)." : NULL);
+	} else if (kind == CONTROL_SET_DRIVE) {
+		const struct control_drive *cd = arg;
+		struct device *d = device_list_find(&vm->devices, cd->id);
+		struct errbuf e = {{0}};
+		int r = -1;
+		if (!d || !d->ops->set_backing)
+			err_set(&e, "no drive '%s'", cd->id);
+		else
+			r = d->ops->set_backing(d, cd->path, &e);
+		if (r)
+			log_warn("PATCH /drives/%s: %s", cd->id, e.msg);
+		control_done(api->ctl, r, r ? e.msg : NULL);
 	} else if (kind == CONTROL_PAUSE) {
 		int r = vm_pause(vm);
 		set_state(API_PAUSED);

@@ -138,6 +138,41 @@ t_ctrl_alt_del_queues_keys() {
 	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; return 1; }
 }
 
+# PATCH /drives/ID with a new path_on_host after the start: the main thread
+# opens it under its seccomp filter and puts it behind the running drive
+# (the guest's side of it is in the lab's tests/api/linux.sh); refusals
+# change nothing.
+t_patch_drive_new_image() {
+	local s=$T_SOCK/patch_drive_new_image.sock cfg
+	head -c 1M /dev/zero >"$T_TMP/small.img"
+	head -c 4M /dev/zero >"$T_TMP/big.img"
+	head -c 1000 /dev/zero >"$T_TMP/odd.img"
+	start_api "$s" || return 1
+	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$SPIN\"}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /drives/scratch "{\"drive_id\":\"scratch\",\"path_on_host\":\"$T_TMP/small.img\",\"is_root_device\":false,\"is_read_only\":false}" || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*before starting' "$s" PATCH /drives/scratch "{\"drive_id\":\"scratch\",\"path_on_host\":\"$T_TMP/big.img\"}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }
+	cfg=$(api "$s" GET /vm/config) || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*No such file' "$s" PATCH /drives/scratch "{\"drive_id\":\"scratch\",\"path_on_host\":\"$T_TMP/none.img\"}" || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*multiple of 512' "$s" PATCH /drives/scratch "{\"drive_id\":\"scratch\",\"path_on_host\":\"$T_TMP/odd.img\"}" || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*no drive' "$s" PATCH /drives/other "{\"drive_id\":\"other\",\"path_on_host\":\"$T_TMP/big.img\"}" || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":' "$s" PATCH /drives/scratch "{\"drive_id\":\"other\",\"path_on_host\":\"$T_TMP/big.img\"}" || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*is_read_only' "$s" PATCH /drives/scratch "{\"drive_id\":\"scratch\",\"is_read_only\":true}" || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*rate limiters' "$s" PATCH /drives/scratch '{"drive_id":"scratch","rate_limiter":{"bandwidth":{"size":1000,"refill_time":100}}}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*rate limiters' "$s" PATCH /network-interfaces/eth0 '{"iface_id":"eth0"}' || { kill $pid; return 1; }
+	[ "$(api "$s" GET /vm/config)" = "$cfg" ] || { echo "a refused PATCH changed the configuration"; kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /drives/scratch '{"drive_id":"scratch","rate_limiter":{}}' || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /drives/scratch "{\"drive_id\":\"scratch\",\"path_on_host\":\"$T_TMP/big.img\"}" || { kill $pid; return 1; }
+	expect_api 200 "\"path_on_host\":\"$T_TMP/big.img\"" "$s" GET /vm/config || { kill $pid; return 1; }
+	# the old image is closed (its lock released), the new one is locked
+	flock -n -x "$T_TMP/small.img" true || { echo "the old image is still locked"; kill $pid; return 1; }
+	! flock -n -x "$T_TMP/big.img" true || { echo "the new image is not locked"; kill $pid; return 1; }
+	expect_api 200 '"state":"Running"' "$s" GET / || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; cat "$T_TMP/err"; return 1; }
+}
+
 t_refusals_are_400_and_change_nothing() {
 	local s=$T_SOCK/refusals_are_400_and_change_nothing.sock
 	start_api "$s" || return 1

@@ -1,6 +1,7 @@
 /* fuzz_api.c: libFuzzer target for the API's request handling (api.c with
  * fc_config.c behind it): a sequence of requests from a hostile client. The
- * input is a list of records: a method byte (GET, PUT, PATCH, other), a path
+ * input is a list of records: a method byte (GET, PUT, PATCH, other; bit 7:
+ * the VM counts as started from then on), a path
  * length byte and the path, a body length (two bytes, little-endian) and the
  * body. The main thread is gone (its control channel closed), so an
  * InstanceStart or a pause is answered with a 400 and nothing waits.
@@ -57,6 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const names[] = {"GET", "PUT", "PATCH", "DELETE"};
 	size_t at = 0;
 	while (at + 4 <= size) {
+		/* bit 7 of the method byte: from this request on, the VM runs
+		 * (the after-start paths: PATCH /drives, pause, ...) */
+		if (data[at] & 0x80)
+			atomic_store(&a.state, API_RUNNING);
 		unsigned mi = data[at++] & 3;
 		size_t plen = data[at++];
 		if (at + plen + 2 > size)

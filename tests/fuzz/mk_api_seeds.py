@@ -20,6 +20,11 @@ seeds = {
      rec(PUT, b'/machine-config', b'{"vcpu_count":0,"mem_size_mib":1}') + rec(PUT, b'/machine-config', b'{') +
      rec(PATCH, b'/vm', b'{"state":"Paused"}') + rec(PUT, b'/actions', b'{"action_type":"Nope"}') +
      rec(GET, b'/version', b'{}') + rec(PUT, b'/boot-source'),
+ 'after_start': rec(PUT, b'/drives/scratch', b'{"drive_id":"scratch","path_on_host":"/s.img","is_root_device":false,"is_read_only":false}') +
+     rec(0x80 | PATCH, b'/drives/scratch', b'{"drive_id":"scratch","path_on_host":"/big.img"}') +
+     rec(PATCH, b'/drives/scratch', b'{"drive_id":"scratch","rate_limiter":{}}') +
+     rec(PATCH, b'/network-interfaces/eth0', b'{"iface_id":"eth0","rx_rate_limiter":null}') +
+     rec(PUT, b'/actions', b'{"action_type":"SendCtrlAltDel"}') + rec(PATCH, b'/vm', b'{"state":"Resumed"}'),
  'logger_metrics': rec(PUT, b'/logger', b'{"log_path":"/log","level":"Debug","show_level":true}') +
      rec(PUT, b'/metrics', b'{"metrics_path":"/metrics"}') + rec(GET, b'/vm/config') + rec(GET, b'/machine-config'),
 }

@@ -107,36 +107,32 @@ static bool blockdev_discards(const struct stat *st)
 	return read_small_file(p, buf, sizeof(buf)) > 0 && strtoull(buf, NULL, 10) > 0;
 }
 
-int blk_disk_open(struct blk_disk *d, const struct blk_opts *o, struct errbuf *e)
+/* Open path with d->ro and d->direct, check it is a regular file or block
+ * device whose size is a multiple of 512, read its sizes and take its lock.
+ * The fd, or -1 with "PATH: why" in e. */
+static int open_checked(struct blk_disk *d, const char *path, struct stat *st, struct errbuf *e)
 {
-	memset(d, 0, sizeof(*d));
-	d->fd = -1;
-	d->ro = o->ro;
-	d->direct = o->direct;
-	memcpy(d->serial, o->serial, VIRTIO_BLK_ID_BYTES); /* zero-padded by the parser */
-
-	int flags = (o->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (o->direct ? O_DIRECT : 0);
-	int fd = open(o->path, flags);
+	int flags = (d->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (d->direct ? O_DIRECT : 0);
+	int fd = open(path, flags);
 	if (fd < 0) {
-		err_set(e, "--disk %s: %s", o->path, strerror(errno));
+		err_set(e, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		err_set(e, "--disk %s: %s", o->path, strerror(errno));
+	if (fstat(fd, st) < 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (S_ISREG(st.st_mode)) {
-		d->size = (uint64_t)st.st_size;
+	d->block_dev = false;
+	if (S_ISREG(st->st_mode)) {
+		d->size = (uint64_t)st->st_size;
 		d->lbs = BLK_SECTOR;
-		d->pbs = clamp_block((uint64_t)st.st_blksize);
-	} else if (S_ISBLK(st.st_mode)) {
+		d->pbs = clamp_block((uint64_t)st->st_blksize);
+	} else if (S_ISBLK(st->st_mode)) {
 		uint64_t sz;
 		int ssz = 0;
 		unsigned int pbsz = 0;
 		if (ioctl(fd, BLKGETSIZE64, &sz) < 0 || ioctl(fd, BLKSSZGET, &ssz) < 0) {
-			err_set(e, "--disk %s: cannot get the device size: %s", o->path,
-				strerror(errno));
+			err_set(e, "%s: cannot get the device size: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (ioctl(fd, BLKPBSZGET, &pbsz) < 0)
@@ -148,17 +144,39 @@ int blk_disk_open(struct blk_disk *d, const struct blk_opts *o, struct errbuf *e
 		if (d->pbs < d->lbs)
 			d->pbs = d->lbs;
 	} else {
-		err_set(e, "--disk %s: not a regular file or block device", o->path);
+		err_set(e, "%s: not a regular file or block device", path);
 		goto fail;
 	}
 	if (d->size % BLK_SECTOR) {
-		err_set(e, "--disk %s: size %llu is not a multiple of 512 bytes", o->path,
+		err_set(e, "%s: size %llu is not a multiple of 512 bytes", path,
 			(unsigned long long)d->size);
 		goto fail;
 	}
-	if (flock(fd, (o->ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-		err_set(e, "--disk %s: in use by another process (locked)", o->path);
+	if (flock(fd, (d->ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		err_set(e, "%s: in use by another process (locked)", path);
 		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int blk_disk_open(struct blk_disk *d, const struct blk_opts *o, struct errbuf *e)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	d->ro = o->ro;
+	d->direct = o->direct;
+	memcpy(d->serial, o->serial, VIRTIO_BLK_ID_BYTES); /* zero-padded by the parser */
+
+	struct stat st;
+	int fd = open_checked(d, o->path, &st, e);
+	if (fd < 0) {
+		char why[sizeof(e->msg)];
+		snprintf(why, sizeof(why), "%s", e->msg);
+		err_set(e, "--disk %s", why);
+		return -1;
 	}
 	if (!o->ro) {
 		if (d->block_dev) {
@@ -175,9 +193,25 @@ int blk_disk_open(struct blk_disk *d, const struct blk_opts *o, struct errbuf *e
 	}
 	d->fd = fd;
 	return 0;
-fail:
-	close(fd);
-	return -1;
+}
+
+int blk_disk_reopen(struct blk_disk *d, const struct blk_disk *old, const char *path,
+		    struct errbuf *e)
+{
+	*d = *old;
+	d->fd = -1;
+	struct stat st;
+	int fd = open_checked(d, path, &st, e);
+	if (fd < 0)
+		return -1;
+	if (d->lbs != old->lbs) {
+		err_set(e, "%s: its logical block size is %u bytes, the drive's %u", path, d->lbs,
+			old->lbs);
+		close(fd);
+		return -1;
+	}
+	d->fd = fd;
+	return 0;
 }
 
 void blk_disk_close(struct blk_disk *d)

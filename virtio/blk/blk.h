@@ -60,6 +60,15 @@ struct blk_disk {
  * what it supports. 0, or -1 with a one-line message in *e. */
 int blk_disk_open(struct blk_disk *d, const struct blk_opts *o, struct errbuf *e);
 void blk_disk_close(struct blk_disk *d);
+/* A new backing file for a running drive (PATCH /drives): path opened into
+ * d as old was (read-only or not, O_DIRECT or not), checked and locked the
+ * same way; its size may differ, its logical block size may not. What old
+ * offers the guest (serial, DISCARD and WRITE_ZEROES, which the driver may
+ * have negotiated) stays: nothing is probed (the main thread's seccomp
+ * filter allows no fallocate), and a file that cannot punch holes answers
+ * those requests with an I/O error. 0, or -1 with "PATH: why" in e. */
+int blk_disk_reopen(struct blk_disk *d, const struct blk_disk *old, const char *path,
+		    struct errbuf *e);
 
 /* DISCARD / WRITE_ZEROES offered (never on a read-only disk). */
 static inline bool blk_disk_discard(const struct blk_disk *d) { return !d->ro && d->punch_hole; }

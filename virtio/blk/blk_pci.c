@@ -227,11 +227,65 @@ static void blk_pci_metrics(struct device *dv, struct metrics_sample *s)
 			s->total[k] += __atomic_load_n(&d->q[i].io.counters[k], __ATOMIC_RELAXED);
 }
 
+/* A new image behind the running drive: opened and checked first (a bad
+ * one changes nothing), then, with the queues quiesced (the transport's
+ * pause: requests in flight complete on the old image), each ring's fixed
+ * file replaced, the capacity updated under a new config generation, the
+ * queues resumed and the driver told (configuration-change interrupt:
+ * Linux re-reads the capacity). The old image is closed last. */
+static int blk_pci_set_backing(struct device *dv, const char *path, struct errbuf *e)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	struct blk_disk nd;
+	if (blk_disk_reopen(&nd, &d->disk, path, e))
+		return -1;
+	pthread_mutex_lock(&d->vp.lock);
+	bool was_paused = d->vp.paused; /* the whole VM is paused: stay so */
+	pthread_mutex_unlock(&d->vp.lock);
+	if (!was_paused && virtio_pci_pause(&d->vp, BLK_PAUSE_TIMEOUT_NS)) {
+		virtio_pci_resume(&d->vp);
+		blk_disk_close(&nd);
+		err_set(e, "%s: the drive's requests in flight did not finish within 1 s", path);
+		return -1;
+	}
+	pthread_mutex_lock(&d->vp.lock);
+	int r = 0;
+	unsigned i;
+	for (i = 0; i < d->nq && !r; i++)
+		if (d->q[i].io_ok)
+			r = blk_queue_set_file(&d->q[i].io, nd.fd);
+	if (r) {
+		while (i-- > 0) /* back to the old image on the queues already moved */
+			if (d->q[i].io_ok)
+				blk_queue_set_file(&d->q[i].io, d->disk.fd);
+		err_set(e, "%s: io_uring: %s", path, strerror(-r));
+	} else {
+		struct blk_disk old = d->disk;
+		d->disk = nd;
+		nd = old; /* closed below */
+		d->cfg.capacity = htole64(d->disk.size / BLK_SECTOR);
+		d->vp.generation++;
+		snprintf(d->path, sizeof(d->path), "%s", path);
+	}
+	pthread_mutex_unlock(&d->vp.lock);
+	if (!was_paused)
+		virtio_pci_resume(&d->vp);
+	if (!r) {
+		virtio_pci_config_changed(&d->vp);
+		log_info("drive %s: now %s, %llu bytes", d->dev.api_id[0] ? d->dev.api_id : d->dev.id,
+			 path, (unsigned long long)d->disk.size);
+	}
+	blk_disk_close(&nd);
+	return r ? -1 : 0;
+}
+
 static const struct device_ops blk_pci_ops = {
 	.type = "virtio-blk",
 	.attach = blk_pci_attach,
 	.thread = &blk_io_seccomp,
 	.vcpu = &blk_vcpu_seccomp,
+	.main = &blk_main_seccomp,
+	.set_backing = blk_pci_set_backing,
 	.start = blk_pci_start,
 	.pause = blk_pci_pause,
 	.resume = blk_pci_resume,

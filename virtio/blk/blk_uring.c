@@ -34,7 +34,7 @@ int blk_uring_setup(struct blk_queue_io *q, const struct blk_disk *d, unsigned d
 				      IORING_OP_FALLOCATE};
 	const struct uring_spec spec = {
 		.entries = entries, .fds = &d->fd, .nfds = 1, .ops = ops, .nops = sizeof(ops),
-		.flags_allowed = IOSQE_IO_DRAIN, .files_what = "the disk",
+		.flags_allowed = IOSQE_IO_DRAIN, .files_what = "the disk", .files_update = true,
 	};
 	if (uring_setup(&q->ring, &spec, &q->efd, &q->restricted, e))
 		return -1;
@@ -342,4 +342,14 @@ int blk_queue_pause(struct blk_queue_io *q, uint64_t deadline_ns)
 void blk_queue_resume(struct blk_queue_io *q)
 {
 	q->paused = false;
+}
+
+int blk_queue_set_file(struct blk_queue_io *q, int fd)
+{
+	if (!q->ring_ok)
+		return 0;
+	if (q->inflight)
+		return -EBUSY;
+	int r = io_uring_register_files_update(&q->ring, 0, &fd, 1);
+	return r < 0 ? r : 0;
 }

@@ -117,5 +117,9 @@ void blk_queue_quiesce(struct blk_queue_io *q);
 int blk_queue_pause(struct blk_queue_io *q, uint64_t deadline_ns);
 /* Pop again (the caller then kicks the queue). */
 void blk_queue_resume(struct blk_queue_io *q);
+/* Serve the ring from fd from now on (its fixed file 0; the disk behind the
+ * queue changed). Only while paused with nothing in flight: 0, -EBUSY, or
+ * the kernel's -errno. */
+int blk_queue_set_file(struct blk_queue_io *q, int fd);
 
 #endif

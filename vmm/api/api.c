@@ -152,6 +152,38 @@ static void patch_vm(struct api *a, const struct http_request *req, struct api_r
 		reply_ok(r);
 }
 
+/* PATCH /drives/ID: after the start, a new image (path_on_host), which the
+ * main thread puts behind the running drive; the configuration then shows
+ * it. An empty rate limiter changes nothing; a real one waits for ember's
+ * rate limiters. */
+static void patch_drive(struct api *a, const struct http_request *req, const char *id,
+			struct api_reply *r)
+{
+	if (state(a) == API_NOT_STARTED) {
+		api_reply_fault(r, 400, "The requested operation is not supported before starting "
+				"the microVM.");
+		return;
+	}
+	struct errbuf e = {{0}};
+	char path[FC_PATH_MAX];
+	if (fc_patch_drive(a->cli_vm ? NULL : a->cfg, id, (const char *)req->body, req->body_len,
+			   path, &e)) {
+		api_reply_fault(r, 400, "%s", e.msg);
+		return;
+	}
+	if (path[0]) {
+		struct control_drive cd = {.id = id, .path = path};
+		char msg[256];
+		if (control_call(a->ctl, CONTROL_SET_DRIVE, &cd, msg, sizeof(msg))) {
+			api_reply_fault(r, 400, "Cannot update the drive '%s': %s", id, msg);
+			return;
+		}
+		if (!a->cli_vm)
+			fc_set_drive_path(a->cfg, id, path);
+	}
+	reply_ok(r);
+}
+
 /* The configuration requests: before the start only. */
 typedef int put_fn(struct fc_config *fc, const char *body, size_t len, struct errbuf *err);
 typedef int put_id_fn(struct fc_config *fc, const char *id, const char *body, size_t len,
@@ -248,9 +280,11 @@ void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
 			return patch_vm(a, req, r);
 		if (strcmp(p, "/machine-config") == 0)
 			return configure(a, req, fc_patch_machine_config, NULL, NULL, r);
-		if (path_id(p, "/drives") || path_id(p, "/network-interfaces")) {
-			api_reply_fault(r, 400, "ember cannot change %s after the start yet.",
-					p[1] == 'd' ? "a drive" : "a network interface");
+		if ((id = path_id(p, "/drives")))
+			return patch_drive(a, req, id, r);
+		if (path_id(p, "/network-interfaces")) {
+			api_reply_fault(r, 400, "ember cannot change a network interface's rate "
+					"limiters: rate limiters arrive with a later change of ember.");
 			return;
 		}
 	}

@@ -24,8 +24,14 @@ enum control_kind {
 	CONTROL_RESUME,
 	CONTROL_FLUSH_METRICS,  /* write a metrics line now */
 	CONTROL_CTRL_ALT_DEL,   /* press Ctrl+Alt+Del on the guest's keyboard */
+	CONTROL_SET_DRIVE,      /* a new image behind a drive (arg: struct control_drive) */
 	CONTROL_OBSERVE,        /* before the start: open the log and metrics files
 				   (arg: the struct fc_observe) */
+};
+
+struct control_drive {
+	const char *id;         /* the drive_id (or device name) */
+	const char *path;       /* the new path_on_host */
 };
 
 struct control {

@@ -716,6 +716,44 @@ int fc_put_drive(struct fc_config *fc, const char *id, const char *body, size_t 
 	return put_body(fc, body, len, NULL, apply_drive, id, "drives", err);
 }
 
+/* PATCH /drives/ID: Firecracker's PartialDrive. */
+static const struct field drive_patch_fields[] = {
+	{"drive_id", K_STR, true}, {"path_on_host", K_STR},
+	{"rate_limiter", K_NO_LIMIT, false, NO_RATE_LIMITERS},
+};
+
+int fc_patch_drive(struct fc_config *fc, const char *id, const char *body, size_t len,
+		   char *path, struct errbuf *err)
+{
+	path[0] = 0;
+	json_t *o = load_object(body, len, "drives", err);
+	if (!o)
+		return refusal(err);
+	int r = -1;
+	const char *p = get_str(o, "path_on_host");
+	if (!device_id(o, drive_patch_fields, ARRAY_SIZE(drive_patch_fields), "drive_id", id,
+		       "drives", err) ||
+	    check_path(p, "drives", "path_on_host", err))
+		goto out;
+	if (fc && find_id(fc->vm.disk_ids, fc->vm.ndisks, id) < 0) {
+		err_set(err, "drives: no drive '%s'", id);
+		goto out;
+	}
+	if (p)
+		snprintf(path, FC_PATH_MAX, "%s", p);
+	r = 0;
+out:
+	json_decref(o);
+	return r ? refusal(err) : 0;
+}
+
+void fc_set_drive_path(struct fc_config *fc, const char *id, const char *path)
+{
+	int i = find_id(fc->vm.disk_ids, fc->vm.ndisks, id);
+	if (i >= 0)
+		snprintf(fc->vm.disks[i].path, sizeof(fc->vm.disks[i].path), "%s", path);
+}
+
 int fc_put_network_interface(struct fc_config *fc, const char *id, const char *body, size_t len,
 			     struct errbuf *err)
 {

@@ -91,6 +91,15 @@ int fc_put_drive(struct fc_config *fc, const char *id, const char *body, size_t 
 int fc_put_network_interface(struct fc_config *fc, const char *id, const char *body, size_t len,
 			     struct errbuf *err);
 int fc_put_logger(struct fc_config *fc, const char *body, size_t len, struct errbuf *err);
+/* PATCH /drives/ID (after the start): drive_id (equal to id), path_on_host
+ * (a new image), rate_limiter (null or empty until ember has rate
+ * limiters). The new path into path (FC_PATH_MAX bytes; "" when the body
+ * changes nothing). fc (NULL: a command-line VM, checked by the caller)
+ * must have a drive id. 0, or -1 with one line in err. fc is not changed:
+ * fc_set_drive_path records the path once the drive has it. */
+int fc_patch_drive(struct fc_config *fc, const char *id, const char *body, size_t len,
+		   char *path, struct errbuf *err);
+void fc_set_drive_path(struct fc_config *fc, const char *id, const char *path);
 int fc_put_metrics(struct fc_config *fc, const char *body, size_t len, struct errbuf *err);
 
 /* What ember does not have, by design or not yet: for an API path
@@ -111,7 +120,8 @@ int fc_config_file_load(struct fc_config *fc, const char *path, struct errbuf *e
  * frees; NULL when out of memory or a path is not UTF-8. drives and
  * observe may be NULL (a
  * configuration from the command line): defaults. Ids of a configuration
- * from the command line are made up ("disk0", "net0"), and its --cmdline is
+ * from the command line are the devices' names ("vda", "net0"), as in
+ * the metrics and PATCH /drives, and its --cmdline is
  * shown with ember's default in front, as the kernel gets it. */
 char *fc_vm_config_json(const struct vm_config *vm, const struct fc_drive *drives,
 			const struct fc_observe *observe);

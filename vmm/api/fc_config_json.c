@@ -73,7 +73,7 @@ static json_t *drive(struct jb *b, const struct vm_config *vm, const struct fc_d
 	static const struct fc_drive none;
 	const struct fc_drive *d = x ? &x[i] : &none;
 	char made_up[16];
-	snprintf(made_up, sizeof(made_up), "disk%u", i);
+	snprintf(made_up, sizeof(made_up), "vd%c", 'a' + (int)(i % 26)); /* the device's name */
 	json_t *o = json_object();
 	set(b, o, "drive_id", str_or_null(b, vm->disk_ids[i][0] ? vm->disk_ids[i] : made_up, false));
 	set(b, o, "partuuid", str_or_null(b, d->partuuid, true));

@@ -55,8 +55,22 @@ int device_list_seccomp(struct device_list *l, struct errbuf *e)
 			err_set(e, "%s: too many seccomp allow lists for the vCPU threads", d->id);
 			return -1;
 		}
+		if (d->ops->main && seccomp_main_allow(d->ops->main)) {
+			err_set(e, "%s: too many seccomp allow lists for the main thread", d->id);
+			return -1;
+		}
 	}
 	return 0;
+}
+
+struct device *device_list_find(struct device_list *l, const char *api_id)
+{
+	for (unsigned i = 0; i < l->n; i++) {
+		struct device *d = l->dev[i];
+		if (strcmp(d->api_id[0] ? d->api_id : d->id, api_id) == 0)
+			return d;
+	}
+	return NULL;
 }
 
 int device_list_start(struct device_list *l, struct errbuf *e)

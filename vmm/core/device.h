@@ -31,6 +31,9 @@ struct device_ops {
 	 * (NULL: nothing). */
 	const struct seccomp_allow *thread;
 	const struct seccomp_allow *vcpu;
+	/* What the main thread needs for the device's changes while the VM
+	 * runs (set_backing), or NULL. */
+	const struct seccomp_allow *main;
 	/* A PCI device whose host resources were opened before the VM
 	 * existed (disks, TAPs, passed-through devices): create it in vm (its
 	 * memory, interrupt routes, ioeventfds). Its PCI function, which the
@@ -47,6 +50,10 @@ struct device_ops {
 	/* Go on after pause (kick every queue once: the guest may have added
 	 * buffers while the device was paused). */
 	void (*resume)(struct device *d);
+	/* Put a new host resource behind the running device (PATCH /drives:
+	 * a new disk image, whose size the guest is told). Main thread. 0, or
+	 * -1 with e set and the device unchanged. */
+	int (*set_backing)(struct device *d, const char *path, struct errbuf *e);
 	/* The guest-visible state back to power-on (a VM reset). */
 	void (*reset)(struct device *d);
 	/* One or more JSON lines (newline-terminated) describing the device. */
@@ -92,9 +99,11 @@ struct device_list {
 
 /* Add d (the list takes it over: destroy_all destroys it). 0, or -1 when full. */
 int device_list_add(struct device_list *l, struct device *d);
-/* Add each device's vCPU allow list to the vCPU filter (before the vCPU
- * threads start). 0, or -1 with e set. */
+/* Add each device's vCPU and main-thread allow lists to those filters
+ * (before the threads install them). 0, or -1 with e set. */
 int device_list_seccomp(struct device_list *l, struct errbuf *e);
+/* The device the API calls api_id (or, without one, whose id is api_id), or NULL. */
+struct device *device_list_find(struct device_list *l, const char *api_id);
 /* Start each in order; stops at the first failure (-1, e names the device). */
 int device_list_start(struct device_list *l, struct errbuf *e);
 /* Pause each in order; resume in reverse. pause returns -1 when one failed

@@ -30,6 +30,8 @@ static bool enabled;
 static int vfio_fds[SECCOMP_MAX_VFIO_FDS];
 static unsigned nvfio_fds;
 static const struct seccomp_allow *vcpu_allows[SECCOMP_MAX_VCPU_ALLOWS];
+static const struct seccomp_allow *main_allows[SECCOMP_MAX_VCPU_ALLOWS];
+static unsigned nmain_allows;
 static int unlink_dirfd = -1;
 static unsigned nvcpu_allows;
 static char names[MAX_NR][NAME_LEN]; /* filled before any filter, read by the handler */
@@ -179,10 +181,26 @@ static int allow_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, size_t n
 	return 0;
 }
 
+static int allow_args(scmp_filter_ctx ctx, const struct seccomp_arg_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct seccomp_arg_rule *a = &rules[i];
+		if (a->arg > 5)
+			return -EINVAL;
+		struct scmp_arg_cmp cmp = SCMP_CMP32(a->arg, SCMP_CMP_EQ, a->value);
+		int r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, a->call, 1, &cmp);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int add_allow(scmp_filter_ctx ctx, const struct seccomp_allow *a)
 {
 	int r = allow_calls(ctx, a->calls, a->ncalls);
-	return r ? r : allow_ioctls(ctx, a->ioctls, a->nioctls);
+	if (!r)
+		r = allow_ioctls(ctx, a->ioctls, a->nioctls);
+	return r ? r : allow_args(ctx, a->args, a->nargs);
 }
 
 /* The common set; then kind's list, or (kind SECCOMP_KINDS) a device's. */
@@ -235,6 +253,9 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind, const struc
 		    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 1,
 					  SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)unlink_dirfd))))
 			return r;
+		for (unsigned i = 0; i < nmain_allows; i++)
+			if ((r = add_allow(ctx, main_allows[i])))
+				return r;
 		/* tgkill: kicking ember's own vCPU threads only. */
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 					  SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)getpid()))))
@@ -259,15 +280,25 @@ void seccomp_allow_unlinkat_dirfd(int fd)
 	unlink_dirfd = fd;
 }
 
+static int remember(const struct seccomp_allow **list, unsigned *n, const struct seccomp_allow *a)
+{
+	for (unsigned i = 0; i < *n; i++)
+		if (list[i] == a)
+			return 0;
+	if (*n >= SECCOMP_MAX_VCPU_ALLOWS)
+		return -1;
+	list[(*n)++] = a;
+	return 0;
+}
+
 int seccomp_vcpu_allow(const struct seccomp_allow *a)
 {
-	for (unsigned i = 0; i < nvcpu_allows; i++)
-		if (vcpu_allows[i] == a)
-			return 0;
-	if (nvcpu_allows >= SECCOMP_MAX_VCPU_ALLOWS)
-		return -1;
-	vcpu_allows[nvcpu_allows++] = a;
-	return 0;
+	return remember(vcpu_allows, &nvcpu_allows, a);
+}
+
+int seccomp_main_allow(const struct seccomp_allow *a)
+{
+	return remember(main_allows, &nmain_allows, a);
 }
 
 static int install(enum seccomp_thread_kind kind, const struct seccomp_allow *a)

@@ -26,6 +26,7 @@
 #define EMBER_SECCOMP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vmm/lib/util.h"
 
@@ -36,15 +37,26 @@ enum seccomp_thread_kind {
 	SECCOMP_KINDS
 };
 
+/* A system call allowed only when one argument (compared as 32 bits) has
+ * one value; several rules for one call allow any of their values. */
+struct seccomp_arg_rule {
+	int call;                     /* SYS_* */
+	unsigned arg;                 /* 0-5 */
+	uint32_t value;
+};
+
 /* What a thread may call beyond the common set (memory without PROT_EXEC,
  * futex, read/write, signal return, thread exit, time): system call numbers
- * (SYS_*), and ioctl with these request numbers only. */
+ * (SYS_*), ioctl with these request numbers only, and calls with an argument
+ * pinned (args). */
 struct seccomp_allow {
 	const char *kind;             /* the thread kind: "blk-io", "net-io", ... */
 	const int *calls;
 	unsigned ncalls;
 	const unsigned long *ioctls;
 	unsigned nioctls;
+	const struct seccomp_arg_rule *args;
+	unsigned nargs;
 };
 #define SECCOMP_ALLOW(kind_, calls_, ioctls_)                                       \
 	{                                                                           \
@@ -70,6 +82,10 @@ int seccomp_thread_install_allow(const struct seccomp_allow *a);
  * given twice counts once. 0, or -1 when there is no room. */
 #define SECCOMP_MAX_VCPU_ALLOWS 8
 int seccomp_vcpu_allow(const struct seccomp_allow *a);
+/* What a device's changes while the VM runs need on the main thread (a new
+ * backing file for a drive: PATCH /drives), added to its filter (before it
+ * installs it). Same rules as seccomp_vcpu_allow. */
+int seccomp_main_allow(const struct seccomp_allow *a);
 
 /* A passed-through device's VFIO fd (before the vCPU threads install their
  * filters): vCPU threads may pread/pwrite it (BAR and config accesses) and

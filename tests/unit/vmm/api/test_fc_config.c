@@ -319,6 +319,32 @@ static void drive_every_field(void)
 	CHECK_STR_EQ(fc.drives[1].partuuid, "");
 }
 
+static void drive_patch(void)
+{
+	char path[FC_PATH_MAX];
+	reset();
+	OK(put_drive("scratch", "/s.img", false, false));
+	snap();
+	OK(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"path_on_host\":\"/big.img\"}"), path, &err));
+	CHECK_STR_EQ(path, "/big.img");
+	CHECK_STR_EQ(fc.vm.disks[0].path, "/s.img"); /* not until the drive has it */
+	OK(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"rate_limiter\":{}}"), path, &err));
+	CHECK_STR_EQ(path, "");
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"rate_limiter\":{\"ops\":{\"size\":10,\"refill_time\":100}}}"), path, &err),
+		"rate limiters");
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"is_read_only\":true}"), path, &err),
+		"is_read_only");
+	REFUSED(fc_patch_drive(&fc, "other", J("{\"drive_id\":\"other\",\"path_on_host\":\"/x\"}"), path, &err),
+		"no drive 'other'");
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"other\",\"path_on_host\":\"/x\"}"), path, &err),
+		"does not match");
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"path_on_host\":\"\"}"), path, &err),
+		"path_on_host must be a path");
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\""), path, &err), "invalid JSON");
+	fc_set_drive_path(&fc, "scratch", "/big.img");
+	CHECK_STR_EQ(fc.vm.disks[0].path, "/big.img");
+}
+
 static void drive_refusals(void)
 {
 	reset();
@@ -873,7 +899,7 @@ static void command_line_config_json(void)
 	c.nets[0].queues = 1;
 	char *s = fc_vm_config_json(&c, NULL, NULL);
 	CHECK(s != NULL);
-	int ok = strstr(s, "\"drive_id\":\"disk0\"") && strstr(s, "\"iface_id\":\"net0\"") &&
+	int ok = strstr(s, "\"drive_id\":\"vda\"") && strstr(s, "\"iface_id\":\"net0\"") &&
 		 strstr(s, "\"boot_args\":\"" CMDLINE_DEFAULT " loglevel=7\"");
 	if (!ok)
 		printf("  got %s\n", s);
@@ -902,6 +928,7 @@ int main(void)
 	RUN(machine_patch_changes_only_what_is_given);
 	RUN(drive_every_field);
 	RUN(drive_refusals);
+	RUN(drive_patch);
 	RUN(drive_root_goes_first);
 	RUN(drive_partuuid_goes_with_its_drive);
 	RUN(drive_replaced_in_place);
