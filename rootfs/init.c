@@ -1,13 +1,14 @@
 /* init.c: PID 1 of ember guests (the /init of the initramfs and /sbin/init of
  * the ext4 root). It mounts the pseudo file systems, loads the kernel modules
  * listed in /etc/ember-modules, switches to the disk root named by
- * ember.root=DEV, tells the VMM that userspace has started (byte 123 to I/O
+ * ember.root=DEV (or root=/dev/DEV), tells the VMM that userspace has started (byte 123 to I/O
  * port 0x3f0), runs the command the kernel passed after `--` (or /bin/sh),
  * reaps every process, and ends the VM with the command's status (byte to
  * I/O port 0x501; power off when nothing is listening there). With
  * ember.ip=ADDR/PREFIX (and ember.gw=GW; ember.ip1=... for eth1, up to
  * ember.ip7) or the kernel's ip=ADDR::GW:MASK form it configures eth0.
- * Static C11, no library beyond libc. See rootfs/README.md. */
+ * Ctrl+Alt+Del (SIGINT, the kernel's own restart disabled) ends the VM with
+ * status 0 after a sync, as poweroff does. Static C11, no library beyond libc. See rootfs/README.md. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -220,21 +221,30 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* ember.root=DEV: from the initramfs, mount DEV (ext4) on /newroot, move
- * /dev, /proc and /sys there, make it / and exec its /sbin/init with our argv.
- * Returns only when it did not switch (the caller goes on in the initramfs);
- * after a failed exec in the new root it returns true (we are there now). */
+/* ember.root=DEV (or, without it, the kernel's root=/dev/DEV, which a
+ * Firecracker client's is_root_device puts there): from the initramfs, mount
+ * DEV (ext4) on /newroot, move /dev, /proc and /sys there, make it / and exec
+ * its /sbin/init with our argv. Read-only with ember.rootro; for root=, as
+ * the kernel would: read-only unless the word rw is there. Returns only when
+ * it did not switch (the caller goes on in the initramfs); after a failed
+ * exec in the new root it returns true (we are there now). */
 static bool switch_root(char **argv)
 {
-	char dev[256];
+	char dev[256], word[8];
 	struct statfs sfs;
-	if (!cmdline_get("ember.root", dev, sizeof dev) || !dev[0])
+	unsigned long flags;
+	if (cmdline_get("ember.root", dev, sizeof dev) && dev[0]) {
+		flags = cmdline_get("ember.rootro", word, sizeof word) ? MS_RDONLY : 0;
+	} else if (cmdline_get("root", dev, sizeof dev) && strncmp(dev, "/dev/", 5) == 0) {
+		flags = cmdline_get("rw", word, sizeof word) ? 0 : MS_RDONLY;
+	} else {
+		if (cmdline_get("root", dev, sizeof dev) && dev[0])
+			warn("root=%s: ember's init mounts /dev/... roots only; staying in the initramfs", dev);
 		return false;
+	}
 	if (statfs("/", &sfs) < 0 || ((unsigned long)sfs.f_type != RAMFS_MAGIC_ &&
 					(unsigned long)sfs.f_type != TMPFS_MAGIC_))
 		return false; /* already on the real root */
-	char ro[8];
-	unsigned long flags = cmdline_get("ember.rootro", ro, sizeof ro) ? MS_RDONLY : 0;
 
 	struct stat st;
 	int waited = 0;

@@ -89,6 +89,69 @@ EOF
 	check_guest "$T_TMP/out2" "$sum"
 }
 
+# Firecracker's getting-started sequence, as its docs give it: logger,
+# metrics, boot source with "console=ttyS0 reboot=k panic=1 pci=off" (ember
+# drops pci=off with a warning), a root ext4 drive (read-write), a scratch
+# drive, a TAP NIC, InstanceStart. The host pings the guest. PATCH /drives
+# puts a 4 MiB image behind the 1 MiB scratch drive: the guest sees the new
+# size (configuration-change interrupt) and reads the new bytes. The metrics
+# count the guest's disk and network traffic. SendCtrlAltDel: the guest's
+# keyboard driver passes Ctrl+Alt+Del to init, which syncs and ends the VM
+# with status 0.
+t_getting_started_patch_drive_ctrl_alt_del() {
+	local s=$T_SOCK/getting_started.sock log=$T_TMP/gs.log met=$T_TMP/gs.metrics pid rc sum
+	rm -f "$log" "$met"
+	cp "$G/rootfs.ext4" "$T_TMP/root.ext4"
+	head -c 1M /dev/zero >"$T_TMP/scratch.img"
+	head -c 4M /dev/urandom >"$T_TMP/bigger.img"
+	sum=$(sha256sum <"$T_TMP/bigger.img" | cut -d' ' -f1)
+	local script="cat /proc/cmdline; grep ' / ' /proc/mounts; echo size-before \$(cat /sys/block/vdb/size); i=0; while [ \$(cat /sys/block/vdb/size) = 2048 ] && [ \$i -lt 600 ]; do sleep 0.2; i=\$((i+1)); done; echo 3 >/proc/sys/vm/drop_caches; echo size-after \$(cat /sys/block/vdb/size); sha256sum /dev/vdb; echo guest-ready; sleep 1000; echo no-ctrl-alt-del"
+	local args="console=ttyS0 reboot=k panic=1 pci=off ember.ip=$GUEST_IP/16 -- sh -c \\\"$script\\\""
+	"$EMBER" --api-sock "$s" >"$T_TMP/gs.out" 2>"$T_TMP/gs.err" </dev/null &
+	pid=$!
+	wait_for_socket "$s" $pid || return 1
+	put "$s" /logger "{\"log_path\":\"$log\",\"level\":\"Info\"}" || { kill -9 $pid; return 1; }
+	put "$s" /metrics "{\"metrics_path\":\"$met\"}" || { kill -9 $pid; return 1; }
+	put "$s" /boot-source "{\"kernel_image_path\":\"$BZ\",\"initrd_path\":\"$INITRD\",\"boot_args\":\"$args\"}" || { kill -9 $pid; return 1; }
+	put "$s" /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$T_TMP/root.ext4\",\"is_root_device\":true,\"is_read_only\":false}" || { kill -9 $pid; return 1; }
+	put "$s" /drives/scratch "{\"drive_id\":\"scratch\",\"path_on_host\":\"$T_TMP/scratch.img\",\"is_root_device\":false,\"is_read_only\":false}" || { kill -9 $pid; return 1; }
+	put "$s" /network-interfaces/eth0 '{"iface_id":"eth0","guest_mac":"06:00:AC:10:00:02","host_dev_name":"tap0"}' || { kill -9 $pid; return 1; }
+	put "$s" /actions '{"action_type":"InstanceStart"}' || { kill -9 $pid; return 1; }
+	wait_for '^size-before 2048' "$T_TMP/gs.out" $pid || { kill -9 $pid; tail -n 30 "$T_TMP/gs.out" "$T_TMP/gs.err"; return 1; }
+	ping -c 3 -W 10 $GUEST_IP >"$T_TMP/ping" || { echo "the guest does not answer pings"; cat "$T_TMP/ping"; kill -9 $pid; return 1; }
+	put "$s" /drives/scratch "{\"drive_id\":\"scratch\",\"path_on_host\":\"$T_TMP/bigger.img\"}" PATCH || { kill -9 $pid; return 1; }
+	wait_for '^guest-ready' "$T_TMP/gs.out" $pid || { kill -9 $pid; tail -n 30 "$T_TMP/gs.out"; return 1; }
+	expect_grep '^size-after 8192' "$T_TMP/gs.out" || { kill -9 $pid; return 1; }
+	expect_grep "^$sum +/dev/vdb" "$T_TMP/gs.out" || { kill -9 $pid; return 1; }
+	put "$s" /actions '{"action_type":"FlushMetrics"}' || { kill -9 $pid; return 1; }
+	put "$s" /actions '{"action_type":"SendCtrlAltDel"}' || { kill -9 $pid; return 1; }
+	timeout 120 tail --pid=$pid -f /dev/null
+	wait $pid
+	rc=$?
+	[ $rc = 0 ] || { echo "exit status $rc after SendCtrlAltDel, want 0"; tail -n 20 "$T_TMP/gs.out" "$T_TMP/gs.err"; return 1; }
+	! grep -q no-ctrl-alt-del "$T_TMP/gs.out" || { echo "the guest's sleep ended by itself"; return 1; }
+	expect_grep "warning: boot_args: dropping 'pci=off'" "$T_TMP/gs.err" || return 1
+	# pci=off never reached the kernel; the root drive is the guest's /, read-write
+	expect_grep '^console=ttyS0 reboot=k panic=1 ember.ip=.* root=/dev/vda rw' "$T_TMP/gs.out" || return 1
+	expect_grep '^/dev/vda / ext4 rw' "$T_TMP/gs.out" || return 1
+	expect_grep 'Ctrl\+Alt\+Del sent' "$log" || return 1
+	expect_grep 'drive scratch: now .*bigger.img, 4194304 bytes' "$log" || return 1
+	# three lines (InstanceStart, FlushMetrics, exit) whose sums count the
+	# guest's reads of the new image, its root disk and the pings
+	python3 - "$met" <<'PY' || return 1
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) >= 3, len(lines)
+tot = lambda g, k: sum(l.get(g, {}).get(k, 0) for l in lines)
+assert tot("block_scratch", "read_bytes") >= 4 << 20, tot("block_scratch", "read_bytes")
+assert tot("block_rootfs", "read_count") > 0
+assert tot("block", "read_bytes") >= tot("block_scratch", "read_bytes")
+assert tot("net_eth0", "rx_packets_count") >= 3 and tot("net_eth0", "tx_packets_count") >= 3, lines
+assert tot("net", "tx_packets_count") == tot("net_eth0", "tx_packets_count")
+assert tot("i8042", "read_count") > 0 and tot("i8042", "reset_count") == 0
+PY
+}
+
 for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
 	t_run "api/${t#t_}" "$t"
 done
