@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -172,6 +174,41 @@ static void device_vcpu_allow(void)
 	st = in_child(vcpu_sets_offload, log, sizeof(log));
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
 	CHECK(strstr(log, "thread vcpu2 made forbidden syscall 16 (ioctl)"));
+}
+
+/* The main thread with a disk (PATCH /drives): a drive's open flags pass,
+ * the same open with O_CREAT (or without a disk) kills. */
+static bool creat_too;
+
+static void main_reopens_disk(void)
+{
+	setup_on();
+	if (seccomp_main_allow(&blk_main_seccomp) || seccomp_thread_install(SECCOMP_MAIN))
+		quit(97);
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		quit(96);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || flock(fd, LOCK_SH | LOCK_NB) < 0)
+		quit(95);
+	close(fd);
+	if (creat_too)
+		open("/tmp/ember-seccomp-test-never", O_RDWR | O_CLOEXEC | O_CREAT, 0600);
+	quit(0);
+}
+
+static void main_disk_allow(void)
+{
+	char log[512];
+	creat_too = false;
+	int st = in_child(main_reopens_disk, log, sizeof(log));
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	creat_too = true;
+	st = in_child(main_reopens_disk, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread main made forbidden syscall 257 (openat)"));
+	CHECK(access("/tmp/ember-seccomp-test-never", F_OK) != 0);
 }
 
 /* A vCPU thread with a passed-through device: pread/pwrite on its VFIO fd,
@@ -369,6 +406,7 @@ int main(void)
 	RUN(forbidden_openat_kills);
 	RUN(vfio_fd_only);
 	RUN(device_vcpu_allow);
+	RUN(main_disk_allow);
 	RUN(forbidden_socket_kills);
 	RUN(forbidden_execve_kills_main);
 	RUN(forbidden_ioctl_request_kills);
