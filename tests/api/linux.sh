@@ -129,7 +129,7 @@ t_getting_started_patch_drive_ctrl_alt_del() {
 	wait $pid
 	rc=$?
 	[ $rc = 0 ] || { echo "exit status $rc after SendCtrlAltDel, want 0"; tail -n 20 "$T_TMP/gs.out" "$T_TMP/gs.err"; return 1; }
-	! grep -q no-ctrl-alt-del "$T_TMP/gs.out" || { echo "the guest's sleep ended by itself"; return 1; }
+	! grep -q '^no-ctrl-alt-del' "$T_TMP/gs.out" || { echo "the guest's sleep ended by itself"; return 1; }
 	expect_grep "warning: boot_args: dropping 'pci=off'" "$T_TMP/gs.err" || return 1
 	# pci=off never reached the kernel; the root drive is the guest's /, read-write
 	expect_grep '^console=ttyS0 reboot=k panic=1 ember.ip=.* root=/dev/vda rw' "$T_TMP/gs.out" || return 1
