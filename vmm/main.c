@@ -305,6 +305,13 @@ int main(int argc, char **argv)
 	static struct api a;
 	static struct api_server srv;
 	if (o.api_sock) {
+		/* The socket first: clients may connect (their requests wait
+		 * in the backlog) while the rest is set up. */
+		if (api_server_open(&srv, o.api_sock, &err)) {
+			log_error("%s", err.msg);
+			api_server_close(&srv);
+			return EXIT_USAGE;
+		}
 		/* The API thread installs its filter as it starts, long before
 		 * the VM's threads: seccomp is set up now (the command line's
 		 * --seccomp holds for a VM the API starts too), and what would
@@ -312,22 +319,19 @@ int main(int argc, char **argv)
 		 * seed (/dev/urandom) and the time zone for log lines. */
 		if (seccomp_setup(o.vm.seccomp, &err)) {
 			log_error("%s", err.msg);
+			api_server_close(&srv);
 			return EXIT_VM_ERROR;
 		}
 		json_object_seed(0);
 		tzset();
 		if (control_init(&ctl)) {
 			log_error("eventfd: %s", strerror(errno));
+			api_server_close(&srv);
 			return EXIT_VM_ERROR;
 		}
 		a = (struct api){.id = o.id, .cfg = &fcc, .ctl = &ctl,
 				 .cli_vm = boot == &o.vm ? &o.vm : NULL};
 		atomic_init(&a.state, API_NOT_STARTED);
-		if (api_server_open(&srv, o.api_sock, &err)) {
-			log_error("%s", err.msg);
-			api_server_close(&srv);
-			return EXIT_USAGE;
-		}
 		if (api_server_start(&srv, api_handle, &a, &err)) {
 			log_error("%s", err.msg);
 			api_server_close(&srv);
