@@ -27,8 +27,9 @@ VMM_OBJ := $(VMM_SRC:%.c=$(B)/obj/%.o)
 VMM_LIB_OBJ := $(VMM_LIB_SRC:%.c=$(B)/obj/%.o)
 JAILER_SRC := $(wildcard jailer/*.c)
 JAILER_OBJ := $(JAILER_SRC:%.c=$(B)/obj/%.o)
-# What the unit tests link of the jailer: argument parsing and path planning.
-JAILER_LIB_SRC := jailer/args.c
+# What the unit tests link of the jailer: argument parsing, path planning and
+# the config file's rewriting.
+JAILER_LIB_SRC := jailer/args.c jailer/config.c
 # What ember and the jailer share.
 LIB_SRC := $(wildcard vmm/lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -55,9 +56,10 @@ $(B)/ember: $(VMM_OBJ)
 # cannot overflow; gcc cannot see those bounds.
 $(B)/obj/jailer/%.o $(B)/asan/jailer/%.o: CFLAGS += -Wno-format-truncation
 
-# The jailer (static too: it copies itself nowhere, but runs anywhere).
+# The jailer (static too: it copies itself nowhere, but runs anywhere; with
+# jansson for ember's config file, as ember links it).
 $(B)/ember-jailer: $(JAILER_OBJ) $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ -ljansson
 
 $(B)/obj/%.o: %.c | $(B)/layers.ok
 	@mkdir -p $(dir $@)

@@ -279,11 +279,11 @@ void jail_opts_free(struct jail_opts *o)
 /* ---- ember's arguments ---- */
 
 /* ember's options that take a value (vmm/cli.c), so that a value is never
- * taken for an option. (The API socket and the config file are not yet
- * brought into the jail: they pass through unchanged.) */
+ * taken for an option. */
 static const char *const ember_valued[] = {"kernel", "initrd", "cmdline", "cpus", "mem",
 					   "console", "disk", "seccomp", "net", "irqchip", "vfio",
-					   "api-sock", "config-file", "id"};
+					   "api-sock", "config-file", "id", "log-path", "level",
+					   "metrics-path"};
 
 static bool ember_takes_value(const char *name, size_t len)
 {
@@ -303,33 +303,34 @@ static bool name_taken(const struct jail_plan *p, const char *name, const char *
 	return false;
 }
 
-/* Add a file; *name_out is its path in the jail ("/name"). */
-static int add_file(struct jail_plan *p, enum jail_file_kind kind, const char *src, size_t srclen,
-		    bool ro, const char *exec_name, const char *flag, struct errbuf *e)
+struct jail_file *jail_plan_add_file(struct jail_plan *p, enum jail_file_kind kind,
+				     const char *src, size_t srclen, bool ro, const char *flag,
+				     struct errbuf *e)
 {
 	if (p->nfiles >= JAIL_MAX_FILES) {
 		err_set(e, "too many files in ember's arguments (at most %d)", JAIL_MAX_FILES);
-		return -1;
+		return NULL;
 	}
 	struct jail_file *f = &p->files[p->nfiles];
 	if (srclen == 0 || srclen >= sizeof(f->src)) {
 		err_set(e, "%s: %s path", flag, srclen ? "too long a" : "empty");
-		return -1;
+		return NULL;
 	}
 	memcpy(f->src, src, srclen);
 	f->src[srclen] = '\0';
 	const char *base = jail_basename(f->src);
 	if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || strlen(base) > 200) {
 		err_set(e, "%s %s: not a file name", flag, f->src);
-		return -1;
+		return NULL;
 	}
 	snprintf(f->name, sizeof(f->name), "%s", base);
-	for (unsigned n = 1; name_taken(p, f->name, exec_name); n++)
+	for (unsigned n = 1; name_taken(p, f->name, p->exec_name); n++)
 		snprintf(f->name, sizeof(f->name), "%u-%s", n, base);
+	snprintf(f->what, sizeof(f->what), "%s%s", flag, kind == JF_CONSOLE ? " file:" : " ");
 	f->kind = kind;
 	f->read_only = ro;
 	p->nfiles++;
-	return 0;
+	return f;
 }
 
 static bool disk_read_only(const char *opts)
@@ -357,6 +358,10 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 	p->nvfio = 0;
 	p->api_sock = false;
 	p->api_dir[0] = '\0';
+	p->config = -1;
+	p->config_json = NULL;
+	p->config_len = 0;
+	p->exec_name = exec_name;
 	p->argc = 0;
 	/* Rewritten words are at most "/name" + the original word. */
 	size_t room = 0;
@@ -430,6 +435,21 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 			plen = strlen(path);
 			ro = false;
 			prefix = "file:";
+		} else if (!strcmp(flag, "--log-path") || !strcmp(flag, "--metrics-path")) {
+			kind = flag[2] == 'l' ? JF_LOG : JF_METRICS;
+			path = val;
+			plen = strlen(val);
+			ro = false;
+		} else if (!strcmp(flag, "--config-file")) {
+			if (p->config >= 0) {
+				err_set(err, "--config-file given twice");
+				jail_plan_free(p);
+				return -1;
+			}
+			kind = JF_CONFIG;
+			path = val;
+			plen = strlen(val);
+			p->config = (int)p->nfiles;
 		}
 		uint64_t mib;
 		if (!strcmp(flag, "--mem") && !parse_u64(val, 1, UINT64_MAX >> 21, &mib))
@@ -454,7 +474,7 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 			p->argv[n++] = eq ? a : (char *)val;
 			continue;
 		}
-		if (add_file(p, kind, path, plen, ro, exec_name, flag, err)) {
+		if (!jail_plan_add_file(p, kind, path, plen, ro, flag, err)) {
 			jail_plan_free(p);
 			return -1;
 		}
@@ -474,6 +494,8 @@ void jail_plan_free(struct jail_plan *p)
 {
 	free(p->strings);
 	free(p->argv);
+	free(p->config_json);
 	p->strings = NULL;
 	p->argv = NULL;
+	p->config_json = NULL;
 }

@@ -15,7 +15,8 @@
 #define JAIL_ID_MAX 64
 #define JAIL_MAX_CGROUPS 32
 #define JAIL_MAX_RLIMITS 16
-#define JAIL_MAX_FILES 40 /* kernel, initrd, console, 16 disks, and room */
+#define JAIL_MAX_FILES 48 /* kernel, initrd, console, log, metrics, config file, 16 disks, the
+			   * config file's kernel, initrd, 16 drives, log and metrics, and room */
 #define JAIL_DEFAULT_BASE "/srv/jailer"
 #define JAIL_DEFAULT_NOFILE 2048
 #define JAIL_MAX_VFIO 8
@@ -23,6 +24,8 @@
  * pins (and counts as locked) all guest memory it maps for DMA. */
 #define JAIL_VFIO_MEMLOCK_SLACK_MIB 64
 #define EMBER_DEFAULT_MEM_MIB 256 /* ember's --mem default (VM_DEFAULT_MEM_MIB in vmm/config.h) */
+/* The largest config file ember reads (FC_CONFIG_FILE_MAX in vmm/api/fc_config.h). */
+#define JAIL_CONFIG_FILE_MAX (1u << 20)
 
 struct jail_cgroup {
 	char *file;        /* "memory.max" (allocated) */
@@ -70,15 +73,21 @@ void jail_vfio_merge(struct jail_opts *o, const struct jail_plan *p);
  * not set one: guest memory (ember's --mem) plus the slack. */
 void jail_vfio_default_memlock(struct jail_opts *o, uint64_t guest_mem_mib);
 
-/* What a file named in ember's arguments is for, which says what the jailed
- * ember must be able to do with it. */
-enum jail_file_kind { JF_KERNEL, JF_INITRD, JF_DISK, JF_CONSOLE };
+/* What a file named in ember's arguments (or in its config file) is for,
+ * which says what the jailed ember must be able to do with it: read the
+ * kernel and initrd, read (or write) a disk, write the console, log and
+ * metrics files (created for it when missing; the log and metrics may be
+ * named pipes). JF_CONFIG is --config-file: the jail gets the jailer's
+ * rewritten copy (jail_plan.config_json), not the file. */
+enum jail_file_kind { JF_KERNEL, JF_INITRD, JF_DISK, JF_CONSOLE, JF_LOG, JF_METRICS, JF_CONFIG };
 
 struct jail_file {
 	enum jail_file_kind kind;
 	char src[4096];   /* the path as given */
 	char name[256];   /* its name in the jail's root directory */
-	bool read_only;   /* kernel, initrd, --disk ...,ro */
+	char what[320];   /* where it was named, for messages: "--kernel ", "--console file:",
+			   * "--config-file vm.json: drives[0].path_on_host " */
+	bool read_only;   /* kernel, initrd, --disk ...,ro, a read-only drive */
 };
 
 struct jail_plan {
@@ -90,20 +99,49 @@ struct jail_plan {
 	unsigned nvfio;
 	char api_dir[256]; /* --api-sock's folder in the jail ("" for /, or none) */
 	bool api_sock;   /* ember serves its API in the jail */
+	int config;      /* --config-file: its entry in files[] (JF_CONFIG), or -1 */
+	char *config_json; /* the config file rewritten for the jail (jail_plan_config) */
+	size_t config_len;
+	const char *exec_name; /* the copied ember's name, which no file may take */
 	char **argv;     /* ember's argv: [0] = "/<exec name>", rewritten paths, NULL-terminated */
 	int argc;
 	char *strings;   /* storage of rewritten words (one allocation) */
 };
 
 /* Rewrite ember's arguments for the jail: --kernel, --initrd, --disk PATH[,opts],
- * --console file:PATH (also as --opt=value) get paths in the jail's root; the
- * words after "--" stay as they are. --mem and --vfio are noted (memlock, and
- * the devices' /dev/vfio nodes), and --api-sock's folder (a path in the jail:
- * absolute, without "..", the folder made for UID:GID). exec_name is the basename of the copied
- * ember binary (so no file takes that name). Returns 0, or -1 with err. */
+ * --console file:PATH, --log-path, --metrics-path and --config-file (also as
+ * --opt=value) get paths in the jail's root; the words after "--" stay as
+ * they are. --mem and --vfio are noted (memlock, and the devices' /dev/vfio
+ * nodes), and --api-sock's folder (a path in the jail: absolute, without
+ * "..", the folder made for UID:GID). exec_name is the basename of the
+ * copied ember binary (so no file takes that name). The config file itself
+ * is read later (jail_config_load). Returns 0, or -1 with err. */
 int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		    struct jail_plan *p, struct errbuf *err);
 void jail_plan_free(struct jail_plan *p);
+
+/* A file for the jail, as jail_plan_build adds them (used by config.c):
+ * named where `flag` says ("--disk", "--config-file vm.json: drives[0].path_on_host"),
+ * its name in the jail the source's basename (1-NAME, ... when taken).
+ * Returns its entry, or NULL with err. */
+struct jail_file *jail_plan_add_file(struct jail_plan *p, enum jail_file_kind kind,
+				     const char *src, size_t srclen, bool ro, const char *flag,
+				     struct errbuf *err);
+
+/* config.c: ember's --config-file (Firecracker's JSON, jansson). The text of
+ * the config file (len bytes): the files it names (boot-source's
+ * kernel_image_path and initrd_path, each drive's path_on_host, read-only
+ * with is_read_only, logger's log_path, metrics' metrics_path) become files
+ * of the plan, and p->config_json the same document with their paths in the
+ * jail; network-interfaces ask for /dev/net/tun, machine-config's
+ * mem_size_mib sets mem_mib. Everything else is left for ember to check.
+ * Returns 0, or -1 with err (no prefix). Pure: no system calls. */
+int jail_plan_config(struct jail_plan *p, const char *text, size_t len, struct errbuf *err);
+/* Read the --config-file (with the jailer's own rights, at most
+ * JAIL_CONFIG_FILE_MAX bytes, as ember reads it) and jail_plan_config it.
+ * Nothing to do without --config-file. Returns 0, or -1 with err
+ * ("--config-file PATH: ..."). */
+int jail_config_load(struct jail_plan *p, struct errbuf *err);
 
 /* The last component of a path ("" for "dir/"). */
 const char *jail_basename(const char *path);

@@ -1,10 +1,12 @@
 /* fs.c: the jail's files: <base>/ember/<id>/root with a copy of ember, the
- * device nodes the VM needs (owned by the VM's user: kvm, net/tun, vfio), and the kernel, initrd,
- * disks and console file its arguments name, hard-linked when they are on the
- * same file system and otherwise bind-mounted (read-only where ember only
- * reads) in ember's own mount namespace, over empty files made here. The exec
- * file is checked (static x86-64 ELF) and copied through the same fd. Removal
- * works through directory fds, so it also works after pivot_root. */
+ * device nodes the VM needs (owned by the VM's user: kvm, net/tun, vfio), the
+ * kernel, initrd, disks, console, log and metrics files its arguments and its
+ * config file name, hard-linked when they are on the same file system and
+ * otherwise bind-mounted (read-only where ember only reads) in ember's own
+ * mount namespace, over empty files made here, and the config file as the
+ * jailer rewrote it. The exec file is checked (static x86-64 ELF) and copied
+ * through the same fd. Removal works through directory fds, so it also works
+ * after pivot_root. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -169,44 +171,80 @@ static bool user_may(const struct jail_opts *o, const struct stat *st, bool writ
 	return (bits & 4) && (!write || (bits & 2));
 }
 
-static const char *kind_flag(enum jail_file_kind k)
+/* A file ember writes (console, log, metrics): made for the VM's user when
+ * it does not exist yet, and removed again if the jail cannot be built. */
+static int make_output(struct jail *j, const struct jail_file *f)
 {
-	return k == JF_KERNEL ? "--kernel" : k == JF_INITRD ? "--initrd" : k == JF_DISK ? "--disk"
-										    : "--console file:";
+	int fd = open(f->src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		      f->kind == JF_CONSOLE ? 0640 : 0600 /* ember's own mode for a log */);
+	if (fd < 0)
+		return 0; /* it exists (or cannot be made: stat says why) */
+	j->created[j->ncreated++] = f;
+	int r = fchown(fd, j->opts->uid, j->opts->gid), e = errno;
+	close(fd);
+	if (r < 0)
+		return jail_fail(j, "%s%s: %s", f->what, f->src, strerror(e));
+	return 0;
+}
+
+/* --config-file: the jailer's rewritten copy, read-only for UID:GID. */
+static int write_config(struct jail *j, const struct jail_file *f)
+{
+	const char *s = j->plan.config_json;
+	size_t left = j->plan.config_len;
+	if (!s)
+		return jail_fail(j, "%s%s: not read", f->what, f->src);
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
+	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return jail_fail(j, "creating %s in the jail: %s", f->name, strerror(errno));
+	int e = fchown(fd, j->opts->uid, j->opts->gid) < 0 ? errno : 0;
+	while (!e && left > 0) {
+		ssize_t n = write(fd, s, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO;
+			break;
+		}
+		s += n;
+		left -= (size_t)n;
+	}
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (e)
+		return jail_fail(j, "%s%s: writing its copy into the jail: %s", f->what, f->src,
+				 strerror(e));
+	return 0;
 }
 
 static int place_file(struct jail *j, const struct jail_file *f)
 {
 	const struct jail_opts *o = j->opts;
-	const char *flag = kind_flag(f->kind);
-	const char *sep = f->kind == JF_CONSOLE ? "" : " ";
 	struct stat st;
-	if (f->kind == JF_CONSOLE) {
-		/* ember writes it: create it for the VM's user when it is new. */
-		int fd = open(f->src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-		if (fd >= 0) {
-			int r = fchown(fd, o->uid, o->gid);
-			close(fd);
-			if (r < 0)
-				return jail_fail(j, "%s%s%s: %s", flag, sep, f->src, strerror(errno));
-		}
-	}
+	if (f->kind == JF_CONFIG)
+		return write_config(j, f);
+	bool output = f->kind == JF_CONSOLE || f->kind == JF_LOG || f->kind == JF_METRICS;
+	if (output && make_output(j, f))
+		return -1;
 	if (stat(f->src, &st) < 0)
-		return jail_fail(j, "%s%s%s: %s", flag, sep, f->src, strerror(errno));
-	bool is_blk = S_ISBLK(st.st_mode);
-	if (!S_ISREG(st.st_mode) && !(f->kind == JF_DISK && is_blk))
-		return jail_fail(j, "%s%s%s: not a regular file%s", flag, sep, f->src,
-				 f->kind == JF_DISK ? " or block device" : "");
+		return jail_fail(j, "%s%s: %s", f->what, f->src, strerror(errno));
+	bool is_blk = S_ISBLK(st.st_mode), is_fifo = S_ISFIFO(st.st_mode);
+	bool fifo_ok = f->kind == JF_LOG || f->kind == JF_METRICS;
+	if (!S_ISREG(st.st_mode) && !(f->kind == JF_DISK && is_blk) && !(fifo_ok && is_fifo))
+		return jail_fail(j, "%s%s: not a regular file%s", f->what, f->src,
+				 f->kind == JF_DISK ? " or block device" : fifo_ok ? " or named pipe" : "");
 	if (!user_may(o, &st, !f->read_only))
-		return jail_fail(j, "%s%s%s: uid %u gid %u may not %s it (owner %u:%u, mode %04o)",
-				 flag, sep, f->src, o->uid, o->gid, f->read_only ? "read" : "write",
+		return jail_fail(j, "%s%s: uid %u gid %u may not %s it (owner %u:%u, mode %04o)",
+				 f->what, f->src, o->uid, o->gid, f->read_only ? "read" : "write",
 				 st.st_uid, st.st_gid, st.st_mode & 07777);
 	char dst[PATH_MAX];
 	snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
 	if (linkat(AT_FDCWD, f->src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
-		return jail_fail(j, "%s%s%s: linking it into the jail: %s", flag, sep, f->src,
+		return jail_fail(j, "%s%s: linking it into the jail: %s", f->what, f->src,
 				 strerror(errno));
 	/* Another file system: an empty file now, bind-mounted over in ember's
 	 * mount namespace (jail_fs_bind). */
@@ -222,16 +260,14 @@ int jail_fs_bind(struct jail *j)
 {
 	for (unsigned i = 0; i < j->nbinds; i++) {
 		const struct jail_file *f = j->binds[i];
-		const char *flag = kind_flag(f->kind);
-		const char *sep = f->kind == JF_CONSOLE ? "" : " ";
 		char dst[PATH_MAX];
 		snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
 		if (mount(f->src, dst, NULL, MS_BIND, NULL) < 0)
-			return jail_fail(j, "%s%s%s: bind-mounting it into the jail: %s", flag, sep,
+			return jail_fail(j, "%s%s: bind-mounting it into the jail: %s", f->what,
 					 f->src, strerror(errno));
 		j->mounts[j->nmounts++] = f->name;
 		if (f->read_only && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-			return jail_fail(j, "%s%s%s: making its bind mount read-only: %s", flag, sep,
+			return jail_fail(j, "%s%s: making its bind mount read-only: %s", f->what,
 					 f->src, strerror(errno));
 	}
 	return 0;
@@ -308,6 +344,11 @@ void jail_fs_remove(struct jail *j)
 		umount2(p, MNT_DETACH);
 	}
 	j->nmounts = 0;
+	/* Output files made for ember on the host (host paths: not reachable,
+	 * and not to be looked up, from inside the jail). */
+	for (unsigned i = 0; i < j->ncreated && !j->entered; i++)
+		unlink(j->created[i]->src);
+	j->ncreated = 0;
 	if (j->dir_created && j->parent_fd >= 0)
 		remove_at(j->parent_fd, j->opts->id);
 	j->dir_created = false;

@@ -37,6 +37,8 @@ struct jail {
 	unsigned nbinds;
 	const char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted names, unmounted on failure */
 	unsigned nmounts;
+	const struct jail_file *created[JAIL_MAX_FILES]; /* output files made on the host */
+	unsigned ncreated;
 	struct jail_cgroup_state cg;
 	unsigned vfio_groups[JAIL_MAX_VFIO]; /* the IOMMU groups of --vfio, each once */
 	unsigned nvfio_groups;

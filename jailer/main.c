@@ -1,10 +1,10 @@
-/* main.c: ember-jailer's entry point: check the arguments, build the jail
- * (directory, files, cgroup), then start ember in it (keeper.c) or, with
- * --exec-in-place, become ember. The process that becomes ember takes its own
- * mount namespace (bind mounts, pivot_root), joins the network namespace,
- * sets the rlimits, drops to UID:GID and execs. Every failure is one
- * "ember-jailer: ..." line and a non-zero exit, and removes what was built
- * (unless --keep-on-failure). */
+/* main.c: ember-jailer's entry point: check the arguments (ember's config
+ * file too), build the jail (directory, files, cgroup), then start ember in
+ * it (keeper.c) or, with --exec-in-place, become ember. The process that
+ * becomes ember takes its own mount namespace (bind mounts, pivot_root),
+ * joins the network namespace, sets the rlimits, drops to UID:GID and execs.
+ * Every failure is one "ember-jailer: ..." line and a non-zero exit, and
+ * removes what was built (unless --keep-on-failure). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,11 +34,17 @@ int jail_fail(struct jail *j, const char *fmt, ...)
 	return -1;
 }
 
+/* One line on stderr: control bytes of the message (from a path, say) become '?'. */
 static void report(const char *msg)
 {
 	char line[600];
 	int n = snprintf(line, sizeof(line), "ember-jailer: %s\n", msg);
-	ssize_t r = write(STDERR_FILENO, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	size_t len = n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	for (size_t i = 0; i + 1 < len; i++)
+		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
+			line[i] = '?';
+	line[len - 1] = '\n'; /* also when cut */
+	ssize_t r = write(STDERR_FILENO, line, len);
 	(void)r;
 }
 
@@ -127,7 +133,10 @@ int main(int argc, char **argv)
 	j.parent_fd = -1;
 	j.exec_fd = -1;
 	j.cg.root_fd = -1;
-	if (jail_plan_build(o.ember_argv, o.ember_argc, jail_basename(o.exec_file), &j.plan, &err)) {
+	/* ember's arguments, and its config file: what is wrong with them is
+	 * found before anything is built. */
+	if (jail_plan_build(o.ember_argv, o.ember_argc, jail_basename(o.exec_file), &j.plan, &err) ||
+	    jail_config_load(&j.plan, &err)) {
 		report(err.msg);
 		return 2;
 	}

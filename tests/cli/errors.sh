@@ -71,6 +71,16 @@ t_jailer_no_ember_args() { jailer_error "no ember arguments" --id a "${J_OK[@]}"
 t_jailer_unknown_option() { jailer_error "unknown option '--chroot'" --id a "${J_OK[@]}" --chroot /x -- --kernel "$PAYLOAD"; }
 t_jailer_bad_cgroup() { jailer_error "--cgroup: 'memory.max' is not FILE=VALUE" --id a "${J_OK[@]}" --cgroup memory.max -- --kernel "$PAYLOAD"; }
 t_jailer_bad_rlimit() { jailer_error "--resource-limit fsize: 'x'" --id a "${J_OK[@]}" --resource-limit fsize=x -- --kernel "$PAYLOAD"; }
+# ember's config file is read (as ember would read it) before anything is built.
+t_jailer_config_missing() { jailer_error "--config-file /nonexistent/vm.json: No such file" --id a "${J_OK[@]}" -- --config-file /nonexistent/vm.json; }
+t_jailer_config_not_json() {
+	echo '{"boot-source": nope}' >"$T_TMP/vm.json"
+	jailer_error "--config-file $T_TMP/vm.json: invalid JSON at line 1" --id a "${J_OK[@]}" -- --config-file "$T_TMP/vm.json"
+}
+t_jailer_config_no_kernel() {
+	echo '{"boot-source": {}}' >"$T_TMP/vm.json"
+	jailer_error "--config-file $T_TMP/vm.json: boot-source.kernel_image_path: missing" --id a "${J_OK[@]}" -- --config-file "$T_TMP/vm.json"
+}
 t_jailer_bad_uid() { jailer_error "--uid: 'nobody'" --id a --exec-file "$EMBER" --uid nobody --gid 1 -- --kernel "$PAYLOAD"; }
 t_jailer_help() {
 	expect_status 0 "$JAILER" --help || return 1

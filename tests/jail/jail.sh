@@ -7,10 +7,12 @@
 # the main thread) kills it with SIGSYS and the log names thread and call; bad
 # jailer arguments leave no jail; ember runs as the jailer's child (which
 # passes signals on, exits as ember did, and takes ember with it when killed);
-# --exec-in-place, --new-pid-ns, --daemonize, --netns.
+# --exec-in-place, --new-pid-ns, --daemonize, --netns; ember's --config-file,
+# --log-path and --metrics-path in the jail, and bad config files.
 # With a Linux guest (when build/guest exists and KVM can boot Linux, i.e. in
 # the lab): disk and network I/O inside the jail with all threads filtered,
-# and a guest filling its memory is OOM-killed by the VM's cgroup (memory.max).
+# a guest booted from a config file naming files outside the jail, and a
+# guest filling its memory is OOM-killed by the VM's cgroup (memory.max).
 # Needs root. Runs natively (cgroup tests need the controllers in cgroup v2;
 # natively they are skipped when the host binds them to cgroup v1) and in the lab.
 cd "$(dirname "$0")/../.." || exit 1
@@ -165,6 +167,113 @@ t_api_socket_in_jail() {
 	jail_cleanup api
 	jail_refused "--api-sock '../x.sock'" --id bad-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
 		--chroot-base "$BASE" -- --api-sock ../x.sock --kernel "$SPIN"
+}
+
+# ember's --config-file in a jail: the jailer reads it (the jail's user need
+# not be able to), brings in the files it names as it brings in --kernel and
+# --disk (the kernel, a drive ember writes, a read-only one that is root's),
+# makes the log and metrics files it names for the jail's user, and gives
+# ember its copy with the paths in the jail, owned by the jail's user.
+t_config_file_in_jail() {
+	local p j=$BASE/ember/cfg-$S/root root
+	p=$(payload 42)
+	head -c 1M /dev/zero >"$T_TMP/rw.img"
+	head -c 1M /dev/zero >"$T_TMP/ro.img"
+	chown $JUID:$JGID "$T_TMP/rw.img"
+	cat >"$T_TMP/vm.json" <<EOF
+{"boot-source": {"kernel_image_path": "$p"},
+ "drives": [{"drive_id": "rw", "path_on_host": "$T_TMP/rw.img", "is_root_device": false},
+            {"drive_id": "ro", "path_on_host": "$T_TMP/ro.img", "is_root_device": false, "is_read_only": true}],
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+ "logger": {"log_path": "$T_TMP/vm.log", "level": "Info"},
+ "metrics": {"metrics_path": "$T_TMP/vm.metrics"}}
+EOF
+	chmod 600 "$T_TMP/vm.json"
+	expect_status 42 "$JAILER" --id cfg-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
+		--chroot-base "$BASE" -- --config-file "$T_TMP/vm.json" --no-api || return 1
+	root=$(ls -A "$j" | sort | tr '\n' ' ')
+	[ "$root" = "dev ember p-42.elf ro.img rw.img vm.json vm.log vm.metrics " ] || { echo "root: $root"; return 1; }
+	[ "$(stat -c '%u:%g %a' "$j/vm.json")" = "$JUID:$JGID 400" ] || { stat "$j/vm.json"; return 1; }
+	expect_grep '"kernel_image_path": "/p-42.elf"' "$j/vm.json" || return 1
+	expect_grep '"path_on_host": "/rw.img"' "$j/vm.json" || return 1
+	expect_grep '"path_on_host": "/ro.img"' "$j/vm.json" || return 1
+	expect_grep '"log_path": "/vm.log"' "$j/vm.json" || return 1
+	expect_grep '"metrics_path": "/vm.metrics"' "$j/vm.json" || return 1
+	# The host's files got ember's lines, and are the jail's user's.
+	[ "$(stat -c '%u:%g %a' "$T_TMP/vm.log")" = "$JUID:$JGID 600" ] || { stat "$T_TMP/vm.log"; return 1; }
+	[ "$(stat -c '%u:%g' "$T_TMP/vm.metrics")" = "$JUID:$JGID" ] || { stat "$T_TMP/vm.metrics"; return 1; }
+	expect_grep 'VM started' "$T_TMP/vm.log" || return 1
+	expect_grep '"block_rw":\{' "$T_TMP/vm.metrics" || return 1
+	expect_grep '"block_ro":\{' "$T_TMP/vm.metrics" || return 1
+	jail_cleanup cfg
+}
+
+# --log-path and --metrics-path are host paths, brought in like the console
+# file: a named pipe the host reads (bind-mounted: another file system than
+# the jail's), an existing file ember appends to; one the jail's user may not
+# write, or a directory, is refused, and a file made for a jail that then
+# failed is removed with it.
+t_log_and_metrics_paths_in_jail() {
+	local d=$T_TMP reader
+	# The lab's 9p tree has no FIFOs: its /dev/shm does (another tmpfs than /run).
+	[ -n "$EMBER_LAB" ] && d=$(mktemp -d /dev/shm/ember-fifo.XXXXXX)
+	mkfifo -m 600 "$d/log.fifo" && chown $JUID:$JGID "$d/log.fifo" || return 1
+	echo old >"$T_TMP/m.json"
+	chown $JUID:$JGID "$T_TMP/m.json"
+	cat "$d/log.fifo" >"$T_TMP/fifo.out" &
+	reader=$!
+	expect_status 42 "$JAILER" --id lmp-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
+		--chroot-base "$BASE" -- --kernel "$(payload 42)" --log-path "$d/log.fifo" \
+		--metrics-path="$T_TMP/m.json" || { kill $reader; return 1; }
+	timeout 20 tail --pid=$reader -f /dev/null || { echo "the FIFO's reader got no EOF"; kill $reader; return 1; }
+	[ "$d" != "$T_TMP" ] && rm -rf "$d"
+	expect_grep 'VM started' "$T_TMP/fifo.out" || return 1
+	[ "$(head -n1 "$T_TMP/m.json")" = old ] || { cat "$T_TMP/m.json"; return 1; }
+	expect_grep '^\{"utc_timestamp_ms":' "$T_TMP/m.json" || return 1
+	jail_cleanup lmp
+	local ok="--id bad-$S --exec-file $EMBER --uid $JUID --gid $JGID --chroot-base $BASE"
+	echo x >"$T_TMP/roots.log"
+	jail_refused "--log-path $T_TMP/roots.log: uid $JUID gid $JGID may not write it" $ok \
+		-- --kernel "$SPIN" --log-path "$T_TMP/roots.log" || return 1
+	jail_refused "--metrics-path $T_TMP: not a regular file or named pipe" $ok \
+		-- --kernel "$SPIN" --metrics-path "$T_TMP" || return 1
+	jail_refused "--disk /nonexistent/d.img: No such file" $ok \
+		-- --kernel "$SPIN" --log-path "$T_TMP/new.log" --disk /nonexistent/d.img || return 1
+	[ ! -e "$T_TMP/new.log" ] || { echo "the log file made for the failed jail stayed"; return 1; }
+}
+
+# A bad config file: one line, non-zero, no jail (or cgroup) left behind, no
+# output file it named made.
+t_bad_config_file() {
+	local ok="--id bad-$S --exec-file $EMBER --uid $JUID --gid $JGID --chroot-base $BASE"
+	local c=$T_TMP/c.json
+	printf '{"boot-source": ' >"$c"
+	jail_refused "--config-file $c: invalid JSON at line 1" $ok -- --config-file "$c" || return 1
+	head -c 1048577 /dev/zero | tr '\0' ' ' >"$c"
+	jail_refused "--config-file $c: larger than 1048576 bytes" $ok -- --config-file "$c" || return 1
+	jail_refused "--config-file /nonexistent/vm.json: No such file" $ok -- --config-file /nonexistent/vm.json || return 1
+	echo '{"drives": []}' >"$c"
+	jail_refused "--config-file $c: boot-source: missing" $ok -- --config-file "$c" || return 1
+	echo '{"boot-source": {"kernel_image_path": "/nonexistent/vmlinuz"}}' >"$c"
+	jail_refused "--config-file $c: boot-source.kernel_image_path /nonexistent/vmlinuz: No such file" \
+		$ok -- --config-file "$c" || return 1
+	cat >"$c" <<EOF
+{"boot-source": {"kernel_image_path": "$SPIN"},
+ "logger": {"log_path": "$T_TMP/made.log"},
+ "drives": [{"drive_id": "a", "path_on_host": "/nonexistent/a.img", "is_root_device": false}]}
+EOF
+	jail_refused "--config-file $c: drives\[0\]\.path_on_host /nonexistent/a.img: No such file" \
+		$ok -- --config-file "$c" || return 1
+	[ ! -e "$T_TMP/made.log" ] || { echo "the log file made for the failed jail stayed"; return 1; }
+	head -c 1M /dev/zero >"$T_TMP/root-only.img"
+	chmod 600 "$T_TMP/root-only.img"
+	cat >"$c" <<EOF
+{"boot-source": {"kernel_image_path": "$SPIN"},
+ "drives": [{"drive_id": "a", "path_on_host": "$T_TMP/root-only.img", "is_root_device": false, "is_read_only": true}]}
+EOF
+	jail_refused "drives\[0\]\.path_on_host $T_TMP/root-only.img: uid $JUID gid $JGID may not read it" \
+		$ok -- --config-file "$c" || return 1
+	jail_refused "--config-file given twice" $ok -- --config-file "$c" --config-file "$c"
 }
 
 t_new_pid_ns() {
@@ -345,6 +454,53 @@ t_linux_disk_and_net_io_jailed() {
 	expect_grep '^got-go' "$T_TMP/lio.out" || return 1
 	yes JAILED | head -c 1048576 | cmp -i 0:4194304 -n 1048576 - "$T_TMP/l.img" || return 1
 	jail_cleanup lio
+}
+
+# A jailed ember booted from a config file only: its kernel, initrd, a drive
+# the guest writes and a read-only one, all outside the jail (bind-mounted:
+# the jail is on the lab's /run), and its log and metrics files. The guest's
+# command (in boot_args) reads the read-only drive, finds it cannot write it,
+# writes 1 MiB to the other and exits 7: the jailer exits 7, the console has
+# its lines, the disk file has its bytes (and the rest as it was), the
+# metrics count the writes.
+t_linux_config_file_jailed() {
+	linux_ok || { echo "skipped: no Linux-capable KVM here (runs in the lab)"; return 0; }
+	local rw=$T_TMP/cf.img ro=$T_TMP/cf-ro.img sum_ro head_sum tail_sum j=$BASE/ember/lcf-$S/root
+	head -c 8M /dev/urandom >"$rw"
+	head -c 4M /dev/urandom >"$ro"
+	chown $JUID:$JGID "$rw" # ro: root's, 0644: the jail's user may read it
+	sum_ro=$(sha256sum <"$ro" | cut -d' ' -f1)
+	head_sum=$(head -c 1M "$rw" | sha256sum)
+	tail_sum=$(tail -c +2097153 "$rw" | sha256sum)
+	local guest='sh -c \"sha256sum /dev/vdb; if echo x | dd of=/dev/vdb conv=fsync 2>/dev/null; then echo ro-written; else echo ro-refused; fi; yes CONFIGJAIL | head -c 1048576 | dd of=/dev/vda bs=4096 seek=256 conv=fsync 2>/dev/null && echo cfg-written; exit 7\"'
+	cat >"$T_TMP/lcf.json" <<EOF
+{
+  "boot-source": {"kernel_image_path": "$G/vmlinuz", "initrd_path": "$G/initramfs.cpio.gz",
+                  "boot_args": "console=ttyS0 reboot=k panic=-1 quiet -- $guest"},
+  "drives": [
+    {"drive_id": "data", "path_on_host": "$rw", "is_root_device": false, "is_read_only": false},
+    {"drive_id": "ref", "path_on_host": "$ro", "is_root_device": false, "is_read_only": true}
+  ],
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+  "logger": {"log_path": "$T_TMP/lcf.log", "level": "Info"},
+  "metrics": {"metrics_path": "$T_TMP/lcf.metrics"}
+}
+EOF
+	T_TIMEOUT=600 expect_status 7 "$JAILER" --id lcf-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
+		--chroot-base "$BASE" -- --config-file "$T_TMP/lcf.json" --no-api || return 1
+	expect_grep "^$sum_ro +/dev/vdb" "$T_OUT" || return 1
+	expect_grep '^ro-refused' "$T_OUT" || return 1
+	expect_grep '^cfg-written' "$T_OUT" || return 1
+	yes CONFIGJAIL | head -c 1048576 | cmp -i 0:1048576 -n 1048576 - "$rw" || { echo "the guest's bytes are not in $rw"; return 1; }
+	[ "$(head -c 1M "$rw" | sha256sum)" = "$head_sum" ] && [ "$(tail -c +2097153 "$rw" | sha256sum)" = "$tail_sum" ] ||
+		{ echo "bytes the guest did not write changed"; return 1; }
+	[ "$(sha256sum <"$ro" | cut -d' ' -f1)" = "$sum_ro" ] || { echo "the read-only drive changed"; return 1; }
+	expect_grep '"kernel_image_path": "/vmlinuz"' "$j/lcf.json" || return 1
+	expect_grep '"path_on_host": "/cf.img"' "$j/lcf.json" || return 1
+	expect_grep 'VM started' "$T_TMP/lcf.log" || return 1
+	# The writes in the metrics (a 60 s flush may have split them over lines).
+	expect_grep '"block_data":\{[^}]*"write_bytes":[1-9]' "$T_TMP/lcf.metrics" || return 1
+	jail_cleanup lcf
 }
 
 # The guest fills its RAM (512 MiB) in a 128 MiB cgroup: the cgroup's OOM

@@ -3,8 +3,10 @@
  * syntax, defaults, --exec-in-place and what it excludes; and the rewriting
  * of ember's arguments for the jail: --kernel/--initrd/--disk/--console
  * file: in both forms, disk options kept, read-only kinds, name collisions,
- * words after "--" untouched, --net asking for /dev/net/tun; --vfio PCI
- * addresses and the memlock default they bring (from ember's --mem). */
+ * words after "--" untouched, --net asking for /dev/net/tun; --log-path,
+ * --metrics-path and --config-file brought in too (the config file's
+ * contents: test_jailer_config.c); --vfio PCI addresses and the memlock
+ * default they bring (from ember's --mem). */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +397,59 @@ static void ember_vfio_noted(void)
 	CHECK_STR_EQ(o.vfio[1], "0000:01:00.1");
 }
 
+/* --log-path and --metrics-path: files ember writes, brought in as the
+ * console file is; --level's value is not taken for an option. */
+static void log_and_metrics_paths(void)
+{
+	CHECK_EQ(build("--kernel", "k", "--log-path", "/var/log/vm.log", "--level", "Debug",
+		       "--metrics-path=/run/vm.metrics", NULL), 0);
+	CHECK_EQ(plan.argc, 8);
+	CHECK_STR_EQ(plan.argv[4], "/vm.log");
+	CHECK_STR_EQ(plan.argv[5], "--level");
+	CHECK_STR_EQ(plan.argv[6], "Debug");
+	CHECK_STR_EQ(plan.argv[7], "--metrics-path=/vm.metrics");
+	CHECK_EQ(plan.nfiles, 3);
+	CHECK_EQ(plan.files[1].kind, JF_LOG);
+	CHECK_STR_EQ(plan.files[1].src, "/var/log/vm.log");
+	CHECK(!plan.files[1].read_only);
+	CHECK_STR_EQ(plan.files[1].what, "--log-path ");
+	CHECK_EQ(plan.files[2].kind, JF_METRICS);
+	CHECK(!plan.files[2].read_only);
+	CHECK_STR_EQ(plan.files[2].what, "--metrics-path ");
+	/* A value that looks like an option is still the value. */
+	CHECK_EQ(build("--level", "--disk", "--metrics-path", "--kernel", NULL), 0);
+	CHECK_EQ(plan.nfiles, 1);
+	CHECK_EQ(plan.files[0].kind, JF_METRICS);
+	CHECK_STR_EQ(plan.argv[4], "/--kernel");
+	CHECK_EQ(build("--log-path", "/var/log/", NULL), -1);
+	CHECK(strstr(err.msg, "--log-path /var/log/: not a file name"));
+}
+
+/* --config-file: a name in the jail for the rewritten copy (read later). */
+static void config_file_option(void)
+{
+	CHECK_EQ(build("--config-file", "/etc/vm/vm.json", "--api-sock", "/run/api.sock",
+		       "--no-api", NULL), 0);
+	CHECK_EQ(plan.config, 0);
+	CHECK_EQ(plan.files[0].kind, JF_CONFIG);
+	CHECK_STR_EQ(plan.files[0].src, "/etc/vm/vm.json");
+	CHECK_STR_EQ(plan.argv[2], "/vm.json");
+	CHECK_STR_EQ(plan.argv[5], "--no-api");
+	CHECK(plan.config_json == NULL); /* jail_config_load reads it */
+	CHECK_EQ(build("--disk", "/a/vm.json", "--config-file=vm.json", NULL), 0);
+	CHECK_EQ(plan.config, 1);
+	CHECK_STR_EQ(plan.argv[3], "--config-file=/1-vm.json");
+	CHECK_EQ(build("--config-file", "a.json", "--config-file", "b.json", NULL), -1);
+	CHECK(strstr(err.msg, "--config-file given twice"));
+	CHECK_EQ(build("--kernel", "k", NULL), 0);
+	CHECK_EQ(plan.config, -1);
+	/* What messages about each file start with. */
+	CHECK_EQ(build("--kernel", "k", "--console", "file:c", "--disk=d", NULL), 0);
+	CHECK_STR_EQ(plan.files[0].what, "--kernel ");
+	CHECK_STR_EQ(plan.files[1].what, "--console file:");
+	CHECK_STR_EQ(plan.files[2].what, "--disk ");
+}
+
 static void read_only_disk_option(void)
 {
 	CHECK_EQ(build("--disk", "a,id=ro", "--disk", "b,direct,ro", "--disk", "c,rox", NULL), 0);
@@ -421,6 +476,8 @@ int main(void)
 	RUN(bad_paths);
 	RUN(api_socket);
 	RUN(read_only_disk_option);
+	RUN(log_and_metrics_paths);
+	RUN(config_file_option);
 	RUN(bdf_syntax);
 	RUN(ember_vfio_noted);
 	RUN(vfio_option);
