@@ -91,6 +91,13 @@ static inline struct vq_buf *vq_in(struct vq_chain *c, unsigned i) { return &c->
  * state is left as it was, so further pops fail the same way). */
 int vq_pop(struct virtqueue *vq, struct vq_chain *c);
 
+/* Give the last `count` popped chains back (not yet pushed): the next
+ * vq_pop() reads them again from the ring, validating them anew. */
+static inline void vq_unpop(struct virtqueue *vq, unsigned count)
+{
+	vq->last_avail = (uint16_t)(vq->last_avail - count);
+}
+
 /* Put chain `head` into the used ring with `written` bytes written to its
  * device-writable part, and publish it (used->idx) with release ordering. */
 void vq_push(struct virtqueue *vq, uint16_t head, uint32_t written);

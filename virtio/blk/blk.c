@@ -50,6 +50,18 @@ int blk_parse_opt(const char *arg, struct blk_opts *o, struct errbuf *e)
 			o->ro = true;
 		} else if (nlen == 6 && !memcmp(k, "direct", 6) && !eq) {
 			o->direct = true;
+		} else if (((nlen == 2 && !memcmp(k, "bw", 2)) || (nlen == 3 && !memcmp(k, "ops", 3))) &&
+			   eq) {
+			char v[64];
+			size_t vlen = klen - nlen - 1;
+			snprintf(v, sizeof(v), "%.*s", (int)(vlen < 63 ? vlen : 63), eq + 1);
+			struct rl_bucket_config *b = nlen == 2 ? &o->rl.bw : &o->rl.ops;
+			if (vlen >= 63 || rl_parse_bucket(v, b)) {
+				err_set(e, "--disk %s: %.*s '%.*s' is not %s/MS[+BURST] (e.g. %s)", o->path,
+					(int)nlen, k, (int)vlen, eq + 1, nlen == 2 ? "BYTES" : "N",
+					nlen == 2 ? "4M/1000" : "200/1000");
+				return -1;
+			}
 		} else if (nlen == 2 && !memcmp(k, "id", 2) && eq) {
 			size_t vlen = klen - nlen - 1;
 			if (have_id) {
@@ -75,7 +87,8 @@ int blk_parse_opt(const char *arg, struct blk_opts *o, struct errbuf *e)
 			err_set(e, "--disk %s: id needs a value (id=SERIAL)", o->path);
 			return -1;
 		} else {
-			err_set(e, "--disk %s: unknown option '%.*s' (expected ro, id=SERIAL, direct)",
+			err_set(e, "--disk %s: unknown option '%.*s' (expected ro, id=SERIAL, direct, "
+				"bw=BYTES/MS[+BURST], ops=N/MS[+BURST])",
 				o->path, (int)klen, k);
 			return -1;
 		}

@@ -22,6 +22,7 @@
 
 #include "vmm/lib/util.h" /* the object rule has no -Ivmm */
 #include "virtio/virtqueue.h"
+#include "vmm/core/rate_limiter.h"
 
 #define BLK_SECTOR 512u
 /* Limits advertised in the config space (and enforced on requests). */
@@ -30,12 +31,13 @@
 #define BLK_MAX_DATA ((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX) /* bytes per IN/OUT */
 #define BLK_MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per DISCARD/WRITE_ZEROES */
 
-/* --disk PATH[,ro][,id=SERIAL][,direct] */
+/* --disk PATH[,ro][,id=SERIAL][,direct][,bw=BYTES/MS[+BURST]][,ops=N/MS[+BURST]] */
 struct blk_opts {
 	char path[4096];
 	bool ro;                                /* open O_RDONLY, offer VIRTIO_BLK_F_RO */
 	bool direct;                            /* O_DIRECT (no host page cache) */
 	char serial[VIRTIO_BLK_ID_BYTES + 1];   /* GET_ID answer, NUL-terminated here */
+	struct rl_config rl;                    /* the disk's rate limiter (all queues) */
 };
 
 /* Parse the value of --disk. PATH is everything before the first comma (so it

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "virtio/blk/blk_pci.h"
@@ -77,9 +78,17 @@ struct blk_pci *blk_pci_open(const struct blk_opts *o, unsigned index, struct er
 	}
 	device_init(&d->dev, &blk_pci_ops, "vd%c", 'a' + (int)(index % 26));
 	d->disk.fd = -1;
+	d->rl_timer_fd = -1;
 	io_thread_init(&d->iot);
 	snprintf(d->path, sizeof(d->path), "%s", o->path);
 	if (blk_disk_open(&d->disk, o, e)) {
+		device_destroy(&d->dev);
+		return NULL;
+	}
+	rl_init(&d->rl, &o->rl, now_ns());
+	d->rl_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->rl_timer_fd < 0) {
+		err_set(e, "--disk %s: timerfd: %s", o->path, strerror(errno));
 		device_destroy(&d->dev);
 		return NULL;
 	}
@@ -114,6 +123,8 @@ int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
 			return -1;
 		}
 		q->io_ok = true;
+		q->io.rl = &d->rl;
+		q->io.rl_timer_fd = d->rl_timer_fd;
 		/* seccomp cannot see io_uring operations: the ring's own
 		 * restrictions (blk_uring.c) are what confines them. */
 		if (!q->io.restricted && i == 0)
@@ -123,11 +134,34 @@ int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
 	return 0;
 }
 
-/* The I/O thread's batches: each queue's kick or ring completions. */
+/* The rate limiter's timer: take requests again, on every queue it held
+ * back. vp.lock held. */
+static void rl_timer_fired(struct blk_pci *d)
+{
+	uint64_t v;
+	if (read(d->rl_timer_fd, &v, sizeof(v)) < 0) { /* EAGAIN: a stale wake-up */
+	}
+	rl_unblock(&d->rl);
+	__atomic_fetch_add(&d->rl_events, 1, __ATOMIC_RELAXED);
+	if (d->vp.paused)
+		return; /* resuming kicks every queue */
+	for (unsigned i = 0; i < d->nq; i++)
+		if (d->q[i].io_ok && d->q[i].io.throttled)
+			blk_queue_kick(&d->q[i].io);
+}
+
+/* The I/O thread's batches: each queue's kick or ring completions, and the
+ * rate limiter's timer (tag 2 * nq). */
 static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
 {
 	struct blk_pci *d = ctx;
 	for (unsigned i = 0; i < n; i++) {
+		if (tags[i] == 2ull * d->nq) {
+			pthread_mutex_lock(&d->vp.lock);
+			rl_timer_fired(d);
+			pthread_mutex_unlock(&d->vp.lock);
+			continue;
+		}
 		unsigned qi = (unsigned)(tags[i] / 2);
 		if (qi >= d->nq)
 			continue;
@@ -160,6 +194,10 @@ static int blk_pci_start(struct device *dv, struct errbuf *e)
 			goto fail;
 		}
 	}
+	if (io_thread_add(&d->iot, d->rl_timer_fd, 2ull * d->nq)) {
+		err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+		goto fail;
+	}
 	if (io_thread_start(&d->iot, "blk-io", &blk_io_seccomp, io_batch, d, e))
 		goto fail;
 	return 0;
@@ -189,6 +227,8 @@ static void blk_pci_destroy(struct device *dv)
 	virtio_pci_destroy(&d->vp);
 	blk_disk_close(&d->disk);
 	io_thread_destroy(&d->iot);
+	if (d->rl_timer_fd >= 0)
+		close(d->rl_timer_fd);
 	free(d);
 }
 
@@ -210,10 +250,12 @@ static struct pci_device *blk_pci_attach(struct device *dv, struct vm *vm, struc
 	return r ? NULL : &d->vp.pci;
 }
 
-/* Firecracker's block metrics that ember has (enum blk_counter's order). */
-static const char *const blk_metric_names[BLK_COUNTERS] = {
+/* Firecracker's block metrics that ember has: enum blk_counter's order,
+ * then the rate limiter's (requests it made wait, its timer's wake-ups). */
+static const char *const blk_metric_names[BLK_COUNTERS + 2] = {
 	"read_bytes", "write_bytes", "read_count", "write_count", "flush_count",
 	"invalid_reqs_count", "execute_fails", "queue_event_count",
+	"rate_limiter_throttled_events", "rate_limiter_event_count",
 };
 
 static void blk_pci_metrics(struct device *dv, struct metrics_sample *s)
@@ -221,10 +263,12 @@ static void blk_pci_metrics(struct device *dv, struct metrics_sample *s)
 	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
 	s->group = "block";
 	s->names = blk_metric_names;
-	s->n = BLK_COUNTERS;
+	s->n = BLK_COUNTERS + 2;
 	for (unsigned i = 0; d->q && i < d->nq; i++)
 		for (unsigned k = 0; k < BLK_COUNTERS; k++)
 			s->total[k] += __atomic_load_n(&d->q[i].io.counters[k], __ATOMIC_RELAXED);
+	s->total[BLK_COUNTERS] = __atomic_load_n(&d->rl.throttled, __ATOMIC_RELAXED);
+	s->total[BLK_COUNTERS + 1] = __atomic_load_n(&d->rl_events, __ATOMIC_RELAXED);
 }
 
 /* A new image behind the running drive: opened and checked first (a bad
@@ -279,6 +323,22 @@ static int blk_pci_set_backing(struct device *dv, const char *path, struct errbu
 	return r ? -1 : 0;
 }
 
+/* SIGUSR1: the drive and its rate limiter (how often it made the drive
+ * wait, what it let through). */
+static void blk_pci_stats(struct device *dv, FILE *out)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	pthread_mutex_lock(&d->vp.lock);
+	bool on = rl_on(&d->rl);
+	pthread_mutex_unlock(&d->vp.lock);
+	fprintf(out, "{\"device\":\"%s\",\"size\":%llu,\"rate_limiter\":{\"on\":%s,"
+		     "\"throttled\":%llu,\"bytes\":%llu,\"ops\":%llu}}\n",
+		dv->id, (unsigned long long)d->disk.size, on ? "true" : "false",
+		(unsigned long long)__atomic_load_n(&d->rl.throttled, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&d->rl.bytes, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&d->rl.ops_done, __ATOMIC_RELAXED));
+}
+
 static const struct device_ops blk_pci_ops = {
 	.type = "virtio-blk",
 	.attach = blk_pci_attach,
@@ -290,5 +350,6 @@ static const struct device_ops blk_pci_ops = {
 	.pause = blk_pci_pause,
 	.resume = blk_pci_resume,
 	.metrics = blk_pci_metrics,
+	.stats = blk_pci_stats,
 	.destroy = blk_pci_destroy,
 };

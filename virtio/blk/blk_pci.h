@@ -40,6 +40,12 @@ struct blk_pci {
 	unsigned nq;
 	struct blk_pci_queue *q;
 	struct io_thread iot;
+	/* One rate limiter for all the queues (off unless configured; the
+	 * API may set it later), under vp.lock; its timer wakes the I/O
+	 * thread, which kicks the queues it held back. */
+	struct rate_limiter rl;
+	int rl_timer_fd;
+	uint64_t rl_events;             /* timer wake-ups */
 };
 
 /* The disk, or NULL with e set. index: 0 for vda, 1 for vdb, ... */

@@ -9,7 +9,8 @@
 /* The I/O thread: epoll on the queues' eventfds, io_uring submissions (the
  * disk I/O itself is io_uring operations, which seccomp does not see; the
  * ring's own restrictions confine them). */
-static const int io_calls[] = {SYS_epoll_wait, SYS_epoll_pwait, SYS_io_uring_enter};
+static const int io_calls[] = {SYS_epoll_wait, SYS_epoll_pwait, SYS_io_uring_enter,
+			       SYS_timerfd_settime /* the rate limiter's timer */};
 const struct seccomp_allow blk_io_seccomp = {
 	.kind = "blk-io", .calls = io_calls, .ncalls = ARRAY_SIZE(io_calls),
 };

@@ -19,6 +19,7 @@ int blk_uring_setup(struct blk_queue_io *q, const struct blk_disk *d, unsigned d
 {
 	memset(q, 0, sizeof(*q));
 	q->efd = -1;
+	q->rl_timer_fd = -1;
 	q->disk = d;
 	if (cb)
 		q->cb = *cb;
@@ -169,8 +170,23 @@ static void queue_req(struct blk_queue_io *q, const struct blk_req *r)
 	q->inflight++;
 }
 
-/* Pop and parse until the queue is empty, slots run out, or the driver
- * breaks a rule. Returns true when something was pushed. */
+/* The rate limiter's say on a parsed request: one op, and the data bytes
+ * of a read or write. Refused: the queue is throttled and the timer armed
+ * (when the limiter was not refusing already). */
+static bool admit(struct blk_queue_io *q, const struct blk_req *r)
+{
+	uint64_t bytes = r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT ? r->len : 0;
+	uint64_t wait;
+	if (rl_consume(q->rl, bytes, now_ns(), &wait))
+		return true;
+	q->throttled = true;
+	if (wait && q->rl_timer_fd >= 0 && rl_timer_arm(q->rl_timer_fd, wait) < 0)
+		log_warn("virtio-blk: rate limiter timer: %s", strerror(errno));
+	return false;
+}
+
+/* Pop and parse until the queue is empty, slots run out, the rate limiter
+ * refuses, or the driver breaks a rule. Returns true when something was pushed. */
 static bool process(struct blk_queue_io *q)
 {
 	struct virtqueue *vq = q->vq;
@@ -178,6 +194,7 @@ static bool process(struct blk_queue_io *q)
 	if (q->paused)
 		return false;
 	q->stalled = false;
+	q->throttled = false;
 	if (!vq || q->broken)
 		return false;
 	for (;;) {
@@ -212,6 +229,9 @@ static bool process(struct blk_queue_io *q)
 				blk_iov_fill(req.iov, req.niov, q->disk->serial, VIRTIO_BLK_ID_BYTES);
 				finish(q, req.head, req.status_ptr, VIRTIO_BLK_S_OK, req.written);
 				pushed = true;
+			} else if (q->rl && !admit(q, &req)) {
+				vq_unpop(vq, 1);
+				return pushed;
 			} else {
 				queue_req(q, &req);
 			}

@@ -18,6 +18,13 @@
  * ZERO_RANGE unsupported; GET_ID is answered inline. A negative result or a
  * short transfer is VIRTIO_BLK_S_IOERR for that request only.
  *
+ * Rate limiting: with q->rl set, each request (after parsing) costs one op
+ * and, for IN/OUT, its data bytes; one the limiter refuses goes back to the
+ * ring (vq_unpop) and the queue stops until the limiter's timer fires (the
+ * caller then kicks it again). While refusing, the queue does not ask the
+ * driver for kicks (no avail_event update), so a flooding guest costs
+ * nothing.
+ *
  * Transport wiring:
  *	blk_uring_setup(&q, &disk, queue_size, &cb, &err)   at device creation
  *	blk_queue_attach(&q, &vq, flush_negotiated)         at DRIVER_OK
@@ -83,6 +90,12 @@ struct blk_queue_io {
 	struct iovec *iov;      /* BLK_IOV_POOL entries */
 	unsigned iov_used;
 	struct vq_chain *chain; /* scratch for vq_pop (large) */
+	/* The disk's rate limiter (shared by its queues, one thread serves
+	 * them all; NULL: none) and its timer, armed when it refuses. */
+	struct rate_limiter *rl;
+	int rl_timer_fd;
+	bool throttled;         /* a request was given back to the ring: kick
+				   the queue when the timer fires */
 	uint64_t kicks, batches, completed; /* counters, for tests and stats */
 	uint64_t counters[BLK_COUNTERS];
 };

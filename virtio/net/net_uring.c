@@ -159,12 +159,6 @@ static struct io_uring_sqe *get_sqe(struct net_io *n)
 	return sqe;
 }
 
-/* Give the last `count` popped chains back to the ring. */
-static void unpop(struct virtqueue *vq, unsigned count)
-{
-	vq->last_avail = (uint16_t)(vq->last_avail - count);
-}
-
 /* ---- receive ---- */
 
 /* Post the pair's read if the guest gave us room for the largest frame. The
@@ -202,7 +196,7 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 				/* No iovecs left for it (VQ_MAX_SEGS == UIO_MAXIOV, so
 				 * there are chains before it): it is the last one
 				 * popped, so give it back for the next read. */
-				unpop(vq, 1);
+				vq_unpop(vq, 1);
 				full = true;
 				break;
 			}

@@ -1,6 +1,7 @@
 /* rate_limiter.c: token buckets (rate_limiter.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 
 #include "vmm/core/rate_limiter.h"
 
@@ -160,6 +161,14 @@ void rl_charge(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns)
 	}
 	__atomic_fetch_add(&rl->bytes, bytes, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&rl->ops_done, 1, __ATOMIC_RELAXED);
+}
+
+int rl_timer_arm(int timer_fd, uint64_t wait_ns)
+{
+	if (wait_ns < 1000)
+		wait_ns = 1000;
+	struct itimerspec its = {{0, 0}, {(time_t)(wait_ns / 1000000000u), (long)(wait_ns % 1000000000u)}};
+	return timerfd_settime(timer_fd, 0, &its, NULL);
 }
 
 /* "4M" -> 4194304; the end of the number in *end. */

@@ -82,6 +82,10 @@ static inline void rl_unblock(struct rate_limiter *rl)
 	rl->blocked = false;
 }
 
+/* Arm a timerfd (CLOCK_MONOTONIC) to fire once, wait_ns from now (at
+ * least 1 us). 0, or -1 (errno). */
+int rl_timer_arm(int timer_fd, uint64_t wait_ns);
+
 /* Parse a command-line bucket "AMOUNT/MS[+BURST]" (AMOUNT and BURST with an
  * optional K, M or G suffix, powers of 1024) into b. 0, or -1. */
 int rl_parse_bucket(const char *s, struct rl_bucket_config *b);

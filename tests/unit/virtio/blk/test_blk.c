@@ -40,6 +40,13 @@ static void opt_all_keys(void)
 	CHECK_STR_EQ(opts.serial, "12345678901234567890");
 	CHECK_EQ(blk_parse_opt("d.img,direct,ro,ro", &opts, &err), 0);
 	CHECK(opts.ro && opts.direct);
+	CHECK(!rl_config_on(&opts.rl));
+	CHECK_EQ(blk_parse_opt("d.img,bw=4M/1000+1M,ops=200/1000", &opts, &err), 0);
+	CHECK_EQ(opts.rl.bw.size, 4u << 20);
+	CHECK_EQ(opts.rl.bw.refill_ms, 1000);
+	CHECK_EQ(opts.rl.bw.one_time_burst, 1u << 20);
+	CHECK_EQ(opts.rl.ops.size, 200);
+	CHECK_EQ(opts.rl.ops.refill_ms, 1000);
 }
 
 static void opt_errors(void)
@@ -49,7 +56,12 @@ static void opt_errors(void)
 	CHECK_EQ(blk_parse_opt(",ro", &opts, &err), -1);
 	CHECK(strstr(err.msg, "empty path"));
 	CHECK_EQ(blk_parse_opt("d.img,rw", &opts, &err), -1);
-	CHECK_STR_EQ(err.msg, "--disk d.img: unknown option 'rw' (expected ro, id=SERIAL, direct)");
+	CHECK_STR_EQ(err.msg, "--disk d.img: unknown option 'rw' (expected ro, id=SERIAL, direct, "
+			      "bw=BYTES/MS[+BURST], ops=N/MS[+BURST])");
+	CHECK_EQ(blk_parse_opt("d.img,bw=4M", &opts, &err), -1);
+	CHECK_STR_EQ(err.msg, "--disk d.img: bw '4M' is not BYTES/MS[+BURST] (e.g. 4M/1000)");
+	CHECK_EQ(blk_parse_opt("d.img,ops=0/1000", &opts, &err), -1);
+	CHECK_STR_EQ(err.msg, "--disk d.img: ops '0/1000' is not N/MS[+BURST] (e.g. 200/1000)");
 	CHECK_EQ(blk_parse_opt("d.img,ro,", &opts, &err), -1);
 	CHECK(strstr(err.msg, "unknown option ''"));
 	CHECK_EQ(blk_parse_opt("d.img,id=123456789012345678901", &opts, &err), -1);
