@@ -48,8 +48,19 @@ bool net_parse_mac(const char *s, size_t n, uint8_t mac[6])
 	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
 }
 
+/* The rate-limiter keys of --net: 0 rx-bw, 1 rx-ops, 2 tx-bw, 3 tx-ops; -1. */
+static int rl_key(const char *k, size_t klen)
+{
+	static const char *const keys[] = {"rx-bw", "rx-ops", "tx-bw", "tx-ops"};
+	for (int i = 0; i < 4; i++)
+		if (strlen(keys[i]) == klen && strncmp(k, keys[i], klen) == 0)
+			return i;
+	return -1;
+}
+
 int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e)
 {
+	int ki;
 	memset(o, 0, sizeof(*o));
 	o->queues = 1;
 	bool have_tap = false, have_queues = false, have_mtu = false;
@@ -109,8 +120,25 @@ int net_parse_opt(const char *arg, struct net_opts *o, struct errbuf *e)
 				o->queues = (unsigned)val, have_queues = true;
 			else
 				o->mtu = (unsigned)val, have_mtu = true;
+		} else if ((ki = rl_key(p, klen)) >= 0) {
+			/* rx-bw, rx-ops, tx-bw, tx-ops */
+			struct rl_config *c = ki < 2 ? &o->rx : &o->tx;
+			bool bw = ki % 2 == 0;
+			struct rl_bucket_config *b = bw ? &c->bw : &c->ops;
+			char rv[64];
+			snprintf(rv, sizeof(rv), "%.*s", (int)(vlen < 63 ? vlen : 63), v);
+			if (rl_bucket_config_on(b)) {
+				err_set(e, "--net: '%.*s' given twice", (int)klen, p);
+				return -1;
+			}
+			if (vlen >= 63 || rl_parse_bucket(rv, b)) {
+				err_set(e, "--net: %.*s '%.*s' is not %s/MS[+BURST] (e.g. %s)", (int)klen, p,
+					(int)vlen, v, bw ? "BYTES" : "N", bw ? "2500K/1000" : "1000/1000");
+				return -1;
+			}
 		} else {
-			err_set(e, "--net: unknown key '%.*s' (tap=NAME[,mac=MAC][,queues=N][,mtu=N])",
+			err_set(e, "--net: unknown key '%.*s' (tap=NAME[,mac=MAC][,queues=N][,mtu=N]"
+				"[,rx-bw=..][,rx-ops=..][,tx-bw=..][,tx-ops=..])",
 				(int)klen, p);
 			return -1;
 		}

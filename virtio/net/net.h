@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/core/rate_limiter.h"
 #include "vmm/lib/util.h"
 #include "virtio/virtqueue.h"
 
@@ -38,6 +39,7 @@ struct net_opts {
 	bool mac_set;
 	unsigned queues;          /* queue pairs, 1..NET_MAX_PAIRS */
 	unsigned mtu;             /* 0: keep the TAP's */
+	struct rl_config rx, tx;  /* rate limiters: host to guest, guest to host */
 };
 
 /* Parse the value of --net. 0, or -1 with a one-line message in *e. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "virtio/net/net_pci.h"
@@ -17,6 +18,7 @@
 
 /* The I/O thread's tag for the ring's eventfd (the queues' are their index). */
 #define TAG_URING 0x10000u
+#define TAG_RL 0x20000u /* + NET_RL_RX or NET_RL_TX: a rate limiter's timer */
 
 /* I/O thread, vp.lock held. ctx: d->vp, as for the transport's callbacks. */
 static void cb_link_down(void *ctx)
@@ -98,6 +100,7 @@ struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct er
 	device_init(&d->dev, &net_pci_ops, "net%u", index);
 	io_thread_init(&d->iot);
 	d->index = index;
+	d->rl_timer_fd[0] = d->rl_timer_fd[1] = -1;
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		d->tap.fd[i] = -1;
 	if (net_tap_open(&d->tap, o, e)) {
@@ -116,6 +119,16 @@ struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct er
 		d->tap_on[i] = true;
 	d->link_up = true;
 	net_config(d->mac, true, d->pairs, d->tap.mtu, &d->cfg);
+	rl_init(&d->rl[NET_RL_RX], &o->rx, now_ns());
+	rl_init(&d->rl[NET_RL_TX], &o->tx, now_ns());
+	for (unsigned i = 0; i < 2; i++) {
+		d->rl_timer_fd[i] = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (d->rl_timer_fd[i] < 0) {
+			err_set(e, "--net tap=%s: timerfd: %s", o->tap, strerror(errno));
+			device_destroy(&d->dev);
+			return NULL;
+		}
+	}
 	return d;
 }
 
@@ -141,6 +154,10 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 		return -1;
 	}
 	d->io_ok = true;
+	for (unsigned i = 0; i < 2; i++) {
+		d->io.rl[i] = &d->rl[i];
+		d->io.rl_timer_fd[i] = d->rl_timer_fd[i];
+	}
 	return 0;
 }
 
@@ -215,6 +232,17 @@ static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
 			net_io_complete(&d->io, false);
 			continue;
 		}
+		if (tag == TAG_RL + NET_RL_RX || tag == TAG_RL + NET_RL_TX) {
+			unsigned which = (unsigned)(tag - TAG_RL);
+			uint64_t v;
+			if (read(d->rl_timer_fd[which], &v, sizeof(v)) < 0) { /* a stale wake-up */
+			}
+			__atomic_fetch_add(&d->rl_events[which], 1, __ATOMIC_RELAXED);
+			rl_unblock(&d->rl[which]);
+			if (virtio_pci_serving(&d->vp)) /* else resuming serves them */
+				net_io_rl_timer(&d->io, which);
+			continue;
+		}
 		if (tag >= d->nq)
 			continue;
 		uint64_t v;
@@ -243,6 +271,11 @@ static int net_pci_start(struct device *dv, struct errbuf *e)
 		err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
 		goto fail;
 	}
+	for (unsigned i = 0; i < 2; i++)
+		if (io_thread_add(&d->iot, d->rl_timer_fd[i], TAG_RL + i)) {
+			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
+			goto fail;
+		}
 	if (io_thread_start(&d->iot, "net-io", &net_io_seccomp, io_batch, d, e))
 		goto fail;
 	return 0;
@@ -273,6 +306,9 @@ static void net_pci_destroy(struct device *dv)
 	free(d->ctrl_chain);
 	d->ctrl_chain = NULL;
 	io_thread_destroy(&d->iot);
+	for (unsigned i = 0; i < 2; i++)
+		if (d->rl_timer_fd[i] >= 0)
+			close(d->rl_timer_fd[i]);
 	free(d);
 }
 
@@ -282,14 +318,20 @@ void net_pci_stats_json(struct net_pci *d, char *buf, size_t len)
 	char mac[18];
 	net_format_mac(d->mac, mac);
 #define LD(f) __atomic_load_n(&s->f, __ATOMIC_RELAXED)
+#define RL(i, f) (uint64_t)__atomic_load_n(&d->rl[i].f, __ATOMIC_RELAXED)
 	snprintf(buf, len,
 		 "{\"device\":\"net%u\",\"tap\":\"%s\",\"mac\":\"%s\",\"link\":\"%s\","
 		 "\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"rx_drops\":%" PRIu64 ","
-		 "\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}",
+		 "\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 ","
+		 "\"rx_rate_limiter\":{\"throttled\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"ops\":%" PRIu64 "},"
+		 "\"tx_rate_limiter\":{\"throttled\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"ops\":%" PRIu64 "}}",
 		 d->index, d->tap.name, mac,
 		 __atomic_load_n(&d->link_up, __ATOMIC_RELAXED) ? "up" : "down", LD(rx_packets),
-		 LD(rx_bytes), LD(rx_drops), LD(tx_packets), LD(tx_bytes), LD(tx_drops));
+		 LD(rx_bytes), LD(rx_drops), LD(tx_packets), LD(tx_bytes), LD(tx_drops),
+		 RL(NET_RL_RX, throttled), RL(NET_RL_RX, bytes), RL(NET_RL_RX, ops_done),
+		 RL(NET_RL_TX, throttled), RL(NET_RL_TX, bytes), RL(NET_RL_TX, ops_done));
 #undef LD
+#undef RL
 }
 
 /* One queue's ring indices as the device and the driver left them. */
@@ -372,22 +414,27 @@ static struct pci_device *net_pci_attach(struct device *dv, struct vm *vm, struc
 	return net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, e) ? NULL : &d->vp.pci;
 }
 
-/* Firecracker's net metrics (bytes and packets), and ember's drops: frames
- * the TAP gave that the guest had no buffers for (rx), frames the TAP
+/* Firecracker's net metrics (bytes and packets; how often each rate
+ * limiter held the NIC back and its timer's wake-ups), and ember's drops:
+ * frames the TAP gave that the guest had no buffers for (rx), frames the TAP
  * refused (tx). */
 static const char *const net_metric_names[] = {
 	"rx_bytes_count", "rx_packets_count", "tx_bytes_count", "tx_packets_count",
-	"rx_drops", "tx_drops",
+	"rx_drops", "tx_drops", "rx_rate_limiter_throttled", "tx_rate_limiter_throttled",
+	"rx_event_rate_limiter_count", "tx_rate_limiter_event_count",
 };
 
 static void net_pci_metrics(struct device *dv, struct metrics_sample *s)
 {
-	const struct net_stats *st = &container_of(dv, struct net_pci, dev)->io.stats;
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	const struct net_stats *st = &d->io.stats;
 	s->group = "net";
 	s->names = net_metric_names;
 	s->n = ARRAY_SIZE(net_metric_names);
 	const uint64_t *f[] = {&st->rx_bytes, &st->rx_packets, &st->tx_bytes, &st->tx_packets,
-			       &st->rx_drops, &st->tx_drops};
+			       &st->rx_drops, &st->tx_drops, &d->rl[NET_RL_RX].throttled,
+			       &d->rl[NET_RL_TX].throttled, &d->rl_events[NET_RL_RX],
+			       &d->rl_events[NET_RL_TX]};
 	for (unsigned k = 0; k < ARRAY_SIZE(f); k++)
 		s->total[k] = __atomic_load_n(f[k], __ATOMIC_RELAXED);
 }

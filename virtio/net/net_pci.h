@@ -49,6 +49,12 @@ struct net_pci {
 	bool io_ok;
 	struct vq_chain *ctrl_chain;
 	struct io_thread iot;
+	/* Receive and transmit rate limiters (NET_RL_RX, NET_RL_TX; off
+	 * unless configured, the API may set them later), under vp.lock, and
+	 * their timers, which wake the I/O thread. */
+	struct rate_limiter rl[2];
+	int rl_timer_fd[2];
+	uint64_t rl_events[2];          /* timer wake-ups */
 };
 
 /* The NIC (net<index>), or NULL with e set. */

@@ -10,7 +10,8 @@
  * TUNSETQUEUE detaches and re-attaches TAP queues as the driver changes its
  * queue pair count. */
 static const int io_calls[] = {SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl,
-			       SYS_io_uring_enter, SYS_readv, SYS_writev};
+			       SYS_io_uring_enter, SYS_readv, SYS_writev,
+			       SYS_timerfd_settime /* the rate limiters' timers */};
 static const unsigned long io_ioctls[] = {TUNSETQUEUE};
 const struct seccomp_allow net_io_seccomp = SECCOMP_ALLOW("net-io", io_calls, io_ioctls);
 

@@ -24,6 +24,7 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 {
 	memset(n, 0, sizeof(*n));
 	n->efd = -1;
+	n->rl_timer_fd[0] = n->rl_timer_fd[1] = -1;
 	if (cb)
 		n->cb = *cb;
 	if (npairs == 0 || npairs > NET_MAX_PAIRS || qsize == 0 || qsize > VQ_MAX_SIZE) {
@@ -159,6 +160,36 @@ static struct io_uring_sqe *get_sqe(struct net_io *n)
 	return sqe;
 }
 
+/* ---- rate limiting ---- */
+
+static void rl_arm(struct net_io *n, unsigned which, uint64_t wait)
+{
+	if (wait && n->rl_timer_fd[which] >= 0 && rl_timer_arm(n->rl_timer_fd[which], wait) < 0)
+		log_warn("virtio-net: rate limiter timer: %s", strerror(errno));
+}
+
+/* May the pair post a read? Else it waits for the receive limiter's timer. */
+static bool rx_admit(struct net_io *n, struct net_pair_io *q)
+{
+	uint64_t wait;
+	if (!n->rl[NET_RL_RX] || rl_may_start(n->rl[NET_RL_RX], now_ns(), &wait))
+		return true;
+	q->rx_throttled = true;
+	rl_arm(n, NET_RL_RX, wait);
+	return false;
+}
+
+/* May this frame (bytes after the header) be sent now? */
+static bool tx_admit(struct net_io *n, struct net_pair_io *q, uint64_t bytes)
+{
+	uint64_t wait;
+	if (!n->rl[NET_RL_TX] || rl_consume(n->rl[NET_RL_TX], bytes, now_ns(), &wait))
+		return true;
+	q->tx_throttled = true;
+	rl_arm(n, NET_RL_TX, wait);
+	return false;
+}
+
 /* ---- receive ---- */
 
 /* Post the pair's read if the guest gave us room for the largest frame. The
@@ -168,6 +199,9 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->rx;
 	if (!vq || !vq->ready || q->off || q->rx_inflight || q->dead || n->broken || n->paused)
+		return;
+	q->rx_throttled = false;
+	if (!rx_admit(n, q))
 		return;
 	uint64_t need = (uint64_t)NET_HDR_LEN + n->max_rx;
 	for (;;) {
@@ -296,6 +330,8 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 	q->rx_pushed = true;
 	STAT_ADD(n, rx_packets, 1);
 	STAT_ADD(n, rx_bytes, (uint32_t)res - NET_HDR_LEN);
+	if (n->rl[NET_RL_RX])
+		rl_charge(n->rl[NET_RL_RX], (uint32_t)res - NET_HDR_LEN, now_ns());
 }
 
 /* ---- transmit ---- */
@@ -306,6 +342,7 @@ static void tx_process(struct net_io *n, struct net_pair_io *q)
 	if (n->paused)
 		return;
 	q->tx_stalled = false;
+	q->tx_throttled = false;
 	if (!vq || !vq->ready || q->off || n->broken)
 		return;
 	for (;;) {
@@ -324,6 +361,11 @@ static void tx_process(struct net_io *n, struct net_pair_io *q)
 				break;
 			struct virtio_net_hdr_v1 hdr;
 			enum net_tx_verdict v = net_tx_check(c, n->features, n->mtu, &hdr);
+			if (v == NET_TX_OK && !q->dead &&
+			    !tx_admit(n, q, c->out_bytes - NET_HDR_LEN)) {
+				vq_unpop(vq, 1); /* sent when the limiter allows */
+				return;
+			}
 			struct io_uring_sqe *sqe = v == NET_TX_OK && !q->dead ? get_sqe(n) : NULL;
 			if (!sqe) {
 				vq_push(vq, c->head, 0);
@@ -402,6 +444,25 @@ void net_io_kick(struct net_io *n, unsigned qi)
 	submit(n);
 	/* TAP writes usually complete inside the submit: use them now, in the
 	 * same batch, instead of after another wake-up. */
+	if (io_uring_cq_ready(&n->ring))
+		net_io_complete(n, false);
+	else
+		notify_all(n);
+}
+
+void net_io_rl_timer(struct net_io *n, unsigned which)
+{
+	if (!n->ring_ok || which > NET_RL_TX || !n->rl[which])
+		return;
+	rl_unblock(n->rl[which]);
+	for (unsigned i = 0; i < n->npairs; i++) {
+		struct net_pair_io *q = &n->p[i];
+		if (which == NET_RL_RX && q->rx_throttled)
+			rx_post(n, q);
+		else if (which == NET_RL_TX && q->tx_throttled)
+			tx_process(n, q);
+	}
+	submit(n);
 	if (io_uring_cq_ready(&n->ring))
 		net_io_complete(n, false);
 	else

@@ -18,6 +18,13 @@
  * them), all of a kick in one io_uring_submit; chains are used when their
  * write completes. A bad chain is used at once and counted as a drop.
  *
+ * Rate limiting: the transmit limiter takes each frame (one op, its bytes)
+ * before its write; a frame it refuses goes back to the ring and the pair's
+ * transmit waits for the limiter's timer. The receive limiter is asked
+ * before a read is posted (a frame's size is known only once read): while
+ * it is in debt no read is posted, so frames wait in the TAP (ember drops
+ * none), and each frame received is charged to it.
+ *
  * Completions are reaped in batches; each queue is interrupted at most once
  * per batch (vq_should_notify: EVENT_IDX or NO_INTERRUPT). A read or write
  * that fails with the TAP gone (EBADFD, EIO, ...) marks the pair dead and
@@ -84,6 +91,7 @@ struct net_pair_io {
 	/* transmit: writes in flight */
 	unsigned tx_nslots, tx_nfree, tx_inflight;
 	bool tx_stalled;                /* stopped popping for want of slots/iovecs */
+	bool rx_throttled, tx_throttled; /* held back by a rate limiter */
 	uint16_t *tx_head;
 	uint32_t *tx_expect;
 	uint32_t *tx_free;
@@ -108,7 +116,13 @@ struct net_io {
 	struct iovec *tx_iov;           /* NET_TX_IOV_POOL, one batch's writes */
 	unsigned tx_iov_used;
 	struct net_stats stats;
+	/* Rate limiters (NULL: none), NET_RL_RX and NET_RL_TX, each with its
+	 * timer, armed when it holds a pair back (net_io_rl_timer then). */
+	struct rate_limiter *rl[2];
+	int rl_timer_fd[2];
 };
+
+enum { NET_RL_RX, NET_RL_TX };
 
 /* Create the ring for npairs pairs (fds[i]: TAP queue i) of queues of at most
  * qsize entries, register the fds and an eventfd, restrict and enable it.
@@ -133,6 +147,10 @@ void net_io_kick(struct net_io *n, unsigned qi);
 /* Reap every completion (wait: block for one first when I/O is in flight),
  * then interrupt the queues that got used entries. Returns CQEs reaped. */
 int net_io_complete(struct net_io *n, bool wait);
+
+/* A rate limiter's timer fired (which: NET_RL_RX or NET_RL_TX): serve the
+ * pairs it held back. */
+void net_io_rl_timer(struct net_io *n, unsigned which);
 
 /* Reset/stop: cancel the reads, wait for every write, drop it all without
  * touching the guest, and detach. */

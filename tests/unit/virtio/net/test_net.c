@@ -32,6 +32,15 @@ static void parses_options(void)
 	CHECK_EQ(o.mtu, 9000);
 	CHECK_EQ(net_parse_opt("mac=52:54:00:00:00:01,tap=x", &o, &e), 0);
 	CHECK_STR_EQ(o.tap, "x");
+	CHECK(!rl_config_on(&o.rx) && !rl_config_on(&o.tx));
+	CHECK_EQ(net_parse_opt("tap=x,rx-bw=2500K/1000,tx-bw=1M/100+4M,rx-ops=100/10,tx-ops=5/1", &o, &e), 0);
+	CHECK_EQ(o.rx.bw.size, 2500u << 10);
+	CHECK_EQ(o.rx.ops.size, 100);
+	CHECK_EQ(o.rx.ops.refill_ms, 10);
+	CHECK_EQ(o.tx.bw.size, 1u << 20);
+	CHECK_EQ(o.tx.bw.refill_ms, 100);
+	CHECK_EQ(o.tx.bw.one_time_burst, 4u << 20);
+	CHECK_EQ(o.tx.ops.size, 5);
 }
 
 static void refuses_bad_options(void)
@@ -44,6 +53,7 @@ static void refuses_bad_options(void)
 		"tap=x,queues=1x", "tap=x,mtu=67", "tap=x,mtu=65536", "tap=x,mtu=99999999999999999999",
 		"tap=x,speed=1", "tap=x,", ",tap=x", "tap=a,tap=b", "tap=x,queues=1,queues=2",
 		"tap=x,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02", "tap=x,mtu=1500,mtu=1500",
+		"tap=x,rx-bw=1M", "tap=x,tx-ops=0/100", "tap=x,rx-bw=1M/100,rx-bw=2M/100", "tap=x,rx-bandwidth=1M/1",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct net_opts o;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "tests/unit/check.h"
@@ -379,6 +380,72 @@ static void rx_waits_for_buffers_then_resumes(void)
 	teardown();
 }
 
+/* Rate limiters. Transmit: 2 frames per second (ops), so of three frames
+ * two go and the third goes back to the ring, the timer armed; when it
+ * fires (the bucket refilled), net_io_rl_timer sends it. Receive: 1000
+ * bytes per second; a 1400-byte frame is read (its size is known only
+ * afterwards) and leaves the limiter in debt: no read is posted for the
+ * next frame, which stays in the TAP, until the timer fires. */
+static void rate_limited_tx_and_rx(void)
+{
+	CHECK_EQ(setup(F(VIRTIO_NET_F_MRG_RXBUF)), 0);
+	struct rate_limiter rx = {0}, tx = {0};
+	struct rl_config rc = {.bw = {.size = 1000, .refill_ms = 1000}};
+	struct rl_config tc = {.ops = {.size = 2, .refill_ms = 1000}};
+	rl_init(&rx, &rc, now_ns());
+	rl_init(&tx, &tc, now_ns());
+	int tfd[2] = {timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC), timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)};
+	CHECK(tfd[0] >= 0 && tfd[1] >= 0);
+	n.rl[NET_RL_RX] = &rx;
+	n.rl[NET_RL_TX] = &tx;
+	n.rl_timer_fd[NET_RL_RX] = tfd[0];
+	n.rl_timer_fd[NET_RL_TX] = tfd[1];
+	struct virtio_net_hdr_v1 h = {0};
+	for (uint8_t i = 0; i < 3; i++)
+		tx_frame(&h, 100, i);
+	net_io_kick(&n, 1);
+	settle_tx();
+	CHECK_EQ(used_idx(1), 2);
+	CHECK_EQ(txq.last_avail, 2); /* the third went back */
+	CHECK(n.p[0].tx_throttled);
+	struct itimerspec its;
+	CHECK_EQ(timerfd_gettime(tfd[1], &its), 0);
+	CHECK(its.it_value.tv_sec > 0 || its.it_value.tv_nsec > 400000000); /* ~500 ms */
+	static uint8_t m[8192];
+	CHECK_EQ(recv(sv[1], m, sizeof(m), MSG_DONTWAIT), NET_HDR_LEN + 100);
+	CHECK_EQ(recv(sv[1], m, sizeof(m), MSG_DONTWAIT), NET_HDR_LEN + 100);
+	CHECK_EQ(recv(sv[1], m, sizeof(m), MSG_DONTWAIT), -1); /* not sent, not lost */
+	tx.ops.last_ns -= 1000000000ull; /* a second has passed */
+	net_io_rl_timer(&n, NET_RL_TX);
+	settle_tx();
+	CHECK_EQ(used_idx(1), 3);
+	CHECK_EQ(recv(sv[1], m, sizeof(m), MSG_DONTWAIT), NET_HDR_LEN + 100);
+	CHECK(pattern_ok(m + NET_HDR_LEN, 100, 2));
+	CHECK_EQ(tx.throttled, 1);
+	CHECK_EQ(n.stats.tx_drops, 0);
+
+	/* receive */
+	for (int i = 0; i < 4; i++)
+		rx_buf(2048);
+	CHECK_EQ(host_send(1400, 1, 0), 0);
+	CHECK_EQ(host_send(500, 2, 0), 0);
+	net_io_kick(&n, 0);
+	wait_rx(1);
+	CHECK_EQ(n.stats.rx_packets, 1);
+	CHECK(!n.p[0].rx_inflight); /* in debt: nothing read */
+	CHECK(n.p[0].rx_throttled);
+	CHECK_EQ(rx.bytes, 1400);
+	rx.bw.last_ns -= 3000000000ull; /* three seconds later */
+	net_io_rl_timer(&n, NET_RL_RX);
+	wait_rx(2);
+	CHECK_EQ(n.stats.rx_packets, 2);
+	CHECK_EQ(n.stats.rx_drops, 0);
+	n.rl[NET_RL_RX] = n.rl[NET_RL_TX] = NULL;
+	close(tfd[0]);
+	close(tfd[1]);
+	teardown();
+}
+
 static void rx_hostile_buffers_dropped(void)
 {
 	CHECK_EQ(setup(F(VIRTIO_NET_F_MRG_RXBUF)), 0);
@@ -526,6 +593,7 @@ static void pairs_beyond_the_count_not_served(void)
 int main(void)
 {
 	RUN(ring_is_restricted);
+	RUN(rate_limited_tx_and_rx);
 	RUN(tx_frames_reach_the_tap);
 	RUN(tx_hostile_chains_dropped_in_one_batch);
 	RUN(tx_broken_ring_needs_reset);
