@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/lib/sigsafe.h"
 #include "vmm/observe.h"
 
 #ifndef EMBER_VERSION
@@ -56,6 +57,7 @@ int observe_open(struct observe *o, const struct fc_observe *ob, struct errbuf *
 	if (ob->metrics_set && ob->metrics_path[0] && o->metrics_fd < 0) {
 		if ((o->metrics_fd = open_file(ob->metrics_path, "metrics", e)) < 0)
 			return -1;
+		sigsafe_set_metrics_fd(o->metrics_fd); /* for the handlers that end ember */
 		/* jansson seeds its hash tables from /dev/urandom on first use:
 		 * now, not under the main thread's filter */
 		json_object_seed(0);
@@ -104,6 +106,7 @@ int observe_flush(struct observe *o, struct vm *vm)
 
 void observe_close(struct observe *o)
 {
+	sigsafe_set_metrics_fd(-1);
 	if (o->metrics_fd >= 0)
 		close(o->metrics_fd);
 	if (o->timer_fd >= 0)
