@@ -24,6 +24,7 @@
 #include "vmm/cli.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/observe.h"
+#include "vmm/signals.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.1.0"
@@ -152,6 +153,8 @@ static int run_loop(struct machine *m, int sig_fd)
 				test_hook_pause(vm, (int)si.ssi_signo);
 #endif
 			} else {
+				if (si.ssi_signo == SIGHUP)
+					signals_hup();
 				vm_request_stop(vm, 128 + (int)si.ssi_signo);
 				return vm->exit_status;
 			}
@@ -197,8 +200,11 @@ static int wait_for_start(struct machine *m, int sig_fd, bool *built)
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGUSR1 &&
-			    (int)si.ssi_signo < SIGRTMIN)
+			    (int)si.ssi_signo < SIGRTMIN) {
+				if (si.ssi_signo == SIGHUP)
+					signals_hup();
 				return 128 + (int)si.ssi_signo;
+			}
 		}
 		enum control_kind kind;
 		const void *arg;
@@ -262,8 +268,12 @@ int main(int argc, char **argv)
 
 	/* Signals: the main thread takes SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1
 	 * through a signalfd; every thread starts with them (and the vCPU kick)
-	 * blocked. */
-	signal(SIGPIPE, SIG_IGN);
+	 * blocked. SIGPIPE is counted, the fatal ones reported and died of
+	 * (signals.c). */
+	if (signals_install()) {
+		log_error("cannot install the signal handlers: %s", strerror(errno));
+		return EXIT_VM_ERROR;
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
