@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vmm/api/api.h"
+#include "vmm/api/api_metrics.h"
 #include "vmm/api/control.h"
 #include "vmm/api/fc_config.h"
 #include "vmm/api/server.h"
@@ -246,6 +247,7 @@ static int wait_for_start(struct machine *m, int sig_fd, bool *built)
 int main(int argc, char **argv)
 {
 	uint64_t start_ns = now_ns();
+	api_metrics_process_start(start_ns);
 	/* One malloc arena: a thread that meets contention would otherwise
 	 * make its own, and glibc sizes the arena count by reading
 	 * /sys/devices/system/cpu/online, an open that every thread's seccomp
@@ -375,11 +377,11 @@ int main(int argc, char **argv)
 		status = run_loop(&m, sig_fd);
 	}
 	log_info("ember exiting with status %d", status);
-	observe_flush(&obs, built ? &m.vm : NULL); /* the metrics at exit */
-	if (api) {
+	if (api) /* a request it will not answer now counts in the last line */
 		control_close(&ctl, "ember is exiting");
+	observe_flush(&obs, built ? &m.vm : NULL); /* the metrics at exit */
+	if (api)
 		api_server_close(&srv);
-	}
 	if (built)
 		machine_destroy(&m);
 	fc_config_free(&fcc);

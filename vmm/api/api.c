@@ -1,5 +1,5 @@
 /* api.c: the API's requests, Firecracker's paths, bodies, status codes and
- * fault messages (see api.h). */
+ * fault messages (see api.h); each answer is counted (api_metrics.h). */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vmm/api/api.h"
+#include "vmm/api/api_metrics.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.1.0"
@@ -232,9 +233,8 @@ static const char *path_id(const char *path, const char *prefix)
 	return path + n + 1;
 }
 
-void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
+static void route(struct api *a, const struct http_request *req, struct api_reply *r)
 {
-	struct api *a = ctx;
 	const char *p = req->path;
 	bool body = req->body_len > 0;
 	const char *id;
@@ -293,4 +293,10 @@ void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
 		return;
 	}
 	api_reply_fault(r, 400, "Invalid request method and/or path: %s %s.", req->method_name, p);
+}
+
+void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
+{
+	route(ctx, req, r);
+	api_metrics_request(req->method, req->path, r->status);
 }
