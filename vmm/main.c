@@ -31,6 +31,30 @@
 #define EMBER_VERSION "0.1.0"
 #endif
 
+/* The log file and the metrics. */
+static struct observe obs;
+
+/* vm_pause and vm_resume, timed as the metrics' latencies_us.vmm_pause_vm and
+ * vmm_resume_vm when they changed the VM's state. */
+static int pause_vm(struct vm *vm)
+{
+	bool was = vm->paused;
+	uint64_t t0 = now_ns();
+	int r = vm_pause(vm);
+	if (!was)
+		observe_latency(OBSERVE_VMM_PAUSE_VM, (now_ns() - t0) / 1000);
+	return r;
+}
+
+static void resume_vm(struct vm *vm)
+{
+	bool was = vm->paused;
+	uint64_t t0 = now_ns();
+	vm_resume(vm);
+	if (was)
+		observe_latency(OBSERVE_VMM_RESUME_VM, (now_ns() - t0) / 1000);
+}
+
 #ifdef EMBER_TEST_HOOKS
 /* Test builds only (build/tests/ember-testhooks): SIGRTMIN pauses the VM and
  * SIGRTMIN+1 resumes it, until the API can; each says on stderr what it did. */
@@ -41,11 +65,11 @@ static void test_hook_pause(struct vm *vm, int signo)
 {
 	uint64_t t0 = now_ns();
 	if (signo == TEST_PAUSE_SIGNAL) {
-		int r = vm_pause(vm);
+		int r = pause_vm(vm);
 		fprintf(stderr, "ember: test hook: %s in %llu us\n", r ? "pause FAILED" : "paused",
 			(unsigned long long)((now_ns() - t0) / 1000));
 	} else {
-		vm_resume(vm);
+		resume_vm(vm);
 		fprintf(stderr, "ember: test hook: resumed in %llu us\n",
 			(unsigned long long)((now_ns() - t0) / 1000));
 	}
@@ -54,8 +78,6 @@ static void test_hook_pause(struct vm *vm, int signo)
 
 /* The API (NULL without --api-sock). */
 static struct api *api;
-/* The log file and the metrics. */
-static struct observe obs;
 
 /* FlushMetrics: why it failed (r != 0), or NULL. */
 static const char *flush_failure(int r, const char *why)
@@ -105,13 +127,13 @@ static void api_request(struct machine *m)
 			log_warn("PATCH /drives/%s: %s", cd->id, e.msg);
 		control_done(api->ctl, r, r ? e.msg : NULL);
 	} else if (kind == CONTROL_PAUSE) {
-		int r = vm_pause(vm);
+		int r = pause_vm(vm);
 		set_state(API_PAUSED);
 		if (!r)
 			log_info("VM paused");
 		control_done(api->ctl, r, r ? "the microVM did not pause within 1 s" : NULL);
 	} else {
-		vm_resume(vm);
+		resume_vm(vm);
 		set_state(API_RUNNING);
 		log_info("VM resumed");
 		control_done(api->ctl, 0, NULL);
@@ -160,10 +182,10 @@ static int run_loop(struct machine *m, int sig_fd)
 				return vm->exit_status;
 			}
 		}
-		if (p[2].revents & POLLIN) {
+		if (p[2].revents & POLLIN) { /* the UART has room for input again */
 			uint64_t n;
-			ssize_t r = read(m->room_efd, &n, sizeof(n));
-			(void)r;
+			if (read(m->room_efd, &n, sizeof(n)) == sizeof(n))
+				obs.device_events++;
 		}
 		if (p[4].revents & POLLIN)
 			api_request(m);
@@ -176,8 +198,10 @@ static int run_loop(struct machine *m, int sig_fd)
 			uint8_t buf[SERIAL_RX_FIFO];
 			size_t room = serial_rx_room(m->com1);
 			ssize_t n = read(con->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
-			if (n > 0)
+			if (n > 0) {
 				serial_receive(m->com1, buf, (size_t)n);
+				obs.device_events++;
+			}
 			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
 				input_open = false; /* end of input: the guest just sees no more */
 		}

@@ -8,6 +8,7 @@
 
 #include "vmm/api/api.h"
 #include "vmm/api/api_metrics.h"
+#include "vmm/observe.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.1.0"
@@ -129,6 +130,7 @@ static void put_actions(struct api *a, const struct http_request *req, struct ap
 
 static void patch_vm(struct api *a, const struct http_request *req, struct api_reply *r)
 {
+	uint64_t t0 = now_ns();
 	char st[64];
 	if (one_string(req, "state", st, sizeof(st), r))
 		return;
@@ -151,6 +153,9 @@ static void patch_vm(struct api *a, const struct http_request *req, struct api_r
 		api_reply_fault(r, 400, "%s", msg);
 	else
 		reply_ok(r);
+	/* the metrics' latencies_us.pause_vm, resume_vm: from the request to its answer */
+	observe_latency(kind == CONTROL_PAUSE ? OBSERVE_PAUSE_VM : OBSERVE_RESUME_VM,
+			(now_ns() - t0) / 1000);
 }
 
 /* PATCH /drives/ID: after the start, a new image (path_on_host), which the
