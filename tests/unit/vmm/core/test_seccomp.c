@@ -535,6 +535,7 @@ static void fault_without_files(void)
 static int self_signal;
 static void vcpu_signals_itself(void)
 {
+	signal(self_signal, SIG_DFL); /* not a sanitizer's handler: the default, death */
 	setup_on();
 	prctl(PR_SET_NAME, "vcpu0");
 	if (seccomp_thread_install(SECCOMP_VCPU))
