@@ -1,13 +1,16 @@
 /* metrics.h: Firecracker's metrics line (docs/metrics.md): one JSON object,
- * one line, per flush: "utc_timestamp_ms", then a group per device
- * ("block_ID", "net_ID") followed by its type's aggregate ("block", "net"),
- * then the groups that are not devices ("vcpu", "logger", ...). Counters
+ * one line, per flush: "utc_timestamp_ms", then the groups in the order of
+ * the samples (vmm/observe.c puts them in Firecracker's): a group per
+ * device ("block_ID", "net_ID") followed by its type's aggregate ("block",
+ * "net"), and the groups that are not devices ("vcpu", "logger", ...). Counters
  * are what happened since the previous flush (Firecracker's SharedIncMetric):
  * sources report totals since ember started, and the metrics keep the last
- * totals they wrote, one slot per source, to turn them into deltas.
+ * totals they wrote, one slot per source, to turn them into deltas. A
+ * counter its source marks as stored (Firecracker's SharedStoreMetric: a
+ * latency, a start-up time, a flag) is written as it is, every time.
  *
  *	struct metrics_sample s[N];    each filled by its source (a device's
- *	                               metrics op, the vCPUs, the logger)
+ *	                               metrics op, the vCPUs, the logger, the API)
  *	char *line = metrics_line(&state, s, n, utc_ms);   main thread
  */
 #ifndef EMBER_METRICS_H
