@@ -304,7 +304,7 @@ print(n)' "$1"
 # have uart. FC_ORDER: Firecracker's order of the groups ember writes (the
 # drives' and NICs' aside).
 METRIC_GROUPS='["api_server","get_api_requests","latencies_us","logger","patch_api_requests","put_api_requests","seccomp","vcpu","vmm","signals"]'
-FC_ORDER='["api_server","get_api_requests","uart","latencies_us","logger","patch_api_requests","put_api_requests","seccomp","vcpu","vmm","signals"]'
+FC_ORDER='["api_server","get_api_requests","i8042","uart","latencies_us","logger","patch_api_requests","put_api_requests","seccomp","vcpu","vmm","signals"]'
 
 # metrics_groups_ok FILE [EXTRA-GROUPS-JSON]: every line has every group (and
 # the extra ones), in Firecracker's order, each group's counters numbers;
