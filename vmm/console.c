@@ -20,13 +20,6 @@ void console_restore(void)
 	}
 }
 
-static void fatal_signal(int sig)
-{
-	console_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 int console_open(struct console *c, enum console_mode mode, const char *path, struct errbuf *err)
 {
 	c->in_fd = c->out_fd = -1;
@@ -57,10 +50,7 @@ void console_raw(struct console *c)
 	if (tcgetattr(STDIN_FILENO, &saved_tio) < 0)
 		return;
 	tio_saved = 1;
-	atexit(console_restore);
-	static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
-	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
-		signal(fatal[i], fatal_signal);
+	atexit(console_restore); /* and vmm/signals.c's handlers on fatal signals */
 	struct termios raw = saved_tio;
 	cfmakeraw(&raw);
 	tcsetattr(STDIN_FILENO, TCSANOW, &raw);

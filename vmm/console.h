@@ -14,8 +14,9 @@ struct console {
 
 int console_open(struct console *c, enum console_mode mode, const char *path, struct errbuf *err);
 /* Put the terminal in raw mode (when stdin is one); restored at exit and on
- * fatal signals. */
+ * fatal signals (vmm/signals.c). */
 void console_raw(struct console *c);
+/* The terminal's mode back as it was (async-signal-safe: tcsetattr). */
 void console_restore(void);
 void console_close(struct console *c);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vmm/api/api.h"
+#include "vmm/api/api_metrics.h"
 #include "vmm/api/control.h"
 #include "vmm/api/fc_config.h"
 #include "vmm/api/server.h"
@@ -24,10 +25,35 @@
 #include "vmm/cli.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/observe.h"
+#include "vmm/signals.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.1.0"
 #endif
+
+/* The log file and the metrics. */
+static struct observe obs;
+
+/* vm_pause and vm_resume, timed as the metrics' latencies_us.vmm_pause_vm and
+ * vmm_resume_vm when they changed the VM's state. */
+static int pause_vm(struct vm *vm)
+{
+	bool was = vm->paused;
+	uint64_t t0 = now_ns();
+	int r = vm_pause(vm);
+	if (!was)
+		observe_latency(OBSERVE_VMM_PAUSE_VM, (now_ns() - t0) / 1000);
+	return r;
+}
+
+static void resume_vm(struct vm *vm)
+{
+	bool was = vm->paused;
+	uint64_t t0 = now_ns();
+	vm_resume(vm);
+	if (was)
+		observe_latency(OBSERVE_VMM_RESUME_VM, (now_ns() - t0) / 1000);
+}
 
 #ifdef EMBER_TEST_HOOKS
 /* Test builds only (build/tests/ember-testhooks): SIGRTMIN pauses the VM and
@@ -39,11 +65,11 @@ static void test_hook_pause(struct vm *vm, int signo)
 {
 	uint64_t t0 = now_ns();
 	if (signo == TEST_PAUSE_SIGNAL) {
-		int r = vm_pause(vm);
+		int r = pause_vm(vm);
 		fprintf(stderr, "ember: test hook: %s in %llu us\n", r ? "pause FAILED" : "paused",
 			(unsigned long long)((now_ns() - t0) / 1000));
 	} else {
-		vm_resume(vm);
+		resume_vm(vm);
 		fprintf(stderr, "ember: test hook: resumed in %llu us\n",
 			(unsigned long long)((now_ns() - t0) / 1000));
 	}
@@ -52,8 +78,6 @@ static void test_hook_pause(struct vm *vm, int signo)
 
 /* The API (NULL without --api-sock). */
 static struct api *api;
-/* The log file and the metrics. */
-static struct observe obs;
 
 /* FlushMetrics: why it failed (r != 0), or NULL. */
 static const char *flush_failure(int r, const char *why)
@@ -103,13 +127,13 @@ static void api_request(struct machine *m)
 			log_warn("PATCH /drives/%s: %s", cd->id, e.msg);
 		control_done(api->ctl, r, r ? e.msg : NULL);
 	} else if (kind == CONTROL_PAUSE) {
-		int r = vm_pause(vm);
+		int r = pause_vm(vm);
 		set_state(API_PAUSED);
 		if (!r)
 			log_info("VM paused");
 		control_done(api->ctl, r, r ? "the microVM did not pause within 1 s" : NULL);
 	} else {
-		vm_resume(vm);
+		resume_vm(vm);
 		set_state(API_RUNNING);
 		log_info("VM resumed");
 		control_done(api->ctl, 0, NULL);
@@ -152,14 +176,16 @@ static int run_loop(struct machine *m, int sig_fd)
 				test_hook_pause(vm, (int)si.ssi_signo);
 #endif
 			} else {
+				if (si.ssi_signo == SIGHUP)
+					signals_hup();
 				vm_request_stop(vm, 128 + (int)si.ssi_signo);
 				return vm->exit_status;
 			}
 		}
-		if (p[2].revents & POLLIN) {
+		if (p[2].revents & POLLIN) { /* the UART has room for input again */
 			uint64_t n;
-			ssize_t r = read(m->room_efd, &n, sizeof(n));
-			(void)r;
+			if (read(m->room_efd, &n, sizeof(n)) == sizeof(n))
+				obs.device_events++;
 		}
 		if (p[4].revents & POLLIN)
 			api_request(m);
@@ -172,8 +198,10 @@ static int run_loop(struct machine *m, int sig_fd)
 			uint8_t buf[SERIAL_RX_FIFO];
 			size_t room = serial_rx_room(m->com1);
 			ssize_t n = read(con->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
-			if (n > 0)
+			if (n > 0) {
 				serial_receive(m->com1, buf, (size_t)n);
+				obs.device_events++;
+			}
 			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
 				input_open = false; /* end of input: the guest just sees no more */
 		}
@@ -197,8 +225,11 @@ static int wait_for_start(struct machine *m, int sig_fd, bool *built)
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGUSR1 &&
-			    (int)si.ssi_signo < SIGRTMIN)
+			    (int)si.ssi_signo < SIGRTMIN) {
+				if (si.ssi_signo == SIGHUP)
+					signals_hup();
 				return 128 + (int)si.ssi_signo;
+			}
 		}
 		enum control_kind kind;
 		const void *arg;
@@ -240,6 +271,7 @@ static int wait_for_start(struct machine *m, int sig_fd, bool *built)
 int main(int argc, char **argv)
 {
 	uint64_t start_ns = now_ns();
+	api_metrics_process_start(start_ns);
 	/* One malloc arena: a thread that meets contention would otherwise
 	 * make its own, and glibc sizes the arena count by reading
 	 * /sys/devices/system/cpu/online, an open that every thread's seccomp
@@ -262,8 +294,12 @@ int main(int argc, char **argv)
 
 	/* Signals: the main thread takes SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1
 	 * through a signalfd; every thread starts with them (and the vCPU kick)
-	 * blocked. */
-	signal(SIGPIPE, SIG_IGN);
+	 * blocked. SIGPIPE is counted, the fatal ones reported and died of
+	 * (signals.c). */
+	if (signals_install()) {
+		log_error("cannot install the signal handlers: %s", strerror(errno));
+		return EXIT_VM_ERROR;
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -365,11 +401,11 @@ int main(int argc, char **argv)
 		status = run_loop(&m, sig_fd);
 	}
 	log_info("ember exiting with status %d", status);
-	observe_flush(&obs, built ? &m.vm : NULL); /* the metrics at exit */
-	if (api) {
+	if (api) /* a request it will not answer now counts in the last line */
 		control_close(&ctl, "ember is exiting");
+	observe_flush(&obs, built ? &m.vm : NULL); /* the metrics at exit */
+	if (api)
 		api_server_close(&srv);
-	}
 	if (built)
 		machine_destroy(&m);
 	fc_config_free(&fcc);

@@ -7,15 +7,21 @@
 # from GET /vm/config, 400 with a fault message for what ember does not have
 # or what comes too late, a config file that boots at once (with and without
 # a socket), refusals of bad input (one error line, exit 2, nothing started),
-# and the socket removed at exit. Tiny PVH payloads, so it runs natively on
+# and the socket removed at exit; Firecracker's log file and metrics (every
+# group in every line, the API's request counts, pause and resume latencies,
+# the UART's counters, SIGPIPE, SIGHUP, a fatal signal and a seccomp fault
+# each leaving its line). Tiny PVH payloads, so it runs natively on
 # any /dev/kvm that can run a few instructions (otherwise in the lab).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 EMBER=${EMBER:-build/ember}
 SPIN=$T_TMP/spin.elf
 EXIT7=$T_TMP/exit7.elf
+HELLO=$T_TMP/hello.elf
+HOOKS=${EMBER_TESTHOOKS:-build/tests/ember-testhooks}
 build/tests/mkpayload spin "$SPIN" || exit 1
 build/tests/mkpayload 7 "$EXIT7" || exit 1
+build/tests/mkpayload hello "$HELLO" || exit 1
 
 # api SOCK METHOD PATH [BODY]: one request; prints the status code, then the
 # body, on stdout.
@@ -294,6 +300,34 @@ for l in open(sys.argv[1]):
 print(n)' "$1"
 }
 
+# The groups every metrics line has (Firecracker's names); a VM's lines also
+# have uart. FC_ORDER: Firecracker's order of the groups ember writes (the
+# drives' and NICs' aside).
+METRIC_GROUPS='["api_server","get_api_requests","latencies_us","logger","patch_api_requests","put_api_requests","seccomp","vcpu","vmm","signals"]'
+FC_ORDER='["api_server","get_api_requests","i8042","uart","latencies_us","logger","patch_api_requests","put_api_requests","seccomp","vcpu","vmm","signals"]'
+
+# metrics_groups_ok FILE [EXTRA-GROUPS-JSON]: every line has every group (and
+# the extra ones), in Firecracker's order, each group's counters numbers;
+# prints the number of lines.
+metrics_groups_ok() {
+	jq -e --argjson want "$METRIC_GROUPS" --argjson extra "${2:-[]}" --argjson order "$FC_ORDER" '
+		(keys_unsorted) as $k
+		| (($want + $extra) - $k) == []
+		and ([$k[] | select(. as $g | $order | index($g))] == [$order[] | select(. as $g | $k | index($g))])
+		and ([.[] | objects | .[]] | all(type == "number"))
+		and (.latencies_us | keys_unsorted) == ["full_create_snapshot","diff_create_snapshot","load_snapshot","pause_vm","resume_vm","vmm_full_create_snapshot","vmm_diff_create_snapshot","vmm_load_snapshot","vmm_pause_vm","vmm_resume_vm"]
+		and (.signals | keys_unsorted) == ["sigbus","sigsegv","sigxfsz","sigxcpu","sigpipe","sighup","sigill"]
+		and (.api_server | keys_unsorted) == ["process_startup_time_us","process_startup_time_cpu_us","sync_response_fails","sync_vmm_send_timeout_count"]
+		and (.vmm | keys_unsorted) == ["device_events","panic_count"] and (.seccomp | keys_unsorted) == ["num_faults"]
+	' "$1" >/dev/null || { echo "metrics lines without Firecracker's groups in its order:"; cat "$1"; return 1; }
+	wc -l <"$1"
+}
+
+# metric_sum FILE GROUP FIELD: the field summed over every line.
+metric_sum() {
+	jq -s --arg g "$2" --arg f "$3" 'map(.[$g][$f] // 0) | add' "$1"
+}
+
 t_log_path_and_level() {
 	local log=$T_TMP/fc.log
 	rm -f "$log"
@@ -326,6 +360,12 @@ t_logger_and_metrics_through_the_api() {
 	expect_api 204 '^$' "$s" PUT /logger "{\"log_path\":\"$log\",\"level\":\"Debug\",\"show_level\":true,\"show_log_origin\":true}" || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /metrics "{\"metrics_path\":\"$met\"}" || { kill $pid; return 1; }
 	expect_api 400 '"fault_message":".*once' "$s" PUT /metrics "{\"metrics_path\":\"$met\"}" || { kill $pid; return 1; }
+	# counted requests: 7 GETs of /, one of them refused (a body), a refused PUT /vsock
+	for i in 1 2 3 4 5 6; do
+		expect_api 200 '"state":"Not started"' "$s" GET / || { kill $pid; return 1; }
+	done
+	expect_api 400 'cannot have a body' "$s" GET / '{}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*vsock' "$s" PUT /vsock '{"guest_cid":3}' || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$SPIN\"}" || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"FlushMetrics"}' || { kill $pid; return 1; }
@@ -333,13 +373,91 @@ t_logger_and_metrics_through_the_api() {
 	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Resumed"}' || { kill $pid; return 1; }
 	expect_api 400 '"fault_message":".*after' "$s" PUT /logger '{"level":"Error"}' || { kill $pid; return 1; }
 	n=$(metrics_ok "$met") && [ "$n" = 1 ] || { echo "metrics after FlushMetrics: $n lines"; cat "$met"; kill $pid; return 1; }
+	# before the pause: no latency yet
+	[ "$(head -n1 "$met" | jq '.latencies_us.vmm_pause_vm')" = 0 ] || { echo "a pause latency before the pause"; head -n1 "$met"; kill $pid; return 1; }
 	kill -TERM $pid
 	wait $pid
 	n=$(metrics_ok "$met") && [ "$n" = 2 ] || { echo "metrics at exit: $n lines"; cat "$met"; return 1; }
+	n=$(metrics_groups_ok "$met" '["uart"]') && [ "$n" = 2 ] || return 1
+	# the counters are deltas: summed over the lines they are the requests made
+	[ "$(metric_sum "$met" get_api_requests instance_info_count)" = 7 ] || { echo "instance_info_count: $(metric_sum "$met" get_api_requests instance_info_count), want 7"; cat "$met"; return 1; }
+	[ "$(metric_sum "$met" get_api_requests instance_info_fails)" = 1 ] || { echo "instance_info_fails"; cat "$met"; return 1; }
+	[ "$(metric_sum "$met" put_api_requests vsock_count)" = 1 ] && [ "$(metric_sum "$met" put_api_requests vsock_fails)" = 1 ] || { echo "vsock_count/fails"; cat "$met"; return 1; }
+	# FlushMetrics without a path (400), InstanceStart, FlushMetrics (a line's
+	# own request is in the next line); PUT /logger: a bad path, one that
+	# works, one after the start
+	[ "$(metric_sum "$met" put_api_requests actions_count)" = 3 ] && [ "$(metric_sum "$met" put_api_requests actions_fails)" = 1 ] || { echo "actions_count/fails"; cat "$met"; return 1; }
+	[ "$(metric_sum "$met" put_api_requests logger_count)" = 3 ] && [ "$(metric_sum "$met" put_api_requests logger_fails)" = 2 ] || { echo "logger_count/fails"; cat "$met"; return 1; }
+	# stored values: the start-up time in both lines, the pause's latencies in the last
+	jq -e -s 'map(.api_server.process_startup_time_us) | (.[0] > 0 and .[0] == .[1])' "$met" >/dev/null || { echo "process_startup_time_us"; cat "$met"; return 1; }
+	tail -n1 "$met" | jq -e '.latencies_us | .vmm_pause_vm > 0 and .pause_vm >= .vmm_pause_vm and .resume_vm > 0 and .load_snapshot == 0' >/dev/null || { echo "latencies after a pause and a resume:"; tail -n1 "$met"; return 1; }
+	tail -n1 "$met" | jq -e '.signals.sighup == 0 and .seccomp.num_faults == 0 and .vmm.panic_count == 0 and .api_server.sync_response_fails == 0' >/dev/null || { tail -n1 "$met"; return 1; }
 	expect_grep "$LOG_RE"'vm-02:main:INFO:vmm/main.c:[0-9]+\] VM started$' "$log" || return 1
 	expect_grep "$LOG_RE"'vm-02:api:INFO:vmm/api/api.c:[0-9]+\] API: PUT /actions InstanceStart$' "$log" || return 1
 	expect_grep 'INFO:vmm/main.c:[0-9]+\] VM paused$' "$log" || return 1
 	expect_grep 'INFO:vmm/main.c:[0-9]+\] VM resumed$' "$log"
+}
+
+# The UART's counters: a payload that prints "hello\n" on COM1; then the same
+# with stdout a pipe nobody reads: each byte an error (EPIPE), SIGPIPE counted.
+t_uart_and_sigpipe_counted() {
+	local met=$T_TMP/uart.metrics pm=$T_TMP/pipe.metrics
+	rm -f "$met" "$pm"
+	expect_status 0 "$EMBER" --kernel "$HELLO" --metrics-path "$met" || return 1
+	[ "$(cat "$T_OUT")" = hello ] || { echo "stdout: $(cat "$T_OUT")"; return 1; }
+	metrics_groups_ok "$met" '["uart"]' >/dev/null || return 1
+	jq -e '.uart == {"error_count":0,"flush_count":6,"missed_read_count":0,"missed_write_count":0,"read_count":0,"write_count":6} and .signals.sigpipe == 0' "$met" >/dev/null || { cat "$met"; return 1; }
+	python3 - "$EMBER" "$HELLO" "$pm" <<'PY' || return 1
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)  # nobody reads: every write is EPIPE (and SIGPIPE)
+rc = subprocess.run([sys.argv[1], "--kernel", sys.argv[2], "--metrics-path", sys.argv[3]],
+                    stdin=subprocess.DEVNULL, stdout=w, timeout=60).returncode
+sys.exit(0 if rc == 0 else f"exit status {rc}")
+PY
+	jq -e '.uart.error_count == 6 and .uart.missed_write_count == 6 and .uart.write_count == 0 and .signals.sigpipe == 6' "$pm" >/dev/null || { cat "$pm"; return 1; }
+}
+
+# A fatal signal: reported on stderr and in the log file, a metrics line that
+# names it, the signal's exit status. SIGHUP: the VM stops (129) and the last
+# line counts it.
+t_fatal_signal_and_sighup_in_metrics() {
+	local met=$T_TMP/sig.metrics log=$T_TMP/sig.log rc
+	rm -f "$met" "$log"
+	: >"$T_TMP/sig.err"
+	"$EMBER" --boot-time --kernel "$SPIN" --metrics-path "$met" --log-path "$log" >/dev/null 2>"$T_TMP/sig.err" </dev/null &
+	local pid=$!
+	wait_for 'guest userspace started' "$T_TMP/sig.err" $pid || { kill -9 $pid; return 1; }
+	kill -SEGV $pid
+	wait $pid
+	rc=$?
+	[ $rc = 139 ] || { echo "exit status $rc after SIGSEGV, want 139"; cat "$T_TMP/sig.err"; return 1; }
+	expect_grep '^ember: thread [a-z0-9-]+ got SIGSEGV \(signal 11, code 0\): ember exits$' "$T_TMP/sig.err" || return 1
+	expect_grep "$LOG_RE"'anonymous-instance:[a-z0-9-]+\] thread .* got SIGSEGV' "$log" || return 1
+	[ "$(wc -l <"$met")" = 1 ] && jq -e '. == {"utc_timestamp_ms": .utc_timestamp_ms, "signals": {"sigsegv": 1}}' "$met" >/dev/null || { echo "metrics:"; cat "$met"; return 1; }
+	rm -f "$met"
+	: >"$T_TMP/sig.err"
+	"$EMBER" --boot-time --kernel "$SPIN" --metrics-path "$met" >/dev/null 2>"$T_TMP/sig.err" </dev/null &
+	pid=$!
+	wait_for 'guest userspace started' "$T_TMP/sig.err" $pid || { kill -9 $pid; return 1; }
+	kill -HUP $pid
+	wait $pid
+	rc=$?
+	[ $rc = 129 ] || { echo "exit status $rc after SIGHUP, want 129"; return 1; }
+	metrics_groups_ok "$met" '["uart"]' >/dev/null || return 1
+	jq -e '.signals.sighup == 1 and .signals.sigsegv == 0' "$met" >/dev/null || { cat "$met"; return 1; }
+}
+
+# A forbidden system call (the test build's vCPU opens a file): exit 159, the
+# line on stderr and in the log file, and a metrics line counting the fault.
+t_seccomp_fault_in_metrics() {
+	local met=$T_TMP/sc.metrics log=$T_TMP/sc.log
+	rm -f "$met" "$log"
+	EMBER_TEST_FORBIDDEN=vcpu expect_status 159 "$HOOKS" --kernel "$SPIN" --metrics-path "$met" --log-path "$log" || return 1
+	expect_grep '^ember: seccomp: thread vcpu0 made forbidden syscall 257 \(openat\)$' "$T_ERR" || return 1
+	expect_grep "$LOG_RE"'anonymous-instance:vcpu0\] seccomp: thread vcpu0 made forbidden syscall 257 \(openat\)$' "$log" || return 1
+	[ "$(grep -c . "$met")" = 1 ] || { echo "metrics:"; cat "$met"; return 1; }
+	jq -e '(keys_unsorted == ["utc_timestamp_ms","seccomp"]) and .seccomp.num_faults == 1 and .utc_timestamp_ms > 1600000000000' "$met" >/dev/null || { echo "metrics:"; cat "$met"; return 1; }
 }
 
 t_metrics_path_flag_and_config_file() {
@@ -361,6 +479,8 @@ d=json.loads(open(sys.argv[1]).readline())
 keys=list(d)
 assert keys[0]=="utc_timestamp_ms" and "block_rootfs" in d and "block" in d, keys
 assert keys.index("block_rootfs") < keys.index("block"), keys
+# Firecracker order: the drives between api_server and get_api_requests
+assert keys.index("api_server") < keys.index("block_rootfs") and keys.index("block") < keys.index("get_api_requests"), keys
 assert {"read_bytes","write_bytes","read_count","write_count","flush_count"} <= set(d["block"]), d' "$dm"
 }
 

@@ -1,5 +1,5 @@
 /* api.c: the API's requests, Firecracker's paths, bodies, status codes and
- * fault messages (see api.h). */
+ * fault messages (see api.h); each answer is counted (api_metrics.h). */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "vmm/api/api.h"
+#include "vmm/api/api_metrics.h"
+#include "vmm/observe.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.1.0"
@@ -128,6 +130,7 @@ static void put_actions(struct api *a, const struct http_request *req, struct ap
 
 static void patch_vm(struct api *a, const struct http_request *req, struct api_reply *r)
 {
+	uint64_t t0 = now_ns();
 	char st[64];
 	if (one_string(req, "state", st, sizeof(st), r))
 		return;
@@ -150,6 +153,9 @@ static void patch_vm(struct api *a, const struct http_request *req, struct api_r
 		api_reply_fault(r, 400, "%s", msg);
 	else
 		reply_ok(r);
+	/* the metrics' latencies_us.pause_vm, resume_vm: from the request to its answer */
+	observe_latency(kind == CONTROL_PAUSE ? OBSERVE_PAUSE_VM : OBSERVE_RESUME_VM,
+			(now_ns() - t0) / 1000);
 }
 
 /* PATCH /drives/ID: after the start, a new image (path_on_host), which the
@@ -232,9 +238,8 @@ static const char *path_id(const char *path, const char *prefix)
 	return path + n + 1;
 }
 
-void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
+static void route(struct api *a, const struct http_request *req, struct api_reply *r)
 {
-	struct api *a = ctx;
 	const char *p = req->path;
 	bool body = req->body_len > 0;
 	const char *id;
@@ -293,4 +298,10 @@ void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
 		return;
 	}
 	api_reply_fault(r, 400, "Invalid request method and/or path: %s %s.", req->method_name, p);
+}
+
+void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
+{
+	route(ctx, req, r);
+	api_metrics_request(req->method, req->path, r->status);
 }

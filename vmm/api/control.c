@@ -1,10 +1,12 @@
-/* control.c: requests from the API thread to the main thread (control.h). */
+/* control.c: requests from the API thread to the main thread (control.h);
+ * those that get no answer are counted (api_metrics.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmm/api/api_metrics.h"
 #include "vmm/api/control.h"
 
 int control_init(struct control *c)
@@ -36,11 +38,13 @@ int control_call(struct control *c, enum control_kind kind, const void *arg, cha
 		if (msg && msglen)
 			snprintf(msg, msglen, "%s", c->msg);
 		pthread_mutex_unlock(&c->lock);
+		api_metrics_sync_unsent();
 		return -1;
 	}
 	c->kind = kind;
 	c->arg = arg;
 	c->posted = true;
+	c->waiting = true;
 	c->done = false;
 	c->msg[0] = '\0';
 	uint64_t one = 1;
@@ -48,8 +52,9 @@ int control_call(struct control *c, enum control_kind kind, const void *arg, cha
 	(void)w;
 	while (!c->done && !c->closed)
 		pthread_cond_wait(&c->cond, &c->lock);
+	c->waiting = false;
 	if (!c->done)
-		c->result = -1;
+		c->result = -1; /* counted by control_close */
 	int r = c->result;
 	if (msg && msglen)
 		snprintf(msg, msglen, "%s", c->msg);
@@ -86,6 +91,8 @@ void control_done(struct control *c, int result, const char *msg)
 void control_close(struct control *c, const char *msg)
 {
 	pthread_mutex_lock(&c->lock);
+	if (c->waiting && !c->done && !c->closed)
+		api_metrics_sync_unanswered(); /* now, so that the last metrics line has it */
 	c->closed = true;
 	c->posted = false;
 	snprintf(c->msg, sizeof(c->msg), "%s", msg);

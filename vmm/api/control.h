@@ -39,6 +39,7 @@ struct control {
 	pthread_cond_t cond;
 	int efd;                 /* readable while a request waits */
 	bool posted, done;
+	bool waiting;            /* an API thread waits in control_call */
 	enum control_kind kind;
 	const void *arg;
 	int result;
@@ -61,7 +62,9 @@ bool control_take(struct control *c, enum control_kind *kind, const void **arg);
  * failed. */
 void control_done(struct control *c, int result, const char *msg);
 /* Main thread, on its way out: a request waiting, and every later one, fails
- * with msg (so the API thread never waits for a main thread that is gone). */
+ * with msg (so the API thread never waits for a main thread that is gone).
+ * The one waiting counts as api_server's sync_response_fails (here, before
+ * the last metrics line), a later one as sync_vmm_send_timeout_count. */
 void control_close(struct control *c, const char *msg);
 
 #endif

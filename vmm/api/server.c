@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vmm/api/api_metrics.h"
 #include "vmm/api/server.h"
 #include "vmm/core/seccomp.h"
 
@@ -199,6 +200,7 @@ static void *server_thread(void *arg)
 	pthread_setname_np(pthread_self(), "api");
 	if (seccomp_thread_install(SECCOMP_API))
 		return NULL; /* logged; the socket then answers nothing */
+	api_metrics_serving(); /* the start-up time: from here on the socket is served */
 	static struct pollfd p[2 + API_MAX_CONNS];
 	for (;;) {
 		p[0] = (struct pollfd){s->stop_efd, POLLIN, 0};

@@ -60,7 +60,10 @@ struct device_ops {
 	void (*stats)(struct device *d, FILE *out);
 	/* Its counters for the metrics line (main thread, any time after
 	 * attach): group, names, n and the totals since it was created (its
-	 * threads add with relaxed atomics; the metrics make them deltas). */
+	 * threads add with relaxed atomics; the metrics make them deltas;
+	 * stored marks values written as they are). s->id comes set to the
+	 * device's id ("block_ID"); a device of which a VM has one (the UART,
+	 * the i8042) empties it: Firecracker writes its group alone ("uart"). */
 	void (*metrics)(struct device *d, struct metrics_sample *s);
 	/* The guest-visible state as plain data into buf (cap bytes); *len
 	 * is set to what was written. 0, or -1 with e set. */

@@ -1,8 +1,10 @@
 /* io_thread.c: a virtio device's I/O thread: epoll over tagged eventfds,
- * its seccomp filter first, a stop eventfd (see io_thread.h). */
+ * its seccomp filter first, a stop eventfd, and the count of the events it
+ * handed to the devices (see io_thread.h). */
 #include "vmm/core/io_thread.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -10,6 +12,13 @@
 #include <unistd.h>
 
 #define BATCH 64
+
+static atomic_uint_fast64_t events; /* every thread's, since ember started */
+
+uint64_t io_thread_events(void)
+{
+	return atomic_load_explicit(&events, memory_order_relaxed);
+}
 
 void io_thread_init(struct io_thread *t)
 {
@@ -60,8 +69,10 @@ static void *thread_main(void *arg)
 				return NULL;
 			tags[n++] = ev[i].data.u64;
 		}
-		if (n)
+		if (n) {
+			atomic_fetch_add_explicit(&events, n, memory_order_relaxed);
 			t->fn(t->ctx, tags, n);
+		}
 	}
 }
 

@@ -53,5 +53,8 @@ int io_thread_start(struct io_thread *t, const char *name, const struct seccomp_
 void io_thread_stop(struct io_thread *t);
 /* Stop it and close its fds. */
 void io_thread_destroy(struct io_thread *t);
+/* The events (ready eventfds: queue kicks, ring completions) every I/O
+ * thread has handed to its device so far: the metrics' vmm.device_events. */
+uint64_t io_thread_events(void);
 
 #endif

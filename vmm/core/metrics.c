@@ -31,8 +31,12 @@ char *metrics_line(struct metrics_state *st, const struct metrics_sample *s, uns
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t *last = st->last[s[i].slot % METRICS_SLOTS];
 		for (unsigned k = 0; k < s[i].n && k < METRICS_COUNTERS_MAX; k++) {
+			if (s[i].stored & METRICS_STORED(k)) /* as it is */
+				delta[i][k] = s[i].total[k];
 			/* a source that started again (a reset) counts from 0 */
-			delta[i][k] = s[i].total[k] >= last[k] ? s[i].total[k] - last[k] : s[i].total[k];
+			else
+				delta[i][k] = s[i].total[k] >= last[k] ? s[i].total[k] - last[k]
+								       : s[i].total[k];
 			last[k] = s[i].total[k];
 		}
 	}
@@ -47,8 +51,12 @@ char *metrics_line(struct metrics_state *st, const struct metrics_sample *s, uns
 		for (unsigned j = i; j < n; j++) {
 			if (strcmp(s[j].group, s[i].group) != 0)
 				continue;
-			for (unsigned k = 0; k < s[i].n && k < METRICS_COUNTERS_MAX; k++)
-				agg[k] += delta[j][k];
+			for (unsigned k = 0; k < s[i].n && k < METRICS_COUNTERS_MAX; k++) {
+				if (!(s[i].stored & METRICS_STORED(k)))
+					agg[k] += delta[j][k];
+				else if (delta[j][k] > agg[k])
+					agg[k] = delta[j][k];
+			}
 			if (s[j].id[0]) {
 				char key[METRICS_ID_MAX + 32];
 				snprintf(key, sizeof(key), "%s_%s", s[j].group, s[j].id);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "vmm/core/seccomp.h"
+#include "vmm/lib/sigsafe.h"
 
 /* exit_group with this argument is the one call every filter kills the
  * process for: how the SIGSYS handler ends ember. */
@@ -38,7 +40,8 @@ static char names[MAX_NR][NAME_LEN]; /* filled before any filter, read by the ha
 static __thread char thread_name[16];
 
 /* Every thread: memory (never executable), futexes, signal return, its own
- * exit, the log and eventfds (read/write), time. */
+ * exit, the log and eventfds (read/write), time; and (build()) a fatal
+ * signal to its own process. */
 static const int common_calls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(futex), SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(madvise), SCMP_SYS(munmap),
@@ -75,6 +78,9 @@ static const int api_calls[] = {
 	SCMP_SYS(sendto), SCMP_SYS(close),
 };
 
+/* The signals a thread may send its own process to die of (see build()). */
+static const int fatal_signals[] = {SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGXCPU, SIGXFSZ};
+
 static const char *const kind_names[SECCOMP_KINDS] = {
 	[SECCOMP_MAIN] = "main", [SECCOMP_VCPU] = "vcpu", [SECCOMP_API] = "api",
 };
@@ -89,44 +95,39 @@ bool seccomp_enabled(void)
 	return enabled;
 }
 
-/* Async-signal-safe formatting helpers for the handler. */
-static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
+static atomic_uint faults;
+
+unsigned seccomp_faults(void)
 {
-	while (*s && at < cap)
-		buf[at++] = *s++;
-	return at;
+	return atomic_load_explicit(&faults, memory_order_relaxed);
 }
 
-static size_t put_num(char *buf, size_t at, size_t cap, unsigned long v)
-{
-	char tmp[24];
-	size_t n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < sizeof(tmp));
-	while (n && at < cap)
-		buf[at++] = tmp[--n];
-	return at;
-}
-
+/* SIGSYS from a filter (SCMP_ACT_TRAP): say which thread made which call,
+ * on stderr and in the log file, write the metrics line that counts the
+ * fault, then end the process with SIGSYS. Async-signal-safe: write(2),
+ * clock_gettime(2) and exit_group(2), which every filter allows; should a
+ * call fail or be forbidden all the same, the kernel kills the process with
+ * SIGSYS (a trap while SIGSYS is blocked), so the status stays 128 + 31. */
 static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig, (void)uc;
-	char line[160];
-	size_t n = 0, cap = sizeof(line) - 1;
+	atomic_fetch_add_explicit(&faults, 1, memory_order_relaxed);
+	char msg[160];
+	struct sigsafe_buf b = SIGSAFE_BUF(msg);
 	int nr = si->si_syscall;
-	n = put_str(line, n, cap, "ember: seccomp: thread ");
-	n = put_str(line, n, cap, thread_name[0] ? thread_name : "?");
-	n = put_str(line, n, cap, " made forbidden syscall ");
-	n = put_num(line, n, cap, (unsigned long)(unsigned)nr);
-	n = put_str(line, n, cap, " (");
+	sigsafe_str(&b, "seccomp: thread ");
+	sigsafe_str(&b, thread_name[0] ? thread_name : "?");
+	sigsafe_str(&b, " made forbidden syscall ");
+	sigsafe_u64(&b, (unsigned)nr);
+	sigsafe_str(&b, " (");
 	if (nr >= 0 && nr < MAX_NR && names[nr][0])
-		n = put_str(line, n, cap, names[nr]);
+		sigsafe_str(&b, names[nr]);
 	else
-		n = put_num(line, n, cap, (unsigned long)(unsigned)nr);
-	n = put_str(line, n, cap, ")\n");
-	ssize_t r = write(STDERR_FILENO, line, n);
-	(void)r;
+		sigsafe_u64(&b, (unsigned)nr);
+	sigsafe_char(&b, ')');
+	msg[b.len < sizeof(msg) ? b.len : sizeof(msg) - 1] = '\0';
+	log_sigsafe(LOG_ERROR, __FILE__, __LINE__, msg);
+	sigsafe_metrics_line("seccomp", "num_faults", 1);
 	syscall(SYS_exit_group, KILL_MARKER); /* the filter kills the process here */
 	syscall(SYS_exit_group, 128 + SIGSYS); /* only without a filter */
 }
@@ -217,6 +218,15 @@ static int build(scmp_filter_ctx ctx, enum seccomp_thread_kind kind, const struc
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 				  SCMP_A2_64(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))))
 		return r;
+	/* tgkill to ember's own threads with a signal that ends it: how a
+	 * fatal signal's handler ends the process with that signal's status
+	 * once it has reported (vmm/signals.c), and how abort() raises
+	 * SIGABRT. Any other signal stays the main thread's (its vCPU kicks). */
+	for (size_t i = 0; i < ARRAY_SIZE(fatal_signals); i++)
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
+					  SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)getpid()),
+					  SCMP_A2_32(SCMP_CMP_EQ, (uint32_t)fatal_signals[i]))))
+			return r;
 	/* exit_group: allowed, except with the marker, which kills the process. */
 	if ((r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(exit_group), 1,
 				  SCMP_A0_32(SCMP_CMP_EQ, KILL_MARKER))))

@@ -5,12 +5,17 @@
  * filter of the thread that created it, so every thread is created before its
  * creator installs its own filter, and the main thread installs last.
  *
- * A forbidden call raises SIGSYS (SCMP_ACT_TRAP); the handler writes
+ * A forbidden call raises SIGSYS (SCMP_ACT_TRAP, libseccomp's default
+ * action of every filter); the handler writes
  *   ember: seccomp: thread vcpu0 made forbidden syscall 257 (openat)
- * to stderr with write(2) and then kills the whole process with SIGSYS
- * (an exit_group with a marker argument that every filter answers with
- * SCMP_ACT_KILL_PROCESS), so the parent sees "killed by SIGSYS" and the log
- * says who and what.
+ * to stderr with write(2), the same to the log file if one is open
+ * (log_sigsafe), the metrics line
+ *   {"utc_timestamp_ms":N,"seccomp":{"num_faults":1}}
+ * to the metrics file if one is open (sigsafe_metrics_line), and then kills
+ * the whole process with SIGSYS (an exit_group with a marker argument that
+ * every filter answers with SCMP_ACT_KILL_PROCESS), so the parent sees
+ * "killed by SIGSYS" (a shell's 159) and the log says who and what. The
+ * handler's calls (write, clock_gettime, exit_group) are in every filter.
  *
  *	seccomp_setup(on, &err)              main thread, before any thread starts
  *	seccomp_vcpu_allow(&allow)           each device: what its emulation on
@@ -96,6 +101,11 @@ void seccomp_allow_vfio_fd(int fd);
 /* The API socket's folder (an O_PATH fd): the main thread may unlinkat in it
  * (removing the socket at exit), nowhere else. Before filters are installed. */
 void seccomp_allow_unlinkat_dirfd(int fd);
+
+/* Forbidden calls trapped so far (the handler counts before it reports;
+ * the process ends with the first, so a metrics line written meanwhile by
+ * another thread is the only other place that can show it). */
+unsigned seccomp_faults(void);
 
 /* The name of a thread kind ("main", "vcpu", "api"). */
 const char *seccomp_kind_name(enum seccomp_thread_kind kind);

@@ -1,5 +1,6 @@
 /* serial.c: 16550A UART emulation. Transmission is instant (THR always empty);
- * received bytes wait in a FIFO. The IRQ line follows the pending interrupt. */
+ * received bytes wait in a FIFO. The IRQ line follows the pending interrupt.
+ * Firecracker's "uart" counters count what the guest did (serial.h). */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,26 +70,45 @@ static void update_irq(struct serial *s)
 	}
 }
 
-static void rx_push(struct serial *s, uint8_t b)
+#define COUNT(s, field) __atomic_fetch_add(&(s)->counters.field, 1, __ATOMIC_RELAXED)
+
+/* false: the FIFO is full and b is lost */
+static bool rx_push(struct serial *s, uint8_t b)
 {
 	if (s->rx_count == SERIAL_RX_FIFO)
-		return;
+		return false;
 	s->rx[(s->rx_head + s->rx_count) % SERIAL_RX_FIFO] = b;
 	s->rx_count++;
+	return true;
 }
 
 static void transmit(struct serial *s, uint8_t b)
 {
 	if (s->mcr & MCR_LOOP) {
-		rx_push(s, b);
+		if (rx_push(s, b))
+			COUNT(s, write_count);
+		else
+			COUNT(s, missed_write_count);
 		return;
 	}
-	if (s->out_fd < 0)
+	if (s->out_fd < 0) {
+		COUNT(s, missed_write_count);
 		return;
+	}
 	for (;;) {
 		ssize_t r = write(s->out_fd, &b, 1);
-		if (r >= 0 || errno != EINTR)
-			return; /* a console that went away (EPIPE, EIO) loses output, not the VM */
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 1) {
+			COUNT(s, write_count);
+			COUNT(s, flush_count);
+		} else {
+			/* a console that went away (EPIPE, EIO) or is full (EAGAIN)
+			 * loses output, not the VM */
+			COUNT(s, error_count);
+			COUNT(s, missed_write_count);
+		}
+		return;
 	}
 }
 
@@ -109,8 +129,11 @@ static uint8_t read_reg(struct serial *s, unsigned off)
 	case UART_RX:
 		if (dlab)
 			return s->dll;
-		if (!s->rx_count)
+		if (!s->rx_count) {
+			COUNT(s, missed_read_count);
 			return 0;
+		}
+		COUNT(s, read_count);
 		{
 			uint8_t b = s->rx[s->rx_head];
 			bool was_full = s->rx_count == SERIAL_RX_FIFO;
@@ -196,8 +219,17 @@ static void write_reg(struct serial *s, unsigned off, uint8_t v)
 	}
 }
 
-void serial_io(struct serial *s, unsigned offset, uint8_t *data, bool write)
+void serial_io(struct serial *s, unsigned offset, uint8_t *data, unsigned size, bool write)
 {
+	if (size != 1) {
+		if (write) {
+			COUNT(s, missed_write_count);
+		} else {
+			COUNT(s, missed_read_count);
+			memset(data, 0xff, size);
+		}
+		return;
+	}
 	pthread_mutex_lock(&s->lock);
 	if (write)
 		write_reg(s, offset & 7, *data);
@@ -229,4 +261,16 @@ size_t serial_rx_room(struct serial *s)
 	size_t room = (s->ier & IER_RDI) && s->rx_armed ? SERIAL_RX_FIFO - s->rx_count : 0;
 	pthread_mutex_unlock(&s->lock);
 	return room;
+}
+
+void serial_counters(struct serial *s, struct serial_counters *out)
+{
+#define LOAD(field) out->field = __atomic_load_n(&s->counters.field, __ATOMIC_RELAXED)
+	LOAD(error_count);
+	LOAD(flush_count);
+	LOAD(missed_read_count);
+	LOAD(missed_write_count);
+	LOAD(read_count);
+	LOAD(write_count);
+#undef LOAD
 }

@@ -1,4 +1,5 @@
-/* serial.h: a 16550A UART (8250 family) at 0x3f8 / IRQ 4, the guest console. */
+/* serial.h: a 16550A UART (8250 family) at 0x3f8 / IRQ 4, the guest console,
+ * and its counters (Firecracker's "uart" metrics group). */
 #ifndef EMBER_SERIAL_H
 #define EMBER_SERIAL_H
 
@@ -13,6 +14,23 @@
 #define SERIAL_COM1_IRQ 4
 #define SERIAL_RX_FIFO 256
 
+/* What happened since serial_init, as Firecracker's "uart" counters. The
+ * vCPUs (and the console input) add under the lock; serial_counters() reads
+ * them from any thread. ember does not buffer output: each byte the guest
+ * transmits is one write(2) to out_fd, so a flush is a write that worked. */
+struct serial_counters {
+	uint64_t error_count;        /* write(2)s to out_fd that failed (EPIPE, EIO, EAGAIN, ...) */
+	uint64_t flush_count;        /* write(2)s to out_fd that worked */
+	uint64_t missed_read_count;  /* reads that got no data: the receive buffer empty, or
+				      * wider than a byte (ignored) */
+	uint64_t missed_write_count; /* bytes transmitted and lost (no out_fd, a failed write,
+				      * loopback into a full FIFO), and writes wider than a
+				      * byte (ignored) */
+	uint64_t read_count;         /* bytes the guest read from the receive buffer */
+	uint64_t write_count;        /* bytes the guest transmitted that went out (out_fd, or
+				      * back in, in loopback mode) */
+};
+
 struct serial {
 	pthread_mutex_t lock;
 	/* where transmitted bytes go (-1: dropped) */
@@ -22,6 +40,7 @@ struct serial {
 	void *irq_ctx;
 	/* eventfd written when the receive FIFO regains room (-1: none) */
 	int rx_room_efd;
+	struct serial_counters counters; /* relaxed atomics */
 
 	/* What the guest sees (struct serial_state). */
 	STATE_GROUP(serial_state, state,
@@ -35,12 +54,16 @@ struct serial {
 
 void serial_init(struct serial *s, int out_fd, void (*set_irq)(void *, bool), void *ctx,
 		 int rx_room_efd);
-/* Port access, offset 0-7 from the base. */
-void serial_io(struct serial *s, unsigned offset, uint8_t *data, bool write);
+/* Port access, offset 0-7 from the base, size bytes at data. Only byte
+ * accesses reach a register; a wider one is ignored (a read sees 0xff) and
+ * counted as missed, as Firecracker does. */
+void serial_io(struct serial *s, unsigned offset, uint8_t *data, unsigned size, bool write);
 /* Queue input bytes; returns how many fit. */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 /* How many input bytes the guest can take now: free FIFO room, or 0 while
  * its receive interrupt is off. rx_room_efd is written when this may grow. */
 size_t serial_rx_room(struct serial *s);
+/* The counters so far. */
+void serial_counters(struct serial *s, struct serial_counters *out);
 
 #endif

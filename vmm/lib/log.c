@@ -1,6 +1,8 @@
 /* log.c: ember's log lines on stderr and in Firecracker's log file (log.h). */
 #include "vmm/lib/log.h"
 
+#include "vmm/lib/sigsafe.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -19,7 +21,14 @@ static struct {
 	atomic_bool show_level, show_origin;
 	char id[LOG_ID_MAX + 1];
 	atomic_uint_fast64_t missed;
+	atomic_long utc_off; /* seconds east of UTC, for log_sigsafe */
 } lg = {.fd = -1, .level = LOG_INFO};
+
+/* Remember the local time's offset (tm from localtime_r). */
+static void note_utc_off(const struct tm *tm)
+{
+	atomic_store_explicit(&lg.utc_off, tm->tm_gmtoff, memory_order_relaxed);
+}
 
 static __thread char thread_name[16];
 
@@ -78,6 +87,10 @@ void log_configure(int fd, enum log_level level, bool show_level, bool show_orig
 	int old = atomic_exchange(&lg.fd, -1);
 	if (old >= 0 && old != fd)
 		close(old);
+	struct tm tm;
+	time_t now = time(NULL);
+	if (localtime_r(&now, &tm))
+		note_utc_off(&tm);
 	snprintf(lg.id, sizeof(lg.id), "%s", id ? id : "");
 	atomic_store(&lg.level, (int)level);
 	atomic_store(&lg.show_level, show_level);
@@ -88,6 +101,11 @@ void log_configure(int fd, enum log_level level, bool show_level, bool show_orig
 void log_set_thread(const char *name)
 {
 	snprintf(thread_name, sizeof(thread_name), "%s", name);
+}
+
+const char *log_thread(void)
+{
+	return thread_name;
 }
 
 uint64_t log_missed(void)
@@ -102,6 +120,7 @@ size_t log_format_line(char *buf, size_t cap, const struct timespec *ts, const c
 	struct tm tm;
 	time_t t = ts->tv_sec;
 	localtime_r(&t, &tm);
+	note_utc_off(&tm);
 	char origin[128] = "";
 	if (file)
 		snprintf(origin, sizeof(origin), ":%s:%d", file, line);
@@ -152,4 +171,63 @@ void log_at(enum log_level lv, const char *file, int line, const char *fmt, ...)
 				   atomic_load(&lg.show_level),
 				   atomic_load(&lg.show_origin) ? file : NULL, line, msg);
 	write_all(fd, out, n);
+}
+
+void log_sigsafe(enum log_level lv, const char *file, int line, const char *msg)
+{
+	char out[LOG_LINE_MAX + 256];
+	struct sigsafe_buf b = SIGSAFE_BUF(out);
+	if (lv >= LOG_WARN) {
+		sigsafe_str(&b, lv == LOG_WARN ? "ember: warning: " : "ember: ");
+		sigsafe_str(&b, msg);
+		sigsafe_char(&b, '\n');
+		write_all(STDERR_FILENO, out, b.len);
+	}
+	int fd = atomic_load(&lg.fd);
+	if (fd < 0 || !log_level_passes((enum log_level)atomic_load(&lg.level), lv))
+		return;
+	/* log_format_line's format, by hand */
+	struct timespec ts = {0, 0};
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t t = (int64_t)ts.tv_sec + atomic_load_explicit(&lg.utc_off, memory_order_relaxed);
+	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400, secs = t - days * 86400;
+	int64_t year;
+	unsigned month, day;
+	sigsafe_civil(days, &year, &month, &day);
+	b.len = 0;
+	sigsafe_u64_pad(&b, (uint64_t)(year < 0 ? 0 : year), 4);
+	sigsafe_char(&b, '-');
+	sigsafe_u64_pad(&b, month, 2);
+	sigsafe_char(&b, '-');
+	sigsafe_u64_pad(&b, day, 2);
+	sigsafe_char(&b, 'T');
+	sigsafe_u64_pad(&b, (uint64_t)secs / 3600, 2);
+	sigsafe_char(&b, ':');
+	sigsafe_u64_pad(&b, (uint64_t)secs / 60 % 60, 2);
+	sigsafe_char(&b, ':');
+	sigsafe_u64_pad(&b, (uint64_t)secs % 60, 2);
+	sigsafe_char(&b, '.');
+	sigsafe_u64_pad(&b, (uint64_t)ts.tv_nsec, 9);
+	sigsafe_str(&b, " [");
+	if (lg.id[0]) {
+		sigsafe_str(&b, lg.id);
+		sigsafe_char(&b, ':');
+	}
+	sigsafe_str(&b, thread_name[0] ? thread_name : "-");
+	if (atomic_load(&lg.show_level)) {
+		sigsafe_char(&b, ':');
+		sigsafe_str(&b, log_level_name(lv));
+	}
+	if (file && atomic_load(&lg.show_origin)) {
+		sigsafe_char(&b, ':');
+		sigsafe_str(&b, file);
+		sigsafe_char(&b, ':');
+		sigsafe_u64(&b, (uint64_t)(line < 0 ? 0 : line));
+	}
+	sigsafe_str(&b, "] ");
+	sigsafe_str(&b, msg);
+	if (b.len == b.cap)
+		b.len--; /* cut: keep room for the newline */
+	sigsafe_char(&b, '\n');
+	write_all(fd, out, b.len);
 }

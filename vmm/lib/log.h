@@ -62,4 +62,13 @@ bool log_level_passes(enum log_level level, enum log_level lv);
  * the metrics' "logger" group. */
 uint64_t log_missed(void);
 
+/* log_at for a handler that ends ember (SIGSYS, SIGSEGV, ...): the same
+ * "ember: ..." line on stderr (lv >= LOG_WARN) and the same log-file line,
+ * built without stdio, malloc or localtime(3) (async-signal-safe; the local
+ * time uses the UTC offset of the last log_at or log_configure). msg is
+ * written as it is (no format). */
+void log_sigsafe(enum log_level lv, const char *file, int line, const char *msg);
+/* The calling thread's name as log_set_thread set it ("" when unset). */
+const char *log_thread(void);
+
 #endif

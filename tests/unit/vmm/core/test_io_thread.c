@@ -1,7 +1,8 @@
 /* test_io_thread.c: a device's I/O thread (io_thread.h): it hands the tags of
  * ready eventfds to the handler in batches, on a thread of its own with the
- * requested name, and stops and joins; err_prefix (util.h) puts a device's
- * name in front of a set-up error. */
+ * requested name, and stops and joins, counting the events it handed over
+ * (io_thread_events); err_prefix (util.h) puts a device's name in front of a
+ * set-up error. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -63,6 +64,7 @@ static void tags_reach_handler_then_stop(void)
 	CHECK_EQ(io_thread_add(&t, s.efd[0], 7), 0);
 	CHECK_EQ(io_thread_add(&t, s.efd[1], 9), 0);
 	/* seccomp_setup() was not called: filters are off, install succeeds */
+	uint64_t events = io_thread_events();
 	CHECK_EQ(io_thread_start(&t, "test-io", &net_io_seccomp, handler, &s, &e), 0);
 	uint64_t one = 1;
 	CHECK_EQ(write(s.efd[1], &one, sizeof(one)), 8);
@@ -72,12 +74,14 @@ static void tags_reach_handler_then_stop(void)
 	CHECK_EQ(write(s.efd[0], &one, sizeof(one)), 8);
 	CHECK_EQ(wait_tags(&s, 2), 2u);
 	CHECK_EQ(s.tags[1], 7u);
+	CHECK_EQ(io_thread_events() - events, 2); /* the stop is not a device's */
 	io_thread_stop(&t);
 	CHECK(!t.started);
 	/* stopped: nothing more is handled */
 	CHECK_EQ(write(s.efd[1], &one, sizeof(one)), 8);
 	usleep(20000);
 	CHECK_EQ(s.n, 2u);
+	CHECK_EQ(io_thread_events() - events, 2);
 	io_thread_destroy(&t);
 	CHECK_EQ(t.epfd, -1);
 	close(s.efd[0]);

@@ -3,7 +3,11 @@
  * futexes, memory, exit_group); a forbidden call (openat, socket, execve) or a
  * forbidden ioctl request kills the process with SIGSYS after one log line
  * naming the thread and the call; main may signal only its own threads; another thread's filter is not inherited by
- * the threads it does not create; --seccomp off installs nothing. */
+ * the threads it does not create; --seccomp off installs nothing. The
+ * handler also writes its line to the log file and the metrics line
+ * {"utc_timestamp_ms":N,"seccomp":{"num_faults":1}} to the metrics file,
+ * under every kind's filter; any thread may send its own process a fatal
+ * signal (to die of it), no other. */
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
@@ -22,12 +26,14 @@
 #include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/unit/check.h"
 #include "virtio/blk/blk_seccomp.h"
 #include "virtio/net/net_seccomp.h"
 #include "vmm/core/seccomp.h"
+#include "vmm/lib/sigsafe.h"
 #include "vmm/pci/vfio_pci.h"
 
 /* Run fn in a child whose stderr goes to a pipe; returns the wait status and
@@ -401,6 +407,159 @@ static void filters_are_per_thread(void)
 	CHECK_EQ(WEXITSTATUS(st), 6);
 }
 
+/* What a file the child wrote holds (a memfd shared across the fork). */
+static void file_text(int fd, char *buf, size_t cap)
+{
+	ssize_t n = pread(fd, buf, cap - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+static int log_fd = -1, metrics_fd = -1;
+static enum seccomp_thread_kind fault_kind;
+static const struct seccomp_allow *fault_allow;
+static const char *fault_thread;
+
+/* A thread of fault_kind (or fault_allow's) with the log and metrics files
+ * open makes a forbidden call. */
+static void faults_with_files(void)
+{
+	setup_on();
+	log_configure(log_fd, LOG_INFO, true, true, "vm-9");
+	sigsafe_set_metrics_fd(metrics_fd);
+	prctl(PR_SET_NAME, fault_thread);
+	if (fault_allow ? seccomp_thread_install_allow(fault_allow)
+			: seccomp_thread_install(fault_kind))
+		quit(97);
+	open("/", O_RDONLY);
+	quit(0);
+}
+
+static void run_fault(enum seccomp_thread_kind kind, const struct seccomp_allow *allow,
+		      const char *thread, int *st, char *err, char *lg, char *met, size_t cap)
+{
+	log_fd = memfd_create("log", 0);
+	metrics_fd = memfd_create("metrics", 0);
+	fault_kind = kind;
+	fault_allow = allow;
+	fault_thread = thread;
+	*st = in_child(faults_with_files, err, cap);
+	file_text(log_fd, lg, cap);
+	file_text(metrics_fd, met, cap);
+	close(log_fd);
+	close(metrics_fd);
+}
+
+/* The metrics line is exactly {"utc_timestamp_ms":N,"seccomp":{"num_faults":1}}
+ * with N about now. */
+static bool metrics_line_ok(const char *met, uint64_t t0_ms)
+{
+	unsigned long long ms;
+	int end = 0;
+	if (sscanf(met, "{\"utc_timestamp_ms\":%llu,\"seccomp\":{\"num_faults\":1}}\n%n", &ms,
+		   &end) != 1 || end == 0 || met[end] != '\0')
+		return false;
+	return ms >= t0_ms && ms < t0_ms + 10000;
+}
+
+static void fault_writes_log_and_metrics(void)
+{
+	char err[512], lg[512], met[512];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	time_t t0 = ts.tv_sec;
+	int st;
+	run_fault(SECCOMP_VCPU, NULL, "vcpu5", &st, err, lg, met, sizeof(err));
+	time_t t1 = time(NULL);
+	CHECK(WIFSIGNALED(st));
+	CHECK_EQ(WTERMSIG(st), SIGSYS);
+	CHECK_STR_EQ(err, "ember: seccomp: thread vcpu5 made forbidden syscall 257 (openat)\n");
+	CHECK(metrics_line_ok(met, (uint64_t)t0 * 1000));
+	/* the log file's line, as log_at writes it: local time, [id:thread:LEVEL:origin] */
+	const char *rest = strstr(lg, " [vm-9:vcpu5:ERROR:vmm/core/seccomp.c:");
+	CHECK(rest != NULL);
+	CHECK(strstr(rest, "] seccomp: thread vcpu5 made forbidden syscall 257 (openat)\n") != NULL);
+	CHECK_EQ(rest - lg, 29); /* 2026-12-03T06:16:48.590382990 */
+	bool time_ok = false;
+	for (time_t t = t0; t <= t1 && !time_ok; t++) {
+		char want[32];
+		struct tm tm;
+		localtime_r(&t, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.", &tm);
+		time_ok = strncmp(lg, want, strlen(want)) == 0;
+	}
+	if (!time_ok)
+		printf("  log line: %s", lg);
+	CHECK(time_ok);
+}
+
+/* Every kind of thread may make the handler's calls: each reports and dies
+ * of SIGSYS with its metrics line written. */
+static void every_kind_reports(void)
+{
+	static const struct {
+		enum seccomp_thread_kind kind;
+		const struct seccomp_allow *allow;
+		const char *thread;
+	} kinds[] = {
+		{SECCOMP_MAIN, NULL, "main"},
+		{SECCOMP_VCPU, NULL, "vcpu0"},
+		{SECCOMP_API, NULL, "api"},
+		{SECCOMP_KINDS, &blk_io_seccomp, "blk-io"},
+		{SECCOMP_KINDS, &net_io_seccomp, "net-io"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		char err[512], lg[512], met[512], want[128];
+		int st;
+		run_fault(kinds[i].kind, kinds[i].allow, kinds[i].thread, &st, err, lg, met,
+			  sizeof(err));
+		CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+		snprintf(want, sizeof(want), "thread %s made forbidden syscall 257 (openat)\n",
+			 kinds[i].thread);
+		CHECK(strstr(err, want) && strstr(lg, want));
+		CHECK(metrics_line_ok(met, (uint64_t)(time(NULL) - 5) * 1000));
+	}
+}
+
+/* Without a metrics file or log file: the stderr line only. */
+static void fault_without_files(void)
+{
+	char log[512];
+	int st = in_child(vcpu_opens_file, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK_EQ(sigsafe_metrics_fd(), -1);
+	CHECK_EQ(seccomp_faults(), 0); /* the child's count is the child's */
+}
+
+/* A vCPU thread may send its own process a fatal signal (a handler that
+ * ends ember does), not any other signal. */
+static int self_signal;
+static void vcpu_signals_itself(void)
+{
+	signal(self_signal, SIG_DFL); /* not a sanitizer's handler: the default, death */
+	setup_on();
+	prctl(PR_SET_NAME, "vcpu0");
+	if (seccomp_thread_install(SECCOMP_VCPU))
+		quit(97);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), self_signal);
+	quit(0);
+}
+
+static void fatal_signal_to_self_allowed(void)
+{
+	char log[512];
+	static const int fatal[] = {SIGXCPU, SIGBUS, SIGABRT, SIGSEGV};
+	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++) {
+		self_signal = fatal[i];
+		int st = in_child(vcpu_signals_itself, log, sizeof(log));
+		CHECK(WIFSIGNALED(st));
+		CHECK_EQ(WTERMSIG(st), fatal[i]);
+	}
+	self_signal = SIGUSR2;
+	int st = in_child(vcpu_signals_itself, log, sizeof(log));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	CHECK(strstr(log, "thread vcpu0 made forbidden syscall 234 (tgkill)"));
+}
+
 int main(void)
 {
 	RUN(forbidden_openat_kills);
@@ -416,5 +575,9 @@ int main(void)
 	RUN(every_kind_installs);
 	RUN(off_installs_nothing);
 	RUN(filters_are_per_thread);
+	RUN(fault_writes_log_and_metrics);
+	RUN(every_kind_reports);
+	RUN(fault_without_files);
+	RUN(fatal_signal_to_self_allowed);
 	return check_summary();
 }

@@ -2,8 +2,11 @@
  * guest would: transmit to the output fd (a pipe), line status, the receive
  * FIFO (order, full FIFO, draining), interrupt identification priorities and
  * acknowledgement, IRQ line changes, the divisor latch, loopback mode with MSR
- * mirroring MCR, the scratch register, and the rx-room eventfd. */
+ * mirroring MCR, the scratch register, the rx-room eventfd, and Firecracker's
+ * "uart" counters (bytes read and written, flushes, lost and missed accesses,
+ * output errors). */
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -50,11 +53,11 @@ static void setup(int efd)
 static uint8_t rd(unsigned reg)
 {
 	uint8_t v = 0xee;
-	serial_io(&s, reg, &v, false);
+	serial_io(&s, reg, &v, 1, false);
 	return v;
 }
 
-static void wr(unsigned reg, uint8_t v) { serial_io(&s, reg, &v, true); }
+static void wr(unsigned reg, uint8_t v) { serial_io(&s, reg, &v, 1, true); }
 
 static void thr_reaches_output(void)
 {
@@ -362,6 +365,117 @@ static void no_input_until_guest_listens(void)
 	CHECK_EQ(throttled, 0);
 }
 
+static struct serial_counters counters(void)
+{
+	struct serial_counters c;
+	serial_counters(&s, &c);
+	return c;
+}
+
+/* Bytes transmitted to the output and read from the FIFO; a read of the
+ * empty FIFO is a missed read. */
+static void counts_bytes_read_and_written(void)
+{
+	setup(-1);
+	struct serial_counters c = counters();
+	CHECK_EQ(c.write_count + c.read_count + c.flush_count + c.missed_read_count +
+		 c.missed_write_count + c.error_count, 0);
+	for (const char *m = "hello\n"; *m; m++)
+		wr(THR, (uint8_t)*m);
+	serial_receive(&s, (const uint8_t *)"ab", 2);
+	rd(RBR);
+	rd(RBR);
+	rd(RBR); /* empty */
+	rd(LSR); /* other registers count nothing */
+	wr(SCR, 1);
+	c = counters();
+	CHECK_EQ(c.write_count, 6);
+	CHECK_EQ(c.flush_count, 6);
+	CHECK_EQ(c.read_count, 2);
+	CHECK_EQ(c.missed_read_count, 1);
+	CHECK_EQ(c.missed_write_count, 0);
+	CHECK_EQ(c.error_count, 0);
+	/* DLAB set: offset 0 is the divisor latch, no byte moves */
+	wr(LCR, 0x80);
+	wr(0, 3);
+	rd(0);
+	wr(LCR, 0x03);
+	c = counters();
+	CHECK_EQ(c.write_count, 6);
+	CHECK_EQ(c.read_count + c.missed_read_count, 3);
+}
+
+/* Accesses wider than a byte reach no register (a read sees 0xff) and are
+ * missed reads and writes, as Firecracker counts them. */
+static void wide_accesses_missed(void)
+{
+	setup(-1);
+	serial_receive(&s, (const uint8_t *)"k", 1);
+	uint8_t w[4] = {'w', 'x', 'y', 'z'};
+	serial_io(&s, THR, w, 2, true);
+	serial_io(&s, SCR, w, 4, true);
+	uint8_t r[4] = {0};
+	serial_io(&s, RBR, r, 2, false);
+	CHECK_EQ(r[0], 0xff);
+	CHECK_EQ(r[1], 0xff);
+	struct serial_counters c = counters();
+	CHECK_EQ(c.missed_write_count, 2);
+	CHECK_EQ(c.missed_read_count, 1);
+	CHECK_EQ(c.write_count, 0);
+	char buf[4];
+	CHECK_EQ(read(pipefd[0], buf, sizeof(buf)), -1); /* nothing went out */
+	CHECK_EQ(rd(SCR), 0);                            /* the scratch kept its value */
+	CHECK_EQ(rd(RBR), 'k');                          /* the byte is still there */
+}
+
+/* Output that cannot be written (a full pipe, a reader gone) is an error and
+ * a missed write; without an output every byte is missed; loopback into a
+ * full FIFO loses the byte. */
+static void lost_output_counted(void)
+{
+	setup(-1);
+	char fill[4096];
+	memset(fill, 'f', sizeof(fill));
+	while (write(pipefd[1], fill, sizeof(fill)) > 0)
+		; /* the pipe is full */
+	wr(THR, 'a');
+	struct serial_counters c = counters();
+	CHECK_EQ(c.error_count, 1);
+	CHECK_EQ(c.missed_write_count, 1);
+	CHECK_EQ(c.write_count, 0);
+	CHECK_EQ(c.flush_count, 0);
+
+	setup(-1);
+	close(pipefd[0]);
+	pipefd[0] = open("/dev/null", O_RDONLY); /* setup closes it again */
+	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+	wr(THR, 'b');
+	wr(THR, 'c');
+	signal(SIGPIPE, old);
+	c = counters();
+	CHECK_EQ(c.error_count, 2);
+	CHECK_EQ(c.missed_write_count, 2);
+
+	irq_calls = 0;
+	serial_init(&s, -1, set_irq, &s, -1);
+	wr(THR, 'd');
+	c = counters();
+	CHECK_EQ(c.missed_write_count, 1);
+	CHECK_EQ(c.error_count, 0);
+
+	setup(-1);
+	wr(MCR, 0x10); /* loopback */
+	uint8_t buf[SERIAL_RX_FIFO];
+	memset(buf, 'l', sizeof(buf));
+	CHECK_EQ(serial_receive(&s, buf, sizeof(buf) - 1), sizeof(buf) - 1);
+	wr(THR, 'y'); /* the last place */
+	wr(THR, 'z'); /* lost */
+	c = counters();
+	CHECK_EQ(c.write_count, 1);
+	CHECK_EQ(c.missed_write_count, 1);
+	CHECK_EQ(c.flush_count, 0);
+}
+
 int main(void)
 {
 	RUN(thr_reaches_output);
@@ -381,5 +495,8 @@ int main(void)
 	RUN(rx_room_efd_on_drain);
 	RUN(rx_room_efd_on_fifo_clear);
 	RUN(no_input_until_guest_listens);
+	RUN(counts_bytes_read_and_written);
+	RUN(wide_accesses_missed);
+	RUN(lost_output_counted);
 	return check_summary();
 }

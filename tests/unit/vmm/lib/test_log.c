@@ -3,12 +3,15 @@
  * level and origin, cut to the buffer; the level filter; Firecracker's level
  * names in any case; log_at writing to a configured file only at or above
  * its level, and stderr untouched for info lines; log_open_path creating a
- * missing file and opening a named pipe nobody reads. */
+ * missing file and opening a named pipe nobody reads; log_sigsafe (the
+ * async-signal-safe form for handlers that end ember) writing the line
+ * log_at writes. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/unit/check.h"
@@ -133,6 +136,46 @@ static void opens_a_fifo_without_reader(void)
 	CHECK(log_open_path(dir) < 0); /* a directory */
 }
 
+/* log_sigsafe's line is log_at's: the same time (to the second, local
+ * time), the same [id:thread:LEVEL:origin], the same message; the level
+ * filter holds. */
+static void sigsafe_line_is_log_at_line(void)
+{
+	char path[128], text[1024];
+	snprintf(path, sizeof(path), "%s/sigsafe", dir);
+	int fd = log_open_path(path);
+	CHECK(fd >= 0);
+	log_set_thread("vcpu7");
+	CHECK_STR_EQ(log_thread(), "vcpu7");
+	log_configure(fd, LOG_INFO, true, true, "vm-3");
+	log_info("%s", "the same words");
+	log_sigsafe(LOG_INFO, "vmm/x.c", 12, "the same words");
+	log_sigsafe(LOG_DEBUG, "vmm/x.c", 13, "below the level");
+	log_configure(fd, LOG_INFO, false, false, "");
+	log_sigsafe(LOG_INFO, "vmm/x.c", 14, "plain");
+	log_configure(-1, LOG_INFO, false, false, "");
+	file_text(path, text, sizeof(text));
+	unlink(path);
+	char *a = text, *b = strchr(a, '\n');
+	CHECK(b != NULL);
+	*b++ = '\0';
+	char *c = strchr(b, '\n');
+	CHECK(c != NULL);
+	*c++ = '\0';
+	CHECK(strchr(c, '\n') != NULL && strchr(c, '\n')[1] == '\0'); /* three lines */
+	CHECK(strstr(a, " [vm-3:vcpu7:INFO:tests/unit/vmm/lib/test_log.c:") != NULL);
+	CHECK(strstr(a, "] the same words") != NULL);
+	CHECK_STR_EQ(b + 29, " [vm-3:vcpu7:INFO:vmm/x.c:12] the same words");
+	CHECK_EQ(strlen(a) > 30 && a[29] == ' ', 1);
+	/* YYYY-MM-DDTHH:MM:SS.nnnnnnnnn: the same second, or the next */
+	struct tm ta = {0}, tb = {0};
+	CHECK(strptime(a, "%Y-%m-%dT%H:%M:%S.", &ta) == a + 20);
+	CHECK(strptime(b, "%Y-%m-%dT%H:%M:%S.", &tb) == b + 20);
+	double diff = difftime(timegm(&tb), timegm(&ta));
+	CHECK(diff >= 0 && diff <= 1);
+	CHECK(strncmp(c + 29, " [vcpu7] plain\n", 15) == 0);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -144,6 +187,7 @@ int main(void)
 	RUN(level_filter);
 	RUN(log_file_gets_lines_at_its_level);
 	RUN(opens_a_fifo_without_reader);
+	RUN(sigsafe_line_is_log_at_line);
 	rmdir(dir);
 	return check_summary();
 }
