@@ -323,6 +323,23 @@ static int blk_pci_set_backing(struct device *dv, const char *path, struct errbu
 	return r ? -1 : 0;
 }
 
+/* PATCH: new limits, under vp.lock; the timer fires at once so that the
+ * queues held back try again. */
+static int blk_pci_set_rate_limits(struct device *dv, const struct rl_update *u, unsigned n,
+				   struct errbuf *e)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	if (n != 1) {
+		err_set(e, "a drive has one rate limiter");
+		return -1;
+	}
+	pthread_mutex_lock(&d->vp.lock);
+	rl_update(&d->rl, u, now_ns());
+	pthread_mutex_unlock(&d->vp.lock);
+	rl_timer_arm(d->rl_timer_fd, 0);
+	return 0;
+}
+
 /* SIGUSR1: the drive and its rate limiter (how often it made the drive
  * wait, what it let through). */
 static void blk_pci_stats(struct device *dv, FILE *out)
@@ -346,6 +363,7 @@ static const struct device_ops blk_pci_ops = {
 	.vcpu = &blk_vcpu_seccomp,
 	.main = &blk_main_seccomp,
 	.set_backing = blk_pci_set_backing,
+	.set_rate_limits = blk_pci_set_rate_limits,
 	.start = blk_pci_start,
 	.pause = blk_pci_pause,
 	.resume = blk_pci_resume,

@@ -439,11 +439,32 @@ static void net_pci_metrics(struct device *dv, struct metrics_sample *s)
 		s->total[k] = __atomic_load_n(f[k], __ATOMIC_RELAXED);
 }
 
+/* PATCH: new receive and transmit limits, under vp.lock; both timers fire
+ * at once so that whatever was held back tries again. */
+static int net_pci_set_rate_limits(struct device *dv, const struct rl_update *u, unsigned n,
+				   struct errbuf *e)
+{
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	if (n != 2) {
+		err_set(e, "a network interface has a receive and a transmit rate limiter");
+		return -1;
+	}
+	pthread_mutex_lock(&d->vp.lock);
+	for (unsigned i = 0; i < 2; i++)
+		rl_update(&d->rl[i], &u[i], now_ns());
+	pthread_mutex_unlock(&d->vp.lock);
+	for (unsigned i = 0; i < 2; i++)
+		rl_timer_arm(d->rl_timer_fd[i], 0);
+	return 0;
+}
+
 static const struct device_ops net_pci_ops = {
 	.type = "virtio-net",
 	.attach = net_pci_attach,
 	.thread = &net_io_seccomp,
 	.vcpu = &net_vcpu_seccomp,
+	.main = &net_main_seccomp,
+	.set_rate_limits = net_pci_set_rate_limits,
 	.start = net_pci_start,
 	.pause = net_pci_pause,
 	.resume = net_pci_resume,

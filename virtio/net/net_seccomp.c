@@ -20,3 +20,10 @@ const struct seccomp_allow net_io_seccomp = SECCOMP_ALLOW("net-io", io_calls, io
 static const int vcpu_calls[] = {SYS_io_uring_enter};
 static const unsigned long vcpu_ioctls[] = {TUNSETOFFLOAD};
 const struct seccomp_allow net_vcpu_seccomp = SECCOMP_ALLOW("vcpu", vcpu_calls, vcpu_ioctls);
+
+/* The main thread changing the rate limits (PATCH /network-interfaces):
+ * the limiters' timers fire at once to wake the I/O thread. */
+static const int main_calls[] = {SYS_timerfd_settime};
+const struct seccomp_allow net_main_seccomp = {
+	.kind = "main", .calls = main_calls, .ncalls = ARRAY_SIZE(main_calls),
+};

@@ -7,5 +7,6 @@
 
 extern const struct seccomp_allow net_io_seccomp;   /* the "net-io" thread */
 extern const struct seccomp_allow net_vcpu_seccomp; /* on the vCPU threads */
+extern const struct seccomp_allow net_main_seccomp; /* new rate limits (PATCH) */
 
 #endif

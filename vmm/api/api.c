@@ -158,22 +158,47 @@ static void patch_vm(struct api *a, const struct http_request *req, struct api_r
 			(now_ns() - t0) / 1000);
 }
 
+static bool not_started(struct api *a, struct api_reply *r)
+{
+	if (state(a) != API_NOT_STARTED)
+		return false;
+	api_reply_fault(r, 400, "The requested operation is not supported before starting the "
+			"microVM.");
+	return true;
+}
+
+/* New rate limits for the running device id (n: 1 for a drive, 2 for a
+ * NIC's receive and transmit); 0, or -1 with the fault answered. */
+static int set_limits(struct api *a, const char *id, const struct rl_update *u, unsigned n,
+		      struct api_reply *r)
+{
+	bool any = false;
+	for (unsigned i = 0; i < n; i++)
+		any |= u[i].bw_set || u[i].ops_set;
+	if (!any)
+		return 0;
+	struct control_limits cl = {.id = id, .u = u, .n = n};
+	char msg[256];
+	if (control_call(a->ctl, CONTROL_SET_LIMITS, &cl, msg, sizeof(msg))) {
+		api_reply_fault(r, 400, "Cannot update the rate limiters of '%s': %s", id, msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* PATCH /drives/ID: after the start, a new image (path_on_host), which the
- * main thread puts behind the running drive; the configuration then shows
- * it. An empty rate limiter changes nothing; a real one waits for ember's
- * rate limiters. */
+ * main thread puts behind the running drive, and new rate limits; the
+ * configuration then shows them. */
 static void patch_drive(struct api *a, const struct http_request *req, const char *id,
 			struct api_reply *r)
 {
-	if (state(a) == API_NOT_STARTED) {
-		api_reply_fault(r, 400, "The requested operation is not supported before starting "
-				"the microVM.");
+	if (not_started(a, r))
 		return;
-	}
 	struct errbuf e = {{0}};
 	char path[FC_PATH_MAX];
+	struct rl_update u;
 	if (fc_patch_drive(a->cli_vm ? NULL : a->cfg, id, (const char *)req->body, req->body_len,
-			   path, &e)) {
+			   path, &u, &e)) {
 		api_reply_fault(r, 400, "%s", e.msg);
 		return;
 	}
@@ -187,6 +212,31 @@ static void patch_drive(struct api *a, const struct http_request *req, const cha
 		if (!a->cli_vm)
 			fc_set_drive_path(a->cfg, id, path);
 	}
+	if (set_limits(a, id, &u, 1, r))
+		return;
+	if (!a->cli_vm)
+		fc_set_drive_limits(a->cfg, id, &u);
+	reply_ok(r);
+}
+
+/* PATCH /network-interfaces/ID: after the start, new receive and transmit
+ * rate limits. */
+static void patch_net(struct api *a, const struct http_request *req, const char *id,
+		      struct api_reply *r)
+{
+	if (not_started(a, r))
+		return;
+	struct errbuf e = {{0}};
+	struct rl_update u[2];
+	if (fc_patch_network_interface(a->cli_vm ? NULL : a->cfg, id, (const char *)req->body,
+				       req->body_len, u, &e)) {
+		api_reply_fault(r, 400, "%s", e.msg);
+		return;
+	}
+	if (set_limits(a, id, u, 2, r))
+		return;
+	if (!a->cli_vm)
+		fc_set_net_limits(a->cfg, id, u);
 	reply_ok(r);
 }
 
@@ -287,11 +337,8 @@ static void route(struct api *a, const struct http_request *req, struct api_repl
 			return configure(a, req, fc_patch_machine_config, NULL, NULL, r);
 		if ((id = path_id(p, "/drives")))
 			return patch_drive(a, req, id, r);
-		if (path_id(p, "/network-interfaces")) {
-			api_reply_fault(r, 400, "ember cannot change a network interface's rate "
-					"limiters: rate limiters arrive with a later change of ember.");
-			return;
-		}
+		if ((id = path_id(p, "/network-interfaces")))
+			return patch_net(a, req, id, r);
 	}
 	if ((why = fc_unsupported(p))) {
 		api_reply_fault(r, 400, "%s", why);

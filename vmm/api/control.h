@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vmm/core/rate_limiter.h"
+
 enum control_kind {
 	CONTROL_START,  /* arg: the struct vm_config to build the VM from */
 	CONTROL_PAUSE,
@@ -25,6 +27,7 @@ enum control_kind {
 	CONTROL_FLUSH_METRICS,  /* write a metrics line now */
 	CONTROL_CTRL_ALT_DEL,   /* press Ctrl+Alt+Del on the guest's keyboard */
 	CONTROL_SET_DRIVE,      /* a new image behind a drive (arg: struct control_drive) */
+	CONTROL_SET_LIMITS,     /* new rate limits for a device (arg: struct control_limits) */
 	CONTROL_OBSERVE,        /* before the start: open the log and metrics files
 				   (arg: the struct fc_observe) */
 };
@@ -32,6 +35,12 @@ enum control_kind {
 struct control_drive {
 	const char *id;         /* the drive_id (or device name) */
 	const char *path;       /* the new path_on_host */
+};
+
+struct control_limits {
+	const char *id;                 /* the drive_id or iface_id (or device name) */
+	const struct rl_update *u;      /* a drive's; a NIC's receive, transmit */
+	unsigned n;                     /* 1 (drive) or 2 (NIC) */
 };
 
 struct control {

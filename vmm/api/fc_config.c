@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "vmm/api/fc_config.h"
+#include "vmm/api/fc_limiter.h"
 #include "vmm/arch/x86/layout.h"
 
 void fc_config_init(struct fc_config *fc)
@@ -34,8 +35,7 @@ enum kind {
 	K_BOOL,
 	K_UINT,
 	K_NULL, /* a feature ember lacks: only null (or absent) passes, else `why` */
-	K_NO_LIMIT, /* a rate limiter: null, {} or buckets that are all null or {}
-		     * (no limit) pass, else `why` */
+	K_LIMIT, /* a rate limiter (fc_limiter.h) */
 };
 
 struct field {
@@ -51,20 +51,6 @@ static const struct field *find_field(const struct field *f, size_t n, const cha
 		if (strcmp(f[i].key, key) == 0)
 			return &f[i];
 	return NULL;
-}
-
-/* A rate limiter that limits nothing: {} or an object whose members (the
- * buckets) are all null or {}, as clients send harmlessly. */
-static bool no_limit(const json_t *v)
-{
-	if (!json_is_object(v))
-		return false;
-	const char *k;
-	json_t *b;
-	json_object_foreach((json_t *)v, k, b)
-		if (!json_is_null(b) && !(json_is_object(b) && json_object_size(b) == 0))
-			return false;
-	return true;
 }
 
 /* Every key of o is one of f's, of its kind (null counts as absent, except
@@ -102,12 +88,12 @@ static int check_fields(const json_t *o, const struct field *f, size_t n, const 
 		case K_NULL:
 			err_set(err, "%s: %s: %s", what, key, d->why);
 			return -1;
-		case K_NO_LIMIT:
-			if (!no_limit(v)) {
-				err_set(err, "%s: %s: %s", what, key, d->why);
+		case K_LIMIT: {
+			struct rl_update u;
+			if (fc_limiter_parse(v, &u, what, key, err))
 				return -1;
-			}
 			continue;
+		}
 		}
 		if (!ok) {
 			err_set(err, "%s: %s must be %s", what, key, kind_name[d->kind]);
@@ -323,14 +309,23 @@ static int apply_machine_config(struct fc_config *fc, const json_t *o, bool put,
 	return 0;
 }
 
-/* ---- drives ---- */
+/* A rate limiter check_fields has accepted, into c (a PUT: absent buckets
+ * are none). */
+static void limiter(const json_t *o, const char *key, struct rl_config *c)
+{
+	struct rl_update u;
+	struct errbuf ignored;
+	memset(c, 0, sizeof(*c));
+	if (!fc_limiter_parse(json_object_get(o, key), &u, "", key, &ignored))
+		rl_config_apply(c, &u);
+}
 
-#define NO_RATE_LIMITERS "rate limiters arrive with a later change of ember"
+/* ---- drives ---- */
 
 static const struct field drive_fields[] = {
 	{"drive_id", K_STR, true}, {"path_on_host", K_STR}, {"is_root_device", K_BOOL, true},
 	{"is_read_only", K_BOOL}, {"partuuid", K_STR}, {"cache_type", K_STR}, {"io_engine", K_STR},
-	{"rate_limiter", K_NO_LIMIT, false, NO_RATE_LIMITERS},
+	{"rate_limiter", K_LIMIT},
 	{"socket", K_NULL, false, "ember has no vhost-user block devices"},
 };
 
@@ -415,6 +410,7 @@ static int apply_drive(struct fc_config *fc, const char *path_id, const json_t *
 	memset(&b, 0, sizeof(b));
 	strcpy(b.path, path);
 	b.ro = get_bool(o, "is_read_only", false);
+	limiter(o, "rate_limiter", &b.rl);
 
 	/* Firecracker's order: a new root drive goes first, a new other one
 	 * last; a replaced drive keeps its place, unless it became the root,
@@ -450,8 +446,8 @@ static int apply_drive(struct fc_config *fc, const char *path_id, const json_t *
 static const struct field net_fields[] = {
 	{"iface_id", K_STR, true}, {"host_dev_name", K_STR, true}, {"guest_mac", K_STR},
 	{"mtu", K_UINT},
-	{"rx_rate_limiter", K_NO_LIMIT, false, NO_RATE_LIMITERS},
-	{"tx_rate_limiter", K_NO_LIMIT, false, NO_RATE_LIMITERS},
+	{"rx_rate_limiter", K_LIMIT},
+	{"tx_rate_limiter", K_LIMIT},
 };
 
 static int apply_net(struct fc_config *fc, const char *path_id, const json_t *o,
@@ -472,6 +468,8 @@ static int apply_net(struct fc_config *fc, const char *path_id, const json_t *o,
 		return -1;
 	}
 	strcpy(n.tap, tap);
+	limiter(o, "rx_rate_limiter", &n.rx);
+	limiter(o, "tx_rate_limiter", &n.tx);
 	if (mac) {
 		if (!net_parse_mac(mac, strlen(mac), n.mac)) {
 			err_set(err, "%s: guest_mac '%.40s' is not a unicast MAC like 06:00:ac:10:00:02",
@@ -719,13 +717,14 @@ int fc_put_drive(struct fc_config *fc, const char *id, const char *body, size_t 
 /* PATCH /drives/ID: Firecracker's PartialDrive. */
 static const struct field drive_patch_fields[] = {
 	{"drive_id", K_STR, true}, {"path_on_host", K_STR},
-	{"rate_limiter", K_NO_LIMIT, false, NO_RATE_LIMITERS},
+	{"rate_limiter", K_LIMIT},
 };
 
 int fc_patch_drive(struct fc_config *fc, const char *id, const char *body, size_t len,
-		   char *path, struct errbuf *err)
+		   char *path, struct rl_update *limits, struct errbuf *err)
 {
 	path[0] = 0;
+	memset(limits, 0, sizeof(*limits));
 	json_t *o = load_object(body, len, "drives", err);
 	if (!o)
 		return refusal(err);
@@ -741,6 +740,7 @@ int fc_patch_drive(struct fc_config *fc, const char *id, const char *body, size_
 	}
 	if (p)
 		snprintf(path, FC_PATH_MAX, "%s", p);
+	fc_limiter_parse(json_object_get(o, "rate_limiter"), limits, "drives", "rate_limiter", err);
 	r = 0;
 out:
 	json_decref(o);
@@ -752,6 +752,52 @@ void fc_set_drive_path(struct fc_config *fc, const char *id, const char *path)
 	int i = find_id(fc->vm.disk_ids, fc->vm.ndisks, id);
 	if (i >= 0)
 		snprintf(fc->vm.disks[i].path, sizeof(fc->vm.disks[i].path), "%s", path);
+}
+
+void fc_set_drive_limits(struct fc_config *fc, const char *id, const struct rl_update *u)
+{
+	int i = find_id(fc->vm.disk_ids, fc->vm.ndisks, id);
+	if (i >= 0)
+		rl_config_apply(&fc->vm.disks[i].rl, u);
+}
+
+/* PATCH /network-interfaces/ID: Firecracker's PartialNetworkInterface. */
+static const struct field net_patch_fields[] = {
+	{"iface_id", K_STR, true}, {"rx_rate_limiter", K_LIMIT}, {"tx_rate_limiter", K_LIMIT},
+};
+
+int fc_patch_network_interface(struct fc_config *fc, const char *id, const char *body,
+			       size_t len, struct rl_update limits[2], struct errbuf *err)
+{
+	memset(limits, 0, 2 * sizeof(*limits));
+	json_t *o = load_object(body, len, "network-interfaces", err);
+	if (!o)
+		return refusal(err);
+	int r = -1;
+	if (!device_id(o, net_patch_fields, ARRAY_SIZE(net_patch_fields), "iface_id", id,
+		       "network-interfaces", err))
+		goto out;
+	if (fc && find_id(fc->vm.net_ids, fc->vm.nnets, id) < 0) {
+		err_set(err, "network-interfaces: no network interface '%s'", id);
+		goto out;
+	}
+	fc_limiter_parse(json_object_get(o, "rx_rate_limiter"), &limits[0], "network-interfaces",
+			 "rx_rate_limiter", err);
+	fc_limiter_parse(json_object_get(o, "tx_rate_limiter"), &limits[1], "network-interfaces",
+			 "tx_rate_limiter", err);
+	r = 0;
+out:
+	json_decref(o);
+	return r ? refusal(err) : 0;
+}
+
+void fc_set_net_limits(struct fc_config *fc, const char *id, const struct rl_update limits[2])
+{
+	int i = find_id(fc->vm.net_ids, fc->vm.nnets, id);
+	if (i >= 0) {
+		rl_config_apply(&fc->vm.nets[i].rx, &limits[0]);
+		rl_config_apply(&fc->vm.nets[i].tx, &limits[1]);
+	}
 }
 
 int fc_put_network_interface(struct fc_config *fc, const char *id, const char *body, size_t len,
@@ -920,14 +966,15 @@ bool fc_config_equal(const struct fc_config *a, const struct fc_config *b)
 		if (strcmp(p->path, q->path) != 0 || p->ro != q->ro || p->direct != q->direct ||
 		    strcmp(p->serial, q->serial) != 0 || strcmp(x->disk_ids[i], y->disk_ids[i]) != 0 ||
 		    strcmp(d->partuuid, e->partuuid) != 0 || d->writeback != e->writeback ||
-		    d->async != e->async)
+		    d->async != e->async || memcmp(&p->rl, &q->rl, sizeof(p->rl)) != 0)
 			return false;
 	}
 	for (unsigned i = 0; i < x->nnets; i++) {
 		const struct net_opts *p = &x->nets[i], *q = &y->nets[i];
 		if (strcmp(p->tap, q->tap) != 0 || p->mac_set != q->mac_set ||
 		    (p->mac_set && memcmp(p->mac, q->mac, 6) != 0) || p->queues != q->queues ||
-		    p->mtu != q->mtu || strcmp(x->net_ids[i], y->net_ids[i]) != 0)
+		    p->mtu != q->mtu || strcmp(x->net_ids[i], y->net_ids[i]) != 0 ||
+		    memcmp(&p->rx, &q->rx, sizeof(p->rx)) != 0 || memcmp(&p->tx, &q->tx, sizeof(p->tx)) != 0)
 			return false;
 	}
 	for (unsigned i = 0; i < x->nvfio; i++)

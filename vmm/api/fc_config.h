@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include "vmm/config.h"
+#include "vmm/core/rate_limiter.h"
 #include "vmm/lib/util.h"
 
 #define FC_CONFIG_FILE_MAX (1u << 20) /* a config file's bytes, at most */
@@ -92,14 +93,20 @@ int fc_put_network_interface(struct fc_config *fc, const char *id, const char *b
 			     struct errbuf *err);
 int fc_put_logger(struct fc_config *fc, const char *body, size_t len, struct errbuf *err);
 /* PATCH /drives/ID (after the start): drive_id (equal to id), path_on_host
- * (a new image), rate_limiter (null or empty until ember has rate
- * limiters). The new path into path (FC_PATH_MAX bytes; "" when the body
- * changes nothing). fc (NULL: a command-line VM, checked by the caller)
+ * (a new image), rate_limiter (the buckets it gives replace the drive's).
+ * The new path into path (FC_PATH_MAX bytes; "" when not given), the
+ * limits into limits. fc (NULL: a command-line VM, checked by the caller)
  * must have a drive id. 0, or -1 with one line in err. fc is not changed:
- * fc_set_drive_path records the path once the drive has it. */
+ * fc_set_drive_path and fc_set_drive_limits record what the drive took. */
 int fc_patch_drive(struct fc_config *fc, const char *id, const char *body, size_t len,
-		   char *path, struct errbuf *err);
+		   char *path, struct rl_update *limits, struct errbuf *err);
 void fc_set_drive_path(struct fc_config *fc, const char *id, const char *path);
+void fc_set_drive_limits(struct fc_config *fc, const char *id, const struct rl_update *u);
+/* PATCH /network-interfaces/ID (after the start): iface_id, rx_rate_limiter
+ * and tx_rate_limiter into limits[0] and [1]; as fc_patch_drive. */
+int fc_patch_network_interface(struct fc_config *fc, const char *id, const char *body,
+			       size_t len, struct rl_update limits[2], struct errbuf *err);
+void fc_set_net_limits(struct fc_config *fc, const char *id, const struct rl_update limits[2]);
 int fc_put_metrics(struct fc_config *fc, const char *body, size_t len, struct errbuf *err);
 
 /* What ember does not have, by design or not yet: for an API path

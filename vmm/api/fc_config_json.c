@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vmm/api/fc_config.h"
+#include "vmm/api/fc_limiter.h"
 #include "vmm/cmdline.h"
 
 /* Building goes on after a failure: json_object_set_new and
@@ -81,7 +82,7 @@ static json_t *drive(struct jb *b, const struct vm_config *vm, const struct fc_d
 	set(b, o, "cache_type", json_string(d->writeback ? "Writeback" : "Unsafe"));
 	set(b, o, "is_read_only", json_boolean(vm->disks[i].ro));
 	set(b, o, "path_on_host", str_or_null(b, vm->disks[i].path, false));
-	set(b, o, "rate_limiter", json_null());
+	set(b, o, "rate_limiter", fc_limiter_json(&vm->disks[i].rl));
 	set(b, o, "io_engine", json_string(d->async ? "Async" : "Sync"));
 	set(b, o, "socket", json_null());
 	return o;
@@ -98,8 +99,8 @@ static json_t *iface(struct jb *b, const struct vm_config *vm, unsigned i)
 	set(b, o, "host_dev_name", str_or_null(b, n->tap, false));
 	set(b, o, "guest_mac", n->mac_set ? json_string(mac) : json_null());
 	set(b, o, "mtu", n->mtu ? json_integer(n->mtu) : json_null());
-	set(b, o, "rx_rate_limiter", json_null());
-	set(b, o, "tx_rate_limiter", json_null());
+	set(b, o, "rx_rate_limiter", fc_limiter_json(&n->rx));
+	set(b, o, "tx_rate_limiter", fc_limiter_json(&n->tx));
 	return o;
 }
 

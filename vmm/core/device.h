@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "vmm/core/metrics.h"
+#include "vmm/core/rate_limiter.h"
 #include "vmm/core/seccomp.h"
 #include "vmm/lib/util.h"
 
@@ -54,6 +55,11 @@ struct device_ops {
 	 * a new disk image, whose size the guest is told). Main thread. 0, or
 	 * -1 with e set and the device unchanged. */
 	int (*set_backing)(struct device *d, const char *path, struct errbuf *e);
+	/* New rate limits while the VM runs (PATCH): n updates, 1 for a disk,
+	 * 2 for a NIC (receive, transmit). Main thread. 0, or -1 with e set
+	 * (n does not fit the device). */
+	int (*set_rate_limits)(struct device *d, const struct rl_update *u, unsigned n,
+			       struct errbuf *e);
 	/* The guest-visible state back to power-on (a VM reset). */
 	void (*reset)(struct device *d);
 	/* One or more JSON lines (newline-terminated) describing the device. */

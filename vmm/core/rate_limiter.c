@@ -30,6 +30,23 @@ void rl_init(struct rate_limiter *rl, const struct rl_config *c, uint64_t now_ns
 	rl->ops_done = ops;
 }
 
+void rl_config_apply(struct rl_config *c, const struct rl_update *u)
+{
+	if (u->bw_set)
+		c->bw = u->c.bw;
+	if (u->ops_set)
+		c->ops = u->c.ops;
+}
+
+void rl_update(struct rate_limiter *rl, const struct rl_update *u, uint64_t now_ns)
+{
+	if (u->bw_set)
+		bucket_init(&rl->bw, &u->c.bw, now_ns);
+	if (u->ops_set)
+		bucket_init(&rl->ops, &u->c.ops, now_ns);
+	rl->blocked = false;
+}
+
 /* size tokens per refill_ns, for the time since last_ns; the remainder of
  * the division is kept, so no time is lost to rounding. */
 static void refill(struct rl_bucket *b, uint64_t now)

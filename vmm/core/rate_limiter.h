@@ -42,6 +42,16 @@ static inline bool rl_config_on(const struct rl_config *c)
 	return rl_bucket_config_on(&c->bw) || rl_bucket_config_on(&c->ops);
 }
 
+/* A change of limits (PATCH): the buckets given replace the old ones (a
+ * size or refill time of 0 removes one), the others stay as they are. */
+struct rl_update {
+	bool bw_set, ops_set;
+	struct rl_config c;
+};
+
+/* What c becomes after u. */
+void rl_config_apply(struct rl_config *c, const struct rl_update *u);
+
 struct rl_bucket {
 	bool on;
 	uint64_t size, refill_ns;
@@ -62,6 +72,10 @@ struct rate_limiter {
 /* Set up from c (both buckets full) at now_ns; also what a change of limits
  * while the guest runs does (the new buckets start full). */
 void rl_init(struct rate_limiter *rl, const struct rl_config *c, uint64_t now_ns);
+/* Change limits while the guest runs: the buckets u gives start anew and
+ * full, the others keep their state; whatever the limiter was refusing may
+ * be tried again (rl->blocked is cleared: wake the device). */
+void rl_update(struct rate_limiter *rl, const struct rl_update *u, uint64_t now_ns);
 /* Whether it limits anything. */
 static inline bool rl_on(const struct rate_limiter *rl)
 {

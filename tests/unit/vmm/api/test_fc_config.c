@@ -322,27 +322,85 @@ static void drive_every_field(void)
 static void drive_patch(void)
 {
 	char path[FC_PATH_MAX];
+	struct rl_update lim;
 	reset();
 	OK(put_drive("scratch", "/s.img", false, false));
 	snap();
-	OK(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"path_on_host\":\"/big.img\"}"), path, &err));
+	OK(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"path_on_host\":\"/big.img\"}"), path, &lim, &err));
 	CHECK_STR_EQ(path, "/big.img");
 	CHECK_STR_EQ(fc.vm.disks[0].path, "/s.img"); /* not until the drive has it */
-	OK(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"rate_limiter\":{}}"), path, &err));
+	OK(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"rate_limiter\":{}}"), path, &lim, &err));
 	CHECK_STR_EQ(path, "");
-	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"rate_limiter\":{\"ops\":{\"size\":10,\"refill_time\":100}}}"), path, &err),
-		"rate limiters");
-	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"is_read_only\":true}"), path, &err),
+	CHECK(!lim.bw_set && !lim.ops_set);
+	OK(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"rate_limiter\":{\"ops\":{\"size\":10,\"refill_time\":100}}}"), path, &lim, &err));
+	CHECK(!lim.bw_set && lim.ops_set);
+	CHECK_EQ(lim.c.ops.size, 10);
+	CHECK_EQ(lim.c.ops.refill_ms, 100);
+	fc_set_drive_limits(&fc, "scratch", &lim);
+	CHECK_EQ(fc.vm.disks[0].rl.ops.size, 10);
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"rate_limiter\":{\"ops\":{\"size\":10}}}"), path, &lim, &err),
+		"missing field 'refill_time'");
+	snap();
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"is_read_only\":true}"), path, &lim, &err),
 		"is_read_only");
-	REFUSED(fc_patch_drive(&fc, "other", J("{\"drive_id\":\"other\",\"path_on_host\":\"/x\"}"), path, &err),
+	REFUSED(fc_patch_drive(&fc, "other", J("{\"drive_id\":\"other\",\"path_on_host\":\"/x\"}"), path, &lim, &err),
 		"no drive 'other'");
-	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"other\",\"path_on_host\":\"/x\"}"), path, &err),
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"other\",\"path_on_host\":\"/x\"}"), path, &lim, &err),
 		"does not match");
-	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"path_on_host\":\"\"}"), path, &err),
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"path_on_host\":\"\"}"), path, &lim, &err),
 		"path_on_host must be a path");
-	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\""), path, &err), "invalid JSON");
+	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\""), path, &lim, &err), "invalid JSON");
 	fc_set_drive_path(&fc, "scratch", "/big.img");
 	CHECK_STR_EQ(fc.vm.disks[0].path, "/big.img");
+}
+
+static void rate_limiters(void)
+{
+	reset();
+	OK(fc_put_drive(&fc, "d", J("{\"drive_id\":\"d\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
+				   "\"rate_limiter\":{\"bandwidth\":{\"size\":4194304,\"refill_time\":1000,\"one_time_burst\":null},"
+				   "\"ops\":{\"size\":200,\"one_time_burst\":50,\"refill_time\":1000}}}"), &err));
+	CHECK_EQ(fc.vm.disks[0].rl.bw.size, 4194304);
+	CHECK_EQ(fc.vm.disks[0].rl.bw.refill_ms, 1000);
+	CHECK_EQ(fc.vm.disks[0].rl.ops.one_time_burst, 50);
+	OK(fc_put_network_interface(&fc, "eth0", J("{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\","
+				   "\"rx_rate_limiter\":{\"bandwidth\":{\"size\":2500000,\"refill_time\":1000}},"
+				   "\"tx_rate_limiter\":{\"ops\":{\"size\":0,\"refill_time\":100}}}"), &err));
+	CHECK_EQ(fc.vm.nets[0].rx.bw.size, 2500000);
+	CHECK(!rl_config_on(&fc.vm.nets[0].tx)); /* size 0: no bucket */
+	/* GET gives them back, and they round-trip */
+	char *j = fc_config_json(&fc);
+	CHECK(j != NULL);
+	CHECK(strstr(j, "\"rate_limiter\":{\"bandwidth\":{\"size\":4194304,\"one_time_burst\":null,\"refill_time\":1000},\"ops\":{\"size\":200,\"one_time_burst\":50,\"refill_time\":1000}}") != NULL);
+	CHECK(strstr(j, "\"tx_rate_limiter\":null") != NULL);
+	free(j);
+	snap();
+	static const char *const bad[] = {
+		"{\"bandwidth\":{\"size\":-1,\"refill_time\":1}}",
+		"{\"bandwidth\":{\"size\":1}}",
+		"{\"bandwidth\":{\"refill_time\":1}}",
+		"{\"bandwidth\":{\"size\":1,\"refill_time\":1,\"speed\":2}}",
+		"{\"bw\":{}}",
+		"{\"ops\":7}",
+		"[1]",
+		"{\"ops\":{\"size\":9007199254740993,\"refill_time\":1}}",
+		"{\"ops\":{\"size\":\"10\",\"refill_time\":1}}",
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		char body[512];
+		snprintf(body, sizeof(body), "{\"drive_id\":\"d\",\"path_on_host\":\"/d\",\"is_root_device\":false,\"rate_limiter\":%s}", bad[i]);
+		REFUSED(fc_put_drive(&fc, "d", J(body), &err), "rate_limiter");
+	}
+	/* PATCH of an interface: each limiter's buckets, or nothing */
+	struct rl_update u[2];
+	OK(fc_patch_network_interface(&fc, "eth0", J("{\"iface_id\":\"eth0\",\"tx_rate_limiter\":{\"bandwidth\":{\"size\":1000,\"refill_time\":10}}}"), u, &err));
+	CHECK(!u[0].bw_set && !u[0].ops_set && u[1].bw_set && !u[1].ops_set);
+	fc_set_net_limits(&fc, "eth0", u);
+	CHECK_EQ(fc.vm.nets[0].tx.bw.size, 1000);
+	CHECK_EQ(fc.vm.nets[0].rx.bw.size, 2500000); /* unchanged */
+	snap();
+	REFUSED(fc_patch_network_interface(&fc, "eth1", J("{\"iface_id\":\"eth1\"}"), u, &err), "no network interface");
+	REFUSED(fc_patch_network_interface(&fc, "eth0", J("{\"iface_id\":\"eth0\",\"host_dev_name\":\"x\"}"), u, &err), "unknown field");
 }
 
 static void drive_refusals(void)
@@ -372,8 +430,8 @@ static void drive_refusals(void)
 		 "missing field 'path_on_host'"},
 		{put_drive_b, "{\"drive_id\":\"b\",\"path_on_host\":\"/b\",\"is_root_device\":\"no\"}",
 		 "is_root_device must be a boolean"},
-		{put_drive_b, "{\"drive_id\":\"b\",\"path_on_host\":\"/b\",\"is_root_device\":false," "\"rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":100}}}",
-		 "rate_limiter: rate limiters arrive with a later change"},
+		{put_drive_b, "{\"drive_id\":\"b\",\"path_on_host\":\"/b\",\"is_root_device\":false," "\"rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":-100}}}",
+		 "rate_limiter.bandwidth.refill_time must be an integer"},
 		{put_drive_b, "{\"drive_id\":\"b\",\"is_root_device\":false,\"socket\":\"/s\"}",
 		 "ember has no vhost-user block devices"},
 		{put_drive_b, "{\"drive_id\":\"b\",\"path_on_host\":\"/b\",\"is_root_device\":false,\"cache_type\":\"None\"}",
@@ -515,10 +573,10 @@ static void net_refusals(void)
 		 "mtu must be from 68 to 65535"},
 		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"mtu\":65536}",
 		 "mtu must be from 68 to 65535"},
-		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"rx_rate_limiter\":{\"ops\":{\"size\":10,\"refill_time\":100}}}",
-		 "rx_rate_limiter: rate limiters arrive with a later change"},
-		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"tx_rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":1}}}",
-		 "tx_rate_limiter: rate limiters"},
+		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"rx_rate_limiter\":{\"ops\":{\"size\":10,\"refill\":100}}}",
+		 "rx_rate_limiter.ops: unknown field 'refill'"},
+		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"tx_rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":1},\"ops\":[]}}",
+		 "tx_rate_limiter.ops must be an object"},
 		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap0\"}",
 		 "host_dev_name 'tap0' is already used by interface 'eth0'"},
 		{put_net_eth1, "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"guest_mac\":\"06:00:00:00:00:01\"}",
@@ -929,6 +987,7 @@ int main(void)
 	RUN(drive_every_field);
 	RUN(drive_refusals);
 	RUN(drive_patch);
+	RUN(rate_limiters);
 	RUN(drive_root_goes_first);
 	RUN(drive_partuuid_goes_with_its_drive);
 	RUN(drive_replaced_in_place);

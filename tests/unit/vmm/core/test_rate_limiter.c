@@ -168,6 +168,33 @@ static void change_starts_full(void)
 		CHECK(rl_consume(&rl, 1 << 30, 0, &w));
 }
 
+static void update_keeps_what_is_not_given(void)
+{
+	memset(&rl, 0, sizeof(rl));
+	struct rl_config c = {.bw = {.size = 1000, .refill_ms = 100}, .ops = {.size = 2, .refill_ms = 100}};
+	uint64_t w;
+	rl_init(&rl, &c, 0);
+	CHECK(rl_consume(&rl, 1000, 0, &w));
+	CHECK(!rl_consume(&rl, 1000, 0, &w));
+	/* a new ops bucket only: bytes still owed, ops full */
+	struct rl_update u = {.ops_set = true, .c.ops = {.size = 50, .refill_ms = 100}};
+	rl_update(&rl, &u, 0);
+	CHECK(!rl.blocked);
+	CHECK_EQ(rl.ops.budget, 50);
+	CHECK_EQ(rl.bw.budget, 0);
+	CHECK(!rl_consume(&rl, 1, 0, &w));
+	/* the byte bucket removed (size 0): nothing but ops limits */
+	struct rl_update off = {.bw_set = true};
+	rl_update(&rl, &off, 0);
+	CHECK(!rl.bw.on);
+	CHECK(rl_consume(&rl, 1 << 30, 0, &w));
+	struct rl_config cfg = c;
+	rl_config_apply(&cfg, &u);
+	rl_config_apply(&cfg, &off);
+	CHECK_EQ(cfg.ops.size, 50);
+	CHECK(!rl_bucket_config_on(&cfg.bw));
+}
+
 static void parse_bucket(void)
 {
 	struct rl_bucket_config b;
@@ -197,6 +224,7 @@ int main(void)
 	RUN(both_buckets_all_or_nothing);
 	RUN(may_start_and_charge);
 	RUN(change_starts_full);
+	RUN(update_keeps_what_is_not_given);
 	RUN(parse_bucket);
 	return check_summary();
 }
