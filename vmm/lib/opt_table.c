@@ -63,7 +63,7 @@ void opt_usage(const struct opt_table *t, FILE *f, int width)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct opt_def *d = entry(t, i);
-		char left[64];
+		char left[160];
 		snprintf(left, sizeof(left), "--%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
 		if ((int)strlen(left) > width)
 			fprintf(f, "  %s\n  %-*s %s\n", left, width, "", d->help);
