@@ -11,7 +11,8 @@
  *            standard layout (desc at 0, avail, used right after), bit3 split
  *            RAM (512 KiB low + 512 KiB at 4 GiB), bit4 "other vCPU": before
  *            each pop, store a 16-bit value into guest RAM (records taken from
- *            the end of the image)
+ *            the end of the image), bit5 "rate limited": each chain popped is
+ *            handed back (vq_unpop) and popped again
  *   [2..3]   starting index (last_avail = used_idx), little-endian
  *   [4..15]  desc, avail, used guest-physical addresses (u32 LE) for bit2
  *   [16..]   guest RAM image from guest-physical 0 (rest of RAM zero)
@@ -115,6 +116,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		ASSERT(vq.last_avail == (uint16_t)(before + 1));
+		if (data[1] & 32) {
+			/* A rate limiter refused it: handed back, then taken again
+			 * (validated anew; the same chain, guest memory being as it
+			 * was: use_chain below writes into the buffers, which a
+			 * hostile layout may overlap with the rings) */
+			uint16_t head = chain.head;
+			uint64_t in = chain.in_bytes, out = chain.out_bytes;
+			vq_unpop(&vq, 1);
+			ASSERT(vq.last_avail == before);
+			ASSERT(vq_pop(&vq, &chain) == 1);
+			ASSERT(chain.head == head && chain.in_bytes == in && chain.out_bytes == out);
+		}
 		use_chain(&chain, vq.size);
 		vq_push(&vq, chain.head, (uint32_t)(chain.in_bytes > 0xffffffffu ? 0xffffffffu
 										 : chain.in_bytes));

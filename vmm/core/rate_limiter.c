@@ -72,13 +72,16 @@ static void refill(struct rl_bucket *b, uint64_t now)
 	}
 }
 
-/* How long until the bucket holds want tokens (0: it does). */
-static uint64_t wait_for(const struct rl_bucket *b, int64_t want)
+/* How long from now until the bucket holds want tokens (0: it does). Its
+ * refill counts from last_ns, which a caller's clock may be behind. */
+static uint64_t wait_for(const struct rl_bucket *b, int64_t want, uint64_t now)
 {
 	if (!b->on || b->budget >= want)
 		return 0;
 	unsigned __int128 missing = (unsigned __int128)(uint64_t)(want - b->budget);
 	unsigned __int128 ns = (missing * b->refill_ns - b->frac + b->size - 1) / b->size;
+	if (b->last_ns > now)
+		ns += b->last_ns - now;
 	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }
 
@@ -90,14 +93,14 @@ static uint64_t after_burst(const struct rl_bucket *b, uint64_t n)
 
 /* Whether n tokens may be taken now, and how long to wait if not. A request
  * larger than the bucket waits for a full bucket, then goes (into debt). */
-static bool fits(const struct rl_bucket *b, uint64_t n, uint64_t *wait)
+static bool fits(const struct rl_bucket *b, uint64_t n, uint64_t now, uint64_t *wait)
 {
 	if (!b->on)
 		return true;
 	uint64_t need = after_burst(b, n);
 	if (need == 0)
 		return true;
-	uint64_t w = wait_for(b, need > b->size ? (int64_t)b->size : (int64_t)need);
+	uint64_t w = wait_for(b, need > b->size ? (int64_t)b->size : (int64_t)need, now);
 	if (w == 0)
 		return true;
 	if (w > *wait)
@@ -130,8 +133,8 @@ bool rl_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns, uint64
 		return false;
 	refill(&rl->bw, now_ns);
 	refill(&rl->ops, now_ns);
-	bool ok = fits(&rl->bw, bytes, wait_ns);
-	ok = fits(&rl->ops, 1, wait_ns) && ok;
+	bool ok = fits(&rl->bw, bytes, now_ns, wait_ns);
+	ok = fits(&rl->ops, 1, now_ns, wait_ns) && ok;
 	if (!ok) {
 		refused(rl);
 		return false;
@@ -155,9 +158,9 @@ bool rl_may_start(struct rate_limiter *rl, uint64_t now_ns, uint64_t *wait_ns)
 	refill(&rl->ops, now_ns);
 	uint64_t w = 0;
 	if (rl->bw.on && !rl->bw.burst)
-		w = wait_for(&rl->bw, 1);
+		w = wait_for(&rl->bw, 1, now_ns);
 	if (rl->ops.on && !rl->ops.burst) {
-		uint64_t w2 = wait_for(&rl->ops, 1);
+		uint64_t w2 = wait_for(&rl->ops, 1, now_ns);
 		if (w2 > w)
 			w = w2;
 	}
