@@ -126,6 +126,21 @@ static const char *drop_words(const char *user, char *buf, size_t cap)
 	return dropped ? buf : user;
 }
 
+/* Where the word "--" (outside double quotes) starts in s, or NULL: what
+ * follows it is init's, not the kernel's. */
+static const char *init_part(const char *s)
+{
+	bool quoted = false;
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && p[0] == '-' && p[1] == '-' && (p == s || p[-1] == ' ') &&
+			 (p[2] == ' ' || p[2] == '\0'))
+			return p;
+	}
+	return NULL;
+}
+
 int cmdline_for_config(const struct vm_config *c, char *out, size_t cap, struct errbuf *err)
 {
 	char root[sizeof("root=PARTUUID=") + VM_PARTUUID_MAX];
@@ -133,12 +148,32 @@ int cmdline_for_config(const struct vm_config *c, char *out, size_t cap, struct 
 	if (c->root_disk)
 		snprintf(root, sizeof(root), "root=%s%s", c->root_partuuid[0] ? "PARTUUID=" : "/dev/vda",
 			 c->root_partuuid);
-	static char user[4096];
+	static char user[4096], kernel[4096];
+	const char *u = c->cmdline_replaces_default ? drop_words(c->cmdline, user, sizeof(user))
+						    : c->cmdline;
+	/* The root words are the kernel's: before a "--" in the user's part
+	 * (a Firecracker client's boot_args may carry init's arguments). */
+	const char *rest = u ? init_part(u) : NULL;
+	if (rest && c->root_disk) {
+		size_t n = (size_t)(rest - u);
+		if (n >= sizeof(kernel)) {
+			err_set(err, "kernel command line too long");
+			return -1;
+		}
+		memcpy(kernel, u, n);
+		while (n && kernel[n - 1] == ' ')
+			n--;
+		kernel[n] = '\0';
+		u = kernel;
+	} else {
+		rest = NULL;
+	}
 	const char *parts[] = {
 		c->cmdline_replaces_default ? NULL : CMDLINE_DEFAULT,
-		c->cmdline_replaces_default ? drop_words(c->cmdline, user, sizeof(user)) : c->cmdline,
+		u,
 		root,
 		c->root_disk ? (c->disks[0].ro ? "ro" : "rw") : NULL,
+		rest,
 	};
 	return build(parts, ARRAY_SIZE(parts), c->guest_argv, c->guest_argc, out, cap, err);
 }

@@ -37,7 +37,7 @@ below() {
 
 # span OUT KEY: the seconds between the two uptimes of the guest's "KEY A B" line.
 span() {
-	awk -v k="$2" '$1 == k { printf "%.2f", $3 - $2 }' <(tr -d '\r' <"$1")
+	tr -d '\r' <"$1" | awk -v k="$2" '$1 == k { printf "%.2f", $3 - $2 }'
 }
 
 # cpu_ticks PID N: user+system ticks of the process's Nth blk-io thread (by thread id).
@@ -99,7 +99,7 @@ t_disk_bandwidth_ops_and_change() {
 	# waiting on a timer costs nothing: at most the unlimited thread's CPU twice, plus 0.3 s
 	[ "$lim_cpu" -le $((2 * free_cpu + 30)) ] || { echo "limited blk-io thread: $lim_cpu ticks, unlimited $free_cpu"; return 1; }
 	# blocks 1-3 at 1 MiB/s (one a second), the 8 after the PATCH at once
-	t=$(awk '$1 == "blk" && $2 == 1 {a = $3} $1 == "blk" && $2 == 3 {b = $3} END {printf "%.2f", b - a}' <(tr -d '\r' <"$T_TMP/out"))
+	t=$(tr -d '\r' <"$T_TMP/out" | awk '$1 == "blk" && $2 == 1 {a = $3} $1 == "blk" && $2 == 3 {b = $3} END {printf "%.2f", b - a}')
 	echo "blocks 1 to 3: $t s; PATCH to the last block: $(calc "$after - $before") s"
 	within "$t" 2 15 || { echo "before the PATCH: $t s for 2 MiB, want 2 s"; return 1; }
 	below "$(calc "$after - $before")" 1.5 ||

@@ -252,6 +252,18 @@ static void config_root_device(void)
 	c.root_disk = false; /* a partuuid without a root device says nothing */
 	CHECK_EQ(build_config(&c), 0);
 	CHECK_STR_EQ(out, "a=1 -- true");
+	/* boot_args with init's part: the root words go before its "--"
+	 * (not inside quotes, and a word like --x is not it) */
+	c.guest_argc = 0;
+	c.root_disk = true;
+	c.root_partuuid[0] = 0;
+	c.disks[0].ro = false;
+	c.cmdline = "a=1 --x \"b -- c\" -- sh -c \"echo -- hi\"";
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "a=1 --x \"b -- c\" root=/dev/vda rw -- sh -c \"echo -- hi\"");
+	c.cmdline = "-- init-arg";
+	CHECK_EQ(build_config(&c), 0);
+	CHECK_STR_EQ(out, "root=/dev/vda rw -- init-arg");
 }
 
 int main(void)
