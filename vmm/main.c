@@ -126,17 +126,31 @@ static void api_request(struct machine *m)
 		if (r)
 			log_warn("PATCH /drives/%s: %s", cd->id, e.msg);
 		control_done(api->ctl, r, r ? e.msg : NULL);
+	} else if (kind == CONTROL_SET_LIMITS) {
+		const struct control_limits *cl = arg;
+		struct device *d = device_list_find(&vm->devices, cl->id);
+		struct errbuf e = {{0}};
+		int r = -1;
+		if (!d || !d->ops->set_rate_limits)
+			err_set(&e, "no drive or network interface '%s'", cl->id);
+		else
+			r = d->ops->set_rate_limits(d, cl->u, cl->n, &e);
+		if (!r)
+			log_info("rate limits of %s changed", cl->id);
+		control_done(api->ctl, r, r ? e.msg : NULL);
 	} else if (kind == CONTROL_PAUSE) {
 		int r = pause_vm(vm);
 		set_state(API_PAUSED);
 		if (!r)
 			log_info("VM paused");
 		control_done(api->ctl, r, r ? "the microVM did not pause within 1 s" : NULL);
-	} else {
+	} else if (kind == CONTROL_RESUME) {
 		resume_vm(vm);
 		set_state(API_RUNNING);
 		log_info("VM resumed");
 		control_done(api->ctl, 0, NULL);
+	} else {
+		control_done(api->ctl, -1, "ember cannot do that (an unknown request)");
 	}
 }
 

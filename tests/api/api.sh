@@ -168,8 +168,13 @@ t_patch_drive_new_image() {
 	expect_api 400 '"fault_message":".*no network interface' "$s" PATCH /network-interfaces/eth0 '{"iface_id":"eth0"}' || { kill $pid; return 1; }
 	[ "$(api "$s" GET /vm/config)" = "$cfg" ] || { echo "a refused PATCH changed the configuration"; kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PATCH /drives/scratch '{"drive_id":"scratch","rate_limiter":{}}' || { kill $pid; return 1; }
-	# new limits while it runs (the main thread wakes the drive's I/O thread)
+	# new limits while it runs (the main thread wakes the drive's I/O
+	# thread): the drive has them (its SIGUSR1 line), not only the configuration
+	kill -USR1 $pid
+	wait_for '^\{"device":"vda","size":1048576,"rate_limiter":\{"on":false' "$T_TMP/err" $pid || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PATCH /drives/scratch '{"drive_id":"scratch","rate_limiter":{"bandwidth":{"size":1000,"refill_time":100}}}' || { kill $pid; return 1; }
+	kill -USR1 $pid
+	wait_for '^\{"device":"vda","size":1048576,"rate_limiter":\{"on":true' "$T_TMP/err" $pid || { kill $pid; return 1; }
 	expect_api 200 '"rate_limiter":\{"bandwidth":\{"size":1000,"one_time_burst":null,"refill_time":100\},"ops":null\}' "$s" GET /vm/config || { kill $pid; return 1; }
 	cfg=$(api "$s" GET /vm/config) || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PATCH /drives/scratch "{\"drive_id\":\"scratch\",\"path_on_host\":\"$T_TMP/big.img\"}" || { kill $pid; return 1; }
