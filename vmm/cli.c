@@ -260,7 +260,7 @@ static const struct cli_option options[] = {
 	{{"id", "ID", "the VM's name in the API (1-64 letters, digits and '-'; default anonymous-instance)"}, NULL, set_id},
 	{{"log-path", "PATH", "also write ember's log lines to PATH (a file, created if missing, or a named pipe) in Firecracker's format"}, NULL, set_log_path},
 	{{"level", "LEVEL", "the log file's level: Error, Warning, Info (default), Debug, Trace or Off"}, NULL, set_level},
-	{{"metrics-path", "PATH", "write Firecracker's metrics as a JSON line to PATH every 60 s, on FlushMetrics and at exit"}, NULL, set_metrics_path},
+	{{"metrics-path", "PATH", "write Firecracker's metrics as a JSON line to PATH when the VM starts, every 60 s, on FlushMetrics and at exit"}, NULL, set_metrics_path},
 	{{"help", NULL, "show this help and exit"}, NULL, set_help},
 	{{"version", NULL, "show ember's version and exit"}, NULL, set_version},
 };

@@ -404,6 +404,7 @@ int main(int argc, char **argv)
 	if (status == 0) {
 		set_state(API_RUNNING);
 		log_info("VM started");
+		observe_flush(&obs, &m.vm); /* a metrics line at the start (InstanceStart) */
 #ifdef EMBER_TEST_HOOKS
 		/* Test builds only: EMBER_TEST_FORBIDDEN=main makes the main
 		 * thread try to start a process, which its filter forbids. */

@@ -1,8 +1,9 @@
 /* observe.h: Firecracker's log file and metrics for one ember process: opens
  * the files that --log-path/--metrics-path, the config file's "logger" and
  * "metrics" or PUT /logger and PUT /metrics name (main thread, before the
- * seccomp filters), and writes a metrics line on each flush: every 60 s
- * while the VM runs (a timerfd in the main loop), on FlushMetrics, at exit.
+ * seccomp filters), and writes a metrics line on each flush: when the VM
+ * starts, every 60 s while it runs (a timerfd in the main loop), on
+ * FlushMetrics, at exit.
  * The line has Firecracker's groups in Firecracker's order: api_server, the
  * drives' block_ID and block, get_api_requests, uart (and the i8042's),
  * latencies_us, logger, the NICs' net_ID and net, patch_api_requests,
