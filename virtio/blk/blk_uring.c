@@ -177,7 +177,7 @@ static bool admit(struct blk_queue_io *q, const struct blk_req *r)
 {
 	uint64_t bytes = r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT ? r->len : 0;
 	uint64_t wait;
-	if (rl_consume(q->rl, bytes, now_ns(), &wait))
+	if (rl_consume(q->rl, bytes, rl_on(q->rl) ? now_ns() : 0, &wait))
 		return true;
 	q->throttled = true;
 	if (wait && q->rl_timer_fd >= 0 && rl_timer_arm(q->rl_timer_fd, wait) < 0)

@@ -172,7 +172,8 @@ static void rl_arm(struct net_io *n, unsigned which, uint64_t wait)
 static bool rx_admit(struct net_io *n, struct net_pair_io *q)
 {
 	uint64_t wait;
-	if (!n->rl[NET_RL_RX] || rl_may_start(n->rl[NET_RL_RX], now_ns(), &wait))
+	struct rate_limiter *rl = n->rl[NET_RL_RX];
+	if (!rl || !rl_on(rl) || rl_may_start(rl, now_ns(), &wait))
 		return true;
 	q->rx_throttled = true;
 	rl_arm(n, NET_RL_RX, wait);
@@ -183,7 +184,8 @@ static bool rx_admit(struct net_io *n, struct net_pair_io *q)
 static bool tx_admit(struct net_io *n, struct net_pair_io *q, uint64_t bytes)
 {
 	uint64_t wait;
-	if (!n->rl[NET_RL_TX] || rl_consume(n->rl[NET_RL_TX], bytes, now_ns(), &wait))
+	struct rate_limiter *rl = n->rl[NET_RL_TX];
+	if (!rl || rl_consume(rl, bytes, rl_on(rl) ? now_ns() : 0, &wait))
 		return true;
 	q->tx_throttled = true;
 	rl_arm(n, NET_RL_TX, wait);
@@ -330,8 +332,9 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 	q->rx_pushed = true;
 	STAT_ADD(n, rx_packets, 1);
 	STAT_ADD(n, rx_bytes, (uint32_t)res - NET_HDR_LEN);
-	if (n->rl[NET_RL_RX])
-		rl_charge(n->rl[NET_RL_RX], (uint32_t)res - NET_HDR_LEN, now_ns());
+	struct rate_limiter *rl = n->rl[NET_RL_RX];
+	if (rl)
+		rl_charge(rl, (uint32_t)res - NET_HDR_LEN, rl_on(rl) ? now_ns() : 0);
 }
 
 /* ---- transmit ---- */

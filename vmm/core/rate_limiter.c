@@ -118,10 +118,15 @@ static void take(struct rl_bucket *b, uint64_t n)
 	b->budget -= n > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)n;
 }
 
+/* The counters have one writer (the device's thread, or the main thread
+ * under the device's lock) and readers elsewhere: relaxed stores, no
+ * locked read-modify-write on every request. */
+#define ADD(field, v) __atomic_store_n(&(field), (field) + (v), __ATOMIC_RELAXED)
+
 static void refused(struct rate_limiter *rl)
 {
 	rl->blocked = true;
-	__atomic_fetch_add(&rl->throttled, 1, __ATOMIC_RELAXED);
+	ADD(rl->throttled, 1);
 }
 
 bool rl_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns, uint64_t *wait_ns)
@@ -142,8 +147,8 @@ bool rl_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns, uint64
 	take(&rl->bw, bytes);
 	take(&rl->ops, 1);
 pass:
-	__atomic_fetch_add(&rl->bytes, bytes, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&rl->ops_done, 1, __ATOMIC_RELAXED);
+	ADD(rl->bytes, bytes);
+	ADD(rl->ops_done, 1);
 	return true;
 }
 
@@ -179,8 +184,8 @@ void rl_charge(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns)
 		take(&rl->bw, bytes);
 		take(&rl->ops, 1);
 	}
-	__atomic_fetch_add(&rl->bytes, bytes, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&rl->ops_done, 1, __ATOMIC_RELAXED);
+	ADD(rl->bytes, bytes);
+	ADD(rl->ops_done, 1);
 }
 
 int rl_timer_arm(int timer_fd, uint64_t wait_ns)
