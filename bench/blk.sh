@@ -4,7 +4,9 @@
 # device (brd, /dev/ram0) opened with O_DIRECT by both. The guest runs
 # bench/blkbench (added to the initramfs as a second cpio archive): sequential
 # 1 MiB writes and reads, then 4 KiB random reads from 4 threads; ember runs
-# with and without its seccomp filters. Host CPU is
+# with and without its seccomp filters, and with a rate limiter that never
+# binds (what limiting costs; virtio only). BENCH_BLK_ONLY=REGEX runs only the
+# rows whose names match (ember, ember_limited, ember_nosec, qemu). Host CPU is
 # the VMM process's user+system time for the workload run minus that of a run
 # that only boots and exits (so boot cost cancels out), also divided by the
 # guest I/Os done (2 x MiB one-MiB requests plus the random reads). Prints a Markdown
@@ -56,6 +58,14 @@ ember() { # console-file command [ember options...]
 		--mem 512 --console "file:$1" "${DEVOPT[@]}" -- sh -c "$2"
 }
 ember_nosec() { ember "$1" "$2" --seccomp off; } # without filters: what they cost
+# a rate limiter far above what the guest does (64 GiB and 10^7 requests a
+# second): what checking every request against the buckets costs
+ember_limited() {
+	local saved=("${DEVOPT[@]}")
+	DEVOPT[1]="${DEVOPT[1]},bw=64G/1000,ops=10000000/1000"
+	ember "$1" "$2"
+	DEVOPT=("${saved[@]}")
+}
 qemu() {
 	build/bench/runstat qemu-system-x86_64 -M microvm,pcie=on,rtc=off -enable-kvm -cpu host \
 		-m 512 -nodefaults -no-user-config -display none -no-reboot -serial "file:$1" \
@@ -85,19 +95,24 @@ run() {
 		done
 	fi
 }
+ONLY=${BENCH_BLK_ONLY:-.} # a regex: only the rows whose names match (e.g. '^ember')
+# wanted NAME: a row to run (a rate limiter is a virtio-blk option: not with --vfio)
+wanted() { [[ $1 =~ $ONLY ]] && { [ "$1" != ember_limited ] || [ "${DEVOPT[0]}" = --disk ]; }; }
 for _ in $(seq 1 "$ROUNDS"); do
-	run ember work 0
-	run qemu work 1   # isa-debug-exit: status 0 becomes 1
-	run ember_nosec work 0
-	run ember base 0
-	run qemu base 1
-	run ember_nosec base 0
+	for kind in work base; do
+		for name in ember qemu ember_nosec ember_limited; do
+			wanted "$name" || continue
+			want=0
+			[ "$name" = qemu ] && want=1 # isa-debug-exit: status 0 becomes 1
+			run "$name" "$kind" "$want"
+		done
+	done
 done
 
 median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 # spread FILE: " (lowest-highest)" of the rounds, nothing for one round.
 spread() { sort -g "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {if (NR > 1) printf " (%s-%s)", lo, hi}'; }
-row() { # name label
+row_of() { # name label
 	local w r i cw cb
 	w="$(median "$tmp/$1.seqwrite")$(spread "$tmp/$1.seqwrite")"
 	r="$(median "$tmp/$1.seqread")$(spread "$tmp/$1.seqread")"
@@ -112,6 +127,8 @@ row() { # name label
 }
 echo "| VMM ($LABEL, $MIB MiB, ${SECS} s random, median of $ROUNDS (lowest-highest)) | seq write 1 MiB (MiB/s) | seq read 1 MiB (MiB/s) | 4 KiB random read, 4 threads (IOPS) | host CPU for the workload (s) | host CPU per guest I/O (µs) |"
 echo "|---|---:|---:|---:|---:|---:|"
+row() { if wanted "$1"; then row_of "$@"; fi; }
 row ember ember
+row ember_limited "ember, rate limiter on (never binding)"
 row ember_nosec "ember --seccomp off"
 row qemu "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') microvm, $QLABEL"
