@@ -2,11 +2,13 @@
 # tests/rate/rate.sh: rate limiters on a Linux guest's disks and NIC.
 #  - disk: bw=4M/1000 gives 32 MiB (16 written, 16 read, O_DIRECT) in 8 s
 #    +-15% once the full bucket is spent; ops=200/1000 gives 4 KiB reads
-#    from four readers at 200 IOPS +-15%; an unlimited disk moves the same
+#    from four readers at 200 IOPS +-15% (after 400 reads that spend the
+#    bucket and what refills meanwhile); an unlimited disk moves the same
 #    32 MiB with no wait, and the limited disk's I/O thread spends no more
 #    CPU than the unlimited one's (the limiter waits on a timer: no spin);
 #  - a limit changed through PATCH /drives while a transfer runs changes its
-#    rate at once (1 MiB/s to 16 MiB/s);
+#    rate at once (1 MiB/s to 16 MiB/s: the blocks after it come as fast as
+#    the guest starts its dd processes);
 #  - NIC: rx-bw and tx-bw of 20 Mbit/s give iperf3 rates of 20 Mbit/s +-15%
 #    each way; a 4 MiB TCP transfer from the guest under the limit arrives
 #    whole (sha256), with no frame dropped (SIGUSR1 counters) and the limiter
@@ -53,8 +55,8 @@ GUEST_DISK=$(tr "\n" " " <<<"up() { cut -d' ' -f1 /proc/uptime; };
 dd if=/dev/vda of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null;
 a=\$(up); dd if=/dev/zero of=/dev/vda bs=1M count=16 oflag=direct 2>/dev/null;
 dd if=/dev/vda of=/dev/null bs=1M count=16 skip=16 iflag=direct 2>/dev/null; echo bw \$a \$(up);
-dd if=/dev/vdb of=/dev/null bs=4k count=200 iflag=direct 2>/dev/null;
-a=\$(up); for j in 0 1 2 3; do dd if=/dev/vdb of=/dev/null bs=4k count=250 skip=\$((200+j*250)) iflag=direct 2>/dev/null & done; wait; echo ops \$a \$(up);
+for j in 0 1 2 3; do dd if=/dev/vdb of=/dev/null bs=4k count=100 skip=\$((j*100)) iflag=direct 2>/dev/null & done; wait;
+a=\$(up); for j in 0 1 2 3; do dd if=/dev/vdb of=/dev/null bs=4k count=250 skip=\$((400+j*250)) iflag=direct 2>/dev/null & done; wait; echo ops \$a \$(up);
 a=\$(up); dd if=/dev/zero of=/dev/vdd bs=1M count=16 oflag=direct 2>/dev/null;
 dd if=/dev/vdd of=/dev/null bs=1M count=16 skip=16 iflag=direct 2>/dev/null; echo free \$a \$(up);
 echo disks-done; i=0; while [ \$i -lt 12 ]; do dd if=/dev/vdc of=/dev/null bs=1M count=1 skip=\$i iflag=direct 2>/dev/null;
@@ -102,7 +104,12 @@ t_disk_bandwidth_ops_and_change() {
 	t=$(tr -d '\r' <"$T_TMP/out" | awk '$1 == "blk" && $2 == 1 {a = $3} $1 == "blk" && $2 == 3 {b = $3} END {printf "%.2f", b - a}')
 	echo "blocks 1 to 3: $t s; PATCH to the last block: $(calc "$after - $before") s"
 	within "$t" 2 15 || { echo "before the PATCH: $t s for 2 MiB, want 2 s"; return 1; }
-	below "$(calc "$after - $before")" 1.5 ||
+	# after it: each block as fast as the guest starts a dd (well under the
+	# second a block took before), all 8 in under half the old rate's 8 s
+	t=$(tr -d '\r' <"$T_TMP/out" | awk '$1 == "blk" && $2 == 4 {a = $3} $1 == "blk" && $2 == 11 {b = $3} END {printf "%.2f", (b - a) / 7}')
+	echo "blocks 5 to 11: $t s each"
+	below "$t" 0.5 || { echo "after the PATCH: $t s per MiB, want under 0.5"; return 1; }
+	below "$(calc "$after - $before")" 4 ||
 		{ echo "8 MiB after the PATCH took too long (at 1 MiB/s it would take 8 s)"; return 1; }
 }
 
