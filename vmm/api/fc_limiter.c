@@ -48,9 +48,13 @@ static int bucket(const json_t *v, bool *set, struct rl_bucket_config *b, const 
 			have[0] ? "refill_time" : "size");
 		return -1;
 	}
-	b->size = val[0];
-	b->one_time_burst = val[1];
-	b->refill_ms = val[2];
+	/* A size or refill_time of 0 is no bucket: stored as all zeros, so
+	 * that the configuration reads back as it was given (null). */
+	if (val[0] && val[2]) {
+		b->size = val[0];
+		b->one_time_burst = val[1];
+		b->refill_ms = val[2];
+	}
 	return 0;
 }
 

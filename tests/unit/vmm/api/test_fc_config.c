@@ -368,6 +368,7 @@ static void rate_limiters(void)
 				   "\"tx_rate_limiter\":{\"ops\":{\"size\":0,\"refill_time\":100}}}"), &err));
 	CHECK_EQ(fc.vm.nets[0].rx.bw.size, 2500000);
 	CHECK(!rl_config_on(&fc.vm.nets[0].tx)); /* size 0: no bucket */
+	CHECK_EQ(fc.vm.nets[0].tx.ops.refill_ms, 0); /* stored as none, so GET gives null */
 	/* GET gives them back, and they round-trip */
 	char *j = fc_config_json(&fc);
 	CHECK(j != NULL);
