@@ -180,16 +180,21 @@ static int save_cpuid(int fd, struct x86_vcpu_state *s, struct errbuf *err)
 		err_set(err, "out of memory");
 		return -1;
 	}
-	c->h.nent = X86_VCPU_MAX_CPUID;
+	/* Older kernels (Linux 6.1) leave nent as it was on success, so the
+	 * entries KVM did not fill stay as zeroed here: drop them (a real
+	 * entry is never all zero: leaf 0 holds the highest leaf and the
+	 * vendor; every other has a function). */
 	int r = 0;
+	c->h.nent = X86_VCPU_MAX_CPUID;
 	if (ioctl(fd, KVM_GET_CPUID2, c) < 0) {
 		r = kfail(err, "KVM_GET_CPUID2");
-	} else if (c->h.nent > X86_VCPU_MAX_CPUID) {
-		err_set(err, "KVM_GET_CPUID2: %u entries, at most %d", c->h.nent, X86_VCPU_MAX_CPUID);
-		r = -1;
 	} else {
-		s->ncpuid = c->h.nent;
-		memcpy(s->cpuid, c->e, s->ncpuid * sizeof(c->e[0]));
+		static const struct kvm_cpuid_entry2 none;
+		unsigned n = c->h.nent < X86_VCPU_MAX_CPUID ? c->h.nent : X86_VCPU_MAX_CPUID;
+		while (n && memcmp(&c->e[n - 1], &none, sizeof(none)) == 0)
+			n--;
+		s->ncpuid = n;
+		memcpy(s->cpuid, c->e, n * sizeof(c->e[0]));
 	}
 	free(c);
 	return r;
