@@ -35,6 +35,7 @@
 #include "vmm/arch/x86/vcpu_state.h"
 #include "vmm/core/state_codec.h"
 
+#define MSR_IA32_TSC 0x10
 #define MSR_IA32_TSC_DEADLINE 0x6e0
 /* KVM's MAX_IO_MSRS is 256 and it takes fewer than that per call. */
 #define MSR_CHUNK 128
@@ -362,6 +363,63 @@ int x86_vcpu_state_restore(int fd, int kvm_fd, const struct x86_vcpu_state *s,
 		return kfail(err, "KVM_SET_VCPU_EVENTS");
 	/* EINVAL when the guest has no kvmclock: nothing to tell it. */
 	ioctl(fd, KVM_KVMCLOCK_CTRL, 0);
+	return 0;
+}
+
+static bool find_msr(const struct x86_vcpu_state *s, uint32_t index, uint64_t *value)
+{
+	for (unsigned i = 0; i < s->nmsrs && i < X86_VCPU_MAX_MSRS; i++)
+		if (s->msrs[i].index == index) {
+			*value = s->msrs[i].data;
+			return true;
+		}
+	return false;
+}
+
+static int tsc_offset(int fd, unsigned long req, uint64_t *offset)
+{
+	struct kvm_device_attr a = {.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+				    .addr = (uint64_t)(uintptr_t)offset};
+	return ioctl(fd, req, &a);
+}
+
+int x86_vcpus_restore_tsc(const int *fds, const struct x86_vcpu_state *states, unsigned n,
+			  struct errbuf *err)
+{
+	uint64_t want = 0, tsc;
+	unsigned at = n;
+	for (unsigned i = 0; i < n; i++)
+		if (find_msr(&states[i], MSR_IA32_TSC, &tsc) && (at == n || tsc > want)) {
+			want = tsc;
+			at = i;
+		}
+	struct kvm_device_attr has = {.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET};
+	if (at == n || ioctl(fds[at], KVM_HAS_DEVICE_ATTR, &has) < 0)
+		return 0; /* no TSC saved, or a KVM older than 5.16: the MSR writes stand */
+	/* The vCPU's TSC is its host's, scaled, plus the offset: move the
+	 * offset by what the TSC lacks. */
+	uint64_t offset;
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = {.h.nmsrs = 1, .e.index = MSR_IA32_TSC};
+	if (tsc_offset(fds[at], KVM_GET_DEVICE_ATTR, &offset) < 0)
+		return kfail(err, "KVM_GET_DEVICE_ATTR (the TSC offset)");
+	if (ioctl(fds[at], KVM_GET_MSRS, &m) != 1)
+		return kfail(err, "KVM_GET_MSRS (the TSC)");
+	offset += want - m.e.data;
+	for (unsigned i = 0; i < n; i++)
+		if (tsc_offset(fds[i], KVM_SET_DEVICE_ATTR, &offset) < 0)
+			return kfail(err, "KVM_SET_DEVICE_ATTR (the TSC offset)");
+	/* KVM armed each deadline against the TSC of its MSR write. */
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t deadline;
+		if (!find_msr(&states[i], MSR_IA32_TSC_DEADLINE, &deadline) || !deadline)
+			continue;
+		struct kvm_msr_entry d = {.index = MSR_IA32_TSC_DEADLINE, .data = deadline};
+		if (set_msrs(fds[i], &d, 1, err))
+			return -1;
+	}
 	return 0;
 }
 

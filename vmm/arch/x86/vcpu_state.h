@@ -21,7 +21,8 @@
  * x86_vm_setup, vcpus_create; not x86_vcpus_setup, whose boot state the
  * restore replaces), guest memory copied in, the VM's state
  * (vmm/arch/x86/vm_state.h), then x86_vcpu_state_decode() and
- * x86_vcpu_state_restore() on each vCPU before any runs. */
+ * x86_vcpu_state_restore() on each vCPU, and x86_vcpus_restore_tsc() on
+ * all of them, before any runs. */
 #ifndef EMBER_VCPU_STATE_H
 #define EMBER_VCPU_STATE_H
 
@@ -74,6 +75,22 @@ int x86_vcpu_state_save(int vcpu_fd, int kvm_fd, struct x86_vcpu_state *s, struc
  * (see vcpu_state.c). 0, or -1 with err naming the ioctl that failed. */
 int x86_vcpu_state_restore(int vcpu_fd, int kvm_fd, const struct x86_vcpu_state *s,
 			   struct errbuf *err);
+
+/* After x86_vcpu_state_restore() on each of a VM's n vCPUs (fds[i] with
+ * states[i]): one TSC for all of them, going on from the largest saved
+ * value, and each TSC deadline armed again against it. The MSR writes alone
+ * do not do it: KVM takes a TSC written within a second of what it expects
+ * for a resync and keeps its own value (before Linux 6.7 on every write;
+ * since, on writes after the first from userspace), so a guest that had run
+ * for less than a second got its TSC from the new VM's start, back in time;
+ * and vCPUs restored one after another could get offsets as far apart as
+ * their restores. This sets the TSC offset of every vCPU
+ * (KVM_VCPU_TSC_OFFSET, Linux 5.16+) to the one that makes the vCPU with the
+ * largest saved TSC read it now (no vCPU's TSC goes back; the others jump
+ * ahead by the microseconds between their saves). Without the attribute it
+ * leaves the MSR writes' result. 0, or -1 with err set. */
+int x86_vcpus_restore_tsc(const int *fds, const struct x86_vcpu_state *states, unsigned n,
+			  struct errbuf *err);
 
 /* The encoding: X86_VCPU_STATE_MAX_BYTES is enough for any state. */
 #define X86_VCPU_STATE_MAGIC 0x50435645u /* "EVCP" */
