@@ -1,9 +1,11 @@
 /* vm_state.h: an x86 VM's state in KVM outside its vCPUs, as plain data:
  * kvmclock, the guest RAM's layout, and with --irqchip kernel KVM's PICs,
  * IOAPIC and PIT (the split IRQ chip's IOAPIC is ember's, a device with state
- * of its own). Captured while every vCPU is stopped, put back into a new VM
- * before its vCPUs run, and encoded as bytes (vmm/core/state_codec.h). The
- * guest memory's contents are not here: a snapshot carries them itself. */
+ * of its own). Captured while every vCPU is stopped, after their own state
+ * (kvmclock last: then no clock a vCPU's state holds, such as Hyper-V's
+ * reference count, is ahead of it), put back into a new VM before its vCPUs
+ * run, and encoded as bytes (vmm/core/state_codec.h). The guest memory's
+ * contents are not here: a snapshot carries them itself. */
 #ifndef EMBER_VM_STATE_H
 #define EMBER_VM_STATE_H
 
