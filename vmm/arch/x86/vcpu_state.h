@@ -16,6 +16,7 @@
  *	x86_vcpu_state_settle(fd, run)   on each, handling any exit it returns
  *	x86_vcpu_state_save(fd, kvm_fd, &s, &err)
  *	x86_vcpu_state_encode(&s, buf, cap)
+ *	x86_vm_state_save() after every vCPU's (vmm/arch/x86/vm_state.h)
  *
  * Restoring: a new VM with the same memory and vCPU count (vm_create,
  * x86_vm_setup, vcpus_create; not x86_vcpus_setup, whose boot state the
