@@ -13,6 +13,7 @@
 #include "tests/fuzz/harness.h"
 #include "vmm/arch/x86/vcpu_state.h"
 #include "vmm/arch/x86/vm_state.h"
+#include "vmm/core/snapshot_file.h"
 #include "vmm/core/state_codec.h"
 
 static struct x86_vcpu_state vs, vzero;
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(blob, data + 1, n);
 	if (n >= CODEC_HEADER_BYTES + CODEC_TRAILER_BYTES) {
 		put32(blob + 8, (uint32_t)n);
-		put32(blob + n - 4, crc32_ieee(0, blob, n - 4));
+		put32(blob + n - 4, snap_crc32c(0, blob, n - 4));
 	}
 	struct errbuf err = {{0}};
 	if (vm) {

@@ -3,13 +3,20 @@
 # fuzz_state (a kind byte, then a blob in vmm/core/state_codec.h's encoding;
 # see the top of fuzz_state.c): vCPU states with and without MSRs and CPUID
 # entries, VM states with either IRQ chip. Run from anywhere.
-import struct, os, zlib
+import struct, os
+def crc32c(b):
+    crc = 0xffffffff
+    for x in b:
+        crc ^= x
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus', 'state')
 os.makedirs(out, exist_ok=True)
 def blob(magic, sections):
     body = b''.join(struct.pack('<HHI', tag, 0, len(p)) + p for tag, p in sections)
     head = struct.pack('<IHHI', magic, 1, 0, 12 + len(body) + 4)
-    return head + body + struct.pack('<I', zlib.crc32(head + body) & 0xffffffff)
+    return head + body + struct.pack('<I', crc32c(head + body))
 def vcpu(nmsrs, ncpuid, xsave=4096):
     msrs = b''.join(struct.pack('<IIQ', i, 0, i * 3) for i in [0x10, 0x6e0, 0xc0000082][:nmsrs])
     cpuid = b''.join(struct.pack('<10I', f, 0, 0, 1, 2, 3, 4, 0, 0, 0) for f in range(ncpuid))

@@ -3,25 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vmm/core/snapshot_file.h"
 #include "vmm/core/state_codec.h"
-
-uint32_t crc32_ieee(uint32_t crc, const void *buf, size_t len)
-{
-	/* Four bits at a time: the CRCs of the 16 nibbles (polynomial 0xedb88320). */
-	static const uint32_t t[16] = {
-		0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
-		0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-		0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-	};
-	const uint8_t *p = buf;
-	crc = ~crc;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= p[i];
-		crc = (crc >> 4) ^ t[crc & 15];
-		crc = (crc >> 4) ^ t[crc & 15];
-	}
-	return ~crc;
-}
 
 size_t codec_layout_bytes(const struct codec_layout *l)
 {
@@ -126,7 +109,7 @@ size_t cw_finish(struct codec_writer *w)
 	if (w->overflow || w->cap - w->len < CODEC_TRAILER_BYTES)
 		return 0;
 	put_le(w->buf + 8, w->len + CODEC_TRAILER_BYTES, 4);
-	uint32_t crc = crc32_ieee(0, w->buf, w->len);
+	uint32_t crc = snap_crc32c(0, w->buf, w->len);
 	cw_le(w, crc, 4);
 	return w->len;
 }
@@ -167,7 +150,7 @@ int cr_begin(struct codec_reader *r, const uint8_t *buf, size_t len, uint32_t ma
 		return cr_fail(r, "the header says %llu bytes, there are %zu",
 			       (unsigned long long)n, len);
 	uint32_t want = (uint32_t)get_le(buf + len - CODEC_TRAILER_BYTES, 4);
-	uint32_t got = crc32_ieee(0, buf, len - CODEC_TRAILER_BYTES);
+	uint32_t got = snap_crc32c(0, buf, len - CODEC_TRAILER_BYTES);
 	if (want != got)
 		return cr_fail(r, "CRC %#010x does not match its bytes' %#010x: corrupted", want, got);
 	r->at = r->end = CODEC_HEADER_BYTES;

@@ -12,13 +12,19 @@
  *	  tag    u16   the section's number (1, 2, ...)
  *	  zero   u16   0
  *	  length u32   of its payload, which follows
- *	crc      u32   CRC-32 (IEEE 802.3) of every byte before it
+ *	crc      u32   CRC-32C of every byte before it (the snapshot file's,
+ *	               snap_crc32c: vmm/core/snapshot_file.h)
  *
  * Every integer is little-endian, written field by field from a table of the
  * struct's fields (struct codec_layout), so the encoding depends neither on
  * the host's byte order nor on a struct's padding. The reader checks every
  * length against what is left before reading, stops at the first problem and
- * says what it was in one line (err), naming the blob and the section. */
+ * says what it was in one line (err), naming the blob and the section.
+ *
+ * A blob is one section's payload in the snapshot file (vmm/core/
+ * snapshot_file.h), which has its own checksum; the blob's own header and
+ * CRC let it be checked, tested and fuzzed on its own, and name it in
+ * messages. */
 #ifndef EMBER_STATE_CODEC_H
 #define EMBER_STATE_CODEC_H
 
@@ -31,10 +37,6 @@
 #define CODEC_HEADER_BYTES 12
 #define CODEC_SECTION_BYTES 8
 #define CODEC_TRAILER_BYTES 4
-
-/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32()): crc32_ieee(0, "123456789", 9)
- * is 0xcbf43926. Pass the previous result to continue. */
-uint32_t crc32_ieee(uint32_t crc, const void *buf, size_t len);
 
 /* One field of a struct: count integers of size bytes (1, 2, 4 or 8) at off. */
 struct codec_field {

@@ -12,6 +12,7 @@
 
 #include "tests/unit/check.h"
 #include "vmm/arch/x86/vcpu_state.h"
+#include "vmm/core/snapshot_file.h"
 #include "vmm/core/state_codec.h"
 
 static struct x86_vcpu_state a, b, zero;
@@ -146,7 +147,7 @@ static void encoder_refuses(void)
 
 static void reseal(uint8_t *p, size_t n)
 {
-	uint32_t crc = crc32_ieee(0, p, n - 4);
+	uint32_t crc = snap_crc32c(0, p, n - 4);
 	for (unsigned i = 0; i < 4; i++)
 		p[n - 4 + i] = (uint8_t)(crc >> (8 * i));
 }

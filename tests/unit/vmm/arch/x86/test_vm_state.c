@@ -9,6 +9,7 @@
 
 #include "tests/unit/check.h"
 #include "vmm/arch/x86/vm_state.h"
+#include "vmm/core/snapshot_file.h"
 #include "vmm/core/state_codec.h"
 
 static struct x86_vm_state a, b, zero;
@@ -41,7 +42,7 @@ static void make(struct x86_vm_state *s, bool kernel, uint64_t ram)
 
 static void reseal(uint8_t *p, size_t n)
 {
-	uint32_t crc = crc32_ieee(0, p, n - 4);
+	uint32_t crc = snap_crc32c(0, p, n - 4);
 	for (unsigned i = 0; i < 4; i++)
 		p[n - 4 + i] = (uint8_t)(crc >> (8 * i));
 }
