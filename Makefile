@@ -46,7 +46,7 @@ ASAN_UNIT_BIN := $(UNIT_NAMES:%=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
 all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/tests/vfio_probe $(B)/bench/runstat $(B)/bench/apistart $(B)/bench/blkbench \
-	$(B)/bench/seccomp_cost
+	$(B)/bench/seccomp_cost $(B)/tests/vcpu_state
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
@@ -115,6 +115,15 @@ $(B)/bench/blkbench: bench/blkbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -static -pthread -o $@ $<
 
+# The vCPU state test (tests/kvm/vcpu_state.sh) makes VMs with ember's own
+# code: linked with the VMM's objects, and again under ASan+UBSan.
+$(B)/tests/vcpu_state: tests/tools/vcpu_state.c $(VMM_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(VMM_LIB_OBJ) $(LDLIBS)
+$(B)/asan/tests/vcpu_state: tests/tools/vcpu_state.c $(ASAN_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJ) $(LDLIBS)
+
 # Test tools. vfio_probe runs in a jail in ember's place: static.
 $(B)/tests/vfio_probe: tests/tools/vfio_probe.c
 	@mkdir -p $(dir $@)
@@ -133,14 +142,14 @@ $(B)/layers.ok: tests/layers $(shell find vmm virtio jailer -name '*.[ch]')
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
-asan: $(ASAN_UNIT_BIN)
+asan: $(ASAN_UNIT_BIN) $(B)/asan/tests/vcpu_state
 	@tests/run-unit $(ASAN_UNIT_BIN)
 
 guest:
 	rootfs/build.sh $(B)/guest
 	rootfs/iperf3.sh $(B)/guest
 
-test: all $(UNIT_BIN) $(ASAN_UNIT_BIN) guest
+test: all $(UNIT_BIN) $(ASAN_UNIT_BIN) $(B)/asan/tests/vcpu_state guest
 	tests/run-all
 
 demo: all guest

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+# mk_state_seeds.py: writes the seed inputs in tests/fuzz/corpus/state/ for
+# fuzz_state (a kind byte, then a blob in vmm/core/state_codec.h's encoding;
+# see the top of fuzz_state.c): vCPU states with and without MSRs and CPUID
+# entries, VM states with either IRQ chip. Run from anywhere.
+import struct, os
+def crc32c(b):
+    crc = 0xffffffff
+    for x in b:
+        crc ^= x
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus', 'state')
+os.makedirs(out, exist_ok=True)
+def blob(magic, sections):
+    body = b''.join(struct.pack('<HHI', tag, 0, len(p)) + p for tag, p in sections)
+    head = struct.pack('<IHHI', magic, 1, 0, 12 + len(body) + 4)
+    return head + body + struct.pack('<I', crc32c(head + body))
+def vcpu(nmsrs, ncpuid, xsave=4096):
+    msrs = b''.join(struct.pack('<IIQ', i, 0, i * 3) for i in [0x10, 0x6e0, 0xc0000082][:nmsrs])
+    cpuid = b''.join(struct.pack('<10I', f, 0, 0, 1, 2, 3, 4, 0, 0, 0) for f in range(ncpuid))
+    return blob(0x50435645, [
+        (1, struct.pack('<I', 2596120)), (2, struct.pack('<I', 0)), (3, bytes(18 * 8)),
+        (4, bytes(312)), (5, struct.pack('<I', xsave) + bytes(xsave)),
+        (6, struct.pack('<II', 1, 0) + struct.pack('<IIQ', 0, 0, 7) + bytes(15 * 16 + 128)),
+        (7, bytes(128)), (8, bytes(1024)), (9, struct.pack('<I', nmsrs) + msrs),
+        (10, bytes(64)), (11, struct.pack('<I', ncpuid) + cpuid)])
+def vm(kernel, ram=256 << 20):
+    low = min(ram, 3 << 30)
+    chips = bytes(2 * 16 + 216 + 3 * 24 + 40) if kernel else b''
+    return blob(0x534d5645, [
+        (1, struct.pack('<QIIQQ4I', 123456789, 0, 0, 0, 0, 0, 0, 0, 0)),
+        (2, struct.pack('<QQQ', ram, low, ram - low)),
+        (3, struct.pack('<I', kernel) + chips)])
+seeds = {
+    'vcpu_empty': b'\0' + vcpu(0, 0),
+    'vcpu_msrs_cpuid': b'\0' + vcpu(3, 2),
+    'vcpu_xsave2': b'\0' + vcpu(1, 1, 4096 + 64),
+    'vm_split': b'\1' + vm(0),
+    'vm_kernel_high_ram': b'\1' + vm(1, 4 << 30),
+}
+for k, v in seeds.items():
+    with open(os.path.join(out, k), 'wb') as f:
+        f.write(v)
