@@ -39,6 +39,24 @@ int device_restore(struct device *d, const void *buf, size_t len, struct errbuf 
 	return d->ops->restore(d, buf, len, e);
 }
 
+int device_save_none(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e)
+{
+	(void)d, (void)buf, (void)cap, (void)e;
+	*len = 0;
+	return 0;
+}
+
+int device_restore_none(struct device *d, const void *buf, size_t len, struct errbuf *e)
+{
+	(void)buf;
+	if (len) {
+		err_set(e, "%s (%s): a state of %zu bytes for a device that has none", d->id,
+			d->ops->type, len);
+		return -1;
+	}
+	return 0;
+}
+
 int device_list_add(struct device_list *l, struct device *d)
 {
 	if (l->n >= DEVICE_LIST_MAX)

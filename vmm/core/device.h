@@ -5,9 +5,9 @@
  * with the vCPUs, and destroys them in the reverse of their order.
  *
  * Every op may be NULL: a device with nothing to start, pause, report or
- * free leaves it out. save/restore answer "not supported" when NULL (for
- * now every device; VFIO for good: a passed-through device's state is in the
- * hardware). A device states what seccomp must allow its own thread, if it
+ * free leaves it out. save/restore answer "not supported" when NULL (VFIO:
+ * a passed-through device's state is in the hardware, so a VM with one
+ * cannot be snapshot). A device states what seccomp must allow its own thread, if it
  * has one, and what its emulation adds on the vCPU threads, so the filters
  * follow the device list and seccomp.c knows no device. */
 #ifndef EMBER_DEVICE_H
@@ -71,11 +71,24 @@ struct device_ops {
 	 * device's id ("block_ID"); a device of which a VM has one (the UART,
 	 * the i8042) empties it: Firecracker writes its group alone ("uart"). */
 	void (*metrics)(struct device *d, struct metrics_sample *s);
-	/* The guest-visible state as plain data into buf (cap bytes); *len
-	 * is set to what was written. 0, or -1 with e set. */
+	/* The guest-visible state as plain data into buf (cap bytes, at
+	 * least DEVICE_STATE_MAX); *len is set to what was written. Main
+	 * thread, the VM paused (vm_pause(): the vCPUs parked with their last
+	 * instruction completed, every device quiesced, nothing in flight).
+	 * The bytes are a state_codec blob (vmm/core/state_codec.h) with the
+	 * device kind's own magic and version. Host resources (files, TAPs,
+	 * fds) are not state: the restoring ember opens them again from the
+	 * configuration saved with the snapshot. 0, or -1 with e set. */
 	int (*save)(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e);
-	/* Load the state save wrote, into a device built from the same
-	 * configuration, before start. 0, or -1 with e set. */
+	/* Load what save wrote (untrusted bytes: every field checked; a
+	 * refusal is one line in e and leaves the device as it was built)
+	 * into a device built from the same configuration. Main thread,
+	 * after attach (a PCI device is on the bus) and with guest memory
+	 * already holding the snapshot's contents, before start; no vCPU has
+	 * run. It sets up again what follows from the guest-visible state
+	 * (MSI routes and irqfds, ioeventfds, BARs the guest moved). start
+	 * then keeps that state (no reset) and kicks each ready queue once,
+	 * as resume does. 0, or -1 with e set. */
 	int (*restore)(struct device *d, const void *buf, size_t len, struct errbuf *e);
 	/* Stop its thread (if started) and free everything it holds,
 	 * including itself when it was allocated. The vCPUs have stopped. */
@@ -95,9 +108,16 @@ void device_init(struct device *d, const struct device_ops *ops, const char *fmt
 /* d's destroy op, if it has one (a device not yet handed to the VM). */
 void device_destroy(struct device *d);
 
+/* The most bytes one device's saved state may take. */
+#define DEVICE_STATE_MAX (256u * 1024u)
+
 /* The ops, NULL-safe: save/restore without an op fail with "not supported". */
 int device_save(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e);
 int device_restore(struct device *d, const void *buf, size_t len, struct errbuf *e);
+/* save and restore ops for a device with no guest-visible state (the exit
+ * ports, ACPI power-off): nothing saved; restore takes only nothing. */
+int device_save_none(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e);
+int device_restore_none(struct device *d, const void *buf, size_t len, struct errbuf *e);
 
 /* The VM's devices, in the order they were added. */
 #define DEVICE_LIST_MAX 64

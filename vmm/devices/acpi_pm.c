@@ -20,7 +20,8 @@ static void acpi_pm_io(void *opaque, uint16_t port, uint8_t *data, unsigned size
 }
 
 /* Stateless: nothing to start, save or free. */
-static const struct device_ops ops = {.type = "acpi-pm"};
+static const struct device_ops ops = {
+	.type = "acpi-pm", .save = device_save_none, .restore = device_restore_none};
 static struct device dev;
 
 int acpi_pm_create(struct vm *vm)

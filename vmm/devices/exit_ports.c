@@ -35,7 +35,8 @@ static void boot_time_port(void *opaque, uint16_t port, uint8_t *data, unsigned 
 }
 
 /* Stateless: nothing to start, save or free. */
-static const struct device_ops ops = {.type = "exit-ports"};
+static const struct device_ops ops = {
+	.type = "exit-ports", .save = device_save_none, .restore = device_restore_none};
 static struct device dev;
 
 int exit_ports_create(struct vm *vm)
