@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # tests/rate/rate.sh: rate limiters on a Linux guest's disks and NIC.
 #  - disk: bw=4M/1000 gives 32 MiB (16 written, 16 read, O_DIRECT) in 8 s
-#    +-15% once the full bucket is spent; ops=20/100 (200 a second, a
-#    bucket of 20, so what is in it at the start hardly counts) gives 4 KiB
-#    reads from four readers at 200 IOPS +-15%; an unlimited disk moves the same
+#    +-15% once the full bucket is spent; ops=5/100 (50 a second, a
+#    bucket of 5, so what is in it at the start hardly counts) gives 4 KiB
+#    reads from eight readers at 50 IOPS +-15% (a slow lab does no more
+#    than about 30 reads a second per reader: eight keep the limiter, not
+#    the lab, the bottleneck, which the same reads on the unlimited disk
+#    check); an unlimited disk moves the same
 #    32 MiB with no wait, and the limited disk's I/O thread spends no more
 #    CPU than the unlimited one's (the limiter waits on a timer: no spin);
 #  - a limit changed through PATCH /drives while a transfer runs changes its
 #    rate at once (1 MiB/s to 16 MiB/s: the blocks after it come as fast as
 #    the guest starts its dd processes);
 #  - NIC: rx-bw and tx-bw of 20 Mbit/s give iperf3 rates of 20 Mbit/s +-15%
-#    each way; a 4 MiB TCP transfer from the guest under the limit arrives
+#    each way (a run below the limit, the lab's TCP at its slowest, is run
+#    once more); a 4 MiB TCP transfer from the guest under the limit arrives
 #    whole (sha256), with no frame dropped (SIGUSR1 counters) and the limiter
 #    having made the NIC wait.
 # Measured in the guest with /proc/uptime (the lab's clock runs with its
@@ -55,21 +59,22 @@ GUEST_DISK=$(tr "\n" " " <<<"up() { cut -d' ' -f1 /proc/uptime; };
 dd if=/dev/vda of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null;
 a=\$(up); dd if=/dev/zero of=/dev/vda bs=1M count=16 oflag=direct 2>/dev/null;
 dd if=/dev/vda of=/dev/null bs=1M count=16 skip=16 iflag=direct 2>/dev/null; echo bw \$a \$(up);
-for j in 0 1 2 3; do dd if=/dev/vdb of=/dev/null bs=4k count=100 skip=\$((j*100)) iflag=direct 2>/dev/null & done; wait;
-a=\$(up); for j in 0 1 2 3; do dd if=/dev/vdb of=/dev/null bs=4k count=250 skip=\$((400+j*250)) iflag=direct 2>/dev/null & done; wait; echo ops \$a \$(up);
+for j in 0 1 2 3 4 5 6 7; do dd if=/dev/vdb of=/dev/null bs=4k count=5 skip=\$((j*5)) iflag=direct 2>/dev/null & done; wait;
+a=\$(up); for j in 0 1 2 3 4 5 6 7; do dd if=/dev/vdb of=/dev/null bs=4k count=50 skip=\$((40+j*50)) iflag=direct 2>/dev/null & done; wait; echo ops \$a \$(up);
 a=\$(up); dd if=/dev/zero of=/dev/vdd bs=1M count=16 oflag=direct 2>/dev/null;
 dd if=/dev/vdd of=/dev/null bs=1M count=16 skip=16 iflag=direct 2>/dev/null; echo free \$a \$(up);
+a=\$(up); for j in 0 1 2 3 4 5 6 7; do dd if=/dev/vdd of=/dev/null bs=4k count=50 skip=\$((j*50)) iflag=direct 2>/dev/null & done; wait; echo freeops \$a \$(up);
 echo disks-done; i=0; while [ \$i -lt 12 ]; do dd if=/dev/vdc of=/dev/null bs=1M count=1 skip=\$i iflag=direct 2>/dev/null;
 echo blk \$i \$(up); i=\$((i+1)); done; echo change-done")
 
 t_disk_bandwidth_ops_and_change() {
-	local s=$T_SOCK/rate_disk.sock pid rc t bw ops free lim_cpu free_cpu before after
+	local s=$T_SOCK/rate_disk.sock pid rc t bw ops free freeops lim_cpu free_cpu before after
 	head -c 32M /dev/zero >"$IMG/bw.img"
 	head -c 8M /dev/zero >"$IMG/ops.img"
 	head -c 16M /dev/zero >"$IMG/change.img"
 	head -c 32M /dev/zero >"$IMG/free.img"
 	"$EMBER" --kernel "$BZ" --initrd "$INITRD" --cpus 2 --api-sock "$s" \
-		--disk "$IMG/bw.img,bw=4M/1000" --disk "$IMG/ops.img,ops=20/100" \
+		--disk "$IMG/bw.img,bw=4M/1000" --disk "$IMG/ops.img,ops=5/100" \
 		--disk "$IMG/change.img,bw=1M/1000" --disk "$IMG/free.img" \
 		-- sh -c "$GUEST_DISK" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
 	pid=$!
@@ -92,10 +97,14 @@ t_disk_bandwidth_ops_and_change() {
 	bw=$(span "$T_TMP/out" bw)
 	ops=$(span "$T_TMP/out" ops)
 	free=$(span "$T_TMP/out" free)
-	echo "bw: 32 MiB in $bw s; ops: 1000 reads in $ops s; unlimited: 32 MiB in $free s;" \
-		"blk-io CPU ticks limited $lim_cpu, unlimited $free_cpu"
+	freeops=$(span "$T_TMP/out" freeops)
+	echo "bw: 32 MiB in $bw s; ops: 400 reads in $ops s; unlimited: 32 MiB in $free s," \
+		"400 reads in $freeops s; blk-io CPU ticks limited $lim_cpu, unlimited $free_cpu"
 	within "$(calc "32 / $bw")" 4 15 || { echo "bandwidth $(calc "32 / $bw") MiB/s, want 4 +-15%"; return 1; }
-	within "$(calc "1000 / $ops")" 200 15 || { echo "$(calc "1000 / $ops") IOPS, want 200 +-15%"; return 1; }
+	# the lab itself must do well over the limit, or the test says nothing
+	below 75 "$(calc "400 / $freeops")" ||
+		{ echo "the unlimited disk did $(calc "400 / $freeops") IOPS: this lab is too slow to test 50"; return 1; }
+	within "$(calc "400 / $ops")" 50 15 || { echo "$(calc "400 / $ops") IOPS, want 50 +-15%"; return 1; }
 	# the same bytes unlimited: no limiter's wait (well under the 8 s)
 	below "$free" 4 || { echo "the unlimited disk took $free s"; return 1; }
 	# waiting on a timer costs nothing: at most the unlimited thread's CPU twice, plus 0.3 s
@@ -147,9 +156,16 @@ t_nic_rx_tx_20mbit() {
 	export TMPDIR=$IMG
 	rx=$(iperf_mbit "$T_TMP/rx.json") || { echo "host->guest iperf3 failed"; tail -n 5 "$T_TMP/rx.json"; kill -9 $pid; return 1; }
 	tx=$(iperf_mbit "$T_TMP/tx.json" -R) || { echo "guest->host iperf3 failed"; tail -n 5 "$T_TMP/tx.json"; kill -9 $pid; return 1; }
-	# The lab's guest->host TCP now and then falls into a slow mode (README,
-	# virtio-net benchmark: under 10 Mbit/s unlimited), below any limit: one
-	# more run then; a rate above the limit never passes.
+	# The lab's TCP now and then falls into a slow mode (README, virtio-net
+	# benchmark: under 10 Mbit/s unlimited; one CI run measured 1.4 Mbit/s
+	# host->guest), below any limit: one more run then, with what the host
+	# saw of the first; a rate above the limit never passes.
+	if below "$rx" 17; then
+		echo "host->guest $rx Mbit/s: below the limit, once more (retransmits" \
+			"$(jq .end.sum_sent.retransmits "$T_TMP/rx.json"), tap0 dropped" \
+			"$(cat /sys/class/net/tap0/statistics/tx_dropped))"
+		rx=$(iperf_mbit "$T_TMP/rx.json") || { kill -9 $pid; return 1; }
+	fi
 	if below "$tx" 17; then
 		echo "guest->host $tx Mbit/s: below the limit, once more"
 		tx=$(iperf_mbit "$T_TMP/tx.json" -R) || { kill -9 $pid; return 1; }
