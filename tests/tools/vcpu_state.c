@@ -366,7 +366,7 @@ static int make_vm(struct vm *vm, uint64_t mem, bool kernel_irqchip)
 {
 	struct errbuf err = {{0}};
 	made[nmade++] = vm;
-	if (vm_create(vm, mem, NCPUS, kernel_irqchip, &err) || x86_vm_setup(vm, &err) ||
+	if (vm_create(vm, mem, NCPUS, kernel_irqchip, -1, &err) || x86_vm_setup(vm, &err) ||
 	    vcpus_create(vm, &err)) {
 		fail("%s", err.msg);
 		return -1;

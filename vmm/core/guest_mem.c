@@ -4,6 +4,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#define GM_PAGE 4096u
+#define GM_WRITE_MAX (8u << 20) /* the most one pwrite takes */
 
 int gm_map(struct guest_mem *gm, uint64_t ram_size)
 {
@@ -14,6 +18,53 @@ int gm_map(struct guest_mem *gm, uint64_t ram_size)
 		return -errno;
 	gm->base = p;
 	gm->map_size = ram_size;
+	return 0;
+}
+
+int gm_map_file(struct guest_mem *gm, uint64_t ram_size, int fd)
+{
+	layout_init(&gm->layout, ram_size);
+	void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	gm->base = p;
+	gm->map_size = ram_size;
+	return 0;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	uint64_t acc = 0;
+	for (unsigned i = 0; i < GM_PAGE / 8; i++)
+		acc |= q[i];
+	return acc == 0;
+}
+
+int gm_save_file(const struct guest_mem *gm, int fd)
+{
+	uint64_t size = gm->layout.low_size + gm->layout.high_size;
+	if (ftruncate(fd, (off_t)size) < 0)
+		return -errno;
+	/* Runs of pages with data, each written at once; the zero pages
+	 * between them stay holes of the truncated file. */
+	uint64_t at = 0;
+	while (at < size) {
+		while (at < size && page_is_zero(gm->base + at))
+			at += GM_PAGE;
+		uint64_t end = at;
+		while (end < size && end - at < GM_WRITE_MAX && !page_is_zero(gm->base + end))
+			end += GM_PAGE;
+		for (uint64_t off = at; off < end;) {
+			ssize_t w = pwrite(fd, gm->base + off, end - off, (off_t)off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return w < 0 ? -errno : -EIO;
+			off += (uint64_t)w;
+		}
+		at = end;
+	}
 	return 0;
 }
 

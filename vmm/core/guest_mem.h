@@ -16,6 +16,15 @@ struct guest_mem {
 
 /* mmap the RAM (reserved, not touched). Returns 0 or -errno. */
 int gm_map(struct guest_mem *gm, uint64_t ram_size);
+/* mmap the RAM from a snapshot's memory file (fd, exactly ram_size bytes,
+ * which the caller checked): MAP_PRIVATE, so pages load from the file (its
+ * page cache, shared by every VM restored from it) on first touch and the
+ * guest's writes stay this process's own. 0 or -errno. */
+int gm_map_file(struct guest_mem *gm, uint64_t ram_size, int fd);
+/* Write the RAM into fd (a new, empty file) as a memory file: ram_size
+ * bytes, the pages that are all zeros (never touched, or cleared) left as
+ * holes. 0 or -errno. */
+int gm_save_file(const struct guest_mem *gm, int fd);
 /* Wrap an existing buffer (unit tests, fuzzers). */
 void gm_wrap(struct guest_mem *gm, uint8_t *buf, uint64_t ram_size);
 void gm_unmap(struct guest_mem *gm);

@@ -113,7 +113,7 @@ static int irqchip_kernel(struct vm *vm, struct errbuf *err)
 	return 0;
 }
 
-int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, bool kernel_irqchip,
+int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, bool kernel_irqchip, int mem_fd,
 	      struct errbuf *err)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -149,7 +149,7 @@ int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, bool kernel_irqchip,
 	}
 	if (kernel_irqchip ? irqchip_kernel(vm, err) : irqchip_split(vm, err))
 		return -1;
-	int r = gm_map(&vm->mem, mem);
+	int r = mem_fd >= 0 ? gm_map_file(&vm->mem, mem, mem_fd) : gm_map(&vm->mem, mem);
 	if (r < 0) {
 		err_set(err, "cannot map %llu MiB of guest memory: %s",
 			(unsigned long long)(mem >> 20), strerror(-r));

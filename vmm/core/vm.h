@@ -85,9 +85,10 @@ struct vm {
 
 /* Open /dev/kvm and create the VM with KVM's part of the interrupt
  * controllers (the split IRQ chip: local APICs; with kernel_irqchip, also
- * its IOAPIC, PIC and PIT), guest RAM of mem bytes, the MMIO bus and GSI
- * routing. Returns 0, or -1 with err set. */
-int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, bool kernel_irqchip,
+ * its IOAPIC, PIC and PIT), guest RAM of mem bytes (new, or with mem_fd >= 0
+ * a snapshot's memory file of that size mapped privately), the MMIO bus and
+ * GSI routing. Returns 0, or -1 with err set. */
+int vm_create(struct vm *vm, uint64_t mem, unsigned ncpus, bool kernel_irqchip, int mem_fd,
 	      struct errbuf *err);
 /* Destroy the devices (last added first), then the VM. */
 void vm_destroy(struct vm *vm);
