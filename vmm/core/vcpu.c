@@ -127,6 +127,83 @@ static void vcpu_fail(struct vcpu *v, const char *what)
 	vm_request_stop(v->vm, EXIT_VM_ERROR);
 }
 
+/* Handle the exit KVM_RUN returned. */
+static void handle_exit(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		__atomic_fetch_add(&v->exits[run->io.direction == KVM_EXIT_IO_OUT ? VCPU_EXIT_IO_OUT : VCPU_EXIT_IO_IN],
+				   1, __ATOMIC_RELAXED);
+		handle_io(v);
+		break;
+	case KVM_EXIT_MMIO:
+		__atomic_fetch_add(&v->exits[run->mmio.is_write ? VCPU_EXIT_MMIO_WRITE : VCPU_EXIT_MMIO_READ],
+				   1, __ATOMIC_RELAXED);
+		/* Unclaimed addresses: reads see all ones, writes vanish.
+		 * mmio_dispatch clamps len to the 8 bytes of mmio.data. */
+		mmio_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
+			      run->mmio.len, run->mmio.is_write);
+		break;
+	case KVM_EXIT_HLT:
+		/* Only without an in-kernel LAPIC; treat as power-off. */
+		vm_request_stop(vm, 0);
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		vcpu_fail(v, "triple fault (KVM_EXIT_SHUTDOWN)");
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vm_request_stop(vm, 0);
+		break;
+	case KVM_EXIT_FAIL_ENTRY: {
+		char what[96];
+		snprintf(what, sizeof(what), "VM entry failed (reason %#llx)",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		vcpu_fail(v, what);
+		break;
+	}
+	case KVM_EXIT_INTERNAL_ERROR: {
+		char what[96];
+		snprintf(what, sizeof(what), "KVM internal error (suberror %u)",
+			 run->internal.suberror);
+		vcpu_fail(v, what);
+		break;
+	}
+	case KVM_EXIT_IOAPIC_EOI:
+		/* Split IRQ chip: a level-triggered IOAPIC vector was EOI'd. */
+		if (vm->irq_eoi)
+			vm->irq_eoi(vm->irq_ctx, run->eoi.vector);
+		break;
+	case KVM_EXIT_INTR:
+		break;
+	default: {
+		char what[64];
+		snprintf(what, sizeof(what), "unexpected exit reason %u", run->exit_reason);
+		vcpu_fail(v, what);
+		break;
+	}
+	}
+}
+
+/* Before parking: let KVM finish the instruction behind the last exit
+ * without entering the guest (KVM_RUN with immediate_exit). An I/O or MMIO
+ * read's data reaches its register, and RIP moves past the access, only on
+ * the next KVM_RUN; a parked vCPU is then whole, and its state saved for a
+ * snapshot neither replays the access nor loses what it read. An exit KVM
+ * returns instead (the next part of a string access) is handled as usual. */
+static void settle(struct vcpu *v)
+{
+	for (unsigned i = 0; i < 4096 && !atomic_load(&v->vm->stopping); i++) {
+		v->run->immediate_exit = 1;
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		v->run->immediate_exit = 0;
+		if (r < 0)
+			return; /* EINTR: settled (another error shows on the next run) */
+		handle_exit(v);
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -151,6 +228,7 @@ static void *vcpu_thread(void *arg)
 
 	while (!atomic_load(&vm->stopping)) {
 		if (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE)) {
+			settle(v);
 			park(v);
 			continue;
 		}
@@ -165,59 +243,7 @@ static void *vcpu_thread(void *arg)
 			vcpu_fail(v, what);
 			break;
 		}
-		struct kvm_run *run = v->run;
-		switch (run->exit_reason) {
-		case KVM_EXIT_IO:
-			__atomic_fetch_add(&v->exits[run->io.direction == KVM_EXIT_IO_OUT ? VCPU_EXIT_IO_OUT : VCPU_EXIT_IO_IN],
-					   1, __ATOMIC_RELAXED);
-			handle_io(v);
-			break;
-		case KVM_EXIT_MMIO:
-			__atomic_fetch_add(&v->exits[run->mmio.is_write ? VCPU_EXIT_MMIO_WRITE : VCPU_EXIT_MMIO_READ],
-					   1, __ATOMIC_RELAXED);
-			/* Unclaimed addresses: reads see all ones, writes vanish.
-			 * mmio_dispatch clamps len to the 8 bytes of mmio.data. */
-			mmio_dispatch(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
-				      run->mmio.len, run->mmio.is_write);
-			break;
-		case KVM_EXIT_HLT:
-			/* Only without an in-kernel LAPIC; treat as power-off. */
-			vm_request_stop(vm, 0);
-			break;
-		case KVM_EXIT_SHUTDOWN:
-			vcpu_fail(v, "triple fault (KVM_EXIT_SHUTDOWN)");
-			break;
-		case KVM_EXIT_SYSTEM_EVENT:
-			vm_request_stop(vm, 0);
-			break;
-		case KVM_EXIT_FAIL_ENTRY: {
-			char what[96];
-			snprintf(what, sizeof(what), "VM entry failed (reason %#llx)",
-				 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-			vcpu_fail(v, what);
-			break;
-		}
-		case KVM_EXIT_INTERNAL_ERROR: {
-			char what[96];
-			snprintf(what, sizeof(what), "KVM internal error (suberror %u)",
-				 run->internal.suberror);
-			vcpu_fail(v, what);
-			break;
-		}
-		case KVM_EXIT_IOAPIC_EOI:
-			/* Split IRQ chip: a level-triggered IOAPIC vector was EOI'd. */
-			if (vm->irq_eoi)
-				vm->irq_eoi(vm->irq_ctx, run->eoi.vector);
-			break;
-		case KVM_EXIT_INTR:
-			break;
-		default: {
-			char what[64];
-			snprintf(what, sizeof(what), "unexpected exit reason %u", run->exit_reason);
-			vcpu_fail(v, what);
-			break;
-		}
-		}
+		handle_exit(v);
 	}
 	return NULL;
 }
@@ -252,9 +278,11 @@ int vcpus_wait_ready(struct vm *vm)
 	return r;
 }
 
-void vcpus_go(struct vm *vm)
+void vcpus_go(struct vm *vm, bool parked)
 {
 	pthread_mutex_lock(&vm->run_lock);
+	if (parked)
+		__atomic_store_n(&vm->pause_req, true, __ATOMIC_RELEASE);
 	vm->gate_open = true;
 	pthread_cond_broadcast(&vm->run_cond);
 	pthread_mutex_unlock(&vm->run_lock);
@@ -302,7 +330,7 @@ void vcpus_resume(struct vm *vm)
 
 void vcpus_stop(struct vm *vm)
 {
-	vcpus_go(vm);     /* threads still at the gate see the stop request */
+	vcpus_go(vm, false); /* threads still at the gate see the stop request */
 	vcpus_resume(vm); /* and parked ones */
 	kick_all(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++) {

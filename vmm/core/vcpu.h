@@ -15,7 +15,9 @@ int vcpus_create(struct vm *vm, struct errbuf *err);
  * filter (-1 if one could not install it), vcpus_go() lets them run the guest. */
 int vcpus_start(struct vm *vm, struct errbuf *err);
 int vcpus_wait_ready(struct vm *vm);
-void vcpus_go(struct vm *vm);
+void vcpus_go(struct vm *vm, bool parked);
+/* (parked: they go straight to park without entering the guest, for a VM
+ * restored paused; vm_pause() then waits for them and pauses the devices.) */
 /* Kick every vCPU out of the guest and wait for its thread to end. */
 void vcpus_stop(struct vm *vm);
 /* Kick every vCPU out of KVM_RUN and wait (at most timeout_ns) until each
