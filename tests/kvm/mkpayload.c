@@ -3,7 +3,7 @@
  * one that triple-faults ("mkpayload crash OUT": ud2 with no IDT), or one that
  * reports "userspace started" on port 0x3f0 and spins ("mkpayload spin OUT"),
  * or one that writes "hello\n" to COM1 (0x3f8) and exits with status 0
- * ("mkpayload hello OUT"). Used by the KVM tests and the start-up benchmark
+ * ("mkpayload hello OUT"), or one that counts ("mkpayload countN OUT", below). Used by the KVM tests and the start-up benchmark
  * (QEMU boots the same file). */
 #include <elf.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: mkpayload STATUS|crash|spin|hello OUTPUT\n");
+		fprintf(stderr, "usage: mkpayload STATUS|crash|spin|hello|countN OUTPUT\n");
 		return 2;
 	}
 	int status = atoi(argv[1]) & 0xff;
@@ -36,8 +36,38 @@ int main(int argc, char **argv)
 		code[1] = 0;
 		memcpy(hello + at, code, sizeof(code));
 	}
-	const unsigned char *text = strcmp(argv[1], "hello") == 0 ? hello : code;
-	size_t text_len = text == hello ? sizeof(hello) : sizeof(code);
+	/* "countN": count to N in %ecx and in memory at 0x180000, a '.' on COM1
+	 * every 2^20; its starts counted at 0x180100 ('S' on COM1 each). At N:
+	 * status 40 + starts when register and memory agree, else 99. A
+	 * snapshot taken mid-way and restored ends with 41 (one start). */
+	unsigned char count[] = {
+		0xfe, 0x05, 0x00, 0x01, 0x18, 0x00,       /* incb 0x180100 */
+		0x66, 0xba, 0xf8, 0x03,                   /* mov $0x3f8,%dx */
+		0xb0, 0x53, 0xee,                         /* mov $'S',%al; out */
+		0x31, 0xc9,                               /* xor %ecx,%ecx */
+		0x41,                                     /* loop: inc %ecx */
+		0xff, 0x05, 0x00, 0x00, 0x18, 0x00,       /* incl 0x180000 */
+		0xf7, 0xc1, 0xff, 0xff, 0x0f, 0x00,       /* test $0xfffff,%ecx */
+		0x75, 0x03, 0xb0, 0x2e, 0xee,             /* jnz skip; mov $'.',%al; out */
+		0x81, 0xf9, 0, 0, 0, 0,                   /* skip: cmp $N,%ecx */
+		0x72, 0xe6,                               /* jb loop */
+		0xb0, 0x0a, 0xee,                         /* mov $'\n',%al; out */
+		0xa1, 0x00, 0x00, 0x18, 0x00,             /* mov 0x180000,%eax */
+		0x39, 0xc8, 0x75, 0x09,                   /* cmp %ecx,%eax; jne bad */
+		0xa0, 0x00, 0x01, 0x18, 0x00,             /* mov 0x180100,%al */
+		0x04, 0x28, 0xeb, 0x02,                   /* add $40,%al; jmp done */
+		0xb0, 0x63,                               /* bad: mov $99,%al */
+		0x66, 0xba, 0x01, 0x05, 0xee,             /* done: mov $0x501,%dx; out */
+		0xf4, 0xeb, 0xfd,                         /* 1: hlt; jmp 1b */
+	};
+	if (strncmp(argv[1], "count", 5) == 0) {
+		unsigned long n = strtoul(argv[1] + 5, NULL, 0);
+		for (int i = 0; i < 4; i++)
+			count[0x23 + i] = (unsigned char)(n >> (8 * i));
+	}
+	const unsigned char *text = strcmp(argv[1], "hello") == 0 ? hello
+				    : strncmp(argv[1], "count", 5) == 0 ? count : code;
+	size_t text_len = text == hello ? sizeof(hello) : text == count ? sizeof(count) : sizeof(code);
 	if (strcmp(argv[1], "crash") == 0) {
 		code[0] = 0x0f; /* ud2: #UD, no IDT -> #GP -> #DF -> triple fault */
 		code[1] = 0x0b;
