@@ -22,6 +22,7 @@
 #include "vmm/core/vcpu.h"
 #include "vmm/devices/legacy.h"
 #include "vmm/pci/vfio_pci.h"
+#include "vmm/snapshot.h"
 
 _Static_assert(VM_MAX_VFIO <= SECCOMP_MAX_VFIO_FDS, "the vCPU filter has room for every --vfio");
 
@@ -176,7 +177,7 @@ static int load_guest(struct machine *m, const struct vm_config *c, struct kerne
 }
 
 int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_ns,
-		  const char *start_what, struct errbuf *why)
+		  const char *start_what, const struct snapshot_in *snap, struct errbuf *why)
 {
 	memset(m, 0, sizeof(*m));
 	m->room_efd = -1;
@@ -187,23 +188,25 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	struct kernel_image k;
 	int status = EXIT_USAGE;
 
-	if (!c->kernel) {
+	/* A snapshot's guest has its kernel, initrd and command line in the
+	 * memory file already. */
+	if (!snap && !c->kernel) {
 		fail(why, "no kernel to boot (the boot source is not set)");
 		goto out;
 	}
-	if (load_file("kernel", c->kernel, &kbuf, &klen, why))
+	if (!snap && load_file("kernel", c->kernel, &kbuf, &klen, why))
 		goto out;
-	if (kernel_parse(kbuf, klen, &k, &err)) {
+	if (!snap && kernel_parse(kbuf, klen, &k, &err)) {
 		fail(why, "kernel '%s': %s", c->kernel, err.msg);
 		goto out;
 	}
-	if (c->initrd && load_file("initrd", c->initrd, &ibuf, &ilen, why))
+	if (!snap && c->initrd && load_file("initrd", c->initrd, &ibuf, &ilen, why))
 		goto out;
 	uint64_t mem = MiB(c->mem_mib);
 	if (check_host_memory(mem, why))
 		goto out;
 	static char cmdline[LAYOUT_CMDLINE_MAX];
-	if (cmdline_for_config(c, cmdline, sizeof(cmdline), &err)) {
+	if (!snap && cmdline_for_config(c, cmdline, sizeof(cmdline), &err)) {
 		fail(why, "%s", err.msg);
 		goto out;
 	}
@@ -225,7 +228,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	}
 
 	m->vm_ok = true; /* even a failed vm_create leaves what vm_destroy takes */
-	if (vm_create(&m->vm, mem, c->cpus, c->kernel_irqchip, &err)) {
+	if (vm_create(&m->vm, mem, c->cpus, c->kernel_irqchip, snap ? snap->mem_fd : -1, &err)) {
 		fail(why, "%s", err.msg);
 		goto out;
 	}
@@ -241,7 +244,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		fail(why, "cannot register legacy devices");
 		goto out;
 	}
-	int r = load_guest(m, c, &k, cmdline, ibuf, ilen, &err, why);
+	int r = snap ? 0 : load_guest(m, c, &k, cmdline, ibuf, ilen, &err, why);
 	if (r) {
 		status = r;
 		goto out;
@@ -252,6 +255,17 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		fail(why, "%s", err.msg);
 		goto out;
 	}
+	if (snap && snapshot_restore_devices(snap, &m->vm, &err)) {
+		fail(why, "%s", err.msg);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	/* A VM whose every device can be saved may be snapshot: the main
+	 * thread's filter lets it read KVM's state and write the files. */
+	if (snapshot_possible(&m->vm) && seccomp_main_allow(&snapshot_main_seccomp)) {
+		fail(why, "too many seccomp allow lists");
+		goto out;
+	}
 	err.msg[0] = '\0';
 	if (device_list_seccomp(&m->vm.devices, &err) || device_list_start(&m->vm.devices, &err)) {
 		fail(why, "%s", err.msg[0] ? err.msg : "a device did not start");
@@ -259,7 +273,8 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	}
 
 	m->vcpus_created = true;
-	if (vcpus_create(&m->vm, &err) || x86_vcpus_setup(&m->vm, &k, &err) ||
+	if (vcpus_create(&m->vm, &err) ||
+	    (snap ? snapshot_restore_vcpus(snap, &m->vm, &err) : x86_vcpus_setup(&m->vm, &k, &err)) ||
 	    (console_raw(&m->con), vcpus_start(&m->vm, &err))) {
 		fail(why, "%s", err.msg);
 		vm_request_stop(&m->vm, EXIT_VM_ERROR);

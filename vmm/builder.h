@@ -20,6 +20,8 @@
 #include "vmm/devices/serial.h"
 #include "vmm/pci/pci.h"
 
+struct snapshot_in;
+
 struct machine {
 	struct vm vm;
 	bool vm_ok;
@@ -34,14 +36,17 @@ struct machine {
 	bool vcpus_created;
 };
 
-/* Build and start the VM described by c; --boot-time reports the guest's
+/* Build and start the VM described by c (with snap, restore it from that
+ * snapshot, whose configuration c is, instead of booting: no kernel is
+ * loaded, guest RAM is the memory file, and the devices' and vCPUs' state
+ * is the snapshot's; a snapshot unlike the VM is EXIT_USAGE); --boot-time reports the guest's
  * userspace start relative to start_ns, which is start_what ("ember started",
  * "InstanceStart"). 0 when
  * the guest runs; otherwise the exit status (EXIT_USAGE for bad input,
  * EXIT_VM_ERROR for a failure), with one error line logged and kept in why.
  * Either way machine_destroy() cleans up. */
 int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_ns,
-		  const char *start_what, struct errbuf *why);
+		  const char *start_what, const struct snapshot_in *snap, struct errbuf *why);
 /* Stop the vCPUs, destroy the devices, the VM and the console. */
 void machine_destroy(struct machine *m);
 

@@ -227,6 +227,36 @@ void cli_observe(const struct ember_opts *o, struct fc_observe *ob)
 	}
 }
 
+static int set_restore(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	return set_path("restore", &o->restore, v, e);
+}
+
+static int set_mem_file(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	return set_path("mem-file", &o->mem_file, v, e);
+}
+
+/* ID=TAP: the restored NIC ID (its iface_id, or net0, net1, ...) on TAP. */
+static int set_net_override(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	const char *eq = strchr(v, '=');
+	unsigned n = o->n_net_override;
+	if (!eq || eq == v || (size_t)(eq - v) > VM_ID_MAX || !net_tap_name_ok(eq + 1, strlen(eq + 1))) {
+		err_set(e, "--net-override: '%s' is not ID=TAP (an interface id and a TAP name)", v);
+		return -1;
+	}
+	if (n == VM_MAX_NETS) {
+		err_set(e, "--net-override: at most %d", VM_MAX_NETS);
+		return -1;
+	}
+	snprintf(o->net_override_buf[n], sizeof(o->net_override_buf[n]), "%.*s", (int)(eq - v), v);
+	o->net_override[n].id = o->net_override_buf[n];
+	o->net_override[n].tap = eq + 1;
+	o->n_net_override++;
+	return 0;
+}
+
 static int set_help(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
@@ -261,6 +291,9 @@ static const struct cli_option options[] = {
 	{{"log-path", "PATH", "also write ember's log lines to PATH (a file, created if missing, or a named pipe) in Firecracker's format"}, NULL, set_log_path},
 	{{"level", "LEVEL", "the log file's level: Error, Warning, Info (default), Debug, Trace or Off"}, NULL, set_level},
 	{{"metrics-path", "PATH", "write Firecracker's metrics as a JSON line to PATH when the VM starts, every 60 s, on FlushMetrics and at exit"}, NULL, set_metrics_path},
+	{{"restore", "STATE", "restore the snapshot whose state file is STATE (with --mem-file) and run it, instead of booting: its configuration, devices and guest come from the snapshot"}, NULL, set_restore},
+	{{"mem-file", "MEM", "the snapshot's memory file (mapped privately: pages load on first touch, and clones of one snapshot share them)"}, NULL, set_mem_file},
+	{{"net-override", "ID=TAP", "with --restore: put the snapshot's NIC ID (its iface_id, or net0, net1, ...) on TAP (repeatable)"}, NULL, set_net_override},
 	{{"help", NULL, "show this help and exit"}, NULL, set_help},
 	{{"version", NULL, "show ember's version and exit"}, NULL, set_version},
 };
@@ -301,6 +334,8 @@ int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 	o->vm.guest_argc = i < argc ? (size_t)(argc - i) : 0;
 	if (o->help || o->version)
 		return 0;
+	if (!o->id)
+		o->id = "anonymous-instance";
 	if (o->no_api && !o->config_file) {
 		err_set(err, "--no-api needs --config-file");
 		return -1;
@@ -313,11 +348,30 @@ int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 		err_set(err, "--config-file and --kernel: give one (the config file names the kernel)");
 		return -1;
 	}
+	if (!o->restore != !o->mem_file) {
+		err_set(err, "--restore and --mem-file go together (a snapshot's state and memory files)");
+		return -1;
+	}
+	if (o->n_net_override && !o->restore) {
+		err_set(err, "--net-override needs --restore");
+		return -1;
+	}
+	if (o->restore) {
+		struct vm_config d;
+		vm_config_defaults(&d);
+		if (o->config_file || o->vm.kernel || o->vm.initrd || o->vm.cmdline || o->vm.ndisks ||
+		    o->vm.nnets || o->vm.nvfio || o->vm.cpus != d.cpus || o->vm.mem_mib != d.mem_mib ||
+		    o->vm.guest_argc) {
+			err_set(err, "--restore: the snapshot holds the VM's kernel, vCPUs, memory and "
+				"devices (no --kernel, --config-file, --cpus, --mem, --disk, --net, --vfio "
+				"or guest command)");
+			return -1;
+		}
+		return 0;
+	}
 	if (!o->vm.kernel && !o->config_file && !o->api_sock) {
 		err_set(err, "no kernel given (--kernel PATH, or --config-file PATH, or --api-sock PATH)");
 		return -1;
 	}
-	if (!o->id)
-		o->id = "anonymous-instance";
 	return 0;
 }

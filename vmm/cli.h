@@ -24,6 +24,14 @@ struct ember_opts {
 	enum log_level level;     /* --level LEVEL, when level_set */
 	bool level_set;
 	const char *metrics_path; /* --metrics-path PATH */
+	/* restoring a snapshot instead of booting */
+	const char *restore;      /* --restore STATE */
+	const char *mem_file;     /* --mem-file MEM */
+	struct {
+		const char *id, *tap;
+	} net_override[VM_MAX_NETS]; /* --net-override ID=TAP */
+	unsigned n_net_override;
+	char net_override_buf[VM_MAX_NETS][VM_ID_MAX + 1];
 	bool help, version;
 };
 

@@ -20,12 +20,14 @@
 #include "vmm/api/api_metrics.h"
 #include "vmm/api/control.h"
 #include "vmm/api/fc_config.h"
+#include "vmm/api/fc_snapshot.h"
 #include "vmm/api/server.h"
 #include "vmm/builder.h"
 #include "vmm/cli.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/observe.h"
 #include "vmm/signals.h"
+#include "vmm/snapshot.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.1.0"
@@ -95,6 +97,62 @@ static void set_state(enum api_state st)
 		atomic_store(&api->state, st);
 }
 
+/* PUT /snapshot/create: the paused VM and the configuration the API shows
+ * into the two files. 0, or -1 with e set. */
+static int create_snapshot(struct vm *vm, const struct fc_snapshot_create *c, struct errbuf *e)
+{
+	uint64_t t0 = now_ns();
+	const struct vm_config *vc = api->cli_vm ? api->cli_vm : &api->cfg->vm;
+	char *json = fc_vm_config_json(vc, api->cli_vm ? NULL : api->cfg->drives, NULL);
+	if (!json) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	int r = snapshot_save(vm, vc, json, c->state_path, c->mem_path, e);
+	free(json);
+	if (r) {
+		log_warn("snapshot: %s", e->msg);
+		return -1;
+	}
+	observe_latency(OBSERVE_VMM_FULL_CREATE_SNAPSHOT, (now_ns() - t0) / 1000);
+	log_info("snapshot saved: state %s, memory %s", c->state_path, c->mem_path);
+	return 0;
+}
+
+/* Restore the snapshot (state, mem; its NICs moved to other TAPs by ov)
+ * into m, its configuration into fc (fc's logger and metrics kept; seccomp,
+ * --boot-time and the console from base). 0, or the exit status with the
+ * error logged and in why. */
+static int restore_vm(struct machine *m, struct fc_config *fc, const struct vm_config *base,
+		      const char *state, const char *mem, const struct fc_net_override *ov,
+		      unsigned nov, uint64_t start_ns, const char *start_what, struct errbuf *why)
+{
+	struct snapshot_in s;
+	if (snapshot_open(&s, state, mem, why)) {
+		log_error("%s", why->msg);
+		return EXIT_USAGE;
+	}
+	int status = EXIT_USAGE;
+	if (snapshot_config(&s, fc, why))
+		goto fail;
+	for (unsigned i = 0; i < nov; i++)
+		if (snapshot_net_override(&fc->vm, ov[i].iface_id, ov[i].tap, why))
+			goto fail;
+	fc->vm.seccomp = base->seccomp;
+	fc->vm.boot_time = base->boot_time;
+	fc->vm.console = base->console;
+	fc->vm.console_path = base->console_path;
+	status = machine_build(m, &fc->vm, start_ns, start_what, &s, why);
+	snapshot_close(&s);
+	if (status == 0)
+		log_info("VM restored from %s and %s", state, mem);
+	return status;
+fail:
+	log_error("%s", why->msg);
+	snapshot_close(&s);
+	return status;
+}
+
 /* An API request for the running VM (main thread). */
 static void api_request(struct machine *m)
 {
@@ -149,6 +207,12 @@ static void api_request(struct machine *m)
 		set_state(API_RUNNING);
 		log_info("VM resumed");
 		control_done(api->ctl, 0, NULL);
+	} else if (kind == CONTROL_SNAPSHOT_CREATE) {
+		struct errbuf e = {{0}};
+		int r = create_snapshot(vm, arg, &e);
+		control_done(api->ctl, r, r ? e.msg : NULL);
+	} else if (kind == CONTROL_SNAPSHOT_LOAD) {
+		control_done(api->ctl, -1, "the microVM is already running");
 	} else {
 		control_done(api->ctl, -1, "ember cannot do that (an unknown request)");
 	}
@@ -226,7 +290,8 @@ static int run_loop(struct machine *m, int sig_fd)
  * until InstanceStart builds the VM (0; *built), or a signal ends ember (its
  * exit status). A start that fails is answered with the reason, and the API
  * may try again. */
-static int wait_for_start(struct machine *m, int sig_fd, bool *built)
+static int wait_for_start(struct machine *m, int sig_fd, const struct vm_config *base, bool *built,
+			  bool *paused)
 {
 	for (;;) {
 		struct pollfd p[2] = {{sig_fd, POLLIN, 0}, {api->ctl->efd, POLLIN, 0}};
@@ -262,7 +327,7 @@ static int wait_for_start(struct machine *m, int sig_fd, bool *built)
 			control_done(api->ctl, r, flush_failure(r, why.msg));
 			continue;
 		}
-		if (kind != CONTROL_START) {
+		if (kind != CONTROL_START && kind != CONTROL_SNAPSHOT_LOAD) {
 			control_done(api->ctl, -1, "the microVM has not been started");
 			continue;
 		}
@@ -271,7 +336,30 @@ static int wait_for_start(struct machine *m, int sig_fd, bool *built)
 			continue;
 		}
 		observe_arm(&obs);
-		if (machine_build(m, arg, now_ns(), "InstanceStart", &why) == 0) {
+		if (kind == CONTROL_SNAPSHOT_LOAD) {
+			const struct fc_snapshot_load *l = arg;
+			uint64_t t0 = now_ns();
+			if (restore_vm(m, api->cfg, base, l->state_path, l->mem_path, l->overrides,
+				       l->noverrides, t0, "InstanceStart", &why) == 0) {
+				observe_latency(OBSERVE_VMM_LOAD_SNAPSHOT, (now_ns() - t0) / 1000);
+				*built = true;
+				*paused = !l->resume;
+				set_state(l->resume ? API_RUNNING : API_PAUSED);
+				control_done(api->ctl, 0, NULL);
+				return 0;
+			}
+			/* Back to an empty configuration, the logger and metrics kept. */
+			struct fc_observe ob = api->cfg->observe;
+			fc_config_free(api->cfg);
+			fc_config_init(api->cfg);
+			api->cfg->observe = ob;
+			api->cfg->vm.seccomp = base->seccomp;
+			api->cfg->vm.boot_time = base->boot_time;
+			machine_destroy(m);
+			control_done(api->ctl, -1, why.msg);
+			continue;
+		}
+		if (machine_build(m, arg, now_ns(), "InstanceStart", NULL, &why) == 0) {
 			*built = true;
 			set_state(API_RUNNING);
 			control_done(api->ctl, 0, NULL);
@@ -392,18 +480,29 @@ int main(int argc, char **argv)
 
 	struct machine m;
 	struct errbuf why;
-	bool built = false;
+	bool built = false, paused = false;
 	int status;
-	if (boot) {
+	if (o.restore) {
 		observe_arm(&obs);
-		status = machine_build(&m, boot, start_ns, "ember started", &why);
+		struct fc_net_override ov[VM_MAX_NETS];
+		for (unsigned i = 0; i < o.n_net_override; i++) {
+			snprintf(ov[i].iface_id, sizeof(ov[i].iface_id), "%s", o.net_override[i].id);
+			snprintf(ov[i].tap, sizeof(ov[i].tap), "%s", o.net_override[i].tap);
+		}
+		status = restore_vm(&m, &fcc, &o.vm, o.restore, o.mem_file, ov, o.n_net_override,
+				    start_ns, "ember started", &why);
+		built = true;
+	} else if (boot) {
+		observe_arm(&obs);
+		status = machine_build(&m, boot, start_ns, "ember started", NULL, &why);
 		built = true;
 	} else {
-		status = wait_for_start(&m, sig_fd, &built);
+		status = wait_for_start(&m, sig_fd, &o.vm, &built, &paused);
 	}
 	if (status == 0) {
-		set_state(API_RUNNING);
-		log_info("VM started");
+		if (!paused)
+			set_state(API_RUNNING);
+		log_info(paused ? "VM started paused" : "VM started");
 		observe_flush(&obs, &m.vm); /* a metrics line at the start (InstanceStart) */
 #ifdef EMBER_TEST_HOOKS
 		/* Test builds only: EMBER_TEST_FORBIDDEN=main makes the main
@@ -412,7 +511,9 @@ int main(int argc, char **argv)
 		if (hook && strcmp(hook, "main") == 0 && fork() == 0)
 			_exit(0);
 #endif
-		vcpus_go(&m.vm);
+		vcpus_go(&m.vm, paused);
+		if (paused && pause_vm(&m.vm))
+			log_error("the restored VM did not pause");
 		status = run_loop(&m, sig_fd);
 	}
 	log_info("ember exiting with status %d", status);

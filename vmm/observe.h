@@ -42,7 +42,7 @@ int observe_flush(struct observe *o, struct vm *vm);
 void observe_close(struct observe *o);
 
 /* Firecracker's "latencies_us": the last measurement of each, in us (any
- * thread). ember has no snapshots: those stay 0. */
+ * thread). ember takes Full snapshots only: the Diff ones stay 0. */
 enum observe_latency {
 	OBSERVE_FULL_CREATE_SNAPSHOT,
 	OBSERVE_DIFF_CREATE_SNAPSHOT,

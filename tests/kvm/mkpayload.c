@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 		memcpy(hello + at, code, sizeof(code));
 	}
 	/* "countN": count to N in %ecx and in memory at 0x180000, a '.' on COM1
-	 * every 2^20; its starts counted at 0x180100 ('S' on COM1 each). At N:
+	 * every 2^16; its starts counted at 0x180100 ('S' on COM1 each). At N:
 	 * status 40 + starts when register and memory agree, else 99. A
 	 * snapshot taken mid-way and restored ends with 41 (one start). */
 	unsigned char count[] = {
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 		0x31, 0xc9,                               /* xor %ecx,%ecx */
 		0x41,                                     /* loop: inc %ecx */
 		0xff, 0x05, 0x00, 0x00, 0x18, 0x00,       /* incl 0x180000 */
-		0xf7, 0xc1, 0xff, 0xff, 0x0f, 0x00,       /* test $0xfffff,%ecx */
+		0xf7, 0xc1, 0xff, 0xff, 0x00, 0x00,       /* test $0xffff,%ecx */
 		0x75, 0x03, 0xb0, 0x2e, 0xee,             /* jnz skip; mov $'.',%al; out */
 		0x81, 0xf9, 0, 0, 0, 0,                   /* skip: cmp $N,%ecx */
 		0x72, 0xe6,                               /* jb loop */

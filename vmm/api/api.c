@@ -8,6 +8,7 @@
 
 #include "vmm/api/api.h"
 #include "vmm/api/api_metrics.h"
+#include "vmm/api/fc_snapshot.h"
 #include "vmm/observe.h"
 
 #ifndef EMBER_VERSION
@@ -240,6 +241,57 @@ static void patch_net(struct api *a, const struct http_request *req, const char 
 	reply_ok(r);
 }
 
+/* PUT /snapshot/create: the paused VM into a state and a memory file. */
+static void put_snapshot_create(struct api *a, const struct http_request *req,
+				struct api_reply *r)
+{
+	uint64_t t0 = now_ns();
+	if (not_started(a, r))
+		return;
+	struct errbuf e = {{0}};
+	struct fc_snapshot_create c;
+	if (fc_snapshot_create_parse((const char *)req->body, req->body_len, &c, &e)) {
+		api_reply_fault(r, 400, "%s", e.msg);
+		return;
+	}
+	char msg[256];
+	if (control_call(a->ctl, CONTROL_SNAPSHOT_CREATE, &c, msg, sizeof(msg)))
+		api_reply_fault(r, 400, "Cannot create the snapshot: %s", msg);
+	else
+		reply_ok(r);
+	observe_latency(OBSERVE_FULL_CREATE_SNAPSHOT, (now_ns() - t0) / 1000);
+}
+
+/* PUT /snapshot/load: on a fresh ember, restore a snapshot instead of
+ * booting; the VM comes up paused unless resume_vm. */
+static void put_snapshot_load(struct api *a, const struct http_request *req, struct api_reply *r)
+{
+	uint64_t t0 = now_ns();
+	if (state(a) != API_NOT_STARTED) {
+		api_reply_fault(r, 400, "Loading a microVM snapshot is not allowed after the "
+				"microVM started.");
+		return;
+	}
+	const struct vm_config *c = &a->cfg->vm;
+	if (c->kernel || c->ndisks || c->nnets || a->cli_vm) {
+		api_reply_fault(r, 400, "Loading a microVM snapshot is not allowed after configuring "
+				"boot-specific resources.");
+		return;
+	}
+	struct errbuf e = {{0}};
+	struct fc_snapshot_load l;
+	if (fc_snapshot_load_parse((const char *)req->body, req->body_len, &l, &e)) {
+		api_reply_fault(r, 400, "%s", e.msg);
+		return;
+	}
+	char msg[256];
+	if (control_call(a->ctl, CONTROL_SNAPSHOT_LOAD, &l, msg, sizeof(msg)))
+		api_reply_fault(r, 400, "Cannot load the snapshot: %s", msg);
+	else
+		reply_ok(r);
+	observe_latency(OBSERVE_LOAD_SNAPSHOT, (now_ns() - t0) / 1000);
+}
+
 /* The configuration requests: before the start only. */
 typedef int put_fn(struct fc_config *fc, const char *body, size_t len, struct errbuf *err);
 typedef int put_id_fn(struct fc_config *fc, const char *id, const char *body, size_t len,
@@ -330,6 +382,10 @@ static void route(struct api *a, const struct http_request *req, struct api_repl
 			return configure(a, req, NULL, fc_put_drive, id, r);
 		if ((id = path_id(p, "/network-interfaces")))
 			return configure(a, req, NULL, fc_put_network_interface, id, r);
+		if (strcmp(p, "/snapshot/create") == 0)
+			return put_snapshot_create(a, req, r);
+		if (strcmp(p, "/snapshot/load") == 0)
+			return put_snapshot_load(a, req, r);
 	} else if (req->method == HTTP_PATCH) {
 		if (strcmp(p, "/vm") == 0)
 			return patch_vm(a, req, r);

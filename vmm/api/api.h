@@ -10,6 +10,7 @@
  *	PATCH /machine-config                        (before the start)
  *	PUT  /actions {"action_type": "InstanceStart"}
  *	PATCH /vm {"state": "Paused" | "Resumed"}
+ *	PUT  /snapshot/create (paused)  /snapshot/load (before the start)
  * What ember does not have (vsock, balloon, entropy, pmem, MMDS, ...) and
  * what is not built yet is a 400 saying so.
  */

@@ -1,5 +1,6 @@
 /* control.h: how the API thread asks the main thread, which owns the VM, to
- * act on it: start it, pause it, resume it, flush the metrics, press Ctrl+Alt+Del. One request at a time: the API
+ * act on it: start it, pause it, resume it, flush the metrics, press Ctrl+Alt+Del,
+ * snapshot it or restore one. One request at a time: the API
  * thread posts it (control_call blocks until the main thread has carried it
  * out) and the main thread, woken through control.efd in its poll loop,
  * takes it (control_take), acts, and answers (control_done). Everything else
@@ -30,6 +31,9 @@ enum control_kind {
 	CONTROL_SET_LIMITS,     /* new rate limits for a device (arg: struct control_limits) */
 	CONTROL_OBSERVE,        /* before the start: open the log and metrics files
 				   (arg: the struct fc_observe) */
+	CONTROL_SNAPSHOT_CREATE, /* the paused VM into a snapshot (arg: struct fc_snapshot_create) */
+	CONTROL_SNAPSHOT_LOAD,  /* before the start: restore a snapshot instead of
+				   booting (arg: struct fc_snapshot_load) */
 };
 
 struct control_drive {

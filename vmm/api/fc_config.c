@@ -291,7 +291,7 @@ static int apply_machine_config(struct fc_config *fc, const json_t *o, bool put,
 		return -1;
 	}
 	if (get_bool(o, "track_dirty_pages", false)) {
-		err_set(err, "%s: track_dirty_pages is not supported: ember has no snapshots yet", what);
+		err_set(err, "%s: track_dirty_pages is not supported: ember takes Full snapshots only (no Diff)", what);
 		return -1;
 	}
 	if (tmpl && strcmp(tmpl, "None") != 0) {
@@ -596,7 +596,6 @@ static const struct {
 	{"hotplug/memory", "memory-hotplug", false, "ember has no memory hotplug (virtio-mem)"},
 	{"cpu-config", "cpu-config", false, "ember has no custom CPU templates: the guest sees KVM's supported CPUID"},
 	{"serial", "serial", false, "ember's serial console is chosen on its command line (--console), not through the API"},
-	{"snapshot", NULL, false, "ember has no snapshots yet"},
 };
 
 static int unsupported_index(const char *s)
