@@ -15,6 +15,7 @@
 #ifndef EMBER_VIRTIO_PCI_H
 #define EMBER_VIRTIO_PCI_H
 
+#include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <pthread.h>
 #include <stdbool.h>
