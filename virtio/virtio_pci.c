@@ -1,5 +1,6 @@
 /* virtio_pci.c: the modern virtio-pci transport (see virtio_pci.h). Every
- * value the guest writes is checked before it is used. */
+ * value the guest writes is checked before it is used, and so is every value
+ * of a saved state (virtio_pci_state_*). */
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -327,19 +328,28 @@ static struct vpci_queue *sel_queue(struct virtio_pci *t)
 	return t->queue_sel < t->nq ? &t->q[t->queue_sel] : NULL;
 }
 
+/* vq from what the driver programmed into qs: 0, or -1 when vq_enable()
+ * refuses the rings (vq then not ready). A guest's enable and a restore
+ * both come here. */
+static int queue_setup(const struct guest_mem *mem, uint64_t driver_features,
+		       const struct vpci_queue_state *qs, struct virtqueue *vq)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->mem = mem;
+	vq->size = qs->size;
+	vq->desc_gpa = qs->desc;
+	vq->avail_gpa = qs->avail;
+	vq->used_gpa = qs->used;
+	vq->event_idx = (driver_features >> VIRTIO_RING_F_EVENT_IDX) & 1;
+	vq->indirect = (driver_features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
+	return vq_enable(vq);
+}
+
 static void queue_enable(struct virtio_pci *t, struct vpci_queue *q)
 {
 	if (q->enabled || !(t->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return;
-	memset(&q->vq, 0, sizeof(q->vq));
-	q->vq.mem = t->mem;
-	q->vq.size = q->size;
-	q->vq.desc_gpa = q->desc;
-	q->vq.avail_gpa = q->avail;
-	q->vq.used_gpa = q->used;
-	q->vq.event_idx = virtio_pci_has(t, VIRTIO_RING_F_EVENT_IDX);
-	q->vq.indirect = virtio_pci_has(t, VIRTIO_RING_F_INDIRECT_DESC);
-	if (vq_enable(&q->vq) < 0) {
+	if (queue_setup(t->mem, t->driver_features, &q->state, &q->vq) < 0) {
 		virtio_pci_needs_reset(t);
 		return;
 	}
@@ -468,4 +478,202 @@ void virtio_pci_bar_access(struct virtio_pci *t, uint64_t off, uint8_t *data, un
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- Saved state ---- */
+
+#define CM(m) CODEC_FIELD(struct vpci_state, m)
+static const struct codec_field common_f[] = {
+	CM(features), CM(driver_features), CM(dfsel), CM(gfsel), CM(status), CM(generation),
+	CM(isr), CM(msix_config), CM(queue_sel),
+};
+#define SQ(m) CODEC_FIELD(struct vpci_saved_queue, m)
+static const struct codec_field queue_f[] = {
+	SQ(q.desc), SQ(q.avail), SQ(q.used), SQ(q.size), SQ(q.vector), SQ(q.enabled),
+	SQ(last_avail), SQ(used_idx), SQ(signalled_used), SQ(signalled_valid),
+};
+static const struct codec_layout common_l = CODEC_LAYOUT(common_f), queue_l = CODEC_LAYOUT(queue_f);
+
+void virtio_pci_state_save(struct virtio_pci *t, struct virtio_pci_saved *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&t->lock);
+	s->common = t->state;
+	s->nq = t->nq;
+	for (unsigned i = 0; i < t->nq; i++) {
+		const struct vpci_queue *q = &t->q[i];
+		struct vpci_saved_queue *sq = &s->q[i];
+		sq->q = q->state;
+		if (q->enabled) {
+			sq->last_avail = q->vq.last_avail;
+			sq->used_idx = q->vq.used_idx;
+			sq->signalled_used = q->vq.signalled_used;
+			sq->signalled_valid = q->vq.signalled_valid;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (t->msix_ok)
+		msix_state_save(&t->msix, &s->msix);
+	pci_config_state_save(&t->pci, &s->pci);
+}
+
+void virtio_pci_state_put(struct codec_writer *w, uint16_t first_tag,
+			  const struct virtio_pci_saved *s)
+{
+	unsigned nq = s->nq <= VPCI_MAX_QUEUES ? s->nq : VPCI_MAX_QUEUES;
+	pci_config_state_put(w, first_tag, &s->pci);
+	msix_state_put(w, (uint16_t)(first_tag + 1), &s->msix);
+	cw_section(w, (uint16_t)(first_tag + 2));
+	cw_struct(w, &s->common, &common_l);
+	cw_section(w, (uint16_t)(first_tag + 3));
+	cw_u32(w, nq);
+	for (unsigned i = 0; i < nq; i++)
+		cw_struct(w, &s->q[i], &queue_l);
+}
+
+static bool saved_vector_ok(const struct virtio_pci *t, unsigned v)
+{
+	return v == VIRTIO_MSI_NO_VECTOR || (t->msix_ok && v < t->msix.nvec);
+}
+
+#define STATUS_BITS (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | \
+		     VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK | \
+		     VPCI_STATUS_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)
+
+static int common_check(struct codec_reader *r, const struct virtio_pci *t,
+			const struct vpci_state *c)
+{
+	if (c->features != t->features)
+		return cr_fail(r, "the saved device offered features %#llx, this one offers %#llx",
+			       (unsigned long long)c->features, (unsigned long long)t->features);
+	if (c->driver_features & ~t->features)
+		return cr_fail(r, "accepted features %#llx were not offered",
+			       (unsigned long long)(c->driver_features & ~t->features));
+	if (c->status & ~STATUS_BITS)
+		return cr_fail(r, "device status %#x has unknown bits", c->status);
+	if ((c->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(c->status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return cr_fail(r, "device status %#x: DRIVER_OK without FEATURES_OK", c->status);
+	if ((c->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !((c->driver_features >> VIRTIO_F_VERSION_1) & 1))
+		return cr_fail(r, "device status %#x: FEATURES_OK without VERSION_1", c->status);
+	if (c->isr & ~3u)
+		return cr_fail(r, "ISR %#x has bits other than 0 and 1", c->isr);
+	if (!saved_vector_ok(t, c->msix_config))
+		return cr_fail(r, "config vector %u is outside the MSI-X table", c->msix_config);
+	return 0;
+}
+
+static int queue_check(struct codec_reader *r, const struct virtio_pci *t,
+		       const struct vpci_state *c, unsigned i, const struct vpci_saved_queue *sq)
+{
+	const struct vpci_queue_state *q = &sq->q;
+	if (q->size == 0 || q->size > t->qmax || (q->size & (q->size - 1)))
+		return cr_fail(r, "queue %u: size %u (a power of two up to %u)", i, q->size, t->qmax);
+	if (!saved_vector_ok(t, q->vector))
+		return cr_fail(r, "queue %u: vector %u is outside the MSI-X table", i, q->vector);
+	if (q->enabled > 1)
+		return cr_fail(r, "queue %u: enable %u", i, q->enabled);
+	if (!q->enabled) {
+		if (sq->last_avail || sq->used_idx || sq->signalled_used || sq->signalled_valid)
+			return cr_fail(r, "queue %u: not enabled but has a ring position", i);
+		return 0;
+	}
+	if (!(c->status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return cr_fail(r, "queue %u: enabled without FEATURES_OK", i);
+	if (sq->signalled_valid > 1)
+		return cr_fail(r, "queue %u: signalled_valid %u", i, sq->signalled_valid);
+	if (sq->last_avail != sq->used_idx)
+		return cr_fail(r, "queue %u: %u chains in flight (next avail %u, next used %u)", i,
+			       (uint16_t)(sq->last_avail - sq->used_idx), sq->last_avail,
+			       sq->used_idx);
+	/* The rings as a guest's enable checks them, with the saved features. */
+	struct virtqueue vq;
+	if (queue_setup(t->mem, c->driver_features, q, &vq) < 0)
+		return cr_fail(r, "queue %u: rings at desc %#llx avail %#llx used %#llx (size %u) "
+			       "are not aligned or not in guest RAM", i, (unsigned long long)q->desc,
+			       (unsigned long long)q->avail, (unsigned long long)q->used, q->size);
+	return 0;
+}
+
+int virtio_pci_state_get(struct codec_reader *r, uint16_t first_tag, const struct virtio_pci *t,
+			 struct virtio_pci_saved *s)
+{
+	size_t n;
+	memset(s, 0, sizeof(*s));
+	if (pci_config_state_get(r, first_tag, &t->pci, &s->pci))
+		return -1;
+	if (t->msix_ok) {
+		if (msix_state_get(r, (uint16_t)(first_tag + 1), &t->msix, &s->msix))
+			return -1;
+		/* The control register is in both: they must agree. */
+		uint32_t ctrl = get_le16(s->pci.cfg + t->msix.cap + 2);
+		if (!!(ctrl & MSIX_CTRL_ENABLE) != s->msix.st.enabled ||
+		    !!(ctrl & MSIX_CTRL_FMASK) != s->msix.st.fmask)
+			return cr_fail(r, "MSI-X control %#x in config space disagrees with the table's",
+				       ctrl);
+	}
+	if (cr_section(r, (uint16_t)(first_tag + 2), "common config", &n) ||
+	    cr_expect(r, n, codec_layout_bytes(&common_l)) || cr_struct(r, &s->common, &common_l) ||
+	    common_check(r, t, &s->common))
+		return -1;
+	if (cr_section(r, (uint16_t)(first_tag + 3), "queues", &n) || cr_u32(r, &s->nq))
+		return -1;
+	if (s->nq != t->nq)
+		return cr_fail(r, "%u queues saved, the device has %u", s->nq, t->nq);
+	if (cr_expect(r, n, 4 + (size_t)s->nq * codec_layout_bytes(&queue_l)))
+		return -1;
+	for (unsigned i = 0; i < s->nq; i++)
+		if (cr_struct(r, &s->q[i], &queue_l) || queue_check(r, t, &s->common, i, &s->q[i]))
+			return -1;
+	return 0;
+}
+
+void virtio_pci_state_apply(struct virtio_pci *t, const struct virtio_pci_saved *s)
+{
+	if (t->msix_ok)
+		msix_state_apply(&t->msix, &s->msix);
+	pthread_mutex_lock(&t->lock);
+	t->state = s->common;
+	for (unsigned i = 0; i < t->nq; i++) {
+		struct vpci_queue *q = &t->q[i];
+		const struct vpci_saved_queue *sq = &s->q[i];
+		vq_disable(&q->vq);
+		memset(&q->vq, 0, sizeof(q->vq));
+		q->state = sq->q;
+		q->enabled = false;
+		if (!sq->q.enabled)
+			continue;
+		if (queue_setup(t->mem, t->driver_features, &q->state, &q->vq) < 0) {
+			/* _get checked them: only when guest memory changed since */
+			virtio_pci_needs_reset(t);
+			continue;
+		}
+		q->enabled = true;
+		q->vq.last_avail = sq->last_avail;
+		q->vq.used_idx = sq->used_idx;
+		q->vq.signalled_used = sq->signalled_used;
+		q->vq.signalled_valid = sq->signalled_valid;
+	}
+	pthread_mutex_unlock(&t->lock);
+	pci_config_state_apply(&t->pci, &s->pci);
+}
+
+size_t virtio_pci_state_encode(const struct virtio_pci_saved *s, uint8_t *buf, size_t cap)
+{
+	struct codec_writer w;
+	cw_begin(&w, buf, cap, VPCI_STATE_MAGIC, VPCI_STATE_VERSION);
+	virtio_pci_state_put(&w, 1, s);
+	return cw_finish(&w);
+}
+
+int virtio_pci_state_decode(const uint8_t *buf, size_t len, const struct virtio_pci *t,
+			    struct virtio_pci_saved *s, struct errbuf *err)
+{
+	struct codec_reader r;
+	if (cr_begin(&r, buf, len, VPCI_STATE_MAGIC, VPCI_STATE_VERSION, "virtio-pci state", err) ||
+	    virtio_pci_state_get(&r, 1, t, s) || cr_end(&r)) {
+		memset(s, 0, sizeof(*s));
+		return -1;
+	}
+	return 0;
 }

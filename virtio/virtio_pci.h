@@ -15,12 +15,14 @@
 #ifndef EMBER_VIRTIO_PCI_H
 #define EMBER_VIRTIO_PCI_H
 
+#include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "vmm/core/io_thread.h"
+#include "vmm/core/state_codec.h"
 #include "vmm/pci/msix.h"
 #include "vmm/pci/pci.h"
 #include "vmm/lib/util.h"
@@ -150,6 +152,60 @@ static inline bool virtio_pci_serving(const struct virtio_pci *t)
 {
 	return (t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !t->paused;
 }
+
+/* ---- Saved state (snapshots) ----
+ * The transport as the driver sees it: the PCI function (pci_config_state),
+ * MSI-X (msix_saved), the common configuration (struct vpci_state: status,
+ * feature selects, offered and accepted features, config generation, ISR,
+ * config vector, queue select) and each queue: what the driver programmed
+ * (size, vector, enable, ring addresses) and the device's position in it.
+ * The rings' other fields follow from those and the features. */
+struct vpci_saved_queue {
+	struct vpci_queue_state q;
+	uint16_t last_avail, used_idx, signalled_used;
+	uint8_t signalled_valid;
+};
+struct virtio_pci_saved {
+	struct pci_config_state pci;
+	struct msix_saved msix;
+	struct vpci_state common;
+	uint32_t nq;
+	struct vpci_saved_queue q[VPCI_MAX_QUEUES];
+};
+/* The sections _put writes, from first_tag on: PCI config, MSI-X, common
+ * configuration, queues. A device's blob puts its own after them. */
+#define VPCI_STATE_SECTIONS 4u
+#define VPCI_STATE_MAGIC 0x43505645u /* "EVPC", the transport's blob alone */
+#define VPCI_STATE_VERSION 1
+
+/* Take t's state (t->lock, then the MSI-X and PCI parts under theirs).
+ * Main thread, the device paused. */
+void virtio_pci_state_save(struct virtio_pci *t, struct virtio_pci_saved *s);
+void virtio_pci_state_put(struct codec_writer *w, uint16_t first_tag,
+			  const struct virtio_pci_saved *s);
+/* Read and check against t, a transport built from the same configuration
+ * and not yet used: the same queue count and offered features; accepted
+ * features only offered ones; status bits the transport can reach
+ * (DRIVER_OK only with FEATURES_OK, FEATURES_OK only with VERSION_1); ISR
+ * bits 0-1; vectors within the MSI-X table or none; each queue's size a
+ * power of two within the maximum; an enabled queue only with
+ * FEATURES_OK and with rings that vq_enable() accepts in t's guest memory
+ * (the checks a guest's enable gets), and nothing in flight (every chain
+ * popped was used); a queue not enabled has no position. 0, or -1 with r's
+ * error set. */
+int virtio_pci_state_get(struct codec_reader *r, uint16_t first_tag, const struct virtio_pci *t,
+			 struct virtio_pci_saved *s);
+/* Put s (checked by _get) into t, before the device starts: MSI-X
+ * (routes and irqfds set up again through the path a guest's writes take),
+ * the common configuration, each enabled queue enabled as a guest's enable
+ * does and put at its position, then the PCI function (BAR 0 decoded where
+ * the guest put it, the queues' ioeventfds registered there). No device
+ * callback is called: the device attaches its back-end itself. */
+void virtio_pci_state_apply(struct virtio_pci *t, const struct virtio_pci_saved *s);
+/* As a blob of its own (tests, fuzzing). */
+size_t virtio_pci_state_encode(const struct virtio_pci_saved *s, uint8_t *buf, size_t cap);
+int virtio_pci_state_decode(const uint8_t *buf, size_t len, const struct virtio_pci *t,
+			    struct virtio_pci_saved *s, struct errbuf *err);
 
 /* The BAR handler (exported for tests): offset off of BAR 0. */
 void virtio_pci_bar_access(struct virtio_pci *t, uint64_t off, uint8_t *data, unsigned len,

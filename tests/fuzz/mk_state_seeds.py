@@ -43,3 +43,44 @@ seeds = {
 for k, v in seeds.items():
     with open(os.path.join(out, k), 'wb') as f:
         f.write(v)
+
+# The virtio block of fuzz_state (kinds 0x20-0x22): a PCI function's state,
+# MSI-X's and the virtio-pci transport's, for fuzz_state's transport (3
+# queues of up to 256 entries, 4 vectors, one 32 KiB BAR 0; offered features
+# VERSION_1, EVENT_IDX, INDIRECT_DESC and bit 6).
+def pci_cfg(command=6, bar0=0xc0000000, msix_ctrl=0):
+    cfg = bytearray(256)
+    cfg[4] = command & 0xff; cfg[5] = command >> 8; cfg[0x3c] = 11
+    cfg[0x41 + 0x31] = 0  # capabilities are read-only but MSI-X control
+    return bytes(cfg), [bar0, 0, 0, 0, 0, 0]
+def pci_section(cfg, bars):
+    return cfg + b''.join(struct.pack('<Q', b) for b in bars)
+def msix_section(enabled, entries, pba=0):
+    body = struct.pack('<II', 4, enabled)
+    for a, d, m in entries:
+        body += struct.pack('<IIII', a, 0, d, m)
+    return body + struct.pack('<Q', pba)
+def common(status, df, msix_config=0xffff, qsel=0):
+    feats = (1 << 32) | (1 << 28) | (1 << 29) | (1 << 6)
+    return struct.pack('<QQIIBBBHH', feats, df, 1, 1, status, 2, 1, msix_config, qsel)
+def queues(qs):
+    body = struct.pack('<I', len(qs))
+    for desc, av, used, size, vec, en, pos in qs:
+        body += struct.pack('<QQQHHBHHHB', desc, av, used, size, vec, en, pos, pos, pos, 1 if en else 0)
+    return body
+seeds = {}
+cfg, bars = pci_cfg()
+seeds['pci_cfg'] = b'\x20' + blob(0x46435045, [(1, pci_section(cfg, bars))])
+seeds['msix_on'] = b'\x21' + blob(0x58534d45, [(1, msix_section(1, [(0xfee00000, 0x41, 0)] * 3 + [(0, 0, 1)], 2))])
+off = [(0, 0, 0, 256, 0xffff, 0, 0)] * 3
+seeds['vpci_reset'] = b'\x22' + blob(0x43505645, [
+    (1, pci_section(*pci_cfg(0))), (2, msix_section(0, [(0, 0, 1)] * 4)),
+    (3, common(0, 0)), (4, queues(off))])
+q = [(0x1000, 0x2000, 0x3000, 64, 1, 1, 7), (0x4000, 0x5000, 0x6000, 256, 2, 1, 65535),
+     (0, 0, 0, 32, 0xffff, 0, 0)]
+seeds['vpci_running'] = b'\x22' + blob(0x43505645, [
+    (1, pci_section(*pci_cfg())), (2, msix_section(0, [(0xfee00000, 0x41 + i, 0) for i in range(4)])),
+    (3, common(0x0f, (1 << 32) | (1 << 29), 0)), (4, queues(q))])
+for k, v in seeds.items():
+    with open(os.path.join(out, k), 'wb') as f:
+        f.write(v)

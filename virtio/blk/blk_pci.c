@@ -1,4 +1,5 @@
 /* blk_pci.c: virtio-blk on virtio-pci with an io_uring I/O thread (blk_pci.h). */
+#include <endian.h>
 #include <errno.h>
 #include <linux/virtio_ids.h>
 #include <stdio.h>
@@ -15,9 +16,8 @@
 
 /* DRIVER_OK: serve every enabled queue and look at it once (the driver may
  * have queued buffers before). vp.lock held. */
-static void op_activate(void *ctx)
+static void attach_queues(struct blk_pci *d)
 {
-	struct blk_pci *d = ctx;
 	bool flush = virtio_pci_has(&d->vp, VIRTIO_BLK_F_FLUSH);
 	for (unsigned i = 0; i < d->nq; i++) {
 		struct vpci_queue *vq = &d->vp.q[i];
@@ -25,6 +25,12 @@ static void op_activate(void *ctx)
 			continue;
 		blk_queue_attach(&d->q[i].io, &vq->vq, flush);
 	}
+}
+
+static void op_activate(void *ctx)
+{
+	struct blk_pci *d = ctx;
+	attach_queues(d);
 	virtio_pci_kick_all(&d->vp);
 }
 
@@ -200,6 +206,11 @@ static int blk_pci_start(struct device *dv, struct errbuf *e)
 	}
 	if (io_thread_start(&d->iot, "blk-io", &blk_io_seccomp, io_batch, d, e))
 		goto fail;
+	/* After a restore: the queues as they were, each ready one looked at
+	 * once (the guest may have added buffers before the save). */
+	if (d->restored && (d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
+		virtio_pci_kick_all(&d->vp);
+	d->restored = false;
 	return 0;
 fail:
 	err_prefix(e, "disk '%s'", d->path);
@@ -356,6 +367,88 @@ static void blk_pci_stats(struct device *dv, FILE *out)
 		(unsigned long long)__atomic_load_n(&d->rl.ops_done, __ATOMIC_RELAXED));
 }
 
+/* The VM is paused: every request popped was completed and used
+ * (blk_queue_pause; a throttled one went back to the ring with vq_unpop), so
+ * the queues' positions are all there is. A queue still holding requests
+ * (the pause timed out) cannot be saved. */
+static int blk_pci_save(struct device *dv, void *buf, size_t cap, size_t *len, struct errbuf *e)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	for (unsigned i = 0; i < d->nq; i++)
+		if (d->q[i].io_ok && d->q[i].io.inflight) {
+			err_set(e, "disk '%s': queue %u still has %u requests in flight", d->path, i,
+				d->q[i].io.inflight);
+			return -1;
+		}
+	struct virtio_pci_saved *s = malloc(sizeof(*s));
+	if (!s) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	virtio_pci_state_save(&d->vp, s);
+	struct codec_writer w;
+	cw_begin(&w, buf, cap, BLK_STATE_MAGIC, BLK_STATE_VERSION);
+	virtio_pci_state_put(&w, 1, s);
+	cw_section(&w, 1 + VPCI_STATE_SECTIONS);
+	pthread_mutex_lock(&d->vp.lock);
+	cw_bytes(&w, &d->cfg, sizeof(d->cfg));
+	pthread_mutex_unlock(&d->vp.lock);
+	*len = cw_finish(&w);
+	free(s);
+	if (!*len) {
+		err_set(e, "disk '%s': the state does not fit in %zu bytes", d->path, cap);
+		return -1;
+	}
+	return 0;
+}
+
+/* Decoded and checked whole first (the transport against this device, the
+ * disk's configuration against the reopened image), then applied; the
+ * queues of a driver that was running are attached to their rings as at
+ * DRIVER_OK, and start kicks them. */
+static int blk_pci_restore(struct device *dv, const void *buf, size_t len, struct errbuf *e)
+{
+	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
+	struct virtio_pci_saved *s = malloc(sizeof(*s));
+	if (!s) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	struct virtio_blk_config cfg;
+	struct codec_reader r;
+	size_t n;
+	int ret = -1;
+	if (cr_begin(&r, buf, len, BLK_STATE_MAGIC, BLK_STATE_VERSION, "virtio-blk state", e) ||
+	    virtio_pci_state_get(&r, 1, &d->vp, s) ||
+	    cr_section(&r, 1 + VPCI_STATE_SECTIONS, "disk", &n) || cr_expect(&r, n, sizeof(cfg)) ||
+	    cr_bytes(&r, &cfg, sizeof(cfg)))
+		goto out;
+	uint64_t cap = le64toh(cfg.capacity), have = le64toh(d->cfg.capacity);
+	if (cap != have) {
+		cr_fail(&r, "the saved disk had %llu sectors of 512 bytes, '%s' has %llu: "
+			"the guest would see another disk", (unsigned long long)cap, d->path,
+			(unsigned long long)have);
+		goto out;
+	}
+	if (memcmp(&cfg, &d->cfg, sizeof(cfg))) {
+		cr_fail(&r, "the saved disk's configuration (block sizes, queues, limits) differs "
+			    "from '%s' as configured now", d->path);
+		goto out;
+	}
+	if (cr_end(&r))
+		goto out;
+	virtio_pci_state_apply(&d->vp, s);
+	pthread_mutex_lock(&d->vp.lock);
+	if (d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK)
+		attach_queues(d);
+	d->restored = true;
+	pthread_mutex_unlock(&d->vp.lock);
+	ret = 0;
+out:
+	free(s);
+	return ret;
+}
+
 static const struct device_ops blk_pci_ops = {
 	.type = "virtio-blk",
 	.attach = blk_pci_attach,
@@ -369,5 +462,7 @@ static const struct device_ops blk_pci_ops = {
 	.resume = blk_pci_resume,
 	.metrics = blk_pci_metrics,
 	.stats = blk_pci_stats,
+	.save = blk_pci_save,
+	.restore = blk_pci_restore,
 	.destroy = blk_pci_destroy,
 };

@@ -46,7 +46,14 @@ struct blk_pci {
 	struct rate_limiter rl;
 	int rl_timer_fd;
 	uint64_t rl_events;             /* timer wake-ups */
+	bool restored;                  /* restore loaded a state: start kicks the queues */
 };
+
+/* Its saved state (device_ops save/restore): a state_codec blob of this
+ * magic, the transport's sections (virtio_pci_state_put) and then the
+ * disk's configuration as the guest read it (struct virtio_blk_config). */
+#define BLK_STATE_MAGIC 0x4b425645u /* "EVBK" */
+#define BLK_STATE_VERSION 1
 
 /* The disk, or NULL with e set. index: 0 for vda, 1 for vdb, ... */
 struct blk_pci *blk_pci_open(const struct blk_opts *o, unsigned index, struct errbuf *e);

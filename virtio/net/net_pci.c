@@ -34,9 +34,8 @@ static void cb_link_down(void *ctx)
 
 /* DRIVER_OK: the TAP's offloads follow what the driver accepted; serve every
  * enabled queue and look at each once. vp.lock held. */
-static void op_activate(void *ctx)
+static void attach_pairs(struct net_pci *d)
 {
-	struct net_pci *d = ctx;
 	uint64_t df = d->vp.driver_features;
 	int r = net_tap_set_offload(&d->tap, net_tap_offloads(df));
 	if (r < 0)
@@ -46,6 +45,12 @@ static void op_activate(void *ctx)
 		net_io_attach(&d->io, i, rx->enabled ? &rx->vq : NULL, tx->enabled ? &tx->vq : NULL,
 			      df, d->tap.mtu);
 	}
+}
+
+static void op_activate(void *ctx)
+{
+	struct net_pci *d = ctx;
+	attach_pairs(d);
 	/* One pair until the driver asks for more (VQ_PAIRS_SET); the I/O
 	 * thread detaches the other TAP queues (sync_pairs) when it wakes. */
 	d->active_pairs = 1;
@@ -90,7 +95,9 @@ static const struct virtio_pci_ops net_vp_ops = {
 
 static const struct device_ops net_pci_ops;
 
-struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct errbuf *e)
+/* The NIC on the TAP open or given (tap NULL: open o->tap). */
+static struct net_pci *open_nic(const struct net_tap *tap, const struct net_opts *o,
+				unsigned index, struct errbuf *e)
 {
 	struct net_pci *d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -103,7 +110,9 @@ struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct er
 	d->rl_timer_fd[0] = d->rl_timer_fd[1] = -1;
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
 		d->tap.fd[i] = -1;
-	if (net_tap_open(&d->tap, o, e)) {
+	if (tap) {
+		d->tap = *tap;
+	} else if (net_tap_open(&d->tap, o, e)) {
 		device_destroy(&d->dev);
 		return NULL;
 	}
@@ -130,6 +139,17 @@ struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct er
 		}
 	}
 	return d;
+}
+
+struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct errbuf *e)
+{
+	return open_nic(NULL, o, index, e);
+}
+
+struct net_pci *net_pci_open_tap(const struct net_tap *tap, const struct net_opts *o,
+				 unsigned index, struct errbuf *e)
+{
+	return open_nic(tap, o, index, e);
 }
 
 int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_routes *routes,
@@ -278,6 +298,11 @@ static int net_pci_start(struct device *dv, struct errbuf *e)
 		}
 	if (io_thread_start(&d->iot, "net-io", &net_io_seccomp, io_batch, d, e))
 		goto fail;
+	/* After a restore: the queues as they were, each ready one looked at
+	 * once (RX pops again the chains held when the state was saved). */
+	if (d->restored && (d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK))
+		virtio_pci_kick_all(&d->vp);
+	d->restored = false;
 	return 0;
 fail:
 	err_prefix(e, "--net tap=%s", d->tap.name);
@@ -458,6 +483,129 @@ static int net_pci_set_rate_limits(struct device *dv, const struct rl_update *u,
 	return 0;
 }
 
+/* The NIC's own section: MAC, link, queue pairs in use, configuration. */
+struct net_saved {
+	uint8_t mac[6];
+	uint32_t link_up, active_pairs;
+	uint8_t cfg[NET_CONFIG_LEN];
+};
+#define NET_SEC_NIC (1 + VPCI_STATE_SECTIONS)
+#define NET_CFG_STATUS 6 /* offset of the config's status (link) */
+
+/* The VM is paused: every write completed and was used, no read is in
+ * flight (net_io_pause), but each pair may hold RX chains popped for its
+ * next read and not used: the most recently popped ones. The saved RX
+ * position leaves them out, so that the restored device pops them again;
+ * this device keeps them (it may resume). */
+static int net_pci_save(struct device *dv, void *buf, size_t cap, size_t *len, struct errbuf *e)
+{
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	struct virtio_pci_saved *s = malloc(sizeof(*s));
+	if (!s) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	virtio_pci_state_save(&d->vp, s);
+	struct net_saved ns;
+	memset(&ns, 0, sizeof(ns));
+	int ret = -1;
+	pthread_mutex_lock(&d->vp.lock);
+	for (unsigned i = 0; d->io_ok && i < d->pairs; i++) {
+		const struct net_pair_io *p = &d->io.p[i];
+		if (p->rx_inflight || p->tx_inflight) {
+			err_set(e, "--net tap=%s: queue pair %u still has I/O in flight", d->tap.name, i);
+			pthread_mutex_unlock(&d->vp.lock);
+			goto out;
+		}
+		if (p->rx && s->q[2 * i].q.enabled)
+			s->q[2 * i].last_avail = (uint16_t)(s->q[2 * i].last_avail - p->rx_nchains);
+	}
+	memcpy(ns.mac, d->mac, 6);
+	ns.link_up = d->link_up;
+	ns.active_pairs = d->active_pairs;
+	memcpy(ns.cfg, &d->cfg, NET_CONFIG_LEN);
+	pthread_mutex_unlock(&d->vp.lock);
+	struct codec_writer w;
+	cw_begin(&w, buf, cap, NET_STATE_MAGIC, NET_STATE_VERSION);
+	virtio_pci_state_put(&w, 1, s);
+	cw_section(&w, NET_SEC_NIC);
+	cw_bytes(&w, ns.mac, 6);
+	cw_u32(&w, ns.link_up);
+	cw_u32(&w, ns.active_pairs);
+	cw_bytes(&w, ns.cfg, NET_CONFIG_LEN);
+	*len = cw_finish(&w);
+	if (!*len)
+		err_set(e, "--net tap=%s: the state does not fit in %zu bytes", d->tap.name, cap);
+	else
+		ret = 0;
+out:
+	free(s);
+	return ret;
+}
+
+static int nic_check(struct codec_reader *r, const struct net_pci *d, const struct net_saved *ns,
+		     const struct virtio_pci_saved *s)
+{
+	char a[18], b[18];
+	if (memcmp(ns->mac, d->mac, 6)) {
+		net_format_mac(ns->mac, a);
+		net_format_mac(d->mac, b);
+		return cr_fail(r, "the saved NIC had MAC %s, this one has %s", a, b);
+	}
+	if (ns->link_up > 1)
+		return cr_fail(r, "link %u (0 down, 1 up)", ns->link_up);
+	if (ns->active_pairs < 1 || ns->active_pairs > d->pairs)
+		return cr_fail(r, "%u queue pairs in use, the NIC has %u", ns->active_pairs, d->pairs);
+	if (!(s->common.status & VIRTIO_CONFIG_S_DRIVER_OK) && ns->active_pairs != 1)
+		return cr_fail(r, "%u queue pairs in use before DRIVER_OK", ns->active_pairs);
+	uint8_t mine[NET_CONFIG_LEN], theirs[NET_CONFIG_LEN];
+	memcpy(mine, &d->cfg, NET_CONFIG_LEN);
+	memcpy(theirs, ns->cfg, NET_CONFIG_LEN);
+	mine[NET_CFG_STATUS] = theirs[NET_CFG_STATUS] = 0; /* the link: the new TAP's */
+	mine[NET_CFG_STATUS + 1] = theirs[NET_CFG_STATUS + 1] = 0;
+	if (memcmp(mine, theirs, NET_CONFIG_LEN))
+		return cr_fail(r, "the saved NIC's configuration (MAC, queue pairs, MTU) differs "
+			       "from this one's");
+	return 0;
+}
+
+/* Decoded and checked whole first, then applied: the transport, the queue
+ * pairs in use, and with a running driver the TAP's offloads (what it
+ * accepted, as at DRIVER_OK), each pair attached to its queues and the TAP
+ * queues beyond the pairs in use detached. start kicks the queues. */
+static int net_pci_restore(struct device *dv, const void *buf, size_t len, struct errbuf *e)
+{
+	struct net_pci *d = container_of(dv, struct net_pci, dev);
+	struct virtio_pci_saved *s = malloc(sizeof(*s));
+	if (!s) {
+		err_set(e, "out of memory");
+		return -1;
+	}
+	struct net_saved ns;
+	struct codec_reader r;
+	size_t n;
+	int ret = -1;
+	if (cr_begin(&r, buf, len, NET_STATE_MAGIC, NET_STATE_VERSION, "virtio-net state", e) ||
+	    virtio_pci_state_get(&r, 1, &d->vp, s) || cr_section(&r, NET_SEC_NIC, "NIC", &n) ||
+	    cr_expect(&r, n, 6 + 4 + 4 + NET_CONFIG_LEN) || cr_bytes(&r, ns.mac, 6) ||
+	    cr_u32(&r, &ns.link_up) || cr_u32(&r, &ns.active_pairs) ||
+	    cr_bytes(&r, ns.cfg, NET_CONFIG_LEN) || nic_check(&r, d, &ns, s) || cr_end(&r))
+		goto out;
+	virtio_pci_state_apply(&d->vp, s);
+	pthread_mutex_lock(&d->vp.lock);
+	d->active_pairs = (uint16_t)ns.active_pairs;
+	if (d->io_ok && (d->vp.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		attach_pairs(d);
+		sync_pairs(d);
+	}
+	d->restored = true;
+	pthread_mutex_unlock(&d->vp.lock);
+	ret = 0;
+out:
+	free(s);
+	return ret;
+}
+
 static const struct device_ops net_pci_ops = {
 	.type = "virtio-net",
 	.attach = net_pci_attach,
@@ -470,5 +618,7 @@ static const struct device_ops net_pci_ops = {
 	.resume = net_pci_resume,
 	.stats = net_pci_stats,
 	.metrics = net_pci_metrics,
+	.save = net_pci_save,
+	.restore = net_pci_restore,
 	.destroy = net_pci_destroy,
 };

@@ -55,10 +55,23 @@ struct net_pci {
 	struct rate_limiter rl[2];
 	int rl_timer_fd[2];
 	uint64_t rl_events[2];          /* timer wake-ups */
+	bool restored;                  /* restore loaded a state: start kicks the queues */
 };
+
+/* Its saved state (device_ops save/restore): a state_codec blob of this
+ * magic, the transport's sections (virtio_pci_state_put; each RX queue's
+ * position without the chains its pair holds for the next read, which the
+ * restored device pops again), then the NIC's own: MAC, link, the driver's
+ * queue pair count and the configuration the guest read. */
+#define NET_STATE_MAGIC 0x544e5645u /* "EVNT" */
+#define NET_STATE_VERSION 1
 
 /* The NIC (net<index>), or NULL with e set. */
 struct net_pci *net_pci_open(const struct net_opts *o, unsigned index, struct errbuf *e);
+/* The same on a TAP opened elsewhere (tests: a socket per queue pair in
+ * place of the TAP's queues), which the NIC takes over (it closes it). */
+struct net_pci *net_pci_open_tap(const struct net_tap *tap, const struct net_opts *o,
+				 unsigned index, struct errbuf *e);
 /* 0, or -1 with e set (then device_destroy(&d->dev) cleans up). */
 int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_routes *routes,
 		   int vm_fd, struct errbuf *e);

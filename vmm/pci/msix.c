@@ -1,4 +1,4 @@
-/* msix.c: MSI-X emulation (see msix.h). */
+/* msix.c: MSI-X emulation (see msix.h), and its saved state (msix_state_*). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -272,4 +272,109 @@ int msix_vector_eventfd(const struct msix *m, unsigned vec)
 unsigned msix_vector_gsi(const struct msix *m, unsigned vec)
 {
 	return vec < m->nvec ? m->vec[vec].gsi : 0;
+}
+
+/* ---- Saved state ---- */
+
+#define ENT(m) CODEC_FIELD(struct msix_entry, m)
+static const struct codec_field entry_f[] = {ENT(addr_lo), ENT(addr_hi), ENT(data), ENT(ctrl)};
+static const struct codec_layout entry_l = CODEC_LAYOUT(entry_f);
+
+void msix_state_save(struct msix *m, struct msix_saved *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (!m->vec)
+		return;
+	pthread_mutex_lock(&m->lock);
+	s->nvec = m->nvec;
+	s->st = m->state;
+	for (unsigned i = 0; i < m->nvec; i++)
+		s->entry[i] = m->vec[i].entry;
+	memcpy(s->pba, m->pba, msix_pba_bytes(m->nvec));
+	pthread_mutex_unlock(&m->lock);
+}
+
+void msix_state_put(struct codec_writer *w, uint16_t tag, const struct msix_saved *s)
+{
+	unsigned n = s->nvec <= MSIX_MAX_VECTORS ? s->nvec : MSIX_MAX_VECTORS;
+	cw_section(w, tag);
+	cw_u32(w, n);
+	cw_u32(w, (uint32_t)s->st.enabled | (uint32_t)s->st.fmask << 1);
+	for (unsigned i = 0; i < n; i++)
+		cw_struct(w, &s->entry[i], &entry_l);
+	for (unsigned i = 0; i < msix_pba_bytes(n) / 8; i++)
+		cw_u64(w, s->pba[i]);
+}
+
+int msix_state_get(struct codec_reader *r, uint16_t tag, const struct msix *m,
+		   struct msix_saved *s)
+{
+	size_t n;
+	uint32_t flags;
+	memset(s, 0, sizeof(*s));
+	if (cr_section(r, tag, "MSI-X", &n) || cr_u32(r, &s->nvec) || cr_u32(r, &flags))
+		return -1;
+	if (s->nvec != m->nvec)
+		return cr_fail(r, "%u vectors saved, the device has %u", s->nvec, m->nvec);
+	if (flags > 3)
+		return cr_fail(r, "control flags %#x (enable 1, function mask 2)", flags);
+	s->st.enabled = flags & 1;
+	s->st.fmask = (flags >> 1) & 1;
+	uint32_t words = msix_pba_bytes(s->nvec) / 8;
+	if (cr_expect(r, n, 8 + (size_t)s->nvec * codec_layout_bytes(&entry_l) + 8 * (size_t)words))
+		return -1;
+	for (unsigned i = 0; i < s->nvec; i++) {
+		struct msix_entry *e = &s->entry[i];
+		if (cr_struct(r, e, &entry_l))
+			return -1;
+		if (e->addr_lo & 3)
+			return cr_fail(r, "vector %u: address %#x not 4-byte aligned", i, e->addr_lo);
+		if (e->ctrl & ~MSIX_ENTRY_MASKED)
+			return cr_fail(r, "vector %u: control %#x has reserved bits", i, e->ctrl);
+	}
+	for (unsigned i = 0; i < words; i++)
+		if (cr_u64(r, &s->pba[i]))
+			return -1;
+	if (s->nvec % 64 && (s->pba[words - 1] >> (s->nvec % 64)))
+		return cr_fail(r, "pending bits past vector %u", s->nvec - 1);
+	return 0;
+}
+
+void msix_state_apply(struct msix *m, const struct msix_saved *s)
+{
+	if (!m->vec || s->nvec != m->nvec)
+		return;
+	uint32_t ctrl = (m->nvec - 1) | (s->st.enabled ? MSIX_CTRL_ENABLE : 0) |
+			(s->st.fmask ? MSIX_CTRL_FMASK : 0);
+	pci_config_set(m->dev, m->cap + 2, 2, ctrl);
+	pthread_mutex_lock(&m->lock);
+	m->state = s->st;
+	for (unsigned i = 0; i < m->nvec; i++)
+		m->vec[i].entry = s->entry[i];
+	memcpy(m->pba, s->pba, msix_pba_bytes(m->nvec));
+	for (unsigned i = 0; i < m->nvec; i++)
+		sync_vector(m, i);
+	pthread_mutex_unlock(&m->lock);
+}
+
+enum { MSIX_SEC_TABLE = 1 };
+
+size_t msix_state_encode(const struct msix_saved *s, uint8_t *buf, size_t cap)
+{
+	struct codec_writer w;
+	cw_begin(&w, buf, cap, MSIX_STATE_MAGIC, MSIX_STATE_VERSION);
+	msix_state_put(&w, MSIX_SEC_TABLE, s);
+	return cw_finish(&w);
+}
+
+int msix_state_decode(const uint8_t *buf, size_t len, const struct msix *m, struct msix_saved *s,
+		      struct errbuf *err)
+{
+	struct codec_reader r;
+	if (cr_begin(&r, buf, len, MSIX_STATE_MAGIC, MSIX_STATE_VERSION, "MSI-X state", err) ||
+	    msix_state_get(&r, MSIX_SEC_TABLE, m, s) || cr_end(&r)) {
+		memset(s, 0, sizeof(*s));
+		return -1;
+	}
+	return 0;
 }

@@ -30,6 +30,7 @@
 #include <linux/kvm.h>
 
 #include "vmm/core/irq_routes.h"
+#include "vmm/core/state_codec.h"
 #include "vmm/lib/util.h"
 #include "vmm/pci/pci.h"
 
@@ -108,5 +109,37 @@ bool msix_pending(struct msix *m, unsigned vec);
 bool msix_deliverable(struct msix *m, unsigned vec);
 int msix_vector_eventfd(const struct msix *m, unsigned vec);
 unsigned msix_vector_gsi(const struct msix *m, unsigned vec);
+
+/* ---- Saved state (snapshots) ----
+ * What the guest sees: MSI-X enable and function mask, each vector's table
+ * entry (address, data, mask) and the PBA. The GSIs, eventfds and routes
+ * are the rebuilt device's own, set up again from this. */
+struct msix_saved {
+	uint32_t nvec;
+	struct msix_state st;                      /* enabled, fmask */
+	struct msix_entry entry[MSIX_MAX_VECTORS];
+	uint64_t pba[MSIX_MAX_VECTORS / 64];
+};
+#define MSIX_STATE_MAGIC 0x58534d45u /* "EMSX", its blob alone */
+#define MSIX_STATE_VERSION 1
+
+/* Take m's state (under its lock). */
+void msix_state_save(struct msix *m, struct msix_saved *s);
+/* s as section tag of w; read back from section tag of r, checked against
+ * m (the same vector count; enable and mask bits 0 or 1; reserved bits of
+ * addresses and vector control zero; no pending bit past the last vector).
+ * 0, or -1 with r's error set. */
+void msix_state_put(struct codec_writer *w, uint16_t tag, const struct msix_saved *s);
+int msix_state_get(struct codec_reader *r, uint16_t tag, const struct msix *m,
+		   struct msix_saved *s);
+/* Put s (checked by _get) into m: the capability's control register, the
+ * table and PBA, then each vector synced as after a guest's write (its GSI
+ * routed to its entry when deliverable, the irqfd attached for an external
+ * trigger, a pending deliverable vector delivered). Not under the bus lock. */
+void msix_state_apply(struct msix *m, const struct msix_saved *s);
+/* As a blob of its own (tests, fuzzing). */
+size_t msix_state_encode(const struct msix_saved *s, uint8_t *buf, size_t cap);
+int msix_state_decode(const uint8_t *buf, size_t len, const struct msix *m, struct msix_saved *s,
+		      struct errbuf *err);
 
 #endif

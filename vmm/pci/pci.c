@@ -1,6 +1,7 @@
 /* pci.c: PCI bus 0, configuration mechanism #1, host bridge, BAR allocation
  * and sizing, BAR decoding on the MMIO bus (see pci.h). Every guest-supplied
- * offset and size is clipped to the 256-byte configuration space. */
+ * offset and size is clipped to the 256-byte configuration space. Also the
+ * function's saved state for snapshots (pci_config_state_*). */
 #include <string.h>
 
 #include "vmm/pci/pci.h"
@@ -397,4 +398,106 @@ void pci_conf1_io(void *opaque, uint16_t port, uint8_t *data, unsigned size, boo
 			pci_config_access(bus, slot, fn, (a & 0xfc) + (p - 4), data, n, write);
 	}
 	unlock(bus);
+}
+
+/* ---- Saved state ---- */
+
+void pci_config_state_save(struct pci_device *dev, struct pci_config_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	lock(dev->bus);
+	for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
+		s->cfg[o] = dev->cfg[o] & dev->wmask[o];
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+		if (dev->bar[i].type != PCI_BAR_NONE)
+			s->bar[i] = dev->bar[i].addr;
+	unlock(dev->bus);
+}
+
+void pci_config_state_put(struct codec_writer *w, uint16_t tag, const struct pci_config_state *s)
+{
+	cw_section(w, tag);
+	cw_bytes(w, s->cfg, sizeof(s->cfg));
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+		cw_u64(w, s->bar[i]);
+}
+
+int pci_config_state_get(struct codec_reader *r, uint16_t tag, const struct pci_device *dev,
+			 struct pci_config_state *s)
+{
+	size_t n;
+	memset(s, 0, sizeof(*s));
+	if (cr_section(r, tag, "PCI config", &n) || cr_expect(r, n, PCI_CFG_SIZE + 8 * PCI_NUM_BARS) ||
+	    cr_bytes(r, s->cfg, sizeof(s->cfg)))
+		return -1;
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+		if (cr_u64(r, &s->bar[i]))
+			return -1;
+	for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
+		if (s->cfg[o] & ~dev->wmask[o])
+			return cr_fail(r, "byte %#x has bits %#x the guest cannot write", o,
+				       s->cfg[o] & ~dev->wmask[o]);
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		const struct pci_bar *b = &dev->bar[i];
+		uint64_t a = s->bar[i];
+		if (b->type == PCI_BAR_NONE) {
+			if (a)
+				return cr_fail(r, "BAR %u has address %#llx but the device has no such BAR",
+					       i, (unsigned long long)a);
+			continue;
+		}
+		if (a & (b->size - 1))
+			return cr_fail(r, "BAR %u at %#llx is not aligned to its size %#llx", i,
+				       (unsigned long long)a, (unsigned long long)b->size);
+		if (b->size - 1 > UINT64_MAX - a ||
+		    (b->type == PCI_BAR_MEM32 && a + b->size > (UINT64_C(1) << 32)))
+			return cr_fail(r, "BAR %u at %#llx (%#llx bytes) is outside what it can address",
+				       i, (unsigned long long)a, (unsigned long long)b->size);
+	}
+	return 0;
+}
+
+void pci_config_state_apply(struct pci_device *dev, const struct pci_config_state *s)
+{
+	struct pci_bus *bus = dev->bus;
+	lock(bus);
+	for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
+		dev->cfg[o] = (uint8_t)((dev->cfg[o] & ~dev->wmask[o]) | (s->cfg[o] & dev->wmask[o]));
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		if (dev->bar[i].type == PCI_BAR_NONE)
+			continue;
+		dev->bar[i].addr = s->bar[i];
+		bar_store(dev, i);
+	}
+	if (bus)
+		remap_all(bus);
+	if (dev->ops && dev->ops->config_write) {
+		uint8_t all[PCI_CFG_SIZE];
+		memcpy(all, dev->cfg, sizeof(all));
+		dev->ops->config_write(dev, 0, all, PCI_CFG_SIZE);
+	}
+	unlock(bus);
+}
+
+enum { PCI_SEC_CONFIG = 1 };
+
+size_t pci_config_state_encode(const struct pci_config_state *s, uint8_t *buf, size_t cap)
+{
+	struct codec_writer w;
+	cw_begin(&w, buf, cap, PCI_CONFIG_STATE_MAGIC, PCI_CONFIG_STATE_VERSION);
+	pci_config_state_put(&w, PCI_SEC_CONFIG, s);
+	return cw_finish(&w);
+}
+
+int pci_config_state_decode(const uint8_t *buf, size_t len, const struct pci_device *dev,
+			    struct pci_config_state *s, struct errbuf *err)
+{
+	struct codec_reader r;
+	if (cr_begin(&r, buf, len, PCI_CONFIG_STATE_MAGIC, PCI_CONFIG_STATE_VERSION,
+		     "PCI function state", err) ||
+	    pci_config_state_get(&r, PCI_SEC_CONFIG, dev, s) || cr_end(&r)) {
+		memset(s, 0, sizeof(*s));
+		return -1;
+	}
+	return 0;
 }

@@ -22,6 +22,7 @@
 
 #include "vmm/core/mem_layout.h"
 #include "vmm/core/mmio.h"
+#include "vmm/core/state_codec.h"
 
 #define PCI_CONF1_ADDR_PORT 0xcf8 /* register pci_conf1_io for 8 ports from here */
 #define PCI_CONF1_PORTS 8
@@ -179,5 +180,39 @@ void pci_conf1_io(void *opaque, uint16_t port, uint8_t *data, unsigned size, boo
  * functions other than 0 read all ones. */
 void pci_config_access(struct pci_bus *bus, unsigned slot, unsigned fn, unsigned off,
 		       uint8_t *data, unsigned len, bool write);
+
+/* ---- Saved state (snapshots) ----
+ * What the guest programmed into a function's configuration space: the bits
+ * it may write (wmask: command, cache line, interrupt line, capability
+ * registers such as MSI-X's control) and each BAR's address. Everything
+ * else comes from the rebuilt device. */
+struct pci_config_state {
+	uint8_t cfg[PCI_CFG_SIZE];    /* the wmask bits only, others zero */
+	uint64_t bar[PCI_NUM_BARS];   /* as programmed; 0 for no BAR and upper halves */
+};
+#define PCI_CONFIG_STATE_MAGIC 0x46435045u /* "EPCF", its blob alone */
+#define PCI_CONFIG_STATE_VERSION 1
+
+/* Take dev's state (under the bus lock). */
+void pci_config_state_save(struct pci_device *dev, struct pci_config_state *s);
+/* s as section tag of w; and read back from section tag of r, checked
+ * against dev (built from the same configuration, not changed): bits the
+ * guest cannot write must be zero, BARs aligned to their size and inside
+ * what their type can address. 0, or -1 with r's error set. */
+void pci_config_state_put(struct codec_writer *w, uint16_t tag, const struct pci_config_state *s);
+int pci_config_state_get(struct codec_reader *r, uint16_t tag, const struct pci_device *dev,
+			 struct pci_config_state *s);
+/* Put s (checked by _get) into dev as a guest's writes would: the bytes
+ * through the write mask, the BARs, then every BAR's decoding brought in
+ * line (the path a guest's BAR or command write takes: MMIO registration
+ * moved, bar_moved called, so ioeventfds follow) and the device's
+ * config_write hook called for the whole space (MSI-X picks up its
+ * control register there). */
+void pci_config_state_apply(struct pci_device *dev, const struct pci_config_state *s);
+/* The state as a blob of its own (tests, fuzzing): its length, 0 when it
+ * does not fit; decode: 0, or -1 with err set and *s zeroed. */
+size_t pci_config_state_encode(const struct pci_config_state *s, uint8_t *buf, size_t cap);
+int pci_config_state_decode(const uint8_t *buf, size_t len, const struct pci_device *dev,
+			    struct pci_config_state *s, struct errbuf *err);
 
 #endif

@@ -7,7 +7,12 @@
  * length, read-only, activate/reset callbacks, queue kicks reaching an I/O
  * thread with the device's tags, pause and resume (the back-end's hooks, not
  * serving while paused, each enabled queue kicked once on resume), and
- * hostile accesses anywhere in the BAR. */
+ * hostile accesses anywhere in the BAR; the transport's saved state: a
+ * driver's device (DRIVER_OK, queues at non-zero positions, MSI-X
+ * programmed, BAR moved) saved and restored into a fresh one reads the same
+ * in every register and serves its next request at the right index and
+ * vector; truncated, flipped, other-version and out-of-range states are
+ * refused and change nothing. */
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
@@ -17,6 +22,7 @@
 #include "tests/unit/check.h"
 #include "virtio/blk/blk_seccomp.h"
 #include "virtio/virtio_pci.h"
+#include "vmm/core/snapshot_file.h"
 
 static int fake_routing(void *ctx, const struct kvm_irq_routing *t) { (void)ctx, (void)t; return 0; }
 static int fake_irqfd(void *ctx, const struct kvm_irqfd *f) { (void)ctx, (void)f; return 0; }
@@ -334,6 +340,273 @@ static void config_needs_its_bytes(void)
 	teardown();
 }
 
+/* ---- saved state ---- */
+
+/* A driver's device: VERSION_1 and EVENT_IDX, queue 1 of 64 entries with
+ * vector 2, queue 2 left off, config vector 0, MSI-X on with vector 2
+ * unmasked, DRIVER_OK, then n chains made available, popped and used. */
+static void drive(unsigned n)
+{
+	wr(20, 1, 3);
+	wr(8, 4, 0); wr(12, 4, 1u << VIRTIO_RING_F_EVENT_IDX);
+	wr(8, 4, 1); wr(12, 4, 1);
+	wr(20, 1, 0x0b);
+	wr(16, 2, 0);
+	wr(22, 2, 1);
+	wr(24, 2, 64);
+	wr(26, 2, 2);
+	wr(32, 8, 0x1000); wr(40, 8, 0x2000); wr(48, 8, 0x3000);
+	wr(28, 2, 1);
+	wr(22, 2, 2);
+	wr(24, 2, 32);
+	wr(20, 1, 0x0f);
+	/* MSI-X: vector 2's entry, unmasked, enabled in the capability */
+	wr(VPCI_MSIX_TABLE_OFF + 2 * 16, 4, 0xfee00000);
+	wr(VPCI_MSIX_TABLE_OFF + 2 * 16 + 8, 4, 0x41);
+	wr(VPCI_MSIX_TABLE_OFF + 2 * 16 + 12, 4, 0);
+	pci_config_set(&t.pci, t.msix.cap + 2, 2, MSIX_CTRL_ENABLE | (t.msix.nvec - 1));
+	msix_config_write(&t.msix, t.msix.cap + 2, 2);
+	/* command and interrupt line as a guest sets them */
+	pci_config_set(&t.pci, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	pci_config_set(&t.pci, PCI_INTERRUPT_LINE, 1, 11);
+	/* n one-descriptor chains, each popped and used */
+	struct vring_desc *d = (struct vring_desc *)(ram + 0x1000);
+	struct vring_avail *a = (struct vring_avail *)(ram + 0x2000);
+	static struct vq_chain c;
+	for (unsigned i = 0; i < n; i++) {
+		d[i % 64].addr = 0x10000 + 64 * (i % 64);
+		d[i % 64].len = 64;
+		d[i % 64].flags = VRING_DESC_F_WRITE;
+		a->ring[i % 64] = (uint16_t)(i % 64);
+		a->idx = (uint16_t)(i + 1);
+		if (vq_pop(&t.q[1].vq, &c) != 1)
+			return;
+		vq_push(&t.q[1].vq, c.head, 8);
+		vq_should_notify(&t.q[1].vq);
+	}
+}
+
+static uint8_t blob[64 * 1024], blob2[64 * 1024];
+static struct virtio_pci_saved sv, sv2;
+
+static size_t save_t(void)
+{
+	virtio_pci_state_save(&t, &sv);
+	return virtio_pci_state_encode(&sv, blob, sizeof(blob));
+}
+
+/* Every common-config register and MSI-X table byte, queue by queue. */
+static void regs(uint8_t *out, size_t *n)
+{
+	*n = 0;
+	for (unsigned q = 0; q < 3; q++) {
+		wr(22, 2, q);
+		for (unsigned off = 0; off < VPCI_COMMON_LEN; off += 2) {
+			if (off == 22)
+				continue;
+			uint64_t v = rd(off, 2);
+			out[(*n)++] = (uint8_t)v;
+			out[(*n)++] = (uint8_t)(v >> 8);
+		}
+	}
+	for (unsigned off = 0; off < 4 * 16; off += 4) {
+		uint64_t v = rd(VPCI_MSIX_TABLE_OFF + off, 4);
+		memcpy(out + *n, &v, 4);
+		*n += 4;
+	}
+	for (unsigned off = 0; off < 0x40; off += 4) {
+		uint32_t v = pci_config_get(&t.pci, off, 4);
+		memcpy(out + *n, &v, 4);
+		*n += 4;
+	}
+	for (unsigned off = t.msix.cap; off < t.msix.cap + 4; off++)
+		out[(*n)++] = (uint8_t)pci_config_get(&t.pci, off, 1);
+}
+
+static uint8_t regs_a[4096], regs_b[4096];
+
+static void state_round_trip(void)
+{
+	setup();
+	drive(5);
+	wr(22, 2, 2); /* leave queue select at 2 */
+	CHECK_EQ(t.q[1].vq.last_avail, 5);
+	size_t n = save_t();
+	CHECK(n > 0);
+	size_t na;
+	regs(regs_a, &na);
+	wr(22, 2, 2);
+	uint8_t isr = t.isr;
+	teardown();
+
+	/* a fresh device on the same guest memory */
+	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
+	struct errbuf e;
+	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, devcfg, sizeof(devcfg), &ops,
+				 NULL, &gm, &routes, -1, &e), 0);
+	CHECK_EQ(virtio_pci_state_decode(blob, n, &t, &sv2, &e), 0);
+	virtio_pci_state_apply(&t, &sv2);
+	CHECK_EQ(activations, 1); /* the first device's DRIVER_OK only: no callback */
+	CHECK_EQ(t.isr, isr);
+	CHECK_EQ(t.queue_sel, 2);
+	size_t nb;
+	regs(regs_b, &nb);
+	CHECK_EQ(na, nb);
+	CHECK(memcmp(regs_a, regs_b, na) == 0);
+	CHECK(t.q[1].vq.ready && !t.q[2].vq.ready && t.q[1].vq.event_idx);
+	CHECK_EQ(t.q[1].vq.last_avail, 5);
+	CHECK_EQ(t.q[1].vq.used_idx, 5);
+	CHECK(msix_deliverable(&t.msix, 2));
+	/* the next request: slot 5, used entry 5, vector 2's eventfd */
+	struct vring_desc *d = (struct vring_desc *)(ram + 0x1000);
+	struct vring_avail *a = (struct vring_avail *)(ram + 0x2000);
+	struct vring_used *u = (struct vring_used *)(ram + 0x3000);
+	d[9].addr = 0x20000; d[9].len = 16; d[9].flags = VRING_DESC_F_WRITE;
+	a->ring[5] = 9;
+	a->idx = 6;
+	a->ring[64] = 5; /* used_event: interrupt at used idx 6 */
+	static struct vq_chain c;
+	CHECK_EQ(vq_pop(&t.q[1].vq, &c), 1);
+	CHECK_EQ(c.head, 9);
+	vq_push(&t.q[1].vq, c.head, 4);
+	CHECK_EQ(u->idx, 6);
+	CHECK_EQ(u->ring[5].id, 9);
+	uint64_t v = 0;
+	(void)!read(msix_vector_eventfd(&t.msix, 2), &v, sizeof(v)); /* drain */
+	CHECK(vq_should_notify(&t.q[1].vq));
+	virtio_pci_queue_notify(&t, 1);
+	v = 0;
+	CHECK_EQ(read(msix_vector_eventfd(&t.msix, 2), &v, sizeof(v)), 8);
+	CHECK_EQ(v, 1);
+	/* saved again: the same state but for the new position */
+	virtio_pci_state_save(&t, &sv);
+	CHECK_EQ(sv.q[1].last_avail, 6);
+	teardown();
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Length and CRC made right again after an edit, so the checks behind them run. */
+static void reseal(uint8_t *b, size_t n)
+{
+	put32(b + 8, (uint32_t)n);
+	put32(b + n - 4, snap_crc32c(0, b, n - 4));
+}
+
+/* The offset of field `skip` bytes into section tag's payload. */
+static size_t sec_off(const uint8_t *b, size_t n, unsigned tag, size_t skip)
+{
+	size_t at = CODEC_HEADER_BYTES;
+	while (at + CODEC_SECTION_BYTES <= n) {
+		unsigned tg = b[at] | b[at + 1] << 8;
+		uint32_t len = get_le32(b + at + 4);
+		if (tg == tag)
+			return at + CODEC_SECTION_BYTES + skip;
+		at += CODEC_SECTION_BYTES + len;
+	}
+	return 0;
+}
+
+/* A refused blob leaves the device as it was built. */
+static bool refused(const uint8_t *b, size_t n, const char *want)
+{
+	struct errbuf e = {{0}};
+	uint8_t before[sizeof(regs_a)];
+	size_t n1, n2;
+	regs(before, &n1);
+	wr(22, 2, 0);
+	struct virtio_pci_saved *x = &sv2;
+	memset(x, 0x5a, sizeof(*x));
+	if (virtio_pci_state_decode(b, n, &t, x, &e) == 0)
+		return false;
+	regs(regs_b, &n2);
+	wr(22, 2, 0);
+	if (n1 != n2 || memcmp(before, regs_b, n1) || strchr(e.msg, '\n') ||
+	    strncmp(e.msg, "virtio-pci state: ", 18))
+		return false;
+	if (want && !strstr(e.msg, want)) {
+		printf("  message: %s\n", e.msg);
+		return false;
+	}
+	static const struct virtio_pci_saved zero;
+	return memcmp(x, &zero, sizeof(*x)) == 0;
+}
+
+static void state_refused(void)
+{
+	setup();
+	drive(3);
+	size_t n = save_t();
+	CHECK(n > 0);
+	teardown();
+	CHECK_EQ(gsi_routes_init(&routes, &fake_ops, NULL, false), 0);
+	struct errbuf e;
+	CHECK_EQ(virtio_pci_init(&t, 2, 0x018000, OFFERED, 3, 256, devcfg, sizeof(devcfg), &ops,
+				 NULL, &gm, &routes, -1, &e), 0);
+	/* truncated anywhere */
+	for (size_t k = 0; k < n; k += 7)
+		CHECK(refused(blob, k, NULL));
+	/* any byte flipped (the CRC catches it) */
+	for (size_t k = 0; k < n; k += 5) {
+		memcpy(blob2, blob, n);
+		blob2[k] ^= 0x20;
+		CHECK(refused(blob2, n, NULL));
+	}
+	/* another version */
+	memcpy(blob2, blob, n);
+	blob2[4] = 2;
+	reseal(blob2, n);
+	CHECK(refused(blob2, n, "version"));
+	/* values out of range, resealed */
+	struct { unsigned tag; size_t skip; unsigned len; uint64_t val; const char *msg; } bad[] = {
+		/* PCI: a read-only bit; BAR 0 misaligned; a BAR that does not exist */
+		{1, PCI_VENDOR_ID, 1, 0x01, "cannot write"},
+		{1, 256, 8, 0xc0000010, "aligned"},
+		{1, 256 + 8, 8, 0x1000, "no such BAR"},
+		/* MSI-X: vector count, flags, reserved control bits, PBA past the end */
+		{2, 0, 4, 3, "vectors"},
+		{2, 4, 4, 4, "flags"},
+		{2, 8 + 12, 4, 2, "reserved"},
+		{2, 8 + 4 * 16, 8, 1ull << 9, "past vector"},
+		/* common: offered features, accepted unoffered, status, ISR, config vector */
+		{3, 0, 8, 1, "offered"},
+		{3, 8, 8, (1ull << 32) | (1ull << 3), "not offered"},
+		{3, 24, 1, 0x24, "unknown"},
+		{3, 24, 1, 0x07, "FEATURES_OK"},
+		{3, 26, 1, 4, "ISR"},
+		{3, 27, 2, 9, "config vector"},
+		/* queues: count; queue 1's size, vector, enable, rings, in flight */
+		{4, 0, 4, 4, "queues"},
+		{4, 4 + 36 + 24, 2, 48, "size"},
+		{4, 4 + 36 + 24, 2, 512, "size"},
+		{4, 4 + 36 + 26, 2, 4, "vector"},
+		{4, 4 + 36 + 28, 1, 2, "enable"},
+		{4, 4 + 36 + 0, 8, RAM - 8 * 16, "guest RAM"},
+		{4, 4 + 36 + 8, 8, 0x2001, "aligned"},
+		{4, 4 + 36 + 29, 2, 7, "in flight"},
+		/* queue 2 (off) with a position */
+		{4, 4 + 2 * 36 + 29, 2, 1, "position"},
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		memcpy(blob2, blob, n);
+		size_t off = sec_off(blob2, n, bad[i].tag, bad[i].skip);
+		CHECK(off);
+		for (unsigned k = 0; k < bad[i].len; k++)
+			blob2[off + k] = (uint8_t)(bad[i].val >> (8 * k));
+		reseal(blob2, n);
+		if (!refused(blob2, n, bad[i].msg))
+			printf("  case %u\n", i);
+		CHECK(refused(blob2, n, bad[i].msg));
+	}
+	/* the untouched blob still goes in */
+	CHECK_EQ(virtio_pci_state_decode(blob, n, &t, &sv2, &e), 0);
+	teardown();
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM);
@@ -344,6 +617,8 @@ int main(void)
 	RUN(config_needs_its_bytes);
 	RUN(queue_kicks_tagged);
 	RUN(pause_and_resume);
+	RUN(state_round_trip);
+	RUN(state_refused);
 	free(ram);
 	return check_summary();
 }

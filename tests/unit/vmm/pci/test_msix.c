@@ -10,7 +10,10 @@
  * leaves the vector pending; bad geometry is refused; hostile table/PBA
  * offsets and sizes stay in bounds (ASan); with an external trigger (VFIO)
  * a vector's irqfd is attached only while it is deliverable, after its
- * route. */
+ * route; the saved state of the function (its BAR moved by the guest, the
+ * command register) and of MSI-X (table, PBA, enable) restored into a fresh
+ * device: the BAR decoded at its new place, the unmasked vector routed to
+ * its entry and pending bits kept; bad states refused, changing nothing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 
 #include "tests/unit/check.h"
 #include "vmm/arch/x86/layout.h"
+#include "vmm/core/snapshot_file.h"
 #include "vmm/pci/msix.h"
 #include "vmm/lib/util.h"
 
@@ -474,6 +478,70 @@ static void hostile_offsets_and_sizes(void)
 	env_free(e);
 }
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void saved_state(void)
+{
+	struct env *a = env_new(NVEC);
+	/* the guest moves BAR 0 to 0xc0100000, unmasks vector 1, masks the
+	 * function, enables MSI-X; vector 2 is pending (masked) */
+	uint8_t bar[4] = {0x00, 0x00, 0x10, 0xc0};
+	pci_config_access(&a->pci, 1, 0, PCI_BAR0, bar, 4, true);
+	wr32(a, 0x100000 + TABLE + 16, 0xfee01000);
+	wr32(a, 0x100000 + TABLE + 16 + 8, 0x4071);
+	wr32(a, 0x100000 + TABLE + 16 + 12, 0);
+	set_ctrl(a, MSIX_CTRL_ENABLE);
+	msix_notify(&a->msix, 2);
+	CHECK(msix_pending(&a->msix, 2));
+	struct pci_config_state ps, ps2;
+	static struct msix_saved ms, ms2;
+	pci_config_state_save(&a->dev, &ps);
+	msix_state_save(&a->msix, &ms);
+	static uint8_t pb[4096], mb[4096];
+	size_t pn = pci_config_state_encode(&ps, pb, sizeof(pb));
+	size_t mn = msix_state_encode(&ms, mb, sizeof(mb));
+	CHECK(pn && mn);
+	env_free(a);
+
+	struct env *b = env_new(NVEC);
+	struct errbuf err;
+	/* a BAR not aligned to its size: refused, nothing changed */
+	pb[CODEC_HEADER_BYTES + CODEC_SECTION_BYTES + 256] = 0x80;
+	put_le32(pb + pn - 4, snap_crc32c(0, pb, pn - 4));
+	CHECK_EQ(pci_config_state_decode(pb, pn, &b->dev, &ps2, &err), -1);
+	CHECK(strstr(err.msg, "aligned"));
+	pb[CODEC_HEADER_BYTES + CODEC_SECTION_BYTES + 256] = 0;
+	put_le32(pb + pn - 4, snap_crc32c(0, pb, pn - 4));
+	/* another vector count: refused */
+	struct env *c = env_new(NVEC + 1);
+	CHECK_EQ(msix_state_decode(mb, mn, &c->msix, &ms2, &err), -1);
+	CHECK(strstr(err.msg, "vectors"));
+	env_free(c);
+	CHECK_EQ(rd32(b, TABLE + 16), 0); /* still at the place ember gave it */
+
+	CHECK_EQ(pci_config_state_decode(pb, pn, &b->dev, &ps2, &err), 0);
+	CHECK_EQ(msix_state_decode(mb, mn, &b->msix, &ms2, &err), 0);
+	unsigned calls = b->kvm.routing_calls;
+	msix_state_apply(&b->msix, &ms2);
+	pci_config_state_apply(&b->dev, &ps2);
+	CHECK(b->kvm.routing_calls > calls);
+	const struct kvm_irq_routing_entry *r = route_of(b, msix_vector_gsi(&b->msix, 1));
+	CHECK(r);
+	CHECK_EQ(r->u.msi.address_lo, 0xfee01000);
+	CHECK_EQ(r->u.msi.data, 0x4071);
+	CHECK_EQ(get_ctrl(b) & (MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK), MSIX_CTRL_ENABLE);
+	CHECK_EQ(b->dev.bar[0].mapped, 0xc0100000);
+	CHECK_EQ(rd32(b, 0x100000 + TABLE + 16), 0xfee01000); /* decoded at the new place */
+	CHECK_EQ(pci_config_get(&b->dev, PCI_BAR0, 4), 0xc0100000);
+	CHECK(msix_pending(&b->msix, 2));
+	CHECK(msix_deliverable(&b->msix, 1));
+	env_free(b);
+}
+
 int main(void)
 {
 	RUN(default_routes_kept);
@@ -485,5 +553,6 @@ int main(void)
 	RUN(kvm_failure_keeps_pending);
 	RUN(bad_geometry_refused);
 	RUN(hostile_offsets_and_sizes);
+	RUN(saved_state);
 	return check_summary();
 }
