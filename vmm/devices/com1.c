@@ -1,6 +1,7 @@
 /* com1.c: the 8250 UART (serial.c) as COM1, one of the VM's devices: ports
- * 0x3f8-0x3ff, IRQ 4 through vm_irq_line(), and its counters as
- * Firecracker's "uart" metrics group (one UART: no "uart_com1"). */
+ * 0x3f8-0x3ff, IRQ 4 through vm_irq_line(), its counters as Firecracker's
+ * "uart" metrics group (one UART: no "uart_com1"), and its state saved and
+ * restored for snapshots. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,25 @@ static void metrics(struct device *d, struct metrics_sample *s)
 	memcpy(s->total, v, sizeof(v));
 }
 
-static const struct device_ops ops = {.type = "serial", .metrics = metrics, .destroy = destroy};
+static int save(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e)
+{
+	*len = serial_save(&container_of(d, struct com1, dev)->s, buf, cap);
+	if (!*len) {
+		err_set(e, "%s: its state does not fit in %zu bytes", d->id, cap);
+		return -1;
+	}
+	return 0;
+}
+
+/* The console's fds stay the ones this ember opened; the IRQ line is raised
+ * again through com1_irq when the state has an interrupt pending. */
+static int restore(struct device *d, const void *buf, size_t len, struct errbuf *e)
+{
+	return serial_restore(&container_of(d, struct com1, dev)->s, buf, len, e);
+}
+
+static const struct device_ops ops = {.type = "serial", .metrics = metrics, .save = save,
+				      .restore = restore, .destroy = destroy};
 
 struct serial *com1_create(struct vm *vm, int out_fd, int room_efd)
 {

@@ -1,8 +1,9 @@
 /* i8042.c: the keyboard controller and its keyboard (i8042.h). Pure device
  * logic on struct i8042: the ports, IRQ 1 and the reset line are the
- * caller's (i8042_device.c). */
+ * caller's (i8042_device.c). Its state saved and restored for snapshots. */
 #include <string.h>
 
+#include "vmm/core/state_codec.h"
 #include "vmm/devices/i8042.h"
 
 /* Keyboard commands (written to 0x60 when no controller command waits). */
@@ -35,9 +36,14 @@ void i8042_init(struct i8042 *k, void (*set_irq)(void *, bool), void (*cpu_reset
 	k->scanning = 1;
 }
 
+static uint8_t state_irq(const struct i8042_state *st)
+{
+	return st->count > 0 && (st->ctr & I8042_CTR_KBDINT);
+}
+
 static void update_irq(struct i8042 *k)
 {
-	uint8_t level = k->count > 0 && (k->ctr & I8042_CTR_KBDINT);
+	uint8_t level = state_irq(&k->state);
 	if (level != k->irq_level) {
 		k->irq_level = level;
 		if (k->set_irq)
@@ -269,4 +275,113 @@ struct i8042_counters i8042_counters(struct i8042 *k)
 	c.reset_count = __atomic_load_n(&k->n.reset_count, __ATOMIC_RELAXED);
 	c.error_count = __atomic_load_n(&k->n.error_count, __ATOMIC_RELAXED);
 	return c;
+}
+
+/* The saved state: the controller and keyboard, then the output FIFO. */
+enum { SEC_CONTROLLER = 1, SEC_FIFO };
+
+#define KS(m) CODEC_FIELD(struct i8042_state, m)
+static const struct codec_field ctl_f[] = {
+	KS(ctr), KS(outport), KS(last_cmd), KS(pending), KS(kbd_pending), KS(scanning),
+	KS(irq_level), KS(last_read),
+};
+static const struct codec_field fifo_f[] = {
+	KS(head), KS(count), CODEC_ARRAY(struct i8042_state, fifo),
+};
+static const struct codec_layout ctl_l = CODEC_LAYOUT(ctl_f), fifo_l = CODEC_LAYOUT(fifo_f);
+/* Every member is in one of the layouts: a new one goes there too (and
+ * I8042_STATE_VERSION up). */
+_Static_assert(sizeof(struct i8042_state) == 8 + I8042_FIFO + 2 * 4,
+	       "struct i8042_state changed: update its layouts");
+
+size_t i8042_state_encode(const struct i8042_state *st, uint8_t *buf, size_t cap)
+{
+	struct codec_writer w;
+	cw_begin(&w, buf, cap, I8042_STATE_MAGIC, I8042_STATE_VERSION);
+	cw_section(&w, SEC_CONTROLLER);
+	cw_struct(&w, st, &ctl_l);
+	cw_section(&w, SEC_FIFO);
+	cw_struct(&w, st, &fifo_l);
+	return cw_finish(&w);
+}
+
+/* What i8042_io can have left: the half-done commands are ones that wait
+ * for a byte (controller_command, keyboard_write). */
+static int check_controller(struct codec_reader *r, const struct i8042_state *st)
+{
+	switch (st->pending) {
+	case 0:
+	case I8042_CMD_WRITE_CTR:
+	case I8042_CMD_WRITE_OUTPUT:
+	case I8042_CMD_WRITE_KBD_OUT:
+	case I8042_CMD_WRITE_AUX_OUT:
+	case I8042_CMD_WRITE_AUX:
+		break;
+	default:
+		return cr_fail(r, "controller command %#x does not wait for a data byte", st->pending);
+	}
+	if (st->kbd_pending && st->kbd_pending != KBD_SET_LEDS && st->kbd_pending != KBD_SET_RATE &&
+	    st->kbd_pending != KBD_SCAN_SET)
+		return cr_fail(r, "keyboard command %#x does not wait for a parameter",
+			       st->kbd_pending);
+	if (st->last_cmd > 1 || st->scanning > 1 || st->irq_level > 1)
+		return cr_fail(r, "a flag that is not 0 or 1 (last write a command %u, scanning %u, IRQ %u)",
+			       st->last_cmd, st->scanning, st->irq_level);
+	return 0;
+}
+
+int i8042_state_decode(const uint8_t *buf, size_t len, struct i8042_state *st,
+		       struct errbuf *err)
+{
+	memset(st, 0, sizeof(*st));
+	struct codec_reader r;
+	size_t n;
+	if (cr_begin(&r, buf, len, I8042_STATE_MAGIC, I8042_STATE_VERSION, "i8042 state", err))
+		goto bad;
+	if (cr_section(&r, SEC_CONTROLLER, "controller", &n) ||
+	    cr_expect(&r, n, codec_layout_bytes(&ctl_l)) || cr_struct(&r, st, &ctl_l) ||
+	    check_controller(&r, st))
+		goto bad;
+	if (cr_section(&r, SEC_FIFO, "output FIFO", &n) ||
+	    cr_expect(&r, n, codec_layout_bytes(&fifo_l)) || cr_struct(&r, st, &fifo_l))
+		goto bad;
+	if (st->head >= I8042_FIFO || st->count > I8042_FIFO) {
+		cr_fail(&r, "head %u, count %u: outside a FIFO of %u", st->head, st->count, I8042_FIFO);
+		goto bad;
+	}
+	if (st->irq_level != state_irq(st)) {
+		cr_fail(&r, "IRQ line %s with %u bytes waiting and the interrupt %s",
+			st->irq_level ? "high" : "low", st->count,
+			(st->ctr & I8042_CTR_KBDINT) ? "on" : "off");
+		goto bad;
+	}
+	if (cr_end(&r))
+		goto bad;
+	return 0;
+bad:
+	memset(st, 0, sizeof(*st));
+	return -1;
+}
+
+size_t i8042_save(struct i8042 *k, uint8_t *buf, size_t cap)
+{
+	pthread_mutex_lock(&k->lock);
+	struct i8042_state st = k->state;
+	pthread_mutex_unlock(&k->lock);
+	return i8042_state_encode(&st, buf, cap);
+}
+
+int i8042_restore(struct i8042 *k, const uint8_t *buf, size_t len, struct errbuf *err)
+{
+	struct i8042_state st;
+	if (i8042_state_decode(buf, len, &st, err))
+		return -1;
+	pthread_mutex_lock(&k->lock);
+	bool was = k->irq_level;
+	k->state = st;
+	/* The new VM's line is low: raise it for the byte that waits. */
+	if (k->set_irq && (st.irq_level || was))
+		k->set_irq(k->ctx, st.irq_level);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
 }

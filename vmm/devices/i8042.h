@@ -10,12 +10,14 @@
  * costs no time-outs. One FIFO holds the bytes the guest reads from port
  * 0x60: controller answers and keyboard bytes. The keyboard interrupt (IRQ 1)
  * follows "output buffer full and the command byte's KBDINT bit set", so
- * each byte the guest takes, when another follows, makes a new edge. */
+ * each byte the guest takes, when another follows, makes a new edge. Its
+ * state is saved and restored for snapshots. */
 #ifndef EMBER_I8042_H
 #define EMBER_I8042_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmm/lib/util.h"
@@ -94,5 +96,28 @@ void i8042_io(struct i8042 *k, uint16_t port, uint8_t *data, bool write);
 int i8042_ctrl_alt_del(struct i8042 *k);
 /* The counters so far. */
 struct i8042_counters i8042_counters(struct i8042 *k);
+
+/* Snapshots. The state is struct i8042_state as it is: the command byte,
+ * the output port, the controller's and the keyboard's half-done commands,
+ * whether the keyboard scans, the output FIFO and its ring position, the
+ * last byte read and IRQ 1's level. The blob (vmm/core/state_codec.h): */
+#define I8042_STATE_MAGIC 0x32344945u /* "EI42" */
+#define I8042_STATE_VERSION 1
+#define I8042_STATE_MAX_BYTES 256
+/* Encode st into buf: its length, or 0 when cap is too small. */
+size_t i8042_state_encode(const struct i8042_state *st, uint8_t *buf, size_t cap);
+/* Decode len untrusted bytes into st, checking every field (flags 0 or 1,
+ * a pending command one that waits for a byte, the FIFO's position and
+ * count inside it, the IRQ level the one the FIFO and command byte give):
+ * 0, or -1 with err one line ("i8042 state: ...") and st zeroed. */
+int i8042_state_decode(const uint8_t *buf, size_t len, struct i8042_state *st,
+		       struct errbuf *err);
+/* The controller's state encoded into buf (under its lock): the length, or
+ * 0 when cap is too small. */
+size_t i8042_save(struct i8042 *k, uint8_t *buf, size_t cap);
+/* Decode buf and, only when it is valid, make it the controller's state,
+ * raising IRQ 1 again when a byte waits with the interrupt on. 0, or -1
+ * with err set and k unchanged. */
+int i8042_restore(struct i8042 *k, const uint8_t *buf, size_t len, struct errbuf *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* i8042_device.c: the keyboard controller (i8042.c) as one of the VM's
  * devices: ports 0x60 and 0x64, IRQ 1 through vm_irq_line(), its reset line
- * ending the VM with status 0, and Firecracker's "i8042" metrics group. */
+ * ending the VM with status 0, Firecracker's "i8042" metrics group, and its
+ * state saved and restored for snapshots. */
 #include <stdlib.h>
 
 #include "vmm/arch/x86/acpi.h"
@@ -58,7 +59,24 @@ static void destroy(struct device *dev)
 	free(d);
 }
 
-static const struct device_ops ops = {.type = "i8042", .metrics = metrics, .destroy = destroy};
+static int save(struct device *dev, void *buf, size_t cap, size_t *len, struct errbuf *e)
+{
+	*len = i8042_save(&container_of(dev, struct i8042_device, dev)->k, buf, cap);
+	if (!*len) {
+		err_set(e, "%s: its state does not fit in %zu bytes", dev->id, cap);
+		return -1;
+	}
+	return 0;
+}
+
+/* IRQ 1 is raised again through set_irq when a byte waits for the guest. */
+static int restore(struct device *dev, const void *buf, size_t len, struct errbuf *e)
+{
+	return i8042_restore(&container_of(dev, struct i8042_device, dev)->k, buf, len, e);
+}
+
+static const struct device_ops ops = {.type = "i8042", .metrics = metrics, .save = save,
+				      .restore = restore, .destroy = destroy};
 
 struct i8042 *i8042_create(struct vm *vm)
 {

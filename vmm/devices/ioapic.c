@@ -1,7 +1,9 @@
-/* ioapic.c: the IOAPIC for KVM's split IRQ chip (see ioapic.h). */
+/* ioapic.c: the IOAPIC for KVM's split IRQ chip (see ioapic.h), and its
+ * saved state for snapshots. */
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "vmm/core/state_codec.h"
 #include "vmm/devices/ioapic.h"
 
 static int kvm_signal_msi(void *ctx, const struct kvm_msi *msi)
@@ -186,4 +188,112 @@ void ioapic_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned len, boo
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
+}
+
+/* The saved state: the registers, then the redirection table (its number of
+ * pins first). */
+enum { SEC_REGS = 1, SEC_TABLE };
+
+#define AS(m) CODEC_FIELD(struct ioapic_state, m)
+static const struct codec_field regs_f[] = {AS(id), AS(regsel), AS(lines)};
+static const struct codec_field table_f[] = {CODEC_ARRAY(struct ioapic_state, rte)};
+static const struct codec_layout regs_l = CODEC_LAYOUT(regs_f), table_l = CODEC_LAYOUT(table_f);
+/* Every member is in one of the layouts (the struct has 4 bytes of padding
+ * at its end): a new one goes there too (and IOAPIC_STATE_VERSION up). */
+_Static_assert(sizeof(struct ioapic_state) == 4 * 4 + 8 * IOAPIC_PINS,
+	       "struct ioapic_state changed: update its layouts");
+
+size_t ioapic_state_encode(const struct ioapic_state *st, uint8_t *buf, size_t cap)
+{
+	struct codec_writer w;
+	cw_begin(&w, buf, cap, IOAPIC_STATE_MAGIC, IOAPIC_STATE_VERSION);
+	cw_section(&w, SEC_REGS);
+	cw_struct(&w, st, &regs_l);
+	cw_section(&w, SEC_TABLE);
+	cw_u32(&w, IOAPIC_PINS);
+	cw_struct(&w, st, &table_l);
+	return cw_finish(&w);
+}
+
+/* What write_reg, service and ioapic_eoi can have left in pin's entry. */
+static int check_rte(struct codec_reader *r, const struct ioapic_state *st, unsigned pin)
+{
+	uint64_t rte = st->rte[pin];
+	if (rte & IOAPIC_RTE_DELIVS)
+		return cr_fail(r, "pin %u: entry %#llx has the delivery status bit set", pin,
+			       (unsigned long long)rte);
+	if ((rte & IOAPIC_RTE_REMOTE_IRR) && !(rte & IOAPIC_RTE_LEVEL))
+		return cr_fail(r, "pin %u: entry %#llx is edge-triggered with remote IRR set", pin,
+			       (unsigned long long)rte);
+	/* A level-triggered line high on an unmasked entry was delivered. */
+	if ((rte & IOAPIC_RTE_LEVEL) && !(rte & IOAPIC_RTE_MASKED) &&
+	    ((rte >> IOAPIC_RTE_DELMODE_SHIFT) & 7) != IOAPIC_DELMODE_EXTINT &&
+	    (st->lines & (1u << pin)) && !(rte & IOAPIC_RTE_REMOTE_IRR))
+		return cr_fail(r, "pin %u: level-triggered, unmasked, its line high, and remote IRR clear: never delivered",
+			       pin);
+	return 0;
+}
+
+int ioapic_state_decode(const uint8_t *buf, size_t len, struct ioapic_state *st,
+			struct errbuf *err)
+{
+	memset(st, 0, sizeof(*st));
+	struct codec_reader r;
+	size_t n;
+	uint32_t pins;
+	if (cr_begin(&r, buf, len, IOAPIC_STATE_MAGIC, IOAPIC_STATE_VERSION, "IOAPIC state", err))
+		goto bad;
+	if (cr_section(&r, SEC_REGS, "registers", &n) ||
+	    cr_expect(&r, n, codec_layout_bytes(&regs_l)) || cr_struct(&r, st, &regs_l))
+		goto bad;
+	if (st->id & ~(0xfu << 24)) {
+		cr_fail(&r, "id register %#x has bits outside 24-27", st->id);
+		goto bad;
+	}
+	if (st->regsel > 0xff) {
+		cr_fail(&r, "register select %#x is wider than a byte", st->regsel);
+		goto bad;
+	}
+	if (st->lines >> IOAPIC_PINS) {
+		cr_fail(&r, "lines %#x: there are %u pins", st->lines, IOAPIC_PINS);
+		goto bad;
+	}
+	if (cr_section(&r, SEC_TABLE, "redirection table", &n) || cr_u32(&r, &pins))
+		goto bad;
+	if (pins != IOAPIC_PINS) {
+		cr_fail(&r, "%u pins, this IOAPIC has %u", pins, IOAPIC_PINS);
+		goto bad;
+	}
+	if (cr_expect(&r, n, 4 + codec_layout_bytes(&table_l)) || cr_struct(&r, st, &table_l))
+		goto bad;
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		if (check_rte(&r, st, pin))
+			goto bad;
+	if (cr_end(&r))
+		goto bad;
+	return 0;
+bad:
+	memset(st, 0, sizeof(*st));
+	return -1;
+}
+
+size_t ioapic_save(struct ioapic *a, uint8_t *buf, size_t cap)
+{
+	pthread_mutex_lock(&a->lock);
+	struct ioapic_state st = a->state;
+	pthread_mutex_unlock(&a->lock);
+	return ioapic_state_encode(&st, buf, cap);
+}
+
+int ioapic_restore(struct ioapic *a, const uint8_t *buf, size_t len, struct errbuf *err)
+{
+	struct ioapic_state st;
+	if (ioapic_state_decode(buf, len, &st, err))
+		return -1;
+	pthread_mutex_lock(&a->lock);
+	a->state = st;
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		sync_route(a, pin);
+	pthread_mutex_unlock(&a->lock);
+	return 0;
 }

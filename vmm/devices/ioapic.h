@@ -12,8 +12,9 @@
  * vectors); edge-triggered pins need no route.
  *
  * Everything the guest writes is taken as hostile: any register index, any
- * entry value, any access size. The KVM call goes through struct ioapic_ops
- * so unit tests can run without /dev/kvm.
+ * entry value, any access size; so is a saved state read back for a
+ * snapshot. The KVM call goes through struct ioapic_ops so unit tests can
+ * run without /dev/kvm.
  *
  * Lock order: ioapic -> gsi routes. */
 #ifndef EMBER_IOAPIC_H
@@ -21,6 +22,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/kvm.h>
 
@@ -88,5 +90,29 @@ void ioapic_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned len, boo
 
 /* The MSI a redirection entry describes: address (low 32 bits) and data. */
 void ioapic_rte_msi(uint64_t rte, uint32_t *addr_lo, uint32_t *data);
+
+/* Snapshots. The state is struct ioapic_state as it is: the id, the
+ * selected register, the 24 redirection entries (remote IRR included) and
+ * the input lines' levels. The blob (vmm/core/state_codec.h): */
+#define IOAPIC_STATE_MAGIC 0x414f4945u /* "EIOA" */
+#define IOAPIC_STATE_VERSION 1
+#define IOAPIC_STATE_MAX_BYTES 512
+/* Encode st into buf: its length, or 0 when cap is too small. */
+size_t ioapic_state_encode(const struct ioapic_state *st, uint8_t *buf, size_t cap);
+/* Decode len untrusted bytes into st, checking every field (the id's and
+ * the lines' reserved bits, the delivery status bit clear, remote IRR only
+ * on level-triggered pins, and set on each level-triggered pin that is
+ * unmasked with its line high, as delivery leaves it): 0, or -1 with err one
+ * line ("IOAPIC state: ...") and st zeroed. */
+int ioapic_state_decode(const uint8_t *buf, size_t len, struct ioapic_state *st,
+			struct errbuf *err);
+/* The IOAPIC's state encoded into buf (under its lock): the length, or 0
+ * when cap is too small. */
+size_t ioapic_save(struct ioapic *a, uint8_t *buf, size_t cap);
+/* Decode buf and, only when it is valid, make it the IOAPIC's state and
+ * install the GSI route of each level-triggered pin again (nothing is
+ * delivered: an interrupt in flight is in the local APICs' saved state).
+ * 0, or -1 with err set and a unchanged. */
+int ioapic_restore(struct ioapic *a, const uint8_t *buf, size_t len, struct errbuf *err);
 
 #endif

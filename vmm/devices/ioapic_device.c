@@ -1,6 +1,7 @@
 /* ioapic_device.c: the IOAPIC (ioapic.c) as one of the VM's devices: placed
  * at LAYOUT_IOAPIC on the MMIO bus, its pins raised by vm_irq_line() and its
- * EOIs taken from KVM_EXIT_IOAPIC_EOI (the split IRQ chip). */
+ * EOIs taken from KVM_EXIT_IOAPIC_EOI (the split IRQ chip), and its state
+ * saved and restored for snapshots. */
 #include <stdlib.h>
 
 #include "vmm/arch/x86/layout.h"
@@ -29,7 +30,24 @@ static void destroy(struct device *d)
 	free(x);
 }
 
-static const struct device_ops ops = {.type = "ioapic", .destroy = destroy};
+static int save(struct device *d, void *buf, size_t cap, size_t *len, struct errbuf *e)
+{
+	*len = ioapic_save(&container_of(d, struct ioapic_device, dev)->a, buf, cap);
+	if (!*len) {
+		err_set(e, "%s: its state does not fit in %zu bytes", d->id, cap);
+		return -1;
+	}
+	return 0;
+}
+
+/* The level-triggered pins' GSI routes go back into the new VM's table. */
+static int restore(struct device *d, const void *buf, size_t len, struct errbuf *e)
+{
+	return ioapic_restore(&container_of(d, struct ioapic_device, dev)->a, buf, len, e);
+}
+
+static const struct device_ops ops = {.type = "ioapic", .save = save, .restore = restore,
+				      .destroy = destroy};
 
 int ioapic_create(struct vm *vm)
 {

@@ -1,10 +1,12 @@
 /* serial.c: 16550A UART emulation. Transmission is instant (THR always empty);
  * received bytes wait in a FIFO. The IRQ line follows the pending interrupt.
- * Firecracker's "uart" counters count what the guest did (serial.h). */
+ * Firecracker's "uart" counters count what the guest did (serial.h), and its
+ * state is saved and restored for snapshots. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/core/state_codec.h"
 #include "vmm/devices/serial.h"
 
 #define UART_RX 0  /* DLAB=0: RBR / THR, DLAB=1: DLL */
@@ -51,13 +53,18 @@ void serial_init(struct serial *s, int out_fd, void (*set_irq)(void *, bool), vo
 	s->msr = MSR_DCD | MSR_DSR | MSR_CTS;
 }
 
-static uint8_t iir(const struct serial *s)
+static uint8_t state_iir(const struct serial_state *st)
 {
-	if ((s->ier & IER_RDI) && s->rx_count)
+	if ((st->ier & IER_RDI) && st->rx_count)
 		return IIR_RDI;
-	if ((s->ier & IER_THRI) && s->iir_pending_thr)
+	if ((st->ier & IER_THRI) && st->iir_pending_thr)
 		return IIR_THRI;
 	return IIR_NO_INT;
+}
+
+static uint8_t iir(const struct serial *s)
+{
+	return state_iir(&s->state);
 }
 
 static void update_irq(struct serial *s)
@@ -273,4 +280,110 @@ void serial_counters(struct serial *s, struct serial_counters *out)
 	LOAD(read_count);
 	LOAD(write_count);
 #undef LOAD
+}
+
+/* The saved state: two sections, the registers and the receive FIFO. */
+enum { SEC_REGS = 1, SEC_RX };
+
+#define SS(m) CODEC_FIELD(struct serial_state, m)
+static const struct codec_field regs_f[] = {
+	SS(ier), SS(iir_pending_thr), SS(lcr), SS(mcr), SS(lsr_err), SS(msr), SS(scr),
+	SS(dll), SS(dlm), SS(fcr), SS(irq_level), SS(rx_armed),
+};
+static const struct codec_field rx_f[] = {
+	SS(rx_head), SS(rx_count), CODEC_ARRAY(struct serial_state, rx),
+};
+static const struct codec_layout regs_l = CODEC_LAYOUT(regs_f), rx_l = CODEC_LAYOUT(rx_f);
+/* Every member is in one of the layouts: a new one goes there too (and
+ * SERIAL_STATE_VERSION up). */
+_Static_assert(sizeof(struct serial_state) == 12 + 2 * 4 + SERIAL_RX_FIFO,
+	       "struct serial_state changed: update its layouts");
+
+#define LSR_ERRORS 0x9e /* overrun, parity, framing, break, error in the FIFO */
+
+size_t serial_state_encode(const struct serial_state *st, uint8_t *buf, size_t cap)
+{
+	struct codec_writer w;
+	cw_begin(&w, buf, cap, SERIAL_STATE_MAGIC, SERIAL_STATE_VERSION);
+	cw_section(&w, SEC_REGS);
+	cw_struct(&w, st, &regs_l);
+	cw_section(&w, SEC_RX);
+	cw_struct(&w, st, &rx_l);
+	return cw_finish(&w);
+}
+
+/* What the registers can hold: a state serial_io could have made. */
+static int check_regs(struct codec_reader *r, const struct serial_state *st)
+{
+	if (st->ier & ~0x0f)
+		return cr_fail(r, "IER %#x has reserved bits set", st->ier);
+	if (st->mcr & ~0x1f)
+		return cr_fail(r, "MCR %#x has reserved bits set", st->mcr);
+	if (st->fcr & (FCR_CLEAR_RX | 0x04))
+		return cr_fail(r, "FCR %#x keeps a self-clearing bit", st->fcr);
+	if (st->lsr_err & ~LSR_ERRORS)
+		return cr_fail(r, "LSR error bits %#x are not error bits", st->lsr_err);
+	if (st->iir_pending_thr > 1 || st->irq_level > 1 || st->rx_armed > 1)
+		return cr_fail(r, "a flag that is not 0 or 1 (THR empty %u, IRQ %u, armed %u)",
+			       st->iir_pending_thr, st->irq_level, st->rx_armed);
+	return 0;
+}
+
+int serial_state_decode(const uint8_t *buf, size_t len, struct serial_state *st,
+			struct errbuf *err)
+{
+	memset(st, 0, sizeof(*st));
+	struct codec_reader r;
+	size_t n;
+	if (cr_begin(&r, buf, len, SERIAL_STATE_MAGIC, SERIAL_STATE_VERSION, "serial state", err))
+		goto bad;
+	if (cr_section(&r, SEC_REGS, "registers", &n) ||
+	    cr_expect(&r, n, codec_layout_bytes(&regs_l)) || cr_struct(&r, st, &regs_l) ||
+	    check_regs(&r, st))
+		goto bad;
+	if (cr_section(&r, SEC_RX, "receive FIFO", &n) ||
+	    cr_expect(&r, n, codec_layout_bytes(&rx_l)) || cr_struct(&r, st, &rx_l))
+		goto bad;
+	if (st->rx_head >= SERIAL_RX_FIFO || st->rx_count > SERIAL_RX_FIFO) {
+		cr_fail(&r, "head %u, count %u: outside a FIFO of %u", st->rx_head, st->rx_count,
+			SERIAL_RX_FIFO);
+		goto bad;
+	}
+	if (st->irq_level != (state_iir(st) != IIR_NO_INT)) {
+		cr_fail(&r, "IRQ line %s while the registers say %s", st->irq_level ? "high" : "low",
+			st->irq_level ? "no interrupt is pending" : "one is pending");
+		goto bad;
+	}
+	if (cr_end(&r))
+		goto bad;
+	return 0;
+bad:
+	memset(st, 0, sizeof(*st));
+	return -1;
+}
+
+size_t serial_save(struct serial *s, uint8_t *buf, size_t cap)
+{
+	pthread_mutex_lock(&s->lock);
+	struct serial_state st = s->state;
+	pthread_mutex_unlock(&s->lock);
+	return serial_state_encode(&st, buf, cap);
+}
+
+int serial_restore(struct serial *s, const uint8_t *buf, size_t len, struct errbuf *err)
+{
+	struct serial_state st;
+	if (serial_state_decode(buf, len, &st, err))
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	bool was = s->irq_level;
+	s->state = st;
+	/* The new VM's line is low: raise it for a pending interrupt. */
+	if (s->set_irq && (st.irq_level || was))
+		s->set_irq(s->irq_ctx, st.irq_level);
+	pthread_mutex_unlock(&s->lock);
+	/* The input side waits for room it was never told of. */
+	if (serial_rx_room(s))
+		signal_room(s);
+	return 0;
 }

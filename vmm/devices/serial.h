@@ -1,5 +1,6 @@
 /* serial.h: a 16550A UART (8250 family) at 0x3f8 / IRQ 4, the guest console,
- * and its counters (Firecracker's "uart" metrics group). */
+ * its counters (Firecracker's "uart" metrics group), and its saved state for
+ * snapshots (struct serial_state as a state_codec blob). */
 #ifndef EMBER_SERIAL_H
 #define EMBER_SERIAL_H
 
@@ -65,5 +66,29 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 size_t serial_rx_room(struct serial *s);
 /* The counters so far. */
 void serial_counters(struct serial *s, struct serial_counters *out);
+
+/* Snapshots. The state is struct serial_state as it is (every register,
+ * the receive FIFO and its ring position, the pending THR-empty interrupt,
+ * the IRQ line's level); the output fd, the IRQ callback and the eventfd are
+ * the host's and not in it. The blob (vmm/core/state_codec.h): */
+#define SERIAL_STATE_MAGIC 0x52455345u /* "ESER" */
+#define SERIAL_STATE_VERSION 1
+#define SERIAL_STATE_MAX_BYTES 512
+/* Encode st into buf: its length, or 0 when cap is too small. */
+size_t serial_state_encode(const struct serial_state *st, uint8_t *buf, size_t cap);
+/* Decode len untrusted bytes into st, checking every field (reserved bits
+ * clear, the FIFO's position and count inside it, the IRQ level the one the
+ * registers give): 0, or -1 with err one line ("serial state: ...") and st
+ * zeroed. */
+int serial_state_decode(const uint8_t *buf, size_t len, struct serial_state *st,
+			struct errbuf *err);
+/* The UART's state encoded into buf (under its lock): the length, or 0 when
+ * cap is too small. */
+size_t serial_save(struct serial *s, uint8_t *buf, size_t cap);
+/* Decode buf and, only when it is valid, make it the UART's state: the IRQ
+ * line is raised again if an interrupt is pending, and rx_room_efd is
+ * signalled if the guest can take input. 0, or -1 with err set and s
+ * unchanged. */
+int serial_restore(struct serial *s, const uint8_t *buf, size_t len, struct errbuf *err);
 
 #endif

@@ -2,9 +2,12 @@
  * guest would: transmit to the output fd (a pipe), line status, the receive
  * FIFO (order, full FIFO, draining), interrupt identification priorities and
  * acknowledgement, IRQ line changes, the divisor latch, loopback mode with MSR
- * mirroring MCR, the scratch register, the rx-room eventfd, and Firecracker's
+ * mirroring MCR, the scratch register, the rx-room eventfd, Firecracker's
  * "uart" counters (bytes read and written, flushes, lost and missed accesses,
- * output errors). */
+ * output errors), and the saved state: a UART restored from it answers every
+ * read as the saved one does (its IRQ line raised again, input let in), and
+ * truncated, corrupted, other-version and out-of-range blobs are refused
+ * without touching it. */
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
+#include "vmm/core/snapshot_file.h"
 #include "vmm/devices/serial.h"
 
 #define RBR 0
@@ -476,6 +480,222 @@ static void lost_output_counted(void)
 	CHECK_EQ(c.flush_count, 0);
 }
 
+/* The UART a state is restored into, and its IRQ line. */
+static struct serial t;
+static unsigned t_irq_calls;
+static bool t_irq_last;
+
+static void t_irq(void *ctx, bool level)
+{
+	CHECK(ctx == &t);
+	t_irq_calls++;
+	t_irq_last = level;
+}
+
+static void t_setup(int efd)
+{
+	t_irq_calls = 0;
+	t_irq_last = false;
+	serial_init(&t, -1, t_irq, &t, efd);
+}
+
+/* A guest that set the UART up and has input waiting in a FIFO that wrapped:
+ * divisor 0x010c, 8N1, FIFOs on (input armed), RDI and THRI on, DTR, RTS,
+ * OUT2, a scratch byte, 230 bytes waiting from place 150 on. */
+static void busy_uart(void)
+{
+	setup(-1);
+	wr(LCR, 0x80);
+	wr(0, 0x0c);
+	wr(1, 0x01);
+	wr(LCR, 0x03);
+	wr(FCR, 0xc7);
+	wr(MCR, 0x0b);
+	wr(SCR, 0x5a);
+	uint8_t buf[200];
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7);
+	serial_receive(&s, buf, 200);
+	for (unsigned i = 0; i < 150; i++)
+		rd(RBR);
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 3 + 1);
+	serial_receive(&s, buf, 180);
+	wr(IER, 0x03);
+}
+
+/* Everything the guest can read, in an order that reaches each register
+ * (reads with side effects included: IIR acknowledges THRE, LSR clears its
+ * errors, RBR pops), and the IRQ line after each step, into out. */
+static size_t transcript(struct serial *u, bool *line, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+#define READ(reg) do { uint8_t v_ = 0xee; serial_io(u, (reg), &v_, 1, false); \
+		if (n + 2 <= cap) { out[n++] = v_; out[n++] = *line; } } while (0)
+#define WRITE(reg, val) do { uint8_t v_ = (val); serial_io(u, (reg), &v_, 1, true); } while (0)
+	READ(IER); READ(LCR); READ(MCR); READ(MSR); READ(SCR); READ(LSR);
+	uint8_t lcr = 0;
+	serial_io(u, LCR, &lcr, 1, false);
+	WRITE(LCR, lcr | 0x80);
+	READ(0); READ(1);
+	WRITE(LCR, lcr);
+	READ(IIR); READ(IIR);
+	for (unsigned i = 0; i <= SERIAL_RX_FIFO; i++) {
+		READ(LSR); READ(IIR); READ(RBR);
+	}
+	READ(IIR); READ(IIR);
+	WRITE(MCR, 0x1f); /* loopback: MSR mirrors MCR */
+	READ(MSR);
+#undef READ
+#undef WRITE
+	return n;
+}
+
+static void state_round_trip(void)
+{
+	busy_uart();
+	CHECK(irq_last);
+	static uint8_t blob[SERIAL_STATE_MAX_BYTES];
+	size_t n = serial_save(&s, blob, sizeof(blob));
+	CHECK(n > 0);
+	CHECK_EQ(serial_save(&s, blob, n - 1), 0); /* too small: nothing */
+	CHECK_EQ(serial_save(&s, blob, sizeof(blob)), n);
+	int efd = eventfd(0, EFD_NONBLOCK);
+	CHECK(efd >= 0);
+	t_setup(efd);
+	struct errbuf err = {{0}};
+	CHECK_EQ(serial_restore(&t, blob, n, &err), 0);
+	CHECK_MEM_EQ(&t.state, &s.state, sizeof(t.state));
+	CHECK_EQ(t_irq_calls, 1); /* the new VM's line is raised */
+	CHECK(t_irq_last);
+	uint64_t v = 0;
+	CHECK_EQ(read(efd, &v, sizeof(v)), (ssize_t)sizeof(v)); /* input may flow */
+	close(efd);
+	CHECK_EQ(serial_rx_room(&t), SERIAL_RX_FIFO - 230);
+
+	static uint8_t a[4096], b[4096];
+	size_t na = transcript(&s, &irq_last, a, sizeof(a));
+	size_t nb = transcript(&t, &t_irq_last, b, sizeof(b));
+	CHECK_EQ(na, nb);
+	CHECK_MEM_EQ(a, b, na);
+	CHECK(na > 2 * (2 * SERIAL_RX_FIFO + 12)); /* the FIFO was read through */
+}
+
+/* THR empty pending alone (no input), and a UART with nothing pending: the
+ * line follows. */
+static void state_thre_and_idle(void)
+{
+	setup(-1);
+	wr(IER, 0x02);
+	CHECK(irq_last);
+	uint8_t blob[SERIAL_STATE_MAX_BYTES];
+	size_t n = serial_save(&s, blob, sizeof(blob));
+	CHECK(n > 0);
+	t_setup(-1);
+	struct errbuf err = {{0}};
+	CHECK_EQ(serial_restore(&t, blob, n, &err), 0);
+	CHECK(t_irq_last);
+	uint8_t v = 0;
+	serial_io(&t, IIR, &v, 1, false);
+	CHECK_EQ(v & 0x0f, 0x02);
+	CHECK(!t_irq_last); /* acknowledged as on the saved one */
+	CHECK_EQ(serial_rx_room(&t), 0); /* never armed: input still waits */
+
+	setup(-1);
+	n = serial_save(&s, blob, sizeof(blob));
+	t_setup(-1);
+	CHECK_EQ(serial_restore(&t, blob, n, &err), 0);
+	CHECK_EQ(t_irq_calls, 0);
+	CHECK_EQ(t.mcr, 0x08);
+}
+
+static void reseal(uint8_t *b, size_t n)
+{
+	uint32_t crc = snap_crc32c(0, b, n - 4);
+	for (unsigned i = 0; i < 4; i++)
+		b[n - 4 + i] = (uint8_t)(crc >> (8 * i));
+}
+
+/* A refusal: -1, one line naming the blob, and t as it was built. */
+static int refused(const uint8_t *b, size_t n, const char *want)
+{
+	t_setup(-1);
+	struct serial_state before = t.state;
+	struct errbuf err = {{0}};
+	if (serial_restore(&t, b, n, &err) != -1 || strncmp(err.msg, "serial state: ", 14) ||
+	    strchr(err.msg, '\n') || (want && !strstr(err.msg, want)) ||
+	    memcmp(&before, &t.state, sizeof(before)) || t_irq_calls) {
+		printf("  accepted or wrong refusal: \"%s\"\n", err.msg);
+		return 0;
+	}
+	return 1;
+}
+
+static void state_refusals(void)
+{
+	busy_uart();
+	uint8_t good[SERIAL_STATE_MAX_BYTES], b[SERIAL_STATE_MAX_BYTES];
+	size_t n = serial_save(&s, good, sizeof(good));
+	CHECK_EQ(n, 12 + 8 + 12 + 8 + 8 + SERIAL_RX_FIFO + 4);
+	for (size_t len = 0; len < n; len++)
+		CHECK(refused(good, len, NULL));
+	for (size_t i = 0; i < n; i++) {
+		memcpy(b, good, n);
+		b[i] ^= 0x10;
+		CHECK(refused(b, n, NULL));
+	}
+	memcpy(b, good, n);
+	b[4] = 2; /* version */
+	reseal(b, n);
+	CHECK(refused(b, n, "version 2"));
+	memcpy(b, good, n);
+	b[0] = 'X';
+	reseal(b, n);
+	CHECK(refused(b, n, "magic"));
+
+	/* One field at a time out of its range (the CRC made to match). */
+	static const struct { size_t off; uint8_t v; const char *want; } bad[] = {
+		{20, 0x13, "IER"},            /* reserved IER bit */
+		{23, 0x2b, "MCR"},            /* reserved MCR bit */
+		{29, 0xc3, "FCR"},            /* the clear-receive bit kept */
+		{29, 0xc5, "FCR"},            /* the clear-transmit bit kept */
+		{24, 0x01, "LSR"},            /* "data ready" is not an error bit */
+		{21, 2, "flag"},              /* THR empty pending 2 */
+		{31, 7, "flag"},              /* armed 7 */
+		{30, 0, "IRQ line low"},      /* RDI pending, the line low */
+		{41, 1, "head"},              /* head 150 + 256 */
+		{45, 1, "count"},             /* count 230 + 256 */
+		{20, 0x00, "IRQ line high"},  /* nothing enabled, the line high */
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		memcpy(b, good, n);
+		b[bad[i].off] = bad[i].v;
+		reseal(b, n);
+		CHECK(refused(b, n, bad[i].want));
+	}
+	memcpy(b, good, n);
+	b[44] = 1, b[45] = 1, b[46] = 0; /* count 257 */
+	reseal(b, n);
+	CHECK(refused(b, n, "count 257"));
+	memcpy(b, good, n);
+	b[40] = 0, b[41] = 1; /* head 256 */
+	reseal(b, n);
+	CHECK(refused(b, n, "head 256"));
+	memcpy(b, good, n);
+	b[16] = 13; /* the registers section one byte longer */
+	reseal(b, n);
+	CHECK(refused(b, n, "registers"));
+	/* The edges that are in range: a full FIFO, the last place. */
+	memcpy(b, good, n);
+	b[40] = 0xff, b[41] = 0, b[44] = 0, b[45] = 1;
+	reseal(b, n);
+	t_setup(-1);
+	struct errbuf err = {{0}};
+	CHECK_EQ(serial_restore(&t, b, n, &err), 0);
+	CHECK_EQ(t.rx_head, SERIAL_RX_FIFO - 1);
+	CHECK_EQ(t.rx_count, SERIAL_RX_FIFO);
+}
+
 int main(void)
 {
 	RUN(thr_reaches_output);
@@ -498,5 +718,8 @@ int main(void)
 	RUN(counts_bytes_read_and_written);
 	RUN(wide_accesses_missed);
 	RUN(lost_output_counted);
+	RUN(state_round_trip);
+	RUN(state_thre_and_idle);
+	RUN(state_refusals);
 	return check_summary();
 }
