@@ -1,32 +1,166 @@
 /* fuzz_state.c: libFuzzer target for the decoders of the saved state a
- * snapshot file brings back (vmm/arch/x86/vcpu_state.c and vm_state.c, on
+ * snapshot file brings back (vmm/arch/x86/vcpu_state.c and vm_state.c, and
+ * the legacy devices' in vmm/devices/serial.c, ioapic.c and i8042.c, on
  * vmm/core/state_codec.c). The input:
- *   [0] bit 0: 0 a vCPU's state, 1 the VM's
+ *   [0] % 5: 0 a vCPU's state, 1 the VM's, 2 the UART's, 3 the IOAPIC's,
+ *       4 the i8042's
  *   [1..] the blob; its length field and CRC are filled in from its own
  *         length first, so that inputs get past them to the sections
  * Checked: a refusal has a one-line message naming the blob and leaves the
  * state zeroed; an accepted blob's counts and sizes are in range and it
- * encodes back to the same bytes. ASan sees any read outside the blob.
+ * encodes back to the same bytes; a device restored from an accepted blob
+ * takes the guest's accesses (ASan and UBSan watch them). ASan sees any read
+ * outside the blob.
  *
- * [0] 0x20-0x22 (the virtio block, below): the saved state of a PCI
- * function (0x20), MSI-X (0x21) and the virtio-pci transport (0x22), against
- * a transport built once (3 queues of up to 256, 4 vectors) over 1 MiB of
- * guest RAM: a refusal is one line and leaves the state zeroed; an accepted
- * one encodes back to the same bytes, and the transport's, applied to a
- * fresh transport and saved again, gives them too. */
+ * [0] 0x20-0x22 (the virtio block, below; before the % 5): the saved state
+ * of a PCI function (0x20), MSI-X (0x21) and the virtio-pci transport
+ * (0x22), against a transport built once (3 queues of up to 256, 4 vectors)
+ * over 1 MiB of guest RAM: a refusal is one line and leaves the state
+ * zeroed; an accepted one encodes back to the same bytes, and the
+ * transport's, applied to a fresh transport and saved again, gives them
+ * too. */
 #include <stdint.h>
 #include <string.h>
 
 #include "tests/fuzz/harness.h"
+#include "virtio/virtio_pci.h"
 #include "vmm/arch/x86/vcpu_state.h"
 #include "vmm/arch/x86/vm_state.h"
 #include "vmm/core/snapshot_file.h"
 #include "vmm/core/state_codec.h"
-#include "virtio/virtio_pci.h"
+#include "vmm/devices/i8042.h"
+#include "vmm/devices/ioapic.h"
+#include "vmm/devices/serial.h"
 
 static struct x86_vcpu_state vs, vzero;
 static struct x86_vm_state ms, mzero;
 static uint8_t again[X86_VCPU_STATE_MAX_BYTES];
+
+/* Each error line starts with its blob's name. */
+static void check_refusal(const struct errbuf *err, const char *prefix)
+{
+	ASSERT(err->msg[0] && !strchr(err->msg, '\n') &&
+	       !strncmp(err->msg, prefix, strlen(prefix)));
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* The devices a decoded state goes into, their IRQ lines and MSIs. */
+static bool line;
+static void set_line(void *ctx, bool level)
+{
+	(void)ctx;
+	line = level;
+}
+static int no_msi(void *ctx, const struct kvm_msi *msi)
+{
+	(void)ctx, (void)msi;
+	return 1;
+}
+static const struct ioapic_ops msi_ops = {no_msi};
+static int no_routing(void *ctx, const struct kvm_irq_routing *t)
+{
+	(void)ctx, (void)t;
+	return 0;
+}
+static int no_irqfd(void *ctx, const struct kvm_irqfd *f)
+{
+	(void)ctx, (void)f;
+	return 0;
+}
+static const struct gsi_ops route_ops = {no_routing, no_irqfd};
+
+static void serial_case(const uint8_t *blob, size_t n, struct errbuf *err)
+{
+	static struct serial u;
+	struct serial_state st;
+	if (serial_state_decode(blob, n, &st, err)) {
+		check_refusal(err, "serial state: ");
+		ASSERT(all_zero(&st, sizeof(st)));
+		return;
+	}
+	ASSERT(st.rx_head < SERIAL_RX_FIFO && st.rx_count <= SERIAL_RX_FIFO);
+	ASSERT(serial_state_encode(&st, again, sizeof(again)) == n && !memcmp(again, blob, n));
+	line = false;
+	serial_init(&u, -1, set_line, NULL, -1);
+	ASSERT(serial_restore(&u, blob, n, err) == 0 && line == st.irq_level);
+	/* Every register read, the FIFO drained (the divisor latch closed
+	 * first), as the guest would. */
+	uint8_t lcr = 0x03;
+	serial_io(&u, 3, &lcr, 1, true);
+	for (unsigned i = 0; i < SERIAL_RX_FIFO + 8; i++) {
+		uint8_t v;
+		serial_io(&u, i % 8, &v, 1, false);
+		serial_io(&u, 0, &v, 1, false);
+	}
+	ASSERT(u.rx_count == 0 && !u.irq_level == !line);
+	pthread_mutex_destroy(&u.lock);
+}
+
+static void ioapic_case(const uint8_t *blob, size_t n, struct errbuf *err)
+{
+	static struct ioapic a;
+	static struct gsi_routes routes;
+	struct ioapic_state st;
+	if (ioapic_state_decode(blob, n, &st, err)) {
+		check_refusal(err, "IOAPIC state: ");
+		ASSERT(all_zero(&st, sizeof(st)));
+		return;
+	}
+	ASSERT(st.regsel <= 0xff && !(st.lines >> IOAPIC_PINS));
+	for (unsigned p = 0; p < IOAPIC_PINS; p++)
+		ASSERT(!(st.rte[p] & IOAPIC_RTE_REMOTE_IRR) || (st.rte[p] & IOAPIC_RTE_LEVEL));
+	ASSERT(ioapic_state_encode(&st, again, sizeof(again)) == n && !memcmp(again, blob, n));
+	if (gsi_routes_init(&routes, &route_ops, NULL, false))
+		return;
+	ioapic_init(&a, &msi_ops, NULL, &routes);
+	ASSERT(ioapic_restore(&a, blob, n, err) == 0);
+	/* Every register read, every pin's EOI and lines. */
+	for (uint32_t r = 0; r < 256; r++) {
+		uint32_t v = r;
+		ioapic_mmio(&a, IOAPIC_REGSEL, (uint8_t *)&v, 4, true);
+		ioapic_mmio(&a, IOAPIC_WINDOW, (uint8_t *)&v, 4, false);
+	}
+	for (unsigned p = 0; p < IOAPIC_PINS; p++) {
+		ioapic_eoi(&a, (uint8_t)st.rte[p]);
+		ioapic_set_irq(&a, p, !(st.lines & (1u << p)));
+	}
+	ioapic_destroy(&a);
+	gsi_routes_destroy(&routes);
+}
+
+static void i8042_case(const uint8_t *blob, size_t n, struct errbuf *err)
+{
+	static struct i8042 k;
+	struct i8042_state st;
+	if (i8042_state_decode(blob, n, &st, err)) {
+		check_refusal(err, "i8042 state: ");
+		ASSERT(all_zero(&st, sizeof(st)));
+		return;
+	}
+	ASSERT(st.head < I8042_FIFO && st.count <= I8042_FIFO);
+	ASSERT(i8042_state_encode(&st, again, sizeof(again)) == n && !memcmp(again, blob, n));
+	line = false;
+	i8042_init(&k, set_line, NULL, NULL);
+	ASSERT(i8042_restore(&k, blob, n, err) == 0 && line == st.irq_level);
+	/* The byte a pending command waits for, then the FIFO drained. */
+	uint8_t v = 0xf4;
+	i8042_io(&k, I8042_DATA_PORT, &v, true);
+	for (unsigned i = 0; i <= I8042_FIFO; i++) {
+		i8042_io(&k, I8042_CMD_PORT, &v, false);
+		i8042_io(&k, I8042_DATA_PORT, &v, false);
+	}
+	ASSERT(k.count == 0 && !line);
+	i8042_ctrl_alt_del(&k);
+	pthread_mutex_destroy(&k.lock);
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -125,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(vb);
 		return 0;
 	}
-	bool vm = data[0] & 1;
+	unsigned kind = data[0] % 5;
 	size_t n = size - 1;
 	uint8_t *blob = fuzz_ram(X86_VCPU_STATE_MAX_BYTES);
 	memcpy(blob, data + 1, n);
@@ -134,7 +268,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put32(blob + n - 4, snap_crc32c(0, blob, n - 4));
 	}
 	struct errbuf err = {{0}};
-	if (vm) {
+	if (kind == 2) {
+		serial_case(blob, n, &err);
+		return 0;
+	}
+	if (kind == 3) {
+		ioapic_case(blob, n, &err);
+		return 0;
+	}
+	if (kind == 4) {
+		i8042_case(blob, n, &err);
+		return 0;
+	}
+	if (kind == 1) {
 		if (x86_vm_state_decode(blob, n, &ms, &err)) {
 			ASSERT(err.msg[0] && !strchr(err.msg, '\n') && !strncmp(err.msg, "VM state: ", 10));
 			ASSERT(memcmp(&ms, &mzero, sizeof(ms)) == 0);

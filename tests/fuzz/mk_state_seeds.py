@@ -2,7 +2,8 @@
 # mk_state_seeds.py: writes the seed inputs in tests/fuzz/corpus/state/ for
 # fuzz_state (a kind byte, then a blob in vmm/core/state_codec.h's encoding;
 # see the top of fuzz_state.c): vCPU states with and without MSRs and CPUID
-# entries, VM states with either IRQ chip. Run from anywhere.
+# entries, VM states with either IRQ chip, and the legacy devices' states
+# (the UART, the IOAPIC, the i8042) as built and busy. Run from anywhere.
 import struct, os
 def crc32c(b):
     crc = 0xffffffff
@@ -33,12 +34,38 @@ def vm(kernel, ram=256 << 20):
         (1, struct.pack('<QIIQQ4I', 123456789, 0, 0, 0, 0, 0, 0, 0, 0)),
         (2, struct.pack('<QQQ', ram, low, ram - low)),
         (3, struct.pack('<I', kernel) + chips)])
+def serial(regs, head, count, fifo):
+    # regs: IER, THR empty pending, LCR, MCR, LSR errors, MSR, SCR, DLL, DLM,
+    # FCR, IRQ level, armed
+    rx = bytes(fifo) + bytes(256 - len(fifo))
+    return blob(0x52455345, [(1, bytes(regs)), (2, struct.pack('<II', head, count) + rx)])
+def ioapic(ident, regsel, lines, rtes):
+    table = struct.pack('<I', 24) + b''.join(struct.pack('<Q', r) for r in rtes)
+    return blob(0x414f4945, [(1, struct.pack('<III', ident, regsel, lines)), (2, table)])
+def i8042(ctl, head, count, fifo):
+    # ctl: command byte, output port, last write a command, pending controller
+    # command, pending keyboard command, scanning, IRQ level, last byte read
+    return blob(0x32344945, [(1, bytes(ctl)),
+                             (2, struct.pack('<II', head, count) + bytes(fifo) + bytes(16 - len(fifo)))])
+MASKED, LEVEL, RIRR = 1 << 16, 1 << 15, 1 << 14
+busy_rtes = [MASKED] * 24
+busy_rtes[4] = (1 << 56) | 0x24
+busy_rtes[9] = (2 << 56) | LEVEL | RIRR | 0x39
+busy_rtes[10] = MASKED | LEVEL | 0x40
 seeds = {
     'vcpu_empty': b'\0' + vcpu(0, 0),
     'vcpu_msrs_cpuid': b'\0' + vcpu(3, 2),
     'vcpu_xsave2': b'\0' + vcpu(1, 1, 4096 + 64),
     'vm_split': b'\1' + vm(0),
     'vm_kernel_high_ram': b'\1' + vm(1, 4 << 30),
+    'serial_reset': b'\2' + serial([0, 0, 0, 0x08, 0, 0xb0, 0, 0, 0, 0, 0, 0], 0, 0, b''),
+    'serial_busy': b'\2' + serial([0x03, 1, 0x03, 0x0b, 0, 0xb0, 0x5a, 0x0c, 0, 0xc1, 1, 1],
+                                   250, 10, b'0123456789abcdef'),
+    'ioapic_reset': b'\3' + ioapic(0, 0, 0, [MASKED] * 24),
+    'ioapic_busy': b'\3' + ioapic(0x0a000000, 0x23, (1 << 4) | (1 << 9) | (1 << 10), busy_rtes),
+    'i8042_reset': b'\4' + i8042([0x65, 0x03, 0, 0, 0, 1, 0, 0], 0, 0, b''),
+    'i8042_busy': b'\4' + i8042([0x65, 0x03, 1, 0x60, 0xed, 0, 1, 0xfa], 14, 5,
+                                 bytes(range(0x10, 0x20))),
 }
 for k, v in seeds.items():
     with open(os.path.join(out, k), 'wb') as f:
