@@ -25,6 +25,11 @@ seeds = {
      rec(PATCH, b'/drives/scratch', b'{"drive_id":"scratch","rate_limiter":{}}') +
      rec(PATCH, b'/network-interfaces/eth0', b'{"iface_id":"eth0","rx_rate_limiter":null}') +
      rec(PUT, b'/actions', b'{"action_type":"SendCtrlAltDel"}') + rec(PATCH, b'/vm', b'{"state":"Resumed"}'),
+ 'snapshots': rec(PUT, b'/snapshot/load', b'{"snapshot_path":"/s","mem_backend":{"backend_type":"File","backend_path":"/m"},"resume_vm":true,"network_overrides":[{"iface_id":"eth0","host_dev_name":"tap1"}]}') +
+     rec(PUT, b'/snapshot/load', b'{"snapshot_path":"/s","mem_file_path":"/m","enable_diff_snapshots":false}') +
+     rec(PUT, b'/snapshot/load', b'{"snapshot_path":"/s","mem_backend":{"backend_type":"Uffd","backend_path":"/u"}}') +
+     rec(0x80 | PUT, b'/snapshot/create', b'{"snapshot_type":"Full","snapshot_path":"/s","mem_file_path":"/m"}') +
+     rec(PUT, b'/snapshot/create', b'{"snapshot_type":"Diff","snapshot_path":"/s","mem_file_path":"/m"}'),
  'logger_metrics': rec(PUT, b'/logger', b'{"log_path":"/log","level":"Debug","show_level":true}') +
      rec(PUT, b'/metrics', b'{"metrics_path":"/metrics"}') + rec(GET, b'/vm/config') + rec(GET, b'/machine-config'),
 }

@@ -3,7 +3,7 @@
  * errors (each with a message) for unknown options, missing values, values on
  * flags, bad numbers, bad console modes, stray arguments and a missing
  * --kernel, and --help/--version working without --kernel; --disk and --vfio
- * lists. */
+ * lists; --restore, --mem-file and --net-override. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,9 +349,41 @@ static void logger_and_metrics_flags(void)
 	CHECK(!none.logger_set && !none.metrics_set);
 }
 
+static void restore_options(void)
+{
+	CHECK_EQ(parse("--restore", "/s", "--mem-file=/m", "--net-override", "eth0=tap3",
+		       "--net-override", "net1=tap4", "--api-sock", "/a", "--console", "none", NULL), 0);
+	CHECK_STR_EQ(o.restore, "/s");
+	CHECK_STR_EQ(o.mem_file, "/m");
+	CHECK_EQ(o.n_net_override, 2u);
+	CHECK_STR_EQ(o.net_override[0].id, "eth0");
+	CHECK_STR_EQ(o.net_override[0].tap, "tap3");
+	CHECK_STR_EQ(o.net_override[1].id, "net1");
+	CHECK_STR_EQ(o.net_override[1].tap, "tap4");
+	CHECK_STR_EQ(o.id, "anonymous-instance");
+	EXPECT_ERR("--restore", "/s");
+	CHECK(strstr(err.msg, "go together") != NULL);
+	EXPECT_ERR("--mem-file", "/m", "--kernel", "k");
+	EXPECT_ERR("--kernel", "k", "--net-override", "eth0=tap0");
+	CHECK(strstr(err.msg, "needs --restore") != NULL);
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--net-override", "eth0");
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--net-override", "=tap0");
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--net-override", "eth0=bad/tap");
+	/* the snapshot holds the VM: no kernel, sizes, devices or guest command */
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--kernel", "k");
+	CHECK(strstr(err.msg, "the snapshot holds") != NULL);
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--cpus", "2");
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--mem", "512");
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--disk", "/d");
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--net", "tap=t");
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--config-file", "/c");
+	EXPECT_ERR("--restore", "/s", "--mem-file", "/m", "--", "true");
+}
+
 int main(void)
 {
 	RUN(logger_and_metrics_flags);
+	RUN(restore_options);
 	RUN(defaults);
 	RUN(all_options_separate_values);
 	RUN(all_options_equals_values);
