@@ -266,16 +266,26 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		fail(why, "too many seccomp allow lists");
 		goto out;
 	}
+	m->vcpus_created = true;
+	if (vcpus_create(&m->vm, &err) || (!snap && x86_vcpus_setup(&m->vm, &k, &err))) {
+		fail(why, "%s", err.msg);
+		goto out;
+	}
+	/* A snapshot's vCPUs get their state before any device runs: an
+	 * interrupt a device raises as it starts (each queue is kicked once)
+	 * then lands in the restored local APIC, not in one KVM_SET_LAPIC
+	 * would overwrite. */
+	if (snap && snapshot_restore_vcpus(snap, &m->vm, &err)) {
+		fail(why, "%s", err.msg);
+		status = EXIT_USAGE;
+		goto out;
+	}
 	err.msg[0] = '\0';
 	if (device_list_seccomp(&m->vm.devices, &err) || device_list_start(&m->vm.devices, &err)) {
 		fail(why, "%s", err.msg[0] ? err.msg : "a device did not start");
 		goto out;
 	}
-
-	m->vcpus_created = true;
-	if (vcpus_create(&m->vm, &err) ||
-	    (snap ? snapshot_restore_vcpus(snap, &m->vm, &err) : x86_vcpus_setup(&m->vm, &k, &err)) ||
-	    (console_raw(&m->con), vcpus_start(&m->vm, &err))) {
+	if ((console_raw(&m->con), vcpus_start(&m->vm, &err))) {
 		fail(why, "%s", err.msg);
 		vm_request_stop(&m->vm, EXIT_VM_ERROR);
 	} else if (vcpus_wait_ready(&m->vm) || seccomp_thread_install(SECCOMP_MAIN)) {
