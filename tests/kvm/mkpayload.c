@@ -3,7 +3,8 @@
  * one that triple-faults ("mkpayload crash OUT": ud2 with no IDT), or one that
  * reports "userspace started" on port 0x3f0 and spins ("mkpayload spin OUT"),
  * or one that writes "hello\n" to COM1 (0x3f8) and exits with status 0
- * ("mkpayload hello OUT"), or one that counts ("mkpayload countN OUT", below). Used by the KVM tests and the start-up benchmark
+ * ("mkpayload hello OUT"), or one that counts ("mkpayload countN OUT", below), or one that
+ * reports on the boot-time port again and again ("mkpayload tick OUT"). Used by the KVM tests and the start-up benchmark
  * (QEMU boots the same file). */
 #include <elf.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: mkpayload STATUS|crash|spin|hello|countN OUTPUT\n");
+		fprintf(stderr, "usage: mkpayload STATUS|crash|spin|hello|countN|tick OUTPUT\n");
 		return 2;
 	}
 	int status = atoi(argv[1]) & 0xff;
@@ -60,14 +61,25 @@ int main(int argc, char **argv)
 		0x66, 0xba, 0x01, 0x05, 0xee,             /* done: mov $0x501,%dx; out */
 		0xf4, 0xeb, 0xfd,                         /* 1: hlt; jmp 1b */
 	};
+	/* "tick": BOOT_TIME_MAGIC on the boot-time port (0x3f0) every 2^16
+	 * turns of a loop, for ever: a restored snapshot of it reports on the
+	 * port as soon as its vCPU runs (the restore benchmark). */
+	static const unsigned char tick[] = {
+		0xb0, 0x7b, 0x66, 0xba, 0xf0, 0x03,       /* mov $123,%al; mov $0x3f0,%dx */
+		0xee,                                     /* 1: out %al,(%dx) */
+		0xb9, 0x00, 0x00, 0x01, 0x00,             /* mov $0x10000,%ecx */
+		0xe2, 0xfe, 0xeb, 0xf6,                   /* 2: loop 2b; jmp 1b */
+	};
 	if (strncmp(argv[1], "count", 5) == 0) {
 		unsigned long n = strtoul(argv[1] + 5, NULL, 0);
 		for (int i = 0; i < 4; i++)
 			count[0x23 + i] = (unsigned char)(n >> (8 * i));
 	}
 	const unsigned char *text = strcmp(argv[1], "hello") == 0 ? hello
+				    : strcmp(argv[1], "tick") == 0 ? tick
 				    : strncmp(argv[1], "count", 5) == 0 ? count : code;
-	size_t text_len = text == hello ? sizeof(hello) : text == count ? sizeof(count) : sizeof(code);
+	size_t text_len = text == hello ? sizeof(hello) : text == tick ? sizeof(tick)
+			  : text == count ? sizeof(count) : sizeof(code);
 	if (strcmp(argv[1], "crash") == 0) {
 		code[0] = 0x0f; /* ud2: #UD, no IDT -> #GP -> #DF -> triple fault */
 		code[1] = 0x0b;
