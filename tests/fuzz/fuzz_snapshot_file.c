@@ -9,7 +9,8 @@
  * SNAP_SECTIONS_MAX sections, each inside the buffer with a printable tag
  * that snap_file_find finds (tags are unique); its sections written again
  * with the writer (which must take them all) give the same bytes, which
- * parse to the same sections. ASan sees reads past the input. */
+ * parse to the same sections; and the configuration a restore takes from
+ * it (check_config). ASan sees reads past the input. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "tests/fuzz/harness.h"
 #include "vmm/core/snapshot_file.h"
+#include "vmm/snapshot.h"
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -30,6 +32,40 @@ static void tag_ok(const char *t)
 	ASSERT(n >= 1 && n <= SNAP_TAG_SIZE);
 	for (size_t i = 0; i < n; i++)
 		ASSERT(t[i] >= 0x21 && t[i] <= 0x7e);
+}
+
+/* The configuration a restore reads from a parsed file (vmm/snapshot.c: the
+ * "config" JSON and the "ember" section): refused in one line with the
+ * configuration untouched, or accepted within ember's limits. First with a
+ * memory file of 0 bytes; when only its size was wrong, again with the size
+ * the configuration wants. */
+static void check_config(const struct snap_file *f)
+{
+	struct snapshot_in si = {.buf = NULL, .f = *f, .mem_fd = -1, .mem_bytes = 0};
+	struct errbuf e;
+	for (int round = 0; round < 2; round++) {
+		static struct fc_config fc, before;
+		fc_config_init(&fc);
+		memcpy(&before, &fc, sizeof(fc));
+		e.msg[0] = '\0';
+		if (snapshot_config(&si, &fc, &e) == 0) {
+			ASSERT(fc.vm.cpus >= 1 && fc.vm.cpus <= VM_MAX_CPUS);
+			ASSERT(fc.vm.ndisks <= VM_MAX_DISKS && fc.vm.nnets <= VM_MAX_NETS);
+			ASSERT(si.mem_bytes == MiB(fc.vm.mem_mib));
+			for (unsigned i = 0; i < fc.vm.nnets; i++)
+				ASSERT(fc.vm.nets[i].mac_set && fc.vm.nets[i].queues >= 1 &&
+				       fc.vm.nets[i].queues <= NET_MAX_PAIRS);
+			fc_config_free(&fc);
+			return;
+		}
+		ASSERT(e.msg[0] && !strchr(e.msg, '\n'));
+		ASSERT(memcmp(&fc, &before, sizeof(fc)) == 0);
+		fc_config_free(&fc);
+		unsigned long long mib;
+		if (round || sscanf(e.msg, "snapshot: the memory file has 0 bytes, the VM %llu MiB", &mib) != 1)
+			return;
+		si.mem_bytes = MiB(mib);
+	}
 }
 
 static void check(const uint8_t *buf, size_t len)
@@ -84,6 +120,7 @@ static void check(const uint8_t *buf, size_t len)
 	}
 	ASSERT(!snap_file_next(&g, &pos_g, &t));
 	free(out);
+	check_config(&f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
