@@ -9,10 +9,11 @@
 # can attach the group to a container, get the device and pin guest-sized
 # memory for DMA, but not more than the memlock default (guest memory + 64
 # MiB); a jailed ember runs confined with the VF; a device bound to another
-# driver, or a group in use, is refused.
+# driver, or a group in use, is refused; a VM with the VF cannot be snapshot.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/jail/lib.sh
+. tests/api/lib.sh
 PROBE=build/tests/vfio_probe
 PCI=/sys/bus/pci/devices
 
@@ -162,6 +163,22 @@ t_refused_devices() {
 	exec 9>&-
 	# A failure after the check (a missing kernel) removes the nodes too.
 	jail_refused "--kernel /nonexistent: No such file" $ok --vfio "$VF" -- --kernel /nonexistent || return 1
+}
+
+# A VM with a passed-through device cannot be snapshot (its state is in the
+# hardware): one line, a 400, no file made; the VM goes on.
+t_snapshot_refused_with_vf() {
+	local s=$T_SOCK/vfio_snap.sock
+	start_api "$s" --kernel "$SPIN" --vfio "$VF" || return 1
+	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Paused"}' || { kill -9 $pid; return 1; }
+	expect_api 400 'vfio0 \(vfio-pci\) cannot be saved' "$s" PUT /snapshot/create \
+		"{\"snapshot_path\":\"$T_SOCK/v.state\",\"mem_file_path\":\"$T_SOCK/v.mem\"}" || { kill -9 $pid; return 1; }
+	[ ! -e "$T_SOCK/v.state" ] && [ ! -e "$T_SOCK/v.mem" ] || { echo "a refused snapshot left files"; kill -9 $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Resumed"}' || { kill -9 $pid; return 1; }
+	expect_api 200 '"state":"Running"' "$s" GET / || { kill -9 $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "ember's exit status after SIGTERM: not 143"; return 1; }
 }
 
 # VFIO_TESTS=REGEX runs only the matching tests.
