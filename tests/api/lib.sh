@@ -38,3 +38,16 @@ start_api() {
 	pid=$!
 	wait_for_socket "$sock" $pid || { cat "$T_TMP/err"; return 1; }
 }
+
+# wait_running SOCK PID: wait (bounded, 60 s) until GET / says Running (a VM
+# the command line describes is built after the socket listens).
+wait_running() {
+	local _
+	for _ in $(seq 1 600); do
+		api "$1" GET / 2>/dev/null | grep -q '"state":"Running"' && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "the VM on $1 is not running"
+	return 1
+}

@@ -170,6 +170,7 @@ t_refused_devices() {
 t_snapshot_refused_with_vf() {
 	local s=$T_SOCK/vfio_snap.sock
 	start_api "$s" --kernel "$SPIN" --vfio "$VF" || return 1
+	wait_running "$s" $pid || { kill -9 $pid; return 1; }
 	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Paused"}' || { kill -9 $pid; return 1; }
 	expect_api 400 'vfio0 \(vfio-pci\) cannot be saved' "$s" PUT /snapshot/create \
 		"{\"snapshot_path\":\"$T_SOCK/v.state\",\"mem_file_path\":\"$T_SOCK/v.mem\"}" || { kill -9 $pid; return 1; }

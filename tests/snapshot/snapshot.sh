@@ -10,7 +10,7 @@
 #    resumed it ends with 41; restored twice more at once from the same files
 #    (clones), each ends with 41;
 #  - bad snapshots (truncated, a flipped byte, another format version, a
-#    memory file of the wrong size, a missing file) and bad requests are
+#    memory file of the wrong size, a missing file, a disk gone) and bad requests are
 #    refused with one line (exit 2, or a 400), nothing started;
 #  - the memory file is sparse: the untouched RAM is holes.
 # Runs wherever tiny payloads run (natively on a KVM that can run them; in
@@ -134,7 +134,8 @@ refused() {
 
 t_bad_snapshots_refused() {
 	local s=$T_SOCK/snap_bad.sock p=$T_TMP/bad len
-	"$EMBER" --kernel "$COUNT" --mem 64 --api-sock "$s" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
+	truncate -s 1M "$p.img"
+	"$EMBER" --kernel "$COUNT" --mem 64 --disk "$p.img" --api-sock "$s" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
 	pid=$!
 	wait_for_socket "$s" $pid || return 1
 	expect_api 400 'Full snapshots only' "$s" PUT /snapshot/create \
@@ -168,6 +169,9 @@ EOF
 	refused 'memory file has 33554432 bytes' --restore "$p.state" --mem-file "$p.small" || return 1
 	refused "memory file '$p.none'" --restore "$p.state" --mem-file "$p.none" || return 1
 	refused "$p.none" --restore "$p.none" --mem-file "$p.mem" || return 1
+	mv "$p.img" "$p.img.away"
+	refused "--disk $p.img: No such file" --restore "$p.state" --mem-file "$p.mem" || return 1
+	mv "$p.img.away" "$p.img"
 	refused 'go together' --restore "$p.state" || return 1
 	refused 'the snapshot holds' --restore "$p.state" --mem-file "$p.mem" --kernel "$COUNT" || return 1
 	refused 'no network interface' --restore "$p.state" --mem-file "$p.mem" --net-override eth9=tap9 || return 1
