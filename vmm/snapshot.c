@@ -120,9 +120,11 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int create_file(const char *path, struct errbuf *err)
+/* Open path for writing, created if missing (0600); truncated at once only
+ * with trunc (the memory file is checked first: gm_save_file). */
+static int create_file(const char *path, bool trunc, struct errbuf *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | (trunc ? O_TRUNC : 0) | O_CLOEXEC, 0600);
 	if (fd < 0)
 		err_set(err, "cannot create '%s': %s", path, strerror(errno));
 	return fd;
@@ -224,17 +226,22 @@ int snapshot_save(struct vm *vm, const struct vm_config *c, const char *config_j
 	    save_kvm_state(vm, &w, err) || save_devices(vm, &w, err) ||
 	    snap_writer_finish(&w, &file, &flen, err))
 		goto out;
-	if ((sfd = create_file(state_path, err)) < 0)
+	/* The memory file first: a state file exists only with its memory. */
+	if ((mfd = create_file(mem_path, false, err)) < 0)
+		goto out;
+	int e = gm_save_file(&vm->mem, mfd);
+	if (e == -EBUSY) {
+		err_set(err, "'%s' is the memory file this VM was restored from and runs on", mem_path);
+		goto out;
+	}
+	if (e) {
+		err_set(err, "cannot write '%s': %s", mem_path, strerror(-e));
+		goto out;
+	}
+	if ((sfd = create_file(state_path, true, err)) < 0)
 		goto out;
 	if (write_all(sfd, file, flen)) {
 		err_set(err, "cannot write '%s': %s", state_path, strerror(errno));
-		goto out;
-	}
-	if ((mfd = create_file(mem_path, err)) < 0)
-		goto out;
-	int e = gm_save_file(&vm->mem, mfd);
-	if (e) {
-		err_set(err, "cannot write '%s': %s", mem_path, strerror(-e));
 		goto out;
 	}
 	r = 0;
@@ -248,9 +255,10 @@ out:
 	return r;
 }
 
-static const int save_calls[] = {SYS_ftruncate, SYS_pwrite64};
+static const int save_calls[] = {SYS_ftruncate, SYS_pwrite64, SYS_fstat, SYS_newfstatat};
 static const struct seccomp_arg_rule save_args[] = {
 	{SYS_openat, 2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC},
+	{SYS_openat, 2, O_WRONLY | O_CREAT | O_CLOEXEC},
 };
 static const unsigned long save_ioctls[] = {
 	KVM_CHECK_EXTENSION, KVM_GET_MSR_INDEX_LIST, KVM_GET_MSR_FEATURE_INDEX_LIST,

@@ -7,8 +7,9 @@
 #    processes add up to N/2^16, one 'S') and ends with status 41;
 #  - a VM configured through the API, restored through PUT /snapshot/load:
 #    it comes up paused (no KVM_RUN), GET /vm/config is the saved one, and
-#    resumed it ends with 41; restored twice more at once from the same files
-#    (clones), each ends with 41;
+#    resumed it ends with 41; snapshot again while restored (not onto the
+#    memory file it runs on), that one restored ends with 41 too; restored
+#    three more times at once from the same files (clones), each ends with 41;
 #  - bad snapshots (truncated, a flipped byte, another format version, a
 #    memory file of the wrong size, a missing file, a disk gone) and bad requests are
 #    refused with one line (exit 2, or a 400), nothing started;
@@ -97,10 +98,19 @@ t_api_load_paused_config_and_clones() {
 	[ "$a" = "$b" ] || { echo "KVM_RUN while restored paused: $a -> $b"; kill -9 $pid; return 1; }
 	expect_api 400 'not allowed after' "$s2" PUT /snapshot/load \
 		"{\"snapshot_path\":\"$p.state\",\"mem_file_path\":\"$p.mem\"}" || { kill -9 $pid; return 1; }
+	# a restored VM snapshot again: not onto the memory file it runs on
+	expect_api 400 'restored from and runs on' "$s2" PUT /snapshot/create \
+		"{\"snapshot_path\":\"$p.x\",\"mem_file_path\":\"$p.mem\"}" || { kill -9 $pid; return 1; }
+	[ ! -e "$p.x" ] || { echo "a refused snapshot left a state file"; kill -9 $pid; return 1; }
+	expect_api 204 '^$' "$s2" PUT /snapshot/create \
+		"{\"snapshot_path\":\"$p.2.state\",\"mem_file_path\":\"$p.2.mem\"}" || { kill -9 $pid; return 1; }
 	expect_api 204 '^$' "$s2" PATCH /vm '{"state":"Resumed"}' || { kill -9 $pid; return 1; }
 	wait $pid
 	rc=$?
 	[ $rc = 41 ] || { echo "restored through the API: exit status $rc, want 41"; tail -n 5 "$T_TMP/err2"; return 1; }
+	"$EMBER" --restore "$p.2.state" --mem-file "$p.2.mem" >/dev/null 2>"$T_TMP/err3" </dev/null
+	rc=$?
+	[ $rc = 41 ] || { echo "the snapshot of the restored VM: exit status $rc, want 41"; tail -n 5 "$T_TMP/err3"; return 1; }
 	# clones: the same files, three at once (the deprecated mem_file_path form)
 	local pids=()
 	for i in 1 2 3; do

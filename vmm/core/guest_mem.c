@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define GM_PAGE 4096u
@@ -27,6 +28,12 @@ int gm_map_file(struct guest_mem *gm, uint64_t ram_size, int fd)
 	void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		gm->from_file = true;
+		gm->file_dev = st.st_dev;
+		gm->file_ino = st.st_ino;
+	}
 	gm->base = p;
 	gm->map_size = ram_size;
 	return 0;
@@ -44,7 +51,12 @@ static bool page_is_zero(const uint8_t *p)
 int gm_save_file(const struct guest_mem *gm, int fd)
 {
 	uint64_t size = gm->layout.low_size + gm->layout.high_size;
-	if (ftruncate(fd, (off_t)size) < 0)
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (gm->from_file && st.st_dev == gm->file_dev && st.st_ino == gm->file_ino)
+		return -EBUSY;
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0)
 		return -errno;
 	/* Runs of pages with data, each written at once; the zero pages
 	 * between them stay holes of the truncated file. */

@@ -12,6 +12,10 @@ struct guest_mem {
 	struct mem_layout layout;
 	uint8_t *base; /* host mapping: low RAM, then high RAM */
 	size_t map_size;
+	/* Mapped from a memory file (gm_map_file): which one. Writing into it
+	 * would pull the pages from under the mapping. */
+	bool from_file;
+	uint64_t file_dev, file_ino;
 };
 
 /* mmap the RAM (reserved, not touched). Returns 0 or -errno. */
@@ -21,9 +25,10 @@ int gm_map(struct guest_mem *gm, uint64_t ram_size);
  * page cache, shared by every VM restored from it) on first touch and the
  * guest's writes stay this process's own. 0 or -errno. */
 int gm_map_file(struct guest_mem *gm, uint64_t ram_size, int fd);
-/* Write the RAM into fd (a new, empty file) as a memory file: ram_size
- * bytes, the pages that are all zeros (never touched, or cleared) left as
- * holes. 0 or -errno. */
+/* Write the RAM into fd (an empty file) as a memory file: ram_size bytes,
+ * the pages that are all zeros (never touched, or cleared) left as holes.
+ * The file this RAM is mapped from is refused (-EBUSY) before anything is
+ * written. 0 or -errno. */
 int gm_save_file(const struct guest_mem *gm, int fd);
 /* Wrap an existing buffer (unit tests, fuzzers). */
 void gm_wrap(struct guest_mem *gm, uint8_t *buf, uint64_t ram_size);
