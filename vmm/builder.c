@@ -14,6 +14,7 @@
 #include "vmm/arch/x86/boot_info.h"
 #include "vmm/arch/x86/kernel_image.h"
 #include "vmm/arch/x86/layout.h"
+#include "vmm/arch/x86/vmgenid.h"
 #include "vmm/arch/x86/x86_boot.h"
 #include "vmm/arch/x86/x86_vm.h"
 #include "vmm/builder.h"
@@ -173,6 +174,10 @@ static int load_guest(struct machine *m, const struct vm_config *c, struct kerne
 		fail(why, "%s", rsdp ? err->msg : "no room for ACPI tables");
 		return EXIT_USAGE;
 	}
+	if (vmgenid_write(&m->vm.mem, NULL, err)) {
+		fail(why, "%s", err->msg);
+		return EXIT_VM_ERROR;
+	}
 	return 0;
 }
 
@@ -278,6 +283,12 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	if (snap && snapshot_restore_vcpus(snap, &m->vm, &err)) {
 		fail(why, "%s", err.msg);
 		status = EXIT_USAGE;
+		goto out;
+	}
+	/* A clone is told it is one: a new VM generation ID, and its
+	 * interrupt waiting in the restored IOAPIC and local APICs. */
+	if (snap && vmgenid_renew(&m->vm, &err)) {
+		fail(why, "%s", err.msg);
 		goto out;
 	}
 	err.msg[0] = '\0';

@@ -99,7 +99,10 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout");
  *     Device (PS2K) { _HID PNP0303,                 -- the keyboard controller, so
  *       _CRS { IO 0x60, IO 0x64, IRQNoFlags {1} } } --   Linux's i8042 driver binds
  *     Device (PCI0) { ... }                        -- PCI bus 0 (aml_pci_root) with
- *   }                                               --   the windows BARs come from
+ *                                                   --   the windows BARs come from
+ *     Device (VGEN) { _HID VMGENCTR, ADDR }         -- the VM generation ID
+ *     Device (GED0) { _HID ACPI0013, _CRS, _EVT }   -- its interrupt: Notify (VGEN)
+ *   }
  * Returns 0, or -1 when out of memory. */
 static int dsdt_body(struct aml *a, const struct pci_windows *w)
 {
@@ -115,6 +118,8 @@ static int dsdt_body(struct aml *a, const struct pci_windows *w)
 		.mem64_len = w->mem64_end > w->mem64_base ? w->mem64_end - w->mem64_base : 0,
 	};
 	aml_pci_root(a, &root);
+	aml_vmgenid_device(a, "VGEN", LAYOUT_VMGENID);
+	aml_ged_device(a, "GED0", ACPI_GED_GSI, "\\_SB_.VGEN", 0x80);
 	aml_end(a, sb);
 	return a->oom ? -1 : 0;
 }
@@ -148,7 +153,7 @@ static struct acpi_gas io_gas(uint16_t port)
 static void *place(const struct guest_mem *gm, uint64_t *cursor, size_t len, uint64_t *gpa)
 {
 	*gpa = ALIGN_UP(*cursor, 8);
-	if (*gpa + len > LAYOUT_ACPI_END)
+	if (*gpa + len > LAYOUT_VMGENID)
 		return NULL;
 	*cursor = *gpa + len;
 	void *p = gm_ptr(gm, *gpa, len);

@@ -1,4 +1,6 @@
 /* acpi.h: the ACPI tables ember gives the guest (RSDP, XSDT, FADT, MADT, DSDT).
+ * The DSDT also names the VM generation ID at LAYOUT_VMGENID and the Generic
+ * Event Device whose interrupt tells the guest it changed.
  * Hardware-reduced ACPI: no PM timer or SCI; power-off goes through the FADT
  * sleep control register and reboot through the FADT reset register, both
  * I/O ports that ember handles (see power.c). */
@@ -26,6 +28,10 @@
 #define ACPI_I8042_IRQ 1
 #define ACPI_I8042_DATA_PORT 0x60
 #define ACPI_I8042_CMD_PORT 0x64
+/* The Generic Event Device's interrupt (edge, active high): a pin beyond the
+ * ISA IRQs that nothing else uses (the PCI devices interrupt through MSI-X).
+ * Its _EVT notifies the VM generation ID device VGEN (vmgenid.h). */
+#define ACPI_GED_GSI 16
 
 /* Write the tables for ncpus vCPUs, with PCI0's windows from pci (NULL:
  * pci_default_windows for gm's layout); legacy_pic: the MADT says there are

@@ -25,6 +25,10 @@
 #define AML_ROOT_CHAR '\\'
 #define AML_PARENT_CHAR '^'
 #define AML_RETURN 0xa4
+#define AML_ARG0 0x68
+#define AML_NOTIFY 0x86
+#define AML_LEQUAL 0x93
+#define AML_IF 0xa0
 
 void aml_init(struct aml *a)
 {
@@ -296,6 +300,28 @@ void aml_return(struct aml *a)
 	aml_byte(a, AML_RETURN);
 }
 
+size_t aml_if_begin(struct aml *a)
+{
+	aml_byte(a, AML_IF);
+	return begin(a);
+}
+
+void aml_lequal(struct aml *a)
+{
+	aml_byte(a, AML_LEQUAL);
+}
+
+void aml_notify(struct aml *a, const char *target)
+{
+	aml_byte(a, AML_NOTIFY);
+	aml_name_string(a, target);
+}
+
+void aml_arg(struct aml *a, unsigned n)
+{
+	aml_byte(a, (uint8_t)(AML_ARG0 + (n > 6 ? 6 : n)));
+}
+
 /* ---- resource descriptors ---- */
 
 void aml_res_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len)
@@ -473,5 +499,49 @@ void aml_pci_root(struct aml *a, const struct aml_pci_root *cfg)
 	aml_name(a, "_CRS");
 	aml_resource_template(a, &res);
 	aml_free(&res);
+	aml_end(a, d);
+}
+
+void aml_vmgenid_device(struct aml *a, const char *name, uint64_t gpa)
+{
+	size_t d = aml_device_begin(a, name);
+	aml_name(a, "_HID");
+	aml_string(a, "VMGENCTR");
+	aml_name(a, "_CID");
+	aml_string(a, "VM_Gen_Counter");
+	aml_name(a, "_DDN");
+	aml_string(a, "VM_Gen_Counter");
+	size_t m = aml_method_begin(a, "ADDR", 0, false);
+	aml_return(a);
+	size_t p = aml_package_begin(a, 2);
+	aml_dword_const(a, (uint32_t)gpa);
+	aml_dword_const(a, (uint32_t)(gpa >> 32));
+	aml_end(a, p);
+	aml_end(a, m);
+	aml_end(a, d);
+}
+
+void aml_ged_device(struct aml *a, const char *name, uint32_t gsi, const char *target,
+		    uint8_t value)
+{
+	size_t d = aml_device_begin(a, name);
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_name_integer(a, "_UID", 0);
+	struct aml res;
+	aml_init(&res);
+	aml_res_interrupt(&res, true, false, gsi);
+	aml_name(a, "_CRS");
+	aml_resource_template(a, &res);
+	aml_free(&res);
+	size_t m = aml_method_begin(a, "_EVT", 1, true);
+	size_t i = aml_if_begin(a);
+	aml_lequal(a);
+	aml_arg(a, 0);
+	aml_integer(a, gsi);
+	aml_notify(a, target);
+	aml_integer(a, value);
+	aml_end(a, i);
+	aml_end(a, m);
 	aml_end(a, d);
 }

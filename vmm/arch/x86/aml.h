@@ -1,6 +1,7 @@
 /* aml.h: a small ACPI Machine Language builder for the DSDT: names, integers,
  * strings, EISA ids, packages, buffers, scopes, devices, methods returning a
- * value, resource templates, and the PCI root bridge (PCI0).
+ * value, If/LEqual/Notify/ArgN, resource templates, the PCI root bridge
+ * (PCI0), the VM generation ID device and the Generic Event Device.
  *
  * Output goes to a growable buffer. Nested objects (Scope, Device, Method,
  * Package) are opened with aml_*_begin(), which returns a mark, and closed with
@@ -61,6 +62,15 @@ size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs, bool se
 void aml_end(struct aml *a, size_t mark);
 /* Return: the value follows. */
 void aml_return(struct aml *a);
+/* If (predicate) { ... }: the predicate, then the body, follow; aml_end(mark)
+ * closes it. */
+size_t aml_if_begin(struct aml *a);
+/* LEqual (x, y): the two operands follow. */
+void aml_lequal(struct aml *a);
+/* Notify (target, value): the value follows (aml_integer). */
+void aml_notify(struct aml *a, const char *target);
+/* Arg0 ... Arg6: a method's arguments. */
+void aml_arg(struct aml *a, unsigned n);
 
 /* Resource descriptors, appended raw to a (build a template in its own struct
  * aml and wrap it with aml_resource_template). */
@@ -90,6 +100,19 @@ void aml_serial_device(struct aml *a, const char *name, unsigned uid, uint16_t p
  * driver finds one (through PNP). */
 void aml_ps2_keyboard(struct aml *a, const char *name, uint16_t data_port, uint16_t cmd_port,
 		      unsigned irq);
+
+/* Device (name) { _HID "VMGENCTR", _CID "VM_Gen_Counter", _DDN "VM_Gen_Counter",
+ *   Method (ADDR) { Return (Package (2) { DWord low, DWord high }) } }:
+ * Microsoft's VM generation ID at gpa, the way Linux's vmgenid driver finds
+ * it (it matches "VMGENCTR" and "VM_GEN_COUNTER"; ACPICA upper-cases _CID
+ * strings, and Windows looks for the _CID "VM_Gen_Counter"). */
+void aml_vmgenid_device(struct aml *a, const char *name, uint64_t gpa);
+/* Device (name) { _HID "ACPI0013", _UID 0,
+ *   _CRS { Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) {gsi} },
+ *   Method (_EVT, 1, Serialized) { If (LEqual (Arg0, gsi)) { Notify (target, value) } } }:
+ * an ACPI Generic Event Device whose interrupt notifies target. */
+void aml_ged_device(struct aml *a, const char *name, uint32_t gsi, const char *target,
+		    uint8_t value);
 
 /* The PCI root bridge, for Scope (\_SB):
  *   Device (PCI0) { _HID PNP0A08, _CID PNP0A03, _SEG 0, _BBN 0, _UID 0,

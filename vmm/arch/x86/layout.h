@@ -23,6 +23,8 @@
 #define LAYOUT_EBDA 0x9fc00       /* end of conventional memory */
 #define LAYOUT_ACPI 0xe0000       /* RSDP and ACPI tables (BIOS area) */
 #define LAYOUT_ACPI_END 0x100000
+#define LAYOUT_VMGENID 0xff000    /* VM generation ID (16 bytes): the reserved area's
+				   * last page, which the ACPI tables stop short of */
 #define LAYOUT_HIMEM 0x100000     /* 1 MiB: where kernels go */
 
 #define LAYOUT_IOAPIC 0xfec00000ull

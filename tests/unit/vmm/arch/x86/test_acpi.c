@@ -2,7 +2,10 @@
  * for 1, 2 and 254 vCPUs in a gm_wrap'd guest: signatures, lengths and
  * checksums, the XSDT's pointers, one enabled local APIC per vCPU plus the
  * IOAPIC in the MADT, the hardware-reduced FADT with its sleep control and
- * reset registers, and the DSDT's _S5_ object, COM1 and PCI0. */
+ * reset registers, and the DSDT's _S5_ object, COM1 and PCI0, the VM
+ * generation ID device (ADDR returns LAYOUT_VMGENID) and the Generic Event
+ * Device (edge interrupt on ACPI_GED_GSI, _EVT notifying \_SB.VGEN); every
+ * table ends below the ID's page. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +124,33 @@ static void check_tables(unsigned ncpus, bool legacy_pic)
 	CHECK(memmem(ps2, (size_t)(dsdt + dlen - ps2), "\x47\x01\x64\x00\x64\x00\x00\x01", 8) != NULL);
 	CHECK(memmem(ps2, (size_t)(dsdt + dlen - ps2), "\x22\x02\x00", 3) != NULL);
 
+	/* VGEN: the _CID Linux matches, and Method (ADDR) { Return (Package (2)
+	 * { DWord low, DWord high }) } with the ID's address */
+	const uint8_t *vgen = memmem(dsdt + 36, dlen - 36, "VGEN", 4);
+	CHECK(vgen != NULL);
+	CHECK(memmem(vgen, (size_t)(dsdt + dlen - vgen), "\x0dVM_Gen_Counter", 16) != NULL);
+	const uint8_t *addr = memmem(vgen, (size_t)(dsdt + dlen - vgen), "ADDR", 4);
+	CHECK(addr != NULL && addr + 18 <= dsdt + dlen);
+	CHECK_EQ(addr[4], 0x00); /* no arguments */
+	CHECK_EQ(addr[5], 0xa4); /* Return */
+	CHECK_EQ(addr[6], 0x12); /* Package */
+	CHECK_EQ(addr[8], 2);
+	CHECK_EQ(addr[9], 0x0c);
+	CHECK_EQ(get_le32(addr + 10), (uint32_t)LAYOUT_VMGENID);
+	CHECK_EQ(addr[14], 0x0c);
+	CHECK_EQ(get_le32(addr + 15), (uint32_t)((uint64_t)LAYOUT_VMGENID >> 32));
+	/* GED0: _HID "ACPI0013", an edge, active-high interrupt on the GSI,
+	 * and _EVT's If (LEqual (Arg0, GSI)) { Notify (\_SB.VGEN, 0x80) } */
+	const uint8_t *ged = memmem(dsdt + 36, dlen - 36, "GED0", 4);
+	CHECK(ged != NULL);
+	CHECK(memmem(ged, (size_t)(dsdt + dlen - ged), "\x0d" "ACPI0013", 10) != NULL);
+	const uint8_t irq[] = {0x89, 0x06, 0x00, 0x03, 0x01, ACPI_GED_GSI, 0, 0, 0};
+	CHECK(memmem(ged, (size_t)(dsdt + dlen - ged), irq, sizeof(irq)) != NULL);
+	const uint8_t evt[] = {0x93, 0x68, 0x0a, ACPI_GED_GSI, 0x86, '\\', 0x2e,
+			       '_', 'S', 'B', '_', 'V', 'G', 'E', 'N', 0x0a, 0x80};
+	CHECK(memmem(ged, (size_t)(dsdt + dlen - ged), evt, sizeof(evt)) != NULL);
+	CHECK(memmem(ged, (size_t)(dsdt + dlen - ged), "_EVT\x09", 5) != NULL);
+
 	/* MADT */
 	const uint8_t *madt = table(madt_gpa, "APIC");
 	CHECK(madt != NULL);
@@ -159,8 +189,10 @@ static void check_tables(unsigned ncpus, bool legacy_pic)
 	CHECK_EQ(ioapics, 1);
 	CHECK_EQ(isos, (1u << 4) | (1u << 1));
 
-	/* Every table stays inside the reserved BIOS area. */
-	CHECK(madt_gpa + mlen <= LAYOUT_ACPI_END);
+	/* Every table stays inside the reserved BIOS area, below the VM
+	 * generation ID's page. */
+	CHECK(madt_gpa + mlen <= LAYOUT_VMGENID);
+	CHECK(dsdt_gpa + dlen <= LAYOUT_VMGENID);
 	CHECK(xsdt_gpa >= LAYOUT_ACPI && fadt_gpa >= LAYOUT_ACPI && dsdt_gpa >= LAYOUT_ACPI);
 }
 

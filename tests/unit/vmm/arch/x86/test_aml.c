@@ -4,7 +4,11 @@
  * compression, strings, buffers, methods; the builder reproduces ember's
  * hand-assembled DSDT body (\_S5_ package and the COM1 device in acpi.c) byte
  * for byte; the PCI0 root bridge has the expected names and a _CRS with the bus
- * range, the 0xCF8 ports and the 32/64-bit windows, with consistent lengths. */
+ * range, the 0xCF8 ports and the 32/64-bit windows, with consistent lengths;
+ * If/LEqual/Notify/ArgN; the VM generation ID device (its ids and ADDR's
+ * package with the address in two DWords) and the Generic Event Device (its
+ * edge interrupt and _EVT notifying the VM generation ID device), byte for
+ * byte. */
 #include <string.h>
 
 #include "vmm/arch/x86/acpi.h"
@@ -226,6 +230,61 @@ static void reproduces_acpi_dsdt(void)
 	aml_free(&a);
 }
 
+static void control_flow(void)
+{
+	struct aml a;
+	aml_init(&a);
+	size_t i = aml_if_begin(&a);
+	aml_lequal(&a);
+	aml_arg(&a, 0);
+	aml_integer(&a, 5);
+	aml_notify(&a, "\\_SB.DEV");
+	aml_integer(&a, 0x80);
+	aml_end(&a, i);
+	aml_arg(&a, 6);
+	aml_arg(&a, 9); /* no Arg9: Arg6 */
+	CHECK_AML(&a, 0xa0, 0x12, 0x93, 0x68, 0x0a, 0x05,
+		  0x86, '\\', 0x2e, '_', 'S', 'B', '_', 'D', 'E', 'V', '_', 0x0a, 0x80,
+		  0x6e, 0x6e);
+	aml_free(&a);
+}
+
+static void vmgenid_device(void)
+{
+	struct aml a;
+	aml_init(&a);
+	aml_vmgenid_device(&a, "VGEN", 0x12345678ff000ull);
+	CHECK_AML(&a, 0x5b, 0x82, 0x44, 0x05, 'V', 'G', 'E', 'N',
+		  0x08, '_', 'H', 'I', 'D', 0x0d, 'V', 'M', 'G', 'E', 'N', 'C', 'T', 'R', 0,
+		  0x08, '_', 'C', 'I', 'D', 0x0d, 'V', 'M', '_', 'G', 'e', 'n', '_',
+		  'C', 'o', 'u', 'n', 't', 'e', 'r', 0,
+		  0x08, '_', 'D', 'D', 'N', 0x0d, 'V', 'M', '_', 'G', 'e', 'n', '_',
+		  'C', 'o', 'u', 'n', 't', 'e', 'r', 0,
+		  /* Method (ADDR, 0) { Return (Package (2) { low, high }) } */
+		  0x14, 0x14, 'A', 'D', 'D', 'R', 0x00, 0xa4,
+		  0x12, 0x0c, 0x02, 0x0c, 0x00, 0xf0, 0x8f, 0x67, 0x0c, 0x45, 0x23, 0x01, 0x00);
+	aml_free(&a);
+}
+
+static void ged_device(void)
+{
+	struct aml a;
+	aml_init(&a);
+	aml_ged_device(&a, "GED0", 16, "\\_SB.VGEN", 0x80);
+	CHECK_AML(&a, 0x5b, 0x82, 0x49, 0x04, 'G', 'E', 'D', '0',
+		  0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C', 'P', 'I', '0', '0', '1', '3', 0,
+		  0x08, '_', 'U', 'I', 'D', 0x00,
+		  /* Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) {16} */
+		  0x08, '_', 'C', 'R', 'S', 0x11, 0x0e, 0x0a, 0x0b,
+		  0x89, 0x06, 0x00, 0x03, 0x01, 0x10, 0x00, 0x00, 0x00, 0x79, 0x00,
+		  /* Method (_EVT, 1, Serialized) { If (LEqual (Arg0, 16)) {
+		   *   Notify (\_SB.VGEN, 0x80) } } */
+		  0x14, 0x19, '_', 'E', 'V', 'T', 0x09,
+		  0xa0, 0x12, 0x93, 0x68, 0x0a, 0x10,
+		  0x86, '\\', 0x2e, '_', 'S', 'B', '_', 'V', 'G', 'E', 'N', 0x0a, 0x80);
+	aml_free(&a);
+}
+
 /* Find Name (name, ...) in buf; returns the offset of its value or -1. */
 static long find_name(const struct aml *a, const char *name)
 {
@@ -320,5 +379,8 @@ int main(void)
 	RUN(descriptors);
 	RUN(reproduces_acpi_dsdt);
 	RUN(pci_root_structure);
+	RUN(control_flow);
+	RUN(vmgenid_device);
+	RUN(ged_device);
 	return check_summary();
 }
