@@ -19,8 +19,10 @@ build/tests/mkpayload tick "$T/tick.elf" || exit 1
 # first_report ERRFILE PID: wait (bounded) for the first boot-time line; its ms.
 first_report() {
 	local _
-	for _ in $(seq 1 2000); do
-		grep -m1 -o 'started [0-9.]* ms' "$1" 2>/dev/null | cut -d' ' -f2 && return 0
+	for _ in $(seq 1 4000); do
+		local ms
+		ms=$(grep -m1 -o 'started [0-9.]* ms' "$1" 2>/dev/null | cut -d' ' -f2)
+		[ -n "$ms" ] && echo "$ms" && return 0
 		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.005
 	done

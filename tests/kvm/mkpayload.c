@@ -61,13 +61,13 @@ int main(int argc, char **argv)
 		0x66, 0xba, 0x01, 0x05, 0xee,             /* done: mov $0x501,%dx; out */
 		0xf4, 0xeb, 0xfd,                         /* 1: hlt; jmp 1b */
 	};
-	/* "tick": BOOT_TIME_MAGIC on the boot-time port (0x3f0) every 2^16
+	/* "tick": BOOT_TIME_MAGIC on the boot-time port (0x3f0) every 16
 	 * turns of a loop, for ever: a restored snapshot of it reports on the
 	 * port as soon as its vCPU runs (the restore benchmark). */
 	static const unsigned char tick[] = {
 		0xb0, 0x7b, 0x66, 0xba, 0xf0, 0x03,       /* mov $123,%al; mov $0x3f0,%dx */
 		0xee,                                     /* 1: out %al,(%dx) */
-		0xb9, 0x00, 0x00, 0x01, 0x00,             /* mov $0x10000,%ecx */
+		0xb9, 0x10, 0x00, 0x00, 0x00,             /* mov $16,%ecx */
 		0xe2, 0xfe, 0xeb, 0xf6,                   /* 2: loop 2b; jmp 1b */
 	};
 	if (strncmp(argv[1], "count", 5) == 0) {
