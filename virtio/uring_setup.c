@@ -10,7 +10,7 @@
  * io_uring_register_restrictions() (its static one does): use the raw call. */
 static int restrict_and_enable(struct io_uring *ring, const struct uring_spec *s)
 {
-	struct io_uring_restriction r[URING_MAX_OPS + 3];
+	struct io_uring_restriction r[URING_MAX_OPS + 4];
 	memset(r, 0, sizeof(r));
 	unsigned n = 0;
 	for (unsigned i = 0; i < s->nops && i < URING_MAX_OPS; i++) {
@@ -30,6 +30,10 @@ static int restrict_and_enable(struct io_uring *ring, const struct uring_spec *s
 		r[n].register_op = IORING_REGISTER_FILES_UPDATE;
 		n++;
 	}
+	/* The teardown gives the files back (uring_exit). */
+	r[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+	r[n].register_op = IORING_UNREGISTER_FILES;
+	n++;
 	int ret = io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, r, n);
 	if (ret < 0)
 		return ret;
@@ -88,6 +92,13 @@ fail:
 		close(*efd);
 	*efd = -1;
 	return -1;
+}
+
+void uring_exit(struct io_uring *ring)
+{
+	/* Synchronous: the files' last references go before it returns. */
+	io_uring_unregister_files(ring);
+	io_uring_queue_exit(ring);
 }
 
 int uring_wait_until(struct io_uring *ring, uint64_t deadline_ns)

@@ -35,6 +35,14 @@ struct uring_spec {
 int uring_setup(struct io_uring *ring, const struct uring_spec *s, int *efd, bool *restricted,
 		struct errbuf *e);
 
+/* Tear a ring down, nothing in flight: its registered files given back at
+ * once (the main thread's filter allows IORING_UNREGISTER_FILES for it),
+ * then the ring closed. The kernel frees a closed ring later, in a work
+ * queue, and until then its files stay open: a TAP would stay busy and a
+ * disk locked for a moment after ember is gone, and a restore that follows
+ * at once would find them so. */
+void uring_exit(struct io_uring *ring);
+
 /* Wait for a completion on ring until deadline_ns at the latest (now_ns()
  * clock; the wait's timeout is no SQE, so a restricted ring allows it). 0
  * when the caller should reap (a completion, or an interrupted wait), -1 when

@@ -35,6 +35,19 @@ tap_up() {
 		ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up
 }
 
+# tap_released: wait (bounded, 10 s) until no process holds tap0 (its
+# carrier drops): the kernel closes a killed ember's io_uring, and with it
+# the TAP, a moment after the process is reaped; until then it is busy.
+tap_released() {
+	local _
+	for _ in $(seq 1 200); do
+		[ "$(cat /sys/class/net/tap0/carrier 2>/dev/null)" = 0 ] && return 0
+		sleep 0.05
+	done
+	echo "tap0 still held"
+	return 1
+}
+
 # guest_sum OUT: the sha256 the guest printed for /tmp/d.
 guest_sum() { tr -d '\r' <"$1" | awk '$2 == "/tmp/d" {print $1}'; }
 
@@ -78,6 +91,7 @@ snapshot_guest() {
 		"{\"snapshot_path\":\"$p.state\",\"mem_file_path\":\"$p.mem\"}" || { kill -9 $pid; return 1; }
 	kill -9 $pid
 	wait $pid 2>/dev/null
+	tap_released || return 1
 	! tr -d '\r' <"$T_TMP/out" | grep -q '^disk-done' || { echo "the write was over before the snapshot"; return 1; }
 	SUM=$(guest_sum "$T_TMP/out")
 	[ -n "$SUM" ] || { echo "no guest checksum"; return 1; }

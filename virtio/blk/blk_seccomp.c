@@ -35,6 +35,7 @@ static const struct seccomp_arg_rule main_args[] = {
 	{SYS_openat, 2, O_RDWR | O_CLOEXEC | O_DIRECT},
 	{SYS_openat, 2, O_RDONLY | O_CLOEXEC | O_DIRECT},
 	{SYS_io_uring_register, 1, IORING_REGISTER_FILES_UPDATE},
+	{SYS_io_uring_register, 1, IORING_UNREGISTER_FILES}, /* the teardown: uring_exit */
 };
 const struct seccomp_allow blk_main_seccomp = {
 	.kind = "main", .calls = main_calls, .ncalls = ARRAY_SIZE(main_calls),

@@ -64,7 +64,7 @@ void blk_uring_teardown(struct blk_queue_io *q)
 	if (q->ring_ok) {
 		if (q->inflight)
 			blk_queue_quiesce(q);
-		io_uring_queue_exit(&q->ring);
+		uring_exit(&q->ring);
 	}
 	q->ring_ok = false;
 	if (q->efd >= 0)

@@ -1,5 +1,6 @@
 /* net_seccomp.c: virtio-net's seccomp allow lists (see net_seccomp.h). */
 #include <linux/if_tun.h>
+#include <liburing.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 
@@ -22,8 +23,13 @@ static const unsigned long vcpu_ioctls[] = {TUNSETOFFLOAD};
 const struct seccomp_allow net_vcpu_seccomp = SECCOMP_ALLOW("vcpu", vcpu_calls, vcpu_ioctls);
 
 /* The main thread changing the rate limits (PATCH /network-interfaces):
- * the limiters' timers fire at once to wake the I/O thread. */
+ * the limiters' timers fire at once to wake the I/O thread; and at the
+ * teardown giving the rings' files back (uring_exit). */
 static const int main_calls[] = {SYS_timerfd_settime};
+static const struct seccomp_arg_rule main_args[] = {
+	{SYS_io_uring_register, 1, IORING_UNREGISTER_FILES},
+};
 const struct seccomp_allow net_main_seccomp = {
 	.kind = "main", .calls = main_calls, .ncalls = ARRAY_SIZE(main_calls),
+	.args = main_args, .nargs = ARRAY_SIZE(main_args),
 };

@@ -75,7 +75,7 @@ void net_io_teardown(struct net_io *n)
 {
 	if (n->ring_ok) {
 		net_io_quiesce(n);
-		io_uring_queue_exit(&n->ring);
+		uring_exit(&n->ring);
 	}
 	n->ring_ok = false;
 	if (n->efd >= 0)
