@@ -4,7 +4,8 @@
 # register and memory counts agree at N and it started once):
 #  - paused and saved through the API mid-way, ember killed, restored with
 #    --restore in a new process: it goes on where it was (the dots of both
-#    processes add up to N/2^16, one 'S') and ends with status 41;
+#    processes add up to N/2^16, one 'S') and ends with status 41; the same
+#    with --irqchip kernel and two vCPUs (KVM's IOAPIC, PICs and PIT);
 #  - a VM configured through the API (a read-only drive and a NIC, with rate
 #    limiters), restored through PUT /snapshot/load:
 #    it comes up paused (no KVM_RUN), GET /vm/config is the saved one, and
@@ -43,9 +44,13 @@ snap_running() {
 	[ "$d" -lt "$DOTS" ] || { echo "the count ended ($d dots) before the pause"; return 1; }
 }
 
-t_restore_continues_count() {
-	local s=$T_SOCK/snap_count.sock p=$T_TMP/count rc before after
-	"$EMBER" --kernel "$COUNT" --mem 128 --api-sock "$s" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
+# count_restored NAME [ember options]: the counting payload snapshot mid-way
+# through the API, killed, restored with --restore: it goes on and ends
+# with 41, its dots adding up; the memory file has holes.
+count_restored() {
+	local s=$T_SOCK/$1.sock p=$T_TMP/$1 rc before after
+	shift
+	"$EMBER" --kernel "$COUNT" --mem 128 --api-sock "$s" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
 	pid=$!
 	wait_for_socket "$s" $pid || return 1
 	snap_running "$s" "$p" || { kill -9 $pid; return 1; }
@@ -65,6 +70,10 @@ t_restore_continues_count() {
 	[ "$(stat -c %s "$p.mem")" = $((128 << 20)) ] || { echo "memory file: $(stat -c %s "$p.mem") bytes"; return 1; }
 	[ "$used" -lt 1024 ] || { echo "memory file: $used KiB on disk, want holes"; return 1; }
 }
+
+t_restore_continues_count() { count_restored count; }
+# KVM's IOAPIC, PICs and PIT saved and restored too, with two vCPUs.
+t_restore_kernel_irqchip() { count_restored kirq --irqchip kernel --cpus 2; }
 
 t_api_load_paused_config_and_clones() {
 	local s=$T_SOCK/snap_api.sock s2=$T_SOCK/snap_api2.sock p=$T_TMP/api a b rc i
