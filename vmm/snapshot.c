@@ -372,10 +372,12 @@ int snapshot_restore_devices(const struct snapshot_in *s, struct vm *vm, struct 
 	struct snap_section sec;
 	while (snap_file_next(&s->f, &pos, &sec)) {
 		unsigned cpu;
-		char end;
+		char canon[SNAP_TAG_SIZE + 1];
 		if (!strcmp(sec.tag, TAG_CONFIG) || !strcmp(sec.tag, TAG_EMBER) || !strcmp(sec.tag, TAG_VM))
 			continue;
-		if (sscanf(sec.tag, "cpu%u%c", &cpu, &end) == 1 && cpu < vm->ncpus)
+		/* "cpuN" exactly as the saving wrote it ("cpu01" is no vCPU's) */
+		if (sscanf(sec.tag, "cpu%u", &cpu) == 1 && cpu < vm->ncpus &&
+		    snprintf(canon, sizeof(canon), "cpu%u", cpu) > 0 && !strcmp(canon, sec.tag))
 			continue;
 		bool found = false;
 		for (unsigned i = 0; i < vm->devices.n && !found; i++)
