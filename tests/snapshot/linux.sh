@@ -35,17 +35,26 @@ tap_up() {
 		ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up
 }
 
-# tap_released: wait (bounded, 10 s) until no process holds tap0 (its
-# carrier drops): the kernel closes a killed ember's io_uring, and with it
-# the TAP, a moment after the process is reaped; until then it is busy.
+# tap_released: wait (bounded, 10 s) until tap0 can be attached again (the
+# kernel closes a killed ember's io_uring, and with it the TAP, a moment
+# after the process is reaped; until then TUNSETIFF says it is busy).
 tap_released() {
-	local _
-	for _ in $(seq 1 200); do
-		[ "$(cat /sys/class/net/tap0/carrier 2>/dev/null)" = 0 ] && return 0
-		sleep 0.05
-	done
-	echo "tap0 still held"
-	return 1
+	python3 - <<'EOF' || { echo "tap0 still held"; return 1; }
+import errno, fcntl, os, struct, sys, time
+TUNSETIFF, IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x400454ca, 0x0002, 0x1000, 0x4000
+end = time.monotonic() + 10
+while True:
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"tap0", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+        sys.exit(0)
+    except OSError as e:
+        if e.errno != errno.EBUSY or time.monotonic() > end:
+            sys.exit(1)
+    finally:
+        os.close(fd)
+    time.sleep(0.05)
+EOF
 }
 
 # guest_sum OUT: the sha256 the guest printed for /tmp/d.
