@@ -89,10 +89,16 @@ def threads(pid):
         return out
     for t in tids:
         d = "/proc/%d/task/%s/" % (pid, t)
+        sp = None
         try:
             comm = open(d + "comm").read().strip()
-            f = open(d + "syscall").read().split()
-            sp = int(f[-2], 16) if len(f) >= 3 else None
+            # "running" while the thread runs (a vCPU in the guest): ask again
+            for _ in range(50):
+                f = open(d + "syscall").read().split()
+                if len(f) >= 3:
+                    sp = int(f[-2], 16)
+                    break
+                time.sleep(0.002)
         except (OSError, ValueError):
             continue
         out[int(t)] = (comm, sp)
@@ -106,14 +112,15 @@ def breakdown(pid, maps, ram):
         if m is ram or m[4] == 0:
             continue
         owners = sorted(c for c, sp in th.values() if sp is not None and m[0] <= sp < m[1])
-        if owners:
+        if m[2] == "[stack]":
+            what = "[stack]"
+            cat = "thread stacks: main ([stack])"
+        elif owners:
             kinds = sorted(set(re.sub(r"[0-9]+$", "", c) for c in owners))
             what = "stack of " + ", ".join(owners)
             cat = "thread stacks: " + "/".join(kinds)
         elif m[2] == "[heap]":
             what = cat = "heap ([heap], brk)"
-        elif m[2] == "[stack]":
-            what = cat = "main thread stack ([stack])"
         elif "io_uring" in m[2]:
             what = m[2]
             cat = "io_uring rings (SQ/CQ/SQEs)"
@@ -230,8 +237,16 @@ run() {
 			-nodefaults -no-user-config -nographic -no-reboot -serial stdio
 			-kernel "$k" -initrd "$INITRD" -append "$APPEND") ;;
 	lkvm)
-		cmd=(env HOME="$tmp" "$LKVM" run -k "$G/vmlinuz" -i "$INITRD" -c 1 -m "$MEM" -n mode=none
-			--console serial -p "quiet -- sh -c \"$GCMD; reboot -f\"") ;;
+		# No network (its default is a user-mode NIC), the serial console;
+		# kvmtool keeps its sockets under $HOME/.lkvm. --nodefaults: our own
+		# command line, kvmtool's x86 default without `noacpi` (not a kernel
+		# parameter, so the kernel hands it to init as its command),
+		# `root=/dev/vda rw` (there is no disk; init would try to mount it)
+		# and `earlyprintk=serial` (it prints the early log before `quiet`
+		# takes effect: the same console output as the other rows).
+		cmd=(env HOME="$tmp" "$LKVM" run --nodefaults -k "$G/vmlinuz" -i "$INITRD" -c 1 -m "$MEM"
+			-n mode=none --console serial
+			-p "noapic pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 console=ttyS0 quiet -- sh -c \"$GCMD; reboot -f\"") ;;
 	esac
 	case $1 in
 	ember_*) cmd+=(--initrd "$INITRD" --cpus 1 --mem "$MEM" --console stdio -- sh -c "$GCMD") ;;
