@@ -20,7 +20,9 @@
 #   - RSS and RSS outside the guest-RAM mapping (the mapping of
 #     /proc/PID/smaps whose size is the guest RAM) when the first marker
 #     appears, and their maximum over samples every 50 ms from then on
-#     until the VMM exits.
+#     until the VMM exits; and the kernel's peak RSS (VmHWM) of the whole
+#     life, which catches what the VMM held only while loading (before
+#     userspace, when nothing is sampled).
 # For ember it also breaks its memory outside guest RAM down by what holds
 # it (thread stacks per thread kind, found from each thread's stack pointer
 # in /proc/PID/task/TID/syscall; heap; io_uring rings; files mapped; other
@@ -46,7 +48,7 @@ APPEND="console=ttyS0 reboot=k panic=-1 quiet -- sh -c \"$GCMD\""
 
 cat >"$tmp/poll.py" <<'EOF'
 # poll.py NAME RAM_KIB BREAKDOWN(0/1) OUTDIR -- CMD...: one measured boot.
-# Appends "to_up to_exit shutdown rss_up ovh_up rss_max ovh_max" (ms, KiB)
+# Appends "to_up to_exit shutdown rss_up ovh_up rss_max ovh_max vmhwm" (ms, KiB)
 # to OUTDIR/row.NAME; with BREAKDOWN, writes OUTDIR/brk.NAME.{up,end}.
 import os, re, subprocess, sys, time
 name, ram_kib, brk, outdir = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
@@ -158,7 +160,7 @@ p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess
 con = open(os.path.join(outdir, "vm.out"), "rb")
 buf = b""
 t_up = t_end = None
-rss_up = ovh_up = rss_max = ovh_max = None
+rss_up = ovh_up = rss_max = ovh_max = hwm = None
 next_sample = 0
 warned = False
 deadline = t0 + 600
@@ -188,6 +190,12 @@ while p.poll() is None and time.monotonic() < deadline:
                 if brk:
                     write_brk("up", p.pid, maps, ram)
             rss_max, ovh_max = max(rss_max or 0, rss), max(ovh_max or 0, ovh)
+            try:
+                for line in open("/proc/%d/status" % p.pid):
+                    if line.startswith("VmHWM:"):
+                        hwm = max(hwm or 0, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
             if brk:
                 write_brk("end", p.pid, maps, ram)
         next_sample = now + 0.05
@@ -203,7 +211,7 @@ if t_up is None and UP in buf:
 ms = lambda t: "%.0f" % ((t - t0) * 1000) if t is not None else "failed"
 vals = [ms(t_up), ms(t_exit) if t_end is not None else "failed",
         "%.0f" % ((t_exit - t_end) * 1000) if t_end is not None else "failed"]
-vals += [str(v) if v is not None else "failed" for v in (rss_up, ovh_up, rss_max, ovh_max)]
+vals += [str(v) if v is not None else "failed" for v in (rss_up, ovh_up, rss_max, ovh_max, hwm)]
 with open(os.path.join(outdir, "row." + name), "a") as f:
     f.write(" ".join(vals) + "\n")
 if "failed" in vals:
@@ -281,11 +289,11 @@ spread() {
 }
 cell() { echo "$(median "$@")$(spread "$@")"; }
 
-echo "| VMM (Debian cloud kernel + busybox initramfs, 1 vCPU, $MEM MiB, in the lab; median of $ROUNDS rounds (lowest-highest)) | to userspace (ms) | to exit (ms, incl. the guest's 1 s sleep) | shutdown: last line to exit (ms) | RSS at userspace (MiB) | outside guest RAM at userspace (MiB) | RSS, max to exit (MiB) | outside guest RAM, max to exit (MiB) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| VMM (Debian cloud kernel + busybox initramfs, 1 vCPU, $MEM MiB, in the lab; median of $ROUNDS rounds (lowest-highest)) | to userspace (ms) | to exit (ms, incl. the guest's 1 s sleep) | shutdown: last line to exit (ms) | RSS at userspace (MiB) | outside guest RAM at userspace (MiB) | RSS, max to exit (MiB) | outside guest RAM, max to exit (MiB) | peak RSS over its life, VmHWM (MiB) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for i in "${!names[@]}"; do
 	f=$tmp/row.${names[$i]}
-	echo "| ${labels[$i]} | $(cell "$f" 1) | $(cell "$f" 2) | $(cell "$f" 3) | $(cell "$f" 4 1024 %.1f) | $(cell "$f" 5 1024 %.1f) | $(cell "$f" 6 1024 %.1f) | $(cell "$f" 7 1024 %.1f) |"
+	echo "| ${labels[$i]} | $(cell "$f" 1) | $(cell "$f" 2) | $(cell "$f" 3) | $(cell "$f" 4 1024 %.1f) | $(cell "$f" 5 1024 %.1f) | $(cell "$f" 6 1024 %.1f) | $(cell "$f" 7 1024 %.1f) | $(cell "$f" 8 1024 %.1f) |"
 done
 [ -n "$LKVM" ] || echo "(no kvmtool row: set LKVM=PATH to a kvmtool binary, README says how to build one)"
 
