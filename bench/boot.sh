@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# bench/boot.sh: boot time and memory overhead of a Linux guest, side by side:
+# the same Debian cloud kernel and ember's busybox initramfs, 1 vCPU and
+# 256 MiB, booted by ember (bzImage, and the vmlinux through PVH), by QEMU
+# -M microvm (the same two files) and, when LKVM=PATH names a kvmtool binary,
+# by kvmtool (bzImage: it does not load ELF kernels). ROUNDS rounds, each
+# running every row once (after one unmeasured round that warms the page
+# cache), so all rows see the same machine state.
+#
+# The guest command prints a marker line when it starts (the first line
+# userspace writes on the console), sleeps 1 s, prints a second marker and
+# ends; init then ends the VM (ember: exit port 0x501; QEMU: ACPI power-off;
+# kvmtool, which has neither, gets `reboot -f` and reboot=k, the keyboard
+# controller's reset). The markers are built by the shell (bench-$((40+2))up)
+# so they never appear on the console as part of the kernel command line.
+# A poller (Python) starts the VMM, reads its console every 10 ms and takes:
+#   - to userspace: from just before starting the VMM to the first marker;
+#   - to exit: to the VMM's exit (includes the guest's 1 s sleep);
+#   - shutdown: from the second marker to the VMM's exit;
+#   - RSS and RSS outside the guest-RAM mapping (the mapping of
+#     /proc/PID/smaps whose size is the guest RAM) when the first marker
+#     appears, and their maximum over samples every 50 ms from then on
+#     until the VMM exits; and the kernel's peak RSS (VmHWM) of the whole
+#     life, which catches what the VMM held only while loading (before
+#     userspace, when nothing is sampled).
+# For ember it also breaks its memory outside guest RAM down by what holds
+# it (thread stacks per thread kind, found from each thread's stack pointer
+# in /proc/PID/task/TID/syscall; heap; io_uring rings; files mapped; other
+# anonymous memory), at userspace and at the last sample before exit.
+# Prints Markdown tables. Needs root and a Linux-capable KVM: bench/run runs
+# it inside the lab. EMBER_GUEST=DIR: the guest files (default build/guest).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+ROUNDS=${BENCH_BOOT_ROUNDS:-3}
+G=${EMBER_GUEST:-build/guest}
+LKVM=${LKVM:-}
+MEM=256
+for f in "$G/vmlinuz" "$G/vmlinux" "$G/initramfs.cpio.gz"; do
+	[ -s "$f" ] || { echo "bench: no $f (make guest, or EMBER_GUEST=DIR)" >&2; exit 1; }
+done
+[ -x build/ember ] || { echo "bench: no build/ember (make)" >&2; exit 1; }
+tmp=$(mktemp -d /run/ember-bench.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+INITRD=$G/initramfs.cpio.gz
+# shellcheck disable=SC2016  # the guest's shell expands it
+GCMD='echo bench-$((40+2))up; sleep 1; echo bench-$((40+2))end'
+APPEND="console=ttyS0 reboot=k panic=-1 quiet -- sh -c \"$GCMD\""
+
+cat >"$tmp/poll.py" <<'EOF'
+# poll.py NAME RAM_KIB BREAKDOWN(0/1) OUTDIR -- CMD...: one measured boot.
+# Appends "to_up to_exit shutdown rss_up ovh_up rss_max ovh_max vmhwm" (ms, KiB)
+# to OUTDIR/row.NAME; with BREAKDOWN, writes OUTDIR/brk.NAME.{up,end}.
+import os, re, subprocess, sys, time
+name, ram_kib, brk, outdir = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+cmd = sys.argv[6:]
+UP, END = b"bench-42up", b"bench-42end"
+HDR = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")
+
+def smaps(pid):
+    """[(start, end, path, size_kib, rss_kib)] or None when the process is gone."""
+    maps = []
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                m = HDR.match(line)
+                if m:
+                    maps.append([int(m.group(1), 16), int(m.group(2), 16), m.group(3), 0, 0])
+                elif line.startswith("Size:"):
+                    maps[-1][3] = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    maps[-1][4] = int(line.split()[1])
+    except (OSError, IndexError):
+        return None
+    return maps or None
+
+def guest_ram(maps):
+    """The guest-RAM mapping: the one whose size is the guest RAM (the
+    smallest at least that large when none is exactly)."""
+    exact = [m for m in maps if m[3] == ram_kib]
+    if exact:
+        return max(exact, key=lambda m: m[4])
+    big = [m for m in maps if m[3] >= ram_kib]
+    return min(big, key=lambda m: m[3]) if big else None
+
+def threads(pid):
+    """{tid: (comm, sp or None)}"""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for t in tids:
+        d = "/proc/%d/task/%s/" % (pid, t)
+        sp = None
+        try:
+            comm = open(d + "comm").read().strip()
+            # "running" while the thread runs (a vCPU in the guest): ask again
+            for _ in range(50):
+                f = open(d + "syscall").read().split()
+                if len(f) >= 3:
+                    sp = int(f[-2], 16)
+                    break
+                time.sleep(0.002)
+        except (OSError, ValueError):
+            continue
+        out[int(t)] = (comm, sp)
+    return out
+
+def breakdown(pid, maps, ram):
+    exe = os.path.realpath("/proc/%d/exe" % pid)
+    th = threads(pid)
+    rows = []
+    for m in maps:
+        if m is ram or m[4] == 0:
+            continue
+        owners = sorted(c for c, sp in th.values() if sp is not None and m[0] <= sp < m[1])
+        if m[2] == "[stack]":
+            what = "[stack]"
+            cat = "thread stacks: main ([stack])"
+        elif owners:
+            kinds = sorted(set(re.sub(r"[0-9]+$", "", c) for c in owners))
+            what = "stack of " + ", ".join(owners)
+            cat = "thread stacks: " + "/".join(kinds)
+        elif m[2] == "[heap]":
+            what = cat = "heap ([heap], brk)"
+        elif "io_uring" in m[2]:
+            what = m[2]
+            cat = "io_uring rings (SQ/CQ/SQEs)"
+        elif m[2].startswith("anon_inode:"):
+            what = m[2]
+            cat = m[2]
+        elif m[2] == exe or m[2].endswith(" (deleted)") and m[2][:-10] == exe:
+            what = os.path.basename(exe)
+            cat = "the VMM's executable"
+        elif m[2].startswith("/"):
+            what = m[2]
+            cat = "file: " + m[2]
+        elif m[2].startswith("["):
+            what = cat = m[2]
+        else:
+            what = "anonymous"
+            cat = "other anonymous memory"
+        rows.append((m[4], m[3], what, cat))
+    counts = {}
+    for c, _ in th.values():
+        k = re.sub(r"[0-9]+$", "", c)
+        counts[k] = counts.get(k, 0) + 1
+    return rows, counts
+
+def write_brk(tag, pid, maps, ram):
+    rows, counts = breakdown(pid, maps, ram)
+    with open(os.path.join(outdir, "brk.%s.%s" % (name, tag)), "w") as f:
+        f.write("threads " + " ".join("%s=%d" % kv for kv in sorted(counts.items())) + "\n")
+        for rss, size, what, cat in rows:
+            f.write("%d\t%d\t%s\t%s\n" % (rss, size, cat, what))
+
+t0 = time.monotonic()
+out = open(os.path.join(outdir, "vm.out"), "wb")
+p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+con = open(os.path.join(outdir, "vm.out"), "rb")
+buf = b""
+t_up = t_end = None
+rss_up = ovh_up = rss_max = ovh_max = hwm = None
+next_sample = 0
+warned = False
+deadline = t0 + 600
+while p.poll() is None and time.monotonic() < deadline:
+    buf += con.read()
+    now = time.monotonic()
+    if t_up is None and UP in buf:
+        t_up = now
+    if t_end is None and END in buf:
+        t_end = now
+        next_sample = now  # a sample as the guest's work ends, just before its exit
+    if t_up is not None and now >= next_sample:
+        maps = smaps(p.pid)
+        ram = guest_ram(maps) if maps else None
+        if ram is None and maps and not warned:
+            # (also seen from a process whose memory is being torn down)
+            sys.stderr.write("bench: %s: no %d KiB mapping in smaps, sample skipped\n" % (name, ram_kib))
+            warned = True
+        if ram is not None:
+            if ram[3] != ram_kib and not warned:
+                sys.stderr.write("bench: %s: guest RAM taken as the %d KiB mapping\n" % (name, ram[3]))
+                warned = True
+            rss = sum(m[4] for m in maps)
+            ovh = rss - ram[4]
+            if rss_up is None:
+                rss_up, ovh_up = rss, ovh
+                if brk:
+                    write_brk("up", p.pid, maps, ram)
+            rss_max, ovh_max = max(rss_max or 0, rss), max(ovh_max or 0, ovh)
+            try:
+                for line in open("/proc/%d/status" % p.pid):
+                    if line.startswith("VmHWM:"):
+                        hwm = max(hwm or 0, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            if brk:
+                write_brk("end", p.pid, maps, ram)
+        next_sample = now + 0.05
+    time.sleep(0.01)
+if p.poll() is None:
+    p.kill()
+    sys.stderr.write("bench: %s: still running after 600 s, killed\n" % name)
+p.wait()
+t_exit = time.monotonic()
+buf += con.read()
+if t_up is None and UP in buf:
+    sys.stderr.write("bench: %s: userspace line seen only after exit\n" % name)
+ms = lambda t: "%.0f" % ((t - t0) * 1000) if t is not None else "failed"
+vals = [ms(t_up), ms(t_exit) if t_end is not None else "failed",
+        "%.0f" % ((t_exit - t_end) * 1000) if t_end is not None else "failed"]
+vals += [str(v) if v is not None else "failed" for v in (rss_up, ovh_up, rss_max, ovh_max, hwm)]
+with open(os.path.join(outdir, "row." + name), "a") as f:
+    f.write(" ".join(vals) + "\n")
+if "failed" in vals:
+    sys.stderr.write("bench: %s exited %d: %s\n" % (name, p.returncode, " ".join(vals)))
+    sys.stderr.write(buf[-600:].decode(errors="replace") + "\n")
+EOF
+
+qemu_ver=$(qemu-system-x86_64 --version | awk 'NR==1{print $4}')
+names=() labels=()
+add() { names+=("$1"); labels+=("$2"); }
+add ember_bz "ember, bzImage"
+add ember_pvh "ember, vmlinux (PVH)"
+add qemu_bz "QEMU $qemu_ver \`-M microvm,rtc=on\`, bzImage"
+add qemu_pvh "QEMU \`-M microvm,rtc=on\`, vmlinux (PVH)"
+if [ -n "$LKVM" ]; then
+	[ -x "$LKVM" ] || { echo "bench: LKVM=$LKVM is not an executable" >&2; exit 1; }
+	add lkvm "kvmtool $("$LKVM" version 2>/dev/null | awk '{print $NF}'), bzImage"
+fi
+
+# run NAME BREAKDOWN: one measured boot of row NAME.
+run() {
+	local -a cmd
+	case $1 in
+	ember_bz) cmd=(build/ember --kernel "$G/vmlinuz") ;;
+	ember_pvh) cmd=(build/ember --kernel "$G/vmlinux") ;;
+	qemu_bz | qemu_pvh)
+		local k=$G/vmlinuz
+		[ "$1" = qemu_pvh ] && k=$G/vmlinux
+		# shellcheck disable=SC2054  # commas are QEMU option syntax
+		cmd=(qemu-system-x86_64 -M microvm,rtc=on -enable-kvm -cpu host -m "$MEM" -smp 1
+			-nodefaults -no-user-config -nographic -no-reboot -serial stdio
+			-kernel "$k" -initrd "$INITRD" -append "$APPEND") ;;
+	lkvm)
+		# No network (its default is a user-mode NIC), the serial console;
+		# kvmtool keeps its sockets under $HOME/.lkvm. --nodefaults: our own
+		# command line, kvmtool's x86 default without `noacpi` (not a kernel
+		# parameter, so the kernel hands it to init as its command),
+		# `root=/dev/vda rw` (there is no disk; init would try to mount it)
+		# and `earlyprintk=serial` (it prints the early log before `quiet`
+		# takes effect: the same console output as the other rows).
+		cmd=(env HOME="$tmp" "$LKVM" run --nodefaults -k "$G/vmlinuz" -i "$INITRD" -c 1 -m "$MEM"
+			-n mode=none --console serial
+			-p "noapic pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 console=ttyS0 quiet -- sh -c \"$GCMD; reboot -f\"") ;;
+	esac
+	case $1 in
+	ember_*) cmd+=(--initrd "$INITRD" --cpus 1 --mem "$MEM" --console stdio -- sh -c "$GCMD") ;;
+	esac
+	echo "bench: $(date +%T) $1" >&2
+	python3 "$tmp/poll.py" "$1" $((MEM * 1024)) "$2" "$tmp" -- "${cmd[@]}"
+}
+
+cat "$G/vmlinuz" "$G/vmlinux" "$INITRD" >/dev/null
+for n in "${names[@]}"; do
+	run "$n" 0
+done
+rm -f "$tmp"/row.* "$tmp"/brk.*
+for _ in $(seq 1 "$ROUNDS"); do
+	for n in "${names[@]}"; do
+		brk=0
+		[[ $n == ember_* ]] && brk=1
+		run "$n" $brk
+	done
+done
+
+# median FILE COLUMN (KiB columns in MiB when SCALE=1024)
+median() {
+	awk -v c="$2" '$c == "failed" { bad = 1 } END { exit !bad }' "$1" && { echo failed; return; }
+	awk -v c="$2" -v s="${3:-1}" '{ print $c / s }' "$1" | sort -g | awk -v f="${4:-%.0f}" '{ v[NR] = $1 }
+		END { printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+spread() {
+	awk -v c="$2" -v s="${3:-1}" '$c != "failed" { print $c / s }' "$1" | sort -g |
+		awk -v f="${4:-%.0f}" 'NR == 1 {lo = $1} {hi = $1}
+			END {if (NR > 1) printf " (" f "-" f ")", lo, hi}'
+}
+cell() { echo "$(median "$@")$(spread "$@")"; }
+
+echo "| VMM (Debian cloud kernel + busybox initramfs, 1 vCPU, $MEM MiB, in the lab; median of $ROUNDS rounds (lowest-highest)) | to userspace (ms) | to exit (ms, incl. the guest's 1 s sleep) | shutdown: last line to exit (ms) | RSS at userspace (MiB) | outside guest RAM at userspace (MiB) | RSS, max to exit (MiB) | outside guest RAM, max to exit (MiB) | peak RSS over its life, VmHWM (MiB) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for i in "${!names[@]}"; do
+	f=$tmp/row.${names[$i]}
+	echo "| ${labels[$i]} | $(cell "$f" 1) | $(cell "$f" 2) | $(cell "$f" 3) | $(cell "$f" 4 1024 %.1f) | $(cell "$f" 5 1024 %.1f) | $(cell "$f" 6 1024 %.1f) | $(cell "$f" 7 1024 %.1f) | $(cell "$f" 8 1024 %.1f) |"
+done
+[ -n "$LKVM" ] || echo "(no kvmtool row: set LKVM=PATH to a kvmtool binary, README says how to build one)"
+
+# ember's memory outside guest RAM by what holds it, from the last round.
+for n in ember_bz ember_pvh; do
+	for tag in up end; do
+		f=$tmp/brk.$n.$tag
+		[ -s "$f" ] || continue
+		when="at userspace"
+		[ $tag = end ] && when="at the last sample before exit"
+		label=${labels[0]}
+		[ $n = ember_pvh ] && label=${labels[1]}
+		echo
+		echo "$label, outside guest RAM $when (round $ROUNDS; $(head -n1 "$f" | cut -d' ' -f2-) threads):"
+		echo
+		echo "| held by | mappings | RSS (KiB) |"
+		echo "|---|---:|---:|"
+		tail -n +2 "$f" | awk -F'\t' '{ r[$3] += $1; c[$3]++; t += $1 }
+			END { for (k in r) printf "%d\t%s\t%d\n", r[k], k, c[k]; printf "%d\t%s\t\n", t, "total" }' |
+			sort -t$'\t' -k1,1nr | awk -F'\t' '$2 == "total" { tot = $1; next }
+				++n <= 10 || $2 ~ /^thread stacks/ { printf "| %s | %s | %d |\n", $2, $3, $1; next }
+				{ rest += $1; rc += $3; rn++ }
+				END { if (rn) printf "| everything else (%d kinds) | %d | %d |\n", rn, rc, rest
+				      printf "| **total** | | %d |\n", tot }'
+		if [ $tag = end ]; then
+			echo
+			echo "The biggest mappings (RSS, mapping size, what):"
+			echo
+			echo "| RSS (KiB) | size (KiB) | mapping |"
+			echo "|---:|---:|---|"
+			tail -n +2 "$f" | sort -t$'\t' -k1,1nr | head -n 12 |
+				awk -F'\t' '{ printf "| %d | %d | %s |\n", $1, $2, $4 }'
+		fi
+	done
+done
