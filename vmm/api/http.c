@@ -88,6 +88,13 @@ static long scan_head(struct http_conn *c, struct errbuf *err)
 	while (i < c->len && i < HTTP_HEAD_MAX) {
 		uint8_t b = c->buf[i];
 		if (b == '\r') {
+			if (i + 1 >= HTTP_HEAD_MAX) {
+				/* Its line would end past the limit: no head fits.
+				 * (Waiting for the LF could wait for ever: with no
+				 * body allowed the buffer is full here.) */
+				err_set(err, "request head larger than %d bytes", HTTP_HEAD_MAX);
+				return -431;
+			}
 			if (i + 1 >= c->len)
 				break; /* its LF has not come yet */
 			if (c->buf[i + 1] != '\n') {
