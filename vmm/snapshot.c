@@ -187,12 +187,18 @@ static int save_devices(struct vm *vm, struct snap_writer *w, struct errbuf *err
 	return 0;
 }
 
-bool snapshot_possible(const struct vm *vm)
+/* The first device of vm that cannot be saved (a passed-through one), or NULL. */
+static struct device *unsaveable(const struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->devices.n; i++)
 		if (!vm->devices.dev[i]->ops->save)
-			return false;
-	return true;
+			return vm->devices.dev[i];
+	return NULL;
+}
+
+bool snapshot_possible(const struct vm *vm)
+{
+	return !unsaveable(vm);
 }
 
 int snapshot_save(struct vm *vm, const struct vm_config *c, const char *config_json,
@@ -202,13 +208,11 @@ int snapshot_save(struct vm *vm, const struct vm_config *c, const char *config_j
 		err_set(err, "the microVM must be paused to take a snapshot");
 		return -1;
 	}
-	for (unsigned i = 0; i < vm->devices.n; i++) {
-		struct device *d = vm->devices.dev[i];
-		if (!d->ops->save) {
-			err_set(err, "%s (%s) cannot be saved: a passed-through device's state is in "
-				"the hardware", d->id, d->ops->type);
-			return -1;
-		}
+	struct device *d = unsaveable(vm);
+	if (d) {
+		err_set(err, "%s (%s) cannot be saved: a passed-through device's state is in "
+			"the hardware", d->id, d->ops->type);
+		return -1;
 	}
 	struct snap_writer w;
 	snap_writer_init(&w);
