@@ -2,6 +2,7 @@
 # A group calls `t_run NAME FUNCTION`; each test function returns 0 on pass and
 # says why it failed on stderr otherwise. `t_summary` prints the closing
 # "N passed, N failed" line and returns non-zero when anything failed.
+# T_VERBOSE=1 shows a passing test's output too.
 # Each test runs with T_TMP set to a directory of its own, so no test can read
 # a file an earlier test left under the same name (a background command's
 # output file is only truncated once its shell runs).
@@ -21,6 +22,7 @@ t_run() {
 		end=$(date +%s.%N)
 		T_PASS=$((T_PASS + 1))
 		printf 'ok   %-40s (%.1fs)\n' "$name" "$(awk "BEGIN{print $end - $start}")"
+		[ -z "${T_VERBOSE:-}" ] || sed 's/^/     | /' "$log"
 	else
 		T_FAIL=$((T_FAIL + 1))
 		T_FAILED_NAMES+=("$name")
