@@ -2,6 +2,7 @@
 #include "vmm/arch/x86/cpuid.h"
 
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_1_EDX_HTT (1u << 28)
 
 static unsigned order_base_2(unsigned n)
@@ -12,7 +13,7 @@ static unsigned order_base_2(unsigned n)
 	return b;
 }
 
-void cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
+void cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus, bool tsc_deadline)
 {
 	unsigned shift = order_base_2(ncpus);
 	for (unsigned i = 0; i < c->nent; i++) {
@@ -21,6 +22,12 @@ void cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 		case 1:
 			e->ebx = (e->ebx & 0xffff) | (index << 24) | ((ncpus & 0xff) << 16);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			/* KVM's local APIC has the TSC-deadline timer but its supported
+			 * CPUID does not say so (KVM_CAP_TSC_DEADLINE_TIMER does): Linux
+			 * then programs its timer with one MSR write, not the APIC
+			 * timer's registers (and calibrates nothing). */
+			if (tsc_deadline)
+				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 			if (ncpus > 1)
 				e->edx |= CPUID_1_EDX_HTT;
 			else

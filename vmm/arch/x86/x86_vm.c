@@ -37,7 +37,8 @@ static int vcpu_setup(struct vm *vm, unsigned index, const struct kernel_image *
 		return -1;
 	}
 	memcpy(c, sup, csz);
-	cpuid_for_vcpu(c, index, vm->ncpus);
+	cpuid_for_vcpu(c, index, vm->ncpus,
+		       ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	int r = ioctl(v->fd, KVM_SET_CPUID2, c);
 	free(c);
 	if (r < 0) {

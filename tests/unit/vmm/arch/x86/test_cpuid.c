@@ -1,8 +1,9 @@
 /* test_cpuid.c: per-vCPU CPUID adjustment (cpuid.c) on a fake kvm_cpuid2 with
  * leaves 1, 4, 0xb (subleaves 0-2), 0x80000008 and 0x8000001e: the APIC id in
- * leaf 1 EBX[31:24], the hypervisor bit, HTT only with more than one vCPU, the
- * x2APIC id and level shifts/counts/types of leaf 0xb, the AMD core count and
- * APIC id size, and that unrelated leaves and bits are left alone. */
+ * leaf 1 EBX[31:24], the hypervisor bit, the TSC-deadline bit when asked, HTT
+ * only with more than one vCPU, the x2APIC id and level shifts/counts/types
+ * of leaf 0xb, the AMD core count and APIC id size, and that unrelated leaves
+ * and bits are left alone. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +55,7 @@ static void leaf1_apic_id_and_count(void)
 	for (unsigned n = 1; n <= 8; n++)
 		for (unsigned i = 0; i < n; i++) {
 			fake();
-			cpuid_for_vcpu(c, i, n);
+			cpuid_for_vcpu(c, i, n, false);
 			struct kvm_cpuid_entry2 *e = leaf(1, 0);
 			CHECK_EQ(e->ebx >> 24, i);
 			CHECK_EQ((e->ebx >> 16) & 0xff, n);
@@ -62,7 +63,7 @@ static void leaf1_apic_id_and_count(void)
 			CHECK_EQ(e->eax, 0x000906ea);
 		}
 	fake();
-	cpuid_for_vcpu(c, 253, 254);
+	cpuid_for_vcpu(c, 253, 254, false);
 	CHECK_EQ(leaf(1, 0)->ebx >> 24, 253);
 	CHECK_EQ((leaf(1, 0)->ebx >> 16) & 0xff, 254);
 }
@@ -71,20 +72,35 @@ static void leaf1_hypervisor_bit(void)
 {
 	fake();
 	leaf(1, 0)->ecx &= ~(1u << 31);
-	cpuid_for_vcpu(c, 0, 1);
+	cpuid_for_vcpu(c, 0, 1, false);
 	CHECK(leaf(1, 0)->ecx & (1u << 31));
 	CHECK_EQ(leaf(1, 0)->ecx & 0x7fffffff, 0x7ffafbff); /* other bits kept */
+}
+
+/* The TSC-deadline timer is announced when KVM has it (KVM's supported
+ * CPUID never sets the bit); without, the bit is what KVM said. */
+static void leaf1_tsc_deadline(void)
+{
+	fake();
+	leaf(1, 0)->ecx &= ~(1u << 24);
+	cpuid_for_vcpu(c, 0, 1, true);
+	CHECK(leaf(1, 0)->ecx & (1u << 24));
+	CHECK_EQ(leaf(1, 0)->ecx, 0x7ffafbff | (1u << 31));
+	fake();
+	leaf(1, 0)->ecx &= ~(1u << 24);
+	cpuid_for_vcpu(c, 0, 1, false);
+	CHECK_EQ(leaf(1, 0)->ecx & (1u << 24), 0);
 }
 
 static void leaf1_htt(void)
 {
 	fake(); /* host value has HTT set */
-	cpuid_for_vcpu(c, 0, 1);
+	cpuid_for_vcpu(c, 0, 1, false);
 	CHECK_EQ(leaf(1, 0)->edx & (1u << 28), 0);
 	CHECK_EQ(leaf(1, 0)->edx | (1u << 28), 0xbfebfbff);
 	fake();
 	leaf(1, 0)->edx &= ~(1u << 28);
-	cpuid_for_vcpu(c, 1, 2);
+	cpuid_for_vcpu(c, 1, 2, false);
 	CHECK(leaf(1, 0)->edx & (1u << 28));
 }
 
@@ -96,7 +112,7 @@ static void leaf_b_topology(void)
 		unsigned n = counts[t];
 		for (unsigned i = 0; i < n; i += (n > 9 ? 37 : 1)) {
 			fake();
-			cpuid_for_vcpu(c, i, n);
+			cpuid_for_vcpu(c, i, n, false);
 			struct kvm_cpuid_entry2 *l0 = leaf(0xb, 0), *l1 = leaf(0xb, 1), *l2 = leaf(0xb, 2);
 			/* x2APIC id in EDX of every subleaf */
 			CHECK_EQ(l0->edx, i);
@@ -129,7 +145,7 @@ static void amd_core_count(void)
 	for (size_t t = 0; t < ARRAY_SIZE(counts); t++) {
 		unsigned n = counts[t];
 		fake();
-		cpuid_for_vcpu(c, n - 1, n);
+		cpuid_for_vcpu(c, n - 1, n, false);
 		struct kvm_cpuid_entry2 *e = leaf(0x80000008, 0);
 		CHECK_EQ(e->ecx & 0xff, n - 1);            /* NC: cores - 1 */
 		CHECK_EQ((e->ecx >> 12) & 0xf, shifts[t]); /* ApicIdSize */
@@ -150,7 +166,7 @@ static void leaf4_cores_per_package(void)
 	for (size_t t = 0; t < ARRAY_SIZE(counts); t++) {
 		unsigned n = counts[t];
 		fake();
-		cpuid_for_vcpu(c, 0, n);
+		cpuid_for_vcpu(c, 0, n, false);
 		uint32_t eax = leaf(4, 0)->eax;
 		unsigned want = n > 64 ? 63 : n - 1; /* the field is 6 bits */
 		CHECK_EQ(eax >> 26, want);
@@ -163,7 +179,7 @@ static void other_leaves_untouched(void)
 {
 	fake();
 	struct kvm_cpuid_entry2 before = *leaf(0, 0);
-	cpuid_for_vcpu(c, 3, 4);
+	cpuid_for_vcpu(c, 3, 4, false);
 	CHECK_MEM_EQ(leaf(0, 0), &before, sizeof(before));
 }
 
@@ -171,7 +187,7 @@ static void empty_table(void)
 {
 	fake();
 	c->nent = 0;
-	cpuid_for_vcpu(c, 0, 1); /* nothing to do, nothing touched */
+	cpuid_for_vcpu(c, 0, 1, false); /* nothing to do, nothing touched */
 	CHECK_EQ(c->entries[0].ebx, 0x07100800);
 }
 
@@ -182,6 +198,7 @@ int main(void)
 		return 1;
 	RUN(leaf1_apic_id_and_count);
 	RUN(leaf1_hypervisor_bit);
+	RUN(leaf1_tsc_deadline);
 	RUN(leaf1_htt);
 	RUN(leaf_b_topology);
 	RUN(amd_core_count);
