@@ -8,14 +8,19 @@
 # seconds of one TCP stream host->guest, then guest->host (-R), each the
 # receiver's rate, then the host pings the guest 20 times. ROUNDS rounds of
 # all rows (or those BENCH_NET_ONLY matches), one VMM after another; the
-# table has each column's median.
+# table has each column's median. Also the VMM's host CPU time (its threads,
+# the guest's vCPU time among them, and vhost's workers) per MiB moved.
+# In a lab booted with --sriov-net (bench/run does), the igb's VF 0 passed
+# through (ember --vfio, QEMU -device vfio-pci) adds two rows: the same guest
+# on the lab's generic kernel (igbvf), the PF's interface as the host's end.
 # Prints a Markdown table. Needs root, a Linux-capable KVM, /dev/net/tun and
 # /dev/vhost-net: bench/run runs it inside the lab.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-if [ -z "${EMBER_NET_NETNS:-}" ]; then
-	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
+# In a lab booted with --sriov-net, the igb's VF 0 gets rows too (the PF's
+# interface joins this script's namespace); otherwise only virtio-net's.
+. tests/net/vf_lib.sh
+vf_enter_netns optional -- "$@" || exit 1
 SECS=${BENCH_NET_SECONDS:-10}
 ROUNDS=${BENCH_NET_ROUNDS:-3}
 ONLY=${BENCH_NET_ONLY:-.}	# a regex: only the rows whose names match (e.g. 'vhost=on')
@@ -32,19 +37,42 @@ trap 'rm -rf "$tmp"' EXIT
 export TMPDIR=$tmp
 ip link set lo up
 cat "$G/initramfs.cpio.gz" "$G/iperf3.cpio.gz" >"$tmp/initrd.gz"
+if [ -n "$VF" ]; then
+	read -r VKERNEL VINITRD <<<"$(vf_guest "$tmp" "$G/initramfs.cpio.gz" "$G/iperf3.cpio.gz")" &&
+		[ -n "$VINITRD" ] || exit 1
+fi
 # The guest: an iperf3 server until the host pokes port 7000.
 GCMD="iperf3 -s >/dev/null 2>&1 & echo bench-ready; nc -l -p 7000 >/dev/null"
 APPEND="console=ttyS0 reboot=k panic=-1 quiet ember.ip=$GUEST_IP/16 -- sh -c \"$GCMD\""
 
-tap_up() {
+# link_up tap|vf: the host's end of the guest's link: a fresh TAP, or the
+# VF's PF (the other one without the address).
+link_up() {
 	ip link del tap0 2>/dev/null
-	ip tuntap add dev tap0 mode tap vnet_hdr && ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up
+	[ -z "$VF" ] || ip addr flush dev "$IFACE"
+	if [ "$1" = vf ]; then
+		ip addr add $HOST_IP/16 dev "$IFACE" && ip link set "$IFACE" up
+	else
+		ip tuntap add dev tap0 mode tap vnet_hdr && ip addr add $HOST_IP/16 dev tap0 && ip link set tap0 up
+	fi
+}
+
+# cpu_ticks PID: the CPU time (clock ticks) PID's threads and its vhost
+# workers (kernel threads named vhost-PID) have used; a vCPU thread's time
+# includes the guest's.
+cpu_ticks() {
+	local t k
+	t=$(awk '{print $14 + $15}' "/proc/$1/stat") || return 1
+	for k in $(pgrep -x "vhost-$1"); do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$k/stat")))
+	done
+	echo "$t"
 }
 
 # iperf OUT [iperf3 options]: one client run (retried for up to 60 s while the
 # guest's server is not listening yet; each connect gives up after 3 s, so a
 # guest that cannot be reached costs a minute, not the kernel's SYN retries
-# times 30); prints the receiver's Mbit/s.
+# times 30); prints the receiver's Mbit/s and bytes.
 iperf() {
 	local out=$1 end=$((SECONDS + 60))
 	shift
@@ -56,7 +84,8 @@ iperf() {
 	done
 	python3 -c 'import json, sys
 try:
-    print("%.1f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))
+    r = json.load(open(sys.argv[1]))["end"]["sum_received"]
+    print("%.1f %d" % (r["bits_per_second"] / 1e6, r["bytes"]))
 except Exception:
     sys.exit(1)' "$out" || { echo "bench: iperf3 $*:" >&2; tail -n 5 "$out" >&2; }
 }
@@ -79,31 +108,41 @@ stop_vm() {
 	[ $rc -eq 0 ] || { echo "bench: $name exited $rc" >&2; tail -n 5 "$tmp/vm.out" >&2; }
 }
 
-# run NAME CMD...: boot the VMM, measure, add the results to NAME's row.
+# run NAME tap|vf CMD...: boot the VMM, measure, add the results to NAME's
+# row. Host CPU: what the VMM (CMD's timeout's child) used from the
+# guest's readiness to the end of both iperf3 runs, per MiB they moved.
 run() {
-	local name=$1
-	shift
+	local name=$1 link=$2
+	shift 2
 	[[ $name =~ $ONLY ]] || return 0
-	tap_up || { echo "bench: no tap" >&2; return 1; }
+	link_up "$link" || { echo "bench: no $link link" >&2; return 1; }
 	"$@" >"$tmp/vm.out" 2>&1 </dev/null &
-	local vpid=$! _ tin tout rtt
+	local vpid=$! _ tin tout rtt vmm c0 c1 cpu='' bin bout
 	echo "bench: $(date +%T) $name" >&2
 	for _ in $(seq 1 1200); do
 		grep -q bench-ready "$tmp/vm.out" && break
 		kill -0 $vpid 2>/dev/null || break
 		sleep 0.1
 	done
-	tin=$(iperf "$tmp/in.json") || true
+	vmm=$vpid # the VMM: the deepest of the first children (subshell, timeout, VMM)
+	while [ -n "$(pgrep -P "$vmm" | head -n 1)" ]; do vmm=$(pgrep -P "$vmm" | head -n 1); done
+	c0=$(cpu_ticks "$vmm")
+	read -r tin bin <<<"$(iperf "$tmp/in.json")"
 	[ -n "$tin" ] || echo "bench: $name: host->guest run failed" >&2
-	tout=$(iperf "$tmp/out.json" -R) || true
+	read -r tout bout <<<"$(iperf "$tmp/out.json" -R)"
 	[ -n "$tout" ] || echo "bench: $name: guest->host run failed" >&2
+	c1=$(cpu_ticks "$vmm")
+	if [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$bin" ] && [ -n "$bout" ]; then
+		cpu=$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v b=$((bin + bout)) \
+			'BEGIN { printf "%.2f", c * 1000 / hz / (b / 1048576) }')
+	fi
 	ping -c 20 -i 0.2 -W 5 $GUEST_IP >"$tmp/ping" 2>&1 ||
 		{ echo "bench: $name: ping:" >&2; tail -n 3 "$tmp/ping" >&2; }
 	timeout -k 5 130 python3 $XFER poke $GUEST_IP 7000 >/dev/null 2>&1 || echo "bench: $name: poke failed" >&2
 	stop_vm "$name" $vpid
 	rtt=$(awk -F/ '/^rtt|^round-trip/ {printf "%.3f", $5}' "$tmp/ping")
 	grep -qxF -- "$name" "$tmp/rows" 2>/dev/null || echo "$name" >>"$tmp/rows"
-	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
+	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed} ${cpu:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
 }
 
 # median FILE COLUMN: the median of a column ("failed" when any run failed).
@@ -136,16 +175,33 @@ qemu() {
 		-device virtio-net-pci,netdev=n0
 }
 
+# The VF's guest: the lab's generic kernel with igbvf (the cloud kernel has
+# none), the same initramfs and command.
+ember_vf() {
+	timeout -k 5 900 build/ember --kernel "$VKERNEL" --initrd "$VINITRD" --cpus 1 --mem 512 \
+		--console stdio --vfio "$VF" --cmdline "ember.ip=$GUEST_IP/16" -- sh -c "$GCMD"
+}
+qemu_vf() {
+	timeout -k 5 900 qemu-system-x86_64 -M microvm,pcie=on,rtc=on -enable-kvm -cpu host -m 512 -smp 1 \
+		-nodefaults -no-user-config -nographic -no-reboot -serial stdio \
+		-kernel "$VKERNEL" -initrd "$VINITRD" -append "$APPEND" -device "vfio-pci,host=$VF"
+}
+
+QV=$(qemu-system-x86_64 --version | awk 'NR==1{print $4}')
 for _ in $(seq 1 "$ROUNDS"); do
-	run ember ember
-	run "ember --seccomp off" ember --seccomp off # without filters: what they cost
-	run "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') virtio-net-pci, vhost=off" qemu off
-	run "QEMU virtio-net-pci, vhost=on" qemu on
+	run ember tap ember
+	run "ember --seccomp off" tap ember --seccomp off # without filters: what they cost
+	run "QEMU $QV virtio-net-pci, vhost=off" tap qemu off
+	run "QEMU virtio-net-pci, vhost=on" tap qemu on
+	if [ -n "$VF" ]; then
+		run "ember --vfio (igb VF, generic kernel)" vf ember_vf
+		run "QEMU $QV vfio-pci (igb VF, generic kernel)" vf qemu_vf
+	fi
 done
 
-echo "| VMM (virtio-net on a TAP, iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds (lowest-highest)) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) |"
-echo "|---|---:|---:|---:|"
+echo "| VMM (iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds (lowest-highest)) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) | VMM's host CPU per MiB moved (ms) |"
+echo "|---|---:|---:|---:|---:|"
 while read -r name; do
 	f=$tmp/row.$(echo "$name" | md5sum | cut -c1-8)
-	echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) | $(median "$f" 3)$(spread "$f" 3) |"
+	echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) | $(median "$f" 3)$(spread "$f" 3) | $(median "$f" 4)$(spread "$f" 4) |"
 done <"$tmp/rows"
