@@ -38,12 +38,14 @@ static void fail(struct errbuf *why, const char *fmt, ...)
 	log_error("%s", why->msg);
 }
 
-static int load_file(const char *what, const char *path, uint8_t **buf, size_t *len,
-		     struct errbuf *why)
+/* Open the kernel or initrd: only its size is taken now; the bytes go
+ * straight from the file into guest RAM when the VM exists (kernel_load,
+ * boot_info_write), with no copy on ember's heap. */
+static int open_file(const char *what, const char *path, struct reader *r, struct errbuf *why)
 {
-	int r = read_file(path, buf, len);
-	if (r < 0) {
-		fail(why, "cannot read %s '%s': %s", what, path, strerror(-r));
+	int e = reader_open(r, path);
+	if (e < 0) {
+		fail(why, "cannot read %s '%s': %s", what, path, strerror(-e));
 		return -1;
 	}
 	return 0;
@@ -159,16 +161,15 @@ static int add_platform(struct machine *m, const struct vm_config *c)
 /* Kernel, initrd, command line, ACPI tables and boot structures into guest
  * memory. 0, or the exit status. */
 static int load_guest(struct machine *m, const struct vm_config *c, struct kernel_image *k,
-		      const char *cmdline, const uint8_t *ibuf, size_t ilen, struct errbuf *err,
-		      struct errbuf *why)
+		      const struct reader *kr, const char *cmdline, const struct reader *ir,
+		      struct errbuf *err, struct errbuf *why)
 {
-	if (kernel_load(k, &m->vm.mem, err)) {
+	if (kernel_load(k, kr, &m->vm.mem, err)) {
 		fail(why, "kernel '%s': %s", c->kernel, err->msg);
 		return EXIT_USAGE;
 	}
 	uint64_t rsdp = acpi_build(&m->vm.mem, c->cpus, &m->pci_win, c->kernel_irqchip);
-	struct boot_request req = {.cmdline = cmdline, .initrd = ibuf, .initrd_len = ilen,
-				   .rsdp = rsdp};
+	struct boot_request req = {.cmdline = cmdline, .initrd = ir, .rsdp = rsdp};
 	if (!rsdp || boot_info_write(k, &m->vm.mem, &req, err) ||
 	    x86_boot_tables(&m->vm.mem, k->kind)) {
 		fail(why, "%s", rsdp ? err->msg : "no room for ACPI tables");
@@ -188,8 +189,8 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	m->room_efd = -1;
 	struct errbuf err = {{0}};
 	struct opened o = {.n = 0};
-	uint8_t *kbuf = NULL, *ibuf = NULL;
-	size_t klen, ilen = 0;
+	/* The kernel and initrd files, open until they are in guest RAM. */
+	struct reader kr = {.fd = -1}, ir = {.fd = -1};
 	struct kernel_image k;
 	int status = EXIT_USAGE;
 
@@ -199,13 +200,13 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		fail(why, "no kernel to boot (the boot source is not set)");
 		goto out;
 	}
-	if (!snap && load_file("kernel", c->kernel, &kbuf, &klen, why))
+	if (!snap && open_file("kernel", c->kernel, &kr, why))
 		goto out;
-	if (!snap && kernel_parse(kbuf, klen, &k, &err)) {
+	if (!snap && kernel_parse(&kr, &k, &err)) {
 		fail(why, "kernel '%s': %s", c->kernel, err.msg);
 		goto out;
 	}
-	if (!snap && c->initrd && load_file("initrd", c->initrd, &ibuf, &ilen, why))
+	if (!snap && c->initrd && open_file("initrd", c->initrd, &ir, why))
 		goto out;
 	uint64_t mem = MiB(c->mem_mib);
 	if (check_host_memory(mem, why))
@@ -249,13 +250,13 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		fail(why, "cannot register legacy devices");
 		goto out;
 	}
-	int r = snap ? 0 : load_guest(m, c, &k, cmdline, ibuf, ilen, &err, why);
+	int r = snap ? 0 : load_guest(m, c, &k, &kr, cmdline, c->initrd ? &ir : NULL, &err, why);
 	if (r) {
 		status = r;
 		goto out;
 	}
-	free(ibuf);
-	ibuf = NULL;
+	reader_close(&kr);
+	reader_close(&ir);
 	if (add_pci_devices(m, &o, &err)) {
 		fail(why, "%s", err.msg);
 		goto out;
@@ -307,8 +308,8 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 	status = 0;
 out:
 	opened_destroy(&o);
-	free(kbuf);
-	free(ibuf);
+	reader_close(&kr);
+	reader_close(&ir);
 	return status;
 }
 

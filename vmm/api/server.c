@@ -15,6 +15,7 @@
 #include "vmm/api/api_metrics.h"
 #include "vmm/api/server.h"
 #include "vmm/core/seccomp.h"
+#include "vmm/lib/thread.h"
 
 #define CONN_BUF HTTP_CONN_BUF_SIZE(HTTP_BODY_MAX_DEFAULT)
 
@@ -233,7 +234,7 @@ int api_server_start(struct api_server *s, api_handler_fn *handler, void *ctx,
 {
 	s->handler = handler;
 	s->ctx = ctx;
-	int r = pthread_create(&s->thread, NULL, server_thread, s);
+	int r = thread_start(&s->thread, THREAD_STACK_API, server_thread, s);
 	if (r) {
 		err_set(err, "cannot start the API thread: %s", strerror(r));
 		return -1;

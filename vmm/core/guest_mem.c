@@ -19,6 +19,7 @@ int gm_map(struct guest_mem *gm, uint64_t ram_size)
 		return -errno;
 	gm->base = p;
 	gm->map_size = ram_size;
+	gm->anon = true;
 	return 0;
 }
 
@@ -85,6 +86,7 @@ void gm_wrap(struct guest_mem *gm, uint8_t *buf, uint64_t ram_size)
 	layout_init(&gm->layout, ram_size);
 	gm->base = buf;
 	gm->map_size = 0;
+	gm->anon = false;
 }
 
 void gm_unmap(struct guest_mem *gm)
@@ -93,6 +95,7 @@ void gm_unmap(struct guest_mem *gm)
 		munmap(gm->base, gm->map_size);
 	gm->base = NULL;
 	gm->map_size = 0;
+	gm->anon = false;
 }
 
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
@@ -120,6 +123,24 @@ bool gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_
 	if (!p)
 		return false;
 	memcpy(p, src, len);
+	return true;
+}
+
+bool gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		return true;
+	uint8_t *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return false;
+	uintptr_t a = (uintptr_t)p, end = a + len;
+	uintptr_t pa = ALIGN_UP(a, GM_PAGE), pend = ALIGN_DOWN(end, GM_PAGE);
+	if (gm->anon && pa < pend && madvise((void *)pa, pend - pa, MADV_DONTNEED) == 0) {
+		memset(p, 0, pa - a);
+		memset((void *)pend, 0, end - pend);
+		return true;
+	}
+	memset(p, 0, len);
 	return true;
 }
 

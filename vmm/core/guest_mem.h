@@ -16,6 +16,8 @@ struct guest_mem {
 	 * would pull the pages from under the mapping. */
 	bool from_file;
 	uint64_t file_dev, file_ino;
+	/* Private anonymous memory (gm_map): a page given back reads as zeros. */
+	bool anon;
 };
 
 /* mmap the RAM (reserved, not touched). Returns 0 or -errno. */
@@ -37,6 +39,12 @@ void gm_unmap(struct guest_mem *gm);
 /* Host pointer for [gpa, gpa+len) or NULL when any byte of it is not RAM
  * or the range crosses from one RAM range into another. */
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Zero [gpa, gpa+len) without touching what need not be: in anonymous RAM
+ * the whole pages are given back (MADV_DONTNEED: they read as zeros again
+ * and cost nothing until the guest writes them), only the partial pages at
+ * the edges are written. False when the range is not RAM. */
+bool gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /* Copy in or out; false when the range is not RAM. */
 bool gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len);

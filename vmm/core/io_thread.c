@@ -2,6 +2,7 @@
  * its seccomp filter first, a stop eventfd, and the count of the events it
  * handed to the devices (see io_thread.h). */
 #include "vmm/core/io_thread.h"
+#include "vmm/lib/thread.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -84,7 +85,7 @@ int io_thread_start(struct io_thread *t, const char *name, const struct seccomp_
 	t->fn = fn;
 	t->ctx = ctx;
 	sem_init(&t->ready, 0, 0);
-	int r = pthread_create(&t->thread, NULL, thread_main, t);
+	int r = thread_start(&t->thread, THREAD_STACK_SMALL, thread_main, t);
 	if (r) {
 		sem_destroy(&t->ready);
 		err_set(e, "cannot start the %s thread: %s", t->name, strerror(r));

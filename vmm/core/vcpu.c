@@ -14,6 +14,7 @@
 #include "vmm/core/seccomp.h"
 #include "vmm/lib/util.h"
 #include "vmm/core/vcpu.h"
+#include "vmm/lib/thread.h"
 
 static __thread struct kvm_run *current_run;
 
@@ -255,7 +256,7 @@ int vcpus_start(struct vm *vm, struct errbuf *err)
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		int r = thread_start(&v->thread, THREAD_STACK_SMALL, vcpu_thread, v);
 		if (r) {
 			err_set(err, "cannot start vCPU thread %u: %s", i, strerror(r));
 			return -1;

@@ -1,12 +1,13 @@
 /* boot_info.c: write the command line, initrd and boot structures into guest RAM. */
 #include <asm/bootparam.h>
+#include <errno.h>
 #include <string.h>
 
 #include "vmm/arch/x86/boot_info.h"
 #include "vmm/arch/x86/layout.h"
 #include "vmm/arch/x86/pvh.h"
 
-uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout *l, size_t len)
+uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout *l, uint64_t len)
 {
 	uint64_t top = l->low_size;
 	if (k->initrd_max && top > k->initrd_max)
@@ -20,12 +21,12 @@ uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout 
 }
 
 static int write_zero_page(const struct kernel_image *k, const struct guest_mem *gm,
-			   const struct boot_request *req, uint64_t initrd_addr)
+			   const struct boot_request *req, uint64_t initrd_addr, uint64_t initrd_len)
 {
 	struct boot_params *bp = gm_ptr(gm, LAYOUT_ZERO_PAGE, sizeof(*bp));
 	memset(bp, 0, sizeof(*bp));
 	if (k->kind == KERNEL_BZIMAGE) {
-		memcpy((uint8_t *)bp + k->hdr_off, k->data + k->hdr_off, k->hdr_len);
+		memcpy((uint8_t *)bp + k->hdr_off, k->hdr, k->hdr_len);
 	} else {
 		/* A bare vmlinux: provide the header fields startup_64 reads. */
 		bp->hdr.boot_flag = 0xaa55;
@@ -41,9 +42,9 @@ static int write_zero_page(const struct kernel_image *k, const struct guest_mem 
 	bp->hdr.cmdline_size = (uint32_t)strlen(req->cmdline);
 	if (req->initrd) {
 		bp->hdr.ramdisk_image = (uint32_t)initrd_addr;
-		bp->hdr.ramdisk_size = (uint32_t)req->initrd_len;
+		bp->hdr.ramdisk_size = (uint32_t)initrd_len;
 		bp->ext_ramdisk_image = (uint32_t)(initrd_addr >> 32);
-		bp->ext_ramdisk_size = (uint32_t)((uint64_t)req->initrd_len >> 32);
+		bp->ext_ramdisk_size = (uint32_t)(initrd_len >> 32);
 	}
 	bp->acpi_rsdp_addr = req->rsdp;
 	struct e820_range r[8];
@@ -58,7 +59,7 @@ static int write_zero_page(const struct kernel_image *k, const struct guest_mem 
 }
 
 static int write_pvh_info(const struct guest_mem *gm, const struct boot_request *req,
-			  uint64_t initrd_addr)
+			  uint64_t initrd_addr, uint64_t initrd_len)
 {
 	struct hvm_start_info *si = gm_ptr(gm, LAYOUT_PVH_INFO, sizeof(*si));
 	struct hvm_modlist_entry *mod = gm_ptr(gm, LAYOUT_PVH_INFO + sizeof(*si), sizeof(*mod));
@@ -71,7 +72,7 @@ static int write_pvh_info(const struct guest_mem *gm, const struct boot_request 
 	if (req->initrd) {
 		memset(mod, 0, sizeof(*mod));
 		mod->paddr = initrd_addr;
-		mod->size = req->initrd_len;
+		mod->size = initrd_len;
 		si->nr_modules = 1;
 		si->modlist_paddr = LAYOUT_PVH_INFO + sizeof(*si);
 	}
@@ -97,20 +98,27 @@ int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 		err_set(err, "no room for the kernel command line");
 		return -1;
 	}
-	uint64_t initrd_addr = 0;
+	uint64_t initrd_addr = 0, initrd_len = req->initrd ? req->initrd->size : 0;
 	struct boot_request r = *req;
-	if (!r.initrd_len)
+	if (!initrd_len)
 		r.initrd = NULL; /* an empty initrd file is no initrd */
 	req = &r;
 	if (req->initrd) {
-		initrd_addr = boot_initrd_addr(k, &gm->layout, req->initrd_len);
-		if (!initrd_addr || !gm_write(gm, initrd_addr, req->initrd, req->initrd_len)) {
-			err_set(err, "initrd (%zu KiB) does not fit in guest memory above the kernel; raise --mem",
-				req->initrd_len >> 10);
+		initrd_addr = boot_initrd_addr(k, &gm->layout, initrd_len);
+		void *dst = initrd_addr ? gm_ptr(gm, initrd_addr, initrd_len) : NULL;
+		if (!dst) {
+			err_set(err, "initrd (%llu KiB) does not fit in guest memory above the kernel; raise --mem",
+				(unsigned long long)(initrd_len >> 10));
+			return -1;
+		}
+		int e = reader_read(req->initrd, 0, dst, initrd_len);
+		if (e) {
+			err_set(err, "cannot read initrd: %s", e == -ENODATA
+				? "the file ended early (truncated while ember read it)" : strerror(-e));
 			return -1;
 		}
 	}
 	if (k->kind == KERNEL_ELF_PVH)
-		return write_pvh_info(gm, req, initrd_addr);
-	return write_zero_page(k, gm, req, initrd_addr);
+		return write_pvh_info(gm, req, initrd_addr, initrd_len);
+	return write_zero_page(k, gm, req, initrd_addr, initrd_len);
 }

@@ -10,17 +10,17 @@
 
 struct boot_request {
 	const char *cmdline;
-	const uint8_t *initrd; /* NULL: none */
-	size_t initrd_len;
-	uint64_t rsdp;         /* ACPI RSDP address, 0: none */
+	const struct reader *initrd; /* NULL or an empty one: none */
+	uint64_t rsdp;               /* ACPI RSDP address, 0: none */
 };
 
-/* Place cmdline and initrd, write the boot structures. The kernel must be loaded. */
+/* Place cmdline and initrd (read from its reader straight into guest RAM),
+ * write the boot structures. The kernel must be loaded. */
 int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 		    const struct boot_request *req, struct errbuf *err);
 
 /* Where an initrd of len bytes goes: highest page below the limits, above the kernel.
  * Returns 0 when it does not fit. */
-uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout *l, size_t len);
+uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout *l, uint64_t len);
 
 #endif

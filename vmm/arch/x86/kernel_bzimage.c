@@ -1,6 +1,9 @@
 /* kernel_bzimage.c: parse a bzImage's setup header (Linux x86 boot protocol,
- * Documentation/arch/x86/boot.rst) for a 64-bit boot. */
+ * Documentation/arch/x86/boot.rst) for a 64-bit boot, reading only its first
+ * KiB through a reader; the protected-mode kernel after the setup sectors is
+ * the one segment kernel_load reads into guest RAM. */
 #include <asm/bootparam.h>
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -10,11 +13,18 @@
 #define HDR(field) offsetof(struct boot_params, hdr.field)
 #define BZ_MIN_PROTOCOL 0x020c /* xloadflags, 64-bit entry */
 
-int kernel_parse_bzimage(const uint8_t *buf, size_t len, struct kernel_image *k,
-			 struct errbuf *err)
+int kernel_parse_bzimage(const struct reader *r, struct kernel_image *k, struct errbuf *err)
 {
-	if (len < 1024) {
+	uint64_t len = r->size;
+	uint8_t buf[1024];
+	if (len < sizeof(buf)) {
 		err_set(err, "truncated bzImage (no setup header)");
+		return -1;
+	}
+	int e = reader_read(r, 0, buf, sizeof(buf));
+	if (e) {
+		err_set(err, "cannot read the file: %s",
+			e == -ENODATA ? "it ended early (truncated)" : strerror(-e));
 		return -1;
 	}
 	if (get_le16(buf + HDR(boot_flag)) != 0xaa55 || get_le32(buf + HDR(header)) != 0x53726448) {
@@ -39,7 +49,7 @@ int kernel_parse_bzimage(const uint8_t *buf, size_t len, struct kernel_image *k,
 	unsigned setup_sects = buf[HDR(setup_sects)];
 	if (setup_sects == 0)
 		setup_sects = 4;
-	size_t setup_size = ((size_t)setup_sects + 1) * 512;
+	uint64_t setup_size = ((uint64_t)setup_sects + 1) * 512;
 	if (setup_size >= len) {
 		err_set(err, "truncated bzImage (setup larger than file)");
 		return -1;
@@ -53,11 +63,11 @@ int kernel_parse_bzimage(const uint8_t *buf, size_t len, struct kernel_image *k,
 
 	memset(k, 0, sizeof(*k));
 	k->kind = KERNEL_BZIMAGE;
-	k->data = buf;
 	k->len = len;
 	k->protocol = version;
 	k->hdr_off = HDR(setup_sects);
 	k->hdr_len = hdr_end - HDR(setup_sects);
+	memcpy(k->hdr, buf + k->hdr_off, k->hdr_len);
 	k->entry = LAYOUT_HIMEM + 0x200;
 	k->nseg = 1;
 	k->seg[0] = (struct kernel_segment){

@@ -1,5 +1,7 @@
-/* kernel_image.c: tell kernel formats apart and copy a parsed kernel into guest RAM. */
+/* kernel_image.c: tell kernel formats apart and read a parsed kernel's
+ * segments from its file straight into guest RAM. */
 #include <elf.h>
+#include <errno.h>
 #include <string.h>
 
 #include "vmm/arch/x86/kernel_image.h"
@@ -15,17 +17,25 @@ const char *kernel_kind_name(enum kernel_kind kind)
 	return "?";
 }
 
-int kernel_parse(const uint8_t *buf, size_t len, struct kernel_image *k, struct errbuf *err)
+int kernel_parse(const struct reader *r, struct kernel_image *k, struct errbuf *err)
 {
-	if (len >= SELFMAG && memcmp(buf, ELFMAG, SELFMAG) == 0)
-		return kernel_parse_elf(buf, len, k, err);
-	if (len >= 0x206 && get_le32(buf + 0x202) == 0x53726448)
-		return kernel_parse_bzimage(buf, len, k, err);
+	uint8_t head[0x206];
+	size_t n = r->size < sizeof(head) ? (size_t)r->size : sizeof(head);
+	int e = reader_read(r, 0, head, n);
+	if (e) {
+		err_set(err, "cannot read the file: %s", strerror(-e));
+		return -1;
+	}
+	if (n >= SELFMAG && memcmp(head, ELFMAG, SELFMAG) == 0)
+		return kernel_parse_elf(r, k, err);
+	if (n >= 0x206 && get_le32(head + 0x202) == 0x53726448)
+		return kernel_parse_bzimage(r, k, err);
 	err_set(err, "not a kernel ember can boot (need ELF vmlinux or bzImage)");
 	return -1;
 }
 
-int kernel_load(const struct kernel_image *k, const struct guest_mem *gm, struct errbuf *err)
+int kernel_load(const struct kernel_image *k, const struct reader *r, const struct guest_mem *gm,
+		struct errbuf *err)
 {
 	for (unsigned i = 0; i < k->nseg; i++) {
 		const struct kernel_segment *s = &k->seg[i];
@@ -40,8 +50,25 @@ int kernel_load(const struct kernel_image *k, const struct guest_mem *gm, struct
 				(unsigned long long)(s->memsz >> 10), (unsigned long long)s->paddr);
 			return -1;
 		}
-		memcpy(dst, k->data + s->offset, s->filesz);
-		/* Guest RAM is fresh anonymous memory: the bss is already zero. */
+		/* The parser checked the segment lies in the file; reading can
+		 * still come up short when the file shrank since. */
+		int e = reader_read(r, s->offset, dst, s->filesz);
+		if (e == -ENODATA) {
+			err_set(err, "file is truncated: its %llu bytes at offset %llu (for %#llx) end early",
+				(unsigned long long)s->filesz, (unsigned long long)s->offset,
+				(unsigned long long)s->paddr);
+			return -1;
+		}
+		if (e) {
+			err_set(err, "cannot read %llu bytes at offset %llu: %s",
+				(unsigned long long)s->filesz, (unsigned long long)s->offset, strerror(-e));
+			return -1;
+		}
+		if (!gm_zero(gm, s->paddr + s->filesz, s->memsz - s->filesz)) {
+			err_set(err, "cannot zero the kernel's bss at %#llx",
+				(unsigned long long)(s->paddr + s->filesz));
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -1,12 +1,16 @@
 /* kernel_image.h: recognise and load a guest kernel file: ELF vmlinux with or
- * without a PVH entry note, or a bzImage. Parsing works on a byte buffer and
- * trusts nothing in it. */
+ * without a PVH entry note, or a bzImage. Parsing reads only the headers
+ * (through a reader: the file, or bytes in memory) and trusts nothing in
+ * them; loading reads each segment from the file straight into guest RAM, so
+ * no copy of the kernel is ever held. */
 #ifndef EMBER_KERNEL_IMAGE_H
 #define EMBER_KERNEL_IMAGE_H
 
+#include <asm/bootparam.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "vmm/core/guest_mem.h"
+#include "vmm/lib/reader.h"
 #include "vmm/lib/util.h"
 
 enum kernel_kind {
@@ -26,8 +30,7 @@ struct kernel_segment {
 
 struct kernel_image {
 	enum kernel_kind kind;
-	const uint8_t *data;
-	size_t len;
+	uint64_t len;            /* the file's size */
 	uint64_t entry;
 	unsigned nseg;
 	struct kernel_segment seg[KERNEL_MAX_SEGMENTS];
@@ -36,19 +39,24 @@ struct kernel_image {
 	uint64_t initrd_max;     /* highest address an initrd may end at */
 	/* bzImage only */
 	uint16_t protocol;       /* boot protocol version, e.g. 0x020f */
-	size_t hdr_off, hdr_len; /* setup header bytes to copy into boot_params */
+	size_t hdr_off, hdr_len; /* setup header bytes to copy into boot_params, */
+	uint8_t hdr[sizeof(struct setup_header)]; /* kept here: from file offset hdr_off */
 };
 
 /* Kernel command lines are COMMAND_LINE_SIZE (2048) bytes on x86. */
 #define KERNEL_CMDLINE_DEFAULT_MAX 2047
 
-int kernel_parse(const uint8_t *buf, size_t len, struct kernel_image *k, struct errbuf *err);
-int kernel_parse_elf(const uint8_t *buf, size_t len, struct kernel_image *k, struct errbuf *err);
-int kernel_parse_bzimage(const uint8_t *buf, size_t len, struct kernel_image *k,
-			 struct errbuf *err);
+/* Parse the headers of the kernel r reads: every offset and size checked
+ * against r->size, nothing read past it. 0, or -1 with err set. */
+int kernel_parse(const struct reader *r, struct kernel_image *k, struct errbuf *err);
+int kernel_parse_elf(const struct reader *r, struct kernel_image *k, struct errbuf *err);
+int kernel_parse_bzimage(const struct reader *r, struct kernel_image *k, struct errbuf *err);
 
-/* Copy the segments into guest RAM; fails when any does not fit. */
-int kernel_load(const struct kernel_image *k, const struct guest_mem *gm, struct errbuf *err);
+/* Read each segment from r (the file k was parsed from) straight to its
+ * guest address and zero the rest of it (the bss); fails when a segment does
+ * not fit in guest RAM above 1 MiB or the file ends early. */
+int kernel_load(const struct kernel_image *k, const struct reader *r, const struct guest_mem *gm,
+		struct errbuf *err);
 
 const char *kernel_kind_name(enum kernel_kind kind);
 

@@ -3,12 +3,15 @@
  * vmlinux and a PVH ELF: the command line at LAYOUT_CMDLINE, the zero page
  * (loader type, command line pointer, initrd placement and bytes, e820 table,
  * RSDP), the PVH hvm_start_info (magic, version, command line, module list,
- * memory map), and refusal of a command line longer than the kernel takes and
- * of an initrd that does not fit. */
+ * memory map), and refusal of a command line longer than the kernel takes, of
+ * an initrd that does not fit and of one whose file ends early (the initrd is
+ * read from its file, a memfd here, straight into guest memory). */
 #include <asm/bootparam.h>
 #include <elf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "vmm/arch/x86/boot_info.h"
 #include "tests/unit/check.h"
@@ -26,6 +29,7 @@ static uint8_t *ram;
 static struct guest_mem gm;
 static uint8_t file[0x2000];
 static struct kernel_image k;
+static struct reader kr; /* the kernel file */
 static struct errbuf err;
 static uint8_t initrd[12345];
 
@@ -57,7 +61,8 @@ static int parse_bzimage(uint32_t cmdline_size, uint32_t initrd_addr_max)
 	memcpy(file + HDR(initrd_addr_max), &initrd_addr_max, 4);
 	uint32_t init_size = BZ_INIT_SIZE;
 	memcpy(file + HDR(init_size), &init_size, 4);
-	return kernel_parse(file, sizeof(file), &k, &err);
+	reader_mem(&kr, file, sizeof(file));
+	return kernel_parse(&kr, &k, &err);
 }
 
 /* An ELF64 vmlinux at 16 MiB, with a PVH note when pvh is set. */
@@ -86,16 +91,35 @@ static int parse_elf(int pvh)
 		memcpy(file + 0x800, &note, sizeof(note));
 		ph[1] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = 0x800, .p_filesz = sizeof(note)};
 	}
-	return kernel_parse(file, sizeof(file), &k, &err);
+	reader_mem(&kr, file, sizeof(file));
+	return kernel_parse(&kr, &k, &err);
+}
+
+/* Load the kernel, then the boot information with the initrd ir reads (NULL: none). */
+static int write_boot_from(const char *cmdline, const struct reader *ir)
+{
+	if (kernel_load(&k, &kr, &gm, &err))
+		return -2;
+	struct boot_request req = {.cmdline = cmdline, .initrd = ir, .rsdp = RSDP_ADDR};
+	return boot_info_write(&k, &gm, &req, &err);
 }
 
 static int write_boot(const char *cmdline, const uint8_t *rd, size_t rd_len)
 {
-	if (kernel_load(&k, &gm, &err))
-		return -2;
-	struct boot_request req = {.cmdline = cmdline, .initrd = rd, .initrd_len = rd_len,
-				   .rsdp = RSDP_ADDR};
-	return boot_info_write(&k, &gm, &req, &err);
+	struct reader ir;
+	reader_mem(&ir, rd, rd_len);
+	return write_boot_from(cmdline, rd ? &ir : NULL);
+}
+
+/* A memfd holding the initrd's bytes, or -1. */
+static int initrd_memfd(void)
+{
+	int fd = memfd_create("initrd", MFD_CLOEXEC);
+	if (fd >= 0 && write(fd, initrd, sizeof(initrd)) != (ssize_t)sizeof(initrd)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static struct boot_params *zero_page(void)
@@ -256,6 +280,43 @@ static void initrd_addr_edges(void)
 	CHECK_EQ(boot_initrd_addr(&k, &gm.layout, 4096), 0);
 }
 
+/* The initrd read from its file: the same bytes where the zero page says. */
+static void initrd_read_from_file(void)
+{
+	guest_fresh();
+	CHECK_EQ(parse_bzimage(2047, 0x7fffffff), 0);
+	int fd = initrd_memfd();
+	CHECK(fd >= 0);
+	struct reader ir;
+	CHECK_EQ(reader_fd(&ir, fd), 0);
+	CHECK_EQ(ir.size, sizeof(initrd));
+	int r = write_boot_from("quiet", &ir);
+	close(fd);
+	CHECK_EQ(r, 0);
+	struct boot_params *bp = zero_page();
+	CHECK_EQ(bp->hdr.ramdisk_size, sizeof(initrd));
+	CHECK_MEM_EQ(ram + bp->hdr.ramdisk_image, initrd, sizeof(initrd));
+}
+
+/* A file that shrank after its size was taken: refused in one line, saying so. */
+static void initrd_truncated_file_refused(void)
+{
+	guest_fresh();
+	CHECK_EQ(parse_bzimage(2047, 0x7fffffff), 0);
+	int fd = initrd_memfd();
+	CHECK(fd >= 0);
+	struct reader ir;
+	CHECK_EQ(reader_fd(&ir, fd), 0);
+	int t = ftruncate(fd, sizeof(initrd) - 1);
+	int r = write_boot_from("quiet", &ir);
+	close(fd);
+	CHECK_EQ(t, 0);
+	CHECK_EQ(r, -1);
+	CHECK(strstr(err.msg, "initrd") != NULL);
+	CHECK(strstr(err.msg, "truncated") != NULL);
+	CHECK(strchr(err.msg, '\n') == NULL);
+}
+
 /* ---- ELF ---------------------------------------------------------------- */
 
 static void elf64_gets_zero_page(void)
@@ -345,6 +406,8 @@ int main(void)
 	RUN(elf_cmdline_too_long);
 	RUN(initrd_too_big);
 	RUN(initrd_addr_edges);
+	RUN(initrd_read_from_file);
+	RUN(initrd_truncated_file_refused);
 	RUN(elf64_gets_zero_page);
 	RUN(pvh_start_info);
 	RUN(pvh_no_initrd);

@@ -3,12 +3,19 @@
  * without the Xen PVH entry note) and synthetic bzImages in memory, checks what
  * the parsers make of them, and feeds corrupt and truncated variants, each of
  * which must be rejected with a message and never read out of bounds (every
- * input is parsed from an exactly-sized heap copy, so the ASan build catches
- * over-reads). kernel_load is checked against a small gm_wrap'd guest. */
+ * input is parsed through a memory reader over an exactly-sized heap copy,
+ * so the ASan build catches over-reads). kernel_load is checked against a
+ * small guest (gm_wrap'd, or mapped as ember maps RAM): the exact bytes at
+ * the segments' addresses and their bss zeroed, segments outside RAM
+ * refused, and files (memfds) that end early, readers that fail or return a
+ * byte at a time. */
 #include <asm/bootparam.h>
 #include <elf.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "tests/unit/check.h"
 #include "vmm/core/guest_mem.h"
@@ -127,16 +134,20 @@ static size_t make_bzimage(uint8_t setup_sects)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Parse an exact heap copy of img[0, len). The copy is returned in *copy (the
- * caller frees it) so a parsed image stays valid. */
+/* The reader of the last parse_copy: kernel_load reads the segments through it. */
+static struct reader rd;
+
+/* Parse an exact heap copy of img[0, len) through rd. The copy is returned
+ * in *copy (the caller frees it) so rd stays valid for kernel_load. */
 static int parse_copy(size_t len, struct kernel_image *k, struct errbuf *err, uint8_t **copy)
 {
-	uint8_t *c = malloc(len);
+	uint8_t *c = malloc(len ? len : 1);
 	if (len)
 		memcpy(c, img, len);
 	memset(err, 0, sizeof(*err));
 	memset(k, 0x5a, sizeof(*k));
-	int r = kernel_parse(c, len, k, err);
+	reader_mem(&rd, c, len);
+	int r = kernel_parse(&rd, k, err);
 	*copy = c;
 	return r;
 }
@@ -494,6 +505,7 @@ static void bz_basic(void)
 	CHECK_EQ(k.initrd_max, (uint64_t)BZ_INITRD_ADDR_MAX + 1);
 	CHECK_EQ(k.hdr_off, 0x1f1);
 	CHECK_EQ(k.hdr_off + k.hdr_len, 0x202 + 0x66);
+	CHECK_MEM_EQ(k.hdr, img + 0x1f1, k.hdr_len); /* kept for the zero page */
 	CHECK_EQ(k.len, len);
 }
 
@@ -663,7 +675,7 @@ static void load_elf_copies_bytes(void)
 	uint8_t *ram = calloc(1, GUEST_RAM);
 	struct guest_mem gm;
 	gm_wrap(&gm, ram, GUEST_RAM);
-	int r = kernel_load(&k, &gm, &err);
+	int r = kernel_load(&k, &rd, &gm, &err);
 	int same = memcmp(ram + ELF_PADDR, img + ELF_SEG_OFF, ELF_SEG_FILESZ) == 0;
 	uint8_t after = ram[ELF_PADDR + ELF_SEG_FILESZ], before = ram[ELF_PADDR - 1];
 	free(ram);
@@ -684,7 +696,7 @@ static void load_bzimage_copies_bytes(void)
 	uint8_t *ram = calloc(1, GUEST_RAM);
 	struct guest_mem gm;
 	gm_wrap(&gm, ram, GUEST_RAM);
-	int r = kernel_load(&k, &gm, &err);
+	int r = kernel_load(&k, &rd, &gm, &err);
 	int same = memcmp(ram + LAYOUT_HIMEM, img + 5 * 512, BZ_PM_LEN) == 0;
 	free(ram);
 	free(c);
@@ -705,7 +717,7 @@ static void load_expect_fail(uint64_t paddr, uint64_t memsz)
 	struct guest_mem gm;
 	gm_wrap(&gm, ram, GUEST_RAM);
 	memset(&err, 0, sizeof(err));
-	int r = kernel_load(&k, &gm, &err);
+	int r = kernel_load(&k, &rd, &gm, &err);
 	free(ram);
 	free(c);
 	CHECK_EQ(r, -1);
@@ -739,7 +751,7 @@ static void load_segment_ending_at_ram_end(void)
 	uint8_t *ram = calloc(1, GUEST_RAM);
 	struct guest_mem gm;
 	gm_wrap(&gm, ram, GUEST_RAM);
-	int r = kernel_load(&k, &gm, &err);
+	int r = kernel_load(&k, &rd, &gm, &err);
 	int same = memcmp(ram + GUEST_RAM - ELF_SEG_MEMSZ, img + ELF_SEG_OFF, ELF_SEG_FILESZ) == 0;
 	free(ram);
 	free(c);
@@ -759,11 +771,219 @@ static void load_rejects_bzimage_init_size_past_ram(void)
 	struct guest_mem gm;
 	gm_wrap(&gm, ram, GUEST_RAM);
 	memset(&err, 0, sizeof(err));
-	int r = kernel_load(&k, &gm, &err);
+	int r = kernel_load(&k, &rd, &gm, &err);
 	free(ram);
 	free(c);
 	CHECK_EQ(r, -1);
 	CHECK(err.msg[0] != '\0');
+}
+
+/* ---- loading: exact bytes, bss, files that end early -------------------- */
+
+/* RAM as ember maps it (gm_map: private anonymous), or a wrapped buffer. */
+static int guest_new(struct guest_mem *gm, int mapped, uint8_t **buf)
+{
+	*buf = NULL;
+	if (mapped)
+		return gm_map(gm, GUEST_RAM);
+	*buf = malloc(GUEST_RAM);
+	if (!*buf)
+		return -1;
+	gm_wrap(gm, *buf, GUEST_RAM);
+	return 0;
+}
+
+static void guest_free(struct guest_mem *gm, uint8_t *buf)
+{
+	if (buf)
+		free(buf);
+	else
+		gm_unmap(gm);
+}
+
+/* Two PT_LOAD segments with unaligned bss edges into RAM full of 0xff: each
+ * segment's file bytes at its address, its bss zero up to memsz, nothing
+ * around them touched. */
+#define SEG2_OFF 0x2000
+#define SEG2_FILESZ 0x80
+#define SEG2_PADDR (ELF_PADDR + 0x3010)
+#define SEG2_MEMSZ 0x3001
+static void load_elf_exact_bytes_bss_zeroed(int mapped)
+{
+	make_elf(4);
+	ehdr()->e_phnum = 3;
+	*phdr(2) = (Elf64_Phdr){.p_type = PT_LOAD, .p_offset = SEG2_OFF, .p_paddr = SEG2_PADDR,
+				.p_filesz = SEG2_FILESZ, .p_memsz = SEG2_MEMSZ};
+	for (unsigned i = 0; i < SEG2_FILESZ; i++)
+		img[SEG2_OFF + i] = (uint8_t)(0xc0 ^ i);
+	size_t len = SEG2_OFF + SEG2_FILESZ;
+	struct kernel_image k;
+	struct errbuf err;
+	uint8_t *c, *buf;
+	CHECK_EQ(parse_copy(len, &k, &err, &c), 0);
+	CHECK_EQ(k.nseg, 2);
+	struct guest_mem gm;
+	if (guest_new(&gm, mapped, &buf)) {
+		free(c);
+		CHECK(!"no guest memory");
+	}
+	uint8_t *ram = gm.base;
+	memset(ram, 0xff, GUEST_RAM);
+	int r = kernel_load(&k, &rd, &gm, &err);
+	static uint8_t zeros[SEG2_MEMSZ];
+	int ok1 = memcmp(ram + ELF_PADDR, img + ELF_SEG_OFF, ELF_SEG_FILESZ) == 0 &&
+		  memcmp(ram + ELF_PADDR + ELF_SEG_FILESZ, zeros, ELF_SEG_MEMSZ - ELF_SEG_FILESZ) == 0;
+	int ok2 = memcmp(ram + SEG2_PADDR, img + SEG2_OFF, SEG2_FILESZ) == 0 &&
+		  memcmp(ram + SEG2_PADDR + SEG2_FILESZ, zeros, SEG2_MEMSZ - SEG2_FILESZ) == 0;
+	uint8_t before = ram[ELF_PADDR - 1], gap = ram[ELF_PADDR + ELF_SEG_MEMSZ],
+		gap_end = ram[SEG2_PADDR - 1], after = ram[SEG2_PADDR + SEG2_MEMSZ];
+	guest_free(&gm, buf);
+	free(c);
+	if (r)
+		printf("  error: %s\n", err.msg);
+	CHECK_EQ(r, 0);
+	CHECK(ok1);
+	CHECK(ok2);
+	CHECK_EQ(before, 0xff);
+	CHECK_EQ(gap, 0xff);
+	CHECK_EQ(gap_end, 0xff);
+	CHECK_EQ(after, 0xff);
+}
+static void load_elf_exact_bytes_bss_zeroed_wrapped(void) { load_elf_exact_bytes_bss_zeroed(0); }
+static void load_elf_exact_bytes_bss_zeroed_mapped(void) { load_elf_exact_bytes_bss_zeroed(1); }
+
+/* The bzImage's protected-mode part at 1 MiB, the rest of init_size zeroed. */
+static void load_bzimage_exact_bytes_bss_zeroed(void)
+{
+	size_t len = make_bzimage(4);
+	struct kernel_image k;
+	struct errbuf err;
+	uint8_t *c, *buf;
+	CHECK_EQ(parse_copy(len, &k, &err, &c), 0);
+	struct guest_mem gm;
+	if (guest_new(&gm, 1, &buf)) {
+		free(c);
+		CHECK(!"no guest memory");
+	}
+	uint8_t *ram = gm.base;
+	memset(ram, 0xff, GUEST_RAM);
+	int r = kernel_load(&k, &rd, &gm, &err);
+	int same = memcmp(ram + LAYOUT_HIMEM, img + 5 * 512, BZ_PM_LEN) == 0;
+	int bss_zero = 1;
+	for (uint64_t a = LAYOUT_HIMEM + BZ_PM_LEN; a < LAYOUT_HIMEM + BZ_INIT_SIZE; a++)
+		bss_zero &= ram[a] == 0;
+	uint8_t before = ram[LAYOUT_HIMEM - 1], after = ram[LAYOUT_HIMEM + BZ_INIT_SIZE];
+	guest_free(&gm, buf);
+	free(c);
+	CHECK_EQ(r, 0);
+	CHECK(same);
+	CHECK(bss_zero);
+	CHECK_EQ(before, 0xff);
+	CHECK_EQ(after, 0xff);
+}
+
+/* img[0, len) in a memfd, read through *r (a file reader, as ember's). */
+static int memfd_reader(size_t len, struct reader *r)
+{
+	int fd = memfd_create("kernel", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, img, len) != (ssize_t)len || reader_fd(r, fd)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A file parsed whole, then cut by one byte before loading (it shrank
+ * meanwhile): the load is refused with one line saying the file is
+ * truncated. */
+static void load_truncated_file(size_t len)
+{
+	struct reader fr;
+	int fd = memfd_reader(len, &fr);
+	CHECK(fd >= 0);
+	struct kernel_image k;
+	struct errbuf err = {{0}};
+	int p = kernel_parse(&fr, &k, &err);
+	int t = ftruncate(fd, (off_t)len - 1);
+	uint8_t *ram = calloc(1, GUEST_RAM);
+	struct guest_mem gm;
+	gm_wrap(&gm, ram, GUEST_RAM);
+	int r = p ? 0 : kernel_load(&k, &fr, &gm, &err);
+	free(ram);
+	close(fd);
+	CHECK_EQ(p, 0);
+	CHECK_EQ(t, 0);
+	CHECK_EQ(r, -1);
+	CHECK(strstr(err.msg, "truncated") != NULL);
+	CHECK(strchr(err.msg, '\n') == NULL);
+}
+static void load_elf_truncated_segment(void) { load_truncated_file(make_elf(4)); }
+static void load_bzimage_truncated_payload(void) { load_truncated_file(make_bzimage(4)); }
+
+/* Files that are short from the start are refused by the parser already:
+ * the same checks hold for a file reader as for bytes in memory. */
+static void parse_truncated_files(void)
+{
+	struct reader fr;
+	struct kernel_image k;
+	struct errbuf err = {{0}};
+	int fd = memfd_reader(make_elf(4) - 1, &fr);
+	CHECK(fd >= 0);
+	int r = kernel_parse(&fr, &k, &err);
+	close(fd);
+	CHECK_EQ(r, -1);
+	CHECK(strstr(err.msg, "outside the file") != NULL);
+	fd = memfd_reader(make_bzimage(4) - BZ_PM_LEN, &fr); /* setup sectors only */
+	CHECK(fd >= 0);
+	r = kernel_parse(&fr, &k, &err);
+	close(fd);
+	CHECK_EQ(r, -1);
+	CHECK(strstr(err.msg, "truncated") != NULL);
+}
+
+/* Readers that return a byte at a time (short reads are looped on) and
+ * that fail (the error is passed on in one line). */
+static int fail_at; /* offset from which the test reader fails; -1: never */
+static ssize_t dribble_read(const struct reader *r, uint64_t off, void *buf, size_t len)
+{
+	if (fail_at >= 0 && off >= (uint64_t)fail_at)
+		return -EIO;
+	if (off >= r->size || len == 0)
+		return 0;
+	memcpy(buf, (const uint8_t *)r->ctx + off, 1);
+	return 1;
+}
+
+static void load_through_short_and_failing_reads(void)
+{
+	size_t len = make_elf(4);
+	struct reader dr = {.size = len, .read = dribble_read, .ctx = img, .fd = -1};
+	struct kernel_image k;
+	struct errbuf err = {{0}};
+	fail_at = -1;
+	CHECK_EQ(kernel_parse(&dr, &k, &err), 0);
+	CHECK_EQ(k.kind, KERNEL_ELF_PVH);
+	CHECK_EQ(k.entry, ELF_ENTRY_PVH);
+	uint8_t *ram = calloc(1, GUEST_RAM);
+	struct guest_mem gm;
+	gm_wrap(&gm, ram, GUEST_RAM);
+	int r = kernel_load(&k, &dr, &gm, &err);
+	int same = memcmp(ram + ELF_PADDR, img + ELF_SEG_OFF, ELF_SEG_FILESZ) == 0;
+	fail_at = ELF_SEG_OFF + 3; /* fails inside the segment */
+	int r2 = kernel_load(&k, &dr, &gm, &err);
+	fail_at = ELF_NOTE_OFF; /* fails in the notes: parsing reports it */
+	struct errbuf err3 = {{0}};
+	int r3 = kernel_parse(&dr, &k, &err3);
+	fail_at = -1;
+	free(ram);
+	CHECK_EQ(r, 0);
+	CHECK(same);
+	CHECK_EQ(r2, -1);
+	CHECK(strstr(err.msg, strerror(EIO)) != NULL);
+	CHECK_EQ(r3, -1);
+	CHECK(strstr(err3.msg, strerror(EIO)) != NULL);
 }
 
 int main(void)
@@ -819,5 +1039,12 @@ int main(void)
 	RUN(load_rejects_segment_past_ram);
 	RUN(load_segment_ending_at_ram_end);
 	RUN(load_rejects_bzimage_init_size_past_ram);
+	RUN(load_elf_exact_bytes_bss_zeroed_wrapped);
+	RUN(load_elf_exact_bytes_bss_zeroed_mapped);
+	RUN(load_bzimage_exact_bytes_bss_zeroed);
+	RUN(load_elf_truncated_segment);
+	RUN(load_bzimage_truncated_payload);
+	RUN(parse_truncated_files);
+	RUN(load_through_short_and_failing_reads);
 	return check_summary();
 }
