@@ -14,7 +14,8 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -MMD -MP -I.
 LDFLAGS ?=
-LDLIBS += -luring -lseccomp -ljansson -pthread
+# liblz4, liblzma, libzstd and zlib decompress a bzImage's kernel (kernel_decompress.c).
+LDLIBS += -luring -lseccomp -ljansson -llz4 -llzma -lzstd -lz -pthread
 # ember is linked statically: no dynamic loader work at start-up.
 STATIC ?= -static
 

@@ -13,6 +13,7 @@
 #include "vmm/arch/x86/acpi.h"
 #include "vmm/arch/x86/boot_info.h"
 #include "vmm/arch/x86/kernel_image.h"
+#include "vmm/arch/x86/kernel_unpack.h"
 #include "vmm/arch/x86/layout.h"
 #include "vmm/arch/x86/vmgenid.h"
 #include "vmm/arch/x86/x86_boot.h"
@@ -158,13 +159,38 @@ static int add_platform(struct machine *m, const struct vm_config *c)
 	return 0;
 }
 
+/* The kernel into guest RAM (the first thing there): a bzImage's own
+ * vmlinux when ember can unpack it (then k becomes that vmlinux's), else
+ * the file as it is. Which one is an info line in the log file. */
+static int load_kernel(struct machine *m, const struct vm_config *c, struct kernel_image *k,
+		       const struct reader *kr, struct errbuf *err)
+{
+	if (k->kind != KERNEL_BZIMAGE)
+		return kernel_load(k, kr, &m->vm.mem, err);
+	if (!c->kernel_unpack) {
+		log_info("kernel '%s': booting the bzImage as it is (--kernel-unpack off)", c->kernel);
+		return kernel_load(k, kr, &m->vm.mem, err);
+	}
+	struct kernel_image elf;
+	struct errbuf why;
+	uint64_t t0 = now_ns();
+	if (kernel_unpack(k, kr, &m->vm.mem, &elf, &why) == 0) {
+		log_info("kernel '%s': booting the bzImage's vmlinux through PVH (unpacked by ember in %llu ms)",
+			 c->kernel, (unsigned long long)((now_ns() - t0) / 1000000));
+		*k = elf;
+		return 0;
+	}
+	log_info("kernel '%s': booting the bzImage as it is: %s", c->kernel, why.msg);
+	return kernel_load(k, kr, &m->vm.mem, err);
+}
+
 /* Kernel, initrd, command line, ACPI tables and boot structures into guest
  * memory. 0, or the exit status. */
 static int load_guest(struct machine *m, const struct vm_config *c, struct kernel_image *k,
 		      const struct reader *kr, const char *cmdline, const struct reader *ir,
 		      struct errbuf *err, struct errbuf *why)
 {
-	if (kernel_load(k, kr, &m->vm.mem, err)) {
+	if (load_kernel(m, c, k, kr, err)) {
 		fail(why, "kernel '%s': %s", c->kernel, err->msg);
 		return EXIT_USAGE;
 	}

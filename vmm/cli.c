@@ -112,6 +112,15 @@ static int set_irqchip(struct vm_config *o, const char *v, struct errbuf *e)
 	return pick("irqchip", v, "split", "kernel", &o->kernel_irqchip, e);
 }
 
+static int set_kernel_unpack(struct vm_config *o, const char *v, struct errbuf *e)
+{
+	bool off;
+	if (pick("kernel-unpack", v, "auto", "off", &off, e))
+		return -1;
+	o->kernel_unpack = !off;
+	return 0;
+}
+
 static int set_net(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	if (o->nnets >= VM_MAX_NETS) {
@@ -273,6 +282,7 @@ static int set_version(struct ember_opts *o, const char *v, struct errbuf *e)
 
 static const struct cli_option options[] = {
 	{{"kernel", "PATH", "guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage (required)"}, set_kernel},
+	{{"kernel-unpack", "auto|off", "a bzImage: auto (default): ember decompresses the kernel inside (LZ4, XZ, zstd, gzip) and boots it through PVH when it has a PVH entry, else boots the bzImage; off: always boot the bzImage, which decompresses itself in the guest"}, set_kernel_unpack},
 	{{"initrd", "PATH", "initial ramdisk"}, set_initrd},
 	{{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\""}, set_cmdline},
 	{{"cpus", "N", "number of vCPUs, 1-254 (default 1)"}, set_cpus},

@@ -46,6 +46,8 @@ struct vm_config {
 	bool boot_time;                      /* report when guest userspace started */
 	bool seccomp;                        /* per-thread filters (default on) */
 	bool kernel_irqchip;                 /* KVM's IOAPIC, PIC and PIT; else split */
+	bool kernel_unpack;                  /* a bzImage's PVH vmlinux decompressed by
+					      * ember and booted instead (default on) */
 	struct blk_opts disks[VM_MAX_DISKS]; /* in order: vda, vdb, ... */
 	unsigned ndisks;
 	/* The root device (the API's is_root_device): disks[0], named on the
@@ -63,6 +65,7 @@ struct vm_config {
 };
 
 /* The defaults: 1 vCPU, VM_DEFAULT_MEM_MIB, console on stdio, seccomp on,
+ * a bzImage's kernel unpacked,
  * the split IRQ chip, no devices, no kernel. */
 void vm_config_defaults(struct vm_config *c);
 

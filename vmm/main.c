@@ -355,6 +355,7 @@ static int wait_for_start(struct machine *m, int sig_fd, const struct vm_config 
 			api->cfg->observe = ob;
 			api->cfg->vm.seccomp = base->seccomp;
 			api->cfg->vm.boot_time = base->boot_time;
+			api->cfg->vm.kernel_unpack = base->kernel_unpack;
 			machine_destroy(m);
 			control_done(api->ctl, -1, why.msg);
 			continue;
@@ -430,8 +431,9 @@ int main(int argc, char **argv)
 		}
 		boot = &fcc.vm;
 	}
-	fcc.vm.seccomp = o.vm.seccomp; /* --seccomp and --boot-time hold for any VM */
+	fcc.vm.seccomp = o.vm.seccomp; /* --seccomp, --boot-time and --kernel-unpack hold for any VM */
 	fcc.vm.boot_time = o.vm.boot_time;
+	fcc.vm.kernel_unpack = o.vm.kernel_unpack;
 	/* --log-path, --level, --metrics-path: where the config file says
 	 * nothing (and before the API can). */
 	cli_observe(&o, &fcc.observe);

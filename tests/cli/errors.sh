@@ -39,6 +39,7 @@ t_too_little_memory() { one_error "--mem: '8'" --kernel "$PAYLOAD" --mem 8; }
 t_too_much_memory() { one_error "more than this host's .* MiB of RAM" --kernel "$PAYLOAD" --mem 100000000; }
 t_bad_irqchip() { one_error "--irqchip: 'pic' is not split or kernel" --kernel "$PAYLOAD" --irqchip pic; }
 t_bad_seccomp() { one_error "--seccomp: 'maybe' is not on or off" --kernel "$PAYLOAD" --seccomp maybe; }
+t_bad_kernel_unpack() { one_error "--kernel-unpack: 'on' is not auto or off" --kernel "$PAYLOAD" --kernel-unpack on; }
 t_bad_console() { one_error "--console: 'tty'" --kernel "$PAYLOAD" --console tty; }
 t_console_file_dir() { one_error "--console file:/nonexistent/dir/log" --kernel "$PAYLOAD" --console file:/nonexistent/dir/log; }
 t_no_kernel() { one_error "no kernel given" --mem 64; }
@@ -100,7 +101,7 @@ t_vfio_twice() { one_error "--vfio 0000:01:00.1: given twice" --kernel "$PAYLOAD
 t_vfio_no_device() { one_error "--vfio 00ff:7f:1f.7: " --kernel "$PAYLOAD" --vfio 00ff:7f:1f.7; }
 t_help() {
 	expect_status 0 "$EMBER" --help || return 1
-	for opt in kernel initrd cmdline cpus mem console disk net vfio irqchip seccomp boot-time help version; do
+	for opt in kernel initrd cmdline cpus mem console disk net vfio irqchip seccomp kernel-unpack boot-time help version; do
 		expect_grep "^  --$opt" "$T_OUT" || return 1
 	done
 }

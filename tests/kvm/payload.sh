@@ -31,6 +31,59 @@ t_terminal_restored() {
 	[ "$(cat "$T_TMP/rc1")" = 4 ] && [ "$(cat "$T_TMP/rc2")" = 70 ] || { echo "statuses $(cat "$T_TMP"/rc*)"; return 1; }
 	[ -s "$T_TMP/before" ] && cmp "$T_TMP/before" "$T_TMP/after"
 }
+# A bzImage around payload 42 whose own code exits 9 (tests/kvm/mkbzimage.py):
+# ember unpacks its kernel (42) unless told not to or unable to (9).
+bzimage() { tests/kvm/mkbzimage.py "$1" "$(payload 42)" "$T_TMP/bz-$1" 9 && echo "$T_TMP/bz-$1"; }
+t_bzimage_unpacked() {
+	local f bz
+	for f in lz4 xz zstd gzip; do
+		bz=$(bzimage $f) || return 1
+		expect_status 42 "$EMBER" --kernel "$bz" --log-path "$T_TMP/$f.log" || return 1
+		expect_grep "booting the bzImage's vmlinux through PVH" "$T_TMP/$f.log" || return 1
+		[ ! -s "$T_ERR" ] || { echo "stderr:"; cat "$T_ERR"; return 1; }
+	done
+}
+t_bzimage_unpack_off() {
+	local bz
+	bz=$(bzimage xz) || return 1
+	expect_status 9 "$EMBER" --kernel "$bz" --kernel-unpack off --log-path "$T_TMP/log" || return 1
+	expect_grep "booting the bzImage as it is \(--kernel-unpack off\)" "$T_TMP/log"
+}
+# No PVH note, or a corrupt payload: the bzImage is booted as it is, silently
+# (the reason is an info line in the log file, nothing on stderr).
+t_bzimage_falls_back() {
+	local bz=$T_TMP/bz-nopvh
+	build/tests/nopvh "$(payload 42)" "$T_TMP/nopvh.elf" &&
+		tests/kvm/mkbzimage.py gzip "$T_TMP/nopvh.elf" "$bz" 9 || return 1
+	expect_status 9 "$EMBER" --kernel "$bz" --log-path "$T_TMP/log1" || return 1
+	expect_grep "as it is: the gzip payload's vmlinux has no PVH entry note" "$T_TMP/log1" || return 1
+	[ ! -s "$T_ERR" ] || { echo "stderr:"; cat "$T_ERR"; return 1; }
+	bz=$(bzimage xz) || return 1
+	printf '\x55' | dd of="$bz" bs=1 seek=$((5 * 512 + 0x400 + 40)) conv=notrunc status=none
+	expect_status 9 "$EMBER" --kernel "$bz" --log-path "$T_TMP/log2" || return 1
+	expect_grep "as it is: the payload does not decompress: XZ" "$T_TMP/log2" || return 1
+	[ ! -s "$T_ERR" ] || { echo "stderr:"; cat "$T_ERR"; return 1; }
+}
+# The Debian cloud bzImage (make guest): ember unpacks its LZ4 payload and
+# builds the VM for the PVH entry, or with --kernel-unpack off the bzImage's.
+# Only the path is checked (this host's KVM may not boot Linux): stopped once
+# the VM started.
+t_debian_bzimage_path() {
+	local k=${EMBER_GUEST:-build/guest}/vmlinuz mode want pid
+	[ -f "$k" ] || { echo "$k missing: make guest"; return 1; }
+	for mode in auto off; do
+		want="booting the bzImage's vmlinux through PVH \(unpacked by ember in [0-9]+ ms\)"
+		[ $mode = auto ] || want="booting the bzImage as it is \(--kernel-unpack off\)"
+		: >"$T_TMP/$mode.log"
+		"$EMBER" --kernel "$k" --kernel-unpack $mode --console none --log-path "$T_TMP/$mode.log" \
+			--level debug </dev/null >"$T_TMP/$mode.err" 2>&1 &
+		pid=$!
+		wait_for "VM started" "$T_TMP/$mode.log" $pid || { kill -9 $pid; return 1; }
+		kill -TERM $pid
+		wait $pid
+		expect_grep "$want" "$T_TMP/$mode.log" || return 1
+	done
+}
 # stopped_by SIGNAL STATUS: a running VM, stopped by SIGNAL, makes ember exit STATUS.
 stopped_by() {
 	# Empty the files first: the background shell truncates them only once it

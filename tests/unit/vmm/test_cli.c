@@ -211,6 +211,21 @@ static void irqchip_modes(void)
 	EXPECT_ERR("--kernel", "k", "--irqchip");
 }
 
+static void kernel_unpack_modes(void)
+{
+	CHECK_EQ(parse("--kernel", "k", NULL), 0);
+	CHECK(o.vm.kernel_unpack); /* auto by default */
+	CHECK_EQ(parse("--kernel", "k", "--kernel-unpack", "off", NULL), 0);
+	CHECK(!o.vm.kernel_unpack);
+	CHECK_EQ(parse("--kernel", "k", "--kernel-unpack=off", "--kernel-unpack=auto", NULL), 0);
+	CHECK(o.vm.kernel_unpack);
+	EXPECT_ERR("--kernel", "k", "--kernel-unpack", "on");
+	CHECK(strstr(err.msg, "--kernel-unpack: 'on' is not auto or off"));
+	EXPECT_ERR("--kernel", "k", "--kernel-unpack", "");
+	EXPECT_ERR("--kernel", "k", "--kernel-unpack");
+	CHECK(strstr(err.msg, "--kernel-unpack needs a value"));
+}
+
 static void bad_console(void)
 {
 	EXPECT_ERR("--kernel", "k", "--console", "tty");
@@ -259,7 +274,8 @@ static void usage_lists_every_option(void)
 	fclose(f);
 	static const char *const names[] = {"--kernel", "--initrd", "--cmdline", "--cpus",
 					    "--mem", "--console", "--seccomp", "--boot-time", "--help",
-					    "--version", "--disk", "--net", "--vfio", "--irqchip"};
+					    "--version", "--disk", "--net", "--vfio", "--irqchip",
+					    "--kernel-unpack"};
 	int all = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strstr(text, names[i]))
@@ -401,6 +417,7 @@ int main(void)
 	RUN(bad_console);
 	RUN(seccomp_modes);
 	RUN(irqchip_modes);
+	RUN(kernel_unpack_modes);
 	RUN(stray_positional);
 	RUN(no_kernel);
 	RUN(help_and_version_without_kernel);

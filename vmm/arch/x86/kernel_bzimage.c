@@ -80,5 +80,15 @@ int kernel_parse_bzimage(const struct reader *r, struct kernel_image *k, struct 
 	if (k->cmdline_max > KERNEL_CMDLINE_DEFAULT_MAX)
 		k->cmdline_max = KERNEL_CMDLINE_DEFAULT_MAX;
 	k->initrd_max = (uint64_t)get_le32(buf + HDR(initrd_addr_max)) + 1;
+	/* The payload, when the header reaches its fields and they point
+	 * inside the protected-mode part (a bzImage boots without them). */
+	if (hdr_end >= HDR(payload_length) + 4) {
+		uint64_t poff = get_le32(buf + HDR(payload_offset));
+		uint64_t plen = get_le32(buf + HDR(payload_length));
+		if (plen && poff <= pm_size && plen <= pm_size - poff) {
+			k->payload_off = setup_size + poff;
+			k->payload_len = plen;
+		}
+	}
 	return 0;
 }

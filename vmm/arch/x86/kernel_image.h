@@ -39,6 +39,10 @@ struct kernel_image {
 	uint64_t initrd_max;     /* highest address an initrd may end at */
 	/* bzImage only */
 	uint16_t protocol;       /* boot protocol version, e.g. 0x020f */
+	/* The compressed kernel inside (payload_offset 0x248 and payload_length
+	 * 0x24c, from protocol 2.08): its file offset and length, both checked
+	 * to lie in the protected-mode part; 0 when the header has none. */
+	uint64_t payload_off, payload_len;
 	size_t hdr_off, hdr_len; /* setup header bytes to copy into boot_params, */
 	uint8_t hdr[sizeof(struct setup_header)]; /* kept here: from file offset hdr_off */
 };
