@@ -11,7 +11,8 @@
 #     memory), in ms of guest time (the median over ROUNDS);
 #   - the TOP slowest initcalls of each VMM, with their median ms;
 #   - the longest gaps between kernel lines before the first initcall;
-#   - the kernel lines that differ (devices probed under one VMM only).
+#   - the kernel lines that differ (devices probed under one VMM only);
+#   - ember's vCPU exits to ember by kind (its metrics).
 # Guest time only: what happens before the kernel's first line (the VMM's
 # own start, loading the kernel, firmware for QEMU) is bench/boot.sh's.
 # Prints Markdown. Needs a Linux-capable KVM: bench/run runs it in the lab.
@@ -31,6 +32,7 @@ APPEND="console=ttyS0 reboot=k panic=-1 quiet $PROF -- dmesg"
 
 for r in $(seq 1 "$ROUNDS"); do
 	timeout 300 build/ember --kernel "$G/vmlinux" --initrd "$G/initramfs.cpio.gz" --mem 256 \
+		--metrics-path "$tmp/ember.$r.metrics" \
 		--cmdline "$PROF ${EMBER_CMDLINE:-}" -- dmesg >"$tmp/ember.$r" 2>&1 </dev/null ||
 		echo "bench: ember round $r failed" >&2
 	timeout 300 qemu-system-x86_64 -M microvm,rtc=on -enable-kvm -cpu host -m 256 -smp 1 \
@@ -104,6 +106,23 @@ for name, v in vmms.items():
         for ms, a, b in v[0]["gaps"]:
             print(f"    {ms:7.1f}  {a[:70]}  ->  {b[:70]}")
         print()
+# ember's exits to userspace by kind over the whole boot (its metrics file:
+# the vcpu group's deltas, summed over the lines).
+import json
+exits = []
+for r in range(1, rounds + 1):
+    tot = {}
+    try:
+        for raw in open(f"{tmp}/ember.{r}.metrics"):
+            for k, n in json.loads(raw).get("vcpu", {}).items():
+                tot[k] = tot.get(k, 0) + n
+        exits.append(tot)
+    except (OSError, ValueError):
+        pass
+if exits:
+    print("ember's vCPU exits to ember over the whole boot (median): " +
+          ", ".join(f"{k} {med([e.get(k, 0) for e in exits]):.0f}" for k in sorted(exits[0])))
+    print()
 if all(vmms.values()):
     e, q = vmms["ember"][0]["texts"], vmms["QEMU microvm"][0]["texts"]
     for name, only in (("ember", e - q), ("QEMU microvm", q - e)):
