@@ -9,8 +9,18 @@
 #include "vmm/lib/util.h"
 
 /* ember's part: serial console, reboot through the keyboard controller,
- * reboot (so ember exits) rather than hang on panic, a quiet boot. */
-#define CMDLINE_DEFAULT "console=ttyS0 reboot=k panic=-1 quiet"
+ * reboot (so ember exits) rather than hang on panic, a quiet boot; and what
+ * spares the guest work that ember's platform makes useless (bench/
+ * boot_profile.sh measures it; later words win, so --cmdline can undo any):
+ *  - cryptomgr.notests: no self-tests of every crypto algorithm the kernel
+ *    registers at boot (crypto_algapi_init's ~200 ms in the lab; the
+ *    algorithms themselves are unchanged);
+ *  - i8042.noaux, i8042.nomux: the keyboard controller has a keyboard (for
+ *    SendCtrlAltDel) and no mouse port or multiplexer to probe;
+ *  - 8250.nr_uarts=1: COM1 is the only UART; no probing of COM2-4. */
+#define CMDLINE_DEFAULT                                                                   \
+	"console=ttyS0 reboot=k panic=-1 quiet cryptomgr.notests i8042.noaux i8042.nomux " \
+	"8250.nr_uarts=1"
 
 /* base + " " + user + " -- " + words (quoted where they hold blanks).
  * Returns 0, or -1 with err set (a word the kernel cannot carry, or too long). */

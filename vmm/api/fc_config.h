@@ -13,7 +13,7 @@
  * How Firecracker's fields map onto ember's (see README, "Firecracker's JSON"):
  *  - boot_args REPLACES the kernel command line (Firecracker's semantics):
  *    vm.cmdline with vm.cmdline_replaces_default; without boot_args ember's
- *    default "console=ttyS0 reboot=k panic=-1 quiet" stays.
+ *    default (CMDLINE_DEFAULT) stays.
  *  - is_root_device: the root drive is disks[0] (/dev/vda; a new root drive
  *    goes first, a drive made root swaps with the first, as Firecracker
  *    does), and the kernel command line gets "root=/dev/vda" (or
