@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/boot.sh: boot time and memory overhead of a Linux guest, side by side:
 # the same Debian cloud kernel and ember's busybox initramfs, 1 vCPU and
-# 256 MiB, booted by ember (bzImage, and the vmlinux through PVH), by QEMU
+# 256 MiB, booted by ember (bzImage, which ember unpacks and boots through
+# PVH, and as it is with --kernel-unpack off; the vmlinux through PVH), by QEMU
 # -M microvm (the same two files) and, when LKVM=PATH names a kvmtool binary,
 # by kvmtool (bzImage: it does not load ELF kernels). ROUNDS rounds, each
 # running every row once (after one unmeasured round that warms the page
@@ -222,7 +223,8 @@ EOF
 qemu_ver=$(qemu-system-x86_64 --version | awk 'NR==1{print $4}')
 names=() labels=()
 add() { names+=("$1"); labels+=("$2"); }
-add ember_bz "ember, bzImage"
+add ember_bz "ember, bzImage (unpacked by ember, PVH)"
+add ember_bzoff "ember, bzImage as it is (\`--kernel-unpack off\`)"
 add ember_pvh "ember, vmlinux (PVH)"
 add qemu_bz "QEMU $qemu_ver \`-M microvm,rtc=on\`, bzImage"
 add qemu_pvh "QEMU \`-M microvm,rtc=on\`, vmlinux (PVH)"
@@ -236,6 +238,7 @@ run() {
 	local -a cmd
 	case $1 in
 	ember_bz) cmd=(build/ember --kernel "$G/vmlinuz") ;;
+	ember_bzoff) cmd=(build/ember --kernel "$G/vmlinuz" --kernel-unpack off) ;;
 	ember_pvh) cmd=(build/ember --kernel "$G/vmlinux") ;;
 	qemu_bz | qemu_pvh)
 		local k=$G/vmlinuz

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# tests/boot/boot.sh: ember boots the Debian cloud kernel (bzImage, ELF vmlinux
-# through PVH and through the 64-bit entry) with the guest initramfs, runs
-# commands in it and checks what the guest printed and the exit status. Needs a
+# tests/boot/boot.sh: ember boots the Debian cloud kernel (bzImage unpacked by
+# ember and as it is, ELF vmlinux through PVH and through the 64-bit entry)
+# with the guest initramfs, runs commands in it and checks what the guest
+# printed and the exit status. Needs a
 # KVM that can boot Linux: run it inside the lab (tests/lab/run).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
@@ -14,15 +15,28 @@ NOPVH=$T_TMP/vmlinux-nopvh
 build/tests/nopvh "$ELF" "$NOPVH" || exit 1
 KVER=$(strings "$BZ" | grep -Eom1 '^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+-cloud-amd64')
 
-# boot KERNEL CPUS: uname and processor count from the guest
+# boot KERNEL CPUS [EMBER OPTIONS]: uname and processor count from the guest
 boot_uname() {
-	expect_status 0 "$EMBER" --kernel "$1" --initrd "$INITRD" --cpus "$2" \
+	expect_status 0 "$EMBER" --kernel "$1" --initrd "$INITRD" --cpus "$2" "${@:3}" \
 		-- sh -c 'uname -sr; echo cpus=$(grep -c ^processor /proc/cpuinfo)' || return 1
 	expect_grep "^Linux $KVER\$" "$T_OUT" || return 1
 	expect_grep "^cpus=$2\$" "$T_OUT"
 }
-t_bzimage_1cpu() { boot_uname "$BZ" 1; }
-t_bzimage_2cpus() { boot_uname "$BZ" 2; }
+# The bzImage: ember unpacks its kernel and boots it through PVH (the log
+# says so), or, with --kernel-unpack off, boots it as it is (the guest
+# decompresses it).
+boot_bz() {
+	boot_uname "$BZ" "$1" --kernel-unpack "$2" --log-path "$T_TMP/log" || return 1
+	if [ "$2" = auto ]; then
+		expect_grep "booting the bzImage's vmlinux through PVH" "$T_TMP/log"
+	else
+		expect_grep "booting the bzImage as it is \(--kernel-unpack off\)" "$T_TMP/log"
+	fi
+}
+t_bzimage_1cpu() { boot_bz 1 auto; }
+t_bzimage_2cpus() { boot_bz 2 auto; }
+t_bzimage_as_is_1cpu() { boot_bz 1 off; }
+t_bzimage_as_is_2cpus() { boot_bz 2 off; }
 t_vmlinux_pvh_1cpu() { boot_uname "$ELF" 1; }
 t_vmlinux_pvh_2cpus() { boot_uname "$ELF" 2; }
 t_vmlinux_64bit_entry() { boot_uname "$NOPVH" 1; }
