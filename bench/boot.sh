@@ -83,6 +83,16 @@ def guest_ram(maps):
     big = [m for m in maps if m[3] >= ram_kib]
     return min(big, key=lambda m: m[3]) if big else None
 
+def join_ram(maps, ram_kib):
+    """ember's guest RAM is two mappings once it asked for huge pages past
+    its first 2 MiB (the madvise splits it): a 2048 KiB anonymous mapping
+    followed at once by one of the rest. Counted as one, as it is."""
+    for i in range(len(maps) - 1):
+        a, b = maps[i], maps[i + 1]
+        if a[3] == 2048 and a[1] == b[0] and a[3] + b[3] == ram_kib and a[2] == b[2] == "":
+            return maps[:i] + [[a[0], b[1], "", ram_kib, a[4] + b[4]]] + maps[i + 2:]
+    return maps
+
 def threads(pid):
     """{tid: (comm, sp or None)}"""
     out = {}
@@ -175,6 +185,7 @@ while p.poll() is None and time.monotonic() < deadline:
         next_sample = now  # a sample as the guest's work ends, just before its exit
     if t_up is not None and now >= next_sample:
         maps = smaps(p.pid)
+        maps = join_ram(maps, ram_kib) if maps else maps
         ram = guest_ram(maps) if maps else None
         if ram is None and maps and not warned:
             # (also seen from a process whose memory is being torn down)
