@@ -167,14 +167,14 @@ static int load_kernel(struct machine *m, const struct vm_config *c, struct kern
 {
 	if (k->kind != KERNEL_BZIMAGE)
 		return kernel_load(k, kr, &m->vm.mem, err);
-	if (!c->kernel_unpack) {
+	if (c->kernel_unpack == KERNEL_UNPACK_OFF) {
 		log_info("kernel '%s': booting the bzImage as it is (--kernel-unpack off)", c->kernel);
 		return kernel_load(k, kr, &m->vm.mem, err);
 	}
 	struct kernel_image elf;
 	struct errbuf why;
 	uint64_t t0 = now_ns();
-	if (kernel_unpack(k, kr, &m->vm.mem, &elf, &why) == 0) {
+	if (kernel_unpack(k, kr, &m->vm.mem, c->kernel_unpack == KERNEL_UNPACK_ALL, &elf, &why) == 0) {
 		log_info("kernel '%s': booting the bzImage's vmlinux through PVH (unpacked by ember in %llu ms)",
 			 c->kernel, (unsigned long long)((now_ns() - t0) / 1000000));
 		*k = elf;

@@ -114,11 +114,16 @@ static int set_irqchip(struct vm_config *o, const char *v, struct errbuf *e)
 
 static int set_kernel_unpack(struct vm_config *o, const char *v, struct errbuf *e)
 {
-	bool off;
-	if (pick("kernel-unpack", v, "auto", "off", &off, e))
-		return -1;
-	o->kernel_unpack = !off;
-	return 0;
+	static const char *const names[] = {[KERNEL_UNPACK_OFF] = "off",
+					    [KERNEL_UNPACK_AUTO] = "auto",
+					    [KERNEL_UNPACK_ALL] = "all"};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i]) == 0) {
+			o->kernel_unpack = (enum kernel_unpack)i;
+			return 0;
+		}
+	err_set(e, "--kernel-unpack: '%s' is not auto, all or off", v);
+	return -1;
 }
 
 static int set_net(struct vm_config *o, const char *v, struct errbuf *e)
@@ -282,7 +287,7 @@ static int set_version(struct ember_opts *o, const char *v, struct errbuf *e)
 
 static const struct cli_option options[] = {
 	{{"kernel", "PATH", "guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage (required)"}, set_kernel},
-	{{"kernel-unpack", "auto|off", "a bzImage: auto (default): ember decompresses the kernel inside (LZ4, XZ, zstd, gzip) and boots it through PVH when it has a PVH entry, else boots the bzImage; off: always boot the bzImage, which decompresses itself in the guest"}, set_kernel_unpack},
+	{{"kernel-unpack", "auto|all|off", "a bzImage: auto (default): ember decompresses the kernel inside when it is LZ4, zstd or gzip and boots it through PVH when it has a PVH entry, else boots the bzImage; all: XZ too (no faster than the guest's own decompressor); off: always boot the bzImage, which decompresses itself in the guest"}, set_kernel_unpack},
 	{{"initrd", "PATH", "initial ramdisk"}, set_initrd},
 	{{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\""}, set_cmdline},
 	{{"cpus", "N", "number of vCPUs, 1-254 (default 1)"}, set_cpus},

@@ -10,5 +10,5 @@ void vm_config_defaults(struct vm_config *c)
 	c->mem_mib = VM_DEFAULT_MEM_MIB;
 	c->console = CONSOLE_STDIO;
 	c->seccomp = true;
-	c->kernel_unpack = true;
+	c->kernel_unpack = KERNEL_UNPACK_AUTO;
 }

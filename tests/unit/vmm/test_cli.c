@@ -214,13 +214,15 @@ static void irqchip_modes(void)
 static void kernel_unpack_modes(void)
 {
 	CHECK_EQ(parse("--kernel", "k", NULL), 0);
-	CHECK(o.vm.kernel_unpack); /* auto by default */
+	CHECK_EQ(o.vm.kernel_unpack, KERNEL_UNPACK_AUTO); /* by default */
 	CHECK_EQ(parse("--kernel", "k", "--kernel-unpack", "off", NULL), 0);
-	CHECK(!o.vm.kernel_unpack);
+	CHECK_EQ(o.vm.kernel_unpack, KERNEL_UNPACK_OFF);
+	CHECK_EQ(parse("--kernel", "k", "--kernel-unpack", "all", NULL), 0);
+	CHECK_EQ(o.vm.kernel_unpack, KERNEL_UNPACK_ALL);
 	CHECK_EQ(parse("--kernel", "k", "--kernel-unpack=off", "--kernel-unpack=auto", NULL), 0);
-	CHECK(o.vm.kernel_unpack);
+	CHECK_EQ(o.vm.kernel_unpack, KERNEL_UNPACK_AUTO);
 	EXPECT_ERR("--kernel", "k", "--kernel-unpack", "on");
-	CHECK(strstr(err.msg, "--kernel-unpack: 'on' is not auto or off"));
+	CHECK(strstr(err.msg, "--kernel-unpack: 'on' is not auto, all or off"));
 	EXPECT_ERR("--kernel", "k", "--kernel-unpack", "");
 	EXPECT_ERR("--kernel", "k", "--kernel-unpack");
 	CHECK(strstr(err.msg, "--kernel-unpack needs a value"));

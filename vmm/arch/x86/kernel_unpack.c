@@ -32,7 +32,8 @@ static int read_payload(const struct reader *r, uint64_t off, void *buf, size_t 
 }
 
 int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
-		  const struct guest_mem *gm, struct kernel_image *out, struct errbuf *why)
+		  const struct guest_mem *gm, bool xz, struct kernel_image *out,
+		  struct errbuf *why)
 {
 	uint64_t low = gm->layout.low_size, plen = bz->payload_len;
 	if (bz->kind != KERNEL_BZIMAGE || plen < 8) {
@@ -47,6 +48,11 @@ int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
 	if (f == KZ_UNKNOWN) {
 		err_set(why, "the payload's format is not one ember decompresses (it starts %02x %02x %02x %02x)",
 			head[0], head[1], head[2], head[3]);
+		return -1;
+	}
+	if (f == KZ_XZ && !xz) {
+		err_set(why, "its payload is XZ, which the guest decompresses as fast "
+			     "(--kernel-unpack all unpacks it)");
 		return -1;
 	}
 	/* Linux records the decompressed size in the payload's last 4 bytes. */

@@ -11,7 +11,8 @@
 #include "vmm/core/guest_mem.h"
 #include "vmm/lib/reader.h"
 
-/* bz: a parsed bzImage, read through r. Guest RAM above 1 MiB must hold
+/* bz: a parsed bzImage, read through r; an XZ payload only with xz (its
+ * decompression is no faster here than in the guest). Guest RAM above 1 MiB must hold
  * nothing yet (it is the scratch area; the kernel's place is part of it).
  * 0: the payload's vmlinux is loaded at its addresses, *out describes it
  * (KERNEL_ELF_PVH) and the rest of the scratch area reads as zeros. -1 with
@@ -19,6 +20,7 @@
  * ELF or no PVH note, not enough RAM): RAM above 1 MiB is all zeros again and
  * the bzImage can be loaded as it is. */
 int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
-		  const struct guest_mem *gm, struct kernel_image *out, struct errbuf *why);
+		  const struct guest_mem *gm, bool xz, struct kernel_image *out,
+		  struct errbuf *why);
 
 #endif

@@ -234,7 +234,7 @@ static int unpack(const struct bz *z, unsigned mib, struct guest_mem *gm, struct
 		abort();
 	if (kernel_parse(&r, &bz, why) || bz.kind != KERNEL_BZIMAGE)
 		return -2;
-	return kernel_unpack(&bz, &r, gm, k, why);
+	return kernel_unpack(&bz, &r, gm, true, k, why);
 }
 
 /* ---- unpacking ---------------------------------------------------------- */
@@ -467,7 +467,7 @@ static void file_ends_early(void)
 	reader_mem(&shrunk, z.b, SETUP_LEN + STUB_LEN + plen / 2);
 	CHECK_EQ(kernel_parse(&r, &bz, &why), 0);
 	CHECK_EQ(gm_map(&gm, MiB(32)), 0);
-	int rc = kernel_unpack(&bz, &shrunk, &gm, &k, &why);
+	int rc = kernel_unpack(&bz, &shrunk, &gm, true, &k, &why);
 	int zero = ram_holds(&gm, NULL);
 	gm_unmap(&gm);
 	free(z.b), free(p), free(e.b);
