@@ -52,28 +52,11 @@ cat >"$tmp/poll.py" <<'EOF'
 # Appends "to_up to_exit shutdown rss_up ovh_up rss_max ovh_max vmhwm" (ms, KiB)
 # to OUTDIR/row.NAME; with BREAKDOWN, writes OUTDIR/brk.NAME.{up,end}.
 import os, re, subprocess, sys, time
+sys.path.insert(0, os.environ["BENCH_DIR"])
+from smaps import smaps, join_ram  # bench/smaps.py
 name, ram_kib, brk, outdir = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
 cmd = sys.argv[6:]
 UP, END = b"bench-42up", b"bench-42end"
-HDR = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")
-
-def smaps(pid):
-    """[(start, end, path, size_kib, rss_kib)] or None when the process is gone."""
-    maps = []
-    try:
-        with open("/proc/%d/smaps" % pid) as f:
-            for line in f:
-                m = HDR.match(line)
-                if m:
-                    maps.append([int(m.group(1), 16), int(m.group(2), 16), m.group(3), 0, 0])
-                elif line.startswith("Size:"):
-                    maps[-1][3] = int(line.split()[1])
-                elif line.startswith("Rss:"):
-                    maps[-1][4] = int(line.split()[1])
-    except (OSError, IndexError):
-        return None
-    return maps or None
-
 def guest_ram(maps):
     """The guest-RAM mapping: the one whose size is the guest RAM (the
     smallest at least that large when none is exactly)."""
@@ -82,16 +65,6 @@ def guest_ram(maps):
         return max(exact, key=lambda m: m[4])
     big = [m for m in maps if m[3] >= ram_kib]
     return min(big, key=lambda m: m[3]) if big else None
-
-def join_ram(maps, ram_kib):
-    """ember's guest RAM is two mappings once it asked for huge pages past
-    its first 2 MiB (the madvise splits it): a 2048 KiB anonymous mapping
-    followed at once by one of the rest. Counted as one, as it is."""
-    for i in range(len(maps) - 1):
-        a, b = maps[i], maps[i + 1]
-        if a[3] == 2048 and a[1] == b[0] and a[3] + b[3] == ram_kib and a[2] == b[2] == "":
-            return maps[:i] + [[a[0], b[1], "", ram_kib, a[4] + b[4]]] + maps[i + 2:]
-    return maps
 
 def threads(pid):
     """{tid: (comm, sp or None)}"""
@@ -280,7 +253,7 @@ run() {
 	ember_*) cmd+=(--initrd "$INITRD" --cpus 1 --mem "$MEM" --console stdio -- sh -c "$GCMD") ;;
 	esac
 	echo "bench: $(date +%T) $1" >&2
-	python3 "$tmp/poll.py" "$1" $((MEM * 1024)) "$2" "$tmp" -- "${cmd[@]}"
+	BENCH_DIR=$PWD/bench python3 "$tmp/poll.py" "$1" $((MEM * 1024)) "$2" "$tmp" -- "${cmd[@]}"
 }
 
 cat "$G/vmlinuz" "$G/vmlinux" "$INITRD" >/dev/null

@@ -14,6 +14,9 @@
 #   bench/loadmem.py [--big MiB] [--initrd MiB] [--rounds N] EMBER...
 import argparse, os, re, signal, struct, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smaps import smaps, join_ram  # bench/smaps.py
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--big", type=int, default=50)
 ap.add_argument("--initrd", type=int, default=30)
@@ -50,21 +53,6 @@ def elf(path, big_mib):
                 f.write(w)
                 left -= len(w)
 
-HDR = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")
-
-def smaps(pid):
-    maps = []
-    with open("/proc/%d/smaps" % pid) as f:
-        for line in f:
-            m = HDR.match(line)
-            if m:
-                maps.append([int(m.group(1), 16), int(m.group(2), 16), m.group(3), 0, 0])
-            elif line.startswith("Size:"):
-                maps[-1][3] = int(line.split()[1])
-            elif line.startswith("Rss:"):
-                maps[-1][4] = int(line.split()[1])
-    return maps
-
 def status(pid, key):
     for line in open("/proc/%d/status" % pid):
         if line.startswith(key + ":"):
@@ -86,16 +74,6 @@ def threads(pid):
         out[int(t)] = (comm, sp)
     return out
 
-def join_ram(maps, ram_kib):
-    """ember's guest RAM is two mappings once it asked for huge pages past
-    its first 2 MiB (the madvise splits it): a 2048 KiB anonymous mapping
-    followed at once by one of the rest. Counted as one, as it is."""
-    for i in range(len(maps) - 1):
-        a, b = maps[i], maps[i + 1]
-        if a[3] == 2048 and a[1] == b[0] and a[3] + b[3] == ram_kib and a[2] == b[2] == "":
-            return maps[:i] + [[a[0], b[1], "", ram_kib, a[4] + b[4]]] + maps[i + 2:]
-    return maps
-
 def measure(ember, args, ram_kib):
     p = subprocess.Popen([ember] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     line = p.stderr.readline()  # the boot-time line: the guest ran
@@ -103,7 +81,7 @@ def measure(ember, args, ram_kib):
         p.kill(); p.wait()
         raise SystemExit("ember %s: %r" % (" ".join(args), line + p.stderr.read()))
     time.sleep(0.3)
-    maps = join_ram(smaps(p.pid), ram_kib)
+    maps = join_ram(smaps(p.pid) or [], ram_kib)
     ram = [m for m in maps if m[3] == ram_kib]
     ram = max(ram, key=lambda m: m[4]) if ram else None
     r = {"hwm": status(p.pid, "VmHWM"), "rss": status(p.pid, "VmRSS"),
