@@ -1,5 +1,6 @@
 # tests/lib.sh: helpers for ember's shell test groups (sourced).
-# A group calls `t_run NAME FUNCTION`; each test function returns 0 on pass and
+# A group calls `t_run NAME FUNCTION` (or `t_run_all PREFIX` for its t_*
+# functions); each test function returns 0 on pass and
 # says why it failed on stderr otherwise. `t_summary` prints the closing
 # "N passed, N failed" line and returns non-zero when anything failed.
 # T_VERBOSE=1 shows a passing test's output too.
@@ -29,6 +30,18 @@ t_run() {
 		printf 'FAIL %s\n' "$name"
 		sed 's/^/     | /' "$log" | tail -n 40
 	fi
+}
+
+# t_run_all PREFIX [REGEX]: the group's tests, every t_* function in name
+# order (only those REGEX matches), each as PREFIX/NAME; then t_summary,
+# whose status is the group's.
+t_run_all() {
+	local t
+	for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_run_all" && $3 != "t_summary" {print $3}' |
+		grep -E -- "${2:-.}"); do
+		t_run "$1/${t#t_}" "$t"
+	done
+	t_summary
 }
 
 t_summary() {

@@ -461,7 +461,4 @@ assert keys.index("api_server") < keys.index("block_rootfs") and keys.index("blo
 assert {"read_bytes","write_bytes","read_count","write_count","flush_count"} <= set(d["block"]), d' "$dm"
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "api/${t#t_}" "$t"
-done
-t_summary
+t_run_all api

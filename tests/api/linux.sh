@@ -152,7 +152,4 @@ assert tot("i8042", "read_count") > 0 and tot("i8042", "reset_count") == 0
 PY
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "api/${t#t_}" "$t"
-done
-t_summary
+t_run_all api

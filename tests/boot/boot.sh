@@ -132,7 +132,4 @@ t_sigterm() {
 	[ $rc = 143 ] || { echo "exit status $rc, want 143"; cat "$T_TMP/term.err"; return 1; }
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "boot/${t#t_}" "$t"
-done
-t_summary
+t_run_all boot

@@ -107,7 +107,4 @@ t_help() {
 }
 t_version() { expect_status 0 "$EMBER" --version && expect_grep '^ember ' "$T_OUT"; }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "cli/${t#t_}" "$t"
-done
-t_summary
+t_run_all cli

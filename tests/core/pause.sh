@@ -82,7 +82,4 @@ t_pause_during_disk_and_net_io() {
 	expect_grep '^lockups=0' "$out"
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "core/${t#t_}" "$t"
-done
-t_summary
+t_run_all core

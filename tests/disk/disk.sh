@@ -92,8 +92,4 @@ t_truncated_disk_gives_io_errors() {
 }
 
 # DISK_TESTS=REGEX runs only the matching tests.
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}' |
-	grep -E -- "${DISK_TESTS:-.}"); do
-	t_run "disk/${t#t_}" "$t"
-done
-t_summary
+t_run_all disk "${DISK_TESTS:-}"

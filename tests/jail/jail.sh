@@ -523,8 +523,4 @@ t_linux_oom_in_cgroup() {
 }
 
 # JAIL_TESTS=REGEX runs only the matching tests.
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}' |
-	grep -E -- "${JAIL_TESTS:-.}"); do
-	t_run "jail/${t#t_}" "$t"
-done
-t_summary
+t_run_all jail "${JAIL_TESTS:-}"

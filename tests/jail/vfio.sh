@@ -183,8 +183,4 @@ t_snapshot_refused_with_vf() {
 }
 
 # VFIO_TESTS=REGEX runs only the matching tests.
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}' |
-	grep -E -- "${VFIO_TESTS:-.}"); do
-	t_run "vfio/${t#t_}" "$t"
-done
-t_summary
+t_run_all vfio "${VFIO_TESTS:-}"

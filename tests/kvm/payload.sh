@@ -158,7 +158,4 @@ t_no_dev_kvm() {
 	expect_lines 1 "$T_ERR" && expect_grep "^ember: /dev/kvm does not exist" "$T_ERR"
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "kvm/${t#t_}" "$t"
-done
-t_summary
+t_run_all kvm

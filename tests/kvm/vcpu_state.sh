@@ -28,7 +28,4 @@ t_no_dev_kvm_fails() {
 	expect_grep "^vcpu_state: FAIL: /dev/kvm does not exist" "$T_ERR"
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "vcpu_state/${t#t_}" "$t"
-done
-t_summary
+t_run_all vcpu_state

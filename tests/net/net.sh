@@ -271,8 +271,4 @@ t_queue_pairs_set_to_one() {
 }
 
 # NET_TESTS=REGEX runs only the matching tests.
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}' |
-	grep -E -- "${NET_TESTS:-.}"); do
-	t_run "net/${t#t_}" "$t"
-done
-t_summary
+t_run_all net "${NET_TESTS:-}"

@@ -177,8 +177,4 @@ t_pf_down_under_guest() {
 }
 
 # VFNET_TESTS=REGEX runs only the matching tests.
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}' |
-	grep -E -- "${VFNET_TESTS:-.}"); do
-	t_run "vfnet/${t#t_}" "$t"
-done
-t_summary
+t_run_all vfnet "${VFNET_TESTS:-}"

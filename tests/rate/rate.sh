@@ -193,7 +193,4 @@ t_nic_rx_tx_20mbit() {
 	[ $rc = 0 ] || { echo "exit status $rc"; tail -n 20 "$T_TMP/out" "$T_TMP/err"; return 1; }
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "rate/${t#t_}" "$t"
-done
-t_summary
+t_run_all rate

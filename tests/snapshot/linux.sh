@@ -144,7 +144,4 @@ t_five_clones() {
 	return $rc
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "snapshot/${t#t_}" "$t"
-done
-t_summary
+t_run_all snapshot

@@ -221,7 +221,4 @@ EOF
 	[ $rc = 41 ] || { echo "after the refusals: exit status $rc"; tail -n 5 "$T_TMP/err2"; return 1; }
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "snapshot/${t#t_}" "$t"
-done
-t_summary
+t_run_all snapshot

@@ -96,7 +96,4 @@ t_new_id_per_restore() {
 		{ echo "the IDs are not all different"; return 1; }
 }
 
-for t in $(declare -F | awk '$3 ~ /^t_/ && $3 != "t_run" && $3 != "t_summary" {print $3}'); do
-	t_run "snapshot/${t#t_}" "$t"
-done
-t_summary
+t_run_all snapshot
