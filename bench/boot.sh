@@ -53,7 +53,7 @@ cat >"$tmp/poll.py" <<'EOF'
 # to OUTDIR/row.NAME; with BREAKDOWN, writes OUTDIR/brk.NAME.{up,end}.
 import os, re, subprocess, sys, time
 sys.path.insert(0, os.environ["BENCH_DIR"])
-from smaps import smaps, join_ram  # bench/smaps.py
+from smaps import smaps, join_ram, threads  # bench/smaps.py
 name, ram_kib, brk, outdir = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
 cmd = sys.argv[6:]
 UP, END = b"bench-42up", b"bench-42end"
@@ -65,30 +65,6 @@ def guest_ram(maps):
         return max(exact, key=lambda m: m[4])
     big = [m for m in maps if m[3] >= ram_kib]
     return min(big, key=lambda m: m[3]) if big else None
-
-def threads(pid):
-    """{tid: (comm, sp or None)}"""
-    out = {}
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for t in tids:
-        d = "/proc/%d/task/%s/" % (pid, t)
-        sp = None
-        try:
-            comm = open(d + "comm").read().strip()
-            # "running" while the thread runs (a vCPU in the guest): ask again
-            for _ in range(50):
-                f = open(d + "syscall").read().split()
-                if len(f) >= 3:
-                    sp = int(f[-2], 16)
-                    break
-                time.sleep(0.002)
-        except (OSError, ValueError):
-            continue
-        out[int(t)] = (comm, sp)
-    return out
 
 def breakdown(pid, maps, ram):
     exe = os.path.realpath("/proc/%d/exe" % pid)

@@ -15,7 +15,7 @@
 import argparse, os, re, signal, struct, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from smaps import smaps, join_ram  # bench/smaps.py
+from smaps import smaps, join_ram, threads  # bench/smaps.py
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--big", type=int, default=50)
@@ -58,21 +58,6 @@ def status(pid, key):
         if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
-
-def threads(pid):
-    out = {}
-    for t in os.listdir("/proc/%d/task" % pid):
-        d = "/proc/%d/task/%s/" % (pid, t)
-        comm = open(d + "comm").read().strip()
-        sp = None
-        for _ in range(50):
-            f = open(d + "syscall").read().split()
-            if len(f) >= 3:
-                sp = int(f[-2], 16)
-                break
-            time.sleep(0.002)
-        out[int(t)] = (comm, sp)
-    return out
 
 def measure(ember, args, ram_kib):
     p = subprocess.Popen([ember] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -1,7 +1,10 @@
-"""bench/smaps.py: a process's mappings from /proc/PID/smaps, for the
-benchmarks that split a VMM's memory into guest RAM and the rest
-(bench/boot.sh's poller, bench/loadmem.py)."""
+"""bench/smaps.py: a process's mappings from /proc/PID/smaps and its
+threads' stack pointers, for the benchmarks that split a VMM's memory into
+guest RAM, thread stacks and the rest (bench/boot.sh's poller,
+bench/loadmem.py)."""
+import os
 import re
+import time
 
 HDR = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")
 
@@ -34,3 +37,28 @@ def join_ram(maps, ram_kib):
         if a[3] == 2048 and a[1] == b[0] and a[3] + b[3] == ram_kib and a[2] == b[2] == "":
             return maps[:i] + [[a[0], b[1], "", ram_kib, a[4] + b[4]]] + maps[i + 2:]
     return maps
+
+
+def threads(pid):
+    """{tid: (comm, stack pointer or None)}; a thread gone meanwhile is left out."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for t in tids:
+        d = "/proc/%d/task/%s/" % (pid, t)
+        sp = None
+        try:
+            comm = open(d + "comm").read().strip()
+            # "running" while the thread runs (a vCPU in the guest): ask again
+            for _ in range(50):
+                f = open(d + "syscall").read().split()
+                if len(f) >= 3:
+                    sp = int(f[-2], 16)
+                    break
+                time.sleep(0.002)
+        except (OSError, ValueError):
+            continue
+        out[int(t)] = (comm, sp)
+    return out
