@@ -32,7 +32,7 @@
 # it inside the lab. EMBER_GUEST=DIR: the guest files (default build/guest).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-ROUNDS=${BENCH_BOOT_ROUNDS:-3}
+ROUNDS=${BENCH_BOOT_ROUNDS:-5}
 G=${EMBER_GUEST:-build/guest}
 LKVM=${LKVM:-}
 MEM=256

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# bench/boot_exits.sh: what a Linux guest's boot costs in exits from the
+# guest to the host, ember against QEMU -M microvm, counted by the host's KVM
+# itself (its kvm_entry/kvm_exit tracepoints, through perf), so both VMMs are
+# measured the same way. Each VMM boots the Debian cloud kernel (bzImage and
+# vmlinux) and the initramfs, 1 vCPU, 256 MiB, with the guest command `true`,
+# ROUNDS times; for each row, the medians of:
+#   - the guest's span: its first entry to its last exit (boot, `true`, and
+#     the way out), and how much of it the vCPU spent in the guest;
+#   - exits by KVM's reason, each with the time until the guest ran again
+#     (KVM's handling and, for I/O, the VMM's).
+# The VMM's own start, before the guest first runs, is bench/boot.sh's.
+# Prints Markdown. Needs root, perf (linux-perf) and a Linux-capable KVM:
+# bench/run runs it in the lab.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+ROUNDS=${BENCH_EXITS_ROUNDS:-3}
+G=${EMBER_GUEST:-build/guest}
+for f in "$G/vmlinuz" "$G/vmlinux" "$G/initramfs.cpio.gz"; do
+	[ -s "$f" ] || { echo "bench: no $f (make guest)" >&2; exit 1; }
+done
+command -v perf >/dev/null || { echo "bench: no perf (apt-get install linux-perf)" >&2; exit 1; }
+[ -x build/ember ] || { echo "bench: no build/ember (make)" >&2; exit 1; }
+tmp=$(mktemp -d /run/ember-bench.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+INITRD=$G/initramfs.cpio.gz
+# The reasons that get a column; the rest are summed in "other".
+REASONS="npf io msr cpuid interrupt hlt"
+
+names=(ember_bz ember_pvh qemu_bz qemu_pvh)
+declare -A label=(
+	[ember_bz]="ember, bzImage"
+	[ember_pvh]="ember, vmlinux (PVH)"
+	[qemu_bz]="QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') \`-M microvm,rtc=on\`, bzImage"
+	[qemu_pvh]="QEMU \`-M microvm,rtc=on\`, vmlinux (PVH)"
+)
+
+# one NAME ROUND: boot NAME under perf; one line of numbers in $tmp/row.NAME.
+one() {
+	local k=$G/vmlinuz cmd
+	case $1 in *_pvh) k=$G/vmlinux ;; esac
+	case $1 in
+	ember_*) cmd=(build/ember --kernel "$k" --initrd "$INITRD" --mem 256 --console none -- true) ;;
+	qemu_*) cmd=(qemu-system-x86_64 -M microvm,rtc=on -enable-kvm -cpu host -m 256 -smp 1
+		-nodefaults -no-user-config -nographic -no-reboot -serial null
+		-kernel "$k" -initrd "$INITRD" -append "console=ttyS0 reboot=k panic=-1 quiet -- true") ;;
+	esac
+	if ! timeout 300 perf record -q -e kvm:kvm_entry -e kvm:kvm_exit -o "$tmp/perf.data" -- \
+		"${cmd[@]}" >"$tmp/out" 2>&1 </dev/null; then
+		echo "bench: $1 round $2 failed:" >&2
+		tail -n 3 "$tmp/out" >&2
+		return
+	fi
+	# Between an exit and the next entry the vCPU is out of the guest;
+	# between an entry and the next exit it is in it.
+	perf script -i "$tmp/perf.data" -F time,event,trace 2>/dev/null | awk -v reasons="$REASONS" '
+		{ t = $1 + 0 }
+		$2 == "kvm:kvm_entry:" {
+			if (first == "") first = t
+			if (r != "") out[r] += t - tx
+			r = ""; te = t; last = t
+		}
+		$2 == "kvm:kvm_exit:" {
+			for (i = 3; i < NF; i++) if ($i == "reason") { r = $(i + 1); break }
+			n[r]++; total++; tx = t
+			if (te != "") in_guest += t - te
+			last = t
+		}
+		END {
+			m = split(reasons, want, " ")
+			printf "%.0f %.0f %d", (last - first) * 1000, in_guest * 1000, total
+			for (i = 1; i <= m; i++) {
+				printf " %d %.1f", n[want[i]], out[want[i]] * 1000
+				seen[want[i]] = 1
+			}
+			for (k in n) if (!(k in seen)) { on += n[k]; ot += out[k] }
+			printf " %d %.1f\n", on, ot * 1000
+		}' >>"$tmp/row.$1"
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+	for n in "${names[@]}"; do
+		echo "bench: $(date +%T) $n round $r" >&2
+		one "$n" "$r"
+	done
+done
+
+# median FILE COLUMN
+median() {
+	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "-" }'
+}
+
+hdr="| VMM (Debian cloud kernel + busybox initramfs, guest command \`true\`, 1 vCPU, 256 MiB, in the lab; median of $ROUNDS) | guest's span (ms) | in the guest (ms) | exits |"
+sep="|---|---:|---:|---:|"
+for x in $REASONS other; do
+	hdr="$hdr $x: exits (ms out) |"
+	sep="$sep---:|"
+done
+echo "$hdr"
+echo "$sep"
+for n in "${names[@]}"; do
+	f=$tmp/row.$n
+	[ -s "$f" ] || { echo "| ${label[$n]} | failed |"; continue; }
+	line="| ${label[$n]} | $(median "$f" 1) | $(median "$f" 2) | $(median "$f" 3) |"
+	c=4
+	for _ in $REASONS other; do
+		line="$line $(median "$f" $c) ($(median "$f" $((c + 1)))) |"
+		c=$((c + 2))
+	done
+	echo "$line"
+done
