@@ -41,7 +41,7 @@ one() {
 	case $1 in *_pvh) k=$G/vmlinux ;; esac
 	case $1 in
 	ember_*) cmd=(build/ember --kernel "$k" --initrd "$INITRD" --mem 256 --console none -- true) ;;
-	qemu_*) cmd=(qemu-system-x86_64 -M microvm,rtc=on -enable-kvm -cpu host -m 256 -smp 1
+	qemu_*) cmd=(qemu-system-x86_64 -M "microvm,rtc=on" -enable-kvm -cpu host -m 256 -smp 1
 		-nodefaults -no-user-config -nographic -no-reboot -serial null
 		-kernel "$k" -initrd "$INITRD" -append "console=ttyS0 reboot=k panic=-1 quiet -- true") ;;
 	esac
