@@ -17,6 +17,7 @@
 # guest's device is /dev/nvme0n1 (the VF's 64 MiB namespace, 32 MiB used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 MODE=${1:-virtio}
 ROUNDS=${BENCH_ROUNDS:-2}
 if [ "$MODE" = vfio ]; then MIB=${BENCH_BLK_MIB:-32}; else MIB=${BENCH_BLK_MIB:-128}; fi
@@ -109,9 +110,6 @@ for _ in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-# spread FILE: " (lowest-highest)" of the rounds, nothing for one round.
-spread() { sort -g "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {if (NR > 1) printf " (%s-%s)", lo, hi}'; }
 row_of() { # name label
 	local w r i cw cb
 	w="$(median "$tmp/$1.seqwrite")$(spread "$tmp/$1.seqwrite")"

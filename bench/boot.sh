@@ -32,6 +32,7 @@
 # it inside the lab. EMBER_GUEST=DIR: the guest files (default build/guest).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 ROUNDS=${BENCH_BOOT_ROUNDS:-5}
 G=${EMBER_GUEST:-build/guest}
 LKVM=${LKVM:-}
@@ -245,18 +246,9 @@ for _ in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-# median FILE COLUMN (KiB columns in MiB when SCALE=1024)
-median() {
-	awk -v c="$2" '$c == "failed" { bad = 1 } END { exit !bad }' "$1" && { echo failed; return; }
-	awk -v c="$2" -v s="${3:-1}" '{ print $c / s }' "$1" | sort -g | awk -v f="${4:-%.0f}" '{ v[NR] = $1 }
-		END { printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-spread() {
-	awk -v c="$2" -v s="${3:-1}" '$c != "failed" { print $c / s }' "$1" | sort -g |
-		awk -v f="${4:-%.0f}" 'NR == 1 {lo = $1} {hi = $1}
-			END {if (NR > 1) printf " (" f "-" f ")", lo, hi}'
-}
-cell() { echo "$(median "$@")$(spread "$@")"; }
+# cell FILE COLUMN [DIVISOR [FORMAT]]: "median (lowest-highest)" (bench/lib.sh),
+# whole numbers by default (KiB columns in MiB with DIVISOR 1024).
+cell() { echo "$(median "$1" "$2" "${3:-1}" "${4:-%.0f}")$(spread "$1" "$2" "${3:-1}" "${4:-%.0f}")"; }
 
 echo "| VMM (Debian cloud kernel + busybox initramfs, 1 vCPU, $MEM MiB, in the lab; median of $ROUNDS rounds (lowest-highest)) | to userspace (ms) | to exit (ms, incl. the guest's 1 s sleep) | shutdown: last line to exit (ms) | RSS at userspace (MiB) | outside guest RAM at userspace (MiB) | RSS, max to exit (MiB) | outside guest RAM, max to exit (MiB) | peak RSS over its life, VmHWM (MiB) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

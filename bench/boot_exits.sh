@@ -14,6 +14,7 @@
 # bench/run runs it in the lab.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 ROUNDS=${BENCH_EXITS_ROUNDS:-3}
 G=${EMBER_GUEST:-build/guest}
 for f in "$G/vmlinuz" "$G/vmlinux" "$G/initramfs.cpio.gz"; do
@@ -85,11 +86,6 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-# median FILE COLUMN
-median() {
-	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 }
-		END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "-" }'
-}
 
 hdr="| VMM (Debian cloud kernel + busybox initramfs, guest command \`true\`, 1 vCPU, 256 MiB, in the lab; median of $ROUNDS) | guest's span (ms) | in the guest (ms) | exits |"
 sep="|---|---:|---:|---:|"
@@ -105,7 +101,7 @@ for n in "${names[@]}"; do
 	line="| ${label[$n]} | $(median "$f" 1) | $(median "$f" 2) | $(median "$f" 3) |"
 	c=4
 	for _ in $REASONS other; do
-		line="$line $(median "$f" $c) ($(median "$f" $((c + 1)))) |"
+		line="$line $(median "$f" $c) ($(median "$f" $((c + 1)) 1 %.1f)) |"
 		c=$((c + 2))
 	done
 	echo "$line"

@@ -17,6 +17,7 @@
 # /dev/vhost-net: bench/run runs it inside the lab.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 # In a lab booted with --sriov-net, the igb's VF 0 gets rows too (the PF's
 # interface joins this script's namespace); otherwise only virtio-net's.
 . tests/net/vf_lib.sh
@@ -152,22 +153,6 @@ run() {
 	rtt=$(awk -F/ '/^rtt|^round-trip/ {printf "%.3f", $5}' "$tmp/ping")
 	grep -qxF -- "$name" "$tmp/rows" 2>/dev/null || echo "$name" >>"$tmp/rows"
 	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed} ${cpu:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
-}
-
-# median FILE COLUMN: the median of a column ("failed" when any run failed).
-median() {
-	if awk -v c="$2" '$c == "failed" { bad = 1 } END { exit !bad }' "$1"; then
-		echo failed
-		return
-	fi
-	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 }
-		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# spread FILE COLUMN: " (lowest-highest)" of a column's rounds, nothing for one.
-spread() {
-	awk -v c="$2" '$c != "failed" { print $c }' "$1" | sort -g |
-		awk 'NR == 1 {lo = $1} {hi = $1} END {if (NR > 1) printf " (%s-%s)", lo, hi}'
 }
 
 # ember OPTIONS...: ember (stopped after 900 s) with the benchmark guest; OPTIONS go first.

@@ -12,6 +12,7 @@
 # Prints Markdown tables.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 if [ -z "${EMBER_NET_NETNS:-}" ]; then
 	EMBER_NET_NETNS=1 exec unshare -n bash "$0" "$@"
 fi
@@ -154,8 +155,6 @@ for _ in $(seq 1 "$ROUNDS"); do
 	row "QEMU, restore (-incoming exec:cat)" "${qemu_args[@]}" -incoming "exec:cat $tmp/q.snap"
 done
 
-median() { sort -n "$1" | awk '{v[NR] = $1} END {printf "%s", v[int((NR + 1) / 2)]}'; }
-spread() { sort -n "$1" | awk 'NR == 1 {a = $1} {b = $1} END {printf " (%s-%s)", a, b}'; }
 echo "| 256 MiB Linux guest, disk and NIC, in the lab; median of $ROUNDS (lowest-highest) | process start to ping answered (ms) |"
 echo "|---|---:|"
 while read -r name; do
