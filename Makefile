@@ -105,7 +105,7 @@ $(B)/bench/runstat: bench/runstat.c
 	$(CC) $(CFLAGS) -o $@ $<
 
 # What the seccomp filters add per system call (bench/seccomp.sh).
-$(B)/bench/seccomp_cost: bench/seccomp_cost.c $(B)/obj/vmm/core/seccomp.o $(B)/obj/vmm/lib/util.o $(B)/obj/vmm/lib/log.o \
+$(B)/bench/seccomp_cost: bench/seccomp_cost.c $(B)/obj/vmm/core/seccomp.o $(B)/obj/vmm/lib/util.o $(B)/obj/vmm/lib/reader.o $(B)/obj/vmm/lib/log.o \
 		$(B)/obj/vmm/lib/sigsafe.o \
 		$(B)/obj/virtio/blk/blk_seccomp.o $(B)/obj/virtio/net/net_seccomp.o
 	@mkdir -p $(dir $@)

@@ -1,12 +1,12 @@
 /* util.c: error reporting, file reading and number parsing shared across ember. */
 #include "vmm/lib/util.h"
+#include "vmm/lib/reader.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,50 +52,24 @@ ssize_t read_small_file(const char *path, char *buf, size_t size)
 	return n;
 }
 
-int read_file(const char *path, uint8_t **buf, size_t *len)
-{
-	return read_file_max(path, SIZE_MAX, buf, len);
-}
-
 int read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = -errno;
-		close(fd);
+	struct reader r;
+	int e = reader_open(&r, path);
+	if (e)
 		return e;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
+	if (r.size > max) {
+		reader_close(&r);
 		return -EFBIG;
 	}
-	size_t size = (size_t)st.st_size;
+	size_t size = (size_t)r.size;
 	uint8_t *p = malloc(size ? size : 1);
-	if (!p) {
-		close(fd);
-		return -ENOMEM;
+	e = p ? reader_read(&r, 0, p, size) : -ENOMEM;
+	reader_close(&r);
+	if (e) {
+		free(p);
+		return e == -ENODATA ? -EIO : e; /* it shrank while being read */
 	}
-	size_t got = 0;
-	while (got < size) {
-		ssize_t r = read(fd, p + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			int e = r < 0 ? -errno : -EIO;
-			free(p);
-			close(fd);
-			return e;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
 	*buf = p;
 	*len = size;
 	return 0;

@@ -48,9 +48,8 @@ void err_prefix(struct errbuf *e, const char *fmt, ...) __attribute__((format(pr
 
 /* log_error, log_warn ("ember: <message>" on stderr), log_info: vmm/lib/log.h. */
 
-/* Read a whole file into a malloc'd buffer. Returns 0 or -errno. */
-int read_file(const char *path, uint8_t **buf, size_t *len);
-/* The same, or -EFBIG without reading when the file has more than max bytes. */
+/* Read a whole file of at most max bytes into a malloc'd buffer: 0, -EFBIG
+ * without reading when it has more, or -errno. */
 int read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len);
 
 /* s is 1 to max bytes, each an ASCII letter, a digit or one of extra. */
