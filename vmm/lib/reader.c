@@ -85,3 +85,8 @@ int reader_read(const struct reader *r, uint64_t off, void *buf, size_t len)
 	}
 	return 0;
 }
+
+const char *reader_error(int e)
+{
+	return e == -ENODATA ? "the file ended early (truncated)" : strerror(-e);
+}

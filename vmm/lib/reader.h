@@ -32,5 +32,7 @@ void reader_close(struct reader *r);
  * when the source ends first (a truncated file, or one that shrank after
  * size was taken; nothing past size is read either), or -errno. */
 int reader_read(const struct reader *r, uint64_t off, void *buf, size_t len);
+/* What reader_read's -errno means, for an error message. */
+const char *reader_error(int e);
 
 #endif

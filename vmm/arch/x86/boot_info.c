@@ -1,6 +1,5 @@
 /* boot_info.c: write the command line, initrd and boot structures into guest RAM. */
 #include <asm/bootparam.h>
-#include <errno.h>
 #include <string.h>
 
 #include "vmm/arch/x86/boot_info.h"
@@ -113,8 +112,7 @@ int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 		}
 		int e = reader_read(req->initrd, 0, dst, initrd_len);
 		if (e) {
-			err_set(err, "cannot read initrd: %s", e == -ENODATA
-				? "the file ended early (truncated while ember read it)" : strerror(-e));
+			err_set(err, "cannot read initrd: %s", reader_error(e));
 			return -1;
 		}
 	}

@@ -3,7 +3,6 @@
  * KiB through a reader; the protected-mode kernel after the setup sectors is
  * the one segment kernel_load reads into guest RAM. */
 #include <asm/bootparam.h>
-#include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -23,8 +22,7 @@ int kernel_parse_bzimage(const struct reader *r, struct kernel_image *k, struct 
 	}
 	int e = reader_read(r, 0, buf, sizeof(buf));
 	if (e) {
-		err_set(err, "cannot read the file: %s",
-			e == -ENODATA ? "it ended early (truncated)" : strerror(-e));
+		err_set(err, "cannot read the file: %s", reader_error(e));
 		return -1;
 	}
 	if (get_le16(buf + HDR(boot_flag)) != 0xaa55 || get_le32(buf + HDR(header)) != 0x53726448) {

@@ -2,7 +2,6 @@
  * segments and the Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) when there
  * is one. Only headers and notes are read, never the segments' bytes. */
 #include <elf.h>
-#include <errno.h>
 #include <string.h>
 
 #include "vmm/arch/x86/kernel_image.h"
@@ -74,10 +73,7 @@ static int find_pvh_note(struct window *w, uint64_t start, uint64_t size, uint64
 
 static int read_failed(struct errbuf *err, int e)
 {
-	if (e == -ENODATA)
-		err_set(err, "file is truncated (it ended while being read)");
-	else
-		err_set(err, "cannot read the file: %s", strerror(-e));
+	err_set(err, "cannot read the file: %s", reader_error(e));
 	return -1;
 }
 

@@ -23,7 +23,7 @@ int kernel_parse(const struct reader *r, struct kernel_image *k, struct errbuf *
 	size_t n = r->size < sizeof(head) ? (size_t)r->size : sizeof(head);
 	int e = reader_read(r, 0, head, n);
 	if (e) {
-		err_set(err, "cannot read the file: %s", strerror(-e));
+		err_set(err, "cannot read the file: %s", reader_error(e));
 		return -1;
 	}
 	if (n >= SELFMAG && memcmp(head, ELFMAG, SELFMAG) == 0)

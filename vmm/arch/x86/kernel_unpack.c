@@ -11,7 +11,6 @@
  * segments are copied from the top to their addresses, which must lie
  * below it; then the top is given back too. */
 #include <elf.h>
-#include <errno.h>
 #include <string.h>
 
 #include "vmm/arch/x86/kernel_decompress.h"
@@ -26,8 +25,7 @@ static int read_payload(const struct reader *r, uint64_t off, void *buf, size_t 
 {
 	int e = reader_read(r, off, buf, len);
 	if (e)
-		err_set(why, "cannot read the payload: %s",
-			e == -ENODATA ? "the file ended early" : strerror(-e));
+		err_set(why, "cannot read the payload: %s", reader_error(e));
 	return e ? -1 : 0;
 }
 
