@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/elf_fixture.h"
+
 #define LOAD_ADDR 0x100000
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
@@ -96,21 +98,10 @@ int main(int argc, char **argv)
 		uint32_t entry;
 	} note = {{4, 4, XEN_ELFNOTE_PHYS32_ENTRY}, "Xen", LOAD_ADDR};
 
-	Elf64_Ehdr eh = {0};
+	Elf64_Ehdr eh;
 	Elf64_Phdr ph[2] = {{0}};
 	size_t code_off = sizeof(eh) + sizeof(ph), note_off = code_off + text_len;
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
-	eh.e_ident[EI_CLASS] = ELFCLASS64;
-	eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	eh.e_ident[EI_VERSION] = EV_CURRENT;
-	eh.e_type = ET_EXEC;
-	eh.e_machine = EM_X86_64;
-	eh.e_version = EV_CURRENT;
-	eh.e_entry = LOAD_ADDR;
-	eh.e_phoff = sizeof(eh);
-	eh.e_ehsize = sizeof(eh);
-	eh.e_phentsize = sizeof(Elf64_Phdr);
-	eh.e_phnum = 2;
+	elf_fixture_header(&eh, LOAD_ADDR, 2);
 	ph[0] = (Elf64_Phdr){PT_LOAD, PF_R | PF_X, code_off, LOAD_ADDR, LOAD_ADDR,
 			     text_len, text_len, 16};
 	ph[1] = (Elf64_Phdr){PT_NOTE, PF_R, note_off, 0, 0, sizeof(note), sizeof(note), 4};

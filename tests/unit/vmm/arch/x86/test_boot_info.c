@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/arch/x86/boot_info.h"
+#include "tests/elf_fixture.h"
 #include "tests/unit/check.h"
 #include "vmm/core/guest_mem.h"
 #include "vmm/arch/x86/kernel_image.h"
@@ -70,15 +71,7 @@ static int parse_elf(int pvh)
 {
 	memset(file, 0, sizeof(file));
 	Elf64_Ehdr *e = (Elf64_Ehdr *)file;
-	memcpy(e->e_ident, ELFMAG, SELFMAG);
-	e->e_ident[EI_CLASS] = ELFCLASS64;
-	e->e_ident[EI_DATA] = ELFDATA2LSB;
-	e->e_type = ET_EXEC;
-	e->e_machine = EM_X86_64;
-	e->e_entry = 0x1000000;
-	e->e_phoff = sizeof(*e);
-	e->e_phentsize = sizeof(Elf64_Phdr);
-	e->e_phnum = pvh ? 2 : 1;
+	elf_fixture_header(e, 0x1000000, pvh ? 2 : 1);
 	Elf64_Phdr *ph = (Elf64_Phdr *)(file + sizeof(*e));
 	ph[0] = (Elf64_Phdr){.p_type = PT_LOAD, .p_offset = 0x1000, .p_paddr = 0x1000000,
 			     .p_filesz = 0x1000, .p_memsz = 0x300000};
@@ -111,15 +104,17 @@ static int write_boot(const char *cmdline, const uint8_t *rd, size_t rd_len)
 	return write_boot_from(cmdline, rd ? &ir : NULL);
 }
 
-/* A memfd holding the initrd's bytes, or -1. */
-static int initrd_memfd(void)
+/* A fresh guest with the bzImage parsed, and ir reading the initrd's bytes
+ * from a memfd (*fd, which the caller closes): false if any of it failed. */
+static bool bzimage_with_initrd_file(struct reader *ir, int *fd)
 {
-	int fd = memfd_create("initrd", MFD_CLOEXEC);
-	if (fd >= 0 && write(fd, initrd, sizeof(initrd)) != (ssize_t)sizeof(initrd)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	guest_fresh();
+	*fd = -1;
+	if (parse_bzimage(2047, 0x7fffffff))
+		return false;
+	*fd = memfd_create("initrd", MFD_CLOEXEC);
+	return *fd >= 0 && write(*fd, initrd, sizeof(initrd)) == (ssize_t)sizeof(initrd) &&
+	       reader_fd(ir, *fd) == 0;
 }
 
 static struct boot_params *zero_page(void)
@@ -283,12 +278,9 @@ static void initrd_addr_edges(void)
 /* The initrd read from its file: the same bytes where the zero page says. */
 static void initrd_read_from_file(void)
 {
-	guest_fresh();
-	CHECK_EQ(parse_bzimage(2047, 0x7fffffff), 0);
-	int fd = initrd_memfd();
-	CHECK(fd >= 0);
 	struct reader ir;
-	CHECK_EQ(reader_fd(&ir, fd), 0);
+	int fd;
+	CHECK(bzimage_with_initrd_file(&ir, &fd));
 	CHECK_EQ(ir.size, sizeof(initrd));
 	int r = write_boot_from("quiet", &ir);
 	close(fd);
@@ -301,12 +293,9 @@ static void initrd_read_from_file(void)
 /* A file that shrank after its size was taken: refused in one line, saying so. */
 static void initrd_truncated_file_refused(void)
 {
-	guest_fresh();
-	CHECK_EQ(parse_bzimage(2047, 0x7fffffff), 0);
-	int fd = initrd_memfd();
-	CHECK(fd >= 0);
 	struct reader ir;
-	CHECK_EQ(reader_fd(&ir, fd), 0);
+	int fd;
+	CHECK(bzimage_with_initrd_file(&ir, &fd));
 	int t = ftruncate(fd, sizeof(initrd) - 1);
 	int r = write_boot_from("quiet", &ir);
 	close(fd);

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "tests/elf_fixture.h"
 #include "tests/unit/check.h"
 #include "vmm/core/guest_mem.h"
 #include "vmm/arch/x86/kernel_image.h"
@@ -62,18 +63,7 @@ static size_t make_elf(unsigned pvh_desc)
 {
 	memset(img, 0, sizeof(img));
 	Elf64_Ehdr *e = ehdr();
-	memcpy(e->e_ident, ELFMAG, SELFMAG);
-	e->e_ident[EI_CLASS] = ELFCLASS64;
-	e->e_ident[EI_DATA] = ELFDATA2LSB;
-	e->e_ident[EI_VERSION] = EV_CURRENT;
-	e->e_type = ET_EXEC;
-	e->e_machine = EM_X86_64;
-	e->e_version = EV_CURRENT;
-	e->e_entry = ELF_ENTRY64;
-	e->e_phoff = ELF_PHOFF;
-	e->e_ehsize = sizeof(Elf64_Ehdr);
-	e->e_phentsize = sizeof(Elf64_Phdr);
-	e->e_phnum = 1;
+	elf_fixture_header(e, ELF_ENTRY64, 1); /* program headers at ELF_PHOFF */
 	*phdr(0) = (Elf64_Phdr){
 		.p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = ELF_SEG_OFF,
 		.p_vaddr = 0xffffffff81000000ull, .p_paddr = ELF_PADDR,
