@@ -119,9 +119,19 @@ static int create_snapshot(struct vm *vm, const struct fc_snapshot_create *c, st
 	return 0;
 }
 
+/* What ember's command line decides for any VM, however it is configured
+ * (the API, a config file, a snapshot): --seccomp, --boot-time and
+ * --kernel-unpack, from cli into vm. */
+static void keep_cli_settings(struct vm_config *vm, const struct vm_config *cli)
+{
+	vm->seccomp = cli->seccomp;
+	vm->boot_time = cli->boot_time;
+	vm->kernel_unpack = cli->kernel_unpack;
+}
+
 /* Restore the snapshot (state, mem; its NICs moved to other TAPs by ov)
- * into m, its configuration into fc (fc's logger and metrics kept; seccomp,
- * --boot-time and the console from base). 0, or the exit status with the
+ * into m, its configuration into fc (fc's logger and metrics kept; the
+ * command line's settings and the console from base). 0, or the exit status with the
  * error logged and in why. */
 static int restore_vm(struct machine *m, struct fc_config *fc, const struct vm_config *base,
 		      const char *state, const char *mem, const struct fc_net_override *ov,
@@ -138,8 +148,7 @@ static int restore_vm(struct machine *m, struct fc_config *fc, const struct vm_c
 	for (unsigned i = 0; i < nov; i++)
 		if (snapshot_net_override(&fc->vm, ov[i].iface_id, ov[i].tap, why))
 			goto fail;
-	fc->vm.seccomp = base->seccomp;
-	fc->vm.boot_time = base->boot_time;
+	keep_cli_settings(&fc->vm, base);
 	fc->vm.console = base->console;
 	fc->vm.console_path = base->console_path;
 	status = machine_build(m, &fc->vm, start_ns, start_what, &s, why);
@@ -353,9 +362,7 @@ static int wait_for_start(struct machine *m, int sig_fd, const struct vm_config 
 			fc_config_free(api->cfg);
 			fc_config_init(api->cfg);
 			api->cfg->observe = ob;
-			api->cfg->vm.seccomp = base->seccomp;
-			api->cfg->vm.boot_time = base->boot_time;
-			api->cfg->vm.kernel_unpack = base->kernel_unpack;
+			keep_cli_settings(&api->cfg->vm, base);
 			machine_destroy(m);
 			control_done(api->ctl, -1, why.msg);
 			continue;
@@ -431,9 +438,7 @@ int main(int argc, char **argv)
 		}
 		boot = &fcc.vm;
 	}
-	fcc.vm.seccomp = o.vm.seccomp; /* --seccomp, --boot-time and --kernel-unpack hold for any VM */
-	fcc.vm.boot_time = o.vm.boot_time;
-	fcc.vm.kernel_unpack = o.vm.kernel_unpack;
+	keep_cli_settings(&fcc.vm, &o.vm);
 	/* --log-path, --level, --metrics-path: where the config file says
 	 * nothing (and before the API can). */
 	cli_observe(&o, &fcc.observe);
