@@ -26,7 +26,7 @@ int x86_vm_setup(struct vm *vm, struct errbuf *err)
 }
 
 static int vcpu_setup(struct vm *vm, unsigned index, const struct kernel_image *k,
-		      struct errbuf *err)
+		      bool tsc_deadline, struct errbuf *err)
 {
 	struct vcpu *v = &vm->vcpus[index];
 	const struct kvm_cpuid2 *sup = vm->supported_cpuid;
@@ -37,8 +37,7 @@ static int vcpu_setup(struct vm *vm, unsigned index, const struct kernel_image *
 		return -1;
 	}
 	memcpy(c, sup, csz);
-	cpuid_for_vcpu(c, index, vm->ncpus,
-		       ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
+	cpuid_for_vcpu(c, index, vm->ncpus, tsc_deadline);
 	int r = ioctl(v->fd, KVM_SET_CPUID2, c);
 	free(c);
 	if (r < 0) {
@@ -55,8 +54,9 @@ static int vcpu_setup(struct vm *vm, unsigned index, const struct kernel_image *
 
 int x86_vcpus_setup(struct vm *vm, const struct kernel_image *k, struct errbuf *err)
 {
+	bool tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	for (unsigned i = 0; i < vm->ncpus; i++)
-		if (vcpu_setup(vm, i, k, err))
+		if (vcpu_setup(vm, i, k, tsc_deadline, err))
 			return -1;
 	return 0;
 }
