@@ -79,6 +79,11 @@ expect_grep() {
 	fi
 }
 
+# expect_empty FILE: fail unless FILE is empty (not even a partial line).
+expect_empty() {
+	[ ! -s "$1" ] || { echo "expected $1 to be empty; it holds:"; cat "$1"; return 1; }
+}
+
 # expect_lines N FILE: fail unless FILE has exactly N lines.
 expect_lines() {
 	local n

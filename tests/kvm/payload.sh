@@ -43,7 +43,7 @@ t_bzimage_unpacked() {
 		[ $f != xz ] || mode=all
 		expect_status 42 "$EMBER" --kernel "$bz" --kernel-unpack $mode --log-path "$T_TMP/$f.log" || return 1
 		expect_grep "booting the bzImage's vmlinux through PVH" "$T_TMP/$f.log" || return 1
-		[ ! -s "$T_ERR" ] || { echo "stderr:"; cat "$T_ERR"; return 1; }
+		expect_empty "$T_ERR" || return 1
 	done
 	expect_status 9 "$EMBER" --kernel "$T_TMP/bz-xz" --log-path "$T_TMP/xz-auto.log" || return 1
 	expect_grep "as it is: its payload is XZ, which the guest decompresses as fast" "$T_TMP/xz-auto.log"
@@ -62,12 +62,12 @@ t_bzimage_falls_back() {
 		tests/kvm/mkbzimage.py gzip "$T_TMP/nopvh.elf" "$bz" 9 || return 1
 	expect_status 9 "$EMBER" --kernel "$bz" --log-path "$T_TMP/log1" || return 1
 	expect_grep "as it is: the gzip payload's vmlinux has no PVH entry note" "$T_TMP/log1" || return 1
-	[ ! -s "$T_ERR" ] || { echo "stderr:"; cat "$T_ERR"; return 1; }
+	expect_empty "$T_ERR" || return 1
 	bz=$(bzimage xz) || return 1
 	printf '\x55' | dd of="$bz" bs=1 seek=$((5 * 512 + 0x400 + 40)) conv=notrunc status=none
 	expect_status 9 "$EMBER" --kernel "$bz" --kernel-unpack all --log-path "$T_TMP/log2" || return 1
 	expect_grep "as it is: the payload does not decompress: XZ" "$T_TMP/log2" || return 1
-	[ ! -s "$T_ERR" ] || { echo "stderr:"; cat "$T_ERR"; return 1; }
+	expect_empty "$T_ERR"
 }
 # The Debian cloud bzImage (make guest): ember unpacks its LZ4 payload and
 # builds the VM for the PVH entry, or with --kernel-unpack off the bzImage's.
