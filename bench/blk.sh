@@ -129,4 +129,4 @@ row() { if wanted "$1"; then row_of "$@"; fi; }
 row ember ember
 row ember_limited "ember, rate limiter on (never binding)"
 row ember_nosec "ember --seccomp off"
-row qemu "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') microvm, $QLABEL"
+row qemu "QEMU $(qemu_version) microvm, $QLABEL"

@@ -187,7 +187,7 @@ if "failed" in vals:
     sys.stderr.write(buf[-600:].decode(errors="replace") + "\n")
 EOF
 
-qemu_ver=$(qemu-system-x86_64 --version | awk 'NR==1{print $4}')
+qemu_ver=$(qemu_version)
 names=() labels=()
 add() { names+=("$1"); labels+=("$2"); }
 add ember_bz "ember, bzImage (unpacked by ember, PVH)"

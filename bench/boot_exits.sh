@@ -32,7 +32,7 @@ names=(ember_bz ember_pvh qemu_bz qemu_pvh)
 declare -A label=(
 	[ember_bz]="ember, bzImage"
 	[ember_pvh]="ember, vmlinux (PVH)"
-	[qemu_bz]="QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') \`-M microvm,rtc=on\`, bzImage"
+	[qemu_bz]="QEMU $(qemu_version) \`-M microvm,rtc=on\`, bzImage"
 	[qemu_pvh]="QEMU \`-M microvm,rtc=on\`, vmlinux (PVH)"
 )
 

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # bench/lib.sh: what the benchmark scripts share (sourced): the median and
-# the spread of a column of rounds, one round per line of a file.
+# the spread of a column of rounds, one round per line of a file, and QEMU's
+# version for the rows' labels.
 
 # median FILE [COLUMN [DIVISOR [FORMAT]]]: the median of COLUMN (default 1)
 # over FILE's lines, each value divided by DIVISOR (default 1), printed with
@@ -25,3 +26,6 @@ spread() {
 		awk -v f="${4:-%s}" 'NR == 1 {lo = $1} {hi = $1}
 			END {if (NR > 1) printf " (" f "-" f ")", lo, hi}'
 }
+
+# qemu_version: the version of qemu-system-x86_64 (e.g. 7.2.22), for labels.
+qemu_version() { qemu-system-x86_64 --version | awk 'NR == 1 { print $4 }'; }

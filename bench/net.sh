@@ -181,7 +181,7 @@ qemu_vf() {
 		-kernel "$VKERNEL" -initrd "$VINITRD" -append "$APPEND" -device "vfio-pci,host=$VF"
 }
 
-QV=$(qemu-system-x86_64 --version | awk 'NR==1{print $4}')
+QV=$(qemu_version)
 for _ in $(seq 1 "$ROUNDS"); do
 	run ember tap ember
 	run "ember --seccomp off" tap ember --seccomp off # without filters: what they cost

@@ -151,7 +151,7 @@ cat "$tmp/e.state" "$tmp/e.mem" "$tmp/q.snap" >/dev/null # in the page cache, as
 for _ in $(seq 1 "$ROUNDS"); do
 	row "ember, cold boot" build/ember "${ember_args[@]}"
 	row "ember, restore (--restore)" build/ember --restore "$tmp/e.state" --mem-file "$tmp/e.mem"
-	row "QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}'), cold boot" "${qemu_args[@]}"
+	row "QEMU $(qemu_version), cold boot" "${qemu_args[@]}"
 	row "QEMU, restore (-incoming exec:cat)" "${qemu_args[@]}" -incoming "exec:cat $tmp/q.snap"
 done
 

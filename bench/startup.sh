@@ -7,6 +7,7 @@
 # Needs a /dev/kvm (bench/run picks native or the lab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS=${BENCH_RUNS:-30}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -52,4 +53,4 @@ echo "| ember | $m | $p | $r |"
 read -r m p r <<<"$(stats "$tmp/ember_kirq")"
 echo "| ember --irqchip kernel | $m | $p | $r |"
 read -r m p r <<<"$(stats "$tmp/qemu")"
-echo "| QEMU $(qemu-system-x86_64 --version | awk 'NR==1{print $4}') -M microvm | $m | $p | $r |"
+echo "| QEMU $(qemu_version) -M microvm | $m | $p | $r |"
