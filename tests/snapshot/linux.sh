@@ -18,13 +18,14 @@ cd "$(dirname "$0")/../.." || exit 1
 IMG=$T_SOCK/img # tmpfs, removed at exit
 mkdir -p "$IMG" || exit 1
 
-# The guest: 16 MiB of random data in RAM, written to /dev/vda in 64 pieces
-# (a dd each, so the write takes a while), a sync, then it waits for a TCP
-# connection on port 7000. (One line, no double quotes: it travels on the
-# kernel command line.)
-GUEST_CMD="head -c 16777216 /dev/urandom >/tmp/d; sha256sum /tmp/d; echo ready; i=0; \
+# The guest: 16 MiB of random data in RAM; once the host connects to port
+# 7001, written to /dev/vda in 64 pieces (a dd each, 50 ms apart, so the
+# write takes over 3 s; "writing" after the first), a sync, then it waits for
+# a TCP connection on port 7000. (One line, no double quotes: it travels on
+# the kernel command line.)
+GUEST_CMD="head -c 16777216 /dev/urandom >/tmp/d; sha256sum /tmp/d; echo ready; nc -l -p 7001 >/dev/null; i=0; \
 while [ \$i -lt 64 ]; do dd if=/tmp/d of=/dev/vda bs=256k count=1 skip=\$i seek=\$i oflag=direct 2>/dev/null; \
-i=\$((i+1)); done; sync; echo disk-done; nc -l -p 7000 >/dev/null; echo poked"
+[ \$i != 0 ] || echo writing; sleep 0.05; i=\$((i+1)); done; sync; echo disk-done; nc -l -p 7000 >/dev/null; echo poked"
 
 # tap_up: tap0 with the host's address, in the current network namespace,
 # and always the same MAC: a restored guest's ARP cache still holds the MAC
@@ -95,6 +96,9 @@ snapshot_guest() {
 	pid=$!
 	wait_for '^ready' "$T_TMP/out" $pid || { kill -9 $pid; return 1; }
 	timeout 60 ping -c 1 -W 10 $GUEST_IP >/dev/null || { echo "no answer to ping before"; kill -9 $pid; return 1; }
+	# Start the write and pause as soon as it is under way.
+	timeout 130 python3 $XFER poke $GUEST_IP 7001 || { echo "no TCP connection before"; kill -9 $pid; return 1; }
+	wait_for '^writing' "$T_TMP/out" $pid || { kill -9 $pid; return 1; }
 	expect_api 204 '^$' "$s" PATCH /vm '{"state":"Paused"}' || { kill -9 $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /snapshot/create \
 		"{\"snapshot_path\":\"$p.state\",\"mem_file_path\":\"$p.mem\"}" || { kill -9 $pid; return 1; }
