@@ -21,6 +21,11 @@ uint64_t io_thread_events(void)
 	return atomic_load_explicit(&events, memory_order_relaxed);
 }
 
+void io_thread_count(unsigned n)
+{
+	atomic_fetch_add_explicit(&events, n, memory_order_relaxed);
+}
+
 void io_thread_init(struct io_thread *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -54,6 +59,8 @@ static void *thread_main(void *arg)
 	sem_post(&t->ready);
 	if (!t->filter_ok)
 		return NULL;
+	if (t->loop)
+		return t->loop(t->ctx);
 	struct epoll_event ev[BATCH];
 	uint64_t tags[BATCH];
 	for (;;) {
@@ -77,12 +84,11 @@ static void *thread_main(void *arg)
 	}
 }
 
-int io_thread_start(struct io_thread *t, const char *name, const struct seccomp_allow *allow,
-		    io_thread_fn *fn, void *ctx, struct errbuf *e)
+static int start(struct io_thread *t, const char *name, const struct seccomp_allow *allow,
+		 void *ctx, struct errbuf *e)
 {
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->allow = allow;
-	t->fn = fn;
 	t->ctx = ctx;
 	sem_init(&t->ready, 0, 0);
 	int r = thread_start(&t->thread, THREAD_STACK_SMALL, thread_main, t);
@@ -99,6 +105,22 @@ int io_thread_start(struct io_thread *t, const char *name, const struct seccomp_
 		return -1;
 	}
 	return 0;
+}
+
+int io_thread_start(struct io_thread *t, const char *name, const struct seccomp_allow *allow,
+		    io_thread_fn *fn, void *ctx, struct errbuf *e)
+{
+	t->fn = fn;
+	t->loop = NULL;
+	return start(t, name, allow, ctx, e);
+}
+
+int io_thread_start_loop(struct io_thread *t, const char *name, const struct seccomp_allow *allow,
+			 void *(*loop)(void *ctx), void *ctx, struct errbuf *e)
+{
+	t->fn = NULL;
+	t->loop = loop;
+	return start(t, name, allow, ctx, e);
 }
 
 void io_thread_stop(struct io_thread *t)

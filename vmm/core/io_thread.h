@@ -10,6 +10,11 @@
  *	io_thread_start(&t, "net-io", &net_io_seccomp, handler, ctx, &err)
  *	io_thread_stop(&t)                    joins it
  *	io_thread_destroy(&t)
+ *
+ * A device that waits some other way (virtio-net waits in io_uring_enter)
+ * starts its own loop instead (io_thread_start_loop): the thread is named and
+ * filtered the same way, and the loop returns once it sees the stop eventfd
+ * (t.stop_efd) readable; it adds what it handles to io_thread_count().
  */
 #ifndef EMBER_IO_THREAD_H
 #define EMBER_IO_THREAD_H
@@ -37,6 +42,7 @@ struct io_thread {
 	const struct seccomp_allow *allow;
 	char name[16];
 	io_thread_fn *fn;
+	void *(*loop)(void *ctx);
 	void *ctx;
 };
 
@@ -49,6 +55,10 @@ int io_thread_add(struct io_thread *t, int fd, uint64_t tag);
  * filter; returns once the filter is in. 0, or -1 with e set. */
 int io_thread_start(struct io_thread *t, const char *name, const struct seccomp_allow *allow,
 		    io_thread_fn *fn, void *ctx, struct errbuf *e);
+/* Start a thread running loop(ctx) under the `allow` filter, instead of
+ * the epoll loop; it must return when t->stop_efd becomes readable. */
+int io_thread_start_loop(struct io_thread *t, const char *name, const struct seccomp_allow *allow,
+			 void *(*loop)(void *ctx), void *ctx, struct errbuf *e);
 /* Stop and join the thread (no-op if it never started). */
 void io_thread_stop(struct io_thread *t);
 /* Stop it and close its fds. */
@@ -56,5 +66,7 @@ void io_thread_destroy(struct io_thread *t);
 /* The events (ready eventfds: queue kicks, ring completions) every I/O
  * thread has handed to its device so far: the metrics' vmm.device_events. */
 uint64_t io_thread_events(void);
+/* Count n events handled by a thread with its own loop. */
+void io_thread_count(unsigned n);
 
 #endif
