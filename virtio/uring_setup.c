@@ -67,15 +67,17 @@ int uring_setup(struct io_uring *ring, const struct uring_spec *s, int *efd, boo
 		err_set(e, "io_uring: registering %s: %s", s->files_what, strerror(-ret));
 		goto fail;
 	}
-	*efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (*efd < 0) {
-		err_set(e, "eventfd: %s", strerror(errno));
-		goto fail;
-	}
-	ret = io_uring_register_eventfd(ring, *efd);
-	if (ret < 0) {
-		err_set(e, "io_uring: registering the eventfd: %s", strerror(-ret));
-		goto fail;
+	if (!s->no_eventfd) {
+		*efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (*efd < 0) {
+			err_set(e, "eventfd: %s", strerror(errno));
+			goto fail;
+		}
+		ret = io_uring_register_eventfd(ring, *efd);
+		if (ret < 0) {
+			err_set(e, "io_uring: registering the eventfd: %s", strerror(-ret));
+			goto fail;
+		}
 	}
 	if (disabled) {
 		ret = restrict_and_enable(ring, s);

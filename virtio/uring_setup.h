@@ -1,8 +1,9 @@
 /* uring_setup.h: the io_uring set-up the device back-ends share (blk_uring.c,
  * net_uring.c): a ring created disabled (IORING_SETUP_R_DISABLED), its fixed
- * files and completion eventfd registered, then restricted with
- * IORING_REGISTER_RESTRICTIONS to the device's opcodes, with every SQE
- * required to use a registered file, and only then enabled. seccomp cannot
+ * files and (unless its owner waits on the ring itself) a completion eventfd
+ * registered, then restricted with IORING_REGISTER_RESTRICTIONS to the
+ * device's opcodes, with every SQE required to use a registered file, and
+ * only then enabled. seccomp cannot
  * see io_uring operations, so these restrictions are what confines a ring.
  * On a kernel without R_DISABLED (before 5.10) the ring runs unrestricted. */
 #ifndef EMBER_URING_SETUP_H
@@ -27,6 +28,8 @@ struct uring_spec {
 	bool files_update;         /* the fixed files may be replaced later
 				      (IORING_REGISTER_FILES_UPDATE); nothing
 				      else can be registered once restricted */
+	bool no_eventfd;           /* no completion eventfd: the owner waits
+				      in io_uring_enter (*efd stays -1) */
 };
 
 /* Set up ring as above. 0 with *efd the completion eventfd and *restricted
