@@ -16,9 +16,11 @@
 
 #define PCI_CLASS_NETWORK_ETHERNET 0x020000
 
-/* The I/O thread's tag for the ring's eventfd (the queues' are their index). */
-#define TAG_URING 0x10000u
-#define TAG_RL 0x20000u /* + NET_RL_RX or NET_RL_TX: a rate limiter's timer */
+/* The ring's watched fds (net_io_poll's bits): queue i's kick is watch i
+ * (i < nq), then the two rate limiters' timers, then the I/O thread's stop
+ * eventfd. */
+#define WATCH_RL(d, which) ((d)->nq + (which))
+#define WATCH_STOP(d) ((d)->nq + 2u)
 
 /* I/O thread, vp.lock held. ctx: d->vp, as for the transport's callbacks. */
 static void cb_link_down(void *ctx)
@@ -169,7 +171,16 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 	struct net_callbacks cb = {.notify = virtio_pci_notify_cb,
 				   .needs_reset = virtio_pci_needs_reset_cb, .link_down = cb_link_down,
 				   .ctx = &d->vp};
-	if (net_io_setup(&d->io, d->tap.fd, d->pairs, NET_PCI_QUEUE_SIZE, &cb, e)) {
+	if (io_thread_open(&d->iot, e))
+		return -1;
+	int watch[NET_MAX_WATCH];
+	for (unsigned i = 0; i < d->nq; i++)
+		watch[i] = d->vp.q[i].notify_efd;
+	watch[WATCH_RL(d, NET_RL_RX)] = d->rl_timer_fd[NET_RL_RX];
+	watch[WATCH_RL(d, NET_RL_TX)] = d->rl_timer_fd[NET_RL_TX];
+	watch[WATCH_STOP(d)] = d->iot.stop_efd;
+	if (net_io_setup(&d->io, d->tap.fd, d->pairs, NET_PCI_QUEUE_SIZE, watch, WATCH_STOP(d) + 1,
+			 &cb, e)) {
 		err_prefix(e, "--net tap=%s", d->tap.name);
 		return -1;
 	}
@@ -240,63 +251,66 @@ static void ctrl_kick(struct net_pci *d)
 		virtio_pci_queue_notify(&d->vp, d->nq - 1);
 }
 
-/* The I/O thread's batches: queue kicks and ring completions, then the
- * driver's queue pair count (after DRIVER_OK set one pair). */
-static void io_batch(void *ctx, const uint64_t *tags, unsigned n)
+/* What the watches that fired ask for: queue kicks (the eventfds were read
+ * by the ring), a rate limiter's timer; then the driver's queue pair count
+ * (after DRIVER_OK set one pair). I/O thread, vp.lock held. */
+static void handle_watches(struct net_pci *d, uint64_t ev)
+{
+	for (unsigned which = 0; which < 2; which++) {
+		if (!(ev & (1ull << WATCH_RL(d, which))))
+			continue;
+		__atomic_fetch_add(&d->rl_events[which], 1, __ATOMIC_RELAXED);
+		rl_unblock(&d->rl[which]);
+		if (virtio_pci_serving(&d->vp)) /* else resuming serves them */
+			net_io_rl_timer(&d->io, which);
+	}
+	uint64_t kicks = ev & ((1ull << d->nq) - 1);
+	while (kicks) {
+		unsigned qi = (unsigned)__builtin_ctzll(kicks);
+		kicks &= kicks - 1;
+		if (!virtio_pci_serving(&d->vp)) /* resuming kicks it again */
+			continue;
+		if (qi == d->nq - 1u)
+			ctrl_kick(d);
+		else
+			net_io_kick(&d->io, qi);
+	}
+	sync_pairs(d);
+}
+
+/* The I/O thread: it owns the ring and sleeps in io_uring_enter; each wake-up
+ * is one turn under vp.lock: the completions used, the watches handled, the
+ * reads posted again and the queues interrupted. */
+static void *io_loop(void *ctx)
 {
 	struct net_pci *d = ctx;
 	pthread_mutex_lock(&d->vp.lock);
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t tag = tags[i];
-		if (tag == TAG_URING) {
-			net_io_complete(&d->io, false);
-			continue;
+	net_io_own(&d->io, true);
+	for (;;) {
+		uint64_t ev = net_io_poll(&d->io);
+		if (ev & (1ull << WATCH_STOP(d)))
+			break;
+		if (ev) {
+			io_thread_count((unsigned)__builtin_popcountll(ev));
+			handle_watches(d, ev);
 		}
-		if (tag == TAG_RL + NET_RL_RX || tag == TAG_RL + NET_RL_TX) {
-			unsigned which = (unsigned)(tag - TAG_RL);
-			uint64_t v;
-			if (read(d->rl_timer_fd[which], &v, sizeof(v)) < 0) { /* a stale wake-up */
-			}
-			__atomic_fetch_add(&d->rl_events[which], 1, __ATOMIC_RELAXED);
-			rl_unblock(&d->rl[which]);
-			if (virtio_pci_serving(&d->vp)) /* else resuming serves them */
-				net_io_rl_timer(&d->io, which);
-			continue;
-		}
-		if (tag >= d->nq)
-			continue;
-		uint64_t v;
-		ssize_t r = read(d->vp.q[tag].notify_efd, &v, sizeof(v));
-		(void)r;
-		if (!virtio_pci_serving(&d->vp)) /* resuming kicks it again */
-			continue;
-		if (tag == d->nq - 1)
-			ctrl_kick(d);
-		else
-			net_io_kick(&d->io, (unsigned)tag);
+		if (net_io_turn_end(&d->io))
+			continue; /* a watch fired during the turn */
+		pthread_mutex_unlock(&d->vp.lock);
+		net_io_wait(&d->io);
+		pthread_mutex_lock(&d->vp.lock);
 	}
-	sync_pairs(d);
+	net_io_own(&d->io, false);
 	pthread_mutex_unlock(&d->vp.lock);
+	return NULL;
 }
 
 static int net_pci_start(struct device *dv, struct errbuf *e)
 {
 	struct net_pci *d = container_of(dv, struct net_pci, dev);
 	/* The TAP, its ring and the eventfds were set up before: the thread
-	 * only needs epoll, eventfds, io_uring_enter and the TAP. Tags: the
-	 * queue index for its kick, TAG_URING for the ring's completions. */
-	if (virtio_pci_io_thread_open(&d->vp, &d->iot, 0, 1, e))
-		goto fail;
-	if (io_thread_add(&d->iot, d->io.efd, TAG_URING)) {
-		err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
-		goto fail;
-	}
-	for (unsigned i = 0; i < 2; i++)
-		if (io_thread_add(&d->iot, d->rl_timer_fd[i], TAG_RL + i)) {
-			err_set(e, "I/O thread: epoll_ctl: %s", strerror(errno));
-			goto fail;
-		}
-	if (io_thread_start(&d->iot, "net-io", &net_io_seccomp, io_batch, d, e))
+	 * only needs io_uring_enter, the irqfds and the TAP. */
+	if (io_thread_start_loop(&d->iot, "net-io", &net_io_seccomp, io_loop, d, e))
 		goto fail;
 	/* After a restore: the queues as they were, each ready one looked at
 	 * once (RX pops again the chains held when the state was saved). */

@@ -6,12 +6,11 @@
 
 #include "virtio/net/net_seccomp.h"
 
-/* The I/O thread over a TAP: epoll on the queues' eventfds (epoll_ctl to
- * switch EPOLLOUT on and off), io_uring submissions, readv/writev on the TAP;
+/* The I/O thread over a TAP: io_uring_enter (it waits there too: the
+ * queues' kicks are reads on its ring), write on the irqfds (common);
  * TUNSETQUEUE detaches and re-attaches TAP queues as the driver changes its
  * queue pair count. */
-static const int io_calls[] = {SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl,
-			       SYS_io_uring_enter, SYS_readv, SYS_writev,
+static const int io_calls[] = {SYS_io_uring_enter,
 			       SYS_timerfd_settime /* the rate limiters' timers */};
 static const unsigned long io_ioctls[] = {TUNSETQUEUE};
 const struct seccomp_allow net_io_seccomp = SECCOMP_ALLOW("net-io", io_calls, io_ioctls);

@@ -12,7 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3 };
+enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3, KIND_WATCH = 4, KIND_NUDGE = 5 };
 
 #define UDATA(kind, pair, slot) ((uint64_t)(kind) << 56 | (uint64_t)(pair) << 32 | (uint32_t)(slot))
 /* Reap-and-repost rounds per wake-up before the guest is interrupted. */
@@ -20,27 +20,36 @@ enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3 };
 #define STAT_ADD(n, f, v) __atomic_fetch_add(&(n)->stats.f, (uint64_t)(v), __ATOMIC_RELAXED)
 
 int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsize,
-		 const struct net_callbacks *cb, struct errbuf *e)
+		 const int *watch, unsigned nwatch, const struct net_callbacks *cb,
+		 struct errbuf *e)
 {
 	memset(n, 0, sizeof(*n));
 	n->efd = -1;
 	n->rl_timer_fd[0] = n->rl_timer_fd[1] = -1;
 	if (cb)
 		n->cb = *cb;
-	if (npairs == 0 || npairs > NET_MAX_PAIRS || qsize == 0 || qsize > VQ_MAX_SIZE) {
+	if (npairs == 0 || npairs > NET_MAX_PAIRS || qsize == 0 || qsize > VQ_MAX_SIZE ||
+	    nwatch > NET_MAX_WATCH) {
 		err_set(e, "virtio-net: bad queue count or size");
 		return -1;
 	}
 	n->npairs = npairs;
-	/* SQ room for every write and read in flight, plus the cancels. */
-	unsigned want = npairs * (qsize + 2), entries = 1;
+	n->nwatch = nwatch;
+	/* SQ room for every write and read in flight, plus the cancels; the
+	 * watches' reads and a nudge besides. */
+	unsigned want = npairs * (qsize + 2) + nwatch + 1, entries = 1;
 	while (entries < want && entries < 4096)
 		entries <<= 1;
 
-	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL};
+	int files[NET_MAX_PAIRS + NET_MAX_WATCH];
+	memcpy(files, fds, npairs * sizeof(*fds));
+	if (nwatch)
+		memcpy(files + npairs, watch, nwatch * sizeof(*watch));
+	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL,
+				      IORING_OP_READ, IORING_OP_NOP};
 	const struct uring_spec spec = {
-		.entries = entries, .fds = fds, .nfds = npairs, .ops = ops, .nops = sizeof(ops),
-		.files_what = "the TAP",
+		.entries = entries, .fds = files, .nfds = npairs + nwatch, .ops = ops,
+		.nops = sizeof(ops), .files_what = "the TAP", .no_eventfd = true,
 	};
 	if (uring_setup(&n->ring, &spec, &n->efd, &n->restricted, e))
 		return -1;
@@ -50,7 +59,8 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 	n->tx_iov = calloc(NET_TX_IOV_POOL, sizeof(*n->tx_iov));
 	if (!n->p || !n->chain || !n->tx_iov)
 		goto oom;
-	unsigned slots = entries / npairs - 2 < qsize ? entries / npairs - 2 : qsize;
+	unsigned per_pair = (entries - nwatch - 1) / npairs - 2;
+	unsigned slots = per_pair < qsize ? per_pair : qsize;
 	for (unsigned i = 0; i < npairs; i++) {
 		struct net_pair_io *q = &n->p[i];
 		q->index = i;
@@ -71,10 +81,13 @@ oom:
 	return -1;
 }
 
+static void watch_cancel_all(struct net_io *n);
+
 void net_io_teardown(struct net_io *n)
 {
 	if (n->ring_ok) {
 		net_io_quiesce(n);
+		watch_cancel_all(n);
 		uring_exit(&n->ring);
 	}
 	n->ring_ok = false;
@@ -158,6 +171,104 @@ static struct io_uring_sqe *get_sqe(struct net_io *n)
 		sqe = io_uring_get_sqe(&n->ring);
 	}
 	return sqe;
+}
+
+/* ---- watched fds ---- */
+
+static unsigned reap(struct net_io *n, bool deliver);
+
+static bool is_owner(const struct net_io *n)
+{
+	return n->owned && pthread_equal(n->owner, pthread_self());
+}
+
+static uint64_t watch_all(const struct net_io *n)
+{
+	return n->nwatch >= 64 ? ~0ull : (1ull << n->nwatch) - 1;
+}
+
+/* Post a read on every watch that has none (the owner's job: the read's
+ * retry runs on the thread that posted it). */
+static void watch_arm(struct net_io *n)
+{
+	uint64_t want = watch_all(n) & ~n->watch_armed & ~n->watch_dead;
+	while (want) {
+		unsigned i = (unsigned)__builtin_ctzll(want);
+		want &= want - 1;
+		struct io_uring_sqe *sqe = get_sqe(n);
+		if (!sqe)
+			return;
+		io_uring_prep_read(sqe, (int)(n->npairs + i), &n->watch_val[i], sizeof(n->watch_val[i]), 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, UDATA(KIND_WATCH, 0, i));
+		n->watch_armed |= 1ull << i;
+	}
+}
+
+static void watch_done(struct net_io *n, unsigned i, int res)
+{
+	if (i >= n->nwatch)
+		return;
+	uint64_t bit = 1ull << i;
+	n->watch_armed &= ~bit;
+	if (res == (int)sizeof(uint64_t))
+		n->watch_ready |= bit;
+	else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN && !(n->watch_dead & bit)) {
+		n->watch_dead |= bit;
+		log_warn("virtio-net: watching fd %u: %s", i, res < 0 ? strerror(-res) : "short read");
+	}
+	if (!is_owner(n))
+		n->nudge = true;
+}
+
+/* Leaving a call made on another thread than the owner: if it took a watch's
+ * completion, wake the owner (a NOP's completion) to handle it and post the
+ * read again. */
+static void nudge_owner(struct net_io *n)
+{
+	if (!n->ring_ok || !n->owned || is_owner(n) || !n->nudge)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(n);
+	if (!sqe)
+		return;
+	io_uring_prep_nop(sqe);
+	sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
+	io_uring_sqe_set_data64(sqe, UDATA(KIND_NUDGE, 0, 0));
+	n->nudge = false;
+	submit(n);
+}
+
+/* Teardown, no owner any more: cancel the watches' reads and wait for them
+ * (a second at most), for a read in flight keeps its file registered and
+ * uring_exit's unregistering would wait for it for ever. */
+static void watch_cancel_all(struct net_io *n)
+{
+	uint64_t armed = n->watch_armed;
+	while (armed) {
+		unsigned i = (unsigned)__builtin_ctzll(armed);
+		armed &= armed - 1;
+		struct io_uring_sqe *sqe = get_sqe(n);
+		if (!sqe)
+			break;
+		io_uring_prep_cancel64(sqe, UDATA(KIND_WATCH, 0, i), 0);
+		sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
+		io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, 0, 0));
+	}
+	submit(n);
+	uint64_t deadline = now_ns() + 1000000000ull;
+	while (n->watch_armed) {
+		reap(n, false);
+		if (n->watch_armed && uring_wait_until(&n->ring, deadline))
+			break;
+	}
+	reap(n, false);
+}
+
+void net_io_own(struct net_io *n, bool on)
+{
+	n->owner = pthread_self();
+	n->owned = on;
+	n->nudge = false;
 }
 
 /* ---- rate limiting ---- */
@@ -487,6 +598,8 @@ static unsigned reap(struct net_io *n, bool deliver)
 			rx_done(n, &n->p[pair], cqe->res, deliver);
 		else if (kind == KIND_TX)
 			tx_done(n, &n->p[pair], (uint32_t)ud, cqe->res, deliver);
+		else if (kind == KIND_WATCH)
+			watch_done(n, (uint32_t)ud, cqe->res);
 	}
 	io_uring_cq_advance(&n->ring, k);
 	return k;
@@ -496,9 +609,6 @@ int net_io_complete(struct net_io *n, bool wait)
 {
 	if (!n->ring_ok)
 		return 0;
-	uint64_t v;
-	if (read(n->efd, &v, sizeof(v)) < 0) { /* clear it; EAGAIN is fine */
-	}
 	bool busy = false;
 	for (unsigned i = 0; i < n->npairs; i++)
 		busy |= n->p[i].rx_inflight || n->p[i].tx_inflight;
@@ -592,6 +702,7 @@ void net_io_set_pairs(struct net_io *n, unsigned count)
 	}
 	submit(n);
 	notify_all(n);
+	nudge_owner(n);
 }
 
 void net_io_quiesce(struct net_io *n)
@@ -603,9 +714,7 @@ void net_io_quiesce(struct net_io *n)
 	submit(n);
 	wait_idle(n, 0, -1, false);
 	reap(n, false); /* the cancels' own completions */
-	uint64_t v;
-	if (read(n->efd, &v, sizeof(v)) < 0) {
-	}
+	nudge_owner(n);
 	n->tx_iov_used = 0;
 	n->broken = false;
 	for (unsigned i = 0; i < n->npairs; i++) {
@@ -636,10 +745,46 @@ int net_io_pause(struct net_io *n, uint64_t deadline_ns)
 	}
 	reap(n, true); /* the cancels' own completions */
 	notify_all(n);
+	nudge_owner(n);
 	return ret;
 }
 
 void net_io_resume(struct net_io *n)
 {
 	n->paused = false;
+}
+
+/* ---- the owner's loop ---- */
+
+uint64_t net_io_poll(struct net_io *n)
+{
+	if (!n->ring_ok)
+		return 0;
+	reap(n, true);
+	uint64_t ev = n->watch_ready;
+	n->watch_ready = 0;
+	return ev;
+}
+
+bool net_io_turn_end(struct net_io *n)
+{
+	if (!n->ring_ok)
+		return false;
+	net_io_complete(n, false);
+	watch_arm(n);
+	submit(n);
+	/* A watch whose completion the turn reaped after net_io_poll (with a
+	 * write's, say) is not on the ring any more: the owner must not sleep. */
+	return n->watch_ready != 0;
+}
+
+void net_io_wait(struct net_io *n)
+{
+	if (!n->ring_ok || io_uring_cq_ready(&n->ring))
+		return;
+	/* Nothing to submit (the turn did), so the lock is not needed: only
+	 * the kernel looks at the rings. */
+	int r = io_uring_enter((unsigned)n->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL);
+	if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+		log_warn("virtio-net: io_uring_enter: %s", strerror(-r));
 }

@@ -30,15 +30,32 @@
  * that fails with the TAP gone (EBADFD, EIO, ...) marks the pair dead and
  * calls link_down; transmitted chains are then dropped and counted.
  *
- * The ring only ever touches the TAP fds: they are its registered files,
- * every SQE must use IOSQE_FIXED_FILE, and the ring is restricted to READV,
- * WRITEV and ASYNC_CANCEL before it is enabled.
+ * Waiting: the thread that serves the NIC (its owner) waits in io_uring_enter
+ * alone. The fds it watches (the queues' kick eventfds, the limiters'
+ * timers, its stop eventfd) are registered files too, each with an 8-byte
+ * READ always posted on it; a fired one is a completion like a TAP read's,
+ * so one wake-up takes kicks and I/O together, with no epoll and no
+ * completion eventfd. Other threads (pause, reset) use the ring under the
+ * same lock as the owner; when one of them reaps a watch's completion it
+ * posts a NOP on leaving, so the owner, asleep in io_uring_enter, wakes to
+ * handle it and post the read again.
  *
- *	net_io_setup(&n, fds, npairs, qsize, &cb, &err)     at device creation
+ * The ring only ever touches the TAP fds and the watched fds: they are its
+ * registered files, every SQE must use IOSQE_FIXED_FILE, and the ring is
+ * restricted to READV, WRITEV, READ (the watches), NOP and ASYNC_CANCEL
+ * before it is enabled.
+ *
+ *	net_io_setup(&n, fds, npairs, qsize, watch, nwatch, &cb, &err)
+ *	                           at device creation
+ *	net_io_own(&n, true)       the owner thread's loop, lock held:
+ *	  ev = net_io_poll(&n)     the watches that fired (bit i: watch[i])
+ *	  net_io_kick(&n, qi) ...  what they ask for
+ *	  net_io_turn_end(&n)      then (unless it says a watch fired
+ *	                           meanwhile), lock dropped: net_io_wait(&n)
  *	net_io_attach(&n, pair, rxvq, txvq, features, mtu)  at DRIVER_OK
  *	net_io_set_pairs(&n, count)   the driver's queue pair count
  *	net_io_kick(&n, qi)        on queue qi's notify (ioeventfd)
- *	net_io_complete(&n)        when n.efd is readable
+ *	net_io_complete(&n)        use completions (tests; net_io_turn_end)
  *	net_io_quiesce(&n)         on device reset / stop (cancels the reads)
  *	net_io_pause(&n, deadline) / net_io_resume(&n)   VM pause
  *	net_io_teardown(&n)
@@ -47,6 +64,7 @@
 #define EMBER_NET_URING_H
 
 #include <liburing.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,6 +72,7 @@
 
 #define NET_RX_MAX_CHAINS 64u   /* chains one frame may be merged into */
 #define NET_RX_MAX_IOV 1024u    /* UIO_MAXIOV */
+#define NET_MAX_WATCH 64u       /* watched fds (bits of a uint64_t) */
 
 struct net_callbacks {
 	void (*notify)(void *ctx, unsigned qi); /* interrupt queue qi */
@@ -102,8 +121,17 @@ struct net_pair_io {
 struct net_io {
 	struct io_uring ring;
 	bool ring_ok, restricted;
-	int efd;                        /* signalled on every completion */
+	int efd;                        /* -1: the owner waits on the ring */
 	unsigned npairs;
+	/* Watched fds: fixed files npairs.., a READ of 8 bytes posted on each
+	 * (armed); fired ones wait in `ready` for net_io_poll. A watch whose
+	 * read fails for good (dead) is not posted again. */
+	unsigned nwatch;
+	uint64_t watch_val[NET_MAX_WATCH];
+	uint64_t watch_armed, watch_ready, watch_dead;
+	pthread_t owner;
+	bool owned;                     /* net_io_own: a thread waits on the ring */
+	bool nudge;                     /* another thread took a watch's completion */
 	struct net_pair_io *p;
 	struct net_callbacks cb;
 	uint64_t features;              /* the driver's, at attach */
@@ -125,10 +153,27 @@ struct net_io {
 enum { NET_RL_RX, NET_RL_TX };
 
 /* Create the ring for npairs pairs (fds[i]: TAP queue i) of queues of at most
- * qsize entries, register the fds and an eventfd, restrict and enable it.
- * 0, or -1 with a message in *e. */
+ * qsize entries, and nwatch (<= NET_MAX_WATCH) watched fds (non-blocking
+ * eventfds or timerfds); register the fds, restrict and enable it. 0, or -1
+ * with a message in *e. */
 int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsize,
-		 const struct net_callbacks *cb, struct errbuf *e);
+		 const int *watch, unsigned nwatch, const struct net_callbacks *cb,
+		 struct errbuf *e);
+
+/* The calling thread becomes (on) or stops being (off) the ring's owner:
+ * the one that waits on it and posts the watches' reads. */
+void net_io_own(struct net_io *n, bool on);
+/* Owner, lock held: use every completion, and return (and clear) the
+ * watches that fired since the last call, bit i for watch i; each one's
+ * value read is in n->watch_val[i]. */
+uint64_t net_io_poll(struct net_io *n);
+/* Owner, lock held: use completions, re-post reads, interrupt the queues,
+ * post the watches' reads again, and submit. True when a watch fired during
+ * the turn (its completion reaped with others): take another turn at once,
+ * without waiting. */
+bool net_io_turn_end(struct net_io *n);
+/* Owner, lock NOT held: sleep until a completion is ready. */
+void net_io_wait(struct net_io *n);
 void net_io_teardown(struct net_io *n);
 
 /* Serve pair `pair` with these (enabled) queues; either may be NULL. */

@@ -7,12 +7,16 @@
  * chains kept for the next frame), no read while the guest has too few buffers and
  * resuming at its kick (EVENT_IDX avail_event), hostile RX buffers, a TAP
  * that goes away (link down, TX dropped), reset with a read in flight, a
- * second pair switched off and on (VQ_PAIRS_SET), and a VM pause with a read
+ * second pair switched off and on (VQ_PAIRS_SET), a VM pause with a read
  * posted (cancelled, its buffer kept; nothing read or written while paused,
- * everything goes out after resume). */
+ * everything goes out after resume), and the watched eventfds the owner
+ * thread sleeps on (fired ones reported by net_io_poll; one whose
+ * completion another thread took wakes the owner with a NOP). */
 #include <endian.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -49,6 +53,8 @@ static const uint64_t q_used[4] = {RX_USED, TX_USED, RX1_USED, TX1_USED};
 static struct virtqueue rxq, txq, rx1q, tx1q;
 static struct net_io n;
 static int sv[2] = {-1, -1}, sv1[2] = {-1, -1}; /* the TAP's queues 0 and 1 */
+static int wfd[2] = {-1, -1}; /* watched eventfds (watch 0 and 1) */
+static bool timer_watch;      /* setup: watch 0 is a timerfd */
 static unsigned notified[2], resets, downs;
 static unsigned next_desc[4];
 static uint64_t next_buf;
@@ -68,7 +74,9 @@ static void teardown(void)
 			close(sv[i]);
 		if (sv1[i] >= 0)
 			close(sv1[i]);
-		sv[i] = sv1[i] = -1;
+		if (wfd[i] >= 0)
+			close(wfd[i]);
+		sv[i] = sv1[i] = wfd[i] = -1;
 	}
 }
 
@@ -105,11 +113,17 @@ static int setup_pairs(uint64_t features, unsigned npairs)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv1) < 0)
 		return -1;
+	for (int i = 0; i < 2; i++) {
+		wfd[i] = i == 0 && timer_watch ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)
+					       : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (wfd[i] < 0)
+			return -1;
+	}
 	int fds[2] = {sv[0], sv1[0]};
 	struct net_callbacks cb = {.notify = on_notify, .needs_reset = on_reset,
 				   .link_down = on_down};
 	struct errbuf e;
-	if (net_io_setup(&n, fds, npairs, QSIZE, &cb, &e) < 0) {
+	if (net_io_setup(&n, fds, npairs, QSIZE, wfd, 2, &cb, &e) < 0) {
 		printf("  net_io_setup: %s\n", e.msg);
 		return -1;
 	}
@@ -234,7 +248,118 @@ static void ring_is_restricted(void)
 {
 	CHECK_EQ(setup(0), 0);
 	CHECK(n.restricted);
-	CHECK(n.efd >= 0);
+	CHECK(n.efd < 0); /* the owner waits on the ring itself */
+	teardown();
+}
+
+static void poke(int fd, uint64_t v)
+{
+	CHECK_EQ(write(fd, &v, sizeof(v)), (ssize_t)sizeof(v));
+}
+
+/* The owner's turn: a watch that fires wakes net_io_wait and is reported
+ * once by net_io_poll, with the eventfd's value; its read is posted again
+ * at the end of the turn, so the next write fires it again. */
+static void watches_wake_the_owner(void)
+{
+	CHECK_EQ(setup(0), 0);
+	net_io_own(&n, true);
+	CHECK(!net_io_turn_end(&n)); /* posts both watches' reads */
+	CHECK_EQ(net_io_poll(&n), 0);
+	poke(wfd[1], 3);
+	net_io_wait(&n);
+	CHECK_EQ(net_io_poll(&n), 2);
+	CHECK_EQ(n.watch_val[1], 3);
+	CHECK_EQ(net_io_poll(&n), 0); /* reported once */
+	net_io_turn_end(&n);
+	poke(wfd[0], 1);
+	poke(wfd[1], 1);
+	uint64_t ev = 0;
+	for (int i = 0; ev != 3 && i < 10; i++) {
+		net_io_wait(&n);
+		ev |= net_io_poll(&n);
+	}
+	CHECK_EQ(ev, 3);
+	net_io_own(&n, false);
+	teardown();
+}
+
+/* A timerfd watched (a rate limiter's timer): armed before and after its
+ * read is posted, each expiry wakes the owner and is reported. */
+static void watched_timer_fires(void)
+{
+	timer_watch = true;
+	int r = setup(0);
+	timer_watch = false;
+	CHECK_EQ(r, 0);
+	net_io_own(&n, true);
+	net_io_turn_end(&n);
+	for (int round = 0; round < 20; round++) {
+		struct itimerspec its = {{0, 0}, {0, 2000000}}; /* 2 ms */
+		CHECK_EQ(timerfd_settime(wfd[0], 0, &its, NULL), 0);
+		uint64_t t0 = now_ns(), ev = 0;
+		while (!(ev & 1) && now_ns() - t0 < 2000000000ull) {
+			net_io_wait(&n);
+			ev |= net_io_poll(&n);
+			net_io_turn_end(&n);
+		}
+		CHECK(ev & 1);
+		uint64_t ms = (now_ns() - t0) / 1000000;
+		if (getenv("NET_TIMER_DEBUG"))
+			printf("  round %d: %llu ms\n", round, (unsigned long long)ms);
+	}
+	net_io_own(&n, false);
+	teardown();
+}
+
+/* A watch that fires while the owner is busy, its completion reaped in the
+ * middle of the turn (with a TAP write's): net_io_turn_end says so, so the
+ * owner takes another turn instead of sleeping on an empty ring (a rate
+ * limiter's timer lost that way stalled RX until the next kick). */
+static void watch_reaped_mid_turn_is_not_lost(void)
+{
+	CHECK_EQ(setup(0), 0);
+	net_io_own(&n, true);
+	CHECK(!net_io_turn_end(&n)); /* posts the watches' reads */
+	poke(wfd[0], 1);
+	struct virtio_net_hdr_v1 h = {0};
+	tx_frame(&h, 100, 3);
+	net_io_kick(&n, 1); /* the write completes at submit: both reaped */
+	CHECK_EQ(used_idx(1), 1);
+	CHECK_EQ(io_uring_cq_ready(&n.ring), 0);
+	CHECK(net_io_turn_end(&n));
+	CHECK_EQ(net_io_poll(&n), 1);
+	CHECK(!net_io_turn_end(&n));
+	net_io_own(&n, false);
+	teardown();
+}
+
+static void *pause_thread(void *arg)
+{
+	(void)arg;
+	net_io_pause(&n, now_ns() + 1000000000ull);
+	return NULL;
+}
+
+/* Another thread (a VM pause) reaps the completion of a watch that fired:
+ * it leaves a NOP on the ring, so the owner's net_io_wait returns, and the
+ * watch is reported to the owner. */
+static void watch_taken_by_another_thread_nudges_the_owner(void)
+{
+	CHECK_EQ(setup(0), 0);
+	net_io_own(&n, true);
+	poke(wfd[0], 1); /* before its read is posted: it completes at submit */
+	net_io_turn_end(&n);
+	CHECK(io_uring_cq_ready(&n.ring) > 0);
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, pause_thread, NULL), 0);
+	pthread_join(t, NULL);
+	CHECK(n.watch_ready & 1); /* taken by the pause */
+	CHECK(io_uring_cq_ready(&n.ring) > 0); /* the nudge */
+	net_io_wait(&n);
+	CHECK_EQ(net_io_poll(&n), 1);
+	net_io_resume(&n);
+	net_io_own(&n, false);
 	teardown();
 }
 
@@ -593,6 +718,10 @@ static void pairs_beyond_the_count_not_served(void)
 int main(void)
 {
 	RUN(ring_is_restricted);
+	RUN(watches_wake_the_owner);
+	RUN(watch_taken_by_another_thread_nudges_the_owner);
+	RUN(watched_timer_fires);
+	RUN(watch_reaped_mid_turn_is_not_lost);
 	RUN(rate_limited_tx_and_rx);
 	RUN(tx_frames_reach_the_tap);
 	RUN(tx_hostile_chains_dropped_in_one_batch);
