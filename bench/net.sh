@@ -13,7 +13,9 @@
 # In a lab booted with --sriov-net (bench/run does), the igb's VF 0 passed
 # through (ember --vfio, QEMU -device vfio-pci) adds two rows: the same guest
 # on the lab's generic kernel (igbvf), the PF's interface as the host's end.
-# Prints a Markdown table. Needs root, a Linux-capable KVM, /dev/net/tun and
+# BENCH_NET_BASE=PATH adds a row for another ember binary (a build of an
+# earlier commit, say), so a change is measured against its base in the same
+# lab run. Prints a Markdown table. Needs root, a Linux-capable KVM, /dev/net/tun and
 # /dev/vhost-net: bench/run runs it inside the lab.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -157,7 +159,7 @@ run() {
 
 # ember OPTIONS...: ember (stopped after 900 s) with the benchmark guest; OPTIONS go first.
 ember() {
-	timeout -k 5 900 build/ember "$@" --kernel "$G/vmlinux" --initrd "$tmp/initrd.gz" --cpus 1 --mem 512 \
+	timeout -k 5 900 "${EMBER_BIN:-build/ember}" "$@" --kernel "$G/vmlinux" --initrd "$tmp/initrd.gz" --cpus 1 --mem 512 \
 		--console stdio --net tap=tap0 --cmdline "ember.ip=$GUEST_IP/16" -- sh -c "$GCMD"
 }
 # qemu VHOST: QEMU microvm (stopped after 900 s) with virtio-net-pci on the TAP, vhost on or off.
@@ -184,6 +186,7 @@ qemu_vf() {
 QV=$(qemu_version)
 for _ in $(seq 1 "$ROUNDS"); do
 	run ember tap ember
+	[ -z "${BENCH_NET_BASE:-}" ] || EMBER_BIN=$BENCH_NET_BASE run "ember (BENCH_NET_BASE)" tap ember
 	run "ember --seccomp off" tap ember --seccomp off # without filters: what they cost
 	run "QEMU $QV virtio-net-pci, vhost=off" tap qemu off
 	run "QEMU virtio-net-pci, vhost=on" tap qemu on
