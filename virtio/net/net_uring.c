@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3, KIND_WATCH = 4, KIND_NUDGE = 5 };
@@ -173,6 +172,19 @@ static struct io_uring_sqe *get_sqe(struct net_io *n)
 	return sqe;
 }
 
+/* Ask for the request with user data `target` to be cancelled (submitted
+ * later); false when the SQ has no room. */
+static bool post_cancel(struct net_io *n, uint64_t target, unsigned pair)
+{
+	struct io_uring_sqe *sqe = get_sqe(n);
+	if (!sqe)
+		return false;
+	io_uring_prep_cancel64(sqe, target, 0);
+	sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
+	io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, pair, 0));
+	return true;
+}
+
 /* ---- watched fds ---- */
 
 static unsigned reap(struct net_io *n, bool deliver);
@@ -247,12 +259,8 @@ static void watch_cancel_all(struct net_io *n)
 	while (armed) {
 		unsigned i = (unsigned)__builtin_ctzll(armed);
 		armed &= armed - 1;
-		struct io_uring_sqe *sqe = get_sqe(n);
-		if (!sqe)
+		if (!post_cancel(n, UDATA(KIND_WATCH, 0, i), 0))
 			break;
-		io_uring_prep_cancel64(sqe, UDATA(KIND_WATCH, 0, i), 0);
-		sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
-		io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, 0, 0));
 	}
 	submit(n);
 	uint64_t deadline = now_ns() + 1000000000ull;
@@ -643,14 +651,8 @@ int net_io_complete(struct net_io *n, bool wait)
 /* Ask for pair i's read in flight to be cancelled (submitted later). */
 static void cancel_read(struct net_io *n, unsigned i)
 {
-	if (!n->p[i].rx_inflight)
-		return;
-	struct io_uring_sqe *sqe = get_sqe(n);
-	if (!sqe)
-		return;
-	io_uring_prep_cancel64(sqe, UDATA(KIND_RX, i, 0), 0);
-	sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
-	io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, i, 0));
+	if (n->p[i].rx_inflight)
+		post_cancel(n, UDATA(KIND_RX, i, 0), i);
 }
 
 static bool busy_from(const struct net_io *n, unsigned from)
