@@ -47,8 +47,17 @@ int uring_setup(struct io_uring *ring, const struct uring_spec *s, int *efd, boo
 	*restricted = false;
 	struct io_uring_params p;
 	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_R_DISABLED;
+	/* COOP_TASKRUN (5.19+): a completion that comes while the owner runs
+	 * in user space (a TAP read's poll firing, a disk read done) does not
+	 * interrupt it with an IPI: it is taken at its next io_uring_enter or
+	 * wake-up, which the owner's loop always comes back to at once. */
+	p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN;
 	int ret = io_uring_queue_init_params(s->entries, ring, &p);
+	if (ret == -EINVAL) { /* kernel before 5.19 */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_R_DISABLED;
+		ret = io_uring_queue_init_params(s->entries, ring, &p);
+	}
 	bool disabled = ret == 0;
 	if (ret == -EINVAL) { /* kernel before 5.10: no R_DISABLED, no restrictions */
 		memset(&p, 0, sizeof(p));

@@ -1,5 +1,6 @@
 /* uring_setup.h: the io_uring set-up the device back-ends share (blk_uring.c,
- * net_uring.c): a ring created disabled (IORING_SETUP_R_DISABLED), its fixed
+ * net_uring.c): a ring created disabled (IORING_SETUP_R_DISABLED, and
+ * IORING_SETUP_COOP_TASKRUN where the kernel has it), its fixed
  * files and (unless its owner waits on the ring itself) a completion eventfd
  * registered, then restricted with IORING_REGISTER_RESTRICTIONS to the
  * device's opcodes, with every SQE required to use a registered file, and
