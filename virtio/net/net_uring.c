@@ -151,7 +151,8 @@ static void pair_dead(struct net_io *n, struct net_pair_io *q)
 		n->cb.link_down(n->cb.ctx);
 }
 
-static void submit(struct net_io *n)
+/* Submit what is queued, now. */
+static void submit_now(struct net_io *n)
 {
 	if (io_uring_sq_ready(&n->ring)) {
 		int r = io_uring_submit(&n->ring);
@@ -162,11 +163,21 @@ static void submit(struct net_io *n)
 		n->tx_iov_used = 0;
 }
 
+/* The same where the work may wait: in the owner's turn (n->lazy) the SQEs
+ * go with the io_uring_enter that ends it (net_io_wait), which submits them
+ * and sleeps in one system call; a turn that posts a kick's writes, the
+ * reads again and the watches' reads makes one call, not one for each. */
+static void submit(struct net_io *n)
+{
+	if (!n->lazy)
+		submit_now(n);
+}
+
 static struct io_uring_sqe *get_sqe(struct net_io *n)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&n->ring);
 	if (!sqe) {
-		submit(n);
+		submit_now(n);
 		sqe = io_uring_get_sqe(&n->ring);
 	}
 	return sqe;
@@ -183,6 +194,21 @@ static bool post_cancel(struct net_io *n, uint64_t target, unsigned pair)
 	sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
 	io_uring_sqe_set_data64(sqe, UDATA(KIND_CANCEL, pair, 0));
 	return true;
+}
+
+/* Make the SQEs queued so far visible to the kernel without entering it:
+ * what io_uring_submit does before its io_uring_enter (liburing 2.3 has no
+ * call for that half alone; these are the fields its inline
+ * io_uring_get_sqe and io_uring_sq_ready use). Returns how many the
+ * kernel has not consumed yet. Lock held. */
+static unsigned sq_publish(struct io_uring *r)
+{
+	struct io_uring_sq *sq = &r->sq;
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		__atomic_store_n(sq->ktail, sq->sqe_tail, __ATOMIC_RELEASE);
+	}
+	return sq->sqe_tail - __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
 }
 
 /* ---- watched fds ---- */
@@ -247,7 +273,7 @@ static void nudge_owner(struct net_io *n)
 	sqe->flags |= IOSQE_FIXED_FILE; /* required by the restrictions; unused */
 	io_uring_sqe_set_data64(sqe, UDATA(KIND_NUDGE, 0, 0));
 	n->nudge = false;
-	submit(n);
+	submit_now(n);
 }
 
 /* Teardown, no owner any more: cancel the watches' reads and wait for them
@@ -262,7 +288,7 @@ static void watch_cancel_all(struct net_io *n)
 		if (!post_cancel(n, UDATA(KIND_WATCH, 0, i), 0))
 			break;
 	}
-	submit(n);
+	submit_now(n);
 	uint64_t deadline = now_ns() + 1000000000ull;
 	while (n->watch_armed) {
 		reap(n, false);
@@ -471,7 +497,7 @@ static void tx_process(struct net_io *n, struct net_pair_io *q)
 		int r;
 		for (;;) {
 			if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS) {
-				submit(n);
+				submit_now(n);
 				if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS) {
 					q->tx_stalled = true;
 					return;
@@ -689,7 +715,7 @@ void net_io_set_pairs(struct net_io *n, unsigned count)
 		if (n->p[i].off)
 			cancel_read(n, i);
 	}
-	submit(n);
+	submit_now(n);
 	/* Wait for what the pairs going off have in flight (a read that got a
 	 * frame before the cancel still delivers it), using every completion
 	 * as usual; the chains of a cancelled read stay with its pair. */
@@ -702,7 +728,7 @@ void net_io_set_pairs(struct net_io *n, unsigned count)
 		tx_process(n, &n->p[i]);
 		rx_post(n, &n->p[i]);
 	}
-	submit(n);
+	submit_now(n);
 	notify_all(n);
 	nudge_owner(n);
 }
@@ -713,7 +739,7 @@ void net_io_quiesce(struct net_io *n)
 		return;
 	for (unsigned i = 0; i < n->npairs; i++)
 		cancel_read(n, i);
-	submit(n);
+	submit_now(n);
 	wait_idle(n, 0, -1, false);
 	reap(n, false); /* the cancels' own completions */
 	nudge_owner(n);
@@ -734,7 +760,7 @@ int net_io_pause(struct net_io *n, uint64_t deadline_ns)
 		return 0;
 	for (unsigned i = 0; i < n->npairs; i++)
 		cancel_read(n, i);
-	submit(n);
+	submit_now(n);
 	/* A read that got a frame before its cancel still delivers it; the
 	 * chains of a cancelled one stay with its pair for the next read. */
 	int ret = 0;
@@ -762,9 +788,17 @@ uint64_t net_io_poll(struct net_io *n)
 {
 	if (!n->ring_ok)
 		return 0;
+	/* The writes the last turn's call submitted are in the kernel now:
+	 * their iovecs may be used again. */
+	if (!io_uring_sq_ready(&n->ring))
+		n->tx_iov_used = 0;
+	n->lazy = true;
 	reap(n, true);
 	uint64_t ev = n->watch_ready;
 	n->watch_ready = 0;
+	/* Their reads go again now, with the turn's first submit (a kick's
+	 * writes, say), not in a system call of their own at its end. */
+	watch_arm(n);
 	return ev;
 }
 
@@ -774,7 +808,11 @@ bool net_io_turn_end(struct net_io *n)
 		return false;
 	net_io_complete(n, false);
 	watch_arm(n);
-	submit(n);
+	/* The turn's SQEs go to the kernel's SQ (io_uring_submit's first half)
+	 * for net_io_wait to submit: the lock is dropped before it, and another
+	 * thread that takes it meanwhile submits them with its own. */
+	n->to_submit = sq_publish(&n->ring);
+	n->lazy = false;
 	/* A watch whose completion the turn reaped after net_io_poll (with a
 	 * write's, say) is not on the ring any more: the owner must not sleep. */
 	return n->watch_ready != 0;
@@ -782,11 +820,16 @@ bool net_io_turn_end(struct net_io *n)
 
 void net_io_wait(struct net_io *n)
 {
-	if (!n->ring_ok || io_uring_cq_ready(&n->ring))
+	unsigned to_submit = n->to_submit;
+	n->to_submit = 0;
+	if (!n->ring_ok || (!to_submit && io_uring_cq_ready(&n->ring)))
 		return;
-	/* Nothing to submit (the turn did), so the lock is not needed: only
-	 * the kernel looks at the rings. */
-	int r = io_uring_enter((unsigned)n->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL);
+	/* The turn's SQEs are in the kernel's SQ already, so the lock is not
+	 * needed: only the kernel looks at the rings. It submits at most what
+	 * is there (none when another thread submitted them meanwhile), then
+	 * returns at once if a completion is ready (a TAP write done inline),
+	 * else sleeps until one is. */
+	int r = io_uring_enter((unsigned)n->ring.ring_fd, to_submit, 1, IORING_ENTER_GETEVENTS, NULL);
 	if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 		log_warn("virtio-net: io_uring_enter: %s", strerror(-r));
 }

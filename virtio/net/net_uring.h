@@ -132,6 +132,8 @@ struct net_io {
 	pthread_t owner;
 	bool owned;                     /* net_io_own: a thread waits on the ring */
 	bool nudge;                     /* another thread took a watch's completion */
+	bool lazy;                      /* in the owner's turn: SQEs wait for its wait */
+	unsigned to_submit;             /* published by net_io_turn_end for net_io_wait */
 	struct net_pair_io *p;
 	struct net_callbacks cb;
 	uint64_t features;              /* the driver's, at attach */
@@ -165,14 +167,16 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 void net_io_own(struct net_io *n, bool on);
 /* Owner, lock held: use every completion, and return (and clear) the
  * watches that fired since the last call, bit i for watch i; each one's
- * value read is in n->watch_val[i]. */
+ * value read is in n->watch_val[i]. Their reads are posted again (submitted
+ * with the turn's first submit). */
 uint64_t net_io_poll(struct net_io *n);
 /* Owner, lock held: use completions, re-post reads, interrupt the queues,
  * post the watches' reads again, and submit. True when a watch fired during
  * the turn (its completion reaped with others): take another turn at once,
  * without waiting. */
 bool net_io_turn_end(struct net_io *n);
-/* Owner, lock NOT held: sleep until a completion is ready. */
+/* Owner, lock NOT held: submit what the turn queued and sleep until a
+ * completion is ready (one io_uring_enter). */
 void net_io_wait(struct net_io *n);
 void net_io_teardown(struct net_io *n);
 

@@ -334,6 +334,37 @@ static void watch_reaped_mid_turn_is_not_lost(void)
 	teardown();
 }
 
+/* In the owner's turn the SQEs wait for its net_io_wait, which submits them
+ * and sleeps in one system call: a kick's write reaches the TAP only then,
+ * and the wait returns at once with its completion, which the next turn
+ * uses and interrupts for. */
+static void turn_submits_once_at_its_wait(void)
+{
+	CHECK_EQ(setup(0), 0);
+	net_io_own(&n, true);
+	net_io_poll(&n);
+	struct virtio_net_hdr_v1 h = {0};
+	tx_frame(&h, 100, 3);
+	net_io_kick(&n, 1);
+	static uint8_t m[8192];
+	CHECK_EQ(recv(sv[1], m, sizeof(m), 0), -1); /* not submitted in the turn */
+	CHECK(!net_io_turn_end(&n));
+	CHECK_EQ(recv(sv[1], m, sizeof(m), 0), -1); /* nor at its end */
+	CHECK_EQ(used_idx(1), 0);
+	uint64_t t0 = now_ns();
+	net_io_wait(&n);
+	CHECK(now_ns() - t0 < 1000000000ull); /* the write's completion: no sleep */
+	CHECK_EQ(recv(sv[1], m, sizeof(m), 0), NET_HDR_LEN + 100);
+	CHECK(pattern_ok(m + NET_HDR_LEN, 100, 3));
+	CHECK_EQ(net_io_poll(&n), 0);
+	CHECK(!net_io_turn_end(&n));
+	CHECK_EQ(used_idx(1), 1);
+	CHECK_EQ(notified[1], 1);
+	CHECK_EQ(n.stats.tx_packets, 1);
+	net_io_own(&n, false);
+	teardown();
+}
+
 static void *pause_thread(void *arg)
 {
 	(void)arg;
@@ -350,7 +381,10 @@ static void watch_taken_by_another_thread_nudges_the_owner(void)
 	net_io_own(&n, true);
 	poke(wfd[0], 1); /* before its read is posted: it completes at submit */
 	net_io_turn_end(&n);
-	CHECK(io_uring_cq_ready(&n.ring) > 0);
+	/* The turn's reads wait for the owner's net_io_wait; another thread
+	 * that takes the lock first submits them with its own. */
+	CHECK(io_uring_sq_ready(&n.ring) > 0);
+	CHECK_EQ(io_uring_cq_ready(&n.ring), 0);
 	pthread_t t;
 	CHECK_EQ(pthread_create(&t, NULL, pause_thread, NULL), 0);
 	pthread_join(t, NULL);
@@ -722,6 +756,7 @@ int main(void)
 	RUN(watch_taken_by_another_thread_nudges_the_owner);
 	RUN(watched_timer_fires);
 	RUN(watch_reaped_mid_turn_is_not_lost);
+	RUN(turn_submits_once_at_its_wait);
 	RUN(rate_limited_tx_and_rx);
 	RUN(tx_frames_reach_the_tap);
 	RUN(tx_hostile_chains_dropped_in_one_batch);
