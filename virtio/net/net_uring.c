@@ -796,8 +796,8 @@ uint64_t net_io_poll(struct net_io *n)
 	reap(n, true);
 	uint64_t ev = n->watch_ready;
 	n->watch_ready = 0;
-	/* Their reads go again now, with the turn's first submit (a kick's
-	 * writes, say), not in a system call of their own at its end. */
+	/* Their reads are queued again now, to go with the rest of the turn's
+	 * SQEs in the one io_uring_enter that ends it. */
 	watch_arm(n);
 	return ev;
 }
