@@ -45,24 +45,26 @@ int uring_setup(struct io_uring *ring, const struct uring_spec *s, int *efd, boo
 {
 	*efd = -1;
 	*restricted = false;
+	/* The newest set-up the kernel takes (it refuses unknown flags with
+	 * EINVAL). COOP_TASKRUN (5.19+): a completion that comes while the
+	 * owner runs in user space (a TAP read's poll firing, a disk read done)
+	 * does not interrupt it with an IPI: it is taken at its next
+	 * io_uring_enter or wake-up, which the owner's loop always comes back
+	 * to at once. R_DISABLED (5.10+): restrictions can be registered before
+	 * the ring runs; before 5.10 the ring runs unrestricted. */
+	static const unsigned tries[] = {
+		IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN,
+		IORING_SETUP_R_DISABLED,
+		0,
+	};
 	struct io_uring_params p;
-	memset(&p, 0, sizeof(p));
-	/* COOP_TASKRUN (5.19+): a completion that comes while the owner runs
-	 * in user space (a TAP read's poll firing, a disk read done) does not
-	 * interrupt it with an IPI: it is taken at its next io_uring_enter or
-	 * wake-up, which the owner's loop always comes back to at once. */
-	p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN;
-	int ret = io_uring_queue_init_params(s->entries, ring, &p);
-	if (ret == -EINVAL) { /* kernel before 5.19 */
+	int ret = -EINVAL;
+	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]) && ret == -EINVAL; i++) {
 		memset(&p, 0, sizeof(p));
-		p.flags = IORING_SETUP_R_DISABLED;
+		p.flags = tries[i];
 		ret = io_uring_queue_init_params(s->entries, ring, &p);
 	}
-	bool disabled = ret == 0;
-	if (ret == -EINVAL) { /* kernel before 5.10: no R_DISABLED, no restrictions */
-		memset(&p, 0, sizeof(p));
-		ret = io_uring_queue_init_params(s->entries, ring, &p);
-	}
+	bool disabled = ret == 0 && (p.flags & IORING_SETUP_R_DISABLED);
 	if (ret < 0) {
 		err_set(e, "io_uring: %s", strerror(-ret));
 		return -1;
