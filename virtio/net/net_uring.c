@@ -151,6 +151,14 @@ static void pair_dead(struct net_io *n, struct net_pair_io *q)
 		n->cb.link_down(n->cb.ctx);
 }
 
+/* Once the kernel has consumed every SQE, the writes' iovecs are its own
+ * copies (IORING_FEAT_SUBMIT_STABLE): the pool may be used again. */
+static void tx_iov_reclaim(struct net_io *n)
+{
+	if (!io_uring_sq_ready(&n->ring))
+		n->tx_iov_used = 0;
+}
+
 /* Submit what is queued, now. */
 static void submit_now(struct net_io *n)
 {
@@ -159,8 +167,7 @@ static void submit_now(struct net_io *n)
 		if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR)
 			log_warn("virtio-net: io_uring_submit: %s", strerror(-r));
 	}
-	if (!io_uring_sq_ready(&n->ring))
-		n->tx_iov_used = 0;
+	tx_iov_reclaim(n);
 }
 
 /* The same where the work may wait: in the owner's turn (n->lazy) the SQEs
@@ -788,10 +795,7 @@ uint64_t net_io_poll(struct net_io *n)
 {
 	if (!n->ring_ok)
 		return 0;
-	/* The writes the last turn's call submitted are in the kernel now:
-	 * their iovecs may be used again. */
-	if (!io_uring_sq_ready(&n->ring))
-		n->tx_iov_used = 0;
+	tx_iov_reclaim(n); /* the last turn's writes went with its wait */
 	n->lazy = true;
 	reap(n, true);
 	uint64_t ev = n->watch_ready;

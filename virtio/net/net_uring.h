@@ -167,11 +167,13 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 void net_io_own(struct net_io *n, bool on);
 /* Owner, lock held: use every completion, and return (and clear) the
  * watches that fired since the last call, bit i for watch i; each one's
- * value read is in n->watch_val[i]. Their reads are posted again (submitted
- * with the turn's first submit). */
+ * value read is in n->watch_val[i]. Their reads are queued again. Until
+ * net_io_turn_end the SQEs the turn queues are not submitted (but for work
+ * that waits for its own I/O): net_io_wait submits them all. */
 uint64_t net_io_poll(struct net_io *n);
 /* Owner, lock held: use completions, re-post reads, interrupt the queues,
- * post the watches' reads again, and submit. True when a watch fired during
+ * post the watches' reads again, and hand the turn's SQEs to the kernel's
+ * SQ for net_io_wait to submit. True when a watch fired during
  * the turn (its completion reaped with others): take another turn at once,
  * without waiting. */
 bool net_io_turn_end(struct net_io *n);
