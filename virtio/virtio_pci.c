@@ -196,6 +196,15 @@ void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi)
 		msix_notify(&t->msix, v);
 }
 
+int virtio_pci_queue_notify_deferred(struct virtio_pci *t, unsigned qi)
+{
+	if (qi >= t->nq)
+		return -1;
+	unsigned v = __atomic_load_n(&t->q[qi].vector, __ATOMIC_RELAXED);
+	__atomic_or_fetch(&t->isr, 1, __ATOMIC_RELAXED);
+	return vector_ok(t, v) ? msix_notify_deferred(&t->msix, v) : -1;
+}
+
 void virtio_pci_needs_reset(struct virtio_pci *t)
 {
 	pthread_mutex_lock(&t->lock);
@@ -211,6 +220,11 @@ void virtio_pci_needs_reset(struct virtio_pci *t)
 void virtio_pci_notify_cb(void *t, unsigned qi)
 {
 	virtio_pci_queue_notify(t, qi);
+}
+
+int virtio_pci_notify_deferred_cb(void *t, unsigned qi)
+{
+	return virtio_pci_queue_notify_deferred(t, qi);
 }
 
 void virtio_pci_needs_reset_cb(void *t)

@@ -116,6 +116,9 @@ static inline bool virtio_pci_has(const struct virtio_pci *t, unsigned bit)
 
 /* Interrupt the driver for queue qi (any thread). */
 void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi);
+/* The same, the caller writing the eventfd: the MSI-X vector whose eventfd
+ * (msix_vector_eventfd) is to be written now, or -1 (msix_notify_deferred). */
+int virtio_pci_queue_notify_deferred(struct virtio_pci *t, unsigned qi);
 /* The device found the driver broke the rules: DEVICE_NEEDS_RESET and a
  * configuration interrupt. */
 void virtio_pci_needs_reset(struct virtio_pci *t);
@@ -123,6 +126,7 @@ void virtio_pci_needs_reset(struct virtio_pci *t);
 /* The same two as callbacks for a device's back-end (ctx: the struct
  * virtio_pci). */
 void virtio_pci_notify_cb(void *t, unsigned qi);
+int virtio_pci_notify_deferred_cb(void *t, unsigned qi);
 void virtio_pci_needs_reset_cb(void *t);
 
 /* The device configuration changed (e.g. virtio-net link status): a

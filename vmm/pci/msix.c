@@ -244,6 +244,23 @@ void msix_notify(struct msix *m, unsigned vec)
 	pthread_mutex_unlock(&m->lock);
 }
 
+int msix_notify_deferred(struct msix *m, unsigned vec)
+{
+	if (vec >= m->nvec)
+		return -1;
+	int signal = -1;
+	pthread_mutex_lock(&m->lock);
+	struct msix_vector *v = &m->vec[vec];
+	if (m->enabled) {
+		if (deliverable(m, v) && v->routed)
+			signal = (int)vec;
+		else
+			m->pba[vec / 64] |= UINT64_C(1) << (vec % 64);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return signal;
+}
+
 bool msix_pending(struct msix *m, unsigned vec)
 {
 	if (vec >= m->nvec)

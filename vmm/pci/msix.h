@@ -103,6 +103,11 @@ void msix_config_write(struct msix *m, unsigned off, unsigned len);
 
 /* Signal vector vec (any thread): deliver, or set its pending bit when masked. */
 void msix_notify(struct msix *m, unsigned vec);
+/* The same, but the caller delivers: returns vec when its eventfd
+ * (msix_vector_eventfd) is to be written now, -1 when there is nothing to
+ * write (masked: pending bit set; MSI-X off: dropped). For a back-end that
+ * writes the eventfd through its own io_uring with the rest of its I/O. */
+int msix_notify_deferred(struct msix *m, unsigned vec);
 /* Inspection (tests, debugging). */
 bool msix_pending(struct msix *m, unsigned vec);
 /* MSI-X on, function and vector unmasked (false for a vector out of range). */

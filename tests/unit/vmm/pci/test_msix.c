@@ -406,6 +406,31 @@ static void function_mask_and_disable(void)
 	env_free(e);
 }
 
+/* msix_notify_deferred: the vector to write when deliverable (the caller
+ * writes; nothing is fired here), else -1 with the pending bit set when
+ * masked, or nothing at all when MSI-X is off; the pending one is delivered
+ * on unmask as with msix_notify. */
+static void deferred_notify_says_what_to_write(void)
+{
+	struct env *e = env_new(NVEC);
+	set_ctrl(e, MSIX_CTRL_ENABLE);
+	program(e, 1, 0xfee00000, 0, 0x4041);
+	CHECK_EQ(msix_notify_deferred(&e->msix, 1), -1); /* masked */
+	CHECK(msix_pending(&e->msix, 1));
+	CHECK_EQ(fired(e, 1), 0);
+	wr32(e, TABLE + 16 * 1 + 12, 0); /* unmask: the pending one fires */
+	CHECK_EQ(fired(e, 1), 1);
+	CHECK(!msix_pending(&e->msix, 1));
+	CHECK_EQ(msix_notify_deferred(&e->msix, 1), 1);
+	CHECK_EQ(fired(e, 1), 0); /* the caller's to write */
+	CHECK(!msix_pending(&e->msix, 1));
+	set_ctrl(e, 0);
+	CHECK_EQ(msix_notify_deferred(&e->msix, 1), -1); /* off: dropped */
+	CHECK(!msix_pending(&e->msix, 1));
+	CHECK_EQ(msix_notify_deferred(&e->msix, NVEC), -1); /* out of range */
+	env_free(e);
+}
+
 static void kvm_failure_keeps_pending(void)
 {
 	struct env *e = env_new(NVEC);
@@ -551,6 +576,7 @@ int main(void)
 	RUN(function_mask_and_disable);
 	RUN(external_trigger_masks_by_irqfd);
 	RUN(kvm_failure_keeps_pending);
+	RUN(deferred_notify_says_what_to_write);
 	RUN(bad_geometry_refused);
 	RUN(hostile_offsets_and_sizes);
 	RUN(saved_state);
