@@ -169,6 +169,7 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 		return -1;
 	d->vp_ok = true;
 	struct net_callbacks cb = {.notify = virtio_pci_notify_cb,
+				   .notify_deferred = virtio_pci_notify_deferred_cb,
 				   .needs_reset = virtio_pci_needs_reset_cb, .link_down = cb_link_down,
 				   .ctx = &d->vp};
 	if (io_thread_open(&d->iot, e))
@@ -179,8 +180,13 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 	watch[WATCH_RL(d, NET_RL_RX)] = d->rl_timer_fd[NET_RL_RX];
 	watch[WATCH_RL(d, NET_RL_TX)] = d->rl_timer_fd[NET_RL_TX];
 	watch[WATCH_STOP(d)] = d->iot.stop_efd;
+	/* The MSI-X vectors' irqfds: the ring writes them (notify_deferred). */
+	int irq[NET_MAX_IRQ];
+	unsigned nirq = d->vp.msix_ok && d->vp.msix.nvec <= NET_MAX_IRQ ? d->vp.msix.nvec : 0;
+	for (unsigned v = 0; v < nirq; v++)
+		irq[v] = msix_vector_eventfd(&d->vp.msix, v);
 	if (net_io_setup(&d->io, d->tap.fd, d->pairs, NET_PCI_QUEUE_SIZE, watch, WATCH_STOP(d) + 1,
-			 &cb, e)) {
+			 irq, nirq, &cb, e)) {
 		err_prefix(e, "--net tap=%s", d->tap.name);
 		return -1;
 	}

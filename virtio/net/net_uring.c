@@ -7,11 +7,12 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3, KIND_WATCH = 4, KIND_NUDGE = 5 };
+enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3, KIND_WATCH = 4, KIND_NUDGE = 5, KIND_IRQ = 6 };
 
 #define UDATA(kind, pair, slot) ((uint64_t)(kind) << 56 | (uint64_t)(pair) << 32 | (uint32_t)(slot))
 /* Reap-and-repost rounds per wake-up before the guest is interrupted. */
@@ -19,8 +20,8 @@ enum { KIND_RX = 1, KIND_TX = 2, KIND_CANCEL = 3, KIND_WATCH = 4, KIND_NUDGE = 5
 #define STAT_ADD(n, f, v) __atomic_fetch_add(&(n)->stats.f, (uint64_t)(v), __ATOMIC_RELAXED)
 
 int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsize,
-		 const int *watch, unsigned nwatch, const struct net_callbacks *cb,
-		 struct errbuf *e)
+		 const int *watch, unsigned nwatch, const int *irq, unsigned nirq,
+		 const struct net_callbacks *cb, struct errbuf *e)
 {
 	memset(n, 0, sizeof(*n));
 	n->efd = -1;
@@ -28,37 +29,52 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 	if (cb)
 		n->cb = *cb;
 	if (npairs == 0 || npairs > NET_MAX_PAIRS || qsize == 0 || qsize > VQ_MAX_SIZE ||
-	    nwatch > NET_MAX_WATCH) {
+	    nwatch > NET_MAX_WATCH || nirq > NET_MAX_IRQ) {
 		err_set(e, "virtio-net: bad queue count or size");
 		return -1;
 	}
 	n->npairs = npairs;
 	n->nwatch = nwatch;
+	n->nirq = nirq;
+	n->irq_one = 1;
+	if (nirq)
+		memcpy(n->irq_fd, irq, nirq * sizeof(*irq));
 	/* SQ room for every write and read in flight, plus the cancels; the
-	 * watches' reads and a nudge besides. */
-	unsigned want = npairs * (qsize + 2) + nwatch + 1, entries = 1;
+	 * watches' reads, a turn's interrupts and a nudge besides. */
+	unsigned want = npairs * (qsize + 4) + nwatch + 1, entries = 1;
 	while (entries < want && entries < 4096)
 		entries <<= 1;
 
-	int files[NET_MAX_PAIRS + NET_MAX_WATCH];
+	int files[NET_MAX_PAIRS + NET_MAX_WATCH + NET_MAX_IRQ];
 	memcpy(files, fds, npairs * sizeof(*fds));
 	if (nwatch)
 		memcpy(files + npairs, watch, nwatch * sizeof(*watch));
+	if (nirq)
+		memcpy(files + npairs + nwatch, irq, nirq * sizeof(*irq));
 	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL,
-				      IORING_OP_READ, IORING_OP_NOP};
+				      IORING_OP_READ, IORING_OP_NOP, IORING_OP_POLL_ADD,
+				      IORING_OP_WRITE};
 	const struct uring_spec spec = {
-		.entries = entries, .fds = files, .nfds = npairs + nwatch, .ops = ops,
+		.entries = entries, .fds = files, .nfds = npairs + nwatch + nirq, .ops = ops,
 		.nops = sizeof(ops), .files_what = "the TAP", .no_eventfd = true,
+		.flags_allowed = IOSQE_CQE_SKIP_SUCCESS, /* the interrupts' writes */
 	};
 	if (uring_setup(&n->ring, &spec, &n->efd, &n->restricted, e))
 		return -1;
 	n->ring_ok = true;
+	/* Multishot poll came with 5.13, as did IORING_FEAT_RSRC_TAGS. */
+	n->watch_poll = (n->ring.features & IORING_FEAT_RSRC_TAGS) != 0;
+	/* An interrupt's write must not wake the owner with a completion of its
+	 * own (that is a turn more for each, not a system call less): without
+	 * IOSQE_CQE_SKIP_SUCCESS (5.17+) interrupts go by the callback. */
+	if (!(n->ring.features & IORING_FEAT_CQE_SKIP))
+		n->nirq = 0;
 	n->p = calloc(npairs, sizeof(*n->p));
 	n->chain = malloc(sizeof(*n->chain));
 	n->tx_iov = calloc(NET_TX_IOV_POOL, sizeof(*n->tx_iov));
 	if (!n->p || !n->chain || !n->tx_iov)
 		goto oom;
-	unsigned per_pair = (entries - nwatch - 1) / npairs - 2;
+	unsigned per_pair = (entries - nwatch - 1) / npairs - 4;
 	unsigned slots = per_pair < qsize ? per_pair : qsize;
 	for (unsigned i = 0; i < npairs; i++) {
 		struct net_pair_io *q = &n->p[i];
@@ -232,8 +248,8 @@ static uint64_t watch_all(const struct net_io *n)
 	return n->nwatch >= 64 ? ~0ull : (1ull << n->nwatch) - 1;
 }
 
-/* Post a read on every watch that has none (the owner's job: the read's
- * retry runs on the thread that posted it). */
+/* Arm every watch that is not armed (the owner's job: the task work of a
+ * poll or a read's retry runs on the thread that posted it). */
 static void watch_arm(struct net_io *n)
 {
 	uint64_t want = watch_all(n) & ~n->watch_armed & ~n->watch_dead;
@@ -243,20 +259,29 @@ static void watch_arm(struct net_io *n)
 		struct io_uring_sqe *sqe = get_sqe(n);
 		if (!sqe)
 			return;
-		io_uring_prep_read(sqe, (int)(n->npairs + i), &n->watch_val[i], sizeof(n->watch_val[i]), 0);
+		if (n->watch_poll)
+			io_uring_prep_poll_multishot(sqe, (int)(n->npairs + i), POLLIN);
+		else
+			io_uring_prep_read(sqe, (int)(n->npairs + i), &n->watch_val[i],
+					   sizeof(n->watch_val[i]), 0);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		io_uring_sqe_set_data64(sqe, UDATA(KIND_WATCH, 0, i));
 		n->watch_armed |= 1ull << i;
 	}
 }
 
-static void watch_done(struct net_io *n, unsigned i, int res)
+static void watch_done(struct net_io *n, unsigned i, int res, unsigned flags)
 {
 	if (i >= n->nwatch)
 		return;
 	uint64_t bit = 1ull << i;
-	n->watch_armed &= ~bit;
-	if (res == (int)sizeof(uint64_t))
+	/* A multishot poll stays armed while its CQEs say MORE (one for each
+	 * wake-up of the fd, however many signals it took meanwhile); one
+	 * without it ended (cancelled, or the CQ overflowed) and is armed again. */
+	if (!n->watch_poll || !(flags & IORING_CQE_F_MORE))
+		n->watch_armed &= ~bit;
+	bool fired = n->watch_poll ? res > 0 : res == (int)sizeof(uint64_t);
+	if (fired)
 		n->watch_ready |= bit;
 	else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN && !(n->watch_dead & bit)) {
 		n->watch_dead |= bit;
@@ -575,16 +600,54 @@ static void tx_done(struct net_io *n, struct net_pair_io *q, uint32_t id, int re
 
 /* ---- entry points ---- */
 
+/* Interrupt queue qi: through the ring when the device lets us write its
+ * irqfd (queued: true), else by its callback. */
+static bool notify(struct net_io *n, unsigned qi)
+{
+	if (!n->nirq || !n->cb.notify_deferred) {
+		if (n->cb.notify)
+			n->cb.notify(n->cb.ctx, qi);
+		return false;
+	}
+	int v = n->cb.notify_deferred(n->cb.ctx, qi);
+	if (v < 0 || (unsigned)v >= n->nirq)
+		return false;
+	struct io_uring_sqe *sqe = get_sqe(n);
+	if (!sqe) { /* cannot happen: the SQ has room for a turn's interrupts */
+		ssize_t w = write(n->irq_fd[v], &n->irq_one, sizeof(n->irq_one));
+		(void)w; /* EAGAIN: the counter is full, the interrupt pending */
+		return false;
+	}
+	io_uring_prep_write(sqe, (int)(n->npairs + n->nwatch + (unsigned)v), &n->irq_one,
+			    sizeof(n->irq_one), 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_CQE_SKIP_SUCCESS; /* a CQE only if it fails */
+	io_uring_sqe_set_data64(sqe, UDATA(KIND_IRQ, 0, (unsigned)v));
+	return true;
+}
+
 static void notify_all(struct net_io *n)
 {
+	bool queued = false;
 	for (unsigned i = 0; i < n->npairs; i++) {
 		struct net_pair_io *q = &n->p[i];
-		if (q->rx_pushed && q->rx && vq_should_notify(q->rx) && n->cb.notify)
-			n->cb.notify(n->cb.ctx, 2 * i);
-		if (q->tx_pushed && q->tx && vq_should_notify(q->tx) && n->cb.notify)
-			n->cb.notify(n->cb.ctx, 2 * i + 1);
+		if (q->rx_pushed && q->rx && vq_should_notify(q->rx))
+			queued |= notify(n, 2 * i);
+		if (q->tx_pushed && q->tx && vq_should_notify(q->tx))
+			queued |= notify(n, 2 * i + 1);
 		q->rx_pushed = q->tx_pushed = false;
 	}
+	if (queued)
+		submit(n); /* in the owner's turn: with the rest, at its wait */
+}
+
+static void irq_done(struct net_io *n, int res)
+{
+	/* EAGAIN: the irqfd's counter is full, so the interrupt is pending. */
+	if (res == (int)sizeof(uint64_t) || res == -EAGAIN || n->irq_warned)
+		return;
+	n->irq_warned = true;
+	log_warn("virtio-net: writing an interrupt eventfd: %s",
+		 res < 0 ? strerror(-res) : "short write");
 }
 
 void net_io_kick(struct net_io *n, unsigned qi)
@@ -640,7 +703,9 @@ static unsigned reap(struct net_io *n, bool deliver)
 		else if (kind == KIND_TX)
 			tx_done(n, &n->p[pair], (uint32_t)ud, cqe->res, deliver);
 		else if (kind == KIND_WATCH)
-			watch_done(n, (uint32_t)ud, cqe->res);
+			watch_done(n, (uint32_t)ud, cqe->res, cqe->flags);
+		else if (kind == KIND_IRQ)
+			irq_done(n, cqe->res);
 	}
 	io_uring_cq_advance(&n->ring, k);
 	return k;
@@ -818,8 +883,14 @@ bool net_io_turn_end(struct net_io *n)
 	n->to_submit = sq_publish(&n->ring);
 	n->lazy = false;
 	/* A watch whose completion the turn reaped after net_io_poll (with a
-	 * write's, say) is not on the ring any more: the owner must not sleep. */
-	return n->watch_ready != 0;
+	 * write's, say) is not on the ring any more: the owner must not sleep,
+	 * and takes another turn at once; what this one queued (its writes,
+	 * its interrupts) goes now, not with the next turn's. */
+	if (!n->watch_ready)
+		return false;
+	submit_now(n);
+	n->to_submit = 0;
+	return true;
 }
 
 void net_io_wait(struct net_io *n)

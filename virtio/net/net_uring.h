@@ -26,26 +26,33 @@
  * none), and each frame received is charged to it.
  *
  * Completions are reaped in batches; each queue is interrupted at most once
- * per batch (vq_should_notify: EVENT_IDX or NO_INTERRUPT). A read or write
+ * per batch (vq_should_notify: EVENT_IDX or NO_INTERRUPT). The interrupt is
+ * a WRITE of the MSI-X vector's irqfd on the ring (the vector's mask is
+ * honoured when it is queued: msix_notify_deferred), so it goes to KVM with
+ * the turn's other SQEs in its one io_uring_enter, not in a write(2) of its
+ * own; it posts no completion unless it fails (IOSQE_CQE_SKIP_SUCCESS), so
+ * it does not end the owner's sleep either. A read or write
  * that fails with the TAP gone (EBADFD, EIO, ...) marks the pair dead and
  * calls link_down; transmitted chains are then dropped and counted.
  *
  * Waiting: the thread that serves the NIC (its owner) waits in io_uring_enter
  * alone. The fds it watches (the queues' kick eventfds, the limiters'
- * timers, its stop eventfd) are registered files too, each with an 8-byte
- * READ always posted on it; a fired one is a completion like a TAP read's,
- * so one wake-up takes kicks and I/O together, with no epoll and no
- * completion eventfd. Other threads (pause, reset) use the ring under the
- * same lock as the owner; when one of them reaps a watch's completion it
- * posts a NOP on leaving, so the owner, asleep in io_uring_enter, wakes to
- * handle it and post the read again.
+ * timers, its stop eventfd) are registered files too, each with a
+ * multishot POLL_ADD armed on it once (5.13+: each wake-up of the fd, a
+ * kick's signal say, is one completion, with nothing posted again and the
+ * fd never read; before 5.13 an 8-byte READ, posted again after each one);
+ * a fired one is a completion like a TAP read's, so one wake-up takes kicks
+ * and I/O together, with no epoll and no completion eventfd. Other threads
+ * (pause, reset) use the ring under the same lock as the owner; when one of
+ * them reaps a watch's completion it posts a NOP on leaving, so the owner,
+ * asleep in io_uring_enter, wakes to handle it.
  *
- * The ring only ever touches the TAP fds and the watched fds: they are its
+ * The ring only ever touches the TAP fds, the watched fds and the irqfds: they are its
  * registered files, every SQE must use IOSQE_FIXED_FILE, and the ring is
- * restricted to READV, WRITEV, READ (the watches), NOP and ASYNC_CANCEL
- * before it is enabled.
+ * restricted to READV, WRITEV, POLL_ADD and READ (the watches), WRITE (the
+ * interrupts), NOP and ASYNC_CANCEL before it is enabled.
  *
- *	net_io_setup(&n, fds, npairs, qsize, watch, nwatch, &cb, &err)
+ *	net_io_setup(&n, fds, npairs, qsize, watch, nwatch, irq, nirq, &cb, &err)
  *	                           at device creation
  *	net_io_own(&n, true)       the owner thread's loop, lock held:
  *	  ev = net_io_poll(&n)     the watches that fired (bit i: watch[i])
@@ -73,9 +80,14 @@
 #define NET_RX_MAX_CHAINS 64u   /* chains one frame may be merged into */
 #define NET_RX_MAX_IOV 1024u    /* UIO_MAXIOV */
 #define NET_MAX_WATCH 64u       /* watched fds (bits of a uint64_t) */
+#define NET_MAX_IRQ (2 * NET_MAX_PAIRS + 2) /* interrupt eventfds (MSI-X vectors) */
 
 struct net_callbacks {
 	void (*notify)(void *ctx, unsigned qi); /* interrupt queue qi */
+	/* Or, with interrupt eventfds given to net_io_setup: which of them to
+	 * write for queue qi now (-1: none; virtio_pci_queue_notify_deferred);
+	 * the ring writes it with the turn's other I/O. */
+	int (*notify_deferred)(void *ctx, unsigned qi);
 	void (*needs_reset)(void *ctx);         /* the driver broke the ring rules */
 	void (*link_down)(void *ctx);           /* the TAP went away */
 	void *ctx;
@@ -123,12 +135,23 @@ struct net_io {
 	bool ring_ok, restricted;
 	int efd;                        /* -1: the owner waits on the ring */
 	unsigned npairs;
-	/* Watched fds: fixed files npairs.., a READ of 8 bytes posted on each
-	 * (armed); fired ones wait in `ready` for net_io_poll. A watch whose
-	 * read fails for good (dead) is not posted again. */
+	/* Watched fds: fixed files npairs.., each with a multishot POLL_ADD
+	 * (watch_poll, 5.13+; the fds are never read: each wake-up of one is a
+	 * CQE) or else a READ of 8 bytes posted on it (armed); fired ones wait
+	 * in `ready` for net_io_poll. A watch that fails for good (dead) is not
+	 * armed again. */
 	unsigned nwatch;
-	uint64_t watch_val[NET_MAX_WATCH];
+	bool watch_poll;
+	uint64_t watch_val[NET_MAX_WATCH]; /* without watch_poll: the values read */
 	uint64_t watch_armed, watch_ready, watch_dead;
+	/* Interrupt eventfds: fixed files npairs + nwatch.., written (8 bytes,
+	 * irq_one; IOSQE_CQE_SKIP_SUCCESS, 5.17+, else nirq is 0) through the
+	 * ring when notify_deferred names one; irq_fd for a direct write when
+	 * the SQ is full. */
+	unsigned nirq;
+	int irq_fd[NET_MAX_IRQ];
+	uint64_t irq_one;
+	bool irq_warned;
 	pthread_t owner;
 	bool owned;                     /* net_io_own: a thread waits on the ring */
 	bool nudge;                     /* another thread took a watch's completion */
@@ -155,12 +178,13 @@ struct net_io {
 enum { NET_RL_RX, NET_RL_TX };
 
 /* Create the ring for npairs pairs (fds[i]: TAP queue i) of queues of at most
- * qsize entries, and nwatch (<= NET_MAX_WATCH) watched fds (non-blocking
- * eventfds or timerfds); register the fds, restrict and enable it. 0, or -1
- * with a message in *e. */
+ * qsize entries, nwatch (<= NET_MAX_WATCH) watched fds (non-blocking
+ * eventfds or timerfds) and nirq (<= NET_MAX_IRQ) interrupt eventfds (the
+ * device's MSI-X vectors' irqfds, for cb->notify_deferred; 0: cb->notify);
+ * register the fds, restrict and enable it. 0, or -1 with a message in *e. */
 int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsize,
-		 const int *watch, unsigned nwatch, const struct net_callbacks *cb,
-		 struct errbuf *e);
+		 const int *watch, unsigned nwatch, const int *irq, unsigned nirq,
+		 const struct net_callbacks *cb, struct errbuf *e);
 
 /* The calling thread becomes (on) or stops being (off) the ring's owner:
  * the one that waits on it and posts the watches' reads. */

@@ -55,12 +55,26 @@ static struct net_io n;
 static int sv[2] = {-1, -1}, sv1[2] = {-1, -1}; /* the TAP's queues 0 and 1 */
 static int wfd[2] = {-1, -1}; /* watched eventfds (watch 0 and 1) */
 static bool timer_watch;      /* setup: watch 0 is a timerfd */
+static bool read_watches;     /* setup: watches read, not polled */
 static unsigned notified[2], resets, downs;
 static unsigned next_desc[4];
 static uint64_t next_buf;
 static bool up;
 
 static void on_notify(void *ctx, unsigned qi) { (void)ctx; if (qi < 2) notified[qi]++; }
+/* setup with irq_mode: queue qi's interrupt is irqfd ifd[qi] (vector qi),
+ * written by the ring unless irq_masked (the vector's pending bit set). */
+static bool irq_mode, irq_masked;
+static int ifd[2] = {-1, -1};
+static unsigned deferred[2];
+static int on_notify_deferred(void *ctx, unsigned qi)
+{
+	(void)ctx;
+	if (qi >= 2)
+		return -1;
+	deferred[qi]++;
+	return irq_masked ? -1 : (int)qi;
+}
 static void on_reset(void *ctx) { (void)ctx; resets++; }
 static void on_down(void *ctx) { (void)ctx; downs++; }
 
@@ -76,7 +90,9 @@ static void teardown(void)
 			close(sv1[i]);
 		if (wfd[i] >= 0)
 			close(wfd[i]);
-		sv[i] = sv1[i] = wfd[i] = -1;
+		if (ifd[i] >= 0)
+			close(ifd[i]);
+		sv[i] = sv1[i] = wfd[i] = ifd[i] = -1;
 	}
 }
 
@@ -122,11 +138,20 @@ static int setup_pairs(uint64_t features, unsigned npairs)
 	int fds[2] = {sv[0], sv1[0]};
 	struct net_callbacks cb = {.notify = on_notify, .needs_reset = on_reset,
 				   .link_down = on_down};
+	deferred[0] = deferred[1] = 0;
+	if (irq_mode) {
+		for (int i = 0; i < 2; i++)
+			if ((ifd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+				return -1;
+		cb.notify_deferred = on_notify_deferred;
+	}
 	struct errbuf e;
-	if (net_io_setup(&n, fds, npairs, QSIZE, wfd, 2, &cb, &e) < 0) {
+	if (net_io_setup(&n, fds, npairs, QSIZE, wfd, 2, ifd, irq_mode ? 2 : 0, &cb, &e) < 0) {
 		printf("  net_io_setup: %s\n", e.msg);
 		return -1;
 	}
+	if (read_watches) /* the kernels before 5.13: no multishot poll */
+		n.watch_poll = false;
 	up = true;
 	net_io_attach(&n, 0, &rxq, &txq, features | F(VIRTIO_F_VERSION_1), 1500);
 	if (npairs > 1)
@@ -257,9 +282,33 @@ static void poke(int fd, uint64_t v)
 	CHECK_EQ(write(fd, &v, sizeof(v)), (ssize_t)sizeof(v));
 }
 
+/* With multishot poll (this kernel has it), a watch is armed once: it
+ * fires again and again with nothing posted between, and its eventfd is
+ * not read (a kick costs no read and no new SQE). */
+static void watches_are_polled(void)
+{
+	CHECK_EQ(setup(0), 0);
+	CHECK(n.watch_poll);
+	net_io_own(&n, true);
+	CHECK(!net_io_turn_end(&n)); /* arms both (submitted by the wait) */
+	for (int round = 0; round < 3; round++) {
+		poke(wfd[0], 1);
+		net_io_wait(&n);
+		CHECK_EQ(net_io_poll(&n), 1);
+		CHECK_EQ(n.watch_armed, 3); /* still armed */
+		CHECK_EQ(io_uring_sq_ready(&n.ring), 0); /* nothing posted again */
+		CHECK(!net_io_turn_end(&n));
+	}
+	uint64_t v;
+	CHECK_EQ(read(wfd[0], &v, sizeof(v)), (ssize_t)sizeof(v)); /* never read */
+	CHECK_EQ(v, 3);
+	net_io_own(&n, false);
+	teardown();
+}
+
 /* The owner's turn: a watch that fires wakes net_io_wait and is reported
- * once by net_io_poll, with the eventfd's value; its read is posted again
- * at the end of the turn, so the next write fires it again. */
+ * once by net_io_poll (read: with the eventfd's value, its read posted again
+ * at the end of the turn), so the next write fires it again. */
 static void watches_wake_the_owner(void)
 {
 	CHECK_EQ(setup(0), 0);
@@ -269,7 +318,8 @@ static void watches_wake_the_owner(void)
 	poke(wfd[1], 3);
 	net_io_wait(&n);
 	CHECK_EQ(net_io_poll(&n), 2);
-	CHECK_EQ(n.watch_val[1], 3);
+	if (!n.watch_poll)
+		CHECK_EQ(n.watch_val[1], 3);
 	CHECK_EQ(net_io_poll(&n), 0); /* reported once */
 	net_io_turn_end(&n);
 	poke(wfd[0], 1);
@@ -361,6 +411,56 @@ static void turn_submits_once_at_its_wait(void)
 	CHECK_EQ(used_idx(1), 1);
 	CHECK_EQ(notified[1], 1);
 	CHECK_EQ(n.stats.tx_packets, 1);
+	net_io_own(&n, false);
+	teardown();
+}
+
+static uint64_t irq_count(int fd)
+{
+	uint64_t v = 0;
+	return read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? v : 0;
+}
+
+/* With the device's irqfds given to the ring, a queue's interrupt is a WRITE
+ * of its vector's eventfd that goes with the turn's other SQEs (no write(2)
+ * of its own, no callback), in the turn's one io_uring_enter; a masked
+ * vector (the callback says -1: its pending bit is set) gets no write. */
+static void interrupts_go_through_the_ring(void)
+{
+	irq_mode = true;
+	int r = setup(0);
+	irq_mode = false;
+	CHECK_EQ(r, 0);
+	net_io_own(&n, true);
+	for (int round = 0; round < 2; round++) {
+		irq_masked = round == 1;
+		net_io_poll(&n);
+		struct virtio_net_hdr_v1 h = {0};
+		tx_frame(&h, 100, 3);
+		net_io_kick(&n, 1);
+		CHECK(!net_io_turn_end(&n));
+		net_io_wait(&n); /* the write, done inline: no sleep */
+		CHECK_EQ(net_io_poll(&n), 0);
+		CHECK(!net_io_turn_end(&n)); /* used; the interrupt queued */
+		CHECK_EQ(used_idx(1), round + 1);
+		CHECK_EQ(deferred[1], (unsigned)round + 1);
+		CHECK_EQ(irq_count(ifd[1]), 0); /* not yet written */
+		if (irq_masked) {
+			CHECK_EQ(io_uring_sq_ready(&n.ring), 0); /* nothing to write */
+			continue;
+		}
+		/* Written by the wait's submit, with no completion: the owner
+		 * sleeps on (a watch's poke ends it here). */
+		poke(wfd[0], 1);
+		net_io_wait(&n);
+		CHECK_EQ(irq_count(ifd[1]), 1);
+		CHECK_EQ(io_uring_cq_ready(&n.ring), 1); /* the watch's, only */
+		CHECK_EQ(net_io_poll(&n), 1);
+		net_io_turn_end(&n);
+	}
+	irq_masked = false;
+	CHECK_EQ(notified[1], 0); /* never the callback */
+	CHECK_EQ(irq_count(ifd[0]), 0);
 	net_io_own(&n, false);
 	teardown();
 }
@@ -752,12 +852,18 @@ static void pairs_beyond_the_count_not_served(void)
 int main(void)
 {
 	RUN(ring_is_restricted);
-	RUN(watches_wake_the_owner);
-	RUN(watch_taken_by_another_thread_nudges_the_owner);
-	RUN(watched_timer_fires);
-	RUN(watch_reaped_mid_turn_is_not_lost);
+	RUN(watches_are_polled);
+	for (int mode = 0; mode < 2; mode++) {
+		read_watches = mode == 1; /* both ways of watching */
+		RUN(watches_wake_the_owner);
+		RUN(watch_taken_by_another_thread_nudges_the_owner);
+		RUN(watched_timer_fires);
+		RUN(watch_reaped_mid_turn_is_not_lost);
+		RUN(rate_limited_tx_and_rx);
+	}
+	read_watches = false;
 	RUN(turn_submits_once_at_its_wait);
-	RUN(rate_limited_tx_and_rx);
+	RUN(interrupts_go_through_the_ring);
 	RUN(tx_frames_reach_the_tap);
 	RUN(tx_hostile_chains_dropped_in_one_batch);
 	RUN(tx_broken_ring_needs_reset);
