@@ -7,7 +7,8 @@
 #include "virtio/net/net_seccomp.h"
 
 /* The I/O thread over a TAP: io_uring_enter (it waits there too: the
- * queues' kicks are reads on its ring), write on the irqfds (common);
+ * queues' kicks are polls on its ring, and the irqfds are written by it;
+ * write on the irqfds, common, is for kernels before 5.17);
  * TUNSETQUEUE detaches and re-attaches TAP queues as the driver changes its
  * queue pair count. */
 static const int io_calls[] = {SYS_io_uring_enter,
