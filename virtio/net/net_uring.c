@@ -882,10 +882,11 @@ bool net_io_turn_end(struct net_io *n)
 	 * thread that takes it meanwhile submits them with its own. */
 	n->to_submit = sq_publish(&n->ring);
 	n->lazy = false;
-	/* A watch whose completion the turn reaped after net_io_poll (with a
-	 * write's, say) is not on the ring any more: the owner must not sleep,
-	 * and takes another turn at once; what this one queued (its writes,
-	 * its interrupts) goes now, not with the next turn's. */
+	/* A watch that fired during the turn (its completion reaped after
+	 * net_io_poll, with a write's, say) is not handled yet, and nothing on
+	 * the ring would wake the owner for it: it must not sleep, and takes
+	 * another turn at once; what this one queued (its writes, its
+	 * interrupts) goes now, not with the next turn's. */
 	if (!n->watch_ready)
 		return false;
 	submit_now(n);
