@@ -186,23 +186,28 @@ static bool vector_ok(struct virtio_pci *t, unsigned v)
 	return v != VIRTIO_MSI_NO_VECTOR && t->msix_ok && v < t->msix.nvec;
 }
 
-void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi)
-{
-	if (qi >= t->nq)
-		return;
-	unsigned v = __atomic_load_n(&t->q[qi].vector, __ATOMIC_RELAXED);
-	__atomic_or_fetch(&t->isr, 1, __ATOMIC_RELAXED);
-	if (vector_ok(t, v))
-		msix_notify(&t->msix, v);
-}
-
-int virtio_pci_queue_notify_deferred(struct virtio_pci *t, unsigned qi)
+/* Queue qi interrupts: the ISR's queue bit set, and its MSI-X vector, or
+ * -1 when it has none. */
+static int queue_interrupt(struct virtio_pci *t, unsigned qi)
 {
 	if (qi >= t->nq)
 		return -1;
 	unsigned v = __atomic_load_n(&t->q[qi].vector, __ATOMIC_RELAXED);
 	__atomic_or_fetch(&t->isr, 1, __ATOMIC_RELAXED);
-	return vector_ok(t, v) ? msix_notify_deferred(&t->msix, v) : -1;
+	return vector_ok(t, v) ? (int)v : -1;
+}
+
+void virtio_pci_queue_notify(struct virtio_pci *t, unsigned qi)
+{
+	int v = queue_interrupt(t, qi);
+	if (v >= 0)
+		msix_notify(&t->msix, (unsigned)v);
+}
+
+int virtio_pci_queue_notify_deferred(struct virtio_pci *t, unsigned qi)
+{
+	int v = queue_interrupt(t, qi);
+	return v >= 0 ? msix_notify_deferred(&t->msix, (unsigned)v) : -1;
 }
 
 void virtio_pci_needs_reset(struct virtio_pci *t)

@@ -229,18 +229,27 @@ bool msix_bar_access(struct msix *m, unsigned bar, uint64_t off, uint8_t *data, 
 	return true;
 }
 
+/* A signal of vector vec: true when its eventfd is to be written now;
+ * else its pending bit is set (masked) or nothing (MSI-X off). msix lock
+ * held. */
+static bool take_signal(struct msix *m, unsigned vec)
+{
+	if (!m->enabled)
+		return false;
+	struct msix_vector *v = &m->vec[vec];
+	if (deliverable(m, v) && v->routed)
+		return true;
+	m->pba[vec / 64] |= UINT64_C(1) << (vec % 64);
+	return false;
+}
+
 void msix_notify(struct msix *m, unsigned vec)
 {
 	if (vec >= m->nvec)
 		return;
 	pthread_mutex_lock(&m->lock);
-	struct msix_vector *v = &m->vec[vec];
-	if (m->enabled) {
-		if (deliverable(m, v) && v->routed)
-			signal_efd(v->efd);
-		else
-			m->pba[vec / 64] |= UINT64_C(1) << (vec % 64);
-	}
+	if (take_signal(m, vec))
+		signal_efd(m->vec[vec].efd);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -248,17 +257,10 @@ int msix_notify_deferred(struct msix *m, unsigned vec)
 {
 	if (vec >= m->nvec)
 		return -1;
-	int signal = -1;
 	pthread_mutex_lock(&m->lock);
-	struct msix_vector *v = &m->vec[vec];
-	if (m->enabled) {
-		if (deliverable(m, v) && v->routed)
-			signal = (int)vec;
-		else
-			m->pba[vec / 64] |= UINT64_C(1) << (vec % 64);
-	}
+	bool signal = take_signal(m, vec);
 	pthread_mutex_unlock(&m->lock);
-	return signal;
+	return signal ? (int)vec : -1;
 }
 
 bool msix_pending(struct msix *m, unsigned vec)
