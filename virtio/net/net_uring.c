@@ -36,11 +36,9 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 	n->npairs = npairs;
 	n->nwatch = nwatch;
 	n->nirq = nirq;
-	n->irq_one = 1;
-	if (nirq)
-		memcpy(n->irq_fd, irq, nirq * sizeof(*irq));
 	/* SQ room for every write and read in flight, plus the cancels; the
-	 * watches' reads, a turn's interrupts and a nudge besides. */
+	 * watches (a poll or a read each), a turn's interrupts and a nudge
+	 * besides. */
 	unsigned want = npairs * (qsize + 4) + nwatch + 1, entries = 1;
 	while (entries < want && entries < 4096)
 		entries <<= 1;
@@ -189,7 +187,7 @@ static void submit_now(struct net_io *n)
 /* The same where the work may wait: in the owner's turn (n->lazy) the SQEs
  * go with the io_uring_enter that ends it (net_io_wait), which submits them
  * and sleeps in one system call; a turn that posts a kick's writes, the
- * reads again and the watches' reads makes one call, not one for each. */
+ * reads again and the watches' SQEs makes one call, not one for each. */
 static void submit(struct net_io *n)
 {
 	if (!n->lazy)
@@ -308,9 +306,9 @@ static void nudge_owner(struct net_io *n)
 	submit_now(n);
 }
 
-/* Teardown, no owner any more: cancel the watches' reads and wait for them
- * (a second at most), for a read in flight keeps its file registered and
- * uring_exit's unregistering would wait for it for ever. */
+/* Teardown, no owner any more: cancel the watches (their polls or reads)
+ * and wait for them (a second at most), for a request in flight keeps its
+ * file registered and uring_exit's unregistering would wait for it for ever. */
 static void watch_cancel_all(struct net_io *n)
 {
 	uint64_t armed = n->watch_armed;
@@ -600,26 +598,28 @@ static void tx_done(struct net_io *n, struct net_pair_io *q, uint32_t id, int re
 
 /* ---- entry points ---- */
 
+/* What an interrupt's WRITE writes to the irqfd. */
+static const uint64_t irq_one = 1;
+
 /* Interrupt queue qi: through the ring when the device lets us write its
  * irqfd (queued: true), else by its callback. */
 static bool notify(struct net_io *n, unsigned qi)
 {
-	if (!n->nirq || !n->cb.notify_deferred) {
+	struct io_uring_sqe *sqe = NULL;
+	int v = -1;
+	if (n->nirq && n->cb.notify_deferred) {
+		v = n->cb.notify_deferred(n->cb.ctx, qi);
+		if (v < 0 || (unsigned)v >= n->nirq)
+			return false;
+		sqe = get_sqe(n); /* NULL cannot happen: there is room for a turn's */
+	}
+	if (!sqe) {
 		if (n->cb.notify)
 			n->cb.notify(n->cb.ctx, qi);
 		return false;
 	}
-	int v = n->cb.notify_deferred(n->cb.ctx, qi);
-	if (v < 0 || (unsigned)v >= n->nirq)
-		return false;
-	struct io_uring_sqe *sqe = get_sqe(n);
-	if (!sqe) { /* cannot happen: the SQ has room for a turn's interrupts */
-		ssize_t w = write(n->irq_fd[v], &n->irq_one, sizeof(n->irq_one));
-		(void)w; /* EAGAIN: the counter is full, the interrupt pending */
-		return false;
-	}
-	io_uring_prep_write(sqe, (int)(n->npairs + n->nwatch + (unsigned)v), &n->irq_one,
-			    sizeof(n->irq_one), 0);
+	io_uring_prep_write(sqe, (int)(n->npairs + n->nwatch + (unsigned)v), &irq_one,
+			    sizeof(irq_one), 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_CQE_SKIP_SUCCESS; /* a CQE only if it fails */
 	io_uring_sqe_set_data64(sqe, UDATA(KIND_IRQ, 0, (unsigned)v));
 	return true;

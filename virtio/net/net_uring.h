@@ -144,13 +144,10 @@ struct net_io {
 	bool watch_poll;
 	uint64_t watch_val[NET_MAX_WATCH]; /* without watch_poll: the values read */
 	uint64_t watch_armed, watch_ready, watch_dead;
-	/* Interrupt eventfds: fixed files npairs + nwatch.., written (8 bytes,
-	 * irq_one; IOSQE_CQE_SKIP_SUCCESS, 5.17+, else nirq is 0) through the
-	 * ring when notify_deferred names one; irq_fd for a direct write when
-	 * the SQ is full. */
+	/* Interrupt eventfds: fixed files npairs + nwatch.., written (8 bytes;
+	 * IOSQE_CQE_SKIP_SUCCESS, 5.17+, else nirq is 0) through the ring when
+	 * notify_deferred names one (cb.notify when the SQ is full). */
 	unsigned nirq;
-	int irq_fd[NET_MAX_IRQ];
-	uint64_t irq_one;
 	bool irq_warned;
 	pthread_t owner;
 	bool owned;                     /* net_io_own: a thread waits on the ring */
@@ -187,7 +184,7 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 		 const struct net_callbacks *cb, struct errbuf *e);
 
 /* The calling thread becomes (on) or stops being (off) the ring's owner:
- * the one that waits on it and posts the watches' reads. */
+ * the one that waits on it and arms the watches. */
 void net_io_own(struct net_io *n, bool on);
 /* Owner, lock held: use every completion, and return (and clear) the
  * watches that fired since the last call, bit i for watch i; each one's
@@ -196,7 +193,7 @@ void net_io_own(struct net_io *n, bool on);
  * that waits for its own I/O): net_io_wait submits them all. */
 uint64_t net_io_poll(struct net_io *n);
 /* Owner, lock held: use completions, re-post reads, interrupt the queues,
- * post the watches' reads again, and hand the turn's SQEs to the kernel's
+ * arm the watches again, and hand the turn's SQEs to the kernel's
  * SQ for net_io_wait to submit. True when a watch fired during
  * the turn (its completion reaped with others): take another turn at once,
  * without waiting. */
