@@ -333,6 +333,15 @@ void net_io_own(struct net_io *n, bool on)
 	n->owner = pthread_self();
 	n->owned = on;
 	n->nudge = false;
+	/* An owner that leaves mid-turn (its stop watch fired: no
+	 * net_io_turn_end) leaves no turn behind: what the turn queued goes
+	 * now, and later work is submitted as it comes. */
+	if (!on && n->lazy) {
+		n->lazy = false;
+		n->to_submit = 0;
+		if (n->ring_ok)
+			submit_now(n);
+	}
 }
 
 /* ---- rate limiting ---- */

@@ -497,6 +497,30 @@ static void watch_taken_by_another_thread_nudges_the_owner(void)
 	teardown();
 }
 
+/* The owner leaving mid-turn (its stop watch fired, so no net_io_turn_end)
+ * leaves no lazy turn behind: what the turn queued is submitted, and a
+ * later kick's writes go at once. */
+static void owner_leaving_mid_turn_submits(void)
+{
+	CHECK_EQ(setup(0), 0);
+	net_io_own(&n, true);
+	CHECK(!net_io_turn_end(&n)); /* arms the watches (submitted by the wait) */
+	poke(wfd[0], 1);
+	net_io_wait(&n);
+	CHECK_EQ(net_io_poll(&n), 1);
+	struct virtio_net_hdr_v1 h = {0};
+	tx_frame(&h, 100, 5);
+	net_io_kick(&n, 1); /* in the turn: the write waits for its end */
+	static uint8_t m[256];
+	CHECK_EQ(recv(sv[1], m, sizeof(m), 0), -1);
+	net_io_own(&n, false); /* the loop's break, without net_io_turn_end */
+	CHECK(!n.lazy);
+	CHECK_EQ(io_uring_sq_ready(&n.ring), 0);
+	CHECK_EQ(recv(sv[1], m, sizeof(m), 0), NET_HDR_LEN + 100);
+	CHECK(pattern_ok(m + NET_HDR_LEN, 100, 5));
+	teardown();
+}
+
 static void tx_frames_reach_the_tap(void)
 {
 	CHECK_EQ(setup(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4)), 0);
@@ -853,6 +877,7 @@ int main(void)
 {
 	RUN(ring_is_restricted);
 	RUN(watches_are_polled);
+	RUN(owner_leaving_mid_turn_submits);
 	for (int mode = 0; mode < 2; mode++) {
 		read_watches = mode == 1; /* both ways of watching */
 		RUN(watches_wake_the_owner);
