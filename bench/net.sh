@@ -9,7 +9,9 @@
 # receiver's rate, then the host pings the guest 20 times. ROUNDS rounds of
 # all rows (or those BENCH_NET_ONLY matches), one VMM after another; the
 # table has each column's median. Also the VMM's host CPU time (its threads,
-# the guest's vCPU time among them, and vhost's workers) per MiB moved.
+# the guest's vCPU time among them, and vhost's workers) per MiB moved, and
+# the part of it outside the vCPU threads: the back-end's (ember's net-io
+# thread, vhost's worker, QEMU's main loop without vhost) and the rest.
 # In a lab booted with --sriov-net (bench/run does), the igb's VF 0 passed
 # through (ember --vfio, QEMU -device vfio-pci) adds two rows: the same guest
 # on the lab's generic kernel (igbvf), the PF's interface as the host's end.
@@ -65,15 +67,21 @@ link_up() {
 }
 
 # cpu_ticks PID: the CPU time (clock ticks) PID's threads and its vhost
-# workers (kernel threads named vhost-PID) have used; a vCPU thread's time
-# includes the guest's.
+# workers (kernel threads named vhost-PID) have used, then that of its vCPU
+# threads alone (ember's vcpuN, QEMU's "CPU N/KVM" with debug-threads=on),
+# whose time includes the guest's.
 cpu_ticks() {
-	local t k
+	local t k v=0 c
 	t=$(awk '{print $14 + $15}' "/proc/$1/stat") || return 1
 	for k in $(pgrep -x "vhost-$1"); do
 		t=$((t + $(awk '{print $14 + $15}' "/proc/$k/stat")))
 	done
-	echo "$t"
+	for k in /proc/"$1"/task/*; do
+		c=$(cat "$k/comm" 2>/dev/null) || continue
+		[[ $c =~ ^vcpu[0-9]+$|^CPU\ [0-9]+/KVM$ ]] || continue
+		v=$((v + $(sed 's/.*) //' "$k/stat" | awk '{print $12 + $13}'))) # after "PID (COMM) "
+	done
+	echo "$t $v"
 }
 
 # iperf OUT [iperf3 options]: one client run (retried for up to 60 s while the
@@ -129,7 +137,7 @@ run() {
 	[[ $name =~ $ONLY ]] || return 0
 	link_up "$link" || { echo "bench: no $link link" >&2; return 1; }
 	"$@" >"$tmp/vm.out" 2>&1 </dev/null &
-	local vpid=$! _ tin tout rtt vmm c0 c1 cpu='' bin bout
+	local vpid=$! _ tin tout rtt vmm c0 c1 v0 v1 cpu='' out='' bin bout
 	echo "bench: $(date +%T) $name" >&2
 	for _ in $(seq 1 1200); do
 		grep -q bench-ready "$tmp/vm.out" && break
@@ -138,14 +146,16 @@ run() {
 	done
 	vmm=$vpid # the VMM: the deepest of the first children (subshell, timeout, VMM)
 	while [ -n "$(pgrep -P "$vmm" | head -n 1)" ]; do vmm=$(pgrep -P "$vmm" | head -n 1); done
-	c0=$(cpu_ticks "$vmm")
+	read -r c0 v0 <<<"$(cpu_ticks "$vmm")"
 	read -r tin bin <<<"$(iperf "$tmp/in.json")"
 	[ -n "$tin" ] || echo "bench: $name: host->guest run failed" >&2
 	read -r tout bout <<<"$(iperf "$tmp/out.json" -R)"
 	[ -n "$tout" ] || echo "bench: $name: guest->host run failed" >&2
-	c1=$(cpu_ticks "$vmm")
+	read -r c1 v1 <<<"$(cpu_ticks "$vmm")"
 	if [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$bin" ] && [ -n "$bout" ]; then
 		cpu=$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v b=$((bin + bout)) \
+			'BEGIN { printf "%.2f", c * 1000 / hz / (b / 1048576) }')
+		out=$(awk -v c=$((c1 - c0 - (v1 - v0))) -v hz="$(getconf CLK_TCK)" -v b=$((bin + bout)) \
 			'BEGIN { printf "%.2f", c * 1000 / hz / (b / 1048576) }')
 	fi
 	ping -c 20 -i 0.2 -W 5 $GUEST_IP >"$tmp/ping" 2>&1 ||
@@ -154,7 +164,7 @@ run() {
 	stop_vm "$name" $vpid
 	rtt=$(awk -F/ '/^rtt|^round-trip/ {printf "%.3f", $5}' "$tmp/ping")
 	grep -qxF -- "$name" "$tmp/rows" 2>/dev/null || echo "$name" >>"$tmp/rows"
-	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed} ${cpu:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
+	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed} ${cpu:-failed} ${out:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
 }
 
 # ember OPTIONS...: ember (stopped after 900 s) with the benchmark guest; OPTIONS go first.
@@ -165,7 +175,7 @@ ember() {
 # qemu VHOST: QEMU microvm (stopped after 900 s) with virtio-net-pci on the TAP, vhost on or off.
 qemu() {
 	timeout -k 5 900 qemu-system-x86_64 -M microvm,pcie=on,rtc=on -enable-kvm -cpu host -m 512 -smp 1 \
-		-nodefaults -no-user-config -nographic -no-reboot -serial stdio \
+		-name bench,debug-threads=on -nodefaults -no-user-config -nographic -no-reboot -serial stdio \
 		-kernel "$G/vmlinux" -initrd "$tmp/initrd.gz" -append "$APPEND" \
 		-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=$1" \
 		-device virtio-net-pci,netdev=n0
@@ -179,7 +189,7 @@ ember_vf() {
 }
 qemu_vf() {
 	timeout -k 5 900 qemu-system-x86_64 -M microvm,pcie=on,rtc=on -enable-kvm -cpu host -m 512 -smp 1 \
-		-nodefaults -no-user-config -nographic -no-reboot -serial stdio \
+		-name bench,debug-threads=on -nodefaults -no-user-config -nographic -no-reboot -serial stdio \
 		-kernel "$VKERNEL" -initrd "$VINITRD" -append "$APPEND" -device "vfio-pci,host=$VF"
 }
 
@@ -196,9 +206,9 @@ for _ in $(seq 1 "$ROUNDS"); do
 	fi
 done
 
-echo "| VMM (iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds (lowest-highest)) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) | VMM's host CPU per MiB moved (ms) |"
-echo "|---|---:|---:|---:|---:|"
+echo "| VMM (iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds (lowest-highest)) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) | VMM's host CPU per MiB moved (ms) | of it outside the vCPU threads (ms) |"
+echo "|---|---:|---:|---:|---:|---:|"
 while read -r name; do
 	f=$tmp/row.$(echo "$name" | md5sum | cut -c1-8)
-	echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) | $(median "$f" 3)$(spread "$f" 3) | $(median "$f" 4)$(spread "$f" 4) |"
+	echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) | $(median "$f" 3)$(spread "$f" 3) | $(median "$f" 4)$(spread "$f" 4) | $(median "$f" 5)$(spread "$f" 5) |"
 done <"$tmp/rows"
