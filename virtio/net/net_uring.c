@@ -338,7 +338,6 @@ void net_io_own(struct net_io *n, bool on)
 	 * now, and later work is submitted as it comes. */
 	if (!on && n->lazy) {
 		n->lazy = false;
-		n->to_submit = 0;
 		if (n->ring_ok)
 			submit_now(n);
 	}
