@@ -72,16 +72,27 @@ link_up() {
 # whose time includes the guest's.
 cpu_ticks() {
 	local t k v=0 c
-	t=$(awk '{print $14 + $15}' "/proc/$1/stat") || return 1
+	t=$(stat_ticks "/proc/$1/stat") || return 1
 	for k in $(pgrep -x "vhost-$1"); do
-		t=$((t + $(awk '{print $14 + $15}' "/proc/$k/stat")))
+		t=$((t + $(stat_ticks "/proc/$k/stat")))
 	done
 	for k in /proc/"$1"/task/*; do
 		c=$(cat "$k/comm" 2>/dev/null) || continue
 		[[ $c =~ ^vcpu[0-9]+$|^CPU\ [0-9]+/KVM$ ]] || continue
-		v=$((v + $(sed 's/.*) //' "$k/stat" | awk '{print $12 + $13}'))) # after "PID (COMM) "
+		v=$((v + $(stat_ticks "$k/stat")))
 	done
 	echo "$t $v"
+}
+# stat_ticks FILE: user + system ticks from a /proc .../stat file (its fields
+# counted after "PID (COMM) ", since a thread's name may hold spaces).
+stat_ticks() {
+	local s
+	s=$(cat "$1" 2>/dev/null) || return 1
+	awk '{print $12 + $13}' <<<"${s##*) }"
+}
+# ms_per_mib TICKS BYTES: CPU milliseconds per MiB moved.
+ms_per_mib() {
+	awk -v c="$1" -v hz="$(getconf CLK_TCK)" -v b="$2" 'BEGIN { printf "%.2f", c * 1000 / hz / (b / 1048576) }'
 }
 
 # iperf OUT [iperf3 options]: one client run (retried for up to 60 s while the
@@ -153,10 +164,8 @@ run() {
 	[ -n "$tout" ] || echo "bench: $name: guest->host run failed" >&2
 	read -r c1 v1 <<<"$(cpu_ticks "$vmm")"
 	if [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$bin" ] && [ -n "$bout" ]; then
-		cpu=$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v b=$((bin + bout)) \
-			'BEGIN { printf "%.2f", c * 1000 / hz / (b / 1048576) }')
-		out=$(awk -v c=$((c1 - c0 - (v1 - v0))) -v hz="$(getconf CLK_TCK)" -v b=$((bin + bout)) \
-			'BEGIN { printf "%.2f", c * 1000 / hz / (b / 1048576) }')
+		cpu=$(ms_per_mib $((c1 - c0)) $((bin + bout)))
+		out=$(ms_per_mib $((c1 - c0 - (v1 - v0))) $((bin + bout)))
 	fi
 	ping -c 20 -i 0.2 -W 5 $GUEST_IP >"$tmp/ping" 2>&1 ||
 		{ echo "bench: $name: ping:" >&2; tail -n 3 "$tmp/ping" >&2; }
