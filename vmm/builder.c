@@ -208,6 +208,15 @@ static int load_guest(struct machine *m, const struct vm_config *c, struct kerne
 	return 0;
 }
 
+/* Start-up's phases in the log file at level Debug: how long after ember
+ * started (or the API's InstanceStart) each one ended. */
+static void phase_done(uint64_t start_ns, const char *what)
+{
+	uint64_t us = (now_ns() - start_ns) / 1000;
+	log_debug("start-up: %s at %llu.%03llu ms", what, (unsigned long long)(us / 1000),
+		  (unsigned long long)(us % 1000));
+}
+
 int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_ns,
 		  const char *start_what, const struct snapshot_in *snap, struct errbuf *why)
 {
@@ -259,6 +268,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		goto out;
 	}
 
+	phase_done(start_ns, "files opened, seccomp set up");
 	m->vm_ok = true; /* even a failed vm_create leaves what vm_destroy takes */
 	if (vm_create(&m->vm, mem, c->cpus, c->kernel_irqchip, snap ? snap->mem_fd : -1, &err)) {
 		fail(why, "%s", err.msg);
@@ -276,11 +286,13 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		fail(why, "cannot register legacy devices");
 		goto out;
 	}
+	phase_done(start_ns, "VM created");
 	int r = snap ? 0 : load_guest(m, c, &k, &kr, cmdline, c->initrd ? &ir : NULL, &err, why);
 	if (r) {
 		status = r;
 		goto out;
 	}
+	phase_done(start_ns, snap ? "nothing to load" : "kernel and initrd loaded");
 	reader_close(&kr);
 	reader_close(&ir);
 	if (add_pci_devices(m, &o, &err)) {
@@ -318,11 +330,13 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		fail(why, "%s", err.msg);
 		goto out;
 	}
+	phase_done(start_ns, "vCPUs created");
 	err.msg[0] = '\0';
 	if (device_list_seccomp(&m->vm.devices, &err) || device_list_start(&m->vm.devices, &err)) {
 		fail(why, "%s", err.msg[0] ? err.msg : "a device did not start");
 		goto out;
 	}
+	phase_done(start_ns, "devices started");
 	if ((console_raw(&m->con), vcpus_start(&m->vm, &err))) {
 		fail(why, "%s", err.msg);
 		vm_request_stop(&m->vm, EXIT_VM_ERROR);
@@ -331,6 +345,7 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		 * whose filter they must not inherit, installs its own last. */
 		vm_request_stop(&m->vm, EXIT_VM_ERROR);
 	}
+	phase_done(start_ns, "vCPUs running");
 	status = 0;
 out:
 	opened_destroy(&o);
