@@ -172,7 +172,7 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 				   .notify_deferred = virtio_pci_notify_deferred_cb,
 				   .needs_reset = virtio_pci_needs_reset_cb, .link_down = cb_link_down,
 				   .ctx = &d->vp};
-	if (io_thread_open(&d->iot, e))
+	if (io_thread_open_stop(&d->iot, e))
 		return -1;
 	int watch[NET_MAX_WATCH];
 	for (unsigned i = 0; i < d->nq; i++)

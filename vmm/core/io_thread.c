@@ -32,6 +32,16 @@ void io_thread_init(struct io_thread *t)
 	t->epfd = t->stop_efd = -1;
 }
 
+int io_thread_open_stop(struct io_thread *t, struct errbuf *e)
+{
+	t->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->stop_efd < 0) {
+		err_set(e, "I/O thread: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int io_thread_open(struct io_thread *t, struct errbuf *e)
 {
 	t->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

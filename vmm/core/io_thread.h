@@ -12,7 +12,8 @@
  *	io_thread_destroy(&t)
  *
  * A device that waits some other way (virtio-net waits in io_uring_enter)
- * starts its own loop instead (io_thread_start_loop): the thread is named and
+ * opens only the stop eventfd (io_thread_open_stop: no epoll set) and starts
+ * its own loop instead (io_thread_start_loop): the thread is named and
  * filtered the same way, and the loop returns once it sees the stop eventfd
  * (t.stop_efd) readable; it adds what it handles to io_thread_count().
  */
@@ -49,6 +50,8 @@ struct io_thread {
 void io_thread_init(struct io_thread *t);
 /* 0, or -1 with e set. */
 int io_thread_open(struct io_thread *t, struct errbuf *e);
+/* For io_thread_start_loop: the stop eventfd only. 0, or -1 with e set. */
+int io_thread_open_stop(struct io_thread *t, struct errbuf *e);
 /* Wake the thread with `tag` when fd is readable. 0, or -1 (errno). */
 int io_thread_add(struct io_thread *t, int fd, uint64_t tag);
 /* Start the thread (named `name`, at most 15 characters) under the `allow`

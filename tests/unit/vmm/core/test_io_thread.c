@@ -88,6 +88,43 @@ static void tags_reach_handler_then_stop(void)
 	close(s.efd[1]);
 }
 
+/* A loop of its own (as virtio-net's): it runs named, until the stop
+ * eventfd is readable. */
+struct own_loop {
+	struct io_thread *t;
+	char name[16];
+	int rounds;
+};
+
+static void *own_loop_main(void *ctx)
+{
+	struct own_loop *l = ctx;
+	pthread_getname_np(pthread_self(), l->name, sizeof(l->name));
+	uint64_t v;
+	while (read(l->t->stop_efd, &v, sizeof(v)) != sizeof(v)) {
+		l->rounds++;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static void own_loop_has_no_epoll_set_and_stops(void)
+{
+	struct io_thread t;
+	struct errbuf e = {0};
+	io_thread_init(&t);
+	CHECK_EQ(io_thread_open_stop(&t, &e), 0);
+	CHECK(t.stop_efd >= 0);
+	CHECK_EQ(t.epfd, -1); /* nothing waits on one */
+	struct own_loop l = {.t = &t};
+	CHECK_EQ(io_thread_start_loop(&t, "test-loop", &net_io_seccomp, own_loop_main, &l, &e), 0);
+	io_thread_stop(&t); /* returns only once the loop saw the stop */
+	CHECK(!t.started);
+	CHECK_STR_EQ(l.name, "test-loop");
+	io_thread_destroy(&t);
+	CHECK_EQ(t.stop_efd, -1);
+}
+
 static void destroy_unopened_is_safe(void)
 {
 	struct io_thread t;
@@ -115,6 +152,7 @@ static void err_prefix_puts_name_first(void)
 int main(void)
 {
 	RUN(tags_reach_handler_then_stop);
+	RUN(own_loop_has_no_epoll_set_and_stops);
 	RUN(destroy_unopened_is_safe);
 	RUN(err_prefix_puts_name_first);
 	return check_summary();
