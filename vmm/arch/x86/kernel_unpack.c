@@ -2,14 +2,20 @@
  * booted as the PVH vmlinux it is (kernel_unpack.h). The scratch area,
  * all of guest RAM between 1 MiB and 3 GiB at most, holds, bottom up:
  *
- *	1 MiB:	the compressed payload, read from the file
- *		the library's memory (liblzma's dictionary, zstd's and zlib's state)
+ *	base:	the decompressed vmlinux, exactly the size the payload records
  *	...	(free)
- *	top:	the decompressed vmlinux, exactly the size the payload records
+ *		the library's memory (liblzma's dictionary, zstd's and zlib's state)
+ *	top:	the compressed payload, read from the file
  *
- * Once decompressed, the bottom part is given back and the vmlinux's
- * segments are copied from the top to their addresses, which must lie
- * below it; then the top is given back too. */
+ * base is where the vmlinux's first segment is at its address when the
+ * vmlinux is laid out as Linux's build lays it out: its first PT_LOAD at
+ * file offset 2 MiB (the linker's page size), linked to run at the setup
+ * header's pref_address. Then the segments are not copied: each is already
+ * at its address or moved down to it (Linux's per-CPU and init segments, a
+ * few MiB), in file order, which is safe while every segment's address is
+ * at or below its bytes; then everything between them is cleared. A vmlinux
+ * laid out otherwise is moved to the top (over the payload, done with by
+ * then) and its segments copied down from there, as from a file. */
 #include <elf.h>
 #include <string.h>
 
@@ -19,6 +25,80 @@
 
 #define PAGE 4096u
 #define ARENA_MAX MiB(128) /* the most the library may take (XZ: its dictionary) */
+
+#define HUGE MiB(2)
+#define FIRST_SEGMENT_OFFSET MiB(2) /* a vmlinux's first PT_LOAD, in its file */
+
+/* Zero guest RAM [lo, hi): whole 2 MiB pages are given back, the rest
+ * written, so a huge page a segment shares with a gap stays whole. */
+static void clear(const struct guest_mem *gm, uint64_t lo, uint64_t hi)
+{
+	if (lo >= hi)
+		return;
+	uint64_t a = ALIGN_UP(lo, HUGE), b = ALIGN_DOWN(hi, HUGE);
+	if (a >= b) {
+		memset(gm_ptr(gm, lo, hi - lo), 0, hi - lo);
+		return;
+	}
+	if (a > lo)
+		memset(gm_ptr(gm, lo, a - lo), 0, a - lo);
+	gm_zero(gm, a, b - a);
+	if (hi > b)
+		memset(gm_ptr(gm, b, hi - b), 0, hi - b);
+}
+
+/* Where to decompress the vmlinux (page-aligned, at least 1 MiB): its
+ * first segment's address less its file offset, if Linux's build laid it
+ * out; 1 MiB when the header has no pref_address (protocol < 2.10). */
+static uint64_t guess_base(const struct kernel_image *bz, const struct reader *r)
+{
+	uint8_t b[8];
+	if (bz->protocol < 0x020a || reader_read(r, 0x258, b, sizeof(b)))
+		return LAYOUT_HIMEM;
+	uint64_t pref = get_le64(b);
+	if (pref < LAYOUT_HIMEM + FIRST_SEGMENT_OFFSET || pref > MiB(1) << 12)
+		return LAYOUT_HIMEM;
+	return ALIGN_DOWN(pref - FIRST_SEGMENT_OFFSET, PAGE);
+}
+
+/* k's segments, decompressed at base, can be moved to their addresses in
+ * place: in file order and address order without overlaps, each at or
+ * below its bytes and inside [1 MiB, low). */
+static bool in_place_ok(const struct kernel_image *k, uint64_t base, uint64_t low)
+{
+	for (unsigned i = 0; i < k->nseg; i++) {
+		const struct kernel_segment *s = &k->seg[i];
+		if (s->paddr < LAYOUT_HIMEM || s->paddr > base + s->offset || s->memsz > low ||
+		    s->paddr > low - s->memsz)
+			return false;
+		if (i && (s->offset < k->seg[i - 1].offset + k->seg[i - 1].filesz ||
+			  s->paddr < k->seg[i - 1].paddr + k->seg[i - 1].memsz))
+			return false;
+	}
+	return k->nseg > 0;
+}
+
+/* Move k's segments down from base + offset to their addresses, zero their
+ * bss, and clear the rest of [base, end) (in_place_ok said it is safe). */
+static void place_in_place(const struct guest_mem *gm, const struct kernel_image *k,
+			   uint64_t base, uint64_t end)
+{
+	for (unsigned i = 0; i < k->nseg; i++) {
+		const struct kernel_segment *s = &k->seg[i];
+		if (s->paddr != base + s->offset && s->filesz)
+			memmove(gm_ptr(gm, s->paddr, s->filesz),
+				gm_ptr(gm, base + s->offset, s->filesz), s->filesz);
+	}
+	uint64_t at = base;
+	for (unsigned i = 0; i < k->nseg; i++) {
+		const struct kernel_segment *s = &k->seg[i];
+		clear(gm, at, s->paddr < end ? s->paddr : end);
+		clear(gm, s->paddr + s->filesz, s->paddr + s->memsz);
+		if (s->paddr + s->memsz > at)
+			at = s->paddr + s->memsz;
+	}
+	clear(gm, at, end);
+}
 
 static int read_payload(const struct reader *r, uint64_t off, void *buf, size_t len,
 			struct errbuf *why)
@@ -67,31 +147,56 @@ int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
 			kz_name(f), (unsigned long long)(plen >> 10), (unsigned long long)(size >> 10));
 		return -1;
 	}
-	uint64_t out_lo = low - out_room, in_lo = LAYOUT_HIMEM, arena_lo = in_lo + in_room;
-	uint64_t arena_len = out_lo - arena_lo < ARENA_MAX ? out_lo - arena_lo : ARENA_MAX;
-	uint8_t *in = gm_ptr(gm, in_lo, plen), *dst = gm_ptr(gm, out_lo, out_room);
-	uint8_t *arena = arena_len ? gm_ptr(gm, arena_lo, arena_len) : NULL;
-	if (!in || !dst || (arena_len && !arena)) {
+	/* The library's memory: as much as the top-down layout (the vmlinux
+	 * right above 1 MiB) leaves it, up to ARENA_MAX, above the vmlinux or
+	 * below; or the larger of the two, and if that was too small (the
+	 * library fails) the top-down layout is tried again. */
+	uint64_t in_lo = low - in_room, room = in_lo - LAYOUT_HIMEM - out_room;
+	uint64_t full = room < ARENA_MAX ? room : ARENA_MAX;
+	uint64_t base = guess_base(bz, r);
+	if (base > in_lo - out_room)
+		base = in_lo - out_room;
+	uint8_t *in = gm_ptr(gm, in_lo, plen);
+	if (!in) {
 		err_set(why, "no scratch area in guest RAM");
 		return -1;
 	}
-
-	struct errbuf e;
-	size_t n;
 	if (read_payload(r, bz->payload_off, in, plen, why))
 		goto fail;
-	if (kz_decompress(f, in, kz_stream_len(f, plen), dst, size, &n, arena, arena_len, &e)) {
-		err_set(why, "the payload does not decompress: %s", e.msg);
-		goto fail;
+	struct errbuf e;
+	size_t n;
+	uint64_t arena_lo, arena_len;
+	for (;;) {
+		uint64_t above = in_lo - base - out_room, below = base - LAYOUT_HIMEM;
+		arena_len = above >= below ? above : below;
+		if (arena_len > full)
+			arena_len = full;
+		arena_lo = above >= below ? in_lo - arena_len : LAYOUT_HIMEM;
+		uint8_t *dst = gm_ptr(gm, base, out_room);
+		uint8_t *arena = arena_len ? gm_ptr(gm, arena_lo, arena_len) : NULL;
+		if (!dst || (arena_len && !arena)) {
+			err_set(why, "no scratch area in guest RAM");
+			goto fail;
+		}
+		if (kz_decompress(f, in, kz_stream_len(f, plen), dst, size, &n, arena, arena_len, &e) == 0)
+			break;
+		if (arena_len == full) {
+			err_set(why, "the payload does not decompress: %s", e.msg);
+			goto fail;
+		}
+		gm_zero(gm, LAYOUT_HIMEM, in_lo - LAYOUT_HIMEM);
+		base = LAYOUT_HIMEM;
 	}
 	if (n != size) {
 		err_set(why, "the %s payload decompressed to %zu bytes, not the %llu it records",
 			kz_name(f), n, (unsigned long long)size);
 		goto fail;
 	}
-	/* The payload and the library's memory are done with: their pages go
-	 * back before the segments land there. */
-	gm_zero(gm, in_lo, out_lo - in_lo);
+	uint8_t *dst = gm_ptr(gm, base, out_room);
+	/* The payload and the library's memory are done with. */
+	clear(gm, base + out_room, low);
+	if (arena_lo < base)
+		clear(gm, arena_lo, arena_lo + arena_len);
 	struct reader mr;
 	reader_mem(&mr, dst, n);
 	struct kernel_image k;
@@ -103,6 +208,17 @@ int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
 		err_set(why, "the %s payload's vmlinux has no PVH entry note", kz_name(f));
 		goto fail;
 	}
+	if (in_place_ok(&k, base, low)) {
+		place_in_place(gm, &k, base, base + out_room);
+		*out = k;
+		return 0;
+	}
+	/* Laid out otherwise: from the top, as from a file. */
+	uint64_t out_lo = low - out_room;
+	uint8_t *top = gm_ptr(gm, out_lo, out_room);
+	memmove(top, dst, n);
+	gm_zero(gm, LAYOUT_HIMEM, out_lo - LAYOUT_HIMEM);
+	reader_mem(&mr, top, n);
 	for (unsigned i = 0; i < k.nseg; i++) {
 		const struct kernel_segment *s = &k.seg[i];
 		if (s->paddr < LAYOUT_HIMEM || s->paddr + s->memsz > out_lo) {

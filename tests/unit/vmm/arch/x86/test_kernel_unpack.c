@@ -10,7 +10,11 @@
  * what must fall back to the bzImage: corrupt, truncated and oversized
  * payloads, a size record that lies, an unknown format, a result that is no
  * ELF, an ELF without the PVH note, segments where the scratch area is, too
- * little RAM; each leaves RAM above 1 MiB zero and the bzImage loadable. */
+ * little RAM; each leaves RAM above 1 MiB zero and the bzImage loadable.
+ * A vmlinux laid out as Linux's build lays it out (its first segment at file
+ * offset 2 MiB, linked at the header's pref_address) is decompressed where
+ * its segments need no copy or move down a little, and so fits in RAM the
+ * copy from the top would not; laid out otherwise, it still lands exactly. */
 #include <asm/bootparam.h>
 #include <elf.h>
 #include <lz4.h>
@@ -81,6 +85,8 @@ static struct elf make_elf(size_t seg1_len, int pvh)
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
+static uint32_t xz_preset = 1; /* its dictionary: 1 MiB (3: 4 MiB) */
+
 /* The compressed src, with its size appended (but for gzip); *len set. */
 static uint8_t *compress_payload(enum kz_format f, const uint8_t *src, size_t n, size_t *len)
 {
@@ -99,7 +105,7 @@ static uint8_t *compress_payload(enum kz_format f, const uint8_t *src, size_t n,
 		}
 	} else if (f == KZ_XZ) { /* xz --check=crc32 --x86 --lzma2 */
 		lzma_options_lzma opt;
-		lzma_lzma_preset(&opt, 1);
+		lzma_lzma_preset(&opt, xz_preset);
 		lzma_filter filters[] = {{LZMA_FILTER_X86, NULL}, {LZMA_FILTER_LZMA2, &opt},
 					 {LZMA_VLI_UNKNOWN, NULL}};
 		if (lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, NULL, src, n, out, &o, cap))
@@ -306,6 +312,125 @@ static void decompress_bounded(void)
 	}
 	free(e.b);
 	CHECK(ok);
+}
+
+/* ---- a vmlinux laid out as Linux's build does ---------------------------- */
+
+/* Segment 1 at file offset 2 MiB linked at LX_PADDR, segment 2 as far on in
+ * file and address (both in place when decompressed at LX_PADDR - 2 MiB),
+ * then two whose addresses are 2 KiB below where their bytes land (as
+ * Linux's per-CPU and init segments): moved down over their own bytes.
+ * Segment 4 has bss. The PVH note is in the headers' page. */
+#define LX_PADDR MiB(4)
+#define LX_NSEG 4
+
+struct lx {
+	uint8_t *b;
+	size_t len;
+	Elf64_Phdr ph[LX_NSEG];
+};
+
+static struct lx make_linux_elf(void)
+{
+	struct lx x = {.ph = {
+		{.p_type = PT_LOAD, .p_offset = MiB(2), .p_paddr = LX_PADDR, .p_filesz = 0x3123, .p_memsz = 0x3123},
+		{.p_type = PT_LOAD, .p_offset = MiB(4), .p_paddr = LX_PADDR + MiB(2), .p_filesz = 0x1800, .p_memsz = 0x1800},
+		{.p_type = PT_LOAD, .p_offset = MiB(4) + 0x2000, .p_paddr = LX_PADDR + MiB(2) + 0x1800, .p_filesz = 0x1000, .p_memsz = 0x1000},
+		{.p_type = PT_LOAD, .p_offset = MiB(4) + 0x3000, .p_paddr = LX_PADDR + MiB(2) + 0x2800, .p_filesz = 0x2345, .p_memsz = 0x5000},
+	}};
+	x.len = MiB(4) + 0x3000 + 0x2345;
+	x.b = calloc(1, x.len);
+	Elf64_Ehdr *h = (Elf64_Ehdr *)x.b;
+	elf_fixture_header(h, LX_PADDR + 0x40, LX_NSEG + 1);
+	Elf64_Phdr *ph = (Elf64_Phdr *)(x.b + sizeof(*h));
+	memcpy(ph, x.ph, sizeof(x.ph));
+	Elf64_Nhdr nh = {4, 4, 18}; /* XEN_ELFNOTE_PHYS32_ENTRY */
+	uint32_t entry = LX_PADDR + 0x40;
+	memcpy(x.b + NOTE_OFF, &nh, sizeof(nh));
+	memcpy(x.b + NOTE_OFF + sizeof(nh), "Xen", 4);
+	memcpy(x.b + NOTE_OFF + sizeof(nh) + 4, &entry, 4);
+	ph[LX_NSEG] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = NOTE_OFF, .p_filesz = sizeof(nh) + 8,
+				   .p_memsz = sizeof(nh) + 8};
+	uint32_t v = 777;
+	for (unsigned i = 0; i < LX_NSEG; i++)
+		for (uint64_t j = 0; j < x.ph[i].p_filesz; j++) {
+			v ^= v << 13, v ^= v >> 17, v ^= v << 5;
+			x.b[x.ph[i].p_offset + j] = (uint8_t)(v | 1); /* never 0: a lost byte shows */
+		}
+	return x;
+}
+
+/* RAM above 1 MiB: x's segments at their addresses, zeros elsewhere. */
+static int lx_ram_holds(const struct guest_mem *gm, const struct lx *x)
+{
+	const uint8_t *r = gm->base;
+	uint64_t at = LAYOUT_HIMEM;
+	for (unsigned i = 0; i < LX_NSEG; i++) {
+		const Elf64_Phdr *p = &x->ph[i];
+		if (!all_zero(r + at, p->p_paddr - at) ||
+		    memcmp(r + p->p_paddr, x->b + p->p_offset, p->p_filesz) ||
+		    !all_zero(r + p->p_paddr + p->p_filesz, p->p_memsz - p->p_filesz))
+			return 0;
+		at = p->p_paddr + p->p_memsz;
+	}
+	return all_zero(r + at, gm->layout.low_size - at);
+}
+
+/* x compressed as f in a bzImage whose pref_address is pref, unpacked into
+ * mib MiB: 0 and RAM as lx_ram_holds says, or the result and why. */
+static int unpack_linux(enum kz_format f, uint64_t pref, unsigned mib)
+{
+	struct lx x = make_linux_elf();
+	size_t plen;
+	uint8_t *p = compress_payload(f, x.b, x.len, &plen);
+	struct bz z = make_bz(p, plen);
+	memcpy(z.b + HDR(pref_address), &pref, 8);
+	struct guest_mem gm;
+	struct kernel_image k;
+	struct errbuf why = {{0}};
+	int r = unpack(&z, mib, &gm, &k, &why);
+	if (r)
+		printf("  %s, pref_address %#llx, %u MiB: %s\n", kz_name(f), (unsigned long long)pref, mib,
+		       why.msg);
+	else if (k.kind != KERNEL_ELF_PVH || k.entry != LX_PADDR + 0x40 || k.nseg != LX_NSEG ||
+		 !lx_ram_holds(&gm, &x))
+		r = 1, printf("  %s, pref_address %#llx: RAM does not hold the vmlinux\n", kz_name(f),
+			      (unsigned long long)pref);
+	gm_unmap(&gm);
+	free(z.b), free(p), free(x.b);
+	return r;
+}
+
+/* Decompressed at LX_PADDR - 2 MiB: the 4 MiB vmlinux ends at 6 MiB + a
+ * little, its segments at 6 MiB + 30 KiB; 10 MiB of RAM is enough (the copy
+ * from the top needed the vmlinux above its segments: 10 MiB + 60 KiB). */
+static void unpacks_in_place(void)
+{
+	for (enum kz_format f = KZ_LZ4; f <= KZ_GZIP; f++)
+		CHECK_EQ(unpack_linux(f, LX_PADDR, 10), 0);
+}
+
+/* A pref_address that guesses too high: every segment moves down; too low
+ * (a segment's address above its bytes) or none: from the top. */
+static void unpacks_any_guess(void)
+{
+	CHECK_EQ(unpack_linux(KZ_LZ4, LX_PADDR + MiB(2) + 0x5000, 32), 0);
+	CHECK_EQ(unpack_linux(KZ_LZ4, LX_PADDR - 0x1000, 32), 0);
+	CHECK_EQ(unpack_linux(KZ_LZ4, 0, 32), 0);
+	CHECK_EQ(unpack_linux(KZ_LZ4, MiB(4096), 32), 0);
+	CHECK_EQ(unpack_linux(KZ_ZSTD, MiB(31), 32), 0); /* past the room: clamped */
+}
+
+/* XZ with a 4 MiB dictionary in 12 MiB of RAM, decompressed at 4.5 MiB:
+ * 3.5 MiB free below the vmlinux and as much above, too little for the
+ * dictionary; tried again right above 1 MiB (6.9 MiB for it) it decompresses
+ * and, laid out from the top, lands exactly. */
+static void retries_top_down(void)
+{
+	xz_preset = 3;
+	int r = unpack_linux(KZ_XZ, MiB(6) + MiB(1) / 2, 12);
+	xz_preset = 1;
+	CHECK_EQ(r, 0);
 }
 
 /* ---- falling back ------------------------------------------------------- */
@@ -529,6 +654,9 @@ int main(void)
 	RUN(unpacks_zstd);
 	RUN(unpacks_gzip);
 	RUN(unpacks_lz4_two_blocks);
+	RUN(unpacks_in_place);
+	RUN(unpacks_any_guess);
+	RUN(retries_top_down);
 	RUN(decompress_round_trip);
 	RUN(decompress_bounded);
 	RUN(no_pvh_note);
