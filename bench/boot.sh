@@ -27,7 +27,9 @@
 # For ember it also breaks its memory outside guest RAM down by what holds
 # it (thread stacks per thread kind, found from each thread's stack pointer
 # in /proc/PID/task/TID/syscall; heap; io_uring rings; files mapped; other
-# anonymous memory), at userspace and at the last sample before exit.
+# anonymous memory), at userspace and at the last sample before exit, and
+# where its own start-up time goes before the guest runs: the phases its log
+# file gives at level Debug ("start-up: WHAT at MS ms", since ember started).
 # Prints Markdown tables. Needs root and a Linux-capable KVM: bench/run runs
 # it inside the lab. EMBER_GUEST=DIR: the guest files (default build/guest).
 set -uo pipefail
@@ -227,17 +229,35 @@ run() {
 			-p "noapic pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 console=ttyS0 quiet -- sh -c \"$GCMD; reboot -f\"") ;;
 	esac
 	case $1 in
-	ember_*) cmd+=(--initrd "$INITRD" --cpus 1 --mem "$MEM" --console stdio -- sh -c "$GCMD") ;;
+	ember_*)
+		rm -f "$tmp/log"
+		cmd+=(--log-path "$tmp/log" --level Debug
+			--initrd "$INITRD" --cpus 1 --mem "$MEM" --console stdio -- sh -c "$GCMD") ;;
 	esac
 	echo "bench: $(date +%T) $1" >&2
 	BENCH_DIR=$PWD/bench python3 "$tmp/poll.py" "$1" $((MEM * 1024)) "$2" "$tmp" -- "${cmd[@]}"
+	[[ $1 == ember_* ]] && phases "$tmp/log" >>"$tmp/phase.$1"
+}
+
+# ember's start-up phases, in the order it logs them.
+PHASES=("files opened, seccomp set up" "VM created" "kernel and initrd loaded" "vCPUs created"
+	"devices started" "vCPUs running")
+# phases LOG: one line, each phase's end (ms since ember started; "failed"
+# for one the log does not have).
+phases() {
+	local p line out=()
+	for p in "${PHASES[@]}"; do
+		line=$(grep -F "start-up: $p at " "$1" 2>/dev/null | tail -n1)
+		[[ $line =~ \ at\ ([0-9.]+)\ ms ]] && out+=("${BASH_REMATCH[1]}") || out+=(failed)
+	done
+	echo "${out[*]}"
 }
 
 cat "$G/vmlinuz" "$G/vmlinux" "$INITRD" >/dev/null
 for n in "${names[@]}"; do
 	run "$n" 0
 done
-rm -f "$tmp"/row.* "$tmp"/brk.*
+rm -f "$tmp"/row.* "$tmp"/brk.* "$tmp"/phase.*
 for _ in $(seq 1 "$ROUNDS"); do
 	for n in "${names[@]}"; do
 		brk=0
@@ -258,6 +278,31 @@ for i in "${!names[@]}"; do
 done
 [ -n "$LKVM" ] || echo "(no kvmtool row: set LKVM=PATH to a kvmtool binary, README says how to build one)"
 
+# ember's own start-up: each phase's end, from its log.
+echo
+hdr="| ember's start-up: phase ended at (ms since ember started; median of $ROUNDS rounds (lowest-highest))"
+sep="|---"
+for i in "${!names[@]}"; do
+	[[ ${names[$i]} == ember_* ]] || continue
+	hdr+=" | ${labels[$i]}"
+	sep+="|---:"
+done
+echo "$hdr |"
+echo "$sep|"
+for j in "${!PHASES[@]}"; do
+	line="| ${PHASES[$j]}"
+	for n in "${names[@]}"; do
+		[[ $n == ember_* ]] || continue
+		line+=" | $(cell "$tmp/phase.$n" $((j + 1)) 1 %.1f)"
+	done
+	echo "$line |"
+done
+line="| guest userspace (the first marker; from before the start, as above)"
+for n in "${names[@]}"; do
+	[[ $n == ember_* ]] && line+=" | $(cell "$tmp/row.$n" 1)"
+done
+echo "$line |"
+
 # ember's memory outside guest RAM by what holds it, from the last round.
 for n in ember_bz ember_pvh; do
 	for tag in up end; do
@@ -265,8 +310,10 @@ for n in ember_bz ember_pvh; do
 		[ -s "$f" ] || continue
 		when="at userspace"
 		[ $tag = end ] && when="at the last sample before exit"
-		label=${labels[0]}
-		[ $n = ember_pvh ] && label=${labels[1]}
+		label=$n
+		for i in "${!names[@]}"; do
+			[ "${names[$i]}" = "$n" ] && label=${labels[$i]}
+		done
 		echo
 		echo "$label, outside guest RAM $when (round $ROUNDS; $(head -n1 "$f" | cut -d' ' -f2-) threads):"
 		echo
