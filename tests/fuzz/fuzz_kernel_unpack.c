@@ -6,6 +6,8 @@
  * The seeds (mk_kernel_unpack_seeds.py) are payloads of a small PVH vmlinux
  * in each format Linux's build writes, and one whole bzImage.
  *
+ * Its pref_address (where ember first tries to decompress the vmlinux so
+ * its segments need no copy) varies with the input's size.
  * Each is unpacked into 2 MiB of guest RAM followed by an inaccessible page
  * (the libraries are not instrumented: an overrun past RAM faults). Checked:
  * a fallback has a reason and leaves RAM above 1 MiB all zeros; an unpacked
@@ -95,6 +97,10 @@ static void as_payload(const uint8_t *data, size_t size)
 	b[HDR(xloadflags)] = XLF_KERNEL_64;
 	uint32_t plen = (uint32_t)size;
 	memcpy(b + HDR(payload_length), &plen, 4);
+	/* where ember guesses the vmlinux's first segment goes (it places the
+	 * vmlinux there when its segments allow, else from the top) */
+	uint64_t pref = MiB(1) + (size % 64) * 0x8000;
+	memcpy(b + HDR(pref_address), &pref, 8);
 	memcpy(b + SETUP_LEN, data, size);
 	/* exactly len bytes for the reader, so ASan sees reads past the file */
 	uint8_t *exact = malloc(len);

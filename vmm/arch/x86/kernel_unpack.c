@@ -26,7 +26,7 @@
 #define PAGE 4096u
 #define ARENA_MAX MiB(128) /* the most the library may take (XZ: its dictionary) */
 
-#define HUGE MiB(2)
+#define HUGE_PAGE MiB(2)
 #define FIRST_SEGMENT_OFFSET MiB(2) /* a vmlinux's first PT_LOAD, in its file */
 
 /* Zero guest RAM [lo, hi): whole 2 MiB pages are given back, the rest
@@ -35,7 +35,7 @@ static void clear(const struct guest_mem *gm, uint64_t lo, uint64_t hi)
 {
 	if (lo >= hi)
 		return;
-	uint64_t a = ALIGN_UP(lo, HUGE), b = ALIGN_DOWN(hi, HUGE);
+	uint64_t a = ALIGN_UP(lo, HUGE_PAGE), b = ALIGN_DOWN(hi, HUGE_PAGE);
 	if (a >= b) {
 		memset(gm_ptr(gm, lo, hi - lo), 0, hi - lo);
 		return;
