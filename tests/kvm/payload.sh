@@ -87,6 +87,13 @@ t_debian_bzimage_path() {
 		kill -TERM $pid
 		wait $pid
 		expect_grep "$want" "$T_TMP/$mode.log" || return 1
+		# At level debug: each start-up phase's end, in order, before
+		# "VM started".
+		local phases
+		phases=$(sed -n 's/.*start-up: \(.*\) at [0-9]*\.[0-9]* ms$/\1/p; /VM started/p' \
+			"$T_TMP/$mode.log" | sed 's/.*VM started/VM started/' | paste -sd/)
+		[ "$phases" = "files opened, seccomp set up/VM created/kernel and initrd loaded/vCPUs created/devices started/vCPUs running/VM started" ] ||
+			{ echo "start-up phases in the log: $phases"; return 1; }
 	done
 }
 # stopped_by SIGNAL STATUS: a running VM, stopped by SIGNAL, makes ember exit STATUS.
