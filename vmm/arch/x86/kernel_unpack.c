@@ -29,22 +29,28 @@
 #define HUGE_PAGE MiB(2)
 #define FIRST_SEGMENT_OFFSET MiB(2) /* a vmlinux's first PT_LOAD, in its file */
 
-/* Zero guest RAM [lo, hi): whole 2 MiB pages are given back, the rest
+/* Zero guest RAM [lo, hi) (ranges the caller checked lie in RAM; one that
+ * does not is left alone): whole 2 MiB pages are given back, the rest
  * written, so a huge page a segment shares with a gap stays whole. */
+static void zero_bytes(const struct guest_mem *gm, uint64_t lo, uint64_t hi)
+{
+	uint8_t *p = hi > lo ? gm_ptr(gm, lo, hi - lo) : NULL;
+	if (p)
+		memset(p, 0, hi - lo);
+}
+
 static void clear(const struct guest_mem *gm, uint64_t lo, uint64_t hi)
 {
 	if (lo >= hi)
 		return;
 	uint64_t a = ALIGN_UP(lo, HUGE_PAGE), b = ALIGN_DOWN(hi, HUGE_PAGE);
 	if (a >= b) {
-		memset(gm_ptr(gm, lo, hi - lo), 0, hi - lo);
+		zero_bytes(gm, lo, hi);
 		return;
 	}
-	if (a > lo)
-		memset(gm_ptr(gm, lo, a - lo), 0, a - lo);
+	zero_bytes(gm, lo, a);
 	gm_zero(gm, a, b - a);
-	if (hi > b)
-		memset(gm_ptr(gm, b, hi - b), 0, hi - b);
+	zero_bytes(gm, b, hi);
 }
 
 /* Where to decompress the vmlinux (page-aligned, at least 1 MiB): its
