@@ -344,8 +344,9 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		/* Every other thread exists and has its filter: the main thread,
 		 * whose filter they must not inherit, installs its own last. */
 		vm_request_stop(&m->vm, EXIT_VM_ERROR);
+	} else {
+		phase_done(start_ns, "vCPUs running");
 	}
-	phase_done(start_ns, "vCPUs running");
 	status = 0;
 out:
 	opened_destroy(&o);
