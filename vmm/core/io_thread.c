@@ -44,9 +44,10 @@ int io_thread_open_stop(struct io_thread *t, struct errbuf *e)
 
 int io_thread_open(struct io_thread *t, struct errbuf *e)
 {
-	t->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (io_thread_open_stop(t, e))
+		return -1;
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (t->stop_efd < 0 || t->epfd < 0 || io_thread_add(t, t->stop_efd, IO_THREAD_TAG_STOP)) {
+	if (t->epfd < 0 || io_thread_add(t, t->stop_efd, IO_THREAD_TAG_STOP)) {
 		err_set(e, "I/O thread: %s", strerror(errno));
 		return -1;
 	}
