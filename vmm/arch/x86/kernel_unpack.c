@@ -172,13 +172,14 @@ int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
 	struct errbuf e;
 	size_t n;
 	uint64_t arena_lo, arena_len;
+	uint8_t *dst;
 	for (;;) {
 		uint64_t above = in_lo - base - out_room, below = base - LAYOUT_HIMEM;
 		arena_len = above >= below ? above : below;
 		if (arena_len > full)
 			arena_len = full;
 		arena_lo = above >= below ? in_lo - arena_len : LAYOUT_HIMEM;
-		uint8_t *dst = gm_ptr(gm, base, out_room);
+		dst = gm_ptr(gm, base, out_room);
 		uint8_t *arena = arena_len ? gm_ptr(gm, arena_lo, arena_len) : NULL;
 		if (!dst || (arena_len && !arena)) {
 			err_set(why, "no scratch area in guest RAM");
@@ -198,7 +199,6 @@ int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
 			kz_name(f), n, (unsigned long long)size);
 		goto fail;
 	}
-	uint8_t *dst = gm_ptr(gm, base, out_room);
 	/* The payload and the library's memory are done with. */
 	clear(gm, base + out_room, low);
 	if (arena_lo < base)
