@@ -62,13 +62,7 @@ static struct elf make_elf(size_t seg1_len, int pvh)
 	ph[1] = (Elf64_Phdr){.p_type = PT_LOAD, .p_offset = e.seg2_off, .p_paddr = e.seg2_paddr,
 			     .p_filesz = SEG2_LEN, .p_memsz = SEG2_MEMSZ};
 	if (pvh) {
-		Elf64_Nhdr nh = {4, 4, 18}; /* XEN_ELFNOTE_PHYS32_ENTRY */
-		uint32_t entry = PVH_ENTRY;
-		memcpy(e.b + NOTE_OFF, &nh, sizeof(nh));
-		memcpy(e.b + NOTE_OFF + sizeof(nh), "Xen", 4);
-		memcpy(e.b + NOTE_OFF + sizeof(nh) + 4, &entry, 4);
-		ph[2] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = NOTE_OFF,
-				     .p_filesz = sizeof(nh) + 8, .p_memsz = sizeof(nh) + 8};
+		ph[2] = elf_fixture_pvh_note(e.b, NOTE_OFF, PVH_ENTRY);
 	}
 	uint32_t x = 12345;
 	for (size_t i = SEG1_OFF; i < e.len; i++) {
@@ -344,13 +338,7 @@ static struct lx make_linux_elf(void)
 	elf_fixture_header(h, LX_PADDR + 0x40, LX_NSEG + 1);
 	Elf64_Phdr *ph = (Elf64_Phdr *)(x.b + sizeof(*h));
 	memcpy(ph, x.ph, sizeof(x.ph));
-	Elf64_Nhdr nh = {4, 4, 18}; /* XEN_ELFNOTE_PHYS32_ENTRY */
-	uint32_t entry = LX_PADDR + 0x40;
-	memcpy(x.b + NOTE_OFF, &nh, sizeof(nh));
-	memcpy(x.b + NOTE_OFF + sizeof(nh), "Xen", 4);
-	memcpy(x.b + NOTE_OFF + sizeof(nh) + 4, &entry, 4);
-	ph[LX_NSEG] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = NOTE_OFF, .p_filesz = sizeof(nh) + 8,
-				   .p_memsz = sizeof(nh) + 8};
+	ph[LX_NSEG] = elf_fixture_pvh_note(x.b, NOTE_OFF, LX_PADDR + 0x40);
 	uint32_t v = 777;
 	for (unsigned i = 0; i < LX_NSEG; i++)
 		for (uint64_t j = 0; j < x.ph[i].p_filesz; j++) {
