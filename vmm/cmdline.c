@@ -168,10 +168,8 @@ int cmdline_for_config(const struct vm_config *c, char *out, size_t cap, struct 
 	} else {
 		rest = NULL;
 	}
-	bool no_pci = c->ndisks == 0 && c->nnets == 0 && c->nvfio == 0;
 	const char *parts[] = {
 		c->cmdline_replaces_default ? NULL : CMDLINE_DEFAULT,
-		c->cmdline_replaces_default || !no_pci ? NULL : CMDLINE_NO_PCI,
 		u,
 		root,
 		c->root_disk ? (c->disks[0].ro ? "ro" : "rw") : NULL,

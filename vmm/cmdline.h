@@ -22,21 +22,13 @@
 	"console=ttyS0 reboot=k panic=-1 quiet cryptomgr.notests i8042.noaux i8042.nomux " \
 	"8250.nr_uarts=1"
 
-/* Added to ember's part when the VM has no PCI device (no disk, NIC or VF:
- * then every device it has is on the platform, and there is no hotplug):
- * the guest skips its PCI set-up (the ACPI root bridge, the bus scan, the
- * host bridge's quirks), 80 ms of 1.75 s to /init in the lab (bench/
- * boot.sh's rows have no devices; QEMU's microvm has no PCI bus at all). */
-#define CMDLINE_NO_PCI "pci=off"
-
 /* base + " " + user + " -- " + words (quoted where they hold blanks).
  * Returns 0, or -1 with err set (a word the kernel cannot carry, or too long). */
 int cmdline_build(const char *base, const char *user, char *const words[], size_t nwords,
 		  char *out, size_t cap, struct errbuf *err);
 
-/* A configuration's command line: CMDLINE_DEFAULT (and CMDLINE_NO_PCI
- * when c has no PCI device; neither when c->cmdline_replaces_default) +
- * c->cmdline + the root device's
+/* A configuration's command line: CMDLINE_DEFAULT (none when
+ * c->cmdline_replaces_default) + c->cmdline + the root device's
  * "root=/dev/vda ro|rw" (or "root=PARTUUID=... ro|rw") when c->root_disk +
  * " -- " + the guest words. Returns 0, or -1 with err set as cmdline_build. */
 int cmdline_for_config(const struct vm_config *c, char *out, size_t cap, struct errbuf *err);

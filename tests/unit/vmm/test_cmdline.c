@@ -184,7 +184,6 @@ static void config_as_the_command_line(void)
 {
 	static struct vm_config c;
 	vm_config_defaults(&c);
-	c.nnets = 1;
 	CHECK_EQ(build_config(&c), 0);
 	CHECK_STR_EQ(out, CMDLINE_DEFAULT);
 	char *w[] = {"uname", "-a"};
@@ -193,29 +192,6 @@ static void config_as_the_command_line(void)
 	c.guest_argc = 2;
 	CHECK_EQ(build_config(&c), 0);
 	CHECK_STR_EQ(out, CMDLINE_DEFAULT " loglevel=7 -- uname -a");
-}
-
-/* No disk, NIC or VF: no PCI device, and the guest is told pci=off; any
- * one of them keeps its PCI set-up. */
-static void config_without_pci_devices(void)
-{
-	static struct vm_config c;
-	vm_config_defaults(&c);
-	CHECK_EQ(build_config(&c), 0);
-	CHECK_STR_EQ(out, CMDLINE_DEFAULT " " CMDLINE_NO_PCI);
-	c.cmdline = "loglevel=7";
-	CHECK_EQ(build_config(&c), 0);
-	CHECK_STR_EQ(out, CMDLINE_DEFAULT " " CMDLINE_NO_PCI " loglevel=7");
-	c.ndisks = 1;
-	CHECK_EQ(build_config(&c), 0);
-	CHECK_STR_EQ(out, CMDLINE_DEFAULT " loglevel=7");
-	c.ndisks = 0, c.nvfio = 1;
-	CHECK_EQ(build_config(&c), 0);
-	CHECK_STR_EQ(out, CMDLINE_DEFAULT " loglevel=7");
-	c.nvfio = 0;
-	c.cmdline_replaces_default = true; /* boot_args: as given */
-	CHECK_EQ(build_config(&c), 0);
-	CHECK_STR_EQ(out, "loglevel=7");
 }
 
 static void config_boot_args_replace_default(void)
@@ -250,7 +226,6 @@ static void config_boot_args_drop_pci_off(void)
 	CHECK_STR_EQ(out, "pci=offx apci=off");
 	c.cmdline = "pci=off";
 	c.cmdline_replaces_default = false; /* --cmdline: as given */
-	c.nnets = 1;
 	CHECK_EQ(build_config(&c), 0);
 	CHECK_STR_EQ(out, CMDLINE_DEFAULT " pci=off");
 }
@@ -311,7 +286,6 @@ int main(void)
 	RUN(every_cap_never_overruns);
 	RUN(bad_word_reported_even_when_too_long);
 	RUN(config_as_the_command_line);
-	RUN(config_without_pci_devices);
 	RUN(config_boot_args_replace_default);
 	RUN(config_root_device);
 	RUN(config_boot_args_drop_pci_off);
