@@ -7,6 +7,7 @@
  * reports on the boot-time port again and again ("mkpayload tick OUT"). Used by the KVM tests and the start-up benchmark
  * (QEMU boots the same file). */
 #include <elf.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include "tests/elf_fixture.h"
 
 #define LOAD_ADDR 0x100000
-#define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 int main(int argc, char **argv)
 {
@@ -92,23 +92,22 @@ int main(int argc, char **argv)
 		code[7] = 0xeb;
 		code[8] = 0xfe;
 	}
-	struct {
-		Elf64_Nhdr nh;
-		char name[4];
-		uint32_t entry;
-	} note = {{4, 4, XEN_ELFNOTE_PHYS32_ENTRY}, "Xen", LOAD_ADDR};
-
+	/* The file: ELF header, two program headers, the code, the PVH note. */
 	Elf64_Ehdr eh;
-	Elf64_Phdr ph[2] = {{0}};
+	Elf64_Phdr ph[2];
 	size_t code_off = sizeof(eh) + sizeof(ph), note_off = code_off + text_len;
+	uint8_t note[64];
 	elf_fixture_header(&eh, LOAD_ADDR, 2);
 	ph[0] = (Elf64_Phdr){PT_LOAD, PF_R | PF_X, code_off, LOAD_ADDR, LOAD_ADDR,
 			     text_len, text_len, 16};
-	ph[1] = (Elf64_Phdr){PT_NOTE, PF_R, note_off, 0, 0, sizeof(note), sizeof(note), 4};
+	ph[1] = elf_fixture_pvh_note(note, 0, LOAD_ADDR);
+	ph[1].p_offset = note_off;
+	ph[1].p_flags = PF_R;
+	ph[1].p_align = 4;
 
 	FILE *f = fopen(argv[2], "wb");
 	if (!f || fwrite(&eh, sizeof(eh), 1, f) != 1 || fwrite(ph, sizeof(ph), 1, f) != 1 ||
-	    fwrite(text, text_len, 1, f) != 1 || fwrite(&note, sizeof(note), 1, f) != 1 ||
+	    fwrite(text, text_len, 1, f) != 1 || fwrite(note, ph[1].p_filesz, 1, f) != 1 ||
 	    fclose(f) != 0) {
 		perror(argv[2]);
 		return 1;

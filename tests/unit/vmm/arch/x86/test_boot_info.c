@@ -75,15 +75,8 @@ static int parse_elf(int pvh)
 	Elf64_Phdr *ph = (Elf64_Phdr *)(file + sizeof(*e));
 	ph[0] = (Elf64_Phdr){.p_type = PT_LOAD, .p_offset = 0x1000, .p_paddr = 0x1000000,
 			     .p_filesz = 0x1000, .p_memsz = 0x300000};
-	if (pvh) {
-		struct {
-			Elf64_Nhdr nh;
-			char name[4];
-			uint32_t entry;
-		} note = {{4, 4, 18}, "Xen", 0x1000010};
-		memcpy(file + 0x800, &note, sizeof(note));
-		ph[1] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = 0x800, .p_filesz = sizeof(note)};
-	}
+	if (pvh)
+		ph[1] = elf_fixture_pvh_note(file, 0x800, 0x1000010);
 	reader_mem(&kr, file, sizeof(file));
 	return kernel_parse(&kr, &k, &err);
 }
