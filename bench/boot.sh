@@ -140,8 +140,9 @@ while p.poll() is None and time.monotonic() < deadline:
         maps = smaps(p.pid)
         maps = join_ram(maps, ram_kib) if maps else maps
         ram = guest_ram(maps) if maps else None
-        if ram is None and maps and not warned:
-            # (also seen from a process whose memory is being torn down)
+        # After the last line the VMM is on its way out: a sample that finds
+        # its memory half torn down (no guest-RAM mapping) is skipped quietly.
+        if ram is None and maps and not warned and t_end is None:
             sys.stderr.write("bench: %s: no %d KiB mapping in smaps, sample skipped\n" % (name, ram_kib))
             warned = True
         if ram is not None:
