@@ -148,6 +148,18 @@ assert tot("block_rootfs", "read_count") > 0
 assert tot("block", "read_bytes") >= tot("block_scratch", "read_bytes")
 assert tot("net_eth0", "rx_packets_count") >= 3 and tot("net_eth0", "tx_packets_count") >= 3, lines
 assert tot("net", "tx_packets_count") == tot("net_eth0", "tx_packets_count")
+# Firecracker's net fields in its order, then ember's drops; the pings' kicks
+# and frames counted, no failure
+names = ["no_rx_avail_buffer", "no_tx_avail_buffer", "event_fails", "rx_queue_event_count",
+         "rx_event_rate_limiter_count", "rx_rate_limiter_throttled", "rx_tap_event_count",
+         "rx_bytes_count", "rx_packets_count", "tap_read_fails", "tap_write_fails",
+         "tx_bytes_count", "tx_malformed_frames", "tx_packets_count", "tx_queue_event_count",
+         "tx_rate_limiter_event_count", "tx_rate_limiter_throttled", "rx_drops", "tx_drops"]
+assert list(lines[-1]["net_eth0"]) == names, list(lines[-1]["net_eth0"])
+assert tot("net_eth0", "tx_queue_event_count") >= 1 and tot("net_eth0", "rx_queue_event_count") >= 1, lines
+assert 1 <= tot("net_eth0", "rx_tap_event_count") <= tot("net_eth0", "rx_packets_count"), lines
+for k in ("event_fails", "tap_read_fails", "tap_write_fails", "tx_malformed_frames"):
+    assert tot("net_eth0", k) == 0, (k, lines)
 assert tot("i8042", "read_count") > 0 and tot("i8042", "reset_count") == 0
 PY
 }

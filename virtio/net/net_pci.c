@@ -459,14 +459,16 @@ static struct pci_device *net_pci_attach(struct device *dv, struct vm *vm, struc
 	return net_pci_create(d, &vm->mem, &vm->routes, vm->vm_fd, e) ? NULL : &d->vp.pci;
 }
 
-/* Firecracker's net metrics (bytes and packets; how often each rate
- * limiter held the NIC back and its timer's wake-ups), and ember's drops:
- * frames the TAP gave that the guest had no buffers for (rx), frames the TAP
- * refused (tx). */
+/* Firecracker's net metrics, in its order, those ember counts (see struct
+ * net_stats; the rate limiters: how often each held the NIC back, and its
+ * timer's wake-ups), then ember's drops: frames the TAP gave that the guest
+ * had no fitting buffers for (rx), frames not sent (tx). */
 static const char *const net_metric_names[] = {
-	"rx_bytes_count", "rx_packets_count", "tx_bytes_count", "tx_packets_count",
-	"rx_drops", "tx_drops", "rx_rate_limiter_throttled", "tx_rate_limiter_throttled",
-	"rx_event_rate_limiter_count", "tx_rate_limiter_event_count",
+	"no_rx_avail_buffer", "no_tx_avail_buffer", "event_fails", "rx_queue_event_count",
+	"rx_event_rate_limiter_count", "rx_rate_limiter_throttled", "rx_tap_event_count",
+	"rx_bytes_count", "rx_packets_count", "tap_read_fails", "tap_write_fails",
+	"tx_bytes_count", "tx_malformed_frames", "tx_packets_count", "tx_queue_event_count",
+	"tx_rate_limiter_event_count", "tx_rate_limiter_throttled", "rx_drops", "tx_drops",
 };
 
 static void net_pci_metrics(struct device *dv, struct metrics_sample *s)
@@ -476,10 +478,15 @@ static void net_pci_metrics(struct device *dv, struct metrics_sample *s)
 	s->group = "net";
 	s->names = net_metric_names;
 	s->n = ARRAY_SIZE(net_metric_names);
-	const uint64_t *f[] = {&st->rx_bytes, &st->rx_packets, &st->tx_bytes, &st->tx_packets,
-			       &st->rx_drops, &st->tx_drops, &d->rl[NET_RL_RX].throttled,
-			       &d->rl[NET_RL_TX].throttled, &d->rl_events[NET_RL_RX],
-			       &d->rl_events[NET_RL_TX]};
+	const uint64_t *f[] = {
+		&st->no_rx_avail_buffer, &st->no_tx_avail_buffer, &st->event_fails,
+		&st->rx_queue_events, &d->rl_events[NET_RL_RX], &d->rl[NET_RL_RX].throttled,
+		&st->rx_tap_events, &st->rx_bytes, &st->rx_packets, &st->tap_read_fails,
+		&st->tap_write_fails, &st->tx_bytes, &st->tx_malformed_frames, &st->tx_packets,
+		&st->tx_queue_events, &d->rl_events[NET_RL_TX], &d->rl[NET_RL_TX].throttled,
+		&st->rx_drops, &st->tx_drops,
+	};
+	_Static_assert(ARRAY_SIZE(f) == ARRAY_SIZE(net_metric_names), "a value per name");
 	for (unsigned k = 0; k < ARRAY_SIZE(f); k++)
 		s->total[k] = __atomic_load_n(f[k], __ATOMIC_RELAXED);
 }

@@ -178,8 +178,10 @@ static void submit_now(struct net_io *n)
 {
 	if (io_uring_sq_ready(&n->ring)) {
 		int r = io_uring_submit(&n->ring);
-		if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR)
+		if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR) {
+			STAT_ADD(n, event_fails, 1);
 			log_warn("virtio-net: io_uring_submit: %s", strerror(-r));
+		}
 	}
 	tx_iov_reclaim(n);
 }
@@ -283,6 +285,7 @@ static void watch_done(struct net_io *n, unsigned i, int res, unsigned flags)
 		n->watch_ready |= bit;
 	else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN && !(n->watch_dead & bit)) {
 		n->watch_dead |= bit;
+		STAT_ADD(n, event_fails, 1);
 		log_warn("virtio-net: watching fd %u: %s", i, res < 0 ? strerror(-res) : "short read");
 	}
 	if (!is_owner(n))
@@ -441,6 +444,8 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
 		if (avail_idx != vq->last_avail)
 			continue; /* more came: pop them too */
+		if (!q->rx_waiting)
+			STAT_ADD(n, no_rx_avail_buffer, 1);
 		q->rx_waiting = true;
 		return;
 	}
@@ -470,26 +475,29 @@ static void rx_set_num_buffers(struct net_pair_io *q, uint16_t k)
 	vq_seg_write(seg, n, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb, sizeof(nb));
 }
 
-static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliver)
+/* A read's completion; true when it gave the guest a frame. */
+static bool rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliver)
 {
 	q->rx_inflight = false;
 	struct virtqueue *vq = q->rx;
 	if (!deliver || !vq || !vq->ready) {
 		rx_forget(q);
-		return;
+		return false;
 	}
 	if (res <= 0 || (uint32_t)res < NET_HDR_LEN || (uint64_t)res > q->rx_cap) {
 		/* The chains stay with the pair for the next read. */
 		if (res == -EAGAIN || res == -EINTR || res == -ECANCELED)
-			return;
+			return false;
 		/* A TAP that is gone (an error, or end of file, which a TAP never
 		 * gives otherwise), or a frame larger than the buffers (the TAP
 		 * truncated it: it returns the frame's full length). */
-		if (res <= 0)
+		if (res <= 0) {
+			STAT_ADD(n, tap_read_fails, 1);
 			pair_dead(n, q);
-		else
+		} else {
 			STAT_ADD(n, rx_drops, 1);
-		return;
+		}
+		return false;
 	}
 	uint32_t left = (uint32_t)res;
 	unsigned k = 0, kiov = 0;
@@ -518,19 +526,23 @@ static void rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 	struct rate_limiter *rl = n->rl[NET_RL_RX];
 	if (rl)
 		rl_charge(rl, (uint32_t)res - NET_HDR_LEN, rl_on(rl) ? now_ns() : 0);
+	return true;
 }
 
 /* ---- transmit ---- */
 
-static void tx_process(struct net_io *n, struct net_pair_io *q)
+/* Send what the guest queued; the chains popped (sent or dropped), or -1
+ * when it stopped before the ring's end (paused, stalled, throttled, off). */
+static int tx_process(struct net_io *n, struct net_pair_io *q)
 {
 	struct virtqueue *vq = q->tx;
 	if (n->paused)
-		return;
+		return -1;
 	q->tx_stalled = false;
 	q->tx_throttled = false;
 	if (!vq || !vq->ready || q->off || n->broken)
-		return;
+		return -1;
+	int popped = 0;
 	for (;;) {
 		int r;
 		for (;;) {
@@ -538,7 +550,7 @@ static void tx_process(struct net_io *n, struct net_pair_io *q)
 				submit_now(n);
 				if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS) {
 					q->tx_stalled = true;
-					return;
+					return -1;
 				}
 			}
 			struct vq_chain *c = n->chain;
@@ -550,8 +562,11 @@ static void tx_process(struct net_io *n, struct net_pair_io *q)
 			if (v == NET_TX_OK && !q->dead &&
 			    !tx_admit(n, q, c->out_bytes - NET_HDR_LEN)) {
 				vq_unpop(vq, 1); /* sent when the limiter allows */
-				return;
+				return -1;
 			}
+			popped++;
+			if (v != NET_TX_OK)
+				STAT_ADD(n, tx_malformed_frames, 1);
 			struct io_uring_sqe *sqe = v == NET_TX_OK && !q->dead ? get_sqe(n) : NULL;
 			if (!sqe) {
 				vq_push(vq, c->head, 0);
@@ -575,12 +590,12 @@ static void tx_process(struct net_io *n, struct net_pair_io *q)
 		}
 		if (r < 0) {
 			fail_device(n);
-			return;
+			return -1;
 		}
 		vq_set_avail_event(vq);
 		uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
 		if (avail_idx == vq->last_avail)
-			return;
+			return popped;
 	}
 }
 
@@ -599,6 +614,7 @@ static void tx_done(struct net_io *n, struct net_pair_io *q, uint32_t id, int re
 		STAT_ADD(n, tx_bytes, q->tx_expect[id] - NET_HDR_LEN);
 	} else {
 		STAT_ADD(n, tx_drops, 1);
+		STAT_ADD(n, tap_write_fails, 1);
 		if (res == -EBADFD || res == -EBADF || res == -ENXIO || res == -ENODEV)
 			pair_dead(n, q);
 	}
@@ -651,7 +667,10 @@ static void notify_all(struct net_io *n)
 static void irq_done(struct net_io *n, int res)
 {
 	/* EAGAIN: the irqfd's counter is full, so the interrupt is pending. */
-	if (res == (int)sizeof(uint64_t) || res == -EAGAIN || n->irq_warned)
+	if (res == (int)sizeof(uint64_t) || res == -EAGAIN)
+		return;
+	STAT_ADD(n, event_fails, 1);
+	if (n->irq_warned)
 		return;
 	n->irq_warned = true;
 	log_warn("virtio-net: writing an interrupt eventfd: %s",
@@ -663,10 +682,14 @@ void net_io_kick(struct net_io *n, unsigned qi)
 	if (!n->ring_ok || qi / 2 >= n->npairs)
 		return;
 	struct net_pair_io *q = &n->p[qi / 2];
-	if (qi & 1)
-		tx_process(n, q);
-	else
+	if (qi & 1) {
+		STAT_ADD(n, tx_queue_events, 1);
+		if (tx_process(n, q) == 0)
+			STAT_ADD(n, no_tx_avail_buffer, 1);
+	} else {
+		STAT_ADD(n, rx_queue_events, 1);
 		rx_post(n, q);
+	}
 	submit(n);
 	/* TAP writes usually complete inside the submit: use them now, in the
 	 * same batch, instead of after another wake-up. */
@@ -699,6 +722,7 @@ static unsigned reap(struct net_io *n, bool deliver)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, k = 0;
+	bool frames = false;
 	io_uring_for_each_cqe(&n->ring, head, cqe)
 	{
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
@@ -707,7 +731,7 @@ static unsigned reap(struct net_io *n, bool deliver)
 		if (pair >= n->npairs)
 			continue;
 		if (kind == KIND_RX)
-			rx_done(n, &n->p[pair], cqe->res, deliver);
+			frames |= rx_done(n, &n->p[pair], cqe->res, deliver);
 		else if (kind == KIND_TX)
 			tx_done(n, &n->p[pair], (uint32_t)ud, cqe->res, deliver);
 		else if (kind == KIND_WATCH)
@@ -716,6 +740,8 @@ static unsigned reap(struct net_io *n, bool deliver)
 			irq_done(n, cqe->res);
 	}
 	io_uring_cq_advance(&n->ring, k);
+	if (frames)
+		STAT_ADD(n, rx_tap_events, 1);
 	return k;
 }
 
@@ -914,6 +940,8 @@ void net_io_wait(struct net_io *n)
 	 * returns at once if a completion is ready (a TAP write done inline),
 	 * else sleeps until one is. */
 	int r = io_uring_enter((unsigned)n->ring.ring_fd, to_submit, 1, IORING_ENTER_GETEVENTS, NULL);
-	if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+	if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+		STAT_ADD(n, event_fails, 1);
 		log_warn("virtio-net: io_uring_enter: %s", strerror(-r));
+	}
 }

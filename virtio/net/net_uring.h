@@ -93,10 +93,27 @@ struct net_callbacks {
 	void *ctx;
 };
 
-/* Counters (written by the I/O thread; read them with __atomic loads). */
+/* Counters (written by the I/O thread; read them with __atomic loads).
+ * Frames: delivered (packets, bytes) or dropped (drops: on RX a bad buffer
+ * used empty or a frame larger than the buffers; on TX a malformed chain, a
+ * failed write, a TAP gone). Also, as Firecracker's net metrics count them:
+ *   rx_queue_events, tx_queue_events: kicks of a queue (net_io_kick);
+ *   rx_tap_events: the times frames were taken from the TAP, one for each
+ *     reaping of completions that held at least one (frames per wake-up =
+ *     rx_packets / rx_tap_events);
+ *   no_rx_avail_buffer: the times a read could not be posted for want of
+ *     guest buffers (the pair then waits for an RX kick);
+ *   no_tx_avail_buffer: TX kicks that found no chain to send;
+ *   tx_malformed_frames: TX chains refused by net_tx_check (in tx_drops);
+ *   tap_read_fails, tap_write_fails: reads and writes of the TAP that
+ *     failed (writes: also short ones; in tx_drops);
+ *   event_fails: watched fds that failed, interrupt writes that failed. */
 struct net_stats {
 	uint64_t rx_packets, rx_bytes, rx_drops;
 	uint64_t tx_packets, tx_bytes, tx_drops;
+	uint64_t rx_queue_events, tx_queue_events, rx_tap_events;
+	uint64_t no_rx_avail_buffer, no_tx_avail_buffer, tx_malformed_frames;
+	uint64_t tap_read_fails, tap_write_fails, event_fails;
 };
 
 struct net_rx_chain {

@@ -15,6 +15,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <string.h>
@@ -542,6 +543,14 @@ static void tx_frames_reach_the_tap(void)
 	CHECK_EQ(n.stats.tx_bytes, 3000);
 	CHECK_EQ(n.stats.tx_drops, 0);
 	CHECK_EQ(notified[1], 1);
+	CHECK_EQ(n.stats.tx_queue_events, 1);
+	CHECK_EQ(n.stats.no_tx_avail_buffer, 0);
+	CHECK_EQ(n.stats.tap_write_fails + n.stats.tx_malformed_frames + n.stats.event_fails, 0);
+	/* A kick with nothing queued: Firecracker's no_tx_avail_buffer. */
+	net_io_kick(&n, 1);
+	CHECK_EQ(n.stats.tx_queue_events, 2);
+	CHECK_EQ(n.stats.no_tx_avail_buffer, 1);
+	CHECK_EQ(n.stats.rx_queue_events, 0);
 	teardown();
 }
 
@@ -565,6 +574,8 @@ static void tx_hostile_chains_dropped_in_one_batch(void)
 	CHECK_EQ(recv(sv[1], m, sizeof(m), 0), -1); /* nothing else went out */
 	CHECK_EQ(used_idx(1), 5);
 	CHECK_EQ(n.stats.tx_drops, 4);
+	CHECK_EQ(n.stats.tx_malformed_frames, 4);
+	CHECK_EQ(n.stats.tap_write_fails, 0);
 	CHECK_EQ(n.stats.tx_packets, 1);
 	CHECK_EQ(resets, 0);
 	/* one interrupt for the batch: the drops and the write, which the
@@ -636,6 +647,10 @@ static void rx_queued_frames_one_interrupt(void)
 	CHECK_EQ(used_idx(0), 3);
 	CHECK_EQ(n.stats.rx_packets, 3);
 	CHECK_EQ(notified[0], 1);
+	CHECK_EQ(n.stats.rx_queue_events, 1);
+	/* each frame's completion reaped on its own round: three takings */
+	CHECK_EQ(n.stats.rx_tap_events, 3);
+	CHECK_EQ(n.stats.no_rx_avail_buffer, 0);
 	teardown();
 }
 
@@ -646,9 +661,11 @@ static void rx_waits_for_buffers_then_resumes(void)
 	net_io_kick(&n, 0);
 	CHECK(!n.p[0].rx_inflight); /* no buffers: the TAP is not read */
 	CHECK(n.p[0].rx_waiting);
+	CHECK_EQ(n.stats.no_rx_avail_buffer, 1);
 	rx_buf(1000); /* not enough for a 1530-byte frame yet */
 	net_io_kick(&n, 0);
 	CHECK(!n.p[0].rx_inflight);
+	CHECK_EQ(n.stats.no_rx_avail_buffer, 1); /* still the same wait */
 	CHECK_EQ(rxq.last_avail, 1); /* held for the next read */
 	CHECK_EQ(n.p[0].rx_nchains, 1);
 	/* EVENT_IDX: kick me when buffer 1 (the next one) is added */
@@ -660,6 +677,8 @@ static void rx_waits_for_buffers_then_resumes(void)
 	CHECK_EQ(used_idx(0), 1);
 	CHECK_EQ(used_len(0, 0), NET_HDR_LEN + 200);
 	CHECK_EQ(n.stats.rx_packets, 1);
+	CHECK_EQ(n.stats.rx_tap_events, 1);
+	CHECK_EQ(n.stats.rx_queue_events, 3);
 	teardown();
 }
 
@@ -762,13 +781,36 @@ static void tap_gone_link_down(void)
 	CHECK_EQ(downs, 1);
 	CHECK(n.p[0].dead);
 	CHECK_EQ(used_idx(0), 0); /* the buffer was not used */
+	CHECK_EQ(n.stats.tap_read_fails, 1);
 	struct virtio_net_hdr_v1 h = {0};
 	tx_frame(&h, 60, 1);
 	net_io_kick(&n, 1);
 	settle_tx();
 	CHECK_EQ(used_idx(1), 1);
 	CHECK_EQ(n.stats.tx_drops, 1);
+	CHECK_EQ(n.stats.tap_write_fails, 0); /* not written: the pair is dead */
 	CHECK_EQ(downs, 1);
+	teardown();
+}
+
+/* A write the TAP refuses: the frame is dropped and counted as a TAP
+ * write failure, the chain used, the link still up. */
+static void tx_write_failure_counted(void)
+{
+	CHECK_EQ(setup(0), 0);
+	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+	CHECK_EQ(shutdown(sv[1], SHUT_RD), 0); /* writes to sv[0] fail: EPIPE */
+	struct virtio_net_hdr_v1 h = {0};
+	tx_frame(&h, 60, 1);
+	net_io_kick(&n, 1);
+	settle_tx();
+	signal(SIGPIPE, old);
+	CHECK_EQ(used_idx(1), 1);
+	CHECK_EQ(n.stats.tx_packets, 0);
+	CHECK_EQ(n.stats.tx_drops, 1);
+	CHECK_EQ(n.stats.tap_write_fails, 1);
+	CHECK_EQ(n.stats.tx_malformed_frames, 0);
+	CHECK_EQ(downs, 0);
 	teardown();
 }
 
@@ -897,6 +939,7 @@ int main(void)
 	RUN(rx_waits_for_buffers_then_resumes);
 	RUN(rx_hostile_buffers_dropped);
 	RUN(tap_gone_link_down);
+	RUN(tx_write_failure_counted);
 	RUN(reset_cancels_the_read);
 	RUN(pairs_beyond_the_count_not_served);
 	RUN(pause_cancels_the_read_and_holds_io);
