@@ -15,6 +15,9 @@
 # In a lab booted with --sriov-net (bench/run does), the igb's VF 0 passed
 # through (ember --vfio, QEMU -device vfio-pci) adds two rows: the same guest
 # on the lab's generic kernel (igbvf), the PF's interface as the host's end.
+# For ember's rows a second table says how much each TX kick carried: from
+# its NIC counters (SIGUSR1) around each iperf3 run, frames per kick of the
+# TX queue, each way (guest->host: the data; host->guest: the guest's ACKs).
 # BENCH_NET_BASE=PATH adds a row for another ember binary (a build of an
 # earlier commit, say), so a change is measured against its base in the same
 # lab run. Prints a Markdown table. Needs root, a Linux-capable KVM, /dev/net/tun and
@@ -95,6 +98,28 @@ ms_per_mib() {
 	awk -v c="$1" -v hz="$(getconf CLK_TCK)" -v b="$2" 'BEGIN { printf "%.2f", c * 1000 / hz / (b / 1048576) }'
 }
 
+# net_counts PID: an ember's NIC counters now, from the line SIGUSR1 makes it
+# print (stderr, in vm.out): frames sent and TX kicks; nothing for another
+# VMM, or when no new line came within 2.5 s.
+net_counts() {
+	local pat='\{"device":"net0","tap".*\}$' n0 n1 _
+	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = ember ] || return 0
+	n0=$(grep -cE "$pat" "$tmp/vm.out")
+	kill -USR1 "$1" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do
+		n1=$(grep -cE "$pat" "$tmp/vm.out")
+		[ "$n1" -gt "$n0" ] && break
+		sleep 0.05
+	done
+	[ "$n1" -gt "$n0" ] || return 0
+	grep -oE "$pat" "$tmp/vm.out" | tail -n 1 | python3 -c 'import json, sys
+d = json.loads(sys.stdin.read())
+e = d["events"]
+print(d["tx_packets"], e["tx_queue"])' 2>/dev/null
+}
+# per A B: A / B to two decimals, or "failed".
+per() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b <= 0) print "failed"; else printf "%.2f", a / b }'; }
+
 # iperf OUT [iperf3 options]: one client run (retried for up to 60 s while the
 # guest's server is not listening yet; each connect gives up after 3 s, so a
 # guest that cannot be reached costs a minute, not the kernel's SYN retries
@@ -148,7 +173,7 @@ run() {
 	[[ $name =~ $ONLY ]] || return 0
 	link_up "$link" || { echo "bench: no $link link" >&2; return 1; }
 	"$@" >"$tmp/vm.out" 2>&1 </dev/null &
-	local vpid=$! _ tin tout rtt vmm c0 c1 v0 v1 cpu='' out='' bin bout
+	local vpid=$! _ tin tout rtt vmm c0 c1 v0 v1 cpu='' out='' bin bout k0 k1 k2
 	echo "bench: $(date +%T) $name" >&2
 	for _ in $(seq 1 1200); do
 		grep -q bench-ready "$tmp/vm.out" && break
@@ -158,11 +183,19 @@ run() {
 	vmm=$vpid # the VMM: the deepest of the first children (subshell, timeout, VMM)
 	while [ -n "$(pgrep -P "$vmm" | head -n 1)" ]; do vmm=$(pgrep -P "$vmm" | head -n 1); done
 	read -r c0 v0 <<<"$(cpu_ticks "$vmm")"
+	read -r -a k0 <<<"$(net_counts "$vmm")"
 	read -r tin bin <<<"$(iperf "$tmp/in.json")"
 	[ -n "$tin" ] || echo "bench: $name: host->guest run failed" >&2
+	read -r -a k1 <<<"$(net_counts "$vmm")"
 	read -r tout bout <<<"$(iperf "$tmp/out.json" -R)"
 	[ -n "$tout" ] || echo "bench: $name: guest->host run failed" >&2
+	read -r -a k2 <<<"$(net_counts "$vmm")"
 	read -r c1 v1 <<<"$(cpu_ticks "$vmm")"
+	# ember's frames per TX kick: guest->host (data), host->guest (ACKs)
+	if [ ${#k0[@]} = 2 ] && [ ${#k1[@]} = 2 ] && [ ${#k2[@]} = 2 ]; then
+		echo "$(per $((k2[0] - k1[0])) $((k2[1] - k1[1]))) $(per $((k1[0] - k0[0])) $((k1[1] - k0[1])))" \
+			>>"$tmp/batch.$(echo "$name" | md5sum | cut -c1-8)"
+	fi
 	if [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$bin" ] && [ -n "$bout" ]; then
 		cpu=$(ms_per_mib $((c1 - c0)) $((bin + bout)))
 		out=$(ms_per_mib $((c1 - c0 - (v1 - v0))) $((bin + bout)))
@@ -221,3 +254,15 @@ while read -r name; do
 	f=$tmp/row.$(echo "$name" | md5sum | cut -c1-8)
 	echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) | $(median "$f" 3)$(spread "$f" 3) | $(median "$f" 4)$(spread "$f" 4) | $(median "$f" 5)$(spread "$f" 5) |"
 done <"$tmp/rows"
+
+# ember's rows: its counters (SIGUSR1) before and after each iperf3 run.
+if ls "$tmp"/batch.* >/dev/null 2>&1; then
+	echo
+	echo "| ember: frames per TX kick (its NIC counters; median of $ROUNDS rounds (lowest-highest)) | guest->host (the data) | host->guest (the guest's ACKs) |"
+	echo "|---|---:|---:|"
+	while read -r name; do
+		f=$tmp/batch.$(echo "$name" | md5sum | cut -c1-8)
+		[ -s "$f" ] || continue
+		echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) |"
+	done <"$tmp/rows"
+fi

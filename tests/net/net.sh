@@ -44,7 +44,7 @@ t_host_pings_guest_and_counters() {
 	fi
 	grep -q '3 received' "$T_TMP/ping" || { cat "$T_TMP/ping"; kill -KILL $pid; return 1; }
 	kill -USR1 $pid
-	wait_for '^\{"device":"net0","tap":"tap0","mac":"52:54:[0-9a-f:]+","link":"up","rx_packets":[1-9][0-9]*,"rx_bytes":[1-9][0-9]*,"rx_drops":0,"tx_packets":[1-9][0-9]*,"tx_bytes":[1-9][0-9]*,"tx_drops":0,"rx_rate_limiter":\{"throttled":0,[^}]*\},"tx_rate_limiter":\{"throttled":0,[^}]*\}\}$' "$T_TMP/err" $pid ||
+	wait_for '^\{"device":"net0","tap":"tap0","mac":"52:54:[0-9a-f:]+","link":"up","rx_packets":[1-9][0-9]*,"rx_bytes":[1-9][0-9]*,"rx_drops":0,"tx_packets":[1-9][0-9]*,"tx_bytes":[1-9][0-9]*,"tx_drops":0,"rx_rate_limiter":\{"throttled":0,[^}]*\},"tx_rate_limiter":\{"throttled":0,[^}]*\},"events":\{"rx_queue":[1-9][0-9]*,"tx_queue":[1-9][0-9]*,"rx_tap":[1-9][0-9]*,"no_rx_avail_buffer":[0-9]+,"no_tx_avail_buffer":[0-9]+\}\}$' "$T_TMP/err" $pid ||
 		{ kill -KILL $pid; return 1; }
 	# then the queue state: both rings enabled, the RX read posted
 	wait_for '^\{"device":"net0","active_pairs":1,"pairs":\[\{"pair":0,"off":false,"dead":false,"rx_inflight":true,.*"rx":\{"vq":0,"avail":[0-9]+,.*"tx":\{"vq":1,"avail":[0-9]+,.*"masked":false,"pending":false\}\}\]\}$' "$T_TMP/err" $pid ||

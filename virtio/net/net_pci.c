@@ -369,12 +369,16 @@ void net_pci_stats_json(struct net_pci *d, char *buf, size_t len)
 		 "\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"rx_drops\":%" PRIu64 ","
 		 "\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 ","
 		 "\"rx_rate_limiter\":{\"throttled\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"ops\":%" PRIu64 "},"
-		 "\"tx_rate_limiter\":{\"throttled\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"ops\":%" PRIu64 "}}",
+		 "\"tx_rate_limiter\":{\"throttled\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"ops\":%" PRIu64 "},"
+		 "\"events\":{\"rx_queue\":%" PRIu64 ",\"tx_queue\":%" PRIu64 ",\"rx_tap\":%" PRIu64 ","
+		 "\"no_rx_avail_buffer\":%" PRIu64 ",\"no_tx_avail_buffer\":%" PRIu64 "}}",
 		 d->index, d->tap.name, mac,
 		 __atomic_load_n(&d->link_up, __ATOMIC_RELAXED) ? "up" : "down", LD(rx_packets),
 		 LD(rx_bytes), LD(rx_drops), LD(tx_packets), LD(tx_bytes), LD(tx_drops),
 		 RL(NET_RL_RX, throttled), RL(NET_RL_RX, bytes), RL(NET_RL_RX, ops_done),
-		 RL(NET_RL_TX, throttled), RL(NET_RL_TX, bytes), RL(NET_RL_TX, ops_done));
+		 RL(NET_RL_TX, throttled), RL(NET_RL_TX, bytes), RL(NET_RL_TX, ops_done),
+		 LD(rx_queue_events), LD(tx_queue_events), LD(rx_tap_events), LD(no_rx_avail_buffer),
+		 LD(no_tx_avail_buffer));
 #undef LD
 #undef RL
 }

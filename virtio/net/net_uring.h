@@ -98,9 +98,8 @@ struct net_callbacks {
  * used empty or a frame larger than the buffers; on TX a malformed chain, a
  * failed write, a TAP gone). Also, as Firecracker's net metrics count them:
  *   rx_queue_events, tx_queue_events: kicks of a queue (net_io_kick);
- *   rx_tap_events: the times frames were taken from the TAP, one for each
- *     reaping of completions that held at least one (frames per wake-up =
- *     rx_packets / rx_tap_events);
+ *   rx_tap_events: the reapings of completions that took frames from the
+ *     TAP (one read in flight per pair: about one per frame);
  *   no_rx_avail_buffer: the times a read could not be posted for want of
  *     guest buffers (the pair then waits for an RX kick);
  *   no_tx_avail_buffer: TX kicks that found no chain to send;
