@@ -6,7 +6,9 @@
 # 1 MiB writes and reads, then 4 KiB random reads from 4 threads; ember runs
 # with and without its seccomp filters, and with a rate limiter that never
 # binds (what limiting costs; virtio only). BENCH_BLK_ONLY=REGEX runs only the
-# rows whose names match (ember, ember_limited, ember_nosec, qemu). Host CPU is
+# rows whose names match (ember, ember_limited, ember_nosec, qemu, and
+# ember_base: with BENCH_BLK_BASE=PATH, another ember binary, a build of an
+# earlier commit say, measured in the same run). Host CPU is
 # the VMM process's user+system time for the workload run minus that of a run
 # that only boots and exits (so boot cost cancels out), also divided by the
 # guest I/Os done (2 x MiB one-MiB requests plus the random reads). Prints a Markdown
@@ -55,10 +57,11 @@ cat "$G/initramfs.cpio.gz" "$tmp/extra.gz" >"$tmp/initrd.gz"
 
 WORK="blkbench seqwrite $GDEV $MIB && blkbench seqread $GDEV $MIB && blkbench randread $GDEV $SECS 4"
 ember() { # console-file command [ember options...]
-	build/bench/runstat build/ember "${@:3}" --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" \
+	build/bench/runstat "${EMBER_BIN:-build/ember}" "${@:3}" --kernel "$G/vmlinuz" --initrd "$tmp/initrd.gz" \
 		--mem 512 --console "file:$1" "${DEVOPT[@]}" -- sh -c "$2"
 }
 ember_nosec() { ember "$1" "$2" --seccomp off; } # without filters: what they cost
+ember_base() { EMBER_BIN=$BENCH_BLK_BASE ember "$@"; } # another build, to compare
 # a rate limiter far above what the guest does (64 GiB and 10^7 requests a
 # second): what checking every request against the buckets costs
 ember_limited() {
@@ -98,10 +101,13 @@ run() {
 }
 ONLY=${BENCH_BLK_ONLY:-.} # a regex: only the rows whose names match (e.g. '^ember')
 # wanted NAME: a row to run (a rate limiter is a virtio-blk option: not with --vfio)
-wanted() { [[ $1 =~ $ONLY ]] && { [ "$1" != ember_limited ] || [ "${DEVOPT[0]}" = --disk ]; }; }
+wanted() {
+	[[ $1 =~ $ONLY ]] && { [ "$1" != ember_limited ] || [ "${DEVOPT[0]}" = --disk ]; } &&
+		{ [ "$1" != ember_base ] || [ -n "${BENCH_BLK_BASE:-}" ]; }
+}
 for _ in $(seq 1 "$ROUNDS"); do
 	for kind in work base; do
-		for name in ember qemu ember_nosec ember_limited; do
+		for name in ember ember_base qemu ember_nosec ember_limited; do
 			wanted "$name" || continue
 			want=0
 			[ "$name" = qemu ] && want=1 # isa-debug-exit: status 0 becomes 1
@@ -127,6 +133,7 @@ echo "| VMM ($LABEL, $MIB MiB, ${SECS} s random, median of $ROUNDS (lowest-highe
 echo "|---|---:|---:|---:|---:|---:|"
 row() { if wanted "$1"; then row_of "$@"; fi; }
 row ember ember
+row ember_base "ember (BENCH_BLK_BASE)"
 row ember_limited "ember, rate limiter on (never binding)"
 row ember_nosec "ember --seccomp off"
 row qemu "QEMU $(qemu_version) microvm, $QLABEL"
