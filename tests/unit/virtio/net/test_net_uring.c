@@ -522,6 +522,16 @@ static void owner_leaving_mid_turn_submits(void)
 	teardown();
 }
 
+/* The TX counters: frames sent, dropped, of the drops the malformed ones and
+ * the failed writes. */
+static void check_tx_stats(uint64_t packets, uint64_t drops, uint64_t malformed, uint64_t failed)
+{
+	CHECK_EQ(n.stats.tx_packets, packets);
+	CHECK_EQ(n.stats.tx_drops, drops);
+	CHECK_EQ(n.stats.tx_malformed_frames, malformed);
+	CHECK_EQ(n.stats.tap_write_fails, failed);
+}
+
 static void tx_frames_reach_the_tap(void)
 {
 	CHECK_EQ(setup(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4)), 0);
@@ -573,10 +583,7 @@ static void tx_hostile_chains_dropped_in_one_batch(void)
 	CHECK(pattern_ok(m + NET_HDR_LEN, 60, 3));
 	CHECK_EQ(recv(sv[1], m, sizeof(m), 0), -1); /* nothing else went out */
 	CHECK_EQ(used_idx(1), 5);
-	CHECK_EQ(n.stats.tx_drops, 4);
-	CHECK_EQ(n.stats.tx_malformed_frames, 4);
-	CHECK_EQ(n.stats.tap_write_fails, 0);
-	CHECK_EQ(n.stats.tx_packets, 1);
+	check_tx_stats(1, 4, 4, 0);
 	CHECK_EQ(resets, 0);
 	/* one interrupt for the batch: the drops and the write, which the
 	 * socket (like a TAP) completes inside the submit */
@@ -806,10 +813,7 @@ static void tx_write_failure_counted(void)
 	settle_tx();
 	signal(SIGPIPE, old);
 	CHECK_EQ(used_idx(1), 1);
-	CHECK_EQ(n.stats.tx_packets, 0);
-	CHECK_EQ(n.stats.tx_drops, 1);
-	CHECK_EQ(n.stats.tap_write_fails, 1);
-	CHECK_EQ(n.stats.tx_malformed_frames, 0);
+	check_tx_stats(0, 1, 0, 1);
 	CHECK_EQ(downs, 0);
 	teardown();
 }
