@@ -158,18 +158,23 @@ t_nic_rx_tx_20mbit() {
 	tx=$(iperf_mbit "$T_TMP/tx.json" -R) || { echo "guest->host iperf3 failed"; tail -n 5 "$T_TMP/tx.json"; kill -9 $pid; return 1; }
 	# The lab's TCP now and then falls into a slow mode (README, virtio-net
 	# benchmark: under 10 Mbit/s unlimited; one CI run measured 1.4 Mbit/s
-	# host->guest), below any limit: one more run then, with what the host
-	# saw of the first; a rate above the limit never passes.
-	if below "$rx" 17; then
-		echo "host->guest $rx Mbit/s: below the limit, once more (retransmits" \
+	# host->guest), below any limit, and the lab's stalls (5 s each, three
+	# in half a minute in one CI run, both runs of the test under them) take
+	# whole seconds out of a 10 s run: up to two more runs then, with what the
+	# host saw of the one before; a rate above the limit never passes.
+	local again
+	for again in 1 2; do
+		below "$rx" 17 || break
+		echo "host->guest $rx Mbit/s: below the limit, again ($again; retransmits" \
 			"$(jq .end.sum_sent.retransmits "$T_TMP/rx.json"), tap0 dropped" \
 			"$(ip -s -j link show tap0 | jq '.[0].stats64.tx.dropped'))" # the netns's tap0 (/sys shows the lab's)
 		rx=$(iperf_mbit "$T_TMP/rx.json") || { kill -9 $pid; return 1; }
-	fi
-	if below "$tx" 17; then
-		echo "guest->host $tx Mbit/s: below the limit, once more"
+	done
+	for again in 1 2; do
+		below "$tx" 17 || break
+		echo "guest->host $tx Mbit/s: below the limit, again ($again)"
 		tx=$(iperf_mbit "$T_TMP/tx.json" -R) || { kill -9 $pid; return 1; }
-	fi
+	done
 	echo "host->guest $rx Mbit/s, guest->host $tx Mbit/s (limits 20 each way)"
 	within "$rx" 20 15 || { echo "host->guest $rx Mbit/s, want 20 +-15%"; kill -9 $pid; return 1; }
 	within "$tx" 20 15 || { echo "guest->host $tx Mbit/s, want 20 +-15%"; kill -9 $pid; return 1; }
