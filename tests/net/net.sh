@@ -3,7 +3,8 @@
 # 64 MiB over TCP each way with matching sha256 sums, two NICs, MTU 9000, a
 # guest that stops taking frames while the host floods it (ember survives,
 # traffic recovers), a TAP deleted under the running guest (link down, ember
-# keeps running), the SIGUSR1 counters, two queue pairs, a TAP ember creates,
+# keeps running), the SIGUSR1 counters, two queue pairs (also with the
+# driver's pair count handled in DRIVER_OK's turn), a TAP ember creates,
 # and the guest's address and default route from ember.ip/ember.gw and the
 # kernel's ip= form, and a guest using one of two queue pairs (the others'
 # TAP queues detached). Runs as root in a network
@@ -22,6 +23,9 @@ tap_up() {
 	ip addr add "$addr" dev "$name" || return 1
 	ip link set "$name" up "$@"
 }
+
+# ember built with test hooks (EMBER_TEST_NET_LATE, below).
+HOOKS=${EMBER_TESTHOOKS:-build/tests/ember-testhooks}
 
 # ember with the initramfs guest and one vCPU.
 EMB=("$EMBER" --kernel "$BZ" --initrd "$INITRD" --cpus 1)
@@ -246,6 +250,27 @@ t_two_queue_pairs() {
 	expect_grep '^rx-0 rx-1 tx-0 tx-1 $' "$T_TMP/out" || return 1
 	expect_grep '2 packets received' "$T_TMP/out" || return 1
 	[ "$q" = "rx-0 rx-1 tx-0 tx-1 " ] || { echo "TAP queues while the guest ran: '$q'"; return 1; }
+}
+
+# The same with DRIVER_OK's kicks and the driver's VQ_PAIRS_SET 2 handled in
+# one turn of the I/O thread (a test build's takes 200 ms to start a turn:
+# EMBER_TEST_NET_LATE): DRIVER_OK serves one pair, VQ_PAIRS_SET finds the TAP
+# queues as they were (all attached) and must still serve both pairs again.
+t_two_queue_pairs_set_in_activation_turn() {
+	mq_tap_up || return 1
+	EMBER_TEST_NET_LATE=200 "$HOOKS" --kernel "$BZ" --initrd "$INITRD" --cpus 2 \
+		--net tap=tap0,queues=2 --cmdline ember.ip=$GUEST_IP/16 \
+		-- sh -c "ping -c 2 -W 10 $HOST_IP; echo net-ready; nc -l -p 7000 >/dev/null; echo tail-line" \
+		>"$T_TMP/out" 2>"$T_TMP/err" </dev/null &
+	local pid=$!
+	wait_for '^net-ready' "$T_TMP/out" $pid || { kill -KILL $pid; return 1; }
+	kill -USR1 $pid
+	wait_for '^\{"device":"net0","active_pairs":' "$T_TMP/err" $pid || { kill -KILL $pid; return 1; }
+	timeout 130 python3 $XFER poke $GUEST_IP 7000 || { kill -KILL $pid; return 1; }
+	timeout 60 tail --pid=$pid -f /dev/null
+	wait $pid || { echo "ember exit status $?"; tail "$T_TMP/out"; return 1; }
+	expect_grep '^\{"device":"net0","active_pairs":2,"pairs":\[\{"pair":0,"off":false,.*\{"pair":1,"off":false,"dead":false,' "$T_TMP/err" || return 1
+	expect_grep '2 packets received' "$T_TMP/out"
 }
 
 # One vCPU, two queue pairs offered: the driver uses one (VQ_PAIRS_SET 1), so

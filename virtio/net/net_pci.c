@@ -34,6 +34,14 @@ static void cb_link_down(void *ctx)
 	virtio_pci_config_changed(&d->vp);
 }
 
+/* Serve pairs 0..count-1 only (the others' kicks are ignored, their reads
+ * cancelled). vp.lock held. */
+static void serve_pairs(struct net_pci *d, unsigned count)
+{
+	net_io_set_pairs(&d->io, count);
+	d->served_pairs = count;
+}
+
 /* DRIVER_OK: the TAP's offloads follow what the driver accepted; serve every
  * enabled queue and look at each once. vp.lock held. */
 static void attach_pairs(struct net_pci *d)
@@ -56,7 +64,7 @@ static void op_activate(void *ctx)
 	/* One pair until the driver asks for more (VQ_PAIRS_SET); the I/O
 	 * thread detaches the other TAP queues (sync_pairs) when it wakes. */
 	d->active_pairs = 1;
-	net_io_set_pairs(&d->io, 1);
+	serve_pairs(d, 1);
 	virtio_pci_kick_all(&d->vp);
 }
 
@@ -126,6 +134,7 @@ static struct net_pci *open_nic(const struct net_tap *tap, const struct net_opts
 	d->nq = 2 * d->pairs + 1;
 	d->active_pairs = 1;
 	d->applied_pairs = d->pairs; /* every TAP queue is attached */
+	d->served_pairs = d->pairs;  /* and served (net_io_setup) */
 	for (unsigned i = 0; i < d->pairs; i++)
 		d->tap_on[i] = true;
 	d->link_up = true;
@@ -200,30 +209,39 @@ int net_pci_create(struct net_pci *d, const struct guest_mem *mem, struct gsi_ro
 
 /* The driver's queue pair count, applied: pairs beyond it are not served
  * and their TAP queues are detached (TUNSETQUEUE), so the kernel steers no
- * flow to a queue nobody reads; a pair is served again once its queue is
- * back. I/O thread, vp.lock held. */
+ * flow to a queue nobody reads; a pair is served once its TAP queue is
+ * attached. The TAP queues follow the count once per change; what is served
+ * is checked every time, for DRIVER_OK serves one pair on the vCPU's thread
+ * without touching the TAP queues: a VQ_PAIRS_SET for every pair handled in
+ * the same turn as DRIVER_OK's kicks finds the TAP queues as they were and
+ * must still serve the pairs again. I/O thread (or restore), vp.lock held. */
 static void sync_pairs(struct net_pci *d)
 {
 	unsigned want = d->active_pairs;
-	if (want == d->applied_pairs || d->pairs < 2)
+	if (d->pairs < 2)
 		return;
-	d->applied_pairs = want;
-	net_io_set_pairs(&d->io, want); /* stop first: a detached queue fails reads */
-	for (unsigned i = 1; i < d->pairs; i++) {
-		bool on = i < want;
-		if (on == d->tap_on[i])
-			continue;
-		int r = net_tap_queue(&d->tap, i, on);
-		if (r == 0)
-			d->tap_on[i] = on;
-		else
-			log_warn("--net tap=%s: cannot %s TAP queue %u: %s", d->tap.name,
-				 on ? "attach" : "detach", i, strerror(-r));
+	if (want != d->applied_pairs) {
+		/* Stop the pairs that go off before their TAP queues go. */
+		if (want < d->served_pairs)
+			serve_pairs(d, want);
+		d->applied_pairs = want;
+		for (unsigned i = 1; i < d->pairs; i++) {
+			bool on = i < want;
+			if (on == d->tap_on[i])
+				continue;
+			int r = net_tap_queue(&d->tap, i, on);
+			if (r == 0)
+				d->tap_on[i] = on;
+			else
+				log_warn("--net tap=%s: cannot %s TAP queue %u: %s", d->tap.name,
+					 on ? "attach" : "detach", i, strerror(-r));
+		}
 	}
 	unsigned serve = 1;
 	while (serve < want && d->tap_on[serve])
 		serve++;
-	net_io_set_pairs(&d->io, serve);
+	if (serve != d->served_pairs)
+		serve_pairs(d, serve);
 }
 
 /* The control queue, inline. vp.lock held. */
@@ -284,12 +302,34 @@ static void handle_watches(struct net_pci *d, uint64_t ev)
 	sync_pairs(d);
 }
 
+#ifdef EMBER_TEST_HOOKS
+/* Test builds only: EMBER_TEST_NET_LATE=MS makes the I/O thread spin MS ms
+ * after each wake-up before it takes its turn (the lock not held), so the
+ * kicks a guest makes meanwhile reach it in one turn: DRIVER_OK's and then
+ * VQ_PAIRS_SET's, say. */
+static uint64_t test_hook_late_ns(void)
+{
+	const char *ms = getenv("EMBER_TEST_NET_LATE");
+	return ms ? strtoull(ms, NULL, 10) * 1000000ull : 0;
+}
+
+static void test_hook_late(uint64_t ns)
+{
+	uint64_t end = now_ns() + ns;
+	while (ns && now_ns() < end)
+		;
+}
+#endif
+
 /* The I/O thread: it owns the ring and sleeps in io_uring_enter; each wake-up
  * is one turn under vp.lock: the completions used, the watches handled, the
  * reads posted again and the queues interrupted. */
 static void *io_loop(void *ctx)
 {
 	struct net_pci *d = ctx;
+#ifdef EMBER_TEST_HOOKS
+	uint64_t late = test_hook_late_ns();
+#endif
 	pthread_mutex_lock(&d->vp.lock);
 	net_io_own(&d->io, true);
 	for (;;) {
@@ -304,6 +344,9 @@ static void *io_loop(void *ctx)
 			continue; /* a watch fired during the turn */
 		pthread_mutex_unlock(&d->vp.lock);
 		net_io_wait(&d->io);
+#ifdef EMBER_TEST_HOOKS
+		test_hook_late(late);
+#endif
 		pthread_mutex_lock(&d->vp.lock);
 	}
 	net_io_own(&d->io, false);
