@@ -5,6 +5,7 @@
 #include "vmm/lib/thread.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,10 +61,28 @@ int io_thread_add(struct io_thread *t, int fd, uint64_t tag)
 	return epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* SCHED_BATCH: a kick or a completion that wakes the thread does not preempt
+ * the thread running (the guest's vCPU, the host's sender), which goes on
+ * until it sleeps or its slice ends; then one wake-up takes what queued up
+ * meanwhile. On a shared CPU that is fewer switches and more frames and
+ * requests per kick; the thread's share of the CPU (its nice value) is
+ * unchanged, and on an idle CPU it runs at once as before. Before the
+ * thread's filter (and before the main thread's, installed once every device
+ * started, which the thread would inherit): the filters do not allow it.
+ * Unprivileged; should it fail (a container's policy), the thread runs as
+ * SCHED_OTHER. */
+static void sched_batch(const char *name)
+{
+	struct sched_param sp = {0};
+	if (sched_setscheduler(0, SCHED_BATCH, &sp))
+		log_warn("%s thread: SCHED_BATCH: %s", name, strerror(errno));
+}
+
 static void *thread_main(void *arg)
 {
 	struct io_thread *t = arg;
 	pthread_setname_np(pthread_self(), t->name);
+	sched_batch(t->name);
 	/* Everything the thread touches was set up before: from here on it
 	 * only needs what its filter allows. */
 	t->filter_ok = seccomp_thread_install_allow(t->allow) == 0;

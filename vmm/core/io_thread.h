@@ -2,7 +2,9 @@
  * epoll set of eventfds (the queues' kicks, the io_uring rings' completions),
  * each added with a tag, and hands every batch of ready tags to the device's
  * handler. Its seccomp filter is installed before it serves anything, and
- * start fails if that did not work. A stop eventfd ends it.
+ * start fails if that did not work. It runs as SCHED_BATCH (its wake-ups do
+ * not preempt the vCPU that kicked it: more work per wake-up; io_thread.c).
+ * A stop eventfd ends it.
  *
  *	io_thread_init(&t)                    (fds -1: destroy is always safe)
  *	io_thread_open(&t, &err)              the epoll set and the stop eventfd

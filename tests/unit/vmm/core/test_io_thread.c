@@ -1,9 +1,10 @@
 /* test_io_thread.c: a device's I/O thread (io_thread.h): it hands the tags of
  * ready eventfds to the handler in batches, on a thread of its own with the
  * requested name, and stops and joins, counting the events it handed over
- * (io_thread_events); err_prefix (util.h) puts a device's name in front of a
+ * (io_thread_events), as SCHED_BATCH; err_prefix (util.h) puts a device's name in front of a
  * set-up error. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@ struct seen {
 	unsigned n;
 	int efd[2];
 	char name[16];
+	int policy;
 };
 
 static void handler(void *ctx, const uint64_t *tags, unsigned n)
@@ -26,6 +28,7 @@ static void handler(void *ctx, const uint64_t *tags, unsigned n)
 	struct seen *s = ctx;
 	pthread_mutex_lock(&s->lock);
 	pthread_getname_np(pthread_self(), s->name, sizeof(s->name));
+	s->policy = sched_getscheduler(0);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t v;
 		ssize_t r = read(s->efd[tags[i] == 9], &v, sizeof(v)); /* level-triggered */
@@ -71,6 +74,7 @@ static void tags_reach_handler_then_stop(void)
 	CHECK_EQ(wait_tags(&s, 1), 1u);
 	CHECK_EQ(s.tags[0], 9u);
 	CHECK_STR_EQ(s.name, "test-io");
+	CHECK_EQ(s.policy, SCHED_BATCH);
 	CHECK_EQ(write(s.efd[0], &one, sizeof(one)), 8);
 	CHECK_EQ(wait_tags(&s, 2), 2u);
 	CHECK_EQ(s.tags[1], 7u);
@@ -94,12 +98,14 @@ struct own_loop {
 	struct io_thread *t;
 	char name[16];
 	int rounds;
+	int policy;
 };
 
 static void *own_loop_main(void *ctx)
 {
 	struct own_loop *l = ctx;
 	pthread_getname_np(pthread_self(), l->name, sizeof(l->name));
+	l->policy = sched_getscheduler(0);
 	uint64_t v;
 	while (read(l->t->stop_efd, &v, sizeof(v)) != sizeof(v)) {
 		l->rounds++;
@@ -121,6 +127,8 @@ static void own_loop_has_no_epoll_set_and_stops(void)
 	io_thread_stop(&t); /* returns only once the loop saw the stop */
 	CHECK(!t.started);
 	CHECK_STR_EQ(l.name, "test-loop");
+	CHECK_EQ(l.policy, SCHED_BATCH);
+	CHECK_EQ(sched_getscheduler(0), SCHED_OTHER); /* the caller's is its own */
 	io_thread_destroy(&t);
 	CHECK_EQ(t.stop_efd, -1);
 }
