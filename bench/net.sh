@@ -18,6 +18,8 @@
 # For ember's rows a second table says how much each TX kick carried: from
 # its NIC counters (SIGUSR1) around each iperf3 run, frames per kick of the
 # TX queue, each way (guest->host: the data; host->guest: the guest's ACKs).
+# LKVM=PATH (a kvmtool binary; README says how to build one) adds a row for
+# kvmtool's virtio-net on the same TAP (its own userspace back-end).
 # BENCH_NET_BASE=PATH adds a row for another ember binary (a build of an
 # earlier commit, say), so a change is measured against its base in the same
 # lab run. Prints a Markdown table. Needs root, a Linux-capable KVM, /dev/net/tun and
@@ -36,6 +38,10 @@ SECS=${BENCH_NET_SECONDS:-10}
 OMIT=${BENCH_NET_OMIT:-2}
 ROUNDS=${BENCH_NET_ROUNDS:-3}
 ONLY=${BENCH_NET_ONLY:-.}	# a regex: only the rows whose names match (e.g. 'vhost=on')
+LKVM=${LKVM:-}
+if [ -n "$LKVM" ]; then
+	[ -x "$LKVM" ] || { echo "bench: LKVM=$LKVM is not an executable" >&2; exit 1; }
+fi
 G=build/guest
 IPERF=$G/iperf3/run
 XFER=tests/net/xfer.py
@@ -71,7 +77,8 @@ link_up() {
 
 # cpu_ticks PID: the CPU time (clock ticks) PID's threads and its vhost
 # workers (kernel threads named vhost-PID) have used, then that of its vCPU
-# threads alone (ember's vcpuN, QEMU's "CPU N/KVM" with debug-threads=on),
+# threads alone (ember's vcpuN, QEMU's "CPU N/KVM" with debug-threads=on,
+# kvmtool's kvm-vcpu-N),
 # whose time includes the guest's.
 cpu_ticks() {
 	local t k v=0 c
@@ -81,7 +88,7 @@ cpu_ticks() {
 	done
 	for k in /proc/"$1"/task/*; do
 		c=$(cat "$k/comm" 2>/dev/null) || continue
-		[[ $c =~ ^vcpu[0-9]+$|^CPU\ [0-9]+/KVM$ ]] || continue
+		[[ $c =~ ^vcpu[0-9]+$|^CPU\ [0-9]+/KVM$|^kvm-vcpu-[0-9]+$ ]] || continue
 		v=$((v + $(stat_ticks "$k/stat")))
 	done
 	echo "$t $v"
@@ -158,6 +165,7 @@ stop_vm() {
 		tail -n 8 "$tmp/vm.out" >&2
 		pkill -KILL -x ember
 		pkill -KILL -x qemu-system-x86
+		pkill -KILL -x lkvm
 	fi
 	wait "$pid"
 	rc=$?
@@ -223,6 +231,19 @@ qemu() {
 		-device virtio-net-pci,netdev=n0
 }
 
+# lkvm: kvmtool (stopped after 900 s) with its virtio-net on the TAP (tapif:
+# it configures nothing on it; no script), its own back-end (vhost off, its
+# default), the serial console; the same kernel as a bzImage (kvmtool loads
+# no ELF kernels). Its x86 command line (--nodefaults: ours)
+# as bench/boot.sh's, with the guest's address; kvmtool has no ACPI and no
+# exit port, so the guest ends with a reset (`reboot -f`, reboot=k). Its
+# sockets go under $HOME/.lkvm.
+lkvm() {
+	timeout -k 5 900 env HOME="$tmp" "$LKVM" run --nodefaults -k "$G/vmlinuz" -i "$tmp/initrd.gz" -c 1 -m 512 \
+		--console serial -n mode=tap,tapif=tap0 \
+		-p "noapic pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 console=ttyS0 quiet ember.ip=$GUEST_IP/16 -- sh -c \"$GCMD; reboot -f\""
+}
+
 # The VF's guest: the lab's generic kernel with igbvf (the cloud kernel has
 # none), the same initramfs and command.
 ember_vf() {
@@ -242,6 +263,7 @@ for _ in $(seq 1 "$ROUNDS"); do
 	run "ember --seccomp off" tap ember --seccomp off # without filters: what they cost
 	run "QEMU $QV virtio-net-pci, vhost=off" tap qemu off
 	run "QEMU virtio-net-pci, vhost=on" tap qemu on
+	[ -z "$LKVM" ] || run "kvmtool $("$LKVM" version 2>/dev/null | awk '{print $NF}') virtio-net (its own back-end)" tap lkvm
 	if [ -n "$VF" ]; then
 		run "ember --vfio (igb VF, generic kernel)" vf ember_vf
 		run "QEMU $QV vfio-pci (igb VF, generic kernel)" vf qemu_vf
