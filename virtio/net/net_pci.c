@@ -34,14 +34,6 @@ static void cb_link_down(void *ctx)
 	virtio_pci_config_changed(&d->vp);
 }
 
-/* Serve pairs 0..count-1 only (the others' kicks are ignored, their reads
- * cancelled). vp.lock held. */
-static void serve_pairs(struct net_pci *d, unsigned count)
-{
-	net_io_set_pairs(&d->io, count);
-	d->served_pairs = count;
-}
-
 /* DRIVER_OK: the TAP's offloads follow what the driver accepted; serve every
  * enabled queue and look at each once. vp.lock held. */
 static void attach_pairs(struct net_pci *d)
@@ -64,7 +56,7 @@ static void op_activate(void *ctx)
 	/* One pair until the driver asks for more (VQ_PAIRS_SET); the I/O
 	 * thread detaches the other TAP queues (sync_pairs) when it wakes. */
 	d->active_pairs = 1;
-	serve_pairs(d, 1);
+	net_io_set_pairs(&d->io, 1);
 	virtio_pci_kick_all(&d->vp);
 }
 
@@ -134,7 +126,6 @@ static struct net_pci *open_nic(const struct net_tap *tap, const struct net_opts
 	d->nq = 2 * d->pairs + 1;
 	d->active_pairs = 1;
 	d->applied_pairs = d->pairs; /* every TAP queue is attached */
-	d->served_pairs = d->pairs;  /* and served (net_io_setup) */
 	for (unsigned i = 0; i < d->pairs; i++)
 		d->tap_on[i] = true;
 	d->link_up = true;
@@ -222,8 +213,8 @@ static void sync_pairs(struct net_pci *d)
 		return;
 	if (want != d->applied_pairs) {
 		/* Stop the pairs that go off before their TAP queues go. */
-		if (want < d->served_pairs)
-			serve_pairs(d, want);
+		if (want < net_io_pairs_served(&d->io))
+			net_io_set_pairs(&d->io, want);
 		d->applied_pairs = want;
 		for (unsigned i = 1; i < d->pairs; i++) {
 			bool on = i < want;
@@ -240,8 +231,8 @@ static void sync_pairs(struct net_pci *d)
 	unsigned serve = 1;
 	while (serve < want && d->tap_on[serve])
 		serve++;
-	if (serve != d->served_pairs)
-		serve_pairs(d, serve);
+	if (serve != net_io_pairs_served(&d->io))
+		net_io_set_pairs(&d->io, serve);
 }
 
 /* The control queue, inline. vp.lock held. */

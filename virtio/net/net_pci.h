@@ -44,7 +44,6 @@ struct net_pci {
 	);
 	unsigned pairs, nq;
 	unsigned applied_pairs;         /* what the TAP queues were last set for */
-	unsigned served_pairs;          /* pairs 0..served_pairs-1 served (net_io_set_pairs) */
 	bool tap_on[NET_MAX_PAIRS];     /* TAP queue i attached */
 	struct net_io io;
 	bool io_ok;

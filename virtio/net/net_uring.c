@@ -839,6 +839,14 @@ void net_io_set_pairs(struct net_io *n, unsigned count)
 	nudge_owner(n);
 }
 
+unsigned net_io_pairs_served(const struct net_io *n)
+{
+	unsigned k = 0;
+	while (k < n->npairs && !n->p[k].off)
+		k++;
+	return k;
+}
+
 void net_io_quiesce(struct net_io *n)
 {
 	if (!n->ring_ok)

@@ -228,6 +228,8 @@ void net_io_attach(struct net_io *n, unsigned pair, struct virtqueue *rx, struct
  * is waited for, and they are left alone (no reads, no writes, their kicks
  * ignored) until a later call turns them back on. */
 void net_io_set_pairs(struct net_io *n, unsigned count);
+/* How many pairs are served now: pairs 0..k-1 (attach and set_pairs say). */
+unsigned net_io_pairs_served(const struct net_io *n);
 
 /* The driver kicked virtqueue qi (2*pair: RX, 2*pair+1: TX). */
 void net_io_kick(struct net_io *n, unsigned qi);

@@ -882,12 +882,14 @@ static void pause_cancels_the_read_and_holds_io(void)
 static void pairs_beyond_the_count_not_served(void)
 {
 	CHECK_EQ(setup_pairs(F(VIRTIO_NET_F_MRG_RXBUF), 2), 0);
+	CHECK_EQ(net_io_pairs_served(&n), 2u); /* attach serves them all */
 	rx_buf_q(2, 2000);
 	net_io_kick(&n, 2);
 	CHECK(n.p[1].rx_inflight);
 	net_io_set_pairs(&n, 1);
 	CHECK(!n.p[1].rx_inflight);
 	CHECK(n.p[1].off && !n.p[0].off);
+	CHECK_EQ(net_io_pairs_served(&n), 1u);
 	CHECK_EQ(used_idx(2), 0);
 	CHECK_EQ(host_send_to(sv1[1], 80, 6, 0), 0);
 	struct virtio_net_hdr_v1 h = {0};
@@ -909,6 +911,7 @@ static void pairs_beyond_the_count_not_served(void)
 	CHECK_EQ(used_idx(0), 1);
 	/* two pairs again: the waiting frame and the TX chain go through */
 	net_io_set_pairs(&n, 2);
+	CHECK_EQ(net_io_pairs_served(&n), 2u);
 	for (int i = 0; used_idx(2) < 1 && i < 100; i++)
 		net_io_complete(&n, true);
 	CHECK_EQ(used_idx(2), 1);
