@@ -199,8 +199,8 @@ add ember_pvh "ember, vmlinux (PVH)"
 add qemu_bz "QEMU $qemu_ver \`-M microvm,rtc=on\`, bzImage"
 add qemu_pvh "QEMU \`-M microvm,rtc=on\`, vmlinux (PVH)"
 if [ -n "$LKVM" ]; then
-	[ -x "$LKVM" ] || { echo "bench: LKVM=$LKVM is not an executable" >&2; exit 1; }
-	add lkvm "kvmtool $("$LKVM" version 2>/dev/null | awk '{print $NF}'), bzImage"
+	lkvm_check
+	add lkvm "kvmtool $LKVM_VERSION, bzImage"
 fi
 
 # run NAME BREAKDOWN: one measured boot of row NAME.
@@ -220,14 +220,10 @@ run() {
 	lkvm)
 		# No network (its default is a user-mode NIC), the serial console;
 		# kvmtool keeps its sockets under $HOME/.lkvm. --nodefaults: our own
-		# command line, kvmtool's x86 default without `noacpi` (not a kernel
-		# parameter, so the kernel hands it to init as its command),
-		# `root=/dev/vda rw` (there is no disk; init would try to mount it)
-		# and `earlyprintk=serial` (it prints the early log before `quiet`
-		# takes effect: the same console output as the other rows).
+		# command line (LKVM_APPEND, bench/lib.sh).
 		cmd=(env HOME="$tmp" "$LKVM" run --nodefaults -k "$G/vmlinuz" -i "$INITRD" -c 1 -m "$MEM"
 			-n mode=none --console serial
-			-p "noapic pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 console=ttyS0 quiet -- sh -c \"$GCMD; reboot -f\"") ;;
+			-p "$LKVM_APPEND -- sh -c \"$GCMD; reboot -f\"") ;;
 	esac
 	case $1 in
 	ember_*)

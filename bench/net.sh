@@ -39,9 +39,7 @@ OMIT=${BENCH_NET_OMIT:-2}
 ROUNDS=${BENCH_NET_ROUNDS:-3}
 ONLY=${BENCH_NET_ONLY:-.}	# a regex: only the rows whose names match (e.g. 'vhost=on')
 LKVM=${LKVM:-}
-if [ -n "$LKVM" ]; then
-	[ -x "$LKVM" ] || { echo "bench: LKVM=$LKVM is not an executable" >&2; exit 1; }
-fi
+[ -z "$LKVM" ] || lkvm_check
 G=build/guest
 IPERF=$G/iperf3/run
 XFER=tests/net/xfer.py
@@ -234,14 +232,12 @@ qemu() {
 # lkvm: kvmtool (stopped after 900 s) with its virtio-net on the TAP (tapif:
 # it configures nothing on it; no script), its own back-end (vhost off, its
 # default), the serial console; the same kernel as a bzImage (kvmtool loads
-# no ELF kernels). Its x86 command line (--nodefaults: ours)
-# as bench/boot.sh's, with the guest's address; kvmtool has no ACPI and no
-# exit port, so the guest ends with a reset (`reboot -f`, reboot=k). Its
-# sockets go under $HOME/.lkvm.
+# no ELF kernels). Its command line (--nodefaults) is bench/lib.sh's
+# LKVM_APPEND with the guest's address. Its sockets go under $HOME/.lkvm.
 lkvm() {
 	timeout -k 5 900 env HOME="$tmp" "$LKVM" run --nodefaults -k "$G/vmlinuz" -i "$tmp/initrd.gz" -c 1 -m 512 \
 		--console serial -n mode=tap,tapif=tap0 \
-		-p "noapic pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 console=ttyS0 quiet ember.ip=$GUEST_IP/16 -- sh -c \"$GCMD; reboot -f\""
+		-p "$LKVM_APPEND ember.ip=$GUEST_IP/16 -- sh -c \"$GCMD; reboot -f\""
 }
 
 # The VF's guest: the lab's generic kernel with igbvf (the cloud kernel has
@@ -263,7 +259,7 @@ for _ in $(seq 1 "$ROUNDS"); do
 	run "ember --seccomp off" tap ember --seccomp off # without filters: what they cost
 	run "QEMU $QV virtio-net-pci, vhost=off" tap qemu off
 	run "QEMU virtio-net-pci, vhost=on" tap qemu on
-	[ -z "$LKVM" ] || run "kvmtool $("$LKVM" version 2>/dev/null | awk '{print $NF}') virtio-net (its own back-end)" tap lkvm
+	[ -z "$LKVM" ] || run "kvmtool $LKVM_VERSION virtio-net (its own back-end)" tap lkvm
 	if [ -n "$VF" ]; then
 		run "ember --vfio (igb VF, generic kernel)" vf ember_vf
 		run "QEMU $QV vfio-pci (igb VF, generic kernel)" vf qemu_vf
