@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/core/guest_sample.h"
 #include "vmm/core/seccomp.h"
 #include "vmm/lib/util.h"
 #include "vmm/core/vcpu.h"
@@ -221,6 +222,7 @@ static void *vcpu_thread(void *arg)
 	const char *hook = getenv("EMBER_TEST_FORBIDDEN");
 	bool armed = hook && strcmp(hook, "vcpu") == 0;
 #endif
+	guest_sample_start(v);
 	if (!gate_pass(vm, seccomp_thread_install(SECCOMP_VCPU) == 0))
 		return NULL;
 #ifdef EMBER_TEST_HOOKS
@@ -237,6 +239,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
+				guest_sample_take(v);
 				continue;
 			}
 			char what[96];
@@ -246,6 +249,7 @@ static void *vcpu_thread(void *arg)
 		}
 		handle_exit(v);
 	}
+	guest_sample_end(v);
 	return NULL;
 }
 
