@@ -17,10 +17,15 @@
  *    algorithms themselves are unchanged);
  *  - i8042.noaux, i8042.nomux: the keyboard controller has a keyboard (for
  *    SendCtrlAltDel) and no mouse port or multiplexer to probe;
- *  - 8250.nr_uarts=1: COM1 is the only UART; no probing of COM2-4. */
+ *  - 8250.nr_uarts=1: COM1 is the only UART; no probing of COM2-4;
+ *  - noreplace-smp: a kernel that finds one CPU rewrites every `lock`
+ *    prefix in its text (tens of thousands, each a text_poke through a
+ *    temporary page table) to spare uncontended atomics a few cycles; with
+ *    this it keeps them, as it does with two CPUs or more. That rewrite was
+ *    ~200 ms of a 1.6 s boot in the lab (bench/boot_sample.sh). */
 #define CMDLINE_DEFAULT                                                                   \
 	"console=ttyS0 reboot=k panic=-1 quiet cryptomgr.notests i8042.noaux i8042.nomux " \
-	"8250.nr_uarts=1"
+	"8250.nr_uarts=1 noreplace-smp"
 
 /* base + " " + user + " -- " + words (quoted where they hold blanks).
  * Returns 0, or -1 with err set (a word the kernel cannot carry, or too long). */
