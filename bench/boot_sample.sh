@@ -15,13 +15,14 @@
 # (tens of microseconds in the lab), so sampling slows the guest a little;
 # compare shares, not absolute times, with bench/boot.sh.
 # Needs a Linux-capable KVM: bench/run runs it in the lab.
-# EMBER_CMDLINE adds words to ember's command line (to try a change).
+# EMBER_CMDLINE adds words to ember's command line (to try a change);
+# BENCH_SAMPLE_EMBER=PATH samples with another test build of ember.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROUNDS=${BENCH_SAMPLE_ROUNDS:-3}
 TOP=${BENCH_SAMPLE_TOP:-25}
 G=${EMBER_GUEST:-build/guest}
-HOOKS=build/tests/ember-testhooks
+HOOKS=${BENCH_SAMPLE_EMBER:-build/tests/ember-testhooks}
 for f in "$G/vmlinux" "$G/initramfs.cpio.gz" "$HOOKS"; do
 	[ -s "$f" ] || { echo "bench: no $f (make, make guest)" >&2; exit 1; }
 done
@@ -47,9 +48,9 @@ for r in $(seq 1 "$ROUNDS"); do
 		echo "bench: ember round $r failed" >&2
 done
 
-python3 - "$tmp" "$ROUNDS" "$TOP" "$tmp/kallsyms" <<'PYEOF'
-import bisect, collections, sys
-tmp, rounds, top, smap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+python3 - "$tmp" "$ROUNDS" "$TOP" "$tmp/kallsyms" "$G/vmlinux" <<'PYEOF'
+import bisect, collections, struct, sys
+tmp, rounds, top, smap, vmlinux = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 KERNEL = 0xffffffff80000000
 addrs, names = [], []
 for line in open(smap):
@@ -76,15 +77,42 @@ def name(rip):
 # return addresses, and some stale words).
 ANCHORS = ("do_one_initcall", "async_run_entry_fn", "process_one_work",
            "kernel_init_freeable", "kernel_init", "start_kernel",
-           "x86_64_start_reservations", "smpboot_thread_fn", "kthread")
+           "x86_64_start_reservations", "x86_64_start_kernel", "smpboot_thread_fn",
+           "kthread")
 IDLE = ("default_idle", "native_safe_halt", "pv_native_safe_halt", "arch_safe_halt")
 
-def step(leaf, chain):
+# The callee of a direct call: the vmlinux's bytes before a return address
+# (a `call rel32`). Indirect calls (an initcall, a work function) fall back to
+# the next text word inside the anchor's frame.
+elf = open(vmlinux, "rb")
+hdr = elf.read(64)
+phoff, phentsize, phnum = struct.unpack_from("<Q", hdr, 32)[0], *struct.unpack_from("<HH", hdr, 54)
+LOADS = []
+for k in range(phnum):
+    elf.seek(phoff + k * phentsize)
+    ptype, _, off, vaddr, _, filesz = struct.unpack("<IIQQQQ", elf.read(40))
+    if ptype == 1:
+        LOADS.append((vaddr, off, filesz))
+
+def called(ret):
+    for vaddr, off, filesz in LOADS:
+        if vaddr + 5 <= ret <= vaddr + filesz:
+            elf.seek(off + ret - vaddr - 5)
+            b = elf.read(5)
+            if b[0] == 0xE8:
+                target = (ret + struct.unpack("<i", b[1:])[0]) & (1 << 64) - 1
+                fn = name(target)
+                if not fn.startswith("__x86_indirect") and not fn.startswith("("):
+                    return fn
+    return None
+
+def step(leaf, words):
     if leaf in IDLE:
         return "(idle: halted)"
+    chain = [name(x) for x in words]
     for i, fn in enumerate(chain):
         if fn in ANCHORS:
-            inner = chain[i - 1] if i > 0 else leaf
+            inner = called(words[i]) or (chain[i - 1] if i > 0 else leaf)
             return f"{fn} → {inner}"
     return f"(no anchor) {leaf}"
 
@@ -110,8 +138,8 @@ for r in range(1, rounds + 1):
             steps[len(per_round)]["(entry, physical addresses)"] += 1
         else:
             kernel.append((ms, name(rip)))
-            chain = [name(x) for x in words if any(lo <= x < hi for lo, hi in TEXT)]
-            steps[len(per_round)][step(name(rip), chain)] += 1
+            code = [x for x in words if any(lo <= x < hi for lo, hi in TEXT)]
+            steps[len(per_round)][step(name(rip), code)] += 1
     if user_at is None or not kernel:
         print(f"bench: round {r}: no userspace sample", file=sys.stderr)
         continue
