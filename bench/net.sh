@@ -123,6 +123,8 @@ e = d["events"]
 print(d["tx_packets"], e["tx_queue"])' 2>/dev/null
 }
 # per A B: A / B to two decimals, or "failed".
+# row_file KIND NAME: the file holding a row's results (KIND row or batch).
+row_file() { echo "$tmp/$1.$(echo "$2" | md5sum | cut -c1-8)"; }
 per() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b <= 0) print "failed"; else printf "%.2f", a / b }'; }
 
 # iperf OUT [iperf3 options]: one client run (retried for up to 60 s while the
@@ -200,7 +202,7 @@ run() {
 	# ember's frames per TX kick: guest->host (data), host->guest (ACKs)
 	if [ ${#k0[@]} = 2 ] && [ ${#k1[@]} = 2 ] && [ ${#k2[@]} = 2 ]; then
 		echo "$(per $((k2[0] - k1[0])) $((k2[1] - k1[1]))) $(per $((k1[0] - k0[0])) $((k1[1] - k0[1])))" \
-			>>"$tmp/batch.$(echo "$name" | md5sum | cut -c1-8)"
+			>>"$(row_file batch "$name")"
 	fi
 	if [ -n "$c0" ] && [ -n "$c1" ] && [ -n "$bin" ] && [ -n "$bout" ]; then
 		cpu=$(ms_per_mib $((c1 - c0)) $((bin + bout)))
@@ -212,7 +214,7 @@ run() {
 	stop_vm "$name" $vpid
 	rtt=$(awk -F/ '/^rtt|^round-trip/ {printf "%.3f", $5}' "$tmp/ping")
 	grep -qxF -- "$name" "$tmp/rows" 2>/dev/null || echo "$name" >>"$tmp/rows"
-	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed} ${cpu:-failed} ${out:-failed}" >>"$tmp/row.$(echo "$name" | md5sum | cut -c1-8)"
+	echo "${tin:-failed} ${tout:-failed} ${rtt:-failed} ${cpu:-failed} ${out:-failed}" >>"$(row_file row "$name")"
 }
 
 # ember OPTIONS...: ember (stopped after 900 s) with the benchmark guest; OPTIONS go first.
@@ -269,7 +271,7 @@ done
 echo "| VMM (iperf3 one TCP stream ${SECS} s each way, 20 pings, in the lab; median of $ROUNDS rounds (lowest-highest)) | host->guest (Mbit/s) | guest->host (Mbit/s) | ping RTT avg (ms) | VMM's host CPU per MiB moved (ms) | of it outside the vCPU threads (ms) |"
 echo "|---|---:|---:|---:|---:|---:|"
 while read -r name; do
-	f=$tmp/row.$(echo "$name" | md5sum | cut -c1-8)
+	f=$(row_file row "$name")
 	echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) | $(median "$f" 3)$(spread "$f" 3) | $(median "$f" 4)$(spread "$f" 4) | $(median "$f" 5)$(spread "$f" 5) |"
 done <"$tmp/rows"
 
@@ -279,7 +281,7 @@ if ls "$tmp"/batch.* >/dev/null 2>&1; then
 	echo "| ember: frames per TX kick (its NIC counters; median of $ROUNDS rounds (lowest-highest)) | guest->host (the data) | host->guest (the guest's ACKs) |"
 	echo "|---|---:|---:|"
 	while read -r name; do
-		f=$tmp/batch.$(echo "$name" | md5sum | cut -c1-8)
+		f=$(row_file batch "$name")
 		[ -s "$f" ] || continue
 		echo "| $name | $(median "$f" 1)$(spread "$f" 1) | $(median "$f" 2)$(spread "$f" 2) |"
 	done <"$tmp/rows"
