@@ -16,7 +16,8 @@
 # compare shares, not absolute times, with bench/boot.sh.
 # Needs a Linux-capable KVM: bench/run runs it in the lab.
 # EMBER_CMDLINE adds words to ember's command line (to try a change);
-# BENCH_SAMPLE_EMBER=PATH samples with another test build of ember.
+# BENCH_SAMPLE_EMBER=PATH samples with another test build of ember;
+# BENCH_SAMPLE_KEEP=DIR keeps the samples and the guest's symbols there.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROUNDS=${BENCH_SAMPLE_ROUNDS:-3}
@@ -47,6 +48,10 @@ for r in $(seq 1 "$ROUNDS"); do
 		-- true >"$tmp/console.$r" 2>&1 </dev/null ||
 		echo "bench: ember round $r failed" >&2
 done
+
+if [ -n "${BENCH_SAMPLE_KEEP:-}" ]; then
+	mkdir -p "$BENCH_SAMPLE_KEEP" && cp "$tmp"/samples.* "$tmp/kallsyms" "$BENCH_SAMPLE_KEEP/"
+fi
 
 python3 - "$tmp" "$ROUNDS" "$TOP" "$tmp/kallsyms" "$G/vmlinux" <<'PYEOF'
 import bisect, collections, struct, sys
