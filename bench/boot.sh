@@ -275,6 +275,25 @@ for i in "${!names[@]}"; do
 done
 [ -n "$LKVM" ] || echo "(no kvmtool row: set LKVM=PATH to a kvmtool binary, README says how to build one)"
 
+# ratio A B: row A's time to userspace over row B's, round by round (rounds
+# go through every row in turn, so each pair ran seconds apart and a slow
+# spell of the lab tends to slow both), as "median (lowest-highest)".
+ratio() {
+	awk '{ print $1 }' "$tmp/row.$1" >"$tmp/ratio.a"
+	awk '{ print $1 }' "$tmp/row.$2" >"$tmp/ratio.b"
+	paste -d' ' "$tmp/ratio.a" "$tmp/ratio.b" |
+		awk '$1 != "failed" && $2 != "failed" && $2 > 0 { printf "%.4f\n", $1 / $2 }' >"$tmp/ratio"
+	[ -s "$tmp/ratio" ] || { echo failed; return; }
+	echo "$(median "$tmp/ratio" 1 1 %.2f)$(spread "$tmp/ratio" 1 1 %.2f)"
+}
+echo
+echo "| ember's time to userspace over QEMU's, round by round (median of $ROUNDS rounds (lowest-highest)) | over QEMU's bzImage | over QEMU's vmlinux |"
+echo "|---|---:|---:|"
+for i in "${!names[@]}"; do
+	[[ ${names[$i]} == ember_* ]] || continue
+	echo "| ${labels[$i]} | $(ratio "${names[$i]}" qemu_bz) | $(ratio "${names[$i]}" qemu_pvh) |"
+done
+
 # ember's own start-up: each phase's end, from its log.
 echo
 hdr="| ember's start-up: phase ended at (ms since ember started; median of $ROUNDS rounds (lowest-highest))"
