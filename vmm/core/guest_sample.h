@@ -10,7 +10,8 @@
  * EMBER_TEST_GUEST_SAMPLE=FILE and v is vCPU 0, open FILE and start a timer
  * that kicks the thread out of KVM_RUN every millisecond. */
 void guest_sample_start(struct vcpu *v);
-/* After KVM_RUN returned EINTR: record the guest's RIP (when sampling). */
+/* After KVM_RUN returned EINTR: record the guest's RIP, RSP and the kernel
+ * text addresses on its stack (when sampling). */
 void guest_sample_take(struct vcpu *v);
 /* When the thread ends: write the samples to FILE. */
 void guest_sample_end(struct vcpu *v);
