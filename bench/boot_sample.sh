@@ -3,15 +3,17 @@
 # sampling. The guest's own clock (bench/boot_profile.sh's initcall times)
 # falls behind the lab's during boot, so this asks the host side instead:
 # ember's test build (build/tests/ember-testhooks, EMBER_TEST_GUEST_SAMPLE)
-# kicks vCPU 0 out of the guest once a millisecond and records its RIP; the
-# guest kernel's symbols (its /proc/kallsyms, from a first boot) name the
-# functions. ROUNDS boots of the Debian
+# kicks vCPU 0 out of the guest once a millisecond and records its RIP and
+# the kernel text addresses on its stack; the guest kernel's symbols (its
+# /proc/kallsyms, from a first boot) name them. ROUNDS boots of the Debian
 # cloud vmlinux (PVH: no KASLR, so addresses are the map's) and the
 # initramfs, 1 vCPU, 256 MiB, ember's default command line, guest command
 # `true`. Prints Markdown: per round, the span sampled to the first
 # userspace sample; the TOP functions by share of the kernel's samples
-# before userspace (their ms per boot, as the mean over rounds); and, for the
-# first round, a timeline of what ran in each 100 ms. A sample is an exit
+# before userspace (their ms per boot, as the mean over rounds); what the
+# kernel was doing (the first known caller on the stack and the function it
+# called), alike; and, for the first round, a timeline of what ran in each
+# 100 ms. A sample is an exit
 # (tens of microseconds in the lab), so sampling slows the guest a little;
 # compare shares, not absolute times, with bench/boot.sh.
 # Needs a Linux-capable KVM: bench/run runs it in the lab.
@@ -121,8 +123,7 @@ def step(leaf, words):
             return f"{fn} → {inner}"
     return f"(no anchor) {leaf}"
 
-steps = collections.defaultdict(collections.Counter)
-per_round, counts, spans, timeline = [], collections.Counter(), [], None
+per_round, counts, steps, spans, timeline = [], collections.Counter(), collections.Counter(), [], None
 for r in range(1, rounds + 1):
     try:
         rows = [l.split() for l in open(f"{tmp}/samples.{r}")]
@@ -130,7 +131,7 @@ for r in range(1, rounds + 1):
         continue
     samples = [(int(w[0]) / 1000, int(w[1], 16), int(w[2], 16), [int(x, 16) for x in w[3:]])
                for w in rows]
-    kernel, user_at = [], None
+    kernel, round_steps, user_at = [], collections.Counter(), None
     for ms, rip, rsp, words in samples:
         # The PVH entry runs at physical addresses, before and after its
         # first steps in the kernel's mapping; userspace has its stack high
@@ -140,16 +141,17 @@ for r in range(1, rounds + 1):
             break
         elif rip < KERNEL:
             kernel.append((ms, "(entry, physical addresses)"))
-            steps[len(per_round)]["(entry, physical addresses)"] += 1
+            round_steps["(entry, physical addresses)"] += 1
         else:
             kernel.append((ms, name(rip)))
             code = [x for x in words if any(lo <= x < hi for lo, hi in TEXT)]
-            steps[len(per_round)][step(name(rip), code)] += 1
+            round_steps[step(name(rip), code)] += 1
     if user_at is None or not kernel:
         print(f"bench: round {r}: no userspace sample", file=sys.stderr)
         continue
     spans.append((r, kernel[0][0], user_at, len(kernel)))
     counts.update(n for _, n in kernel)
+    steps.update(round_steps)
     if timeline is None:
         timeline = collections.defaultdict(collections.Counter)
         for ms, n in kernel:
@@ -170,13 +172,10 @@ print("|---|---:|---:|")
 for fn, c in counts.most_common(top):
     print(f"| `{fn}` | {100 * c / total:.1f}% | {c / n:.0f} |")
 print()
-allsteps = collections.Counter()
-for c in steps.values():
-    allsteps.update(c)
-stotal = sum(allsteps.values())
+stotal = sum(steps.values())
 print(f"| what the kernel was doing (caller → the function it called, from the stack; before userspace) | share | ms per boot |")
 print("|---|---:|---:|")
-for st, c in allsteps.most_common(top):
+for st, c in steps.most_common(top):
     print(f"| `{st}` | {100 * c / stotal:.1f}% | {c / n:.0f} |")
 print()
 print("| round 1: 100 ms from vCPU 0's start | samples | what ran most (samples) |")

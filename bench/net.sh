@@ -122,9 +122,9 @@ d = json.loads(sys.stdin.read())
 e = d["events"]
 print(d["tx_packets"], e["tx_queue"])' 2>/dev/null
 }
-# per A B: A / B to two decimals, or "failed".
 # row_file KIND NAME: the file holding a row's results (KIND row or batch).
 row_file() { echo "$tmp/$1.$(echo "$2" | md5sum | cut -c1-8)"; }
+# per A B: A / B to two decimals, or "failed".
 per() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b <= 0) print "failed"; else printf "%.2f", a / b }'; }
 
 # iperf OUT [iperf3 options]: one client run (retried for up to 60 s while the
