@@ -185,16 +185,17 @@ static int load_kernel(struct machine *m, const struct vm_config *c, struct kern
 }
 
 /* Kernel, initrd, command line, ACPI tables and boot structures into guest
- * memory. 0, or the exit status. */
+ * memory; pci_root: the VM will have PCI devices (else its ACPI tables
+ * describe no PCI bus, and the guest scans none). 0, or the exit status. */
 static int load_guest(struct machine *m, const struct vm_config *c, struct kernel_image *k,
 		      const struct reader *kr, const char *cmdline, const struct reader *ir,
-		      struct errbuf *err, struct errbuf *why)
+		      bool pci_root, struct errbuf *err, struct errbuf *why)
 {
 	if (load_kernel(m, c, k, kr, err)) {
 		fail(why, "kernel '%s': %s", c->kernel, err->msg);
 		return EXIT_USAGE;
 	}
-	uint64_t rsdp = acpi_build(&m->vm.mem, c->cpus, &m->pci_win, c->kernel_irqchip);
+	uint64_t rsdp = acpi_build(&m->vm.mem, c->cpus, &m->pci_win, pci_root, c->kernel_irqchip);
 	struct boot_request req = {.cmdline = cmdline, .initrd = ir, .rsdp = rsdp};
 	if (!rsdp || boot_info_write(k, &m->vm.mem, &req, err) ||
 	    x86_boot_tables(&m->vm.mem, k->kind)) {
@@ -287,7 +288,8 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		goto out;
 	}
 	phase_done(start_ns, "VM created");
-	int r = snap ? 0 : load_guest(m, c, &k, &kr, cmdline, c->initrd ? &ir : NULL, &err, why);
+	int r = snap ? 0 : load_guest(m, c, &k, &kr, cmdline, c->initrd ? &ir : NULL, o.n > 0,
+				   &err, why);
 	if (r) {
 		status = r;
 		goto out;

@@ -99,25 +99,29 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout");
  *     Device (PS2K) { _HID PNP0303,                 -- the keyboard controller, so
  *       _CRS { IO 0x60, IO 0x64, IRQNoFlags {1} } } --   Linux's i8042 driver binds
  *     Device (PCI0) { ... }                        -- PCI bus 0 (aml_pci_root) with
- *                                                   --   the windows BARs come from
+ *                                                   --   the windows BARs come from;
+ *                                                   --   only when the VM has PCI
+ *                                                   --   devices (see acpi.h)
  *     Device (VGEN) { _HID VMGENCTR, ADDR }         -- the VM generation ID
  *     Device (GED0) { _HID ACPI0013, _CRS, _EVT }   -- its interrupt: Notify (VGEN)
  *   }
  * Returns 0, or -1 when out of memory. */
-static int dsdt_body(struct aml *a, const struct pci_windows *w)
+static int dsdt_body(struct aml *a, const struct pci_windows *w, bool pci_root)
 {
 	aml_init(a);
 	aml_s5(a, ACPI_S5_SLEEP_TYPE);
 	size_t sb = aml_scope_begin(a, "\\_SB_");
 	aml_serial_device(a, "COM1", 0, 0x3f8, ACPI_SERIAL_IRQ);
 	aml_ps2_keyboard(a, "PS2K", ACPI_I8042_DATA_PORT, ACPI_I8042_CMD_PORT, ACPI_I8042_IRQ);
-	struct aml_pci_root root = {
-		.name = "PCI0", .bus_first = 0, .bus_last = 0,
-		.mem32_base = w->mem32_base, .mem32_len = w->mem32_end - w->mem32_base,
-		.mem64_base = w->mem64_base,
-		.mem64_len = w->mem64_end > w->mem64_base ? w->mem64_end - w->mem64_base : 0,
-	};
-	aml_pci_root(a, &root);
+	if (pci_root) {
+		struct aml_pci_root root = {
+			.name = "PCI0", .bus_first = 0, .bus_last = 0,
+			.mem32_base = w->mem32_base, .mem32_len = w->mem32_end - w->mem32_base,
+			.mem64_base = w->mem64_base,
+			.mem64_len = w->mem64_end > w->mem64_base ? w->mem64_end - w->mem64_base : 0,
+		};
+		aml_pci_root(a, &root);
+	}
 	aml_vmgenid_device(a, "VGEN", LAYOUT_VMGENID);
 	aml_ged_device(a, "GED0", ACPI_GED_GSI, "\\_SB_.VGEN", 0x80);
 	aml_end(a, sb);
@@ -163,7 +167,7 @@ static void *place(const struct guest_mem *gm, uint64_t *cursor, size_t len, uin
 }
 
 uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci_windows *pci,
-		    bool legacy_pic)
+		    bool pci_root, bool legacy_pic)
 {
 	struct pci_windows defwin;
 	if (!pci) {
@@ -171,7 +175,7 @@ uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci
 		pci = &defwin;
 	}
 	struct aml body;
-	if (dsdt_body(&body, pci)) {
+	if (dsdt_body(&body, pci, pci_root)) {
 		aml_free(&body);
 		return 0;
 	}

@@ -34,10 +34,13 @@
 #define ACPI_GED_GSI 16
 
 /* Write the tables for ncpus vCPUs, with PCI0's windows from pci (NULL:
- * pci_default_windows for gm's layout); legacy_pic: the MADT says there are
- * 8259 PICs (KVM's whole IRQ chip). Returns the RSDP address, 0 on failure. */
+ * pci_default_windows for gm's layout); pci_root: the DSDT has PCI0 at all
+ * (false for a VM with no PCI device: its guest then scans no PCI bus, which
+ * costs a booting Linux ~30 ms of config-space exits in the lab, and finds
+ * only the host bridge); legacy_pic: the MADT says there are 8259 PICs
+ * (KVM's whole IRQ chip). Returns the RSDP address, 0 on failure. */
 uint64_t acpi_build(const struct guest_mem *gm, unsigned ncpus, const struct pci_windows *pci,
-		    bool legacy_pic);
+		    bool pci_root, bool legacy_pic);
 
 /* ACPI table checksum: the byte that makes the sum of len bytes zero. */
 uint8_t acpi_checksum(const void *p, size_t len);

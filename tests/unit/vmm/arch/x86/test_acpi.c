@@ -39,11 +39,11 @@ static const uint8_t *table(uint64_t gpa, const char *sig)
 	return gm_ptr(&gm, gpa, len);
 }
 
-static void check_tables(unsigned ncpus, bool legacy_pic)
+static void check_tables(unsigned ncpus, bool pci_root, bool legacy_pic)
 {
 	memset(ram, 0, RAM);
 	gm_wrap(&gm, ram, RAM);
-	uint64_t rsdp_gpa = acpi_build(&gm, ncpus, NULL, legacy_pic);
+	uint64_t rsdp_gpa = acpi_build(&gm, ncpus, NULL, pci_root, legacy_pic);
 	CHECK(rsdp_gpa >= LAYOUT_ACPI && rsdp_gpa < LAYOUT_ACPI_END);
 	CHECK_EQ(rsdp_gpa % 16, 0); /* the guest scans 16-byte boundaries */
 
@@ -111,10 +111,12 @@ static void check_tables(unsigned ncpus, bool legacy_pic)
 	CHECK_EQ(pkg[0], 0x12);
 	CHECK_EQ(pkg[3], 0x0a);
 	CHECK_EQ(pkg[4], ACPI_S5_SLEEP_TYPE);
-	/* Scope (\_SB) holds the console UART and the PCI root bridge */
+	/* Scope (\_SB) holds the console UART and, for a VM with PCI devices,
+	 * the PCI root bridge (_HID EisaId("PNP0A08")) */
 	CHECK(memmem(dsdt + 36, dlen - 36, "_SB_", 4) != NULL);
 	CHECK(memmem(dsdt + 36, dlen - 36, "COM1", 4) != NULL);
-	CHECK(memmem(dsdt + 36, dlen - 36, "PCI0", 4) != NULL);
+	CHECK_EQ(memmem(dsdt + 36, dlen - 36, "PCI0", 4) != NULL, pci_root);
+	CHECK_EQ(memmem(dsdt + 36, dlen - 36, "\x0c\x41\xd0\x0a\x08", 5) != NULL, pci_root);
 	/* and the keyboard controller: _HID EisaId("PNP0303"), ports 0x60 and
 	 * 0x64 (IO descriptors: 0x47, decode16, min, max, align, len 1), IRQ 1 */
 	const uint8_t *ps2 = memmem(dsdt + 36, dlen - 36, "PS2K", 4);
@@ -196,10 +198,11 @@ static void check_tables(unsigned ncpus, bool legacy_pic)
 	CHECK(xsdt_gpa >= LAYOUT_ACPI && fadt_gpa >= LAYOUT_ACPI && dsdt_gpa >= LAYOUT_ACPI);
 }
 
-static void acpi_1_cpu(void) { check_tables(1, false); }
-static void acpi_2_cpus(void) { check_tables(2, false); }
-static void acpi_254_cpus(void) { check_tables(254, false); }
-static void acpi_with_legacy_pic(void) { check_tables(2, true); }
+static void acpi_1_cpu(void) { check_tables(1, true, false); }
+static void acpi_2_cpus(void) { check_tables(2, true, false); }
+static void acpi_254_cpus(void) { check_tables(254, true, false); }
+static void acpi_with_legacy_pic(void) { check_tables(2, true, true); }
+static void acpi_no_pci_root(void) { check_tables(1, false, false); }
 
 static void acpi_checksum_helper(void)
 {
@@ -218,6 +221,7 @@ int main(void)
 	RUN(acpi_2_cpus);
 	RUN(acpi_254_cpus);
 	RUN(acpi_with_legacy_pic);
+	RUN(acpi_no_pci_root);
 	RUN(acpi_checksum_helper);
 	free(ram);
 	return check_summary();

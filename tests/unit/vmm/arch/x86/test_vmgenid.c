@@ -41,7 +41,7 @@ static void new_random_id_each_write(void)
 	struct guest_mem gm;
 	memset(ram, 0, RAM);
 	gm_wrap(&gm, ram, RAM);
-	CHECK(acpi_build(&gm, 2, NULL, false) != 0);
+	CHECK(acpi_build(&gm, 2, NULL, true, false) != 0);
 	uint8_t *before = malloc(RAM);
 	CHECK(before != NULL);
 	memcpy(before, ram, RAM);
