@@ -131,5 +131,24 @@ t_sigterm() {
 	local rc=$?
 	[ $rc = 143 ] || { echo "exit status $rc, want 143"; cat "$T_TMP/term.err"; return 1; }
 }
+# A VM with no device has no PCI bus in its ACPI tables (the guest scans
+# none) and init loads none of the virtio modules; one with a disk gets the
+# PCI bus and the modules the disk needs, not virtio_net's. Neither has a
+# /sbin/modprobe for the kernel to run while it boots; a shell finds it.
+# (No double quotes or newlines: the command travels on the kernel command line.)
+MODS_CMD='echo pci=$(ls /sys/bus/pci/devices | wc -l); echo mods=$(grep -o ^[a-z0-9_]* /proc/modules | sort); echo sbin=$(ls /sbin/modprobe 2>/dev/null | wc -l) path=$(which modprobe)'
+t_no_devices_no_pci_no_modules() {
+	expect_status 0 "$EMBER" --kernel "$ELF" --initrd "$INITRD" -- sh -c "$MODS_CMD" || return 1
+	expect_grep '^pci=0$' "$T_OUT" && expect_grep '^mods=$' "$T_OUT" &&
+		expect_grep '^sbin=0 path=/bin/modprobe$' "$T_OUT"
+}
+t_disk_loads_its_modules() {
+	truncate -s 8M "$T_TMP/disk.img"
+	expect_status 0 "$EMBER" --kernel "$ELF" --initrd "$INITRD" --disk "$T_TMP/disk.img" \
+		-- sh -c "$MODS_CMD; test -b /dev/vda && echo vda-ok" || return 1
+	expect_grep '^pci=2$' "$T_OUT" && expect_grep '^vda-ok' "$T_OUT" &&
+		expect_grep '^mods=virtio virtio_blk virtio_pci virtio_pci_legacy_dev virtio_pci_modern_dev virtio_ring$' "$T_OUT" &&
+		expect_grep '^sbin=0 path=/bin/modprobe$' "$T_OUT"
+}
 
 t_run_all boot
