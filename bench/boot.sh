@@ -111,7 +111,10 @@ def breakdown(pid, maps, ram):
     return rows, counts
 
 def write_brk(tag, pid, maps, ram):
-    rows, counts = breakdown(pid, maps, ram)
+    try:
+        rows, counts = breakdown(pid, maps, ram)
+    except OSError:  # the VMM exited since maps was read: keep the last one
+        return
     with open(os.path.join(outdir, "brk.%s.%s" % (name, tag)), "w") as f:
         f.write("threads " + " ".join("%s=%d" % kv for kv in sorted(counts.items())) + "\n")
         for rss, size, what, cat in rows:
