@@ -180,7 +180,6 @@ static void module_params(const char *name, char *out, size_t cap)
 /* The modules of /etc/ember-modules and what init knows of them. */
 #define MOD_MAX 64
 #define ALIAS_MAX 256
-#define MODALIAS_MAX 256
 struct module {
 	char path[256];  /* as listed: relative to /lib/modules/RELEASE/, or absolute */
 	char name[64];   /* file name without .ko..., '-' as '_' */
@@ -239,7 +238,7 @@ static bool next_line(FILE *f, char *line, size_t cap, char **out)
 static unsigned read_module_index(const char *dir, struct module *m, unsigned n,
 				  struct mod_alias *al)
 {
-	char path[512], line[1024], *s;
+	char path[512], line[4096], *s;
 	snprintf(path, sizeof path, "%s/modules.dep", dir);
 	FILE *f = fopen(path, "re");
 	while (f && next_line(f, line, sizeof line, &s)) {
@@ -285,10 +284,10 @@ static unsigned read_module_index(const char *dir, struct module *m, unsigned n,
 	return na;
 }
 
-/* The modalias of every device on every bus, as the kernel has them now. */
-static unsigned read_modaliases(char **out, unsigned cap)
+/* Mark wanted each listed module whose alias matches the modalias of some
+ * device on some bus, as the kernel has them now. */
+static void want_for_devices(struct module *m, const struct mod_alias *al, unsigned na)
 {
-	unsigned n = 0;
 	DIR *buses = opendir("/sys/bus");
 	struct dirent *b, *d;
 	while (buses && (b = readdir(buses))) {
@@ -297,7 +296,7 @@ static unsigned read_modaliases(char **out, unsigned cap)
 			continue;
 		snprintf(path, sizeof path, "/sys/bus/%s/devices", b->d_name);
 		DIR *devs = opendir(path);
-		while (devs && (d = readdir(devs)) && n < cap) {
+		while (devs && (d = readdir(devs))) {
 			char file[1024], v[512];
 			if (d->d_name[0] == '.')
 				continue;
@@ -313,15 +312,15 @@ static unsigned read_modaliases(char **out, unsigned cap)
 				continue;
 			v[r] = '\0';
 			v[strcspn(v, "\n")] = '\0';
-			if ((out[n] = strdup(v)))
-				n++;
+			for (unsigned a = 0; a < na; a++)
+				if (!m[al[a].mod].want && fnmatch(al[a].pattern, v, 0) == 0)
+					m[al[a].mod].want = true;
 		}
 		if (devs)
 			closedir(devs);
 	}
 	if (buses)
 		closedir(buses);
-	return n;
 }
 
 static void load_module(const struct module *m, const char *dir)
@@ -358,7 +357,6 @@ static void load_modules(void)
 		return;
 	static struct module m[MOD_MAX];
 	static struct mod_alias al[ALIAS_MAX];
-	static char *dev[MODALIAS_MAX];
 	unsigned n = 0;
 	char line[512], *s, dir[300];
 	while (n < MOD_MAX && next_line(f, line, sizeof line, &s)) {
@@ -376,23 +374,23 @@ static void load_modules(void)
 		if (!m[i].has_alias && !m[i].needed)
 			m[i].want = true;
 	for (bool loaded = true; loaded;) {
-		unsigned nd = na ? read_modaliases(dev, MODALIAS_MAX) : 0;
-		for (unsigned a = 0; a < na; a++)
-			for (unsigned d = 0; d < nd && !m[al[a].mod].want; d++)
-				if (fnmatch(al[a].pattern, dev[d], 0) == 0)
-					m[al[a].mod].want = true;
-		for (unsigned d = 0; d < nd; d++)
-			free(dev[d]);
+		if (na)
+			want_for_devices(m, al, na);
 		for (unsigned i = 0; i < n; i++) /* what wanted modules need */
 			for (unsigned j = 0; j < n; j++)
 				if (m[i].want && (m[i].deps & (1ull << j)))
 					m[j].want = true;
 		loaded = false;
 		for (unsigned i = 0; i < n; i++) {
-			if (m[i].want && !m[i].done) {
-				load_module(&m[i], dir);
-				m[i].done = loaded = true;
-			}
+			if (!m[i].want || m[i].done)
+				continue;
+			for (unsigned j = 0; j < n; j++) /* its needs first, whatever the list's order */
+				if ((m[i].deps & (1ull << j)) && !m[j].done) {
+					load_module(&m[j], dir);
+					m[j].done = true;
+				}
+			load_module(&m[i], dir);
+			m[i].done = loaded = true;
 		}
 	}
 	for (unsigned a = 0; a < na; a++)
