@@ -376,10 +376,6 @@ static void load_modules(void)
 	for (bool loaded = true; loaded;) {
 		if (na)
 			want_for_devices(m, al, na);
-		for (unsigned i = 0; i < n; i++) /* what wanted modules need */
-			for (unsigned j = 0; j < n; j++)
-				if (m[i].want && (m[i].deps & (1ull << j)))
-					m[j].want = true;
 		loaded = false;
 		for (unsigned i = 0; i < n; i++) {
 			if (!m[i].want || m[i].done)
