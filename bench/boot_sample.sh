@@ -132,7 +132,7 @@ for r in range(1, rounds + 1):
         continue
     samples = [(int(w[0]) / 1000, int(w[1], 16), int(w[2], 16), [int(x, 16) for x in w[3:]])
                for w in rows]
-    kernel, round_steps, user_at = [], collections.Counter(), None
+    sampled, round_steps, user_at = [], collections.Counter(), None
     for ms, rip, rsp, words in samples:
         # The PVH entry runs at physical addresses, before and after its
         # first steps in the kernel's mapping; userspace has its stack high
@@ -141,24 +141,24 @@ for r in range(1, rounds + 1):
         # usermode helper) is userspace before /init is.
         if rip < 0x800000000000 and 1 << 40 <= rsp < 0x800000000000:
             user_at = ms if user_at is None else user_at
-            kernel.append((ms, "(userspace)"))
+            sampled.append((ms, "(userspace)"))
             round_steps["(userspace)"] += 1
         elif rip < KERNEL:
-            kernel.append((ms, "(entry, physical addresses)"))
+            sampled.append((ms, "(entry, physical addresses)"))
             round_steps["(entry, physical addresses)"] += 1
         else:
-            kernel.append((ms, name(rip)))
+            sampled.append((ms, name(rip)))
             code = [x for x in words if any(lo <= x < hi for lo, hi in TEXT)]
             round_steps[step(name(rip), code)] += 1
-    if user_at is None or not kernel:
+    if user_at is None or not sampled:
         print(f"bench: round {r}: no userspace sample", file=sys.stderr)
         continue
-    spans.append((r, kernel[0][0], user_at, kernel[-1][0], len(kernel)))
-    counts.update(n for _, n in kernel)
+    spans.append((r, sampled[0][0], user_at, sampled[-1][0], len(sampled)))
+    counts.update(n for _, n in sampled)
     steps.update(round_steps)
     if timeline is None:
         timeline = collections.defaultdict(collections.Counter)
-        for ms, n in kernel:
+        for ms, n in sampled:
             timeline[int(ms // 100)][n] += 1
     per_round.append(r)
 if not per_round:
