@@ -112,6 +112,10 @@ void jail_become_ember(struct jail *j, int netns_fd, int keep_fd, int keeper_pid
 			kill(getpid(), SIGKILL);
 	}
 	jail_close_fds(keep_fd);
+	/* The caller's home is not the jail's: ember would keep its cache of
+	 * unpacked kernels (~50 MiB each) under it, in every VM's jail. */
+	unsetenv("HOME");
+	unsetenv("XDG_CACHE_HOME");
 	execve(j->plan.argv[0], j->plan.argv, environ);
 	jail_fail(j, "exec %s in the jail: %s", j->plan.argv[0], strerror(errno));
 }

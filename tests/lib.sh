@@ -13,6 +13,10 @@ T_FAIL=0
 T_FAILED_NAMES=()
 T_TMP=$(mktemp -d /tmp/ember-test.XXXXXX)
 trap 'rm -rf "$T_TMP"' EXIT
+# ember's kernel cache (--kernel-cache's default place) is the group's own:
+# nothing from the user's ~/.cache, nothing left there; the group's later
+# boots of a bzImage read the vmlinux its first boot kept, as a user's do.
+export XDG_CACHE_HOME=$T_TMP/cache
 
 t_run() {
 	local name=$1

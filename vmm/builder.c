@@ -12,6 +12,7 @@
 #include "virtio/net/net_pci.h"
 #include "vmm/arch/x86/acpi.h"
 #include "vmm/arch/x86/boot_info.h"
+#include "vmm/arch/x86/kernel_cache.h"
 #include "vmm/arch/x86/kernel_image.h"
 #include "vmm/arch/x86/kernel_unpack.h"
 #include "vmm/arch/x86/layout.h"
@@ -159,9 +160,53 @@ static int add_platform(struct machine *m, const struct vm_config *c)
 	return 0;
 }
 
+/* kernel_unpack's keep: the unpacked vmlinux into the kernel cache. */
+static void keep_in_cache(void *ctx, const uint8_t *vmlinux, size_t len)
+{
+	struct kernel_cache *kc = ctx;
+	struct errbuf why;
+	uint64_t t0 = now_ns();
+	if (kernel_cache_store(kc, vmlinux, len, &why))
+		log_info("kernel cache: %s", why.msg);
+	else
+		log_debug("kernel cache: stored %s (%zu KiB) in %llu ms", kc->name, len >> 10,
+			  (unsigned long long)((now_ns() - t0) / 1000000));
+}
+
+/* The bzImage's vmlinux from the kernel cache, loaded: 0; -1 when there
+ * is none, or it is not a PVH vmlinux (then it is dropped), or it does not
+ * load (too little RAM for it: kept); then guest RAM above 1 MiB reads as
+ * zeros again. */
+static int load_cached(struct machine *m, struct kernel_cache *kc, struct kernel_image *k)
+{
+	struct reader r;
+	if (kernel_cache_lookup(kc, &r))
+		return -1;
+	struct kernel_image elf;
+	struct errbuf e;
+	if (kernel_parse(&r, &elf, &e) || elf.kind != KERNEL_ELF_PVH) {
+		log_info("kernel cache: dropped %s, which is not a vmlinux ember can boot", kc->name);
+		kernel_cache_drop(kc);
+		reader_close(&r);
+		return -1;
+	}
+	int rc = kernel_load(&elf, &r, &m->vm.mem, &e);
+	reader_close(&r);
+	if (rc) {
+		log_info("kernel cache: not used: %s", e.msg);
+		uint64_t low = m->vm.mem.layout.low_size;
+		if (low > LAYOUT_HIMEM)
+			gm_zero(&m->vm.mem, LAYOUT_HIMEM, low - LAYOUT_HIMEM);
+		return -1;
+	}
+	*k = elf;
+	return 0;
+}
+
 /* The kernel into guest RAM (the first thing there): a bzImage's own
- * vmlinux when ember can unpack it (then k becomes that vmlinux's), else
- * the file as it is. Which one is an info line in the log file. */
+ * vmlinux when ember can unpack it, or has before and kept it in the
+ * kernel cache (then k becomes that vmlinux's), else the file as it is.
+ * Which one is an info line in the log file. */
 static int load_kernel(struct machine *m, const struct vm_config *c, struct kernel_image *k,
 		       const struct reader *kr, struct errbuf *err)
 {
@@ -173,8 +218,22 @@ static int load_kernel(struct machine *m, const struct vm_config *c, struct kern
 	}
 	struct kernel_image elf;
 	struct errbuf why;
+	struct kernel_cache kc = {.dirfd = -1};
+	if (c->kernel_cache && kernel_cache_open(&kc, c->kernel_cache, kr->fd, &why))
+		log_info("kernel cache: not used: %s", why.msg);
 	uint64_t t0 = now_ns();
-	if (kernel_unpack(k, kr, &m->vm.mem, c->kernel_unpack == KERNEL_UNPACK_ALL, &elf, &why) == 0) {
+	if (load_cached(m, &kc, k) == 0) {
+		log_info("kernel '%s': booting the bzImage's vmlinux through PVH (unpacked before, "
+			 "read from the kernel cache in %llu ms)",
+			 c->kernel, (unsigned long long)((now_ns() - t0) / 1000000));
+		kernel_cache_close(&kc);
+		return 0;
+	}
+	struct kernel_unpack_keep keep = {keep_in_cache, &kc};
+	int rc = kernel_unpack(k, kr, &m->vm.mem, c->kernel_unpack == KERNEL_UNPACK_ALL,
+			       kc.dirfd >= 0 ? &keep : NULL, &elf, &why);
+	kernel_cache_close(&kc);
+	if (rc == 0) {
 		log_info("kernel '%s': booting the bzImage's vmlinux through PVH (unpacked by ember in %llu ms)",
 			 c->kernel, (unsigned long long)((now_ns() - t0) / 1000000));
 		*k = elf;

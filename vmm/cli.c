@@ -1,6 +1,8 @@
 /* cli.c: parse ember's command line. Options are "--name VALUE" or
  * "--name=VALUE"; everything after "--" is the guest command. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm/cli.h"
@@ -124,6 +126,33 @@ static int set_kernel_unpack(struct vm_config *o, const char *v, struct errbuf *
 		}
 	err_set(e, "--kernel-unpack: '%s' is not auto, all or off", v);
 	return -1;
+}
+
+static int set_kernel_cache(struct vm_config *o, const char *v, struct errbuf *e)
+{
+	if (!*v) {
+		err_set(e, "--kernel-cache: give a directory or off");
+		return -1;
+	}
+	o->kernel_cache = strcmp(v, "off") ? v : NULL;
+	return 0;
+}
+
+/* The kernel cache's default place: $XDG_CACHE_HOME/ember/kernels, else
+ * $HOME/.cache/ember/kernels (the XDG base directory rule); none when
+ * neither is set (as under ember-jailer, which passes neither on). */
+static const char *default_kernel_cache(void)
+{
+	static char path[PATH_MAX];
+	const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+	int n;
+	if (x && x[0] == '/')
+		n = snprintf(path, sizeof(path), "%s/ember/kernels", x);
+	else if (h && h[0] == '/')
+		n = snprintf(path, sizeof(path), "%s/.cache/ember/kernels", h);
+	else
+		return NULL;
+	return n > 0 && (size_t)n < sizeof(path) ? path : NULL;
 }
 
 static int set_net(struct vm_config *o, const char *v, struct errbuf *e)
@@ -288,6 +317,7 @@ static int set_version(struct ember_opts *o, const char *v, struct errbuf *e)
 static const struct cli_option options[] = {
 	{{"kernel", "PATH", "guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage (required)"}, set_kernel},
 	{{"kernel-unpack", "auto|all|off", "a bzImage: auto (default): ember decompresses the kernel inside when it is LZ4, zstd or gzip and boots it through PVH when it has a PVH entry, else boots the bzImage; all: XZ too (no faster than the guest's own decompressor); off: always boot the bzImage, which decompresses itself in the guest"}, set_kernel_unpack},
+	{{"kernel-cache", "DIR|off", "where ember keeps the vmlinux files it unpacks from bzImages, so the next boot of the same bzImage reads it instead of decompressing it (the 4 most recently used, ~50 MiB each; default $XDG_CACHE_HOME/ember/kernels or ~/.cache/ember/kernels); off: keep none"}, set_kernel_cache},
 	{{"initrd", "PATH", "initial ramdisk"}, set_initrd},
 	{{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\""}, set_cmdline},
 	{{"cpus", "N", "number of vCPUs, 1-254 (default 1)"}, set_cpus},
@@ -341,6 +371,7 @@ int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 {
 	memset(o, 0, sizeof(*o));
 	vm_config_defaults(&o->vm);
+	o->vm.kernel_cache = default_kernel_cache();
 	bool dashdash;
 	int i = opt_parse(&table, argc, argv, set_one, o, &dashdash, err);
 	if (i < 0)

@@ -37,6 +37,27 @@ t_bzimage_1cpu() { boot_bz 1 auto; }
 t_bzimage_2cpus() { boot_bz 2 auto; }
 t_bzimage_as_is_1cpu() { boot_bz 1 off; }
 t_bzimage_as_is_2cpus() { boot_bz 2 off; }
+# The kernel cache: the first boot of the bzImage keeps the vmlinux it
+# unpacked (the very bytes of the vmlinux the payload holds), the next reads
+# it; an entry cut short is dropped, unpacked and kept again; with
+# --kernel-cache off nothing is kept.
+t_bzimage_kernel_cache() {
+	local kc=$T_TMP/kc e
+	boot_uname "$BZ" 1 --kernel-cache "$kc" --log-path "$T_TMP/log1" || return 1
+	expect_grep "booting the bzImage's vmlinux through PVH \(unpacked by ember in" "$T_TMP/log1" || return 1
+	e=$(ls "$kc"/vmlinux-* 2>/dev/null)
+	[ "$(echo "$e" | wc -w)" = 1 ] || { echo "entries: $e"; return 1; }
+	cmp "$e" "$ELF" || return 1
+	boot_uname "$BZ" 1 --kernel-cache "$kc" --log-path "$T_TMP/log2" || return 1
+	expect_grep "booting the bzImage's vmlinux through PVH \(unpacked before, read from the kernel cache" "$T_TMP/log2" || return 1
+	truncate -s 1M "$e"
+	boot_uname "$BZ" 1 --kernel-cache "$kc" --log-path "$T_TMP/log3" || return 1
+	expect_grep "kernel cache: dropped vmlinux-.*, which is not a vmlinux ember can boot" "$T_TMP/log3" &&
+		expect_grep "\(unpacked by ember in" "$T_TMP/log3" && cmp "$e" "$ELF" || return 1
+	boot_uname "$BZ" 1 --kernel-cache off --log-path "$T_TMP/log4" --kernel-cache "$T_TMP/kc2" \
+		--kernel-cache off || return 1
+	[ ! -e "$T_TMP/kc2" ] || { echo "--kernel-cache off made a cache"; return 1; }
+}
 t_vmlinux_pvh_1cpu() { boot_uname "$ELF" 1; }
 t_vmlinux_pvh_2cpus() { boot_uname "$ELF" 2; }
 t_vmlinux_64bit_entry() { boot_uname "$NOPVH" 1; }
@@ -151,4 +172,5 @@ t_disk_loads_its_modules() {
 		expect_grep '^sbin=0 path=/bin/modprobe$' "$T_OUT"
 }
 
-t_run_all boot
+# BOOT_TESTS=REGEX runs only the matching tests.
+t_run_all boot "${BOOT_TESTS:-}"

@@ -68,7 +68,7 @@ static void try_unpack(const uint8_t *file, size_t len)
 	uint8_t *ram = ram_with_guard();
 	struct guest_mem gm;
 	gm_wrap(&gm, ram, RAM);
-	if (kernel_unpack(&bz, &r, &gm, true, &k, &why)) {
+	if (kernel_unpack(&bz, &r, &gm, true, NULL, &k, &why)) {
 		ASSERT(why.msg[0]);
 		ASSERT(zero(ram + LAYOUT_HIMEM, RAM - LAYOUT_HIMEM));
 		return;

@@ -101,10 +101,15 @@ t_keeper_killed_kills_ember() {
 	jail_cleanup kpk
 }
 
-# --exec-in-place: the jailer becomes ember (same PID), in the VM's cgroup.
+# --exec-in-place: the jailer becomes ember (same PID), in the VM's cgroup;
+# without the caller's HOME and XDG_CACHE_HOME (ember keeps no kernel cache
+# in a jail), which this test's caller has (tests/lib.sh sets the second).
 t_exec_in_place() {
+	[ -n "$HOME" ] && [ -n "$XDG_CACHE_HOME" ] || { echo "HOME or XDG_CACHE_HOME not set here"; return 1; }
 	start_jailed inpl --exec-in-place -- --kernel "$SPIN" --boot-time || return 1
 	[ -z "$(pgrep -P $PID)" ] || { echo "a child under the jailer"; kill -9 $PID; return 1; }
+	! tr '\0' '\n' </proc/$PID/environ | grep -E '^(HOME|XDG_CACHE_HOME)=' ||
+		{ echo "the jailed ember has the caller's home"; kill -9 $PID; return 1; }
 	grep -qx "0::/ember/inpl-$S" /proc/$PID/cgroup || { cat /proc/$PID/cgroup; kill -9 $PID; return 1; }
 	check_confined $PID "ember vcpu0" || { kill -9 $PID; return 1; }
 	stop $PID 143 || return 1

@@ -228,6 +228,47 @@ static void kernel_unpack_modes(void)
 	CHECK(strstr(err.msg, "--kernel-unpack needs a value"));
 }
 
+/* --kernel-cache: a directory or off; by default under $XDG_CACHE_HOME,
+ * else $HOME/.cache (absolute paths only), else none. */
+static void kernel_cache_dirs(void)
+{
+	char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	char *xdg = getenv("XDG_CACHE_HOME") ? strdup(getenv("XDG_CACHE_HOME")) : NULL;
+	setenv("XDG_CACHE_HOME", "/x/cache", 1);
+	setenv("HOME", "/home/u", 1);
+	int r1 = parse("--kernel", "k", NULL);
+	char *d1 = o.vm.kernel_cache ? strdup(o.vm.kernel_cache) : NULL;
+	unsetenv("XDG_CACHE_HOME");
+	int r2 = parse("--kernel", "k", NULL);
+	char *d2 = o.vm.kernel_cache ? strdup(o.vm.kernel_cache) : NULL;
+	setenv("XDG_CACHE_HOME", "relative", 1);
+	setenv("HOME", "also-relative", 1);
+	int r3 = parse("--kernel", "k", NULL);
+	const char *d3 = o.vm.kernel_cache;
+	unsetenv("XDG_CACHE_HOME");
+	unsetenv("HOME");
+	int r4 = parse("--kernel", "k", NULL);
+	const char *d4 = o.vm.kernel_cache;
+	if (home)
+		setenv("HOME", home, 1);
+	if (xdg)
+		setenv("XDG_CACHE_HOME", xdg, 1);
+	free(home), free(xdg);
+	CHECK_EQ(r1 | r2 | r3 | r4, 0);
+	CHECK(d1 && strcmp(d1, "/x/cache/ember/kernels") == 0);
+	CHECK(d2 && strcmp(d2, "/home/u/.cache/ember/kernels") == 0);
+	free(d1), free(d2);
+	CHECK(d3 == NULL);
+	CHECK(d4 == NULL);
+	CHECK_EQ(parse("--kernel", "k", "--kernel-cache", "/var/cache/k", NULL), 0);
+	CHECK(o.vm.kernel_cache && strcmp(o.vm.kernel_cache, "/var/cache/k") == 0);
+	CHECK_EQ(parse("--kernel", "k", "--kernel-cache", "off", NULL), 0);
+	CHECK(o.vm.kernel_cache == NULL);
+	EXPECT_ERR("--kernel", "k", "--kernel-cache", "");
+	CHECK(strstr(err.msg, "--kernel-cache: give a directory or off"));
+	EXPECT_ERR("--kernel", "k", "--kernel-cache");
+}
+
 static void bad_console(void)
 {
 	EXPECT_ERR("--kernel", "k", "--console", "tty");
@@ -420,6 +461,7 @@ int main(void)
 	RUN(seccomp_modes);
 	RUN(irqchip_modes);
 	RUN(kernel_unpack_modes);
+	RUN(kernel_cache_dirs);
 	RUN(stray_positional);
 	RUN(no_kernel);
 	RUN(help_and_version_without_kernel);

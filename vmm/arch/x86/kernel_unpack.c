@@ -116,8 +116,8 @@ static int read_payload(const struct reader *r, uint64_t off, void *buf, size_t 
 }
 
 int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
-		  const struct guest_mem *gm, bool xz, struct kernel_image *out,
-		  struct errbuf *why)
+		  const struct guest_mem *gm, bool xz, const struct kernel_unpack_keep *keep,
+		  struct kernel_image *out, struct errbuf *why)
 {
 	uint64_t low = gm->layout.low_size, plen = bz->payload_len;
 	if (bz->kind != KERNEL_BZIMAGE || plen < 8) {
@@ -214,6 +214,8 @@ int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
 		err_set(why, "the %s payload's vmlinux has no PVH entry note", kz_name(f));
 		goto fail;
 	}
+	if (keep)
+		keep->fn(keep->ctx, dst, n);
 	if (in_place_ok(&k, base, low)) {
 		place_in_place(gm, &k, base, base + out_room);
 		*out = k;

@@ -18,9 +18,15 @@
  * (KERNEL_ELF_PVH) and the rest of the scratch area reads as zeros. -1 with
  * why set (no payload, an unknown format, a corrupt or truncated one, not an
  * ELF or no PVH note, not enough RAM): RAM above 1 MiB is all zeros again and
- * the bzImage can be loaded as it is. */
+ * the bzImage can be loaded as it is. keep, when not NULL, is shown the
+ * whole vmlinux once it is known to be a PVH ELF, before its segments are
+ * placed (kernel_cache.h keeps a copy). */
+struct kernel_unpack_keep {
+	void (*fn)(void *ctx, const uint8_t *vmlinux, size_t len);
+	void *ctx;
+};
 int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
-		  const struct guest_mem *gm, bool xz, struct kernel_image *out,
-		  struct errbuf *why);
+		  const struct guest_mem *gm, bool xz, const struct kernel_unpack_keep *keep,
+		  struct kernel_image *out, struct errbuf *why);
 
 #endif

@@ -224,7 +224,7 @@ static int unpack(const struct bz *z, unsigned mib, struct guest_mem *gm, struct
 		abort();
 	if (kernel_parse(&r, &bz, why) || bz.kind != KERNEL_BZIMAGE)
 		return -2;
-	return kernel_unpack(&bz, &r, gm, true, k, why);
+	return kernel_unpack(&bz, &r, gm, true, NULL, k, why);
 }
 
 /* ---- unpacking ---------------------------------------------------------- */
@@ -263,6 +263,57 @@ static void unpacks_zstd(void) { unpacks(KZ_ZSTD, 0x3000); }
 static void unpacks_gzip(void) { unpacks(KZ_GZIP, 0x3000); }
 /* 9 MiB: two LZ4 legacy blocks (8 MiB each at most) */
 static void unpacks_lz4_two_blocks(void) { unpacks(KZ_LZ4, (9u << 20) + 0x123); }
+
+/* keep (the kernel cache's hook) is shown the whole vmlinux, byte for byte,
+ * once; and not at all when the payload is no PVH vmlinux. */
+struct kept {
+	uint8_t *b;
+	size_t len;
+	unsigned calls;
+};
+
+static void keep_copy(void *ctx, const uint8_t *vmlinux, size_t len)
+{
+	struct kept *k = ctx;
+	k->calls++;
+	free(k->b);
+	k->b = malloc(len);
+	memcpy(k->b, vmlinux, len);
+	k->len = len;
+}
+
+static void keeps_the_vmlinux(void)
+{
+	for (int pvh = 1; pvh >= 0; pvh--) {
+		struct elf e = make_elf(0x3000, pvh);
+		size_t plen;
+		uint8_t *p = compress_payload(KZ_LZ4, e.b, e.len, &plen);
+		struct bz z = make_bz(p, plen);
+		struct guest_mem gm;
+		struct kernel_image bz, k;
+		struct reader r;
+		struct errbuf why = {{0}};
+		struct kept kept = {0};
+		struct kernel_unpack_keep keep = {keep_copy, &kept};
+		reader_mem(&r, z.b, z.len);
+		if (gm_map(&gm, MiB(32)) || kernel_parse(&r, &bz, &why))
+			abort();
+		int rc = kernel_unpack(&bz, &r, &gm, false, &keep, &k, &why);
+		int holds = ram_holds(&gm, pvh ? &e : NULL);
+		int same = kept.len == e.len && kept.b && memcmp(kept.b, e.b, e.len) == 0;
+		gm_unmap(&gm);
+		free(z.b), free(p), free(e.b), free(kept.b);
+		CHECK(holds);
+		if (pvh) {
+			CHECK_EQ(rc, 0);
+			CHECK_EQ(kept.calls, 1);
+			CHECK(same);
+		} else {
+			CHECK_EQ(rc, -1);
+			CHECK_EQ(kept.calls, 0);
+		}
+	}
+}
 
 /* Every format decompresses back to exactly the bytes compressed. */
 static void decompress_round_trip(void)
@@ -575,7 +626,7 @@ static void file_ends_early(void)
 	reader_mem(&shrunk, z.b, SETUP_LEN + STUB_LEN + plen / 2);
 	CHECK_EQ(kernel_parse(&r, &bz, &why), 0);
 	CHECK_EQ(gm_map(&gm, MiB(32)), 0);
-	int rc = kernel_unpack(&bz, &shrunk, &gm, true, &k, &why);
+	int rc = kernel_unpack(&bz, &shrunk, &gm, true, NULL, &k, &why);
 	int zero = ram_holds(&gm, NULL);
 	gm_unmap(&gm);
 	free(z.b), free(p), free(e.b);
@@ -644,6 +695,7 @@ int main(void)
 	RUN(unpacks_lz4_two_blocks);
 	RUN(unpacks_in_place);
 	RUN(unpacks_any_guess);
+	RUN(keeps_the_vmlinux);
 	RUN(retries_top_down);
 	RUN(decompress_round_trip);
 	RUN(decompress_bounded);

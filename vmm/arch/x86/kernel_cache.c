@@ -1,0 +1,229 @@
+/* kernel_cache.c: the cache of unpacked bzImage kernels (kernel_cache.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/arch/x86/kernel_cache.h"
+
+#define ENTRY_PREFIX "vmlinux-"
+#define TEMP_PREFIX ".new-"
+#define STALE_TEMP_SECONDS 3600 /* a temporary file older than this was left by a crash */
+
+/* mkdir -p, each new directory 0700. */
+static int make_dirs(const char *dir)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof(p))
+		return -ENAMETOOLONG;
+	memcpy(p, dir, n + 1);
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*s = c;
+		if (c == '\0')
+			return 0;
+	}
+}
+
+bool kernel_cache_racy(struct timespec ctime, struct timespec now)
+{
+	if (ctime.tv_nsec == 0)
+		return now.tv_sec < ctime.tv_sec + 2;
+	return now.tv_sec < ctime.tv_sec ||
+	       (now.tv_sec == ctime.tv_sec && now.tv_nsec <= ctime.tv_nsec);
+}
+
+int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, struct errbuf *why)
+{
+	kc->dirfd = -1;
+	kc->name[0] = '\0';
+	struct stat bz, st;
+	struct timespec now;
+	if (fstat(bz_fd, &bz) < 0 || clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0) {
+		err_set(why, "cannot stat the kernel: %s", strerror(errno));
+		return -1;
+	}
+	/* Read after the times were: a write after them changes them. */
+	kc->racy = kernel_cache_racy(bz.st_ctim, now);
+	int e = make_dirs(dir);
+	if (e) {
+		err_set(why, "cannot make '%s': %s", dir, strerror(-e));
+		return -1;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		err_set(why, "cannot open '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	/* Its entries become guest kernels: the user's own, written by nobody else. */
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		err_set(why, "'%s' is not a directory of this user's that only they may write to", dir);
+		close(fd);
+		return -1;
+	}
+	int n = snprintf(kc->name, sizeof(kc->name), ENTRY_PREFIX "%llx-%llx-%llx-%lld.%09ld-%lld.%09ld",
+			 (unsigned long long)bz.st_dev, (unsigned long long)bz.st_ino,
+			 (unsigned long long)bz.st_size, (long long)bz.st_mtim.tv_sec,
+			 bz.st_mtim.tv_nsec, (long long)bz.st_ctim.tv_sec, bz.st_ctim.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof(kc->name)) {
+		err_set(why, "entry name too long");
+		close(fd);
+		return -1;
+	}
+	kc->dirfd = fd;
+	return 0;
+}
+
+int kernel_cache_lookup(struct kernel_cache *kc, struct reader *r)
+{
+	if (kc->dirfd < 0)
+		return -1;
+	int fd = openat(kc->dirfd, kc->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    reader_fd(r, fd)) {
+		close(fd);
+		kernel_cache_drop(kc);
+		return -1;
+	}
+	r->close_fd = 1;
+	futimens(fd, NULL); /* used now: eviction keeps the most recently used */
+	return 0;
+}
+
+void kernel_cache_drop(struct kernel_cache *kc)
+{
+	if (kc->dirfd >= 0)
+		unlinkat(kc->dirfd, kc->name, 0);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Remove the least recently used entries beyond KERNEL_CACHE_KEEP, and
+ * temporary files a crash left. */
+static void evict(struct kernel_cache *kc)
+{
+	int fd = dup(kc->dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct {
+		char name[256];
+		struct timespec used;
+	} e[KERNEL_CACHE_KEEP + 1];
+	unsigned n = 0;
+	time_t now = time(NULL);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (fstatat(kc->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (!strncmp(de->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX))) {
+			if (now - st.st_mtim.tv_sec > STALE_TEMP_SECONDS)
+				unlinkat(kc->dirfd, de->d_name, 0);
+			continue;
+		}
+		if (strncmp(de->d_name, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) ||
+		    strlen(de->d_name) >= sizeof(e[0].name))
+			continue;
+		/* Keep the KEEP newest seen so far (the new entry is newest of
+		 * all); whichever falls out of them goes. */
+		unsigned i = n;
+		while (i > 0 && (e[i - 1].used.tv_sec < st.st_mtim.tv_sec ||
+				 (e[i - 1].used.tv_sec == st.st_mtim.tv_sec &&
+				  e[i - 1].used.tv_nsec < st.st_mtim.tv_nsec)))
+			i--;
+		if (n == KERNEL_CACHE_KEEP && i == n) {
+			unlinkat(kc->dirfd, de->d_name, 0);
+			continue;
+		}
+		if (n == KERNEL_CACHE_KEEP)
+			unlinkat(kc->dirfd, e[--n].name, 0);
+		memmove(&e[i + 1], &e[i], (n - i) * sizeof(e[0]));
+		snprintf(e[i].name, sizeof(e[i].name), "%s", de->d_name);
+		e[i].used = st.st_mtim;
+		n++;
+	}
+	closedir(d);
+}
+
+int kernel_cache_store(struct kernel_cache *kc, const void *elf, size_t len, struct errbuf *why)
+{
+	if (kc->dirfd < 0) {
+		err_set(why, "no cache");
+		return -1;
+	}
+	if (kc->racy) {
+		err_set(why, "not stored: the kernel file changed too recently to be told apart "
+			     "from a later change by its times");
+		return -1;
+	}
+	/* Written whole before it has a name: an unnamed file linked in, or
+	 * where the file system has none, a temporary name renamed. */
+	char temp[64] = "";
+	int fd = openat(kc->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		static unsigned seq;
+		snprintf(temp, sizeof(temp), TEMP_PREFIX "%d-%u", (int)getpid(), seq++);
+		fd = openat(kc->dirfd, temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+	}
+	if (fd < 0) {
+		err_set(why, "cannot create a file: %s", strerror(errno));
+		return -1;
+	}
+	int e = write_all(fd, elf, len);
+	if (!e && !temp[0]) {
+		char self[64];
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, self, kc->dirfd, kc->name, AT_SYMLINK_FOLLOW) < 0 &&
+		    errno != EEXIST) /* another ember stored it first */
+			e = -errno;
+	} else if (!e && renameat(kc->dirfd, temp, kc->dirfd, kc->name) < 0) {
+		e = -errno;
+	}
+	if (e && temp[0])
+		unlinkat(kc->dirfd, temp, 0);
+	close(fd);
+	if (e) {
+		err_set(why, "cannot write '%s': %s", kc->name, strerror(-e));
+		return -1;
+	}
+	evict(kc);
+	return 0;
+}
+
+void kernel_cache_close(struct kernel_cache *kc)
+{
+	if (kc->dirfd >= 0)
+		close(kc->dirfd);
+	kc->dirfd = -1;
+}

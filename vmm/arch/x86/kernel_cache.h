@@ -1,0 +1,58 @@
+/* kernel_cache.h: a private directory of vmlinux files ember unpacked from
+ * bzImages (kernel_unpack.h), so the next boot of the same bzImage reads
+ * its vmlinux as a --kernel vmlinux is read instead of decompressing it
+ * again (in the lab, unpacking cost a boot ~0.3 s more than the vmlinux).
+ *
+ * An entry is named after the bzImage file it came from: its device,
+ * inode, size, modification and change times (any write to the file changes
+ * the change time, so a rewritten bzImage never finds an old entry). The
+ * entry is the vmlinux as the payload decompressed to, nothing added; it is
+ * parsed and loaded as hostile input, like any kernel file. The directory
+ * must be the user's own and written by nobody else (its entries become
+ * guest kernels); entries are written whole (O_TMPFILE, then linked) and
+ * only the KERNEL_CACHE_KEEP most recently used are kept. Nothing here ever
+ * fails a boot: a cache that cannot be used is only skipped. */
+#ifndef EMBER_KERNEL_CACHE_H
+#define EMBER_KERNEL_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "vmm/lib/reader.h"
+#include "vmm/lib/util.h"
+
+#define KERNEL_CACHE_KEEP 4 /* entries kept: a vmlinux is ~50 MiB */
+#define KERNEL_CACHE_NAME_MAX 128
+
+struct kernel_cache {
+	int dirfd; /* -1: no cache */
+	char name[KERNEL_CACHE_NAME_MAX]; /* the entry for this bzImage */
+	bool racy; /* the bzImage changed too recently to store its vmlinux */
+};
+
+/* A file whose change time is ctime, seen at now (the coarse clock file
+ * times come from), could still change without its times changing: a
+ * write in the same clock tick (or, on a file system that keeps whole
+ * seconds, as ctime's zero nanoseconds suggest, the same two seconds) gets
+ * the same change time. Its vmlinux is not stored then (git's "racy" files). */
+bool kernel_cache_racy(struct timespec ctime, struct timespec now);
+
+/* Open (creating what is missing, mode 0700) the cache directory dir for
+ * the bzImage open at bz_fd. 0, or -1 with why set and kc->dirfd -1: dir
+ * cannot be made or opened, or is not a directory of this user's that only
+ * they may write to. */
+int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, struct errbuf *why);
+/* The bzImage's entry, opened into r (reader_close closes it) and marked
+ * used: 0; -1 when there is none (or it is not a regular file of this
+ * user's, which is then removed). */
+int kernel_cache_lookup(struct kernel_cache *kc, struct reader *r);
+/* Remove the bzImage's entry (one that did not parse or load). */
+void kernel_cache_drop(struct kernel_cache *kc);
+/* Write len bytes of a vmlinux as the bzImage's entry, then remove the
+ * least recently used entries beyond KERNEL_CACHE_KEEP. 0, or -1 with why
+ * set (nothing is left behind; the bzImage was racy when opened). */
+int kernel_cache_store(struct kernel_cache *kc, const void *elf, size_t len, struct errbuf *why);
+void kernel_cache_close(struct kernel_cache *kc);
+
+#endif
