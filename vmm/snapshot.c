@@ -106,20 +106,6 @@ static int ember_cfg_decode(const uint8_t *buf, size_t len, struct vm_config *c,
 
 /* ---- saving ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Open path for writing, created if missing (0600); truncated at once only
  * with trunc (the memory file is checked first: gm_save_file). */
 static int create_file(const char *path, bool trunc, struct errbuf *err)
@@ -244,8 +230,8 @@ int snapshot_save(struct vm *vm, const struct vm_config *c, const char *config_j
 	}
 	if ((sfd = create_file(state_path, true, err)) < 0)
 		goto out;
-	if (write_all(sfd, file, flen)) {
-		err_set(err, "cannot write '%s': %s", state_path, strerror(errno));
+	if ((e = write_full(sfd, file, flen))) {
+		err_set(err, "cannot write '%s': %s", state_path, strerror(-e));
 		goto out;
 	}
 	r = 0;

@@ -52,6 +52,21 @@ ssize_t read_small_file(const char *path, char *buf, size_t size)
 	return n;
 }
 
+int write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 int read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
 	struct reader r;

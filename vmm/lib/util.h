@@ -52,6 +52,10 @@ void err_prefix(struct errbuf *e, const char *fmt, ...) __attribute__((format(pr
  * without reading when it has more, or -errno. */
 int read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len);
 
+/* Write all len bytes of buf to fd, looping on short writes and EINTR: 0,
+ * or -errno (-EIO when the file takes nothing more). */
+int write_full(int fd, const void *buf, size_t len);
+
 /* s is 1 to max bytes, each an ASCII letter, a digit or one of extra. */
 bool name_ok(const char *s, size_t max, const char *extra);
 

@@ -110,20 +110,6 @@ void kernel_cache_drop(struct kernel_cache *kc)
 		unlinkat(kc->dirfd, kc->name, 0);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Remove the least recently used entries beyond KERNEL_CACHE_KEEP, and
  * temporary files a crash left. */
 static void evict(struct kernel_cache *kc)
@@ -200,7 +186,7 @@ int kernel_cache_store(struct kernel_cache *kc, const void *elf, size_t len, str
 		err_set(why, "cannot create a file: %s", strerror(errno));
 		return -1;
 	}
-	int e = write_all(fd, elf, len);
+	int e = write_full(fd, elf, len);
 	if (!e && !temp[0]) {
 		char self[64];
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
