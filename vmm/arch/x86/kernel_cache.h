@@ -1,7 +1,7 @@
 /* kernel_cache.h: a private directory of vmlinux files ember unpacked from
  * bzImages (kernel_unpack.h), so the next boot of the same bzImage reads
  * its vmlinux as a --kernel vmlinux is read instead of decompressing it
- * again (in the lab, unpacking cost a boot ~0.3 s more than the vmlinux).
+ * again (natively, Debian's cloud kernel: 4-6 ms instead of 15-19).
  *
  * An entry is named after the bzImage file it came from: its device,
  * inode, size, modification and change times (any write to the file changes
