@@ -47,7 +47,7 @@ ASAN_UNIT_BIN := $(UNIT_NAMES:%=$(B)/asan/tests/%)
 
 .PHONY: all test unit asan kvm-tests lab-tests guest demo bench deps clean
 all: $(B)/ember $(B)/ember-jailer $(B)/tests/ember-testhooks $(B)/tests/mkpayload $(B)/tests/nopvh $(B)/tests/vfio_probe $(B)/bench/runstat $(B)/bench/apistart $(B)/bench/blkbench \
-	$(B)/bench/seccomp_cost $(B)/tests/vcpu_state
+	$(B)/bench/seccomp_cost $(B)/bench/kernel_load $(B)/tests/vcpu_state
 
 $(B)/ember: $(VMM_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $^ $(LDLIBS)
@@ -110,6 +110,15 @@ $(B)/bench/seccomp_cost: bench/seccomp_cost.c $(B)/obj/vmm/core/seccomp.o $(B)/o
 		$(B)/obj/virtio/blk/blk_seccomp.o $(B)/obj/virtio/net/net_seccomp.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lseccomp
+
+# Loading a bzImage's kernel: unpacking, the kernel cache, the vmlinux file
+# (bench/run; native, no KVM).
+KERNEL_LOAD_OBJ := $(addprefix $(B)/obj/vmm/arch/x86/,kernel_cache.o kernel_image.o kernel_elf.o \
+	kernel_bzimage.o kernel_decompress.o kernel_unpack.o layout.o) \
+	$(B)/obj/vmm/core/guest_mem.o $(B)/obj/vmm/core/mem_layout.o $(LIB_OBJ)
+$(B)/bench/kernel_load: bench/kernel_load.c $(KERNEL_LOAD_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -llz4 -llzma -lzstd -lz -pthread
 
 # The guest side of the block benchmark (static: it runs in the guest).
 $(B)/bench/blkbench: bench/blkbench.c

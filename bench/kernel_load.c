@@ -1,0 +1,151 @@
+/* kernel_load.c: what loading a bzImage's kernel costs ember before the
+ * guest runs, natively (no KVM needed; bench/run runs it): the bzImage's
+ * payload unpacked into guest RAM (kernel_unpack), its vmlinux read from the
+ * kernel cache (kernel_cache.c, filled by a first unpack in a fresh
+ * temporary directory: that store is timed once), and the vmlinux file read
+ * as --kernel vmlinux is. Each load goes into fresh guest RAM mapped as
+ * ember maps it (so first touches count), the three alternate over ROUNDS
+ * rounds, and the page cache is warm (one unmeasured round). Prints a
+ * Markdown table: median (lowest-highest) ms per load.
+ *
+ *	build/bench/kernel_load BZIMAGE VMLINUX [ROUNDS] [MEM_MIB]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/arch/x86/kernel_cache.h"
+#include "vmm/arch/x86/kernel_image.h"
+#include "vmm/arch/x86/kernel_unpack.h"
+#include "vmm/core/guest_mem.h"
+
+#define MAX_ROUNDS 100
+
+enum way { UNPACK, CACHE, VMLINUX, WAYS };
+static const char *const way_name[WAYS] = {
+	[UNPACK] = "bzImage, unpacked (`--kernel-cache off`)",
+	[CACHE] = "bzImage, its vmlinux from the kernel cache",
+	[VMLINUX] = "the vmlinux file",
+};
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void die(const char *what, const char *why)
+{
+	fprintf(stderr, "kernel_load: %s: %s\n", what, why);
+	exit(1);
+}
+
+static double store_ms = -1;
+
+static void keep(void *ctx, const uint8_t *vmlinux, size_t len)
+{
+	struct errbuf e;
+	double t0 = now_ms();
+	if (kernel_cache_store(ctx, vmlinux, len, &e))
+		die("storing in the kernel cache", e.msg);
+	store_ms = now_ms() - t0;
+}
+
+/* One load the way w into fresh guest RAM: its ms. */
+static double load(enum way w, const struct reader *bz_r, const struct kernel_image *bz,
+		   const struct reader *elf_r, const struct kernel_image *elf,
+		   struct kernel_cache *kc, uint64_t mem)
+{
+	struct guest_mem gm;
+	struct kernel_image k;
+	struct errbuf e = {{0}};
+	struct reader r;
+	if (gm_map(&gm, mem))
+		die("guest RAM", "cannot map it");
+	double t0 = now_ms();
+	int rc = -1;
+	switch (w) {
+	case UNPACK:
+		rc = kernel_unpack(bz, bz_r, &gm, false, NULL, &k, &e);
+		break;
+	case CACHE:
+		rc = kernel_cache_lookup(kc, &r);
+		if (rc == 0) {
+			rc = kernel_parse(&r, &k, &e) || kernel_load(&k, &r, &gm, &e) ? -1 : 0;
+			reader_close(&r);
+		}
+		break;
+	case VMLINUX:
+		rc = kernel_load(elf, elf_r, &gm, &e);
+		break;
+	case WAYS:
+		break;
+	}
+	double ms = now_ms() - t0;
+	gm_unmap(&gm);
+	if (rc)
+		die(way_name[w], e.msg[0] ? e.msg : "failed");
+	return ms;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: kernel_load BZIMAGE VMLINUX [ROUNDS] [MEM_MIB]\n");
+		return 2;
+	}
+	int rounds = argc > 3 ? atoi(argv[3]) : 9;
+	uint64_t mem = MiB(argc > 4 ? atoi(argv[4]) : 256);
+	if (rounds < 1 || rounds > MAX_ROUNDS)
+		die("ROUNDS", "1 to 100");
+	struct reader bz_r, elf_r;
+	struct kernel_image bz, elf;
+	struct errbuf e;
+	if (reader_open(&bz_r, argv[1]) || kernel_parse(&bz_r, &bz, &e) || bz.kind != KERNEL_BZIMAGE)
+		die(argv[1], "not a bzImage ember can read");
+	if (reader_open(&elf_r, argv[2]) || kernel_parse(&elf_r, &elf, &e))
+		die(argv[2], "not a kernel ember can read");
+	char dir[] = "/tmp/ember-kernel-load.XXXXXX";
+	if (!mkdtemp(dir))
+		die("a temporary directory", "cannot make it");
+	struct kernel_cache kc;
+	if (kernel_cache_open(&kc, dir, bz_r.fd, &e))
+		die("the kernel cache", e.msg);
+	kc.racy = false; /* the bzImage is not being written: store it now */
+	/* The first unpack stores the entry (timed apart); then one unmeasured
+	 * round warms everything. */
+	struct guest_mem gm;
+	struct kernel_image k;
+	struct kernel_unpack_keep kp = {keep, &kc};
+	if (gm_map(&gm, mem) || kernel_unpack(&bz, &bz_r, &gm, false, &kp, &k, &e))
+		die(argv[1], "cannot unpack its kernel");
+	gm_unmap(&gm);
+	static double t[WAYS][MAX_ROUNDS];
+	for (int i = -1; i < rounds; i++)
+		for (int w = 0; w < WAYS; w++) {
+			double ms = load(w, &bz_r, &bz, &elf_r, &elf, &kc, mem);
+			if (i >= 0)
+				t[w][i] = ms;
+		}
+	kernel_cache_drop(&kc);
+	kernel_cache_close(&kc);
+	rmdir(dir);
+	printf("| loading the kernel into %llu MiB of fresh guest RAM (ms; median of %d rounds "
+	       "(lowest-highest)) | ms |\n|---|---:|\n",
+	       (unsigned long long)(mem >> 20), rounds);
+	for (int w = 0; w < WAYS; w++) {
+		qsort(t[w], rounds, sizeof(double), cmp);
+		printf("| %s | %.1f (%.1f-%.1f) |\n", way_name[w], t[w][rounds / 2], t[w][0],
+		       t[w][rounds - 1]);
+	}
+	printf("\nThe first unpack also wrote the cache entry: %.1f ms more.\n", store_ms);
+	return 0;
+}
