@@ -58,6 +58,15 @@ t_bzimage_kernel_cache() {
 		--kernel-cache off || return 1
 	[ ! -e "$T_TMP/kc2" ] || { echo "--kernel-cache off made a cache"; return 1; }
 }
+# Without --kernel-cache: $XDG_CACHE_HOME/ember/kernels, made private (0700).
+t_bzimage_kernel_cache_default() {
+	local x=$T_TMP/xdg
+	XDG_CACHE_HOME=$x boot_uname "$BZ" 1 --log-path "$T_TMP/log1" || return 1
+	XDG_CACHE_HOME=$x boot_uname "$BZ" 1 --log-path "$T_TMP/log2" || return 1
+	expect_grep "\(unpacked by ember in" "$T_TMP/log1" &&
+		expect_grep "\(unpacked before, read from the kernel cache" "$T_TMP/log2" || return 1
+	[ "$(stat -c %a "$x/ember/kernels")" = 700 ] && cmp "$x"/ember/kernels/vmlinux-* "$ELF"
+}
 t_vmlinux_pvh_1cpu() { boot_uname "$ELF" 1; }
 t_vmlinux_pvh_2cpus() { boot_uname "$ELF" 2; }
 t_vmlinux_64bit_entry() { boot_uname "$NOPVH" 1; }
