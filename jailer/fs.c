@@ -53,19 +53,10 @@ int jail_check_exec(struct jail *j)
 }
 
 /* mkdir -p path (mode 0755). */
-static int make_parents(struct jail *j, char *path)
+static int make_parents(struct jail *j, const char *path)
 {
-	for (char *s = path + 1;; s++) {
-		if (*s == '/' || !*s) {
-			char c = *s;
-			*s = '\0';
-			if (mkdir(path, 0755) < 0 && errno != EEXIST)
-				return jail_fail(j, "cannot create %s: %s", path, strerror(errno));
-			*s = c;
-			if (!c)
-				return 0;
-		}
-	}
+	int e = mkdir_p(path, 0755);
+	return e ? jail_fail(j, "cannot create %s: %s", path, strerror(-e)) : 0;
 }
 
 int jail_fs_create(struct jail *j)

@@ -56,6 +56,10 @@ int read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len);
  * or -errno (-EIO when the file takes nothing more). */
 int write_full(int fd, const void *buf, size_t len);
 
+/* mkdir -p: path and each missing parent made with mode (those that exist
+ * are left as they are). Returns 0 or -errno (-ENAMETOOLONG past PATH_MAX). */
+int mkdir_p(const char *path, mode_t mode);
+
 /* s is 1 to max bytes, each an ASCII letter, a digit or one of extra. */
 bool name_ok(const char *s, size_t max, const char *extra);
 

@@ -15,27 +15,6 @@
 #define TEMP_PREFIX ".new-"
 #define STALE_TEMP_SECONDS 3600 /* a temporary file older than this was left by a crash */
 
-/* mkdir -p, each new directory 0700. */
-static int make_dirs(const char *dir)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof(p))
-		return -ENAMETOOLONG;
-	memcpy(p, dir, n + 1);
-	for (char *s = p + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*s = c;
-		if (c == '\0')
-			return 0;
-	}
-}
-
 bool kernel_cache_racy(struct timespec ctime, struct timespec now)
 {
 	if (ctime.tv_nsec == 0)
@@ -56,7 +35,7 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, struc
 	}
 	/* Read after the times were: a write after them changes them. */
 	kc->racy = kernel_cache_racy(bz.st_ctim, now);
-	int e = make_dirs(dir);
+	int e = mkdir_p(dir, 0700);
 	if (e) {
 		err_set(why, "cannot make '%s': %s", dir, strerror(-e));
 		return -1;

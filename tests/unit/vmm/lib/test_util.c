@@ -1,0 +1,94 @@
+/* test_util.c: vmm/lib/util.c's file helpers, in a fresh temporary
+ * directory: mkdir_p makes every missing parent with the mode asked for,
+ * leaves existing ones alone, and reports what stops it as -errno;
+ * write_full writes all of a buffer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/unit/check.h"
+#include "vmm/lib/util.h"
+
+static char top[64];
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? st.st_mode & 07777 : 0;
+}
+
+static void mkdir_p_makes_parents(void)
+{
+	char p[128];
+	mode_t old = umask(0);
+	snprintf(p, sizeof(p), "%s/a/b/c", top);
+	CHECK_EQ(mkdir_p(p, 0700), 0);
+	CHECK_EQ(mode_of(p), 0700);
+	snprintf(p, sizeof(p), "%s/a", top);
+	CHECK_EQ(mode_of(p), 0700);
+	/* existing directories are left as they are */
+	CHECK_EQ(chmod(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a/b/c/d", top);
+	CHECK_EQ(mkdir_p(p, 0750), 0);
+	CHECK_EQ(mode_of(p), 0750);
+	snprintf(p, sizeof(p), "%s/a", top);
+	CHECK_EQ(mode_of(p), 0755);
+	/* the whole path existing already is fine, a trailing slash too */
+	snprintf(p, sizeof(p), "%s/a/b/", top);
+	CHECK_EQ(mkdir_p(p, 0700), 0);
+	umask(old);
+}
+
+static void mkdir_p_errors(void)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/file", top);
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/file/sub", top);
+	CHECK_EQ(mkdir_p(p, 0700), -ENOTDIR);
+	CHECK_EQ(mkdir_p("", 0700), -ENAMETOOLONG);
+	char *longp = malloc(PATH_MAX + 8);
+	CHECK(longp != NULL);
+	memset(longp, 'a', PATH_MAX + 7);
+	longp[0] = '/';
+	longp[PATH_MAX + 7] = '\0';
+	CHECK_EQ(mkdir_p(longp, 0700), -ENAMETOOLONG);
+	free(longp);
+}
+
+static void write_full_writes_all(void)
+{
+	char p[128], buf[3 * 4096 + 5], back[sizeof(buf)];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 7);
+	snprintf(p, sizeof(p), "%s/data", top);
+	int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	CHECK_EQ(write_full(fd, buf, sizeof(buf)), 0);
+	CHECK_EQ(pread(fd, back, sizeof(back), 0), (ssize_t)sizeof(back));
+	CHECK(memcmp(buf, back, sizeof(buf)) == 0);
+	close(fd);
+	CHECK_EQ(write_full(fd, buf, 1), -EBADF);
+}
+
+int main(void)
+{
+	snprintf(top, sizeof(top), "/tmp/ember-util.XXXXXX");
+	if (!mkdtemp(top))
+		abort();
+	RUN(mkdir_p_makes_parents);
+	RUN(mkdir_p_errors);
+	RUN(write_full_writes_all);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	if (system(cmd))
+		abort();
+	return check_summary();
+}
