@@ -48,6 +48,11 @@ t_bzimage_kernel_cache() {
 	e=$(ls "$kc"/vmlinux-* 2>/dev/null)
 	[ "$(echo "$e" | wc -w)" = 1 ] || { echo "entries: $e"; return 1; }
 	cmp "$e" "$ELF" || return 1
+	# Written sparse: the vmlinux's zero pages (its bss and scratch areas,
+	# a third of it) take no blocks, and the next boot does not read them.
+	local used size
+	used=$(($(stat -c '%b * %B' "$e"))) size=$(stat -c %s "$e")
+	[ "$used" -lt $((size * 3 / 4)) ] || { echo "cache entry not sparse: $used of $size bytes in blocks ($(stat -f -c %T "$e"))"; return 1; }
 	boot_uname "$BZ" 1 --kernel-cache "$kc" --log-path "$T_TMP/log2" || return 1
 	expect_grep "booting the bzImage's vmlinux through PVH \(unpacked before, read from the kernel cache" "$T_TMP/log2" || return 1
 	truncate -s 1M "$e"

@@ -86,6 +86,38 @@ int reader_read(const struct reader *r, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+int reader_read_sparse(const struct reader *r, uint64_t off, void *buf, size_t len)
+{
+	if (r->read != file_read || r->fd < 0)
+		return reader_read(r, off, buf, len);
+	if (off > r->size || len > r->size - off)
+		return -ENODATA;
+	uint8_t *p = buf;
+	uint64_t end = off + len, pos = off;
+	while (pos < end) {
+		off_t data = lseek(r->fd, (off_t)pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* no data from pos to the end of the file */
+		off_t hole = data < 0 ? -1 : lseek(r->fd, data, SEEK_HOLE);
+		if (data < 0 || hole < 0 || (uint64_t)data < pos) /* no SEEK_DATA here */
+			return reader_read(r, pos, p + (pos - off), end - pos);
+		if ((uint64_t)data >= end)
+			break;
+		uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
+		if (stop <= (uint64_t)data) /* a file that changed under us */
+			return -ENODATA;
+		int e = reader_read(r, (uint64_t)data, p + ((uint64_t)data - off), stop - (uint64_t)data);
+		if (e)
+			return e;
+		pos = stop;
+	}
+	/* The holes skipped are zeros only if the file still reaches end. */
+	struct stat st;
+	if (fstat(r->fd, &st) < 0)
+		return -errno;
+	return (uint64_t)st.st_size < end ? -ENODATA : 0;
+}
+
 const char *reader_error(int e)
 {
 	return e == -ENODATA ? "the file ended early (truncated)" : strerror(-e);

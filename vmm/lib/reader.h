@@ -32,6 +32,13 @@ void reader_close(struct reader *r);
  * when the source ends first (a truncated file, or one that shrank after
  * size was taken; nothing past size is read either), or -errno. */
 int reader_read(const struct reader *r, uint64_t off, void *buf, size_t len);
+/* reader_read, except that a file's holes (lseek's SEEK_DATA and SEEK_HOLE;
+ * ember's kernel cache writes its entries sparse) are not read: buf must
+ * hold zeros where they are (guest RAM nothing has written yet). A file
+ * system without SEEK_DATA, or a source that is no file, is read whole.
+ * The same errors; a file that shrank since size was taken is -ENODATA
+ * though its missing part would be a hole. */
+int reader_read_sparse(const struct reader *r, uint64_t off, void *buf, size_t len);
 /* What reader_read's -errno means, for an error message. */
 const char *reader_error(int e);
 

@@ -69,6 +69,39 @@ int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* The 4 KiB block at p (n bytes) holds only zeros. */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+int write_sparse(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t off = 0;
+	while (off < len) {
+		size_t n = len - off < SPARSE_BLOCK ? len - off : SPARSE_BLOCK;
+		if (all_zero(p + off, n)) {
+			off += n;
+			continue;
+		}
+		size_t end = off + n; /* a run of blocks with data */
+		while (end < len) {
+			n = len - end < SPARSE_BLOCK ? len - end : SPARSE_BLOCK;
+			if (all_zero(p + end, n))
+				break;
+			end += n;
+		}
+		if (lseek(fd, (off_t)off, SEEK_SET) < 0)
+			return -errno;
+		int e = write_full(fd, p + off, end - off);
+		if (e)
+			return e;
+		off = end;
+	}
+	return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
+}
+
 int mkdir_p(const char *path, mode_t mode)
 {
 	char p[PATH_MAX];

@@ -165,7 +165,7 @@ int kernel_cache_store(struct kernel_cache *kc, const void *elf, size_t len, str
 		err_set(why, "cannot create a file: %s", strerror(errno));
 		return -1;
 	}
-	int e = write_full(fd, elf, len);
+	int e = write_sparse(fd, elf, len); /* its zero pages are not read back */
 	if (!e && !temp[0]) {
 		char self[64];
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);

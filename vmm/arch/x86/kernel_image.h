@@ -58,7 +58,9 @@ int kernel_parse_bzimage(const struct reader *r, struct kernel_image *k, struct 
 
 /* Read each segment from r (the file k was parsed from) straight to its
  * guest address and zero the rest of it (the bss); fails when a segment does
- * not fit in guest RAM above 1 MiB or the file ends early. */
+ * not fit in guest RAM above 1 MiB or the file ends early. Guest RAM above
+ * 1 MiB must be zero (a new VM's, or cleared after a failed load): the
+ * file's holes are left as they are (reader_read_sparse). */
 int kernel_load(const struct kernel_image *k, const struct reader *r, const struct guest_mem *gm,
 		struct errbuf *err);
 

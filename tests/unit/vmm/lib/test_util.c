@@ -1,10 +1,12 @@
 /* test_util.c: vmm/lib/util.c's file helpers, in a fresh temporary
  * directory: mkdir_p makes every missing parent with the mode asked for,
  * leaves existing ones alone, and reports what stops it as -errno;
- * write_full writes all of a buffer. */
+ * write_full writes all of a buffer; write_sparse writes the same bytes,
+ * leaving holes for its blocks of zeros where the file system has holes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,62 @@ static void write_full_writes_all(void)
 	CHECK_EQ(write_full(fd, buf, 1), -EBADF);
 }
 
+/* This directory's file system keeps holes (a file cut long has no blocks). */
+static bool has_holes(void)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/probe", top);
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	struct stat st;
+	bool holes = fd >= 0 && ftruncate(fd, 1 << 20) == 0 && fstat(fd, &st) == 0 &&
+		     st.st_blocks == 0;
+	if (fd >= 0)
+		close(fd);
+	unlink(p);
+	return holes;
+}
+
+/* buf written with write_sparse to a new file: reads back the same, and
+ * holds data_blocks 4 KiB blocks (when the file system has holes). */
+static void sparse_case(const char *name, const uint8_t *buf, size_t len, long data_blocks)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/%s", top, name);
+	int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	CHECK_EQ(write_sparse(fd, buf, len), 0);
+	struct stat st;
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ((size_t)st.st_size, len);
+	uint8_t *back = malloc(len + 1);
+	CHECK(back != NULL);
+	CHECK_EQ(pread(fd, back, len + 1, 0), (ssize_t)len);
+	CHECK(memcmp(back, buf, len) == 0);
+	free(back);
+	close(fd);
+	if (has_holes())
+		CHECK_EQ((long)st.st_blocks * 512, data_blocks * SPARSE_BLOCK);
+}
+
+static void write_sparse_leaves_holes(void)
+{
+	enum { B = SPARSE_BLOCK };
+	static uint8_t buf[8 * B + 100];
+	memset(buf, 0, sizeof(buf));
+	/* data in blocks 1 and 2 (one run), 5 (one byte, its last), 8 (the
+	 * short tail): blocks 0, 3, 4, 6 and 7 are holes */
+	memset(buf + B, 0x5a, 2 * B);
+	buf[6 * B - 1] = 1;
+	buf[8 * B + 99] = 2;
+	sparse_case("mixed", buf, sizeof(buf), 4);
+	/* all zeros: a file of the length with no data; zeros at the end too */
+	memset(buf, 0, sizeof(buf));
+	sparse_case("zeros", buf, sizeof(buf), 0);
+	buf[0] = 7;
+	sparse_case("head", buf, sizeof(buf), 1);
+	sparse_case("empty", buf, 0, 0);
+}
+
 int main(void)
 {
 	snprintf(top, sizeof(top), "/tmp/ember-util.XXXXXX");
@@ -86,6 +144,7 @@ int main(void)
 	RUN(mkdir_p_makes_parents);
 	RUN(mkdir_p_errors);
 	RUN(write_full_writes_all);
+	RUN(write_sparse_leaves_holes);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
 	if (system(cmd))
