@@ -6,7 +6,8 @@
 # the unmeasured round fills, as a user's first boot does) and unpacked again
 # with --kernel-cache off; as it is with --kernel-unpack off; the vmlinux
 # through PVH), by QEMU -M microvm (the same two files) and, when LKVM=PATH
-# names a kvmtool binary, by kvmtool (bzImage: it does not load ELF kernels).
+# names a kvmtool binary, by kvmtool (bzImage: it does not load ELF kernels),
+# all from copies of the files in a directory of the run's own (/run).
 # ROUNDS rounds, each running every row once (after one unmeasured round that
 # warms the page cache), so all rows see the same machine state.
 #
@@ -47,6 +48,13 @@ done
 [ -x build/ember ] || { echo "bench: no build/ember (make)" >&2; exit 1; }
 tmp=$(mktemp -d /run/ember-bench.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The guest files on a local file system (the run's own directory), where a
+# host keeps them, not on the lab's 9p share (which shows no holes): the
+# same copies for every VMM, the vmlinux kept sparse as rootfs/build.sh
+# makes it.
+mkdir "$tmp/guest" && cp --sparse=always "$G/vmlinuz" "$G/vmlinux" "$G/initramfs.cpio.gz" "$tmp/guest/" ||
+	{ echo "bench: cannot copy the guest files to $tmp" >&2; exit 1; }
+G=$tmp/guest
 INITRD=$G/initramfs.cpio.gz
 # shellcheck disable=SC2016  # the guest's shell expands it
 GCMD='echo bench-$((40+2))up; sleep 1; echo bench-$((40+2))end'
