@@ -1,4 +1,5 @@
-/* util.c: error reporting, file reading and number parsing shared across ember. */
+/* util.c: error reporting, file reading and writing, mkdir -p and number
+ * parsing shared across ember (and the jailer). */
 #include "vmm/lib/util.h"
 #include "vmm/lib/reader.h"
 
