@@ -52,8 +52,10 @@ int kernel_load(const struct kernel_image *k, const struct reader *r, const stru
 		}
 		/* The parser checked the segment lies in the file; reading can
 		 * still come up short when the file shrank since. The file's
-		 * holes are not read: the RAM is zero. */
-		int e = reader_read_sparse(r, s->offset, dst, s->filesz);
+		 * holes are not read: the RAM is zero (anonymous, and nothing
+		 * has written there; RAM mapped from a file is read whole). */
+		int e = gm->anon ? reader_read_sparse(r, s->offset, dst, s->filesz)
+				 : reader_read(r, s->offset, dst, s->filesz);
 		if (e == -ENODATA) {
 			err_set(err, "file is truncated: its %llu bytes at offset %llu (for %#llx) end early",
 				(unsigned long long)s->filesz, (unsigned long long)s->offset,
