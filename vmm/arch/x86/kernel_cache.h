@@ -25,7 +25,7 @@
 #include "vmm/lib/reader.h"
 #include "vmm/lib/util.h"
 
-#define KERNEL_CACHE_KEEP 4 /* entries kept: a vmlinux is ~50 MiB */
+#define KERNEL_CACHE_KEEP 4 /* entries kept: a vmlinux is ~50 MiB (~30 on disk, sparse) */
 #define KERNEL_CACHE_NAME_MAX 128
 
 struct kernel_cache {
