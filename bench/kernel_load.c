@@ -3,13 +3,16 @@
  * payload unpacked into guest RAM (kernel_unpack), its vmlinux read from the
  * kernel cache (kernel_cache.c, filled by a first unpack in a fresh
  * temporary directory: that store is timed once), and the vmlinux file read
- * as --kernel vmlinux is. Each load goes into fresh guest RAM mapped as
+ * as --kernel vmlinux is, from two copies the bench writes in that
+ * directory: one whole, one sparse (its blocks of zeros holes, which
+ * kernel_load does not read). Each load goes into fresh guest RAM mapped as
  * ember maps it (so first touches count), the three alternate over ROUNDS
  * rounds, and the page cache is warm (one unmeasured round). Prints a
  * Markdown table: median (lowest-highest) ms per load.
  *
  *	build/bench/kernel_load BZIMAGE VMLINUX [ROUNDS] [MEM_MIB]
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -22,11 +25,12 @@
 
 #define MAX_ROUNDS 100
 
-enum way { UNPACK, CACHE, VMLINUX, WAYS };
+enum way { UNPACK, CACHE, WHOLE, SPARSE, WAYS };
 static const char *const way_name[WAYS] = {
 	[UNPACK] = "bzImage, unpacked (`--kernel-cache off`)",
 	[CACHE] = "bzImage, its vmlinux from the kernel cache",
-	[VMLINUX] = "the vmlinux file",
+	[WHOLE] = "the vmlinux file, written whole",
+	[SPARSE] = "the vmlinux file, sparse (`fallocate --dig-holes`)",
 };
 
 static double now_ms(void)
@@ -55,7 +59,7 @@ static void keep(void *ctx, const uint8_t *vmlinux, size_t len)
 
 /* One load the way w into fresh guest RAM: its ms. */
 static double load(enum way w, const struct reader *bz_r, const struct kernel_image *bz,
-		   const struct reader *elf_r, const struct kernel_image *elf,
+		   const struct reader elf_r[2], const struct kernel_image *elf,
 		   struct kernel_cache *kc, uint64_t mem)
 {
 	struct guest_mem gm;
@@ -77,8 +81,9 @@ static double load(enum way w, const struct reader *bz_r, const struct kernel_im
 			reader_close(&r);
 		}
 		break;
-	case VMLINUX:
-		rc = kernel_load(elf, elf_r, &gm, &e);
+	case WHOLE:
+	case SPARSE:
+		rc = kernel_load(elf, &elf_r[w == SPARSE], &gm, &e);
 		break;
 	case WAYS:
 		break;
@@ -106,16 +111,30 @@ int main(int argc, char **argv)
 	uint64_t mem = MiB(argc > 4 ? atoi(argv[4]) : 256);
 	if (rounds < 1 || rounds > MAX_ROUNDS)
 		die("ROUNDS", "1 to 100");
-	struct reader bz_r, elf_r;
+	struct reader bz_r, elf_r[2];
 	struct kernel_image bz, elf;
 	struct errbuf e;
 	if (reader_open(&bz_r, argv[1]) || kernel_parse(&bz_r, &bz, &e) || bz.kind != KERNEL_BZIMAGE)
 		die(argv[1], "not a bzImage ember can read");
-	if (reader_open(&elf_r, argv[2]) || kernel_parse(&elf_r, &elf, &e))
-		die(argv[2], "not a kernel ember can read");
 	char dir[] = "/tmp/ember-kernel-load.XXXXXX";
 	if (!mkdtemp(dir))
 		die("a temporary directory", "cannot make it");
+	/* The vmlinux's two copies: [0] whole, [1] sparse. */
+	uint8_t *vmlinux;
+	size_t vlen;
+	char copy[2][sizeof(dir) + 16];
+	if (read_file_max(argv[2], 1u << 30, &vmlinux, &vlen))
+		die(argv[2], "cannot read it");
+	for (int i = 0; i < 2; i++) {
+		snprintf(copy[i], sizeof(copy[i]), "%s/%s", dir, i ? "sparse" : "whole");
+		int fd = open(copy[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || (i ? write_sparse(fd, vmlinux, vlen) : write_full(fd, vmlinux, vlen)) ||
+		    close(fd))
+			die(copy[i], "cannot write it");
+		if (reader_open(&elf_r[i], copy[i]) || kernel_parse(&elf_r[i], &elf, &e))
+			die(argv[2], "not a kernel ember can read");
+	}
+	free(vmlinux);
 	struct kernel_cache kc;
 	if (kernel_cache_open(&kc, dir, bz_r.fd, &e))
 		die("the kernel cache", e.msg);
@@ -131,12 +150,16 @@ int main(int argc, char **argv)
 	static double t[WAYS][MAX_ROUNDS];
 	for (int i = -1; i < rounds; i++)
 		for (int w = 0; w < WAYS; w++) {
-			double ms = load(w, &bz_r, &bz, &elf_r, &elf, &kc, mem);
+			double ms = load(w, &bz_r, &bz, elf_r, &elf, &kc, mem);
 			if (i >= 0)
 				t[w][i] = ms;
 		}
 	kernel_cache_drop(&kc);
 	kernel_cache_close(&kc);
+	for (int i = 0; i < 2; i++) {
+		reader_close(&elf_r[i]);
+		unlink(copy[i]);
+	}
 	rmdir(dir);
 	printf("| loading the kernel into %llu MiB of fresh guest RAM (ms; median of %d rounds "
 	       "(lowest-highest)) | ms |\n|---|---:|\n",
