@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #define GM_PAGE 4096u
-#define GM_WRITE_MAX (8u << 20) /* the most one pwrite takes */
 
 #define GM_HUGE (2u << 20)
 
@@ -57,15 +56,6 @@ int gm_map_file(struct guest_mem *gm, uint64_t ram_size, int fd)
 	return 0;
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *q = (const uint64_t *)p;
-	uint64_t acc = 0;
-	for (unsigned i = 0; i < GM_PAGE / 8; i++)
-		acc |= q[i];
-	return acc == 0;
-}
-
 int gm_save_file(const struct guest_mem *gm, int fd)
 {
 	uint64_t size = gm->layout.low_size + gm->layout.high_size;
@@ -74,28 +64,7 @@ int gm_save_file(const struct guest_mem *gm, int fd)
 		return -errno;
 	if (gm->from_file && st.st_dev == gm->file_dev && st.st_ino == gm->file_ino)
 		return -EBUSY;
-	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0)
-		return -errno;
-	/* Runs of pages with data, each written at once; the zero pages
-	 * between them stay holes of the truncated file. */
-	uint64_t at = 0;
-	while (at < size) {
-		while (at < size && page_is_zero(gm->base + at))
-			at += GM_PAGE;
-		uint64_t end = at;
-		while (end < size && end - at < GM_WRITE_MAX && !page_is_zero(gm->base + end))
-			end += GM_PAGE;
-		for (uint64_t off = at; off < end;) {
-			ssize_t w = pwrite(fd, gm->base + off, end - off, (off_t)off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return w < 0 ? -errno : -EIO;
-			off += (uint64_t)w;
-		}
-		at = end;
-	}
-	return 0;
+	return write_sparse(fd, gm->base, size); /* zero pages stay holes */
 }
 
 void gm_wrap(struct guest_mem *gm, uint8_t *buf, uint64_t ram_size)

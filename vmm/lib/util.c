@@ -70,37 +70,45 @@ int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* The 4 KiB block at p (n bytes) holds only zeros. */
+#define SPARSE_WRITE_MAX (8u << 20) /* the most one pwrite takes */
+
+/* The n bytes at p (a block, or the last part of one) are all zero. */
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
+/* The length of the block at off in a buffer of len bytes. */
+static size_t block_len(size_t len, size_t off)
+{
+	return len - off < SPARSE_BLOCK ? len - off : SPARSE_BLOCK;
+}
+
 int write_sparse(int fd, const void *buf, size_t len)
 {
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)len) < 0)
+		return -errno;
+	/* Runs of blocks with data, each written at once; the zero blocks
+	 * between them stay holes of the truncated file. */
 	const uint8_t *p = buf;
-	size_t off = 0;
-	while (off < len) {
-		size_t n = len - off < SPARSE_BLOCK ? len - off : SPARSE_BLOCK;
-		if (all_zero(p + off, n)) {
-			off += n;
-			continue;
+	size_t at = 0;
+	while (at < len) {
+		while (at < len && all_zero(p + at, block_len(len, at)))
+			at += block_len(len, at);
+		size_t end = at;
+		while (end < len && end - at < SPARSE_WRITE_MAX && !all_zero(p + end, block_len(len, end)))
+			end += block_len(len, end);
+		for (size_t off = at; off < end;) {
+			ssize_t w = pwrite(fd, p + off, end - off, (off_t)off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return w < 0 ? -errno : -EIO;
+			off += (size_t)w;
 		}
-		size_t end = off + n; /* a run of blocks with data */
-		while (end < len) {
-			n = len - end < SPARSE_BLOCK ? len - end : SPARSE_BLOCK;
-			if (all_zero(p + end, n))
-				break;
-			end += n;
-		}
-		if (lseek(fd, (off_t)off, SEEK_SET) < 0)
-			return -errno;
-		int e = write_full(fd, p + off, end - off);
-		if (e)
-			return e;
-		off = end;
+		at = end;
 	}
-	return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
+	return 0;
 }
 
 int mkdir_p(const char *path, mode_t mode)

@@ -56,10 +56,11 @@ int read_file_max(const char *path, size_t max, uint8_t **buf, size_t *len);
  * or -errno (-EIO when the file takes nothing more). */
 int write_full(int fd, const void *buf, size_t len);
 
-/* buf into fd, a new empty file opened for writing, as bytes 0 to len, each
- * SPARSE_BLOCK of zeros left a hole (not written; the file is then cut to
- * len). Where the file system has no holes, the file is the same. Returns 0
- * or -errno. */
+/* buf as the whole of fd (a file opened for writing: cut to 0, then to
+ * len), each SPARSE_BLOCK of zeros left a hole, the runs of blocks with data
+ * written with pwrite (no lseek: a seccomp filter may allow only that).
+ * Where the file system has no holes, the file is the same. Returns 0 or
+ * -errno. */
 #define SPARSE_BLOCK 4096
 int write_sparse(int fd, const void *buf, size_t len);
 

@@ -10,10 +10,9 @@
  * parsed and loaded as hostile input, like any kernel file. The directory
  * must be the user's own and written by nobody else (its entries become
  * guest kernels); entries are written whole (O_TMPFILE, then linked),
- * sparse (a vmlinux is two-fifths zeros: its bss, scratch areas and
- * gaps, which kernel_load then does not read, as guest RAM is zero
- * already), and only
- * the KERNEL_CACHE_KEEP most recently used are kept. Nothing here ever
+ * sparse (a vmlinux is two-fifths zeros: its bss, scratch areas and gaps,
+ * which kernel_load then does not read, as guest RAM is zero already), and
+ * only the KERNEL_CACHE_KEEP most recently used are kept. Nothing here ever
  * fails a boot: a cache that cannot be used is only skipped. */
 #ifndef EMBER_KERNEL_CACHE_H
 #define EMBER_KERNEL_CACHE_H

@@ -1,8 +1,9 @@
 /* test_util.c: vmm/lib/util.c's file helpers, in a fresh temporary
  * directory: mkdir_p makes every missing parent with the mode asked for,
  * leaves existing ones alone, and reports what stops it as -errno;
- * write_full writes all of a buffer; write_sparse writes the same bytes,
- * leaving holes for its blocks of zeros where the file system has holes. */
+ * write_full writes all of a buffer; write_sparse makes a file (new, or
+ * holding other bytes) the buffer's bytes, leaving holes for its blocks of
+ * zeros where the file system has holes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -101,7 +102,7 @@ static void sparse_case(const char *name, const uint8_t *buf, size_t len, long d
 {
 	char p[128];
 	snprintf(p, sizeof(p), "%s/%s", top, name);
-	int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	CHECK(fd >= 0);
 	CHECK_EQ(write_sparse(fd, buf, len), 0);
 	struct stat st;
@@ -131,6 +132,8 @@ static void write_sparse_leaves_holes(void)
 	/* all zeros: a file of the length with no data; zeros at the end too */
 	memset(buf, 0, sizeof(buf));
 	sparse_case("zeros", buf, sizeof(buf), 0);
+	/* over the mixed file, shorter: none of its old bytes are left */
+	sparse_case("mixed", buf, sizeof(buf) - 100, 0);
 	buf[0] = 7;
 	sparse_case("head", buf, sizeof(buf), 1);
 	sparse_case("empty", buf, 0, 0);
