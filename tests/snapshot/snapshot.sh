@@ -129,7 +129,10 @@ t_api_load_paused_config_and_clones() {
 	"$EMBER" --restore "$p.2.state" --mem-file "$p.2.mem" >/dev/null 2>"$T_TMP/err3" </dev/null
 	rc=$?
 	[ $rc = 41 ] || { echo "the snapshot of the restored VM: exit status $rc, want 41"; tail -n 5 "$T_TMP/err3"; return 1; }
-	# clones: the same files, three at once (the deprecated mem_file_path form)
+	# clones: the same files, three at once (the deprecated mem_file_path
+	# form), each loaded paused so that its configuration is read before
+	# it runs to its end (a resumed count can end before the GET), then
+	# resumed
 	local pids=()
 	for i in 1 2 3; do
 		"$EMBER" --api-sock "$T_SOCK/clone$i.sock" >"$T_TMP/cout$i" 2>"$T_TMP/cerr$i" </dev/null &
@@ -138,8 +141,11 @@ t_api_load_paused_config_and_clones() {
 	for i in 1 2 3; do
 		wait_for_socket "$T_SOCK/clone$i.sock" ${pids[i - 1]} || { kill -9 "${pids[@]}"; return 1; }
 		expect_api 204 '^$' "$T_SOCK/clone$i.sock" PUT /snapshot/load \
-			"{\"snapshot_path\":\"$p.state\",\"mem_file_path\":\"$p.mem\",\"resume_vm\":true,\"network_overrides\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"snapc$i\"}]}" || { kill -9 "${pids[@]}"; return 1; }
+			"{\"snapshot_path\":\"$p.state\",\"mem_file_path\":\"$p.mem\",\"resume_vm\":false,\"network_overrides\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"snapc$i\"}]}" || { kill -9 "${pids[@]}"; return 1; }
 		expect_api 200 "\"host_dev_name\":\"snapc$i\"" "$T_SOCK/clone$i.sock" GET /vm/config || { kill -9 "${pids[@]}"; return 1; }
+	done
+	for i in 1 2 3; do
+		expect_api 204 '^$' "$T_SOCK/clone$i.sock" PATCH /vm '{"state":"Resumed"}' || { kill -9 "${pids[@]}"; return 1; }
 	done
 	for i in 1 2 3; do
 		wait ${pids[i - 1]}
