@@ -130,6 +130,27 @@ bool gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	return true;
 }
 
+static void zero_bytes(const struct guest_mem *gm, uint64_t lo, uint64_t hi)
+{
+	uint8_t *p = hi > lo ? gm_ptr(gm, lo, hi - lo) : NULL;
+	if (p)
+		memset(p, 0, hi - lo);
+}
+
+void gm_zero_huge(const struct guest_mem *gm, uint64_t lo, uint64_t hi)
+{
+	if (lo >= hi)
+		return;
+	uint64_t a = ALIGN_UP(lo, MiB(2)), b = ALIGN_DOWN(hi, MiB(2));
+	if (a >= b) {
+		zero_bytes(gm, lo, hi);
+		return;
+	}
+	zero_bytes(gm, lo, a);
+	gm_zero(gm, a, b - a);
+	zero_bytes(gm, b, hi);
+}
+
 bool gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)
 {
 	void *p = gm_ptr(gm, gpa, len);

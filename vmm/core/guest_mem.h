@@ -45,6 +45,11 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
  * and cost nothing until the guest writes them), only the partial pages at
  * the edges are written. False when the range is not RAM. */
 bool gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+/* Zero guest RAM [lo, hi) keeping huge pages whole: only whole 2 MiB pages
+ * are given back, the rest is written (a 4 KiB page given back would split
+ * the huge page it is part of, and the guest then runs on small pages
+ * there). A range that is not RAM is left alone. */
+void gm_zero_huge(const struct guest_mem *gm, uint64_t lo, uint64_t hi);
 
 /* Copy in or out; false when the range is not RAM. */
 bool gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len);

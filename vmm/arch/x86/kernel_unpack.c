@@ -26,32 +26,7 @@
 #define PAGE 4096u
 #define ARENA_MAX MiB(128) /* the most the library may take (XZ: its dictionary) */
 
-#define HUGE_PAGE MiB(2)
 #define FIRST_SEGMENT_OFFSET MiB(2) /* a vmlinux's first PT_LOAD, in its file */
-
-/* Zero guest RAM [lo, hi) (ranges the caller checked lie in RAM; one that
- * does not is left alone): whole 2 MiB pages are given back, the rest
- * written, so a huge page a segment shares with a gap stays whole. */
-static void zero_bytes(const struct guest_mem *gm, uint64_t lo, uint64_t hi)
-{
-	uint8_t *p = hi > lo ? gm_ptr(gm, lo, hi - lo) : NULL;
-	if (p)
-		memset(p, 0, hi - lo);
-}
-
-static void clear(const struct guest_mem *gm, uint64_t lo, uint64_t hi)
-{
-	if (lo >= hi)
-		return;
-	uint64_t a = ALIGN_UP(lo, HUGE_PAGE), b = ALIGN_DOWN(hi, HUGE_PAGE);
-	if (a >= b) {
-		zero_bytes(gm, lo, hi);
-		return;
-	}
-	zero_bytes(gm, lo, a);
-	gm_zero(gm, a, b - a);
-	zero_bytes(gm, b, hi);
-}
 
 /* Where to decompress the vmlinux (page-aligned, at least 1 MiB): its
  * first segment's address less its file offset, if Linux's build laid it
@@ -98,12 +73,12 @@ static void place_in_place(const struct guest_mem *gm, const struct kernel_image
 	uint64_t at = base;
 	for (unsigned i = 0; i < k->nseg; i++) {
 		const struct kernel_segment *s = &k->seg[i];
-		clear(gm, at, s->paddr < end ? s->paddr : end);
-		clear(gm, s->paddr + s->filesz, s->paddr + s->memsz);
+		gm_zero_huge(gm, at, s->paddr < end ? s->paddr : end);
+		gm_zero_huge(gm, s->paddr + s->filesz, s->paddr + s->memsz);
 		if (s->paddr + s->memsz > at)
 			at = s->paddr + s->memsz;
 	}
-	clear(gm, at, end);
+	gm_zero_huge(gm, at, end);
 }
 
 static int read_payload(const struct reader *r, uint64_t off, void *buf, size_t len,
@@ -200,9 +175,9 @@ int kernel_unpack(const struct kernel_image *bz, const struct reader *r,
 		goto fail;
 	}
 	/* The payload and the library's memory are done with. */
-	clear(gm, base + out_room, low);
+	gm_zero_huge(gm, base + out_room, low);
 	if (arena_lo < base)
-		clear(gm, arena_lo, arena_lo + arena_len);
+		gm_zero_huge(gm, arena_lo, arena_lo + arena_len);
 	struct reader mr;
 	reader_mem(&mr, dst, n);
 	struct kernel_image k;
