@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 	}
 	free(vmlinux);
 	struct kernel_cache kc;
-	if (kernel_cache_open(&kc, dir, bz_r.fd, &e))
+	if (kernel_cache_open(&kc, dir, bz_r.fd, KERNEL_CACHE_VMLINUX, &e))
 		die("the kernel cache", e.msg);
 	kc.racy = false; /* the bzImage is not being written: store it now */
 	/* The first unpack stores the entry (timed apart); then one unmeasured

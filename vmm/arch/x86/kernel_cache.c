@@ -11,7 +11,6 @@
 
 #include "vmm/arch/x86/kernel_cache.h"
 
-#define ENTRY_PREFIX "vmlinux-"
 #define TEMP_PREFIX ".new-"
 #define STALE_TEMP_SECONDS 3600 /* a temporary file older than this was left by a crash */
 
@@ -23,10 +22,12 @@ bool kernel_cache_racy(struct timespec ctime, struct timespec now)
 	       (now.tv_sec == ctime.tv_sec && now.tv_nsec <= ctime.tv_nsec);
 }
 
-int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, struct errbuf *why)
+int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const char *kind,
+		      struct errbuf *why)
 {
 	kc->dirfd = -1;
 	kc->name[0] = '\0';
+	kc->kind = kind;
 	struct stat bz, st;
 	struct timespec now;
 	if (fstat(bz_fd, &bz) < 0 || clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0) {
@@ -51,8 +52,8 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, struc
 		close(fd);
 		return -1;
 	}
-	int n = snprintf(kc->name, sizeof(kc->name), ENTRY_PREFIX "%llx-%llx-%llx-%lld.%09ld-%lld.%09ld",
-			 (unsigned long long)bz.st_dev, (unsigned long long)bz.st_ino,
+	int n = snprintf(kc->name, sizeof(kc->name), "%s-%llx-%llx-%llx-%lld.%09ld-%lld.%09ld",
+			 kind, (unsigned long long)bz.st_dev, (unsigned long long)bz.st_ino,
 			 (unsigned long long)bz.st_size, (long long)bz.st_mtim.tv_sec,
 			 bz.st_mtim.tv_nsec, (long long)bz.st_ctim.tv_sec, bz.st_ctim.tv_nsec);
 	if (n < 0 || (size_t)n >= sizeof(kc->name)) {
@@ -89,7 +90,7 @@ void kernel_cache_drop(struct kernel_cache *kc)
 		unlinkat(kc->dirfd, kc->name, 0);
 }
 
-/* Remove the least recently used entries beyond KERNEL_CACHE_KEEP, and
+/* Remove the least recently used entries of kc's kind beyond KERNEL_CACHE_KEEP, and
  * temporary files a crash left. */
 static void evict(struct kernel_cache *kc)
 {
@@ -116,7 +117,8 @@ static void evict(struct kernel_cache *kc)
 				unlinkat(kc->dirfd, de->d_name, 0);
 			continue;
 		}
-		if (strncmp(de->d_name, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) ||
+		size_t kl = strlen(kc->kind);
+		if (strncmp(de->d_name, kc->kind, kl) || de->d_name[kl] != '-' ||
 		    strlen(de->d_name) >= sizeof(e[0].name))
 			continue;
 		/* Keep the KEEP newest seen so far (the new entry is newest of

@@ -26,9 +26,12 @@
 
 #define KERNEL_CACHE_KEEP 4 /* entries kept: a vmlinux is ~50 MiB (~30 on disk, sparse) */
 #define KERNEL_CACHE_NAME_MAX 128
+#define KERNEL_CACHE_VMLINUX "vmlinux" /* entries: a bzImage's vmlinux */
+#define KERNEL_CACHE_INITRD "initrd"   /* entries: a compressed initrd's cpio archive */
 
 struct kernel_cache {
 	int dirfd; /* -1: no cache */
+	const char *kind; /* KERNEL_CACHE_VMLINUX or KERNEL_CACHE_INITRD: the entries' prefix */
 	char name[KERNEL_CACHE_NAME_MAX]; /* the entry for this bzImage */
 	bool racy; /* the bzImage changed too recently to store its vmlinux */
 };
@@ -41,10 +44,12 @@ struct kernel_cache {
 bool kernel_cache_racy(struct timespec ctime, struct timespec now);
 
 /* Open (creating what is missing, mode 0700) the cache directory dir for
- * the bzImage open at bz_fd. 0, or -1 with why set and kc->dirfd -1: dir
+ * the entry of kind (KERNEL_CACHE_VMLINUX or KERNEL_CACHE_INITRD) made from
+ * the file open at bz_fd (a bzImage or an initrd). 0, or -1 with why set and kc->dirfd -1: dir
  * cannot be made or opened, or is not a directory of this user's that only
  * they may write to. */
-int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, struct errbuf *why);
+int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const char *kind,
+		      struct errbuf *why);
 /* The bzImage's entry, opened into r (reader_close closes it) and marked
  * used: 0; -1 when there is none (or it is not a regular file of this
  * user's, which is then removed). */
@@ -52,7 +57,7 @@ int kernel_cache_lookup(struct kernel_cache *kc, struct reader *r);
 /* Remove the bzImage's entry (one that did not parse or load). */
 void kernel_cache_drop(struct kernel_cache *kc);
 /* Write len bytes of a vmlinux as the bzImage's entry, then remove the
- * least recently used entries beyond KERNEL_CACHE_KEEP. 0, or -1 with why
+ * least recently used entries of its kind beyond KERNEL_CACHE_KEEP. 0, or -1 with why
  * set (nothing is left behind; the bzImage was racy when opened). */
 int kernel_cache_store(struct kernel_cache *kc, const void *elf, size_t len, struct errbuf *why);
 void kernel_cache_close(struct kernel_cache *kc);

@@ -67,7 +67,7 @@ static void stores_and_finds(void)
 	struct kernel_cache kc;
 	struct errbuf why = {{0}};
 	struct reader r;
-	int opened = kernel_cache_open(&kc, dir, bz, &why);
+	int opened = kernel_cache_open(&kc, dir, bz, KERNEL_CACHE_VMLINUX, &why);
 	int miss = kernel_cache_lookup(&kc, &r);
 	static const char vmlinux[] = "\177ELF and the rest of a vmlinux";
 	int stored = kernel_cache_store(&kc, vmlinux, sizeof(vmlinux), &why);
@@ -104,16 +104,16 @@ static void other_files_miss(void)
 	struct kernel_cache kc;
 	struct errbuf why;
 	struct reader r;
-	int ok = kernel_cache_open(&kc, top, bz, &why) == 0 &&
+	int ok = kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why) == 0 &&
 		 kernel_cache_store(&kc, "x", 1, &why) == 0 && kernel_cache_lookup(&kc, &r) == 0;
 	if (ok)
 		reader_close(&r);
 	kernel_cache_close(&kc);
-	int twin_hit = kernel_cache_open(&kc, top, twin, &why) || kernel_cache_lookup(&kc, &r) == 0;
+	int twin_hit = kernel_cache_open(&kc, top, twin, KERNEL_CACHE_VMLINUX, &why) || kernel_cache_lookup(&kc, &r) == 0;
 	kernel_cache_close(&kc);
 	int w = pwrite(bz, "A", 1, 0) == 1;
 	usleep(25000);
-	int rewritten_hit = kernel_cache_open(&kc, top, bz, &why) || kernel_cache_lookup(&kc, &r) == 0;
+	int rewritten_hit = kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why) || kernel_cache_lookup(&kc, &r) == 0;
 	kernel_cache_close(&kc);
 	close(bz), close(twin);
 	remove_tree(top);
@@ -134,7 +134,7 @@ static void refuses_a_shared_directory(void)
 	chmod(dir, 0777);
 	struct kernel_cache kc;
 	struct errbuf why = {{0}};
-	int opened = kernel_cache_open(&kc, dir, bz, &why);
+	int opened = kernel_cache_open(&kc, dir, bz, KERNEL_CACHE_VMLINUX, &why);
 	int fd = kc.dirfd;
 	int stored = kernel_cache_store(&kc, "x", 1, &why);
 	unsigned n = entries(dir, "");
@@ -166,13 +166,13 @@ static void keeps_the_most_recently_used(void)
 		if (i == KERNEL_CACHE_KEEP) {
 			/* The first entry is used again: now the most recent. */
 			struct reader r;
-			ok &= kernel_cache_open(&kc, dir, fds[0], &why) == 0 &&
+			ok &= kernel_cache_open(&kc, dir, fds[0], KERNEL_CACHE_VMLINUX, &why) == 0 &&
 			      kernel_cache_lookup(&kc, &r) == 0;
 			reader_close(&r);
 			kernel_cache_close(&kc);
 			usleep(25000);
 		}
-		ok &= kernel_cache_open(&kc, dir, fds[i], &why) == 0 &&
+		ok &= kernel_cache_open(&kc, dir, fds[i], KERNEL_CACHE_VMLINUX, &why) == 0 &&
 		      kernel_cache_store(&kc, n, strlen(n), &why) == 0;
 		snprintf(names[i], sizeof(names[i]), "%s", kc.name);
 		kernel_cache_close(&kc);
@@ -205,7 +205,7 @@ static void only_regular_entries(void)
 	struct errbuf why;
 	struct reader r;
 	char p[256];
-	int opened = kernel_cache_open(&kc, top, bz, &why);
+	int opened = kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why);
 	snprintf(p, sizeof(p), "%s/%s", top, kc.name);
 	mkdir(p, 0700);
 	int dir_hit = kernel_cache_lookup(&kc, &r) == 0;
@@ -237,7 +237,7 @@ static void stale_temporaries_and_drop(void)
 	struct kernel_cache kc;
 	struct errbuf why;
 	struct reader r;
-	int ok = kernel_cache_open(&kc, top, bz, &why) == 0 &&
+	int ok = kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why) == 0 &&
 		 kernel_cache_store(&kc, "x", 1, &why) == 0;
 	int old_gone = access(old, F_OK) != 0, fresh_kept = access(fresh, F_OK) == 0;
 	kernel_cache_drop(&kc);
@@ -272,7 +272,7 @@ static void racy_not_stored(void)
 	int bz = make_bz("bz", "a bzImage");
 	struct kernel_cache kc;
 	struct errbuf why = {{0}};
-	int opened = kernel_cache_open(&kc, top, bz, &why);
+	int opened = kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why);
 	kc.racy = true; /* as if it had just been written */
 	int stored = kernel_cache_store(&kc, "x", 1, &why);
 	unsigned n = entries(top, "vmlinux-");
