@@ -172,8 +172,12 @@ static int ungzip(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap
 		return -1;
 	}
 	int r = inflate(&s, Z_FINISH);
-	size_t n = s.total_out;
+	size_t n = s.total_out, left = s.avail_in;
 	inflateEnd(&s);
+	if (r == Z_STREAM_END && left) { /* a second member, or anything else */
+		err_set(err, "gzip: %zu bytes after the stream", left);
+		return -1;
+	}
 	if (r != Z_STREAM_END) {
 		err_set(err, "gzip: %s (zlib error %d)",
 			r == Z_BUF_ERROR ? (n == out_cap ? "more output than room" : "truncated") :
