@@ -12,6 +12,7 @@
 #include "virtio/net/net_pci.h"
 #include "vmm/arch/x86/acpi.h"
 #include "vmm/arch/x86/boot_info.h"
+#include "vmm/arch/x86/initrd_unpack.h"
 #include "vmm/arch/x86/kernel_cache.h"
 #include "vmm/arch/x86/kernel_image.h"
 #include "vmm/arch/x86/kernel_unpack.h"
@@ -160,13 +161,14 @@ static int add_platform(struct machine *m, const struct vm_config *c)
 	return 0;
 }
 
-/* kernel_unpack's keep: the unpacked vmlinux into the kernel cache. */
-static void keep_in_cache(void *ctx, const uint8_t *vmlinux, size_t len)
+/* kernel_unpack's keep: the unpacked vmlinux (or a decompressed initrd)
+ * into the kernel cache. */
+static void keep_in_cache(void *ctx, const uint8_t *bytes, size_t len)
 {
 	struct kernel_cache *kc = ctx;
 	struct errbuf why;
 	uint64_t t0 = now_ns();
-	if (kernel_cache_store(kc, vmlinux, len, &why))
+	if (kernel_cache_store(kc, bytes, len, &why))
 		log_info("kernel cache: %s", why.msg);
 	else
 		log_debug("kernel cache: stored %s (%zu KiB) in %llu ms", kc->name, len >> 10,
@@ -219,7 +221,7 @@ static int load_kernel(struct machine *m, const struct vm_config *c, struct kern
 	struct kernel_image elf;
 	struct errbuf why;
 	struct kernel_cache kc = {.dirfd = -1};
-	if (c->kernel_cache && kernel_cache_open(&kc, c->kernel_cache, kr->fd, &why))
+	if (c->kernel_cache && kernel_cache_open(&kc, c->kernel_cache, kr->fd, KERNEL_CACHE_VMLINUX, &why))
 		log_info("kernel cache: not used: %s", why.msg);
 	uint64_t t0 = now_ns();
 	if (load_cached(m, &kc, k) == 0) {
@@ -243,6 +245,74 @@ static int load_kernel(struct machine *m, const struct vm_config *c, struct kern
 	return kernel_load(k, kr, &m->vm.mem, err);
 }
 
+/* The initrd's archive from the kernel cache into its place for kernel k:
+ * 0 with req's initrd_addr and initrd_len set; -1 when there is none (or it
+ * is no cpio archive: then it is dropped), and guest RAM is as it was. */
+static int initrd_cached(const struct guest_mem *gm, struct kernel_cache *kc,
+			 const struct kernel_image *k, struct boot_request *req)
+{
+	struct reader r;
+	if (kernel_cache_lookup(kc, &r))
+		return -1;
+	uint64_t at = r.size >= 6 ? boot_initrd_addr(k, &gm->layout, r.size) : 0;
+	uint8_t *dst = at ? gm_ptr(gm, at, r.size) : NULL;
+	int rc = -1;
+	if (dst && reader_read(&r, 0, dst, r.size) == 0) {
+		if (initrd_is_cpio(dst, r.size)) {
+			req->initrd_addr = at;
+			req->initrd_len = r.size;
+			rc = 0;
+		} else {
+			log_info("kernel cache: dropped %s, which is no cpio archive", kc->name);
+			kernel_cache_drop(kc);
+		}
+	}
+	if (rc && dst)
+		gm_zero_huge(gm, at, at + r.size);
+	reader_close(&r);
+	return rc;
+}
+
+/* A compressed initrd's cpio archive into guest RAM for kernel k (loaded),
+ * decompressed by ember (initrd_unpack.h) or read from the kernel cache,
+ * where a decompressed one is kept: req then names it. Otherwise req is
+ * left as it is, and boot_info_write reads the file as it is. Which one is
+ * an info line in the log file. */
+static void load_initrd(struct machine *m, const struct vm_config *c, const struct kernel_image *k,
+			const struct reader *ir, struct boot_request *req)
+{
+	if (!ir || !c->initrd_unpack || ir->size == 0 || ir->fd < 0)
+		return;
+	const struct guest_mem *gm = &m->vm.mem;
+	struct kernel_cache kc = {.dirfd = -1};
+	struct errbuf why;
+	uint64_t t0 = now_ns();
+	if (c->kernel_cache &&
+	    kernel_cache_open(&kc, c->kernel_cache, ir->fd, KERNEL_CACHE_INITRD, &why))
+		log_info("kernel cache: not used for the initrd: %s", why.msg);
+	if (initrd_cached(gm, &kc, k, req) == 0) {
+		log_info("initrd '%s': its cpio archive (%llu KiB) read from the kernel cache in %llu ms",
+			 c->initrd, (unsigned long long)(req->initrd_len >> 10),
+			 (unsigned long long)((now_ns() - t0) / 1000000));
+		kernel_cache_close(&kc);
+		return;
+	}
+	uint64_t at, len;
+	if (initrd_unpack(k, ir, gm, &at, &len, &why)) {
+		log_info("initrd '%s': loaded as it is: %s", c->initrd, why.msg);
+		kernel_cache_close(&kc);
+		return;
+	}
+	req->initrd_addr = at;
+	req->initrd_len = len;
+	log_info("initrd '%s': decompressed by ember (%llu KiB to %llu KiB) in %llu ms", c->initrd,
+		 (unsigned long long)(ir->size >> 10), (unsigned long long)(len >> 10),
+		 (unsigned long long)((now_ns() - t0) / 1000000));
+	if (kc.dirfd >= 0)
+		keep_in_cache(&kc, gm_ptr(gm, at, len), len);
+	kernel_cache_close(&kc);
+}
+
 /* Kernel, initrd, command line, ACPI tables and boot structures into guest
  * memory; pci_root: the VM will have PCI devices (else its ACPI tables
  * describe no PCI bus, and the guest scans none). 0, or the exit status. */
@@ -256,6 +326,7 @@ static int load_guest(struct machine *m, const struct vm_config *c, struct kerne
 	}
 	uint64_t rsdp = acpi_build(&m->vm.mem, c->cpus, &m->pci_win, pci_root, c->kernel_irqchip);
 	struct boot_request req = {.cmdline = cmdline, .initrd = ir, .rsdp = rsdp};
+	load_initrd(m, c, k, ir, &req);
 	if (!rsdp || boot_info_write(k, &m->vm.mem, &req, err) ||
 	    x86_boot_tables(&m->vm.mem, k->kind)) {
 		fail(why, "%s", rsdp ? err->msg : "no room for ACPI tables");

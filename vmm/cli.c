@@ -128,6 +128,15 @@ static int set_kernel_unpack(struct vm_config *o, const char *v, struct errbuf *
 	return -1;
 }
 
+static int set_initrd_unpack(struct vm_config *o, const char *v, struct errbuf *e)
+{
+	bool off;
+	if (pick("initrd-unpack", v, "on", "off", &off, e))
+		return -1;
+	o->initrd_unpack = !off;
+	return 0;
+}
+
 static int set_kernel_cache(struct vm_config *o, const char *v, struct errbuf *e)
 {
 	if (!*v) {
@@ -317,7 +326,8 @@ static int set_version(struct ember_opts *o, const char *v, struct errbuf *e)
 static const struct cli_option options[] = {
 	{{"kernel", "PATH", "guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage (required)"}, set_kernel},
 	{{"kernel-unpack", "auto|all|off", "a bzImage: auto (default): ember decompresses the kernel inside when it is LZ4, zstd or gzip and boots it through PVH when it has a PVH entry, else boots the bzImage; all: XZ too (no faster than the guest's own decompressor); off: always boot the bzImage, which decompresses itself in the guest"}, set_kernel_unpack},
-	{{"kernel-cache", "DIR|off", "where ember keeps the vmlinux files it unpacks from bzImages, so the next boot of the same bzImage reads it instead of decompressing it (the 4 most recently used, ~50 MiB each; default $XDG_CACHE_HOME/ember/kernels or ~/.cache/ember/kernels); off: keep none"}, set_kernel_cache},
+	{{"initrd-unpack", "on|off", "an initrd that is one gzip or zstd stream of a cpio archive: on (default): ember decompresses it into guest RAM, so the guest's kernel unpacks the plain archive (the initrd the guest sees is then the archive: /sys/firmware/initrd with retain_initrd); off: the guest decompresses it"}, set_initrd_unpack},
+	{{"kernel-cache", "DIR|off", "where ember keeps the vmlinux files it unpacks from bzImages and the archives it decompresses from initrds, so the next boot with the same file reads it instead of decompressing it (of each kind the 4 most recently used; a vmlinux ~50 MiB; default $XDG_CACHE_HOME/ember/kernels or ~/.cache/ember/kernels); off: keep none"}, set_kernel_cache},
 	{{"initrd", "PATH", "initial ramdisk"}, set_initrd},
 	{{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\""}, set_cmdline},
 	{{"cpus", "N", "number of vCPUs, 1-254 (default 1)"}, set_cpus},

@@ -54,8 +54,11 @@ struct vm_config {
 	bool kernel_irqchip;                 /* KVM's IOAPIC, PIC and PIT; else split */
 	enum kernel_unpack kernel_unpack;    /* a bzImage's PVH vmlinux decompressed by
 					      * ember and booted instead (default auto) */
-	const char *kernel_cache;            /* where unpacked vmlinux files are kept
+	const char *kernel_cache;            /* where unpacked vmlinux files (and
+					      * decompressed initrds) are kept
 					      * (kernel_cache.h); NULL: nowhere */
+	bool initrd_unpack;                  /* a compressed cpio initrd decompressed by
+					      * ember (initrd_unpack.h; default on) */
 	struct blk_opts disks[VM_MAX_DISKS]; /* in order: vda, vdb, ... */
 	unsigned ndisks;
 	/* The root device (the API's is_root_device): disks[0], named on the

@@ -121,13 +121,14 @@ static int create_snapshot(struct vm *vm, const struct fc_snapshot_create *c, st
 
 /* What ember's command line decides for any VM, however it is configured
  * (the API, a config file, a snapshot): --seccomp, --boot-time and
- * --kernel-unpack and --kernel-cache, from cli into vm. */
+ * --kernel-unpack, --initrd-unpack and --kernel-cache, from cli into vm. */
 static void keep_cli_settings(struct vm_config *vm, const struct vm_config *cli)
 {
 	vm->seccomp = cli->seccomp;
 	vm->boot_time = cli->boot_time;
 	vm->kernel_unpack = cli->kernel_unpack;
 	vm->kernel_cache = cli->kernel_cache;
+	vm->initrd_unpack = cli->initrd_unpack;
 }
 
 /* Restore the snapshot (state, mem; its NICs moved to other TAPs by ov)

@@ -72,6 +72,51 @@ t_bzimage_kernel_cache_default() {
 		expect_grep "\(unpacked before, read from the kernel cache" "$T_TMP/log2" || return 1
 	[ "$(stat -c %a "$x/ember/kernels")" = 700 ] && cmp "$x"/ember/kernels/vmlinux-* "$ELF"
 }
+# A compressed initrd: ember decompresses it (the guest frees an initrd of
+# the archive's size, not the gzip file's), keeps the archive in the kernel
+# cache (the very bytes zcat gives) and reads it from there the next time; an
+# entry that is no archive is dropped and the initrd decompressed and kept
+# again; with --initrd-unpack off the guest gets the gzip file as it is (and
+# boots from it just the same).
+# initrd_freed OPTIONS: boot the vmlinux, print the size of the initrd the
+# guest freed once it unpacked it (its "Freeing initrd memory: NK" line).
+initrd_freed() {
+	expect_status 0 "$EMBER" --kernel "$ELF" --initrd "$INITRD" "$@" \
+		-- sh -c 'dmesg | grep -o Freeing.initrd.memory:.[0-9]*K'
+}
+# kib FILE: FILE's size in whole pages, as KiB.
+kib() { echo $((($(stat -c %s "$1") + 4095) / 4096 * 4)); }
+t_initrd_unpacked() {
+	local kc=$T_TMP/kc e plain gz
+	zcat "$INITRD" >"$T_TMP/plain.cpio" || return 1
+	plain="^Freeing initrd memory: $(kib "$T_TMP/plain.cpio")K" gz="^Freeing initrd memory: $(kib "$INITRD")K"
+	initrd_freed --kernel-cache "$kc" --log-path "$T_TMP/log1" || return 1
+	expect_grep "$plain" "$T_OUT" || return 1
+	expect_grep "initrd '.*': decompressed by ember \(" "$T_TMP/log1" || return 1
+	e=$(ls "$kc"/initrd-* 2>/dev/null)
+	[ "$(echo "$e" | wc -w)" = 1 ] || { echo "entries: $e"; return 1; }
+	cmp "$T_TMP/plain.cpio" "$e" || return 1
+	initrd_freed --kernel-cache "$kc" --log-path "$T_TMP/log2" || return 1
+	expect_grep "$plain" "$T_OUT" || return 1
+	expect_grep "initrd '.*': its cpio archive \([0-9]+ KiB\) read from the kernel cache" "$T_TMP/log2" || return 1
+	printf garbage | dd of="$e" conv=notrunc status=none
+	initrd_freed --kernel-cache "$kc" --log-path "$T_TMP/log3" || return 1
+	expect_grep "$plain" "$T_OUT" || return 1
+	expect_grep "kernel cache: dropped initrd-.*, which is no cpio archive" "$T_TMP/log3" &&
+		expect_grep "decompressed by ember \(" "$T_TMP/log3" && cmp "$T_TMP/plain.cpio" "$e" || return 1
+	initrd_freed --initrd-unpack off --kernel-cache "$kc" --log-path "$T_TMP/log4" || return 1
+	expect_grep "$gz" "$T_OUT" || return 1
+	if grep -E "initrd '" "$T_TMP/log4"; then echo "--initrd-unpack off: the initrd was unpacked"; return 1; fi
+}
+# An initrd that is no compressed archive (here: one already decompressed)
+# is loaded as it is, and the log says why.
+t_initrd_as_is() {
+	zcat "$INITRD" >"$T_TMP/plain.cpio" || return 1
+	expect_status 0 "$EMBER" --kernel "$BZ" --initrd "$T_TMP/plain.cpio" --log-path "$T_TMP/log" \
+		-- sh -c 'echo plain-ok' || return 1
+	expect_grep '^plain-ok' "$T_OUT" &&
+		expect_grep "initrd '.*plain.cpio': loaded as it is: not compressed" "$T_TMP/log"
+}
 t_vmlinux_pvh_1cpu() { boot_uname "$ELF" 1; }
 t_vmlinux_pvh_2cpus() { boot_uname "$ELF" 2; }
 t_vmlinux_64bit_entry() { boot_uname "$NOPVH" 1; }

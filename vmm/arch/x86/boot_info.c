@@ -39,7 +39,7 @@ static int write_zero_page(const struct kernel_image *k, const struct guest_mem 
 	bp->hdr.vid_mode = 0xffff;
 	bp->hdr.cmd_line_ptr = LAYOUT_CMDLINE;
 	bp->hdr.cmdline_size = (uint32_t)strlen(req->cmdline);
-	if (req->initrd) {
+	if (initrd_len) {
 		bp->hdr.ramdisk_image = (uint32_t)initrd_addr;
 		bp->hdr.ramdisk_size = (uint32_t)initrd_len;
 		bp->ext_ramdisk_image = (uint32_t)(initrd_addr >> 32);
@@ -68,7 +68,7 @@ static int write_pvh_info(const struct guest_mem *gm, const struct boot_request 
 	si->version = 1;
 	si->cmdline_paddr = LAYOUT_CMDLINE;
 	si->rsdp_paddr = req->rsdp;
-	if (req->initrd) {
+	if (initrd_len) {
 		memset(mod, 0, sizeof(*mod));
 		mod->paddr = initrd_addr;
 		mod->size = initrd_len;
@@ -97,12 +97,10 @@ int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 		err_set(err, "no room for the kernel command line");
 		return -1;
 	}
-	uint64_t initrd_addr = 0, initrd_len = req->initrd ? req->initrd->size : 0;
-	struct boot_request r = *req;
-	if (!initrd_len)
-		r.initrd = NULL; /* an empty initrd file is no initrd */
-	req = &r;
-	if (req->initrd) {
+	uint64_t initrd_addr = req->initrd_addr, initrd_len = req->initrd_len;
+	/* An initrd to read (an empty file is no initrd). */
+	if (!initrd_len && req->initrd && req->initrd->size) {
+		initrd_len = req->initrd->size;
 		initrd_addr = boot_initrd_addr(k, &gm->layout, initrd_len);
 		void *dst = initrd_addr ? gm_ptr(gm, initrd_addr, initrd_len) : NULL;
 		if (!dst) {

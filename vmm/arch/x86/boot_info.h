@@ -11,11 +11,13 @@
 struct boot_request {
 	const char *cmdline;
 	const struct reader *initrd; /* NULL or an empty one: none */
+	uint64_t initrd_addr, initrd_len; /* len not 0: an initrd already in guest RAM, not read */
 	uint64_t rsdp;               /* ACPI RSDP address, 0: none */
 };
 
-/* Place cmdline and initrd (read from its reader straight into guest RAM),
- * write the boot structures. The kernel must be loaded. */
+/* Place cmdline and initrd (read from its reader straight into guest RAM,
+ * unless it is there already), write the boot structures. The kernel must
+ * be loaded. */
 int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 		    const struct boot_request *req, struct errbuf *err);
 
