@@ -1,19 +1,22 @@
-/* kernel_cache.h: a private directory of vmlinux files ember unpacked from
- * bzImages (kernel_unpack.h), so the next boot of the same bzImage reads
- * its vmlinux as a --kernel vmlinux is read instead of decompressing it
- * again (natively, Debian's cloud kernel: 4-6 ms instead of 15-19).
+/* kernel_cache.h: a private directory of what ember decompressed before:
+ * the vmlinux files it unpacked from bzImages (kernel_unpack.h), so the
+ * next boot of the same bzImage reads its vmlinux as a --kernel vmlinux is
+ * read instead of decompressing it again (natively, Debian's cloud kernel:
+ * 4-6 ms instead of 15-19), and the cpio archives it decompressed from
+ * initrds (initrd_unpack.h), read straight into their place next time.
  *
- * An entry is named after the bzImage file it came from: its device,
+ * An entry is named after its kind and the file it came from: its device,
  * inode, size, modification and change times (any write to the file changes
- * the change time, so a rewritten bzImage never finds an old entry). The
- * entry is the vmlinux as the payload decompressed to, nothing added; it is
- * parsed and loaded as hostile input, like any kernel file. The directory
- * must be the user's own and written by nobody else (its entries become
- * guest kernels); entries are written whole (O_TMPFILE, then linked),
- * sparse (a vmlinux is two-fifths zeros: its bss, scratch areas and gaps,
- * which kernel_load then does not read, as guest RAM is zero already), and
- * only the KERNEL_CACHE_KEEP most recently used are kept. Nothing here ever
- * fails a boot: a cache that cannot be used is only skipped. */
+ * the change time, so a rewritten file never finds an old entry). The
+ * entry is the vmlinux as the payload decompressed to (or the archive),
+ * nothing added; it is parsed and loaded as hostile input, like any kernel
+ * file (an archive must start as one). The directory must be the user's own
+ * and written by nobody else (its entries become guest kernels); entries
+ * are written whole (O_TMPFILE, then linked), sparse (a vmlinux is
+ * two-fifths zeros: its bss, scratch areas and gaps, which kernel_load then
+ * does not read, as guest RAM is zero already), and only the
+ * KERNEL_CACHE_KEEP most recently used of each kind are kept. Nothing here
+ * ever fails a boot: a cache that cannot be used is only skipped. */
 #ifndef EMBER_KERNEL_CACHE_H
 #define EMBER_KERNEL_CACHE_H
 
@@ -24,7 +27,7 @@
 #include "vmm/lib/reader.h"
 #include "vmm/lib/util.h"
 
-#define KERNEL_CACHE_KEEP 4 /* entries kept: a vmlinux is ~50 MiB (~30 on disk, sparse) */
+#define KERNEL_CACHE_KEEP 4 /* entries kept of each kind: a vmlinux is ~50 MiB (~30 on disk, sparse) */
 #define KERNEL_CACHE_NAME_MAX 128
 #define KERNEL_CACHE_VMLINUX "vmlinux" /* entries: a bzImage's vmlinux */
 #define KERNEL_CACHE_INITRD "initrd"   /* entries: a compressed initrd's cpio archive */

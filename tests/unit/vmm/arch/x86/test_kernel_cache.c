@@ -3,7 +3,8 @@
  * found again, byte for byte, by the same bzImage file and by no other (a
  * rewritten bzImage misses); the directory is made private (0700, entries
  * 0600) and one others may write to is refused; only the most recently
- * used KERNEL_CACHE_KEEP entries stay; an entry that is not a regular file
+ * used KERNEL_CACHE_KEEP entries stay, of each kind (vmlinux and initrd
+ * entries apart); an entry that is not a regular file
  * is not used; temporary files a crash left go once stale. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -196,6 +197,42 @@ static void keeps_the_most_recently_used(void)
 		CHECK(kept[i]);
 }
 
+/* The two kinds apart: a file's initrd entry is not its vmlinux entry, and
+ * KEEP + 1 initrd entries evict an initrd entry, not the vmlinux one. */
+static void kinds_apart(void)
+{
+	make_top();
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/k", top);
+	struct kernel_cache kc;
+	struct errbuf why;
+	struct reader r;
+	int bz = make_bz("bz", "bz");
+	int ok = kernel_cache_open(&kc, dir, bz, KERNEL_CACHE_VMLINUX, &why) == 0 &&
+		 kernel_cache_store(&kc, "vmlinux", 7, &why) == 0;
+	kernel_cache_close(&kc);
+	int initrd_miss = kernel_cache_open(&kc, dir, bz, KERNEL_CACHE_INITRD, &why) == 0 &&
+			  kernel_cache_lookup(&kc, &r) != 0;
+	kernel_cache_close(&kc);
+	usleep(25000);
+	for (unsigned i = 0; i < KERNEL_CACHE_KEEP + 1; i++) {
+		char n[16];
+		snprintf(n, sizeof(n), "rd%u", i);
+		int fd = make_bz(n, n);
+		ok &= kernel_cache_open(&kc, dir, fd, KERNEL_CACHE_INITRD, &why) == 0 &&
+		      kernel_cache_store(&kc, n, strlen(n), &why) == 0;
+		kernel_cache_close(&kc);
+		close(fd);
+	}
+	unsigned vmlinux = entries(dir, "vmlinux-"), initrd = entries(dir, "initrd-");
+	close(bz);
+	remove_tree(top);
+	CHECK(ok);
+	CHECK(initrd_miss);
+	CHECK_EQ(vmlinux, 1);
+	CHECK_EQ(initrd, KERNEL_CACHE_KEEP);
+}
+
 /* An entry that is a directory or a symbolic link is not used. */
 static void only_regular_entries(void)
 {
@@ -293,6 +330,7 @@ int main(void)
 	RUN(other_files_miss);
 	RUN(refuses_a_shared_directory);
 	RUN(keeps_the_most_recently_used);
+	RUN(kinds_apart);
 	RUN(only_regular_entries);
 	RUN(stale_temporaries_and_drop);
 	return check_summary();
