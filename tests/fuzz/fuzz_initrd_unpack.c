@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "tests/fuzz/harness.h"
 #include "vmm/arch/x86/boot_info.h"
@@ -20,18 +19,6 @@
 
 #define RAM MiB(4)
 #define KERNEL_END (MiB(1) + MiB(1) / 2)
-
-static uint8_t *ram_with_guard(void)
-{
-	static uint8_t *ram;
-	if (!ram) {
-		ram = mmap(NULL, RAM + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			   -1, 0);
-		if (ram == MAP_FAILED || mprotect(ram + RAM, 4096, PROT_NONE))
-			abort();
-	}
-	return ram;
-}
 
 static int zero(const uint8_t *p, uint64_t lo, uint64_t hi)
 {
@@ -62,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(file, data, size);
 	struct reader r;
 	reader_mem(&r, file, size);
-	uint8_t *ram = ram_with_guard();
+	uint8_t *ram = fuzz_ram_guarded(RAM);
 	struct guest_mem gm;
 	gm_wrap(&gm, ram, RAM);
 	struct kernel_image k;

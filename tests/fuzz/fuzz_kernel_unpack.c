@@ -18,7 +18,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "tests/fuzz/harness.h"
 #include "vmm/arch/x86/kernel_unpack.h"
@@ -27,18 +26,6 @@
 #define RAM MiB(2) /* 1 MiB of scratch area: enough for the seeds' vmlinux */
 #define HDR(field) offsetof(struct boot_params, hdr.field)
 #define SETUP_LEN (5 * 512)
-
-static uint8_t *ram_with_guard(void)
-{
-	static uint8_t *ram;
-	if (!ram) {
-		ram = mmap(NULL, RAM + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			   -1, 0);
-		if (ram == MAP_FAILED || mprotect(ram + RAM, 4096, PROT_NONE))
-			abort();
-	}
-	return ram;
-}
 
 static int zero(const uint8_t *p, size_t n) /* p, n: multiples of 8 */
 {
@@ -65,7 +52,7 @@ static void try_unpack(const uint8_t *file, size_t len)
 	reader_mem(&r, file, len);
 	if (kernel_parse(&r, &bz, &why) || bz.kind != KERNEL_BZIMAGE)
 		return;
-	uint8_t *ram = ram_with_guard();
+	uint8_t *ram = fuzz_ram_guarded(RAM);
 	struct guest_mem gm;
 	gm_wrap(&gm, ram, RAM);
 	if (kernel_unpack(&bz, &r, &gm, true, NULL, &k, &why)) {
