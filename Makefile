@@ -111,10 +111,10 @@ $(B)/bench/seccomp_cost: bench/seccomp_cost.c $(B)/obj/vmm/core/seccomp.o $(B)/o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lseccomp
 
-# Loading a bzImage's kernel: unpacking, the kernel cache, the vmlinux file
-# (bench/run; native, no KVM).
+# Loading a bzImage's kernel: unpacking, the kernel cache, the vmlinux file;
+# and the initrd (bench/run; native, no KVM).
 KERNEL_LOAD_OBJ := $(addprefix $(B)/obj/vmm/arch/x86/,kernel_cache.o kernel_image.o kernel_elf.o \
-	kernel_bzimage.o kernel_decompress.o kernel_unpack.o layout.o) \
+	kernel_bzimage.o kernel_decompress.o kernel_unpack.o initrd_unpack.o boot_info.o layout.o) \
 	$(B)/obj/vmm/core/guest_mem.o $(B)/obj/vmm/core/mem_layout.o $(LIB_OBJ)
 $(B)/bench/kernel_load: bench/kernel_load.c $(KERNEL_LOAD_OBJ)
 	@mkdir -p $(dir $@)
