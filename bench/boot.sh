@@ -5,7 +5,10 @@
 # through PVH: read from its kernel cache (a directory of the run's own, which
 # the unmeasured round fills, as a user's first boot does) and unpacked again
 # with --kernel-cache off; as it is with --kernel-unpack off; the vmlinux
-# through PVH), by QEMU -M microvm (the same two files) and, when LKVM=PATH
+# through PVH, and again with --initrd-unpack off; every row but the
+# --kernel-cache off one reads the initramfs as the archive ember decompressed
+# into the same cache, that one decompresses it on every boot), by QEMU
+# -M microvm (the same two files) and, when LKVM=PATH
 # names a kvmtool binary, by kvmtool (bzImage: it does not load ELF kernels),
 # all from copies of the files in a directory of the run's own (/run).
 # ROUNDS rounds, each running every row once (after one unmeasured round that
@@ -210,6 +213,7 @@ add ember_bz "ember, bzImage (its vmlinux from ember's kernel cache, PVH)"
 add ember_bznc "ember, bzImage (unpacked by ember, PVH; \`--kernel-cache off\`)"
 add ember_bzoff "ember, bzImage as it is (\`--kernel-unpack off\`)"
 add ember_pvh "ember, vmlinux (PVH)"
+add ember_pvhgz "ember, vmlinux (PVH; \`--initrd-unpack off\`: the guest decompresses the initramfs)"
 add qemu_bz "QEMU $qemu_ver \`-M microvm,rtc=on\`, bzImage"
 add qemu_pvh "QEMU \`-M microvm,rtc=on\`, vmlinux (PVH)"
 if [ -n "$LKVM" ]; then
@@ -223,8 +227,9 @@ run() {
 	case $1 in
 	ember_bz) cmd=(build/ember --kernel "$G/vmlinuz" --kernel-cache "$tmp/kernels") ;;
 	ember_bznc) cmd=(build/ember --kernel "$G/vmlinuz" --kernel-cache off) ;;
-	ember_bzoff) cmd=(build/ember --kernel "$G/vmlinuz" --kernel-unpack off) ;;
-	ember_pvh) cmd=(build/ember --kernel "$G/vmlinux") ;;
+	ember_bzoff) cmd=(build/ember --kernel "$G/vmlinuz" --kernel-unpack off --kernel-cache "$tmp/kernels") ;;
+	ember_pvh) cmd=(build/ember --kernel "$G/vmlinux" --kernel-cache "$tmp/kernels") ;;
+	ember_pvhgz) cmd=(build/ember --kernel "$G/vmlinux" --initrd-unpack off) ;;
 	qemu_bz | qemu_pvh)
 		local k=$G/vmlinuz
 		[ "$1" = qemu_pvh ] && k=$G/vmlinux
