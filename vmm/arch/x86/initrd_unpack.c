@@ -74,7 +74,8 @@ int initrd_unpack(const struct kernel_image *k, const struct reader *r,
 	uint64_t size = recorded_size(f, in, r->size);
 	uint64_t dst_at = size ? boot_initrd_addr(k, &gm->layout, size) : 0;
 	if (size < 6) {
-		err_set(why, "its %s stream does not record its size", kz_name(f));
+		err_set(why, size ? "its %s stream records a size too small for an archive" :
+			"its %s stream does not record its size", kz_name(f));
 		goto fail;
 	}
 	if (dst_at < used_end) {

@@ -142,15 +142,15 @@ static void evict(struct kernel_cache *kc)
 	closedir(d);
 }
 
-int kernel_cache_store(struct kernel_cache *kc, const void *elf, size_t len, struct errbuf *why)
+int kernel_cache_store(struct kernel_cache *kc, const void *bytes, size_t len, struct errbuf *why)
 {
 	if (kc->dirfd < 0) {
 		err_set(why, "no cache");
 		return -1;
 	}
 	if (kc->racy) {
-		err_set(why, "not stored: the kernel file changed too recently to be told apart "
-			     "from a later change by its times");
+		err_set(why, "not stored: the file it came from changed too recently to be told "
+			     "apart from a later change by its times");
 		return -1;
 	}
 	/* Written whole before it has a name: an unnamed file linked in, or
@@ -167,7 +167,7 @@ int kernel_cache_store(struct kernel_cache *kc, const void *elf, size_t len, str
 		err_set(why, "cannot create a file: %s", strerror(errno));
 		return -1;
 	}
-	int e = write_sparse(fd, elf, len); /* its zero pages are not read back */
+	int e = write_sparse(fd, bytes, len); /* its zero pages are not read back */
 	if (!e && !temp[0]) {
 		char self[64];
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);

@@ -36,14 +36,15 @@ struct kernel_cache {
 	int dirfd; /* -1: no cache */
 	const char *kind; /* KERNEL_CACHE_VMLINUX or KERNEL_CACHE_INITRD: the entries' prefix */
 	char name[KERNEL_CACHE_NAME_MAX]; /* the entry for this bzImage */
-	bool racy; /* the bzImage changed too recently to store its vmlinux */
+	bool racy; /* the file changed too recently to store what came from it */
 };
 
 /* A file whose change time is ctime, seen at now (the coarse clock file
  * times come from), could still change without its times changing: a
  * write in the same clock tick (or, on a file system that keeps whole
  * seconds, as ctime's zero nanoseconds suggest, the same two seconds) gets
- * the same change time. Its vmlinux is not stored then (git's "racy" files). */
+ * the same change time. What came from it is not stored then (git's "racy"
+ * files). */
 bool kernel_cache_racy(struct timespec ctime, struct timespec now);
 
 /* Open (creating what is missing, mode 0700) the cache directory dir for
@@ -53,16 +54,17 @@ bool kernel_cache_racy(struct timespec ctime, struct timespec now);
  * they may write to. */
 int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const char *kind,
 		      struct errbuf *why);
-/* The bzImage's entry, opened into r (reader_close closes it) and marked
+/* The file's entry of kc's kind, opened into r (reader_close closes it) and marked
  * used: 0; -1 when there is none (or it is not a regular file of this
  * user's, which is then removed). */
 int kernel_cache_lookup(struct kernel_cache *kc, struct reader *r);
-/* Remove the bzImage's entry (one that did not parse or load). */
+/* Remove the file's entry (one that did not parse or load). */
 void kernel_cache_drop(struct kernel_cache *kc);
-/* Write len bytes of a vmlinux as the bzImage's entry, then remove the
- * least recently used entries of its kind beyond KERNEL_CACHE_KEEP. 0, or -1 with why
- * set (nothing is left behind; the bzImage was racy when opened). */
-int kernel_cache_store(struct kernel_cache *kc, const void *elf, size_t len, struct errbuf *why);
+/* Write len bytes (a vmlinux, an archive) as the file's entry, then remove
+ * the least recently used entries of its kind beyond KERNEL_CACHE_KEEP. 0,
+ * or -1 with why set (nothing is left behind; the file was racy when
+ * opened). */
+int kernel_cache_store(struct kernel_cache *kc, const void *bytes, size_t len, struct errbuf *why);
 void kernel_cache_close(struct kernel_cache *kc);
 
 #endif
