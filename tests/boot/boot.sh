@@ -108,6 +108,32 @@ t_initrd_unpacked() {
 	expect_grep "$gz" "$T_OUT" || return 1
 	if grep -E "initrd '" "$T_TMP/log4"; then echo "--initrd-unpack off: the initrd was unpacked"; return 1; fi
 }
+# An early uncompressed archive (as initramfs-tools puts CPU microcode
+# first) before the gzip initramfs: ember keeps it and decompresses what
+# follows; the guest sees the early archive's file and boots from the rest,
+# as it does when it gets the file as it is.
+t_initrd_early_archive() {
+	python3 - "$T_TMP/early.cpio" <<'PYEOF' || return 1
+import sys
+def newc(name, data):
+    n = name.encode() + b'\0'
+    h = b'070701' + b''.join(b'%08X' % v for v in
+                             (1, 0o100644, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(n), 0))
+    b = h + n
+    b += bytes(-len(b) % 4) + data
+    return b + bytes(-len(b) % 4)
+a = newc('early-marker', b'early-ok\n') + newc('TRAILER!!!', b'')
+open(sys.argv[1], 'wb').write(a + bytes(-len(a) % 512))
+PYEOF
+	cat "$T_TMP/early.cpio" "$INITRD" >"$T_TMP/combined.img" || return 1
+	local opt
+	for opt in on off; do
+		expect_status 0 "$EMBER" --kernel "$ELF" --initrd "$T_TMP/combined.img" --initrd-unpack $opt \
+			--kernel-cache off --log-path "$T_TMP/log.$opt" -- cat /early-marker || return 1
+		expect_grep '^early-ok' "$T_OUT" || return 1
+	done
+	expect_grep "initrd '.*combined.img': decompressed by ember \(" "$T_TMP/log.on"
+}
 # An initrd that is no compressed archive (here: one already decompressed)
 # is loaded as it is, and the log says why.
 t_initrd_as_is() {

@@ -1,8 +1,9 @@
 /* fuzz_initrd_unpack.c: libFuzzer target for an initrd decompressed by ember
  * (vmm/arch/x86/initrd_unpack.c; kernel_decompress.c's gzip and zstd on the
  * way). The input is the initrd file. The seeds (mk_initrd_unpack_seeds.py)
- * are a small cpio archive as gzip, as zstd (one frame and two), and
- * uncompressed. Each is unpacked into 4 MiB of guest RAM, followed by an
+ * are a small cpio archive as gzip, as zstd (one frame and two),
+ * uncompressed, and gzip after an early uncompressed archive. Each is
+ * unpacked into 4 MiB of guest RAM, followed by an
  * inaccessible page (the libraries are not instrumented: an overrun past RAM
  * faults), above a kernel that ends at 1.5 MiB. Checked: a fallback has a
  * reason and leaves RAM above the kernel all zeros; an unpacked archive is
@@ -64,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ASSERT(zero_but(ram, 0, 0));
 	} else {
 		ASSERT(n >= 6 && at == boot_initrd_addr(&k, &gm.layout, n));
-		ASSERT(initrd_is_cpio(ram + at, n));
+		ASSERT(initrd_is_cpio(ram + at, n)); /* the early archive's or the only one's */
 		ASSERT(zero_but(ram, at, at + n));
 		memset(ram + at, 0, n);
 	}

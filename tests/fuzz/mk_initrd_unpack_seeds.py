@@ -2,7 +2,8 @@
 # mk_initrd_unpack_seeds.py: writes the seed inputs in
 # tests/fuzz/corpus/initrd_unpack/ for fuzz_initrd_unpack: a small cpio
 # archive (newc, one file and the trailer) as gzip, as zstd (one frame and
-# two, each recording its size), and uncompressed. Needs the zstd command.
+# two, each recording its size), uncompressed, and gzip after an early
+# uncompressed archive (CPU microcode's layout). Needs the zstd command.
 # Run from anywhere.
 import gzip, os, subprocess
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus', 'initrd_unpack')
@@ -25,6 +26,8 @@ seeds = {
     'zstd': zst(cpio),
     'zstd-two-frames': zst(cpio[:256]) + zst(cpio[256:]),
     'plain': cpio,
+    'early-gzip': newc('kernel/x86/microcode/AuthenticAMD.bin', b'ucode', 1) +
+                  newc('TRAILER!!!', b'', 0) + bytes(12) + gzip.compress(cpio, mtime=0),
 }
 for name, b in seeds.items():
     with open(os.path.join(out, name), 'wb') as f:

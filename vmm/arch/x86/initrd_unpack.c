@@ -9,7 +9,10 @@
  *
  * The size is known before decompressing: gzip's trailer records it (mod
  * 2^32: larger archives do not fit below 4 GiB anyway) and zstd frames may;
- * the output must be exactly that size and start as a cpio archive does. */
+ * the output must be exactly that size and start as a cpio archive does.
+ * An uncompressed archive before the compressed one (an early archive of
+ * CPU microcode) is walked header by header to its trailer and the zeros
+ * after it, copied as it is, and the decompressed archive follows it. */
 #include <string.h>
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
@@ -21,10 +24,71 @@
 
 #define PAGE 4096u
 #define ARENA_LEN MiB(1) /* zlib takes ~45 KiB, a zstd context ~160 KiB */
+#define NEWC_HDR 110            /* a newc header: magic and 13 fields of 8 hex digits */
+#define EARLY_MAX_ENTRIES 1024  /* an early archive (CPU microcode) has a handful */
+#define EARLY_MAX_ZEROS KiB(64) /* padding after an archive's trailer */
 
 bool initrd_is_cpio(const uint8_t *buf, size_t n)
 {
 	return n >= 6 && memcmp(buf, "07070", 5) == 0 && (buf[5] == '1' || buf[5] == '2');
+}
+
+/* The value of newc field i (0: c_ino ... 12: c_check) of header h, or -1. */
+static int64_t newc_field(const uint8_t *h, unsigned i)
+{
+	int64_t v = 0;
+	for (unsigned j = 0; j < 8; j++) {
+		uint8_t c = h[6 + 8 * i + j];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* Where the uncompressed cpio archives r starts with end (each walked to
+ * its TRAILER!!! entry, then the zeros after it skipped, as Linux does):
+ * the offset of what follows them, or 0 when they are malformed, too long
+ * to be an early archive, or nothing follows them. */
+static uint64_t early_end(const struct reader *r)
+{
+	uint64_t off = 0;
+	unsigned entries = 0;
+	for (;;) {
+		uint8_t h[NEWC_HDR + 11];
+		if (r->size - off < NEWC_HDR || reader_read(r, off, h, NEWC_HDR))
+			return 0;
+		if (!initrd_is_cpio(h, NEWC_HDR))
+			return off; /* no header here: the compressed part */
+		int64_t filesize = newc_field(h, 6), namesize = newc_field(h, 11);
+		if (filesize < 0 || namesize < 1 || ++entries > EARLY_MAX_ENTRIES)
+			return 0;
+		bool trailer = namesize == 11 && r->size - off >= NEWC_HDR + 11 &&
+			       reader_read(r, off + NEWC_HDR, h + NEWC_HDR, 11) == 0 &&
+			       memcmp(h + NEWC_HDR, "TRAILER!!!", 11) == 0;
+		off += ALIGN_UP(NEWC_HDR + (uint64_t)namesize, 4) + ALIGN_UP((uint64_t)filesize, 4);
+		if (off >= r->size)
+			return 0;
+		if (!trailer)
+			continue;
+		uint8_t z[512];
+		uint64_t zeros = 0;
+		for (;;) {
+			size_t n = r->size - off < sizeof(z) ? r->size - off : sizeof(z), i = 0;
+			if (n == 0 || reader_read(r, off, z, n))
+				return 0;
+			while (i < n && !z[i])
+				i++;
+			off += i;
+			zeros += i;
+			if (i < n)
+				break;
+			if (zeros > EARLY_MAX_ZEROS)
+				return 0;
+		}
+	}
 }
 
 /* The decompressed size the stream in[0, n) records, 0 when it records none. */
@@ -44,6 +108,17 @@ int initrd_unpack(const struct kernel_image *k, const struct reader *r,
 		err_set(why, "too short to be compressed");
 		return -1;
 	}
+	/* An uncompressed archive first (CPU microcode, as initramfs-tools
+	 * puts it): kept as it is, what follows it decompressed after it. */
+	uint64_t skip = 0;
+	if (initrd_is_cpio(head, sizeof(head))) {
+		skip = early_end(r);
+		if (!skip || r->size - skip < sizeof(head) ||
+		    reader_read(r, skip, head, sizeof(head))) {
+			err_set(why, "not compressed (or not as one stream)");
+			return -1;
+		}
+	}
 	enum kz_format f = kz_detect(head, sizeof(head));
 	if (f == KZ_UNKNOWN) {
 		err_set(why, "not compressed (or not as one stream)");
@@ -54,25 +129,27 @@ int initrd_unpack(const struct kernel_image *k, const struct reader *r,
 		return -1;
 	}
 	uint64_t low = gm->layout.low_size, in_lo = ALIGN_UP(k->end, MiB(2));
-	uint64_t in_room = ALIGN_UP(r->size, PAGE);
+	uint64_t in_len = r->size - skip, in_room = ALIGN_UP(in_len, PAGE);
 	if (in_lo < LAYOUT_HIMEM || in_lo > low || in_room > low - in_lo ||
 	    ARENA_LEN > low - in_lo - in_room) {
 		err_set(why, "no room above the kernel for the compressed file");
 		return -1;
 	}
 	uint64_t arena_lo = in_lo + in_room, used_end = arena_lo + ARENA_LEN;
-	uint8_t *in = gm_ptr(gm, in_lo, r->size), *arena = gm_ptr(gm, arena_lo, ARENA_LEN);
+	uint8_t *in = gm_ptr(gm, in_lo, in_len), *arena = gm_ptr(gm, arena_lo, ARENA_LEN);
 	if (!in || !arena) {
 		err_set(why, "no room above the kernel for the compressed file");
 		return -1;
 	}
-	int e = reader_read(r, 0, in, r->size);
+	int e = reader_read(r, skip, in, in_len);
 	if (e) {
 		err_set(why, "cannot read it: %s", reader_error(e));
 		goto fail;
 	}
-	uint64_t size = recorded_size(f, in, r->size);
-	uint64_t dst_at = size ? boot_initrd_addr(k, &gm->layout, size) : 0;
+	/* The archive goes after the early one, on a 4-byte boundary (where
+	 * Linux looks for the next header). */
+	uint64_t size = recorded_size(f, in, in_len), pre = ALIGN_UP(skip, 4);
+	uint64_t dst_at = size && size <= low ? boot_initrd_addr(k, &gm->layout, pre + size) : 0;
 	if (size < 6) {
 		err_set(why, size ? "its %s stream records a size too small for an archive" :
 			"its %s stream does not record its size", kz_name(f));
@@ -83,28 +160,31 @@ int initrd_unpack(const struct kernel_image *k, const struct reader *r,
 			(unsigned long long)(size >> 10));
 		goto fail;
 	}
-	uint8_t *dst = gm_ptr(gm, dst_at, size);
+	uint8_t *dst = gm_ptr(gm, dst_at, pre + size);
 	size_t n = 0;
 	struct errbuf ke;
-	if (!dst || kz_decompress(f, in, r->size, dst, size, &n, arena, ARENA_LEN, &ke)) {
-		err_set(why, "%s", dst ? ke.msg : "no room for it");
-		if (dst)
-			gm_zero_huge(gm, dst_at, dst_at + size);
-		goto fail;
+	if (!dst || (skip && (e = reader_read(r, 0, dst, skip)))) {
+		err_set(why, "%s", dst ? "cannot read its early archive" : "no room for it");
+		goto fail_dst;
+	}
+	if (kz_decompress(f, in, in_len, dst + pre, size, &n, arena, ARENA_LEN, &ke)) {
+		err_set(why, "%s", ke.msg);
+		goto fail_dst;
 	}
 	if (n != size)
 		err_set(why, "its %s stream decompressed to %zu bytes, not the %llu it records",
 			kz_name(f), n, (unsigned long long)size);
-	else if (!initrd_is_cpio(dst, n))
+	else if (!initrd_is_cpio(dst + pre, n))
 		err_set(why, "it decompresses to no cpio archive");
-	if (n != size || !initrd_is_cpio(dst, n)) {
-		gm_zero_huge(gm, dst_at, dst_at + size);
-		goto fail;
-	}
+	if (n != size || !initrd_is_cpio(dst + pre, n))
+		goto fail_dst;
 	gm_zero_huge(gm, in_lo, used_end);
 	*addr = dst_at;
-	*len = size;
+	*len = pre + size;
 	return 0;
+fail_dst:
+	if (dst)
+		gm_zero_huge(gm, dst_at, dst_at + pre + size);
 fail:
 	gm_zero_huge(gm, in_lo, used_end);
 	return -1;

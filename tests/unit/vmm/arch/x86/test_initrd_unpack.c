@@ -7,8 +7,12 @@
  * zero: an uncompressed archive, a compressed file that is no archive, a
  * gzip stream with bytes after it (a second member), a trailer whose size
  * lies (larger and smaller), a truncated stream, a zstd frame that records
- * no size, XZ, and an archive too large for the RAM left. */
+ * no size, XZ, and an archive too large for the RAM left. An early
+ * uncompressed archive (or two) before the compressed one is copied as it
+ * is and the decompressed archive follows it on a 4-byte boundary; early
+ * archives alone, or malformed ones, are left as they are. */
 #include <lzma.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -31,6 +35,30 @@ static uint8_t *archive(size_t n)
 		a[i] = i % 7 == 0 ? (uint8_t)(i * 2654435761u >> 24) : (uint8_t)"ember cpio"[i % 10];
 	memcpy(a, "070701", 6);
 	return a;
+}
+
+/* A newc entry (header, name, data, each padded to 4 bytes) at b + at: the
+ * offset after it. */
+static size_t newc(uint8_t *b, size_t at, const char *name, const char *data)
+{
+	size_t nl = strlen(name) + 1, dl = strlen(data);
+	char h[160];
+	snprintf(h, sizeof(h), "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", 1,
+		 0100644, 0, 0, 1, 0, (unsigned)dl, 0, 0, 0, 0, (unsigned)nl, 0);
+	memcpy(b + at, h, 110);
+	memcpy(b + at + 110, name, nl);
+	at = ALIGN_UP(at + 110 + nl, 4);
+	memcpy(b + at, data, dl);
+	return ALIGN_UP(at + dl, 4);
+}
+
+/* An early archive (microcode's layout) in b, then pad zeros: its length. */
+static size_t early(uint8_t *b, size_t pad)
+{
+	memset(b, 0, 4096);
+	size_t at = newc(b, 0, "kernel/x86/microcode/AuthenticAMD.bin", "microcode bytes");
+	at = newc(b, at, "TRAILER!!!", "");
+	return at + pad;
 }
 
 static uint8_t *gzip(const uint8_t *src, size_t n, size_t *len)
@@ -135,6 +163,41 @@ static void unpacks_zstd_frames(void)
 	CHECK(ok);
 }
 
+/* An early archive (then pad zeros; twice when two), then the gzip or zstd
+ * archive: both in place, the second on a 4-byte boundary. */
+static void early_then(int zst, size_t pad, int two)
+{
+	size_t n = 100000, zl;
+	uint8_t *a = archive(n);
+	uint8_t *z = zst ? zstd(a, n, 1, &zl) : gzip(a, n, &zl);
+	uint8_t *file = calloc(1, 8192 + zl), e[4096];
+	size_t el = early(e, pad);
+	memcpy(file, e, el);
+	size_t at = el;
+	if (two) {
+		memcpy(file + at, e, el);
+		at += el;
+	}
+	memcpy(file + at, z, zl);
+	size_t pre = ALIGN_UP(at, 4);
+	uint8_t *want = calloc(1, pre + n);
+	memcpy(want, file, at);
+	memcpy(want + pre, a, n);
+	struct errbuf why = {{0}};
+	int ok = 0;
+	int rc = unpack(file, at + zl, RAM, want, pre + n, &why, &ok);
+	if (rc)
+		printf("  %s\n", why.msg);
+	free(a), free(z), free(file), free(want);
+	CHECK_EQ(rc, 0);
+	CHECK(ok);
+}
+
+static void unpacks_after_early_gzip(void) { early_then(0, 512 - 172, 0); }
+static void unpacks_after_early_zstd(void) { early_then(1, 0, 0); }
+static void unpacks_after_early_unaligned(void) { early_then(0, 3, 0); }
+static void unpacks_after_two_early(void) { early_then(1, 16, 1); }
+
 /* file is left for the guest: -1, a reason holding has, RAM untouched. */
 static void left(const uint8_t *file, size_t len, uint64_t ram, const char *has)
 {
@@ -238,6 +301,33 @@ static void leaves_too_large(void)
 	free(a), free(z);
 }
 
+static void leaves_early_alone_or_malformed(void)
+{
+	uint8_t e[4096 + 64];
+	size_t el = early(e, 100);
+	left(e, el, RAM, "not compressed"); /* nothing after it */
+	size_t n = 5000, zl;
+	uint8_t *a = archive(n), *z = gzip(a, n, &zl);
+	uint8_t *file = malloc(el + zl);
+	memcpy(file, e, el);
+	memcpy(file + el, z, zl);
+	file[6 + 11 * 8] = 'x'; /* the first entry's namesize not hex */
+	left(file, el + zl, RAM, "not compressed");
+	file[6 + 11 * 8] = 'F'; /* a namesize past the file's end */
+	memcpy(file + 6 + 11 * 8, "FFFFFFFF", 8);
+	left(file, el + zl, RAM, "not compressed");
+	left(e, 100, RAM, "not compressed"); /* cut inside the first entry */
+	size_t xl = 0;
+	uint8_t x[8192];
+	if (lzma_easy_buffer_encode(1, LZMA_CHECK_CRC32, NULL, a, n, x, &xl, sizeof(x)) != LZMA_OK)
+		abort();
+	memcpy(file, e, el);
+	uint8_t *fx = malloc(el + xl);
+	memcpy(fx, e, el), memcpy(fx + el, x, xl);
+	left(fx, el + xl, RAM, "XZ");
+	free(a), free(z), free(file), free(fx);
+}
+
 static void tells_cpio(void)
 {
 	CHECK(initrd_is_cpio((const uint8_t *)"070701", 6));
@@ -252,6 +342,11 @@ int main(void)
 	RUN(unpacks_gzip);
 	RUN(unpacks_zstd);
 	RUN(unpacks_zstd_frames);
+	RUN(unpacks_after_early_gzip);
+	RUN(unpacks_after_early_zstd);
+	RUN(unpacks_after_early_unaligned);
+	RUN(unpacks_after_two_early);
+	RUN(leaves_early_alone_or_malformed);
 	RUN(leaves_uncompressed);
 	RUN(leaves_what_is_no_archive);
 	RUN(leaves_gzip_with_more);
