@@ -56,12 +56,17 @@ static uint64_t early_end(const struct reader *r)
 {
 	uint64_t off = 0;
 	unsigned entries = 0;
+	bool ended = false; /* off is past a trailer and its zeros */
 	for (;;) {
 		uint8_t h[NEWC_HDR + 11];
-		if (r->size - off < NEWC_HDR || reader_read(r, off, h, NEWC_HDR))
+		size_t hl = r->size - off < NEWC_HDR ? r->size - off : NEWC_HDR;
+		if (reader_read(r, off, h, hl))
 			return 0;
-		if (!initrd_is_cpio(h, NEWC_HDR))
-			return off; /* no header here: the compressed part */
+		/* No header here (Linux wants one on a 4-byte boundary): the
+		 * compressed part, if the archives before it ended. */
+		if (hl < NEWC_HDR || off % 4 || !initrd_is_cpio(h, hl))
+			return ended ? off : 0;
+		ended = false;
 		int64_t filesize = newc_field(h, 6), namesize = newc_field(h, 11);
 		if (filesize < 0 || namesize < 1 || ++entries > EARLY_MAX_ENTRIES)
 			return 0;
@@ -88,6 +93,7 @@ static uint64_t early_end(const struct reader *r)
 			if (zeros > EARLY_MAX_ZEROS)
 				return 0;
 		}
+		ended = true;
 	}
 }
 

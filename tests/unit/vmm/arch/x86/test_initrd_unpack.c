@@ -317,6 +317,12 @@ static void leaves_early_alone_or_malformed(void)
 	memcpy(file + 6 + 11 * 8, "FFFFFFFF", 8);
 	left(file, el + zl, RAM, "not compressed");
 	left(e, 100, RAM, "not compressed"); /* cut inside the first entry */
+	/* An entry, no trailer, then the gzip stream: Linux finds no header
+	 * where it wants the next one, and so does ember. */
+	size_t one = newc(e, 0, "kernel/x86/microcode/AuthenticAMD.bin", "microcode bytes");
+	memcpy(file, e, one);
+	memcpy(file + one, z, zl);
+	left(file, one + zl, RAM, "not compressed");
 	size_t xl = 0;
 	uint8_t x[8192];
 	if (lzma_easy_buffer_encode(1, LZMA_CHECK_CRC32, NULL, a, n, x, &xl, sizeof(x)) != LZMA_OK)
