@@ -6,11 +6,14 @@
 #include "vmm/arch/x86/layout.h"
 #include "vmm/arch/x86/pvh.h"
 
+uint64_t boot_initrd_top(const struct kernel_image *k, const struct mem_layout *l)
+{
+	return k->initrd_max && l->low_size > k->initrd_max ? k->initrd_max : l->low_size;
+}
+
 uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout *l, uint64_t len)
 {
-	uint64_t top = l->low_size;
-	if (k->initrd_max && top > k->initrd_max)
-		top = k->initrd_max;
+	uint64_t top = boot_initrd_top(k, l);
 	if (len > top)
 		return 0;
 	uint64_t addr = ALIGN_DOWN(top - len, 4096);

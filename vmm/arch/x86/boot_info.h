@@ -21,6 +21,10 @@ struct boot_request {
 int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 		    const struct boot_request *req, struct errbuf *err);
 
+/* The end of the RAM an initrd may use: the top of low memory, or the
+ * kernel's initrd_addr_max when that is lower. */
+uint64_t boot_initrd_top(const struct kernel_image *k, const struct mem_layout *l);
+
 /* Where an initrd of len bytes goes: highest page below the limits, above the kernel.
  * Returns 0 when it does not fit. */
 uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout *l, uint64_t len);

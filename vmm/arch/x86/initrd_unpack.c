@@ -3,16 +3,20 @@
  *
  *	the kernel's end (2 MiB aligned)
  *		the compressed file, read whole
- *		the library's memory (zlib's window and state, zstd's context)
+ *		the library's memory (zlib's window and state, zstd's context,
+ *		XZ's dictionary)
  *	...	(free)
  *	addr:	the archive, where boot_initrd_addr puts one of its size
  *
- * The size is known before decompressing: gzip's trailer records it (mod
- * 2^32: larger archives do not fit below 4 GiB anyway) and zstd frames may;
- * the output must be exactly that size and start as a cpio archive does.
- * An uncompressed archive before the compressed one (an early archive of
- * CPU microcode) is walked header by header to its trailer and the zeros
- * after it, copied as it is, and the decompressed archive follows it. */
+ * gzip's trailer records the size (mod 2^32: larger archives do not fit
+ * below 4 GiB anyway) and zstd frames may: then the archive is decompressed
+ * straight to addr, and must come out exactly that size. Otherwise (zstd
+ * written to a pipe, as Debian's mkinitramfs does; XZ; LZ4) it is
+ * decompressed into the free RAM right above the library's memory and
+ * moved up to addr. Either way it must start as a cpio archive does. An
+ * uncompressed archive before the compressed one (an early archive of CPU
+ * microcode) is walked header by header to its trailer and the zeros after
+ * it, copied as it is, and the decompressed archive follows it. */
 #include <string.h>
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
@@ -24,6 +28,7 @@
 
 #define PAGE 4096u
 #define ARENA_LEN MiB(1) /* zlib takes ~45 KiB, a zstd context ~160 KiB */
+#define ARENA_XZ MiB(17)  /* XZ: its dictionary, 1-8 MiB as initrds are written */
 #define NEWC_HDR 110            /* a newc header: magic and 13 fields of 8 hex digits */
 #define EARLY_MAX_ENTRIES 1024  /* an early archive (CPU microcode) has a handful */
 #define EARLY_MAX_ZEROS KiB(64) /* padding after an archive's trailer */
@@ -97,11 +102,14 @@ static uint64_t early_end(const struct reader *r)
 	}
 }
 
-/* The decompressed size the stream in[0, n) records, 0 when it records none. */
+/* The decompressed size the stream in[0, n) records, 0 when it records none
+ * (zstd written to a pipe, as mkinitramfs and dracut do; XZ; LZ4). */
 static uint64_t recorded_size(enum kz_format f, const uint8_t *in, size_t n)
 {
 	if (f == KZ_GZIP)
 		return n >= 18 ? get_le32(in + n - 4) : 0;
+	if (f != KZ_ZSTD)
+		return 0;
 	unsigned long long z = ZSTD_findDecompressedSize(in, n);
 	return z == ZSTD_CONTENTSIZE_UNKNOWN || z == ZSTD_CONTENTSIZE_ERROR ? 0 : z;
 }
@@ -121,28 +129,31 @@ int initrd_unpack(const struct kernel_image *k, const struct reader *r,
 		skip = early_end(r);
 		if (!skip || r->size - skip < sizeof(head) ||
 		    reader_read(r, skip, head, sizeof(head))) {
-			err_set(why, "not compressed (or not as one stream)");
+			err_set(why, "not compressed, or not as gzip, zstd, XZ or LZ4");
 			return -1;
 		}
 	}
 	enum kz_format f = kz_detect(head, sizeof(head));
 	if (f == KZ_UNKNOWN) {
-		err_set(why, "not compressed (or not as one stream)");
-		return -1;
-	}
-	if (f != KZ_GZIP && f != KZ_ZSTD) {
-		err_set(why, "%s, which ember leaves to the guest", kz_name(f));
+		err_set(why, "not compressed, or not as gzip, zstd, XZ or LZ4");
 		return -1;
 	}
 	uint64_t low = gm->layout.low_size, in_lo = ALIGN_UP(k->end, MiB(2));
 	uint64_t in_len = r->size - skip, in_room = ALIGN_UP(in_len, PAGE);
-	if (in_lo < LAYOUT_HIMEM || in_lo > low || in_room > low - in_lo ||
-	    ARENA_LEN > low - in_lo - in_room) {
+	if (in_lo < LAYOUT_HIMEM || in_lo > low || in_room > low - in_lo) {
 		err_set(why, "no room above the kernel for the compressed file");
 		return -1;
 	}
-	uint64_t arena_lo = in_lo + in_room, used_end = arena_lo + ARENA_LEN;
-	uint8_t *in = gm_ptr(gm, in_lo, in_len), *arena = gm_ptr(gm, arena_lo, ARENA_LEN);
+	/* XZ's dictionary: up to ARENA_XZ, and at most half the room left. */
+	uint64_t room = low - in_lo - in_room, arena_len = ARENA_LEN;
+	if (f == KZ_XZ && room / 2 > arena_len)
+		arena_len = room / 2 < ARENA_XZ ? ALIGN_DOWN(room / 2, PAGE) : ARENA_XZ;
+	if (arena_len > room) {
+		err_set(why, "no room above the kernel for the compressed file");
+		return -1;
+	}
+	uint64_t arena_lo = in_lo + in_room, used_end = arena_lo + arena_len;
+	uint8_t *in = gm_ptr(gm, in_lo, in_len), *arena = gm_ptr(gm, arena_lo, arena_len);
 	if (!in || !arena) {
 		err_set(why, "no room above the kernel for the compressed file");
 		return -1;
@@ -153,44 +164,73 @@ int initrd_unpack(const struct kernel_image *k, const struct reader *r,
 		goto fail;
 	}
 	/* The archive goes after the early one, on a 4-byte boundary (where
-	 * Linux looks for the next header). */
+	 * Linux looks for the next header). A recorded size places it at
+	 * once; otherwise it is decompressed right above the scratch area and
+	 * moved up to its place after. */
 	uint64_t size = recorded_size(f, in, in_len), pre = ALIGN_UP(skip, 4);
-	uint64_t dst_at = size && size <= low ? boot_initrd_addr(k, &gm->layout, pre + size) : 0;
-	if (size < 6) {
-		err_set(why, size ? "its %s stream records a size too small for an archive" :
-			"its %s stream does not record its size", kz_name(f));
+	uint64_t top = boot_initrd_top(k, &gm->layout), out_at, out_cap, dst_at = 0;
+	if (size) {
+		dst_at = size <= low ? boot_initrd_addr(k, &gm->layout, pre + size) : 0;
+		out_at = dst_at + pre;
+		out_cap = size;
+	} else {
+		out_at = used_end + pre;
+		out_cap = top > out_at ? top - out_at : 0;
+	}
+	if (size && size < 6) {
+		err_set(why, "its %s stream records a size too small for an archive", kz_name(f));
 		goto fail;
 	}
-	if (dst_at < used_end) {
-		err_set(why, "its %llu KiB decompressed do not fit above the kernel",
-			(unsigned long long)(size >> 10));
+	if (size ? dst_at < used_end : !out_cap) {
+		if (size)
+			err_set(why, "its %llu KiB decompressed do not fit above the kernel",
+				(unsigned long long)(size >> 10));
+		else
+			err_set(why, "no room above the kernel to decompress it");
 		goto fail;
 	}
-	uint8_t *dst = gm_ptr(gm, dst_at, pre + size);
+	uint8_t *out = gm_ptr(gm, out_at, out_cap);
 	size_t n = 0;
 	struct errbuf ke;
-	if (!dst || (skip && (e = reader_read(r, 0, dst, skip)))) {
-		err_set(why, "%s", dst ? "cannot read its early archive" : "no room for it");
-		goto fail_dst;
+	if (!out) {
+		err_set(why, "no room for it");
+		goto fail;
 	}
-	if (kz_decompress(f, in, in_len, dst + pre, size, &n, arena, ARENA_LEN, &ke)) {
+	if (kz_decompress(f, in, in_len, out, out_cap, &n, arena, arena_len, &ke)) {
 		err_set(why, "%s", ke.msg);
-		goto fail_dst;
+		goto fail_out;
 	}
-	if (n != size)
+	if (size && n != size) {
 		err_set(why, "its %s stream decompressed to %zu bytes, not the %llu it records",
 			kz_name(f), n, (unsigned long long)size);
-	else if (!initrd_is_cpio(dst + pre, n))
+		goto fail_out;
+	}
+	if (!initrd_is_cpio(out, n)) {
 		err_set(why, "it decompresses to no cpio archive");
-	if (n != size || !initrd_is_cpio(dst + pre, n))
-		goto fail_dst;
+		goto fail_out;
+	}
+	if (!size) {
+		dst_at = boot_initrd_addr(k, &gm->layout, pre + n);
+		if (dst_at < used_end) { /* cannot be: it fit at out_at below */
+			err_set(why, "its %zu KiB decompressed do not fit above the kernel", n >> 10);
+			goto fail_out;
+		}
+		/* Up (or not at all): dst_at + pre >= out_at. What it leaves
+		 * below, the early archive's place among it, is cleared. */
+		memmove(gm_ptr(gm, dst_at + pre, n), out, n);
+		gm_zero_huge(gm, used_end, dst_at + pre);
+	}
+	if (skip && (e = reader_read(r, 0, gm_ptr(gm, dst_at, skip), skip))) {
+		err_set(why, "cannot read its early archive: %s", reader_error(e));
+		gm_zero_huge(gm, dst_at, dst_at + pre + n);
+		goto fail;
+	}
 	gm_zero_huge(gm, in_lo, used_end);
 	*addr = dst_at;
-	*len = pre + size;
+	*len = pre + n;
 	return 0;
-fail_dst:
-	if (dst)
-		gm_zero_huge(gm, dst_at, dst_at + pre + size);
+fail_out:
+	gm_zero_huge(gm, out_at, out_at + out_cap);
 fail:
 	gm_zero_huge(gm, in_lo, used_end);
 	return -1;

@@ -1,13 +1,12 @@
-/* initrd_unpack.h: an initrd that is a compressed cpio archive (one gzip
- * stream, or zstd frames that record their size: how mkinitramfs, dracut,
- * and most build systems write one), after uncompressed ones or not (CPU
- * microcode, as initramfs-tools puts it first), decompressed by ember
- * straight into its place in guest RAM, so the guest's kernel unpacks plain
- * cpio archives instead of decompressing them first (the guest's
- * decompressor is the slower: in the lab, ~60 ms of a 1.8 s boot for a
- * 1.5 MiB gzip initramfs). Anything else is left for the kernel as it is:
- * uncompressed archives alone, a disk image, LZ4, XZ, a stream with bytes
- * after it. */
+/* initrd_unpack.h: an initrd that is a compressed cpio archive (gzip, zstd,
+ * XZ or LZ4 legacy frames: how mkinitramfs, dracut and Linux's own build
+ * write one), after uncompressed ones or not (CPU microcode, as
+ * initramfs-tools puts it first), decompressed by ember into its place in
+ * guest RAM, so the guest's kernel unpacks plain cpio archives instead of
+ * decompressing them first (the guest's decompressor is the slower: in the
+ * lab, ~60 ms of a 1.8 s boot for a 1.5 MiB gzip initramfs). Anything else
+ * is left for the kernel as it is: uncompressed archives alone, a disk
+ * image, a stream with bytes after it. */
 #ifndef EMBER_INITRD_UNPACK_H
 #define EMBER_INITRD_UNPACK_H
 

@@ -134,6 +134,10 @@ static int unxz(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, 
 		err_set(err, "XZ: %s (liblzma error %d)", why, (int)r);
 		return -1;
 	}
+	if (in_pos != in_len) { /* another stream, padding, anything else */
+		err_set(err, "XZ: %zu bytes after the stream", in_len - in_pos);
+		return -1;
+	}
 	*out_len = o;
 	return 0;
 }

@@ -26,8 +26,8 @@ size_t kz_stream_len(enum kz_format f, size_t plen);
  * the library's memory taken from arena[0, arena_len) (64-byte aligned
  * bump allocation; nothing is freed until the call returns). 0 with
  * *out_len the bytes written, or -1 with err set (corrupt or truncated
- * input, more output than out_cap, an arena too small, bytes after a gzip
- * stream; zstd decodes every frame in the input). */
+ * input, more output than out_cap, an arena too small, bytes after a gzip or
+ * XZ stream; zstd decodes every frame in the input). */
 int kz_decompress(enum kz_format f, const uint8_t *in, size_t in_len, uint8_t *out,
 		  size_t out_cap, size_t *out_len, uint8_t *arena, size_t arena_len,
 		  struct errbuf *err);
