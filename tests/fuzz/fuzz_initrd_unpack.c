@@ -1,8 +1,9 @@
 /* fuzz_initrd_unpack.c: libFuzzer target for an initrd decompressed by ember
- * (vmm/arch/x86/initrd_unpack.c; kernel_decompress.c's gzip and zstd on the
- * way). The input is the initrd file. The seeds (mk_initrd_unpack_seeds.py)
- * are a small cpio archive as gzip, as zstd (one frame and two),
- * uncompressed, and gzip after an early uncompressed archive. Each is
+ * (vmm/arch/x86/initrd_unpack.c; kernel_decompress.c's gzip, zstd, XZ and
+ * LZ4 on the way). The input is the initrd file. The seeds
+ * (mk_initrd_unpack_seeds.py) are a small cpio archive as gzip, as zstd (one
+ * frame and two, and with no size recorded), XZ, LZ4, uncompressed, and gzip
+ * and zstd with no size after an early uncompressed archive. Each is
  * unpacked into 4 MiB of guest RAM, followed by an
  * inaccessible page (the libraries are not instrumented: an overrun past RAM
  * faults), above a kernel that ends at 1.5 MiB. Checked: a fallback has a

@@ -2,8 +2,10 @@
 # mk_initrd_unpack_seeds.py: writes the seed inputs in
 # tests/fuzz/corpus/initrd_unpack/ for fuzz_initrd_unpack: a small cpio
 # archive (newc, one file and the trailer) as gzip, as zstd (one frame and
-# two, each recording its size), uncompressed, and gzip after an early
-# uncompressed archive (CPU microcode's layout). Needs the zstd command.
+# two, each recording its size; one written to a pipe, recording none), as
+# XZ and LZ4 legacy frames, uncompressed, and gzip and pipe-written zstd
+# after an early uncompressed archive (CPU microcode's layout, Debian's
+# initrd). Needs the zstd, xz and lz4 commands.
 # Run from anywhere.
 import gzip, os, subprocess
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus', 'initrd_unpack')
@@ -19,15 +21,20 @@ def newc(name, data, ino):
 
 cpio = newc('init', b'#!/bin/sh\necho ember\n' * 8, 1) + newc('TRAILER!!!', b'', 0)
 cpio += bytes(-len(cpio) % 512)
-zst = lambda b: subprocess.run(['zstd', '-q', '-c', '--content-size'], input=b,
-                               stdout=subprocess.PIPE, check=True).stdout
+run = lambda cmd, b: subprocess.run(cmd, input=b, stdout=subprocess.PIPE, check=True).stdout
+zst = lambda b: run(['zstd', '-q', '-c', '--content-size'], b)
+early = (newc('kernel/x86/microcode/AuthenticAMD.bin', b'ucode', 1) +
+         newc('TRAILER!!!', b'', 0) + bytes(12))
 seeds = {
     'gzip': gzip.compress(cpio, mtime=0),
     'zstd': zst(cpio),
     'zstd-two-frames': zst(cpio[:256]) + zst(cpio[256:]),
     'plain': cpio,
-    'early-gzip': newc('kernel/x86/microcode/AuthenticAMD.bin', b'ucode', 1) +
-                  newc('TRAILER!!!', b'', 0) + bytes(12) + gzip.compress(cpio, mtime=0),
+    'zstd-no-size': run(['zstd', '-q', '-c', '--no-content-size'], cpio),
+    'xz': run(['xz', '-q', '-c', '-0', '--check=crc32'], cpio),
+    'lz4': run(['lz4', '-q', '-c', '-l'], cpio),
+    'early-gzip': early + gzip.compress(cpio, mtime=0),
+    'early-zstd-no-size': early + run(['zstd', '-q', '-c', '--no-content-size'], cpio),
 }
 for name, b in seeds.items():
     with open(os.path.join(out, name), 'wb') as f:
