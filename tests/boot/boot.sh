@@ -108,12 +108,10 @@ t_initrd_unpacked() {
 	expect_grep "$gz" "$T_OUT" || return 1
 	if grep -E "initrd '" "$T_TMP/log4"; then echo "--initrd-unpack off: the initrd was unpacked"; return 1; fi
 }
-# An early uncompressed archive (as initramfs-tools puts CPU microcode
-# first) before the gzip initramfs: ember keeps it and decompresses what
-# follows; the guest sees the early archive's file and boots from the rest,
-# as it does when it gets the file as it is.
-t_initrd_early_archive() {
-	python3 - "$T_TMP/early.cpio" <<'PYEOF' || return 1
+# early_cpio FILE: an uncompressed archive (CPU microcode's place in
+# Debian's initrd) holding /early-marker ("early-ok"), padded to 512 bytes.
+early_cpio() {
+	python3 - "$1" <<'PYEOF'
 import sys
 def newc(name, data):
     n = name.encode() + b'\0'
@@ -125,6 +123,13 @@ def newc(name, data):
 a = newc('early-marker', b'early-ok\n') + newc('TRAILER!!!', b'')
 open(sys.argv[1], 'wb').write(a + bytes(-len(a) % 512))
 PYEOF
+}
+# An early uncompressed archive (as initramfs-tools puts CPU microcode
+# first) before the gzip initramfs: ember keeps it and decompresses what
+# follows; the guest sees the early archive's file and boots from the rest,
+# as it does when it gets the file as it is.
+t_initrd_early_archive() {
+	early_cpio "$T_TMP/early.cpio" || return 1
 	cat "$T_TMP/early.cpio" "$INITRD" >"$T_TMP/combined.img" || return 1
 	local opt
 	for opt in on off; do
@@ -133,6 +138,31 @@ PYEOF
 		expect_grep '^early-ok' "$T_OUT" || return 1
 	done
 	expect_grep "initrd '.*combined.img': decompressed by ember \(" "$T_TMP/log.on"
+}
+# Initrds that do not say how large their archive is: Debian's (microcode,
+# then the archive as `zstd -q -1 -T0` writes it to a pipe, no size in the
+# frame), XZ with CRC32 and LZ4 legacy frames (Linux's own build). ember
+# decompresses each (the guest frees an initrd of the archive's size, the
+# early archive's 512 bytes before it in Debian's) and the guest runs from
+# it; the next boot of Debian's reads the archive from the kernel cache.
+t_initrd_formats() {
+	zcat "$INITRD" >"$T_TMP/plain.cpio" && early_cpio "$T_TMP/early.cpio" || return 1
+	{ cat "$T_TMP/early.cpio" && zstd -q -1 -T0 <"$T_TMP/plain.cpio"; } >"$T_TMP/debian.img" &&
+		xz -q -c --check=crc32 --lzma2=dict=1MiB "$T_TMP/plain.cpio" >"$T_TMP/xz.img" &&
+		lz4 -q -c -l "$T_TMP/plain.cpio" >"$T_TMP/lz4.img" || return 1
+	local run f want kc=$T_TMP/kc size plain
+	plain=$(stat -c %s "$T_TMP/plain.cpio")
+	for run in debian xz lz4 cached; do
+		f=$run size=$plain want="decompressed by ember \\("
+		[ $run = cached ] && f=debian want="its cpio archive \\([0-9]+ KiB\\) read from the kernel cache"
+		[ $f = debian ] && size=$((plain + 512))
+		expect_status 0 "$EMBER" --kernel "$ELF" --initrd "$T_TMP/$f.img" --kernel-cache "$kc" \
+			--log-path "$T_TMP/log.$run" -- \
+			sh -c 'cat /early-marker 2>/dev/null; dmesg | grep -o Freeing.initrd.memory:.[0-9]*K' || return 1
+		expect_grep "^Freeing initrd memory: $(((size + 4095) / 4096 * 4))K" "$T_OUT" || return 1
+		if [ $f = debian ]; then expect_grep '^early-ok' "$T_OUT" || return 1; fi
+		expect_grep "initrd '.*/$f.img': $want" "$T_TMP/log.$run" || return 1
+	done
 }
 # An initrd that is no compressed archive (here: one already decompressed)
 # is loaded as it is, and the log says why.
