@@ -8,16 +8,18 @@
  * kernel_load does not read). Each load goes into fresh guest RAM mapped as
  * ember maps it (so first touches count), the three alternate over ROUNDS
  * rounds, and the page cache is warm (one unmeasured round). Prints a
- * Markdown table: median (lowest-highest) ms per load. With INITRD, a
- * second table: that initrd read as it is, decompressed by ember
- * (initrd_unpack) and its archive read from the kernel cache, into fresh
- * guest RAM above the vmlinux.
+ * Markdown table: median (lowest-highest) ms per load. With INITRDs (up
+ * to four: the same archive compressed in different ways, say), a second
+ * table with a column per file: the initrd read as it is, decompressed by
+ * ember (initrd_unpack) and its archive read from the kernel cache, into
+ * fresh guest RAM above the vmlinux.
  *
- *	build/bench/kernel_load BZIMAGE VMLINUX [ROUNDS] [MEM_MIB] [INITRD]
+ *	build/bench/kernel_load BZIMAGE VMLINUX [ROUNDS] [MEM_MIB] [INITRD...]
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +31,7 @@
 #include "vmm/core/guest_mem.h"
 
 #define MAX_ROUNDS 100
+#define MAX_INITRDS 4
 
 enum way { UNPACK, CACHE, WHOLE, SPARSE, WAYS };
 static const char *const way_name[WAYS] = {
@@ -145,13 +148,16 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: kernel_load BZIMAGE VMLINUX [ROUNDS] [MEM_MIB] [INITRD]\n");
+		fprintf(stderr, "usage: kernel_load BZIMAGE VMLINUX [ROUNDS] [MEM_MIB] [INITRD...]\n");
 		return 2;
 	}
 	int rounds = argc > 3 ? atoi(argv[3]) : 9;
 	uint64_t mem = MiB(argc > 4 ? atoi(argv[4]) : 256);
 	if (rounds < 1 || rounds > MAX_ROUNDS)
 		die("ROUNDS", "1 to 100");
+	int ninitrd = argc > 5 ? argc - 5 : 0;
+	if (ninitrd > MAX_INITRDS)
+		die("INITRD", "at most four");
 	struct reader bz_r, elf_r[2];
 	struct kernel_image bz, elf;
 	struct errbuf e;
@@ -197,24 +203,25 @@ int main(int argc, char **argv)
 		}
 	kernel_cache_drop(&kc);
 	kernel_cache_close(&kc);
-	/* The initrd: its archive stored by a first unpack, then as above. */
-	static double rt[RD_WAYS][MAX_ROUNDS];
-	struct reader rd_r;
-	if (argc > 5) {
-		if (reader_open(&rd_r, argv[5]) ||
+	/* Each initrd: its archive stored by a first unpack, then as above. */
+	static double rt[MAX_INITRDS][RD_WAYS][MAX_ROUNDS];
+	for (int f = 0; f < ninitrd; f++) {
+		const char *path = argv[5 + f];
+		struct reader rd_r;
+		if (reader_open(&rd_r, path) ||
 		    kernel_cache_open(&kc, dir, rd_r.fd, KERNEL_CACHE_INITRD, &e))
-			die(argv[5], "cannot open it, or the cache");
+			die(path, "cannot open it, or the cache");
 		kc.racy = false;
 		uint64_t at, n;
 		if (gm_map(&gm, mem) || initrd_unpack(&elf, &rd_r, &gm, &at, &n, &e) ||
 		    kernel_cache_store(&kc, gm_ptr(&gm, at, n), n, &e))
-			die(argv[5], e.msg);
+			die(path, e.msg);
 		gm_unmap(&gm);
 		for (int i = -1; i < rounds; i++)
 			for (int w = 0; w < RD_WAYS; w++) {
 				double ms = load_initrd(w, &rd_r, &elf, &kc, mem);
 				if (i >= 0)
-					rt[w][i] = ms;
+					rt[f][w][i] = ms;
 			}
 		kernel_cache_drop(&kc);
 		kernel_cache_close(&kc);
@@ -234,14 +241,26 @@ int main(int argc, char **argv)
 		       t[w][rounds - 1]);
 	}
 	printf("\nThe first unpack also wrote the cache entry: %.1f ms more.\n", store_ms);
-	if (argc > 5) {
-		printf("\n| loading the initrd (%s) into %llu MiB of fresh guest RAM (ms; median of %d "
-		       "rounds (lowest-highest)) | ms |\n|---|---:|\n",
-		       argv[5], (unsigned long long)(mem >> 20), rounds);
+	if (ninitrd) {
+		printf("\n| loading the initrd into %llu MiB of fresh guest RAM (ms; median of %d "
+		       "rounds (lowest-highest))",
+		       (unsigned long long)(mem >> 20), rounds);
+		for (int f = 0; f < ninitrd; f++) {
+			const char *base = strrchr(argv[5 + f], '/');
+			printf(" | %s", base ? base + 1 : argv[5 + f]);
+		}
+		printf(" |\n|---|");
+		for (int f = 0; f < ninitrd; f++)
+			printf("---:|");
+		printf("\n");
 		for (int w = 0; w < RD_WAYS; w++) {
-			qsort(rt[w], rounds, sizeof(double), cmp);
-			printf("| %s | %.2f (%.2f-%.2f) |\n", rd_way_name[w], rt[w][rounds / 2],
-			       rt[w][0], rt[w][rounds - 1]);
+			printf("| %s |", rd_way_name[w]);
+			for (int f = 0; f < ninitrd; f++) {
+				qsort(rt[f][w], rounds, sizeof(double), cmp);
+				printf(" %.2f (%.2f-%.2f) |", rt[f][w][rounds / 2], rt[f][w][0],
+				       rt[f][w][rounds - 1]);
+			}
+			printf("\n");
 		}
 	}
 	return 0;
