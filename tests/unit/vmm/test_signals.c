@@ -74,7 +74,11 @@ static bool metrics_line_is(const char *met, const char *group, const char *fiel
 	int end = 0;
 	if (sscanf(met, fmt, &ms, &end) != 1 || end == 0 || met[end] != '\0')
 		return false;
-	unsigned long long now = (unsigned long long)time(NULL) * 1000;
+	/* The clock the handler read, not time(): that one is the coarse
+	 * clock, which can still show the last second a few ms into the next. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned long long now = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
 	return ms + 10000 > now && ms <= now + 1000;
 }
 
