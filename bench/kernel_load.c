@@ -127,8 +127,7 @@ static double load_initrd(enum rd_way w, const struct reader *r, const struct ke
 	if (w == RD_UNPACK)
 		rc = initrd_unpack(k, r, &gm, &at, &n, &e);
 	else if (w == RD_AS_IS || kernel_cache_lookup(kc, &cr) == 0) {
-		at = boot_initrd_addr(k, &gm.layout, from->size);
-		rc = at ? reader_read(from, 0, gm_ptr(&gm, at, from->size), from->size) : -1;
+		rc = boot_initrd_read(k, &gm, from, &at);
 		if (w == RD_CACHE)
 			reader_close(&cr);
 	}

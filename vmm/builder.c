@@ -254,11 +254,11 @@ static int initrd_cached(const struct guest_mem *gm, struct kernel_cache *kc,
 	struct reader r;
 	if (kernel_cache_lookup(kc, &r))
 		return -1;
-	uint64_t at = r.size >= 6 ? boot_initrd_addr(k, &gm->layout, r.size) : 0;
-	uint8_t *dst = at ? gm_ptr(gm, at, r.size) : NULL;
+	uint64_t at = 0;
+	int e = r.size >= 6 ? boot_initrd_read(k, gm, &r, &at) : 1;
 	int rc = -1;
-	if (dst && reader_read(&r, 0, dst, r.size) == 0) {
-		if (initrd_is_cpio(dst, r.size)) {
+	if (e == 0) {
+		if (initrd_is_cpio(gm_ptr(gm, at, r.size), r.size)) {
 			req->initrd_addr = at;
 			req->initrd_len = r.size;
 			rc = 0;
@@ -267,7 +267,7 @@ static int initrd_cached(const struct guest_mem *gm, struct kernel_cache *kc,
 			kernel_cache_drop(kc);
 		}
 	}
-	if (rc && dst)
+	if (rc && at) /* read in full or in part: clear it */
 		gm_zero_huge(gm, at, at + r.size);
 	reader_close(&r);
 	return rc;

@@ -87,6 +87,17 @@ static int write_pvh_info(const struct guest_mem *gm, const struct boot_request 
 	return 0;
 }
 
+int boot_initrd_read(const struct kernel_image *k, const struct guest_mem *gm,
+		     const struct reader *r, uint64_t *at)
+{
+	uint64_t a = r->size ? boot_initrd_addr(k, &gm->layout, r->size) : 0;
+	void *dst = a ? gm_ptr(gm, a, r->size) : NULL;
+	if (!dst)
+		return 1;
+	*at = a;
+	return reader_read(r, 0, dst, r->size);
+}
+
 int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 		    const struct boot_request *req, struct errbuf *err)
 {
@@ -104,14 +115,12 @@ int boot_info_write(const struct kernel_image *k, const struct guest_mem *gm,
 	/* An initrd to read (an empty file is no initrd). */
 	if (!initrd_len && req->initrd && req->initrd->size) {
 		initrd_len = req->initrd->size;
-		initrd_addr = boot_initrd_addr(k, &gm->layout, initrd_len);
-		void *dst = initrd_addr ? gm_ptr(gm, initrd_addr, initrd_len) : NULL;
-		if (!dst) {
+		int e = boot_initrd_read(k, gm, req->initrd, &initrd_addr);
+		if (e > 0) {
 			err_set(err, "initrd (%llu KiB) does not fit in guest memory above the kernel; raise --mem",
 				(unsigned long long)(initrd_len >> 10));
 			return -1;
 		}
-		int e = reader_read(req->initrd, 0, dst, initrd_len);
 		if (e) {
 			err_set(err, "cannot read initrd: %s", reader_error(e));
 			return -1;

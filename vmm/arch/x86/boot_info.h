@@ -29,4 +29,11 @@ uint64_t boot_initrd_top(const struct kernel_image *k, const struct mem_layout *
  * Returns 0 when it does not fit. */
 uint64_t boot_initrd_addr(const struct kernel_image *k, const struct mem_layout *l, uint64_t len);
 
+/* Read all of r into guest RAM where boot_initrd_addr puts r->size bytes.
+ * Returns 0 with *at set; 1 when it does not fit (or r is empty: *at is
+ * left as it is); or reader_read's -errno, with *at set (part of r may be
+ * there). */
+int boot_initrd_read(const struct kernel_image *k, const struct guest_mem *gm,
+		     const struct reader *r, uint64_t *at);
+
 #endif
