@@ -72,14 +72,19 @@ static bool metrics_line_is(const char *met, const char *group, const char *fiel
 		 field);
 	unsigned long long ms;
 	int end = 0;
-	if (sscanf(met, fmt, &ms, &end) != 1 || end == 0 || met[end] != '\0')
+	if (sscanf(met, fmt, &ms, &end) != 1 || end == 0 || met[end] != '\0') {
+		fprintf(stderr, "# metrics file: want %s.%s = 1, got: %s\n", group, field, met);
 		return false;
+	}
 	/* The clock the handler read, not time(): that one is the coarse
 	 * clock, which can still show the last second a few ms into the next. */
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	unsigned long long now = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
-	return ms + 10000 > now && ms <= now + 1000;
+	if (ms + 10000 > now && ms <= now + 1000)
+		return true;
+	fprintf(stderr, "# metrics file: utc_timestamp_ms %llu, now %llu\n", ms, now);
+	return false;
 }
 
 static void sends_itself_sigxcpu(void)
