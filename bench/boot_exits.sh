@@ -8,7 +8,9 @@
 #   - the guest's span: its first entry to its last exit (boot, `true`, and
 #     the way out), and how much of it the vCPU spent in the guest;
 #   - exits by KVM's reason, each with the time until the guest ran again
-#     (KVM's handling and, for I/O, the VMM's).
+#     (KVM's handling and, for I/O, the VMM's);
+#   - the port I/O, MMIO and MSR accesses among them by the device they
+#     reach (KVM's kvm_pio, kvm_mmio and kvm_msr tracepoints).
 # The VMM's own start, before the guest first runs, is bench/boot.sh's.
 # Prints Markdown. Needs root, perf (linux-perf) and a Linux-capable KVM:
 # bench/run runs it in the lab.
@@ -27,6 +29,8 @@ trap 'rm -rf "$tmp"' EXIT
 INITRD=$G/initramfs.cpio.gz
 # The reasons that get a column; the rest are summed in "other".
 REASONS="npf io msr cpuid interrupt hlt"
+# The devices the accesses reach, in the second table's order.
+DEVS="ioapic lapic tsc_deadline msr uart i8042 pci rtc fw_cfg pio mmio"
 
 names=(ember_bz ember_pvh qemu_bz qemu_pvh)
 declare -A label=(
@@ -46,7 +50,8 @@ one() {
 		-nodefaults -no-user-config -nographic -no-reboot -serial null
 		-kernel "$k" -initrd "$INITRD" -append "console=ttyS0 reboot=k panic=-1 quiet -- true") ;;
 	esac
-	if ! timeout 300 perf record -q -e kvm:kvm_entry -e kvm:kvm_exit -o "$tmp/perf.data" -- \
+	if ! timeout 300 perf record -q -e kvm:kvm_entry -e kvm:kvm_exit -e kvm:kvm_pio \
+		-e kvm:kvm_mmio -e kvm:kvm_msr -o "$tmp/perf.data" -- \
 		"${cmd[@]}" >"$tmp/out" 2>&1 </dev/null; then
 		echo "bench: $1 round $2 failed:" >&2
 		tail -n 3 "$tmp/out" >&2
@@ -54,7 +59,8 @@ one() {
 	fi
 	# Between an exit and the next entry the vCPU is out of the guest;
 	# between an entry and the next exit it is in it.
-	perf script -i "$tmp/perf.data" -F time,event,trace 2>/dev/null | awk -v reasons="$REASONS" '
+	perf script -i "$tmp/perf.data" -F time,event,trace 2>/dev/null >"$tmp/trace"
+	awk -v reasons="$REASONS" '
 		{ t = $1 + 0 }
 		$2 == "kvm:kvm_entry:" {
 			if (first == "") first = t
@@ -76,7 +82,41 @@ one() {
 			}
 			for (k in n) if (!(k in seen)) { on += n[k]; ot += out[k] }
 			printf " %d %.1f\n", on, ot * 1000
-		}' >>"$tmp/row.$1"
+		}' "$tmp/trace" >>"$tmp/row.$1"
+	# The accesses by device ("pio_write at 0x3f8 size 1 ...", "mmio write
+	# len 4 gpa 0xfec00000 ...", "msr_write 6e0 = ..."); a read that the
+	# VMM answers is traced twice, as unsatisfied-read and then read.
+	awk -v devs="$DEVS" '
+		$2 == "kvm:kvm_pio:" {
+			p = $5
+			if (p ~ /^0x[23][ef][89a-f]$/) d = "uart"
+			else if (p == "0x60" || p == "0x64") d = "i8042"
+			else if (p ~ /^0xcf[89a-f]$/) d = "pci"
+			else if (p == "0x70" || p == "0x71") d = "rtc"
+			else if (p ~ /^0x51[0-9ab]$/) d = "fw_cfg"
+			else d = "pio"
+			n[d]++
+		}
+		$2 == "kvm:kvm_mmio:" && $4 != "unsatisfied-read" {
+			a = $8
+			if (a ~ /^0xfec[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]$/) d = "ioapic"
+			else if (a ~ /^0xfee[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]$/) d = "lapic"
+			else d = "mmio"
+			n[d]++
+		}
+		$2 == "kvm:kvm_msr:" {
+			m = $4
+			if (m == "6e0") d = "tsc_deadline"
+			else if (m ~ /^8[0-9a-f][0-9a-f]$/) d = "lapic"
+			else d = "msr"
+			n[d]++
+		}
+		END {
+			k = split(devs, want, " ")
+			for (i = 1; i <= k; i++) printf "%s%d", (i > 1 ? " " : ""), n[want[i]]
+			printf "\n"
+		}' "$tmp/trace" >>"$tmp/dev.$1"
+	rm -f "$tmp/trace"
 }
 
 for r in $(seq 1 "$ROUNDS"); do
@@ -103,6 +143,20 @@ for n in "${names[@]}"; do
 	for _ in $REASONS other; do
 		line="$line $(median "$f" $c) ($(median "$f" $((c + 1)) 1 %.1f)) |"
 		c=$((c + 2))
+	done
+	echo "$line"
+done
+
+echo
+echo "| accesses by device (median per boot) | IOAPIC (MMIO) | local APIC (MMIO, x2APIC MSRs) | TSC-deadline MSR | other MSRs | UARTs (ports) | i8042 (ports) | PCI config (ports) | RTC/CMOS (ports) | fw_cfg (ports) | other ports | other MMIO |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+ndev=$(wc -w <<<"$DEVS")
+for n in "${names[@]}"; do
+	f=$tmp/dev.$n
+	[ -s "$f" ] || { echo "| ${label[$n]} | failed |"; continue; }
+	line="| ${label[$n]} |"
+	for c in $(seq 1 "$ndev"); do
+		line="$line $(median "$f" "$c") |"
 	done
 	echo "$line"
 done
