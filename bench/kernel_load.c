@@ -125,7 +125,7 @@ static double load_initrd(enum rd_way w, const struct reader *r, const struct ke
 	int rc = -1;
 	const struct reader *from = w == RD_AS_IS ? r : &cr;
 	if (w == RD_UNPACK)
-		rc = initrd_unpack(k, r, &gm, &at, &n, &e);
+		rc = initrd_unpack(k, r, &gm, false, &at, &n, &e);
 	else if (w == RD_AS_IS || kernel_cache_lookup(kc, &cr) == 0) {
 		rc = boot_initrd_read(k, &gm, from, &at);
 		if (w == RD_CACHE)
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 			die(path, "cannot open it, or the cache");
 		kc.racy = false;
 		uint64_t at, n;
-		if (gm_map(&gm, mem) || initrd_unpack(&elf, &rd_r, &gm, &at, &n, &e) ||
+		if (gm_map(&gm, mem) || initrd_unpack(&elf, &rd_r, &gm, false, &at, &n, &e) ||
 		    kernel_cache_store(&kc, gm_ptr(&gm, at, n), n, &e))
 			die(path, e.msg);
 		gm_unmap(&gm);

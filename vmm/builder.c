@@ -281,7 +281,7 @@ static int initrd_cached(const struct guest_mem *gm, struct kernel_cache *kc,
 static void load_initrd(struct machine *m, const struct vm_config *c, const struct kernel_image *k,
 			const struct reader *ir, struct boot_request *req)
 {
-	if (!ir || !c->initrd_unpack || ir->size == 0 || ir->fd < 0)
+	if (!ir || c->initrd_unpack == INITRD_UNPACK_OFF || ir->size == 0 || ir->fd < 0)
 		return;
 	const struct guest_mem *gm = &m->vm.mem;
 	struct kernel_cache kc = {.dirfd = -1};
@@ -297,8 +297,11 @@ static void load_initrd(struct machine *m, const struct vm_config *c, const stru
 		kernel_cache_close(&kc);
 		return;
 	}
+	/* Without a cache to keep the archive, the guest's own zstd and LZ4
+	 * are the faster (config.h). */
+	bool leave_fast = c->initrd_unpack == INITRD_UNPACK_AUTO && kc.dirfd < 0;
 	uint64_t at, len;
-	if (initrd_unpack(k, ir, gm, &at, &len, &why)) {
+	if (initrd_unpack(k, ir, gm, leave_fast, &at, &len, &why)) {
 		log_info("initrd '%s': loaded as it is: %s", c->initrd, why.msg);
 		kernel_cache_close(&kc);
 		return;

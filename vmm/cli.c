@@ -114,26 +114,37 @@ static int set_irqchip(struct vm_config *o, const char *v, struct errbuf *e)
 	return pick("irqchip", v, "split", "kernel", &o->kernel_irqchip, e);
 }
 
+/* --kernel-unpack and --initrd-unpack: off, auto or all, as 0, 1, 2 (the
+ * order of both enums); -1 with e set for anything else. */
+static int unpack_mode(const char *flag, const char *v, struct errbuf *e)
+{
+	static const char *const names[] = {"off", "auto", "all"};
+	for (int i = 0; i < 3; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	err_set(e, "--%s: '%s' is not auto, all or off", flag, v);
+	return -1;
+}
+
 static int set_kernel_unpack(struct vm_config *o, const char *v, struct errbuf *e)
 {
-	static const char *const names[] = {[KERNEL_UNPACK_OFF] = "off",
-					    [KERNEL_UNPACK_AUTO] = "auto",
-					    [KERNEL_UNPACK_ALL] = "all"};
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(v, names[i]) == 0) {
-			o->kernel_unpack = (enum kernel_unpack)i;
-			return 0;
-		}
-	err_set(e, "--kernel-unpack: '%s' is not auto, all or off", v);
-	return -1;
+	_Static_assert(KERNEL_UNPACK_OFF == 0 && KERNEL_UNPACK_AUTO == 1 && KERNEL_UNPACK_ALL == 2,
+		       "unpack_mode's order");
+	int m = unpack_mode("kernel-unpack", v, e);
+	if (m < 0)
+		return -1;
+	o->kernel_unpack = (enum kernel_unpack)m;
+	return 0;
 }
 
 static int set_initrd_unpack(struct vm_config *o, const char *v, struct errbuf *e)
 {
-	bool off;
-	if (pick("initrd-unpack", v, "on", "off", &off, e))
+	_Static_assert(INITRD_UNPACK_OFF == 0 && INITRD_UNPACK_AUTO == 1 && INITRD_UNPACK_ALL == 2,
+		       "unpack_mode's order");
+	int m = unpack_mode("initrd-unpack", v, e);
+	if (m < 0)
 		return -1;
-	o->initrd_unpack = !off;
+	o->initrd_unpack = (enum initrd_unpack)m;
 	return 0;
 }
 
@@ -326,7 +337,7 @@ static int set_version(struct ember_opts *o, const char *v, struct errbuf *e)
 static const struct cli_option options[] = {
 	{{"kernel", "PATH", "guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage (required)"}, set_kernel},
 	{{"kernel-unpack", "auto|all|off", "a bzImage: auto (default): ember decompresses the kernel inside when it is LZ4, zstd or gzip and boots it through PVH when it has a PVH entry, else boots the bzImage; all: XZ too (no faster than the guest's own decompressor); off: always boot the bzImage, which decompresses itself in the guest"}, set_kernel_unpack},
-	{{"initrd-unpack", "on|off", "an initrd that is a compressed cpio archive (gzip, zstd, XZ or LZ4), alone or after uncompressed ones (CPU microcode): on (default): ember decompresses it into guest RAM (and keeps the result in the kernel cache), so the guest's kernel is handed plain archives as its initrd and does not decompress them; off: the guest decompresses it"}, set_initrd_unpack},
+	{{"initrd-unpack", "auto|all|off", "an initrd that is a compressed cpio archive (gzip, zstd, XZ or LZ4), alone or after uncompressed ones (CPU microcode): auto (default): ember decompresses it into guest RAM and keeps the result in the kernel cache, so the guest's kernel is handed plain archives as its initrd and does not decompress them; without a kernel cache, zstd and LZ4 are left to the guest, which decompresses them faster; all: ember decompresses every format, cache or not; off: the guest decompresses it"}, set_initrd_unpack},
 	{{"kernel-cache", "DIR|off", "where ember keeps the vmlinux files it unpacks from bzImages and the archives it decompresses from initrds, so the next boot with the same file reads it instead of decompressing it (of each kind the 4 most recently used; a vmlinux ~50 MiB; default $XDG_CACHE_HOME/ember/kernels or ~/.cache/ember/kernels); off: keep none"}, set_kernel_cache},
 	{{"initrd", "PATH", "initial ramdisk"}, set_initrd},
 	{{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\""}, set_cmdline},

@@ -11,5 +11,5 @@ void vm_config_defaults(struct vm_config *c)
 	c->console = CONSOLE_STDIO;
 	c->seccomp = true;
 	c->kernel_unpack = KERNEL_UNPACK_AUTO;
-	c->initrd_unpack = true;
+	c->initrd_unpack = INITRD_UNPACK_AUTO;
 }

@@ -40,6 +40,7 @@ t_too_much_memory() { one_error "more than this host's .* MiB of RAM" --kernel "
 t_bad_irqchip() { one_error "--irqchip: 'pic' is not split or kernel" --kernel "$PAYLOAD" --irqchip pic; }
 t_bad_seccomp() { one_error "--seccomp: 'maybe' is not on or off" --kernel "$PAYLOAD" --seccomp maybe; }
 t_bad_kernel_unpack() { one_error "--kernel-unpack: 'on' is not auto, all or off" --kernel "$PAYLOAD" --kernel-unpack on; }
+t_bad_initrd_unpack() { one_error "--initrd-unpack: 'on' is not auto, all or off" --kernel "$PAYLOAD" --initrd-unpack on; }
 t_bad_console() { one_error "--console: 'tty'" --kernel "$PAYLOAD" --console tty; }
 t_console_file_dir() { one_error "--console file:/nonexistent/dir/log" --kernel "$PAYLOAD" --console file:/nonexistent/dir/log; }
 t_no_kernel() { one_error "no kernel given" --mem 64; }

@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	k.initrd_max = 0xffffffffull;
 	struct errbuf why = {{0}};
 	uint64_t at = 0, n = 0;
-	if (initrd_unpack(&k, &r, &gm, &at, &n, &why)) {
+	if (initrd_unpack(&k, &r, &gm, false, &at, &n, &why)) {
 		ASSERT(why.msg[0]);
 		ASSERT(zero_but(ram, 0, 0));
 	} else {

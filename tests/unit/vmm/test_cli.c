@@ -228,6 +228,22 @@ static void kernel_unpack_modes(void)
 	CHECK(strstr(err.msg, "--kernel-unpack needs a value"));
 }
 
+static void initrd_unpack_modes(void)
+{
+	CHECK_EQ(parse("--kernel", "k", NULL), 0);
+	CHECK_EQ(o.vm.initrd_unpack, INITRD_UNPACK_AUTO); /* by default */
+	CHECK_EQ(parse("--kernel", "k", "--initrd-unpack", "off", NULL), 0);
+	CHECK_EQ(o.vm.initrd_unpack, INITRD_UNPACK_OFF);
+	CHECK_EQ(parse("--kernel", "k", "--initrd-unpack", "all", NULL), 0);
+	CHECK_EQ(o.vm.initrd_unpack, INITRD_UNPACK_ALL);
+	CHECK_EQ(parse("--kernel", "k", "--initrd-unpack=all", "--initrd-unpack=auto", NULL), 0);
+	CHECK_EQ(o.vm.initrd_unpack, INITRD_UNPACK_AUTO);
+	EXPECT_ERR("--kernel", "k", "--initrd-unpack", "on");
+	CHECK(strstr(err.msg, "--initrd-unpack: 'on' is not auto, all or off"));
+	EXPECT_ERR("--kernel", "k", "--initrd-unpack");
+	CHECK(strstr(err.msg, "--initrd-unpack needs a value"));
+}
+
 /* --kernel-cache: a directory or off; by default under $XDG_CACHE_HOME,
  * else $HOME/.cache (absolute paths only), else none. */
 static void kernel_cache_dirs(void)
@@ -318,7 +334,7 @@ static void usage_lists_every_option(void)
 	static const char *const names[] = {"--kernel", "--initrd", "--cmdline", "--cpus",
 					    "--mem", "--console", "--seccomp", "--boot-time", "--help",
 					    "--version", "--disk", "--net", "--vfio", "--irqchip",
-					    "--kernel-unpack"};
+					    "--kernel-unpack", "--initrd-unpack", "--kernel-cache"};
 	int all = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strstr(text, names[i]))
@@ -461,6 +477,7 @@ int main(void)
 	RUN(seccomp_modes);
 	RUN(irqchip_modes);
 	RUN(kernel_unpack_modes);
+	RUN(initrd_unpack_modes);
 	RUN(kernel_cache_dirs);
 	RUN(stray_positional);
 	RUN(no_kernel);

@@ -115,7 +115,8 @@ static uint64_t recorded_size(enum kz_format f, const uint8_t *in, size_t n)
 }
 
 int initrd_unpack(const struct kernel_image *k, const struct reader *r,
-		  const struct guest_mem *gm, uint64_t *addr, uint64_t *len, struct errbuf *why)
+		  const struct guest_mem *gm, bool leave_fast, uint64_t *addr, uint64_t *len,
+		  struct errbuf *why)
 {
 	uint8_t head[8];
 	if (r->size < sizeof(head) || reader_read(r, 0, head, sizeof(head))) {
@@ -136,6 +137,11 @@ int initrd_unpack(const struct kernel_image *k, const struct reader *r,
 	enum kz_format f = kz_detect(head, sizeof(head));
 	if (f == KZ_UNKNOWN) {
 		err_set(why, "not compressed, or not as gzip, zstd, XZ or LZ4");
+		return -1;
+	}
+	if (leave_fast && (f == KZ_ZSTD || f == KZ_LZ4)) {
+		err_set(why, "%s, which the guest decompresses faster while no kernel cache keeps the archive",
+			kz_name(f));
 		return -1;
 	}
 	uint64_t low = gm->layout.low_size, in_lo = ALIGN_UP(k->end, MiB(2));

@@ -157,9 +157,10 @@ static int zero_but(const struct guest_mem *gm, uint64_t ram, uint64_t lo, uint6
 	return 1;
 }
 
-/* Unpack file (len bytes) into fresh RAM; *ok: RAM checks held. */
-static int unpack(const uint8_t *file, size_t len, uint64_t ram, const uint8_t *want,
-		  size_t want_len, struct errbuf *why, int *ok)
+/* Unpack file (len bytes) into fresh RAM (leave_fast: as initrd_unpack's);
+ * *ok: RAM checks held. */
+static int unpack(const uint8_t *file, size_t len, uint64_t ram, bool leave_fast,
+		  const uint8_t *want, size_t want_len, struct errbuf *why, int *ok)
 {
 	struct guest_mem gm;
 	if (gm_map(&gm, ram))
@@ -168,7 +169,7 @@ static int unpack(const uint8_t *file, size_t len, uint64_t ram, const uint8_t *
 	struct reader r;
 	reader_mem(&r, file, len);
 	uint64_t at = 0, n = 0;
-	int rc = initrd_unpack(&k, &r, &gm, &at, &n, why);
+	int rc = initrd_unpack(&k, &r, &gm, leave_fast, &at, &n, why);
 	if (rc == 0)
 		*ok = want && n == want_len && at == boot_initrd_addr(&k, &gm.layout, n) &&
 		      memcmp(gm_ptr(&gm, at, n), want, n) == 0 && zero_but(&gm, ram, at, at + n);
@@ -186,7 +187,7 @@ static void unpacks(enum fmt f, size_t n, uint64_t ram)
 	uint8_t *z = packed(f, a, n, &len);
 	struct errbuf why = {{0}};
 	int ok = 0;
-	int rc = unpack(z, len, ram, a, n, &why, &ok);
+	int rc = unpack(z, len, ram, false, a, n, &why, &ok);
 	if (rc)
 		printf("  %s\n", why.msg);
 	free(a), free(z);
@@ -218,7 +219,7 @@ static void unpacks_zstd_frames(void)
 	memcpy(z, z1, l1), memcpy(z + l1, z2, l2);
 	struct errbuf why = {{0}};
 	int ok = 0;
-	int rc = unpack(z, l1 + l2, RAM, a, n, &why, &ok);
+	int rc = unpack(z, l1 + l2, RAM, false, a, n, &why, &ok);
 	free(a), free(z), free(z1), free(z2);
 	CHECK_EQ(rc, 0);
 	CHECK(ok);
@@ -246,7 +247,7 @@ static void early_then(enum fmt f, size_t pad, int two)
 	memcpy(want + pre, a, n);
 	struct errbuf why = {{0}};
 	int ok = 0;
-	int rc = unpack(file, at + zl, RAM, want, pre + n, &why, &ok);
+	int rc = unpack(file, at + zl, RAM, false, want, pre + n, &why, &ok);
 	if (rc)
 		printf("  %s\n", why.msg);
 	free(a), free(z), free(file), free(want);
@@ -273,7 +274,7 @@ static void left(const uint8_t *file, size_t len, uint64_t ram, const char *has)
 {
 	struct errbuf why = {{0}};
 	int ok = 0;
-	int rc = unpack(file, len, ram, NULL, 0, &why, &ok);
+	int rc = unpack(file, len, ram, false, NULL, 0, &why, &ok);
 	CHECK_EQ(rc, -1);
 	if (!strstr(why.msg, has))
 		printf("  reason: %s\n", why.msg);
@@ -393,6 +394,43 @@ static void leaves_early_alone_or_malformed(void)
 	free(a), free(z), free(file);
 }
 
+/* With leave_fast (no kernel cache keeps the archive), zstd and LZ4 are
+ * left to the guest with their reason, RAM untouched, an early archive
+ * before them or not; gzip and XZ are still decompressed. */
+static void leaves_fast_formats_to_guest(void)
+{
+	static const enum fmt left_fmts[] = {ZSTD, ZSTD_NO_SIZE, LZ4}, done_fmts[] = {GZIP, XZ};
+	size_t n = 100000, len;
+	uint8_t *a = archive(n);
+	for (unsigned i = 0; i < sizeof(left_fmts) / sizeof(left_fmts[0]); i++) {
+		uint8_t *z = packed(left_fmts[i], a, n, &len), e[4096];
+		size_t el = early(e, 0);
+		uint8_t *file = malloc(el + len);
+		memcpy(file, e, el);
+		memcpy(file + el, z, len);
+		for (int with_early = 0; with_early < 2; with_early++) {
+			struct errbuf why = {{0}};
+			int ok = 0;
+			CHECK_EQ(unpack(with_early ? file : z, len + (with_early ? el : 0), RAM, true,
+					NULL, 0, &why, &ok), -1);
+			if (!strstr(why.msg, "which the guest decompresses faster"))
+				printf("  reason: %s\n", why.msg);
+			CHECK(strstr(why.msg, "which the guest decompresses faster"));
+			CHECK(ok);
+		}
+		free(z), free(file);
+	}
+	for (unsigned i = 0; i < sizeof(done_fmts) / sizeof(done_fmts[0]); i++) {
+		uint8_t *z = packed(done_fmts[i], a, n, &len);
+		struct errbuf why = {{0}};
+		int ok = 0;
+		CHECK_EQ(unpack(z, len, RAM, true, a, n, &why, &ok), 0);
+		CHECK(ok);
+		free(z);
+	}
+	free(a);
+}
+
 static void tells_cpio(void)
 {
 	CHECK(initrd_is_cpio((const uint8_t *)"070701", 6));
@@ -417,6 +455,7 @@ int main(void)
 	RUN(unpacks_after_early_no_size);
 	RUN(leaves_early_alone_or_malformed);
 	RUN(leaves_uncompressed);
+	RUN(leaves_fast_formats_to_guest);
 	RUN(leaves_what_is_no_archive);
 	RUN(leaves_gzip_with_more);
 	RUN(leaves_lying_sizes);
