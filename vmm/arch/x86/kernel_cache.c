@@ -14,6 +14,13 @@
 #define TEMP_PREFIX ".new-"
 #define STALE_TEMP_SECONDS 3600 /* a temporary file older than this was left by a crash */
 
+/* Whose files may become guest kernels: this user's, or root's (a shared
+ * cache an administrator filled, bind-mounted read-only into jails). */
+static bool trusted(const struct stat *st)
+{
+	return (st->st_uid == geteuid() || st->st_uid == 0) && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
 bool kernel_cache_racy(struct timespec ctime, struct timespec now)
 {
 	if (ctime.tv_nsec == 0)
@@ -28,6 +35,7 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const
 	kc->dirfd = -1;
 	kc->name[0] = '\0';
 	kc->kind = kind;
+	kc->entry_mode = 0600;
 	struct stat bz, st;
 	struct timespec now;
 	if (fstat(bz_fd, &bz) < 0 || clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0) {
@@ -46,12 +54,17 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const
 		err_set(why, "cannot open '%s': %s", dir, strerror(errno));
 		return -1;
 	}
-	/* Its entries become guest kernels: the user's own, written by nobody else. */
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		err_set(why, "'%s' is not a directory of this user's that only they may write to", dir);
+	/* Its entries become guest kernels: the user's own (or root's), written
+	 * by nobody else. */
+	if (fstat(fd, &st) < 0 || !trusted(&st)) {
+		err_set(why, "'%s' is not a directory of this user's (or root's) that only its owner "
+			     "may write to", dir);
 		close(fd);
 		return -1;
 	}
+	/* Entries are as readable as the directory: private in a private one,
+	 * readable by the jails' users in a shared one (0755). */
+	kc->entry_mode = 0600 | (st.st_mode & (S_IRGRP | S_IROTH));
 	int n = snprintf(kc->name, sizeof(kc->name), "%s-%llx-%llx-%llx-%lld.%09ld-%lld.%09ld",
 			 kind, (unsigned long long)bz.st_dev, (unsigned long long)bz.st_ino,
 			 (unsigned long long)bz.st_size, (long long)bz.st_mtim.tv_sec,
@@ -73,14 +86,14 @@ int kernel_cache_lookup(struct kernel_cache *kc, struct reader *r)
 	if (fd < 0)
 		return -1;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    reader_fd(r, fd)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !trusted(&st) || reader_fd(r, fd)) {
 		close(fd);
 		kernel_cache_drop(kc);
 		return -1;
 	}
 	r->close_fd = 1;
-	futimens(fd, NULL); /* used now: eviction keeps the most recently used */
+	futimens(fd, NULL); /* used now: eviction keeps the most recently used (not in
+			     * a read-only cache: it keeps what it was filled with) */
 	return 0;
 }
 
@@ -167,7 +180,9 @@ int kernel_cache_store(struct kernel_cache *kc, const void *bytes, size_t len, s
 		err_set(why, "cannot create a file: %s", strerror(errno));
 		return -1;
 	}
-	int e = write_sparse(fd, bytes, len); /* its zero pages are not read back */
+	int e = fchmod(fd, kc->entry_mode) < 0 ? -errno : 0;
+	if (!e)
+		e = write_sparse(fd, bytes, len); /* its zero pages are not read back */
 	if (!e && !temp[0]) {
 		char self[64];
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);

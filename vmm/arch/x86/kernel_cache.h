@@ -11,7 +11,10 @@
  * entry is the vmlinux as the payload decompressed to (or the archive),
  * nothing added; it is parsed and loaded as hostile input, like any kernel
  * file (an archive must start as one). The directory must be the user's own
- * and written by nobody else (its entries become guest kernels); entries
+ * (or root's: a shared cache, filled by an administrator and bind-mounted
+ * read-only into jails by ember-jailer --kernel-cache) and written by nobody
+ * else (its entries become guest kernels), and so must its entries; they are
+ * as readable as the directory (0600, or 0644 in a 0755 one); entries
  * are written whole (O_TMPFILE, then linked), sparse (a vmlinux is
  * two-fifths zeros: its bss, scratch areas and gaps, which kernel_load then
  * does not read, as guest RAM is zero already), and only the
@@ -23,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 #include "vmm/lib/reader.h"
 #include "vmm/lib/util.h"
@@ -37,6 +41,7 @@ struct kernel_cache {
 	const char *kind; /* KERNEL_CACHE_VMLINUX or KERNEL_CACHE_INITRD: the entries' prefix */
 	char name[KERNEL_CACHE_NAME_MAX]; /* the entry for this bzImage */
 	bool racy; /* the file changed too recently to store what came from it */
+	mode_t entry_mode; /* 0600, plus the directory's read bits for group and others */
 };
 
 /* A file whose change time is ctime, seen at now (the coarse clock file
@@ -50,13 +55,14 @@ bool kernel_cache_racy(struct timespec ctime, struct timespec now);
 /* Open (creating what is missing, mode 0700) the cache directory dir for
  * the entry of kind (KERNEL_CACHE_VMLINUX or KERNEL_CACHE_INITRD) made from
  * the file open at bz_fd (a bzImage or an initrd). 0, or -1 with why set and kc->dirfd -1: dir
- * cannot be made or opened, or is not a directory of this user's that only
- * they may write to. */
+ * cannot be made or opened, or is not a directory of this user's (or root's)
+ * that only its owner may write to. A cache this user may not write to (a
+ * read-only mount) is looked up; storing in it fails. */
 int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const char *kind,
 		      struct errbuf *why);
 /* The file's entry of kc's kind, opened into r (reader_close closes it) and marked
  * used: 0; -1 when there is none (or it is not a regular file of this
- * user's, which is then removed). */
+ * user's or root's that only its owner may write to, which is then removed). */
 int kernel_cache_lookup(struct kernel_cache *kc, struct reader *r);
 /* Remove the file's entry (one that did not parse or load). */
 void kernel_cache_drop(struct kernel_cache *kc);

@@ -2,7 +2,9 @@
  * (kernel_cache.c), in a fresh temporary directory: an entry stored is
  * found again, byte for byte, by the same bzImage file and by no other (a
  * rewritten bzImage misses); the directory is made private (0700, entries
- * 0600) and one others may write to is refused; only the most recently
+ * 0600) and one others may write to is refused, as is one of another
+ * user's (root's is trusted: a shared cache); entries are as readable as
+ * their directory, and one others may write to is not used; only the most recently
  * used KERNEL_CACHE_KEEP entries stay, of each kind (vmlinux and initrd
  * entries apart); an entry that is not a regular file
  * is not used; temporary files a crash left go once stale. */
@@ -146,6 +148,71 @@ static void refuses_a_shared_directory(void)
 	CHECK(strstr(why.msg, "no cache"));
 	CHECK_EQ(stored, -1);
 	CHECK_EQ(n, 2); /* . and .. */
+}
+
+/* Entries are as readable as the directory: 0644 in a 0755 one, 0640 in a
+ * 0750 one (a shared cache, read by the jails' users). */
+static void entries_as_readable_as_the_directory(void)
+{
+	make_top();
+	int bz = make_bz("bz", "a bzImage");
+	mode_t modes[2];
+	int ok = 1;
+	for (int i = 0; i < 2; i++) {
+		chmod(top, i ? 0750 : 0755);
+		struct kernel_cache kc;
+		struct errbuf why;
+		struct stat e;
+		char p[256];
+		ok &= kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why) == 0 &&
+		      kernel_cache_store(&kc, "x", 1, &why) == 0;
+		snprintf(p, sizeof(p), "%s/%s", top, kc.name);
+		ok &= stat(p, &e) == 0;
+		modes[i] = e.st_mode & 0777;
+		kernel_cache_drop(&kc);
+		kernel_cache_close(&kc);
+	}
+	close(bz);
+	remove_tree(top);
+	CHECK(ok);
+	CHECK_EQ(modes[0], 0644);
+	CHECK_EQ(modes[1], 0640);
+}
+
+/* An entry others may write to is not used (and removed); as root, a
+ * directory or an entry of another user's is refused too, and root's own
+ * (every file here) is trusted. */
+static void untrusted_entries_and_owners(void)
+{
+	make_top();
+	int bz = make_bz("bz", "a bzImage");
+	struct kernel_cache kc;
+	struct errbuf why;
+	struct reader r;
+	char p[256];
+	int ok = kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why) == 0 &&
+		 kernel_cache_store(&kc, "x", 1, &why) == 0;
+	snprintf(p, sizeof(p), "%s/%s", top, kc.name);
+	chmod(p, 0666);
+	int writable_hit = kernel_cache_lookup(&kc, &r) == 0;
+	int writable_kept = access(p, F_OK) == 0;
+	int root = geteuid() == 0, foreign_hit = 0, foreign_dir = -1;
+	if (root) {
+		ok &= kernel_cache_store(&kc, "x", 1, &why) == 0 && chown(p, 65534, 65534) == 0;
+		foreign_hit = kernel_cache_lookup(&kc, &r) == 0;
+		kernel_cache_close(&kc);
+		ok &= chown(top, 65534, 65534) == 0;
+		foreign_dir = kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why);
+	}
+	kernel_cache_close(&kc);
+	close(bz);
+	remove_tree(top);
+	CHECK(ok);
+	CHECK(!writable_hit);
+	CHECK(!writable_kept);
+	CHECK(!foreign_hit);
+	CHECK(!root || foreign_dir == -1);
+	CHECK(!root || strstr(why.msg, "(or root's)"));
 }
 
 /* KEEP + 2 bzImages stored, each used later than the last: the two least
@@ -329,6 +396,8 @@ int main(void)
 	RUN(stores_and_finds);
 	RUN(other_files_miss);
 	RUN(refuses_a_shared_directory);
+	RUN(entries_as_readable_as_the_directory);
+	RUN(untrusted_entries_and_owners);
 	RUN(keeps_the_most_recently_used);
 	RUN(kinds_apart);
 	RUN(only_regular_entries);
