@@ -12,15 +12,13 @@
 #include "virtio/net/net_pci.h"
 #include "vmm/arch/x86/acpi.h"
 #include "vmm/arch/x86/boot_info.h"
-#include "vmm/arch/x86/initrd_unpack.h"
-#include "vmm/arch/x86/kernel_cache.h"
 #include "vmm/arch/x86/kernel_image.h"
-#include "vmm/arch/x86/kernel_unpack.h"
 #include "vmm/arch/x86/layout.h"
 #include "vmm/arch/x86/vmgenid.h"
 #include "vmm/arch/x86/x86_boot.h"
 #include "vmm/arch/x86/x86_vm.h"
 #include "vmm/builder.h"
+#include "vmm/guest_load.h"
 #include "vmm/cmdline.h"
 #include "vmm/core/seccomp.h"
 #include "vmm/core/vcpu.h"
@@ -161,161 +159,6 @@ static int add_platform(struct machine *m, const struct vm_config *c)
 	return 0;
 }
 
-/* kernel_unpack's keep: the unpacked vmlinux (or a decompressed initrd)
- * into the kernel cache. */
-static void keep_in_cache(void *ctx, const uint8_t *bytes, size_t len)
-{
-	struct kernel_cache *kc = ctx;
-	struct errbuf why;
-	uint64_t t0 = now_ns();
-	if (kernel_cache_store(kc, bytes, len, &why))
-		log_info("kernel cache: %s", why.msg);
-	else
-		log_debug("kernel cache: stored %s (%zu KiB) in %llu ms", kc->name, len >> 10,
-			  (unsigned long long)((now_ns() - t0) / 1000000));
-}
-
-/* The bzImage's vmlinux from the kernel cache, loaded: 0; -1 when there
- * is none, or it is not a PVH vmlinux (then it is dropped), or it does not
- * load (too little RAM for it: kept); then guest RAM above 1 MiB reads as
- * zeros again. */
-static int load_cached(struct machine *m, struct kernel_cache *kc, struct kernel_image *k)
-{
-	struct reader r;
-	if (kernel_cache_lookup(kc, &r))
-		return -1;
-	struct kernel_image elf;
-	struct errbuf e;
-	if (kernel_parse(&r, &elf, &e) || elf.kind != KERNEL_ELF_PVH) {
-		log_info("kernel cache: dropped %s, which is not a vmlinux ember can boot", kc->name);
-		kernel_cache_drop(kc);
-		reader_close(&r);
-		return -1;
-	}
-	int rc = kernel_load(&elf, &r, &m->vm.mem, &e);
-	reader_close(&r);
-	if (rc) {
-		log_info("kernel cache: not used: %s", e.msg);
-		uint64_t low = m->vm.mem.layout.low_size;
-		if (low > LAYOUT_HIMEM)
-			gm_zero(&m->vm.mem, LAYOUT_HIMEM, low - LAYOUT_HIMEM);
-		return -1;
-	}
-	*k = elf;
-	return 0;
-}
-
-/* The kernel into guest RAM (the first thing there): a bzImage's own
- * vmlinux when ember can unpack it, or has before and kept it in the
- * kernel cache (then k becomes that vmlinux's), else the file as it is.
- * Which one is an info line in the log file. */
-static int load_kernel(struct machine *m, const struct vm_config *c, struct kernel_image *k,
-		       const struct reader *kr, struct errbuf *err)
-{
-	if (k->kind != KERNEL_BZIMAGE)
-		return kernel_load(k, kr, &m->vm.mem, err);
-	if (c->kernel_unpack == KERNEL_UNPACK_OFF) {
-		log_info("kernel '%s': booting the bzImage as it is (--kernel-unpack off)", c->kernel);
-		return kernel_load(k, kr, &m->vm.mem, err);
-	}
-	struct kernel_image elf;
-	struct errbuf why;
-	struct kernel_cache kc = {.dirfd = -1};
-	if (c->kernel_cache && kernel_cache_open(&kc, c->kernel_cache, kr->fd, KERNEL_CACHE_VMLINUX, &why))
-		log_info("kernel cache: not used: %s", why.msg);
-	uint64_t t0 = now_ns();
-	if (load_cached(m, &kc, k) == 0) {
-		log_info("kernel '%s': booting the bzImage's vmlinux through PVH (unpacked before, "
-			 "read from the kernel cache in %llu ms)",
-			 c->kernel, (unsigned long long)((now_ns() - t0) / 1000000));
-		kernel_cache_close(&kc);
-		return 0;
-	}
-	struct kernel_unpack_keep keep = {keep_in_cache, &kc};
-	int rc = kernel_unpack(k, kr, &m->vm.mem, c->kernel_unpack == KERNEL_UNPACK_ALL,
-			       kc.dirfd >= 0 ? &keep : NULL, &elf, &why);
-	kernel_cache_close(&kc);
-	if (rc == 0) {
-		log_info("kernel '%s': booting the bzImage's vmlinux through PVH (unpacked by ember in %llu ms)",
-			 c->kernel, (unsigned long long)((now_ns() - t0) / 1000000));
-		*k = elf;
-		return 0;
-	}
-	log_info("kernel '%s': booting the bzImage as it is: %s", c->kernel, why.msg);
-	return kernel_load(k, kr, &m->vm.mem, err);
-}
-
-/* The initrd's archive from the kernel cache into its place for kernel k:
- * 0 with req's initrd_addr and initrd_len set; -1 when there is none (or it
- * is no cpio archive: then it is dropped), and guest RAM is as it was. */
-static int initrd_cached(const struct guest_mem *gm, struct kernel_cache *kc,
-			 const struct kernel_image *k, struct boot_request *req)
-{
-	struct reader r;
-	if (kernel_cache_lookup(kc, &r))
-		return -1;
-	uint64_t at = 0;
-	int e = r.size >= 6 ? boot_initrd_read(k, gm, &r, &at) : 1;
-	int rc = -1;
-	if (e == 0) {
-		if (initrd_is_cpio(gm_ptr(gm, at, r.size), r.size)) {
-			req->initrd_addr = at;
-			req->initrd_len = r.size;
-			rc = 0;
-		} else {
-			log_info("kernel cache: dropped %s, which is no cpio archive", kc->name);
-			kernel_cache_drop(kc);
-		}
-	}
-	if (rc && at) /* read in full or in part: clear it */
-		gm_zero_huge(gm, at, at + r.size);
-	reader_close(&r);
-	return rc;
-}
-
-/* A compressed initrd's cpio archive into guest RAM for kernel k (loaded),
- * decompressed by ember (initrd_unpack.h) or read from the kernel cache,
- * where a decompressed one is kept: req then names it. Otherwise req is
- * left as it is, and boot_info_write reads the file as it is. Which one is
- * an info line in the log file. */
-static void load_initrd(struct machine *m, const struct vm_config *c, const struct kernel_image *k,
-			const struct reader *ir, struct boot_request *req)
-{
-	if (!ir || c->initrd_unpack == INITRD_UNPACK_OFF || ir->size == 0 || ir->fd < 0)
-		return;
-	const struct guest_mem *gm = &m->vm.mem;
-	struct kernel_cache kc = {.dirfd = -1};
-	struct errbuf why;
-	uint64_t t0 = now_ns();
-	if (c->kernel_cache &&
-	    kernel_cache_open(&kc, c->kernel_cache, ir->fd, KERNEL_CACHE_INITRD, &why))
-		log_info("kernel cache: not used for the initrd: %s", why.msg);
-	if (initrd_cached(gm, &kc, k, req) == 0) {
-		log_info("initrd '%s': its cpio archive (%llu KiB) read from the kernel cache in %llu ms",
-			 c->initrd, (unsigned long long)(req->initrd_len >> 10),
-			 (unsigned long long)((now_ns() - t0) / 1000000));
-		kernel_cache_close(&kc);
-		return;
-	}
-	/* Without a cache to keep the archive, the guest's own zstd and LZ4
-	 * are the faster (config.h). */
-	bool leave_fast = c->initrd_unpack == INITRD_UNPACK_AUTO && kc.dirfd < 0;
-	uint64_t at, len;
-	if (initrd_unpack(k, ir, gm, leave_fast, &at, &len, &why)) {
-		log_info("initrd '%s': loaded as it is: %s", c->initrd, why.msg);
-		kernel_cache_close(&kc);
-		return;
-	}
-	req->initrd_addr = at;
-	req->initrd_len = len;
-	log_info("initrd '%s': decompressed by ember (%llu KiB to %llu KiB) in %llu ms", c->initrd,
-		 (unsigned long long)(ir->size >> 10), (unsigned long long)(len >> 10),
-		 (unsigned long long)((now_ns() - t0) / 1000000));
-	if (kc.dirfd >= 0)
-		keep_in_cache(&kc, gm_ptr(gm, at, len), len);
-	kernel_cache_close(&kc);
-}
-
 /* Kernel, initrd, command line, ACPI tables and boot structures into guest
  * memory; pci_root: the VM will have PCI devices (else its ACPI tables
  * describe no PCI bus, and the guest scans none). 0, or the exit status. */
@@ -323,13 +166,13 @@ static int load_guest(struct machine *m, const struct vm_config *c, struct kerne
 		      const struct reader *kr, const char *cmdline, const struct reader *ir,
 		      bool pci_root, struct errbuf *err, struct errbuf *why)
 {
-	if (load_kernel(m, c, k, kr, err)) {
+	if (guest_load_kernel(&m->vm.mem, c, k, kr, err)) {
 		fail(why, "kernel '%s': %s", c->kernel, err->msg);
 		return EXIT_USAGE;
 	}
 	uint64_t rsdp = acpi_build(&m->vm.mem, c->cpus, &m->pci_win, pci_root, c->kernel_irqchip);
 	struct boot_request req = {.cmdline = cmdline, .initrd = ir, .rsdp = rsdp};
-	load_initrd(m, c, k, ir, &req);
+	guest_load_initrd(&m->vm.mem, c, k, ir, &req);
 	if (!rsdp || boot_info_write(k, &m->vm.mem, &req, err) ||
 	    x86_boot_tables(&m->vm.mem, k->kind)) {
 		fail(why, "%s", rsdp ? err->msg : "no room for ACPI tables");

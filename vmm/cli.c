@@ -320,6 +320,13 @@ static int set_net_override(struct ember_opts *o, const char *v, struct errbuf *
 	return 0;
 }
 
+static int set_fill_kernel_cache(struct ember_opts *o, const char *v, struct errbuf *e)
+{
+	(void)v, (void)e;
+	o->fill_kernel_cache = true;
+	return 0;
+}
+
 static int set_help(struct ember_opts *o, const char *v, struct errbuf *e)
 {
 	(void)v, (void)e;
@@ -339,6 +346,7 @@ static const struct cli_option options[] = {
 	{{"kernel-unpack", "auto|all|off", "a bzImage: auto (default): ember decompresses the kernel inside when it is LZ4, zstd or gzip and boots it through PVH when it has a PVH entry, else boots the bzImage; all: XZ too (no faster than the guest's own decompressor); off: always boot the bzImage, which decompresses itself in the guest"}, set_kernel_unpack},
 	{{"initrd-unpack", "auto|all|off", "an initrd that is a compressed cpio archive (gzip, zstd, XZ or LZ4), alone or after uncompressed ones (CPU microcode): auto (default): ember decompresses it into guest RAM and keeps the result in the kernel cache, so the guest's kernel is handed plain archives as its initrd and does not decompress them; without a kernel cache, zstd and LZ4 are left to the guest, which decompresses them faster; all: ember decompresses every format, cache or not; off: the guest decompresses it"}, set_initrd_unpack},
 	{{"kernel-cache", "DIR|off", "where ember keeps the vmlinux files it unpacks from bzImages and the archives it decompresses from initrds, so the next boot with the same file reads it instead of decompressing it (of each kind the 4 most recently used; a vmlinux ~50 MiB; default $XDG_CACHE_HOME/ember/kernels or ~/.cache/ember/kernels); off: keep none"}, set_kernel_cache},
+	{{"fill-kernel-cache", NULL, "load --kernel and --initrd (or the config file's) as a boot would, keep what ember decompresses in the kernel cache, say on stdout where each stands, and exit without running a VM (no /dev/kvm needed): how a cache shared with jails (ember-jailer --kernel-cache) is filled"}, NULL, set_fill_kernel_cache},
 	{{"initrd", "PATH", "initial ramdisk"}, set_initrd},
 	{{"cmdline", "STR", "kernel command line, appended to ember's: \"" CMDLINE_DEFAULT "\""}, set_cmdline},
 	{{"cpus", "N", "number of vCPUs, 1-254 (default 1)"}, set_cpus},
@@ -435,6 +443,11 @@ int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 			return -1;
 		}
 		return 0;
+	}
+	if (o->fill_kernel_cache && (o->api_sock || !(o->vm.kernel || o->config_file))) {
+		err_set(err, "--fill-kernel-cache: %s", o->api_sock ? "not with --api-sock (it runs no VM)"
+						    : "no kernel given (--kernel PATH, or --config-file PATH)");
+		return -1;
 	}
 	if (!o->vm.kernel && !o->config_file && !o->api_sock) {
 		err_set(err, "no kernel given (--kernel PATH, or --config-file PATH, or --api-sock PATH)");

@@ -32,6 +32,7 @@ struct ember_opts {
 	} net_override[VM_MAX_NETS]; /* --net-override ID=TAP */
 	unsigned n_net_override;
 	char net_override_buf[VM_MAX_NETS][VM_ID_MAX + 1];
+	bool fill_kernel_cache;   /* --fill-kernel-cache: load into scratch RAM, keep, exit */
 	bool help, version;
 };
 

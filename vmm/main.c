@@ -25,6 +25,7 @@
 #include "vmm/builder.h"
 #include "vmm/cli.h"
 #include "vmm/core/vcpu.h"
+#include "vmm/guest_load.h"
 #include "vmm/observe.h"
 #include "vmm/signals.h"
 #include "vmm/snapshot.h"
@@ -447,6 +448,13 @@ int main(int argc, char **argv)
 	if (observe_open(&obs, &fcc.observe, &err)) {
 		log_error("%s", err.msg);
 		return EXIT_USAGE;
+	}
+	/* --fill-kernel-cache: no VM, no API, no signals to wait for. */
+	if (o.fill_kernel_cache) {
+		int st = guest_load_fill_cache(boot, stdout);
+		fc_config_free(&fcc);
+		observe_close(&obs);
+		return st;
 	}
 	static struct control ctl;
 	static struct api a;

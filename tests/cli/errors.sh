@@ -41,6 +41,10 @@ t_bad_irqchip() { one_error "--irqchip: 'pic' is not split or kernel" --kernel "
 t_bad_seccomp() { one_error "--seccomp: 'maybe' is not on or off" --kernel "$PAYLOAD" --seccomp maybe; }
 t_bad_kernel_unpack() { one_error "--kernel-unpack: 'on' is not auto, all or off" --kernel "$PAYLOAD" --kernel-unpack on; }
 t_bad_initrd_unpack() { one_error "--initrd-unpack: 'on' is not auto, all or off" --kernel "$PAYLOAD" --initrd-unpack on; }
+t_fill_kernel_cache_without_kernel() { one_error "--fill-kernel-cache: no kernel given" --fill-kernel-cache; }
+t_fill_kernel_cache_with_api() { one_error "--fill-kernel-cache: not with --api-sock" --fill-kernel-cache --api-sock "$T_TMP/api.sock"; }
+t_fill_kernel_cache_off() { one_error "--fill-kernel-cache: no kernel cache to fill" --kernel "$PAYLOAD" --kernel-cache off --fill-kernel-cache; }
+t_fill_kernel_cache_missing_initrd() { one_error "cannot read initrd '/nonexistent/initrd'" --kernel "$PAYLOAD" --initrd /nonexistent/initrd --fill-kernel-cache; }
 t_bad_console() { one_error "--console: 'tty'" --kernel "$PAYLOAD" --console tty; }
 t_console_file_dir() { one_error "--console file:/nonexistent/dir/log" --kernel "$PAYLOAD" --console file:/nonexistent/dir/log; }
 t_no_kernel() { one_error "no kernel given" --mem 64; }

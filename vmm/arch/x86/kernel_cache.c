@@ -36,6 +36,7 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const
 	kc->name[0] = '\0';
 	kc->kind = kind;
 	kc->entry_mode = 0600;
+	kc->read_only = false;
 	struct stat bz, st;
 	struct timespec now;
 	if (fstat(bz_fd, &bz) < 0 || clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0) {
@@ -65,6 +66,8 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const
 	/* Entries are as readable as the directory: private in a private one,
 	 * readable by the jails' users in a shared one (0755). */
 	kc->entry_mode = 0600 | (st.st_mode & (S_IRGRP | S_IROTH));
+	/* A read-only mount (a jail's), or root's directory: looked up only. */
+	kc->read_only = faccessat(fd, ".", W_OK, AT_EACCESS) < 0;
 	int n = snprintf(kc->name, sizeof(kc->name), "%s-%llx-%llx-%llx-%lld.%09ld-%lld.%09ld",
 			 kind, (unsigned long long)bz.st_dev, (unsigned long long)bz.st_ino,
 			 (unsigned long long)bz.st_size, (long long)bz.st_mtim.tv_sec,

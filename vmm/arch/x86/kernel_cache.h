@@ -42,6 +42,7 @@ struct kernel_cache {
 	char name[KERNEL_CACHE_NAME_MAX]; /* the entry for this bzImage */
 	bool racy; /* the file changed too recently to store what came from it */
 	mode_t entry_mode; /* 0600, plus the directory's read bits for group and others */
+	bool read_only; /* this user may not write to it (a read-only mount, root's directory) */
 };
 
 /* A file whose change time is ctime, seen at now (the coarse clock file
@@ -57,7 +58,7 @@ bool kernel_cache_racy(struct timespec ctime, struct timespec now);
  * the file open at bz_fd (a bzImage or an initrd). 0, or -1 with why set and kc->dirfd -1: dir
  * cannot be made or opened, or is not a directory of this user's (or root's)
  * that only its owner may write to. A cache this user may not write to (a
- * read-only mount) is looked up; storing in it fails. */
+ * read-only mount) is opened with kc->read_only set: looked up only. */
 int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const char *kind,
 		      struct errbuf *why);
 /* The file's entry of kc's kind, opened into r (reader_close closes it) and marked
