@@ -126,6 +126,7 @@ static const struct opt_def options[] = {
 	{"cgroup", "FILE=VALUE", "write VALUE to FILE of the VM's cgroup v2 group (repeatable), e.g. memory.max=512M"},
 	{"netns", "PATH", "join this network namespace (e.g. /var/run/netns/NAME)"},
 	{"vfio", "BDF", "make the PCI device BDF (e.g. 0000:01:00.1, bound to vfio-pci) usable in the jail: /dev/vfio/vfio and its IOMMU group's node; memlock defaults to guest memory + 64 MiB (repeatable)"},
+	{"kernel-cache", "DIR", "a kernel cache ember only reads (filled by `ember --kernel-cache DIR --fill-kernel-cache ...` as root or UID, a directory of theirs nobody else may write to): bind-mounted read-only at /kernel-cache in the jail, where ember looks up the vmlinux of a bzImage and the archive of an initrd instead of decompressing them"},
 	{"resource-limit", "NAME=VALUE", "set an rlimit: as, core, fsize, memlock, nofile, nproc (repeatable; defaults nofile=2048, core=0)"},
 	{"daemonize", NULL, "detach: new session, stdio on /dev/null; the jailer exits 0 once ember runs"},
 	{"new-pid-ns", NULL, "run ember as PID 1 of a new PID namespace"},
@@ -188,6 +189,12 @@ static int set_option(struct jail_opts *o, const char *name, const char *v, stru
 			return -1;
 		}
 		o->netns = v;
+	} else if (!strcmp(name, "kernel-cache")) {
+		if (v[0] != '/' || strlen(v) > 2048) {
+			err_set(e, "--kernel-cache: '%s' is not an absolute path", v);
+			return -1;
+		}
+		o->kernel_cache = v;
 	} else if (!strcmp(name, "resource-limit")) {
 		return add_rlimit(o, v, e);
 	} else if (!strcmp(name, "vfio")) {
@@ -283,7 +290,8 @@ void jail_opts_free(struct jail_opts *o)
 static const char *const ember_valued[] = {"kernel", "initrd", "cmdline", "cpus", "mem",
 					   "console", "disk", "seccomp", "net", "irqchip", "vfio",
 					   "api-sock", "config-file", "id", "log-path", "level",
-					   "metrics-path"};
+					   "metrics-path", "kernel-cache", "kernel-unpack",
+					   "initrd-unpack"};
 
 static bool ember_takes_value(const char *name, size_t len)
 {
@@ -295,7 +303,7 @@ static bool ember_takes_value(const char *name, size_t len)
 
 static bool name_taken(const struct jail_plan *p, const char *name, const char *exec_name)
 {
-	if (!strcmp(name, exec_name) || !strcmp(name, "dev"))
+	if (!strcmp(name, exec_name) || !strcmp(name, "dev") || !strcmp(name, JAIL_KERNEL_CACHE_NAME))
 		return true;
 	for (unsigned i = 0; i < p->nfiles; i++)
 		if (!strcmp(p->files[i].name, name))
@@ -358,6 +366,7 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 	p->nvfio = 0;
 	p->api_sock = false;
 	p->api_dir[0] = '\0';
+	p->kernel_cache = false;
 	p->config = -1;
 	p->config_json = NULL;
 	p->config_len = 0;
@@ -369,7 +378,8 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		room += strlen(ember_argv[i]) + 300;
 	room += strlen(exec_name) + 2;
 	p->strings = malloc(room);
-	p->argv = calloc((size_t)ember_argc + 2, sizeof(char *));
+	/* argv[0], ember's words, two for jail_plan_kernel_cache, NULL */
+	p->argv = calloc((size_t)ember_argc + 4, sizeof(char *));
 	if (!p->strings || !p->argv) {
 		jail_plan_free(p);
 		err_set(err, "out of memory");
@@ -452,6 +462,8 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 			p->config = (int)p->nfiles;
 		}
 		uint64_t mib;
+		if (!strcmp(flag, "--kernel-cache"))
+			p->kernel_cache = true;
 		if (!strcmp(flag, "--mem") && !parse_u64(val, 1, UINT64_MAX >> 21, &mib))
 			p->mem_mib = mib; /* a bad value: ember says so */
 		if (!strcmp(flag, "--api-sock")) {
@@ -487,6 +499,21 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 	}
 	p->argv[n] = NULL;
 	p->argc = n;
+	return 0;
+}
+
+int jail_plan_kernel_cache(struct jail_plan *p, struct errbuf *err)
+{
+	if (p->kernel_cache) {
+		err_set(err, "--kernel-cache is given to both ember-jailer and ember: in a jail, ember "
+			     "uses the jailer's (read-only); give it to the jailer only");
+		return -1;
+	}
+	memmove(&p->argv[3], &p->argv[1], (size_t)p->argc * sizeof(char *)); /* with the NULL */
+	p->argv[1] = (char *)"--kernel-cache";
+	p->argv[2] = (char *)"/" JAIL_KERNEL_CACHE_NAME;
+	p->argc += 2;
+	p->kernel_cache = true;
 	return 0;
 }
 

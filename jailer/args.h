@@ -23,6 +23,8 @@
 /* With --vfio, RLIMIT_MEMLOCK defaults to the guest's memory plus this: VFIO
  * pins (and counts as locked) all guest memory it maps for DMA. */
 #define JAIL_VFIO_MEMLOCK_SLACK_MIB 64
+/* --kernel-cache's directory in the jail's root (ember is told to use it). */
+#define JAIL_KERNEL_CACHE_NAME "kernel-cache"
 #define EMBER_DEFAULT_MEM_MIB 256 /* ember's --mem default (VM_DEFAULT_MEM_MIB in vmm/config.h) */
 /* The largest config file ember reads (FC_CONFIG_FILE_MAX in vmm/api/fc_config.h). */
 #define JAIL_CONFIG_FILE_MAX (1u << 20)
@@ -48,6 +50,7 @@ struct jail_opts {
 	struct jail_cgroup cgroups[JAIL_MAX_CGROUPS];
 	unsigned ncgroups;
 	const char *netns;
+	const char *kernel_cache; /* a shared kernel cache, bind-mounted read-only */
 	struct jail_rlimit rlimits[JAIL_MAX_RLIMITS]; /* the defaults, then --resource-limit */
 	unsigned nrlimits;
 	char vfio[JAIL_MAX_VFIO][PCI_BDF_LEN]; /* --vfio, canonical PCI addresses */
@@ -99,6 +102,7 @@ struct jail_plan {
 	unsigned nvfio;
 	char api_dir[256]; /* --api-sock's folder in the jail ("" for /, or none) */
 	bool api_sock;   /* ember serves its API in the jail */
+	bool kernel_cache; /* ember's arguments name a --kernel-cache */
 	int config;      /* --config-file: its entry in files[] (JF_CONFIG), or -1 */
 	char *config_json; /* the config file rewritten for the jail (jail_plan_config) */
 	size_t config_len;
@@ -119,6 +123,11 @@ struct jail_plan {
 int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		    struct jail_plan *p, struct errbuf *err);
 void jail_plan_free(struct jail_plan *p);
+
+/* ember-jailer --kernel-cache: ember is told to use the jail's
+ * /kernel-cache (its argv gets "--kernel-cache /kernel-cache" first).
+ * Refused (-1, err) when ember's own arguments name a --kernel-cache. */
+int jail_plan_kernel_cache(struct jail_plan *p, struct errbuf *err);
 
 /* A file for the jail, as jail_plan_build adds them (used by config.c):
  * named where `flag` says ("--disk", "--config-file vm.json: drives[0].path_on_host"),

@@ -1,10 +1,12 @@
 /* fs.c: the jail's files: <base>/ember/<id>/root with a copy of ember, the
  * device nodes the VM needs (owned by the VM's user: kvm, net/tun, vfio), the
  * kernel, initrd, disks, console, log and metrics files its arguments and its
- * config file name, hard-linked when they are on the same file system and
- * otherwise bind-mounted (read-only where ember only reads) in ember's own
- * mount namespace, over empty files made here, and the config file as the
- * jailer rewrote it. The exec file is checked (static x86-64 ELF) and copied
+ * config file name (those ember writes hard-linked when they are on the same
+ * file system; the others, and those ember only reads, bind-mounted in
+ * ember's own mount namespace over empty files made here, read-only where
+ * ember only reads, so the host file is not touched: a hard link would change
+ * its change time), the shared kernel cache (--kernel-cache, read-only), and
+ * the config file as the jailer rewrote it. The exec file is checked (static x86-64 ELF) and copied
  * through the same fd. Removal works through directory fds, so it also works
  * after pivot_root. */
 #include <dirent.h>
@@ -232,13 +234,15 @@ static int place_file(struct jail *j, const struct jail_file *f)
 				 st.st_uid, st.st_gid, st.st_mode & 07777);
 	char dst[PATH_MAX];
 	snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
-	if (linkat(AT_FDCWD, f->src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
+	/* A file ember only reads is never linked: a link changes the host
+	 * file's change time, which ember's kernel cache keys its entries on. */
+	if (!f->read_only && linkat(AT_FDCWD, f->src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
-	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+	if (!f->read_only && errno != EXDEV && errno != EPERM && errno != EMLINK)
 		return jail_fail(j, "%s%s: linking it into the jail: %s", f->what, f->src,
 				 strerror(errno));
-	/* Another file system: an empty file now, bind-mounted over in ember's
-	 * mount namespace (jail_fs_bind). */
+	/* Read-only, or on another file system: an empty file now,
+	 * bind-mounted over in ember's mount namespace (jail_fs_bind). */
 	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return jail_fail(j, "creating %s in the jail: %s", f->name, strerror(errno));
@@ -247,8 +251,55 @@ static int place_file(struct jail *j, const struct jail_file *f)
 	return 0;
 }
 
+/* --kernel-cache DIR: a directory of root's or UID's that nobody else may
+ * write to (ember would not trust it) and UID may read; an empty directory
+ * in the jail now, DIR bind-mounted over it read-only in ember's mount
+ * namespace (jail_fs_bind). */
+static int place_kernel_cache(struct jail *j)
+{
+	const struct jail_opts *o = j->opts;
+	struct stat st;
+	if (stat(o->kernel_cache, &st) < 0)
+		return jail_fail(j, "--kernel-cache %s: %s", o->kernel_cache, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return jail_fail(j, "--kernel-cache %s: not a directory", o->kernel_cache);
+	if ((st.st_uid != 0 && st.st_uid != o->uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return jail_fail(j, "--kernel-cache %s: not a directory of root's or uid %u's that only "
+				    "its owner may write to (owner %u, mode %04o): ember would not trust it",
+				 o->kernel_cache, o->uid, st.st_uid, st.st_mode & 07777);
+	mode_t m = st.st_mode;
+	mode_t bits = st.st_uid == o->uid ? m >> 6 : st.st_gid == o->gid ? m >> 3 : m;
+	if ((bits & 5) != 5)
+		return jail_fail(j, "--kernel-cache %s: uid %u gid %u may not read it (owner %u:%u, "
+				    "mode %04o)", o->kernel_cache, o->uid, o->gid, st.st_uid, st.st_gid,
+				 st.st_mode & 07777);
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof(dst), "%s/" JAIL_KERNEL_CACHE_NAME, j->root);
+	if (mkdir(dst, 0755) < 0)
+		return jail_fail(j, "creating " JAIL_KERNEL_CACHE_NAME " in the jail: %s", strerror(errno));
+	return 0;
+}
+
+static int bind_kernel_cache(struct jail *j)
+{
+	const char *dir = j->opts->kernel_cache;
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof(dst), "%s/" JAIL_KERNEL_CACHE_NAME, j->root);
+	if (mount(dir, dst, NULL, MS_BIND, NULL) < 0)
+		return jail_fail(j, "--kernel-cache %s: bind-mounting it into the jail: %s", dir,
+				 strerror(errno));
+	j->mounts[j->nmounts++] = JAIL_KERNEL_CACHE_NAME;
+	if (mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return jail_fail(j, "--kernel-cache %s: making its bind mount read-only: %s", dir,
+				 strerror(errno));
+	return 0;
+}
+
 int jail_fs_bind(struct jail *j)
 {
+	if (j->opts->kernel_cache && bind_kernel_cache(j))
+		return -1;
 	for (unsigned i = 0; i < j->nbinds; i++) {
 		const struct jail_file *f = j->binds[i];
 		char dst[PATH_MAX];
@@ -298,6 +349,8 @@ int jail_fs_populate(struct jail *j)
 	if (jail_vfio_populate(j))
 		return -1;
 	if (j->plan.api_sock && api_folder(j))
+		return -1;
+	if (j->opts->kernel_cache && place_kernel_cache(j))
 		return -1;
 	for (unsigned i = 0; i < j->plan.nfiles; i++)
 		if (place_file(j, &j->plan.files[i]))

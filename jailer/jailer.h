@@ -9,7 +9,7 @@
 
 #include "jailer/args.h"
 
-#define JAIL_MAX_MOUNTS (JAIL_MAX_FILES + 1)
+#define JAIL_MAX_MOUNTS (JAIL_MAX_FILES + 2) /* the files, the jail's root, the kernel cache */
 
 struct jail;
 
@@ -33,7 +33,7 @@ struct jail {
 	bool entered;        /* pivot_root done: the jail's root is "/" */
 	int exec_fd;         /* the exec file, checked, then copied */
 	off_t exec_size;
-	const struct jail_file *binds[JAIL_MAX_FILES]; /* files to bind-mount (other file systems) */
+	const struct jail_file *binds[JAIL_MAX_FILES]; /* files to bind-mount (read-only, or on other file systems) */
 	unsigned nbinds;
 	const char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted names, unmounted on failure */
 	unsigned nmounts;
@@ -62,7 +62,7 @@ int jail_run_child(struct jail *j, int netns_fd);
 /* fs.c */
 int jail_fs_create(struct jail *j);     /* <base>/ember/<id>/root, refuses an existing one */
 int jail_fs_populate(struct jail *j);   /* ember, device nodes, files (linked, or placeholders) */
-int jail_fs_bind(struct jail *j);       /* bind mounts over the placeholders (in ember's mount ns) */
+int jail_fs_bind(struct jail *j);       /* bind mounts over the placeholders, the kernel cache (in ember's mount ns) */
 void jail_fs_remove(struct jail *j);    /* unmount and delete what was built */
 /* The static ELF check for the exec file. */
 int jail_check_exec(struct jail *j);

@@ -113,7 +113,8 @@ void jail_become_ember(struct jail *j, int netns_fd, int keep_fd, int keeper_pid
 	}
 	jail_close_fds(keep_fd);
 	/* The caller's home is not the jail's: ember would keep its cache of
-	 * unpacked kernels (~50 MiB each) under it, in every VM's jail. */
+	 * unpacked kernels (~50 MiB each) under it, in every VM's jail
+	 * (--kernel-cache shares one, read-only). */
 	unsetenv("HOME");
 	unsetenv("XDG_CACHE_HOME");
 	execve(j->plan.argv[0], j->plan.argv, environ);
@@ -140,7 +141,8 @@ int main(int argc, char **argv)
 	/* ember's arguments, and its config file: what is wrong with them is
 	 * found before anything is built. */
 	if (jail_plan_build(o.ember_argv, o.ember_argc, jail_basename(o.exec_file), &j.plan, &err) ||
-	    jail_config_load(&j.plan, &err)) {
+	    jail_config_load(&j.plan, &err) ||
+	    (o.kernel_cache && jail_plan_kernel_cache(&j.plan, &err))) {
 		report(err.msg);
 		return 2;
 	}

@@ -41,16 +41,26 @@ t_threads_confined() {
 	jail_cleanup conf
 }
 
-t_hard_links_on_same_fs() {
-	# Jail and files on one file system: hard links, not bind mounts.
-	[ -n "$EMBER_LAB" ] && { echo "lab: /tmp is 9p, covered natively"; return 0; }
-	local base=$T_TMP/jails p
-	p=$(payload 42)
+t_files_on_same_fs() {
+	# Jail and files on one file system: a file ember writes is hard-linked;
+	# one it only reads is bind-mounted read-only (in ember's mount
+	# namespace, gone with it), so the host file keeps its link count and
+	# change time (ember's kernel cache keys on it).
+	local d=$BASE/same-fs-$S ctime
+	mkdir -p "$d"
+	cp "$(payload 42)" "$d/p.elf"
+	: >"$d/con.log"
+	chown $JUID:$JGID "$d/con.log"
+	ctime=$(stat -c %z "$d/p.elf")
 	expect_status 42 "$JAILER" --id hl-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
-		--chroot-base "$base" -- --kernel "$p" || return 1
-	[ "$(stat -c %h "$p")" = 2 ] || { echo "payload not hard-linked"; return 1; }
-	[ "$(stat -c %i "$p")" = "$(stat -c %i "$base/ember/hl-$S/root/p-42.elf")" ] || return 1
-	jail_cleanup hl "$base"
+		--chroot-base "$BASE" -- --kernel "$d/p.elf" --console "file:$d/con.log" || return 1
+	[ "$(stat -c %h "$d/con.log")" = 2 ] || { echo "console file not hard-linked"; return 1; }
+	[ "$(stat -c %i "$d/con.log")" = "$(stat -c %i "$BASE/ember/hl-$S/root/con.log")" ] || return 1
+	[ "$(stat -c %h "$d/p.elf")" = 1 ] || { echo "payload hard-linked"; return 1; }
+	[ "$(stat -c %z "$d/p.elf")" = "$ctime" ] || { echo "the payload's change time changed"; return 1; }
+	[ ! -s "$BASE/ember/hl-$S/root/p.elf" ] || { echo "the jail's payload is not a bind mount's placeholder"; return 1; }
+	jail_cleanup hl
+	rm -rf "$d"
 }
 
 t_exit_status_passes_through() {
@@ -376,6 +386,14 @@ t_bad_arguments() {
 	jail_refused "--netns /nonexistent: No such file" $ok --netns /nonexistent -- --kernel "$k" || return 1
 	jail_refused "--vfio: '01:00' is not a PCI address" $ok --vfio 01:00 -- --kernel "$k" || return 1
 	jail_refused "--vfio 00ff:7f:1f.7: no such PCI device" $ok --vfio 00ff:7f:1f.7 -- --kernel "$k" || return 1
+	mkdir -p "$T_TMP/kc-open" "$T_TMP/kc-closed"
+	chmod 0777 "$T_TMP/kc-open"
+	chmod 0700 "$T_TMP/kc-closed"
+	jail_refused "--kernel-cache: 'kc' is not an absolute path" $ok --kernel-cache kc -- --kernel "$k" || return 1
+	jail_refused "--kernel-cache is given to both ember-jailer and ember" $ok --kernel-cache "$T_TMP/kc-closed" -- --kernel "$k" --kernel-cache off || return 1
+	jail_refused "--kernel-cache $T_TMP/kc-open: not a directory of root's or uid $JUID's that only its owner may write to" $ok --kernel-cache "$T_TMP/kc-open" -- --kernel "$k" || return 1
+	jail_refused "--kernel-cache $T_TMP/kc-closed: uid $JUID gid $JGID may not read it" $ok --kernel-cache "$T_TMP/kc-closed" -- --kernel "$k" || return 1
+	jail_refused "--kernel-cache $k: not a directory" $ok --kernel-cache "$k" -- --kernel "$k" || return 1
 	jail_refused "--resource-limit nofile=.*: Operation not permitted" $ok --resource-limit nofile=99999999999 -- --kernel "$k" || return 1
 	if have_controller memory; then
 		jail_refused "--cgroup memory.max=lots: Invalid argument" $ok --cgroup memory.max=lots -- --kernel "$k" || return 1
@@ -506,6 +524,45 @@ EOF
 	# The writes in the metrics (a 60 s flush may have split them over lines).
 	expect_grep '"block_data":\{[^}]*"write_bytes":[1-9]' "$T_TMP/lcf.metrics" || return 1
 	jail_cleanup lcf
+}
+
+# A shared kernel cache (ember-jailer --kernel-cache): root fills it
+# (ember --fill-kernel-cache; entries 0644 in the 0755 directory) with the
+# bzImage's vmlinux and the archive of a copy of the initrd. A jailed ember
+# reads the vmlinux from it and decompresses the initrd (another file: a
+# miss), which it cannot store: the cache, by then the jail user's own
+# directory, is read-only in the jail, and stays as it was. The kernel and
+# initrd on the host keep their link count and change time (bind-mounted,
+# not linked).
+t_linux_kernel_cache_jailed() {
+	linux_ok || { echo "skipped: no Linux-capable KVM here (runs in the lab)"; return 0; }
+	local kc=$BASE/kcache-$S before after ctimes
+	mkdir -m 0755 "$kc"
+	cp "$G/initramfs.cpio.gz" "$BASE/other-$S.cpio.gz"
+	expect_status 0 "$EMBER" --kernel "$G/vmlinuz" --initrd "$BASE/other-$S.cpio.gz" \
+		--kernel-cache "$kc" --fill-kernel-cache || return 1
+	expect_grep "^kernel '$G/vmlinuz': its vmlinux \([0-9]+ KiB\) is in the kernel cache" "$T_OUT" &&
+		expect_grep "^initrd '$BASE/other-$S.cpio.gz': its cpio archive \([0-9]+ KiB\) is in the kernel cache" "$T_OUT" || return 1
+	# Now the jail user's (root's entries are trusted in it): only the
+	# read-only mount keeps its ember from writing there.
+	chown $JUID:$JGID "$kc"
+	before=$(cd "$kc" && stat -c '%n %a %u %s %y' * | sort)
+	echo "$before" | grep -Eq '^vmlinux-[^ ]+ 644 0 ' && echo "$before" | grep -Eq '^initrd-[^ ]+ 644 0 ' ||
+		{ echo "entries: $before"; return 1; }
+	ctimes=$(stat -c '%h %z' "$G/vmlinuz" "$G/initramfs.cpio.gz")
+	T_TIMEOUT=600 expect_status 0 "$JAILER" --id kc-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
+		--chroot-base "$BASE" --kernel-cache "$kc" \
+		-- --kernel "$G/vmlinuz" --initrd "$G/initramfs.cpio.gz" --log-path "$T_TMP/kc.log" \
+		-- true || return 1
+	expect_grep "booting the bzImage's vmlinux through PVH \(unpacked before, read from the kernel cache" "$T_TMP/kc.log" || return 1
+	expect_grep "initrd '/initramfs.cpio.gz': decompressed by ember" "$T_TMP/kc.log" || return 1
+	expect_grep "kernel cache: '/kernel-cache' is read-only for ember: the initrd is looked up there, not stored" "$T_TMP/kc.log" || return 1
+	after=$(cd "$kc" && stat -c '%n %a %u %s %y' * | sort)
+	[ "$after" = "$before" ] || { printf 'cache before:\n%s\nafter:\n%s\n' "$before" "$after"; return 1; }
+	[ "$(stat -c '%h %z' "$G/vmlinuz" "$G/initramfs.cpio.gz")" = "$ctimes" ] ||
+		{ echo "the kernel or initrd changed: $ctimes -> $(stat -c '%h %z' "$G/vmlinuz" "$G/initramfs.cpio.gz")"; return 1; }
+	jail_cleanup kc
+	rm -rf "$kc" "$BASE/other-$S.cpio.gz"
 }
 
 # The guest fills its RAM (512 MiB) in a 128 MiB cgroup: the cgroup's OOM

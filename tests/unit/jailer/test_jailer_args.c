@@ -6,7 +6,10 @@
  * words after "--" untouched, --net asking for /dev/net/tun; --log-path,
  * --metrics-path and --config-file brought in too (the config file's
  * contents: test_jailer_config.c); --vfio PCI addresses and the memlock
- * default they bring (from ember's --mem). */
+ * default they bring (from ember's --mem); --kernel-cache (an absolute
+ * path; ember told to use the jail's /kernel-cache, first, guest words
+ * after it untouched; refused when ember has its own; no file takes the
+ * name). */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +327,39 @@ static void bad_paths(void)
 	CHECK_STR_EQ(plan.argv[1], "--kernel");
 }
 
+static void kernel_cache_option(void)
+{
+	CHECK_EQ(parse(REQUIRED, "--kernel-cache", "/var/cache/ember", "--", "--kernel", "k", NULL), 0);
+	CHECK_STR_EQ(o.kernel_cache, "/var/cache/ember");
+	CHECK_EQ(parse(REQUIRED, "--kernel-cache=cache", "--", "--kernel", "k", NULL), -1);
+	CHECK(strstr(err.msg, "--kernel-cache: 'cache' is not an absolute path"));
+	/* ember is told, first; its own words and the guest's follow. */
+	CHECK_EQ(build("--kernel", "/b/bzImage", "--", "--kernel-cache", "x", NULL), 0);
+	CHECK(!plan.kernel_cache);
+	CHECK_EQ(jail_plan_kernel_cache(&plan, &err), 0);
+	CHECK_EQ(plan.argc, 8);
+	CHECK_STR_EQ(plan.argv[0], "/ember");
+	CHECK_STR_EQ(plan.argv[1], "--kernel-cache");
+	CHECK_STR_EQ(plan.argv[2], "/kernel-cache");
+	CHECK_STR_EQ(plan.argv[3], "--kernel");
+	CHECK_STR_EQ(plan.argv[4], "/bzImage");
+	CHECK_STR_EQ(plan.argv[5], "--");
+	CHECK_STR_EQ(plan.argv[6], "--kernel-cache");
+	CHECK_STR_EQ(plan.argv[7], "x");
+	CHECK(plan.argv[8] == NULL);
+	/* ember's own --kernel-cache (either form) with the jailer's: refused. */
+	CHECK_EQ(build("--kernel", "k", "--kernel-cache", "off", NULL), 0);
+	CHECK(plan.kernel_cache);
+	CHECK_STR_EQ(plan.argv[4], "off");
+	CHECK_EQ(jail_plan_kernel_cache(&plan, &err), -1);
+	CHECK(strstr(err.msg, "given to both ember-jailer and ember"));
+	CHECK_EQ(build("--kernel-cache=/c", "--kernel", "k", NULL), 0);
+	CHECK(plan.kernel_cache);
+	/* No file takes the cache's name in the jail. */
+	CHECK_EQ(build("--kernel", "/a/kernel-cache", NULL), 0);
+	CHECK_STR_EQ(plan.argv[2], "/1-kernel-cache");
+}
+
 static void bdf_syntax(void)
 {
 	char b[PCI_BDF_LEN];
@@ -478,6 +514,7 @@ int main(void)
 	RUN(read_only_disk_option);
 	RUN(log_and_metrics_paths);
 	RUN(config_file_option);
+	RUN(kernel_cache_option);
 	RUN(bdf_syntax);
 	RUN(ember_vfio_noted);
 	RUN(vfio_option);
