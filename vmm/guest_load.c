@@ -115,7 +115,9 @@ int guest_load_kernel(const struct guest_mem *gm, const struct vm_config *c, str
 		return 0;
 	}
 	struct kernel_unpack_keep keep = {keep_in_cache, &kc};
-	int rc = kernel_unpack(k, kr, gm, c->kernel_unpack == KERNEL_UNPACK_ALL,
+	/* XZ only with all (config.h); filling the cache, too: its cost is paid
+	 * once there, and every later boot reads the vmlinux, whatever its format. */
+	int rc = kernel_unpack(k, kr, gm, c->kernel_unpack == KERNEL_UNPACK_ALL || filling,
 			       kc.dirfd >= 0 && !kc.read_only ? &keep : NULL, &elf, &why);
 	kernel_cache_close(&kc);
 	if (rc == 0) {

@@ -30,7 +30,8 @@ void guest_load_initrd(const struct guest_mem *gm, const struct vm_config *c,
 
 /* ember --fill-kernel-cache: load c's kernel and initrd as a boot would,
  * into scratch RAM of c's size (no VM, no /dev/kvm), so what ember
- * decompresses lands in c's kernel cache; one line per file on out says
+ * decompresses lands in c's kernel cache (an XZ bzImage too, as with
+ * --kernel-unpack all: later boots read its vmlinux with auto); one line per file on out says
  * where it stands (in the cache, nothing to keep and why, or decompressed
  * but not kept). 0; EXIT_USAGE for a missing or bad file or no cache; 1
  * when something ember decompressed could not be kept (a warning on stderr

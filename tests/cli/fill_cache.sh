@@ -5,7 +5,8 @@
 # holds and the cpio archive the initramfs holds, as readable as the cache
 # directory, says so on stdout and exits 0; a second run finds them; a
 # vmlinux and an uncompressed initrd have nothing to keep; a cache this user
-# may not write to keeps nothing and exits 1 with the reason on stderr; a
+# may not write to keeps nothing and exits 1 with the reason on stderr; an
+# XZ bzImage is unpacked (as --kernel-unpack all would) and kept; a
 # file written just before is waited out, not left out (kernel_cache.h's
 # "racy" files).
 cd "$(dirname "$0")/../.." || exit 1
@@ -49,6 +50,16 @@ t_nothing_to_keep() {
 	expect_grep "^kernel '$G/vmlinuz': booting the bzImage as it is \(--kernel-unpack off\)$" "$T_OUT" || return 1
 	expect_grep "^initrd '$G/initramfs.cpio.gz': nothing to keep \(--initrd-unpack off" "$T_OUT" || return 1
 	[ -z "$(ls -A "$kc")" ] || { echo "entries: $(ls "$kc")"; return 1; }
+}
+
+# An XZ bzImage (tests/kvm/mkbzimage.py around a tiny payload) is unpacked
+# too when filling, as --kernel-unpack all would: its entry is the payload.
+t_xz_bzimage() {
+	local kc=$T_TMP/kc
+	build/tests/mkpayload 42 "$T_TMP/p.elf" && tests/kvm/mkbzimage.py xz "$T_TMP/p.elf" "$T_TMP/bz-xz" 9 || return 1
+	expect_status 0 "$EMBER" --kernel "$T_TMP/bz-xz" --kernel-cache "$kc" --fill-kernel-cache || return 1
+	expect_grep "^kernel '$T_TMP/bz-xz': its vmlinux \([0-9]+ KiB\) is in the kernel cache '$kc'$" "$T_OUT" || return 1
+	cmp "$kc"/vmlinux-* "$T_TMP/p.elf"
 }
 
 # root's 0755 directory, filled by nobody (uid 65534): not kept, status 1.

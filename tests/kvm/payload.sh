@@ -48,6 +48,15 @@ t_bzimage_unpacked() {
 	expect_status 9 "$EMBER" --kernel "$T_TMP/bz-xz" --log-path "$T_TMP/xz-auto.log" || return 1
 	expect_grep "as it is: its payload is XZ, which the guest decompresses as fast" "$T_TMP/xz-auto.log"
 }
+# An XZ bzImage in a cache --fill-kernel-cache filled: a boot with the
+# default (auto), which leaves XZ to the guest, reads its vmlinux from there.
+t_bzimage_xz_from_filled_cache() {
+	local bz
+	bz=$(bzimage xz) || return 1
+	expect_status 0 "$EMBER" --kernel "$bz" --kernel-cache "$T_TMP/kc" --fill-kernel-cache || return 1
+	expect_status 42 "$EMBER" --kernel "$bz" --kernel-cache "$T_TMP/kc" --log-path "$T_TMP/log" || return 1
+	expect_grep "booting the bzImage's vmlinux through PVH \(unpacked before, read from the kernel cache" "$T_TMP/log"
+}
 t_bzimage_unpack_off() {
 	local bz
 	bz=$(bzimage xz) || return 1
