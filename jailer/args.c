@@ -291,7 +291,7 @@ static const char *const ember_valued[] = {"kernel", "initrd", "cmdline", "cpus"
 					   "console", "disk", "seccomp", "net", "irqchip", "vfio",
 					   "api-sock", "config-file", "id", "log-path", "level",
 					   "metrics-path", "kernel-cache", "kernel-unpack",
-					   "initrd-unpack"};
+					   "initrd-unpack", "restore", "mem-file", "net-override"};
 
 static bool ember_takes_value(const char *name, size_t len)
 {
@@ -403,7 +403,9 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		}
 		const char *name = a + 2, *eq = strchr(name, '=');
 		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-		if (nlen == 3 && !strncmp(name, "net", 3))
+		/* A NIC, or a snapshot that may hold NICs (its state file is
+		 * ember's to read, not the jailer's). */
+		if ((nlen == 3 && !strncmp(name, "net", 3)) || (nlen == 7 && !strncmp(name, "restore", 7)))
 			p->needs_tun = true;
 		if (!ember_takes_value(name, nlen)) {
 			p->argv[n++] = a;
@@ -450,6 +452,10 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 			path = val;
 			plen = strlen(val);
 			ro = false;
+		} else if (!strcmp(flag, "--restore") || !strcmp(flag, "--mem-file")) {
+			kind = JF_SNAPSHOT;
+			path = val;
+			plen = strlen(val);
 		} else if (!strcmp(flag, "--config-file")) {
 			if (p->config >= 0) {
 				err_set(err, "--config-file given twice");

@@ -82,7 +82,8 @@ void jail_vfio_default_memlock(struct jail_opts *o, uint64_t guest_mem_mib);
  * metrics files (created for it when missing; the log and metrics may be
  * named pipes). JF_CONFIG is --config-file: the jail gets the jailer's
  * rewritten copy (jail_plan.config_json), not the file. */
-enum jail_file_kind { JF_KERNEL, JF_INITRD, JF_DISK, JF_CONSOLE, JF_LOG, JF_METRICS, JF_CONFIG };
+enum jail_file_kind { JF_KERNEL, JF_INITRD, JF_DISK, JF_CONSOLE, JF_LOG, JF_METRICS, JF_CONFIG,
+		      JF_SNAPSHOT /* --restore's state file, --mem-file: read */ };
 
 struct jail_file {
 	enum jail_file_kind kind;
@@ -90,13 +91,13 @@ struct jail_file {
 	char name[256];   /* its name in the jail's root directory */
 	char what[320];   /* where it was named, for messages: "--kernel ", "--console file:",
 			   * "--config-file vm.json: drives[0].path_on_host " */
-	bool read_only;   /* kernel, initrd, --disk ...,ro, a read-only drive */
+	bool read_only;   /* kernel, initrd, --disk ...,ro, a read-only drive, a snapshot's files */
 };
 
 struct jail_plan {
 	struct jail_file files[JAIL_MAX_FILES];
 	unsigned nfiles;
-	bool needs_tun;  /* --net: /dev/net/tun in the jail */
+	bool needs_tun;  /* --net, --restore: /dev/net/tun in the jail */
 	uint64_t mem_mib; /* ember's --mem (its default when absent or bad) */
 	char vfio[JAIL_MAX_VFIO][PCI_BDF_LEN]; /* ember's --vfio devices (valid ones) */
 	unsigned nvfio;
@@ -113,10 +114,11 @@ struct jail_plan {
 };
 
 /* Rewrite ember's arguments for the jail: --kernel, --initrd, --disk PATH[,opts],
- * --console file:PATH, --log-path, --metrics-path and --config-file (also as
- * --opt=value) get paths in the jail's root; the words after "--" stay as
- * they are. --mem and --vfio are noted (memlock, and the devices' /dev/vfio
- * nodes), and --api-sock's folder (a path in the jail: absolute, without
+ * --console file:PATH, --log-path, --metrics-path, --config-file, --restore
+ * and --mem-file (also as --opt=value) get paths in the jail's root; the
+ * words after "--" stay as they are. --mem and --vfio are noted (memlock,
+ * and the devices' /dev/vfio nodes), --net and --restore (a snapshot may
+ * hold NICs) ask for /dev/net/tun, and --api-sock's folder (a path in the jail: absolute, without
  * "..", the folder made for UID:GID). exec_name is the basename of the
  * copied ember binary (so no file takes that name). The config file itself
  * is read later (jail_config_load). Returns 0, or -1 with err. */

@@ -8,7 +8,8 @@
 # jailer arguments leave no jail; ember runs as the jailer's child (which
 # passes signals on, exits as ember did, and takes ember with it when killed);
 # --exec-in-place, --new-pid-ns, --daemonize, --netns; ember's --config-file,
-# --log-path and --metrics-path in the jail, and bad config files.
+# --log-path and --metrics-path in the jail, and bad config files; a
+# snapshot restored in the jail (--restore, --mem-file).
 # With a Linux guest (when build/guest exists and KVM can boot Linux, i.e. in
 # the lab): disk and network I/O inside the jail with all threads filtered,
 # a guest booted from a config file naming files outside the jail, and a
@@ -61,6 +62,32 @@ t_files_on_same_fs() {
 	[ ! -s "$BASE/ember/hl-$S/root/p.elf" ] || { echo "the jail's payload is not a bind mount's placeholder"; return 1; }
 	jail_cleanup hl
 	rm -rf "$d"
+}
+
+# A snapshot restored in a jail: --restore and --mem-file are brought in
+# (read-only bind mounts, like the kernel). The counting payload (tests/
+# kvm/mkpayload.c "countN"), saved mid-way by an unjailed ember through the
+# API, goes on in the jail where it was and ends with status 41 (its counts
+# agree at N, it started once); the snapshot files stay as they were.
+t_restore_in_jail() {
+	local n=$((1 << 28)) c=$T_TMP/count.elf s=$T_SOCK/snap.sock p=$T_TMP/snap pid sums
+	build/tests/mkpayload "count$n" "$c" || return 1
+	"$EMBER" --kernel "$c" --mem 128 --api-sock "$s" >"$T_TMP/count.out" 2>&1 </dev/null &
+	pid=$!
+	wait_for_socket "$s" $pid && wait_for '\.\.\.' "$T_TMP/count.out" $pid &&
+		curl -sSf --unix-socket "$s" -X PATCH -d '{"state":"Paused"}' http://localhost/vm &&
+		curl -sSf --unix-socket "$s" -X PUT http://localhost/snapshot/create \
+			-d "{\"snapshot_type\":\"Full\",\"snapshot_path\":\"$p.state\",\"mem_file_path\":\"$p.mem\"}" ||
+		{ kill -9 $pid; tail -n 5 "$T_TMP/count.out"; return 1; }
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	chown $JUID:$JGID "$p.state" "$p.mem" # ember made them 0600, its own
+	sums=$(sha256sum "$p.state" "$p.mem")
+	T_TIMEOUT=600 expect_status 41 "$JAILER" --id rs-$S --exec-file "$EMBER" --uid $JUID --gid $JGID \
+		--chroot-base "$BASE" -- --restore "$p.state" --mem-file "$p.mem" || return 1
+	[ "$(tr -cd S <"$T_OUT" | wc -c)" = 0 ] || { echo "the restored payload started again"; return 1; }
+	[ "$(sha256sum "$p.state" "$p.mem")" = "$sums" ] || { echo "the snapshot files changed"; return 1; }
+	jail_cleanup rs
 }
 
 t_exit_status_passes_through() {

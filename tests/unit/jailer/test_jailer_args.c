@@ -6,7 +6,8 @@
  * words after "--" untouched, --net asking for /dev/net/tun; --log-path,
  * --metrics-path and --config-file brought in too (the config file's
  * contents: test_jailer_config.c); --vfio PCI addresses and the memlock
- * default they bring (from ember's --mem); --kernel-cache (an absolute
+ * default they bring (from ember's --mem); --restore and --mem-file
+ * (read-only files, /dev/net/tun); --kernel-cache (an absolute
  * path; ember told to use the jail's /kernel-cache, first, guest words
  * after it untouched; refused when ember has its own; no file takes the
  * name). */
@@ -327,6 +328,25 @@ static void bad_paths(void)
 	CHECK_STR_EQ(plan.argv[1], "--kernel");
 }
 
+/* --restore and --mem-file: read-only files in the jail; a snapshot may
+ * hold NICs, so /dev/net/tun too; --net-override's value is no path. */
+static void snapshot_files(void)
+{
+	CHECK_EQ(build("--restore", "/snap/vm.state", "--mem-file=/snap/vm.mem", "--net-override",
+		       "net0=tap7", NULL), 0);
+	CHECK_EQ(plan.argc, 6);
+	CHECK_STR_EQ(plan.argv[2], "/vm.state");
+	CHECK_STR_EQ(plan.argv[3], "--mem-file=/vm.mem");
+	CHECK_STR_EQ(plan.argv[5], "net0=tap7");
+	CHECK_EQ(plan.nfiles, 2);
+	CHECK_EQ(plan.files[0].kind, JF_SNAPSHOT);
+	CHECK_STR_EQ(plan.files[0].src, "/snap/vm.state");
+	CHECK(plan.files[0].read_only);
+	CHECK_EQ(plan.files[1].kind, JF_SNAPSHOT);
+	CHECK(plan.files[1].read_only);
+	CHECK(plan.needs_tun);
+}
+
 static void kernel_cache_option(void)
 {
 	CHECK_EQ(parse(REQUIRED, "--kernel-cache", "/var/cache/ember", "--", "--kernel", "k", NULL), 0);
@@ -514,6 +534,7 @@ int main(void)
 	RUN(read_only_disk_option);
 	RUN(log_and_metrics_paths);
 	RUN(config_file_option);
+	RUN(snapshot_files);
 	RUN(kernel_cache_option);
 	RUN(bdf_syntax);
 	RUN(ember_vfio_noted);
