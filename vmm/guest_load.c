@@ -57,6 +57,7 @@ static void open_cache(const struct vm_config *c, int fd, const char *kind, stru
 	else if (kc->read_only)
 		log_at(lv, __FILE__, __LINE__, "kernel cache: '%s' is read-only for ember: the %s is "
 		       "looked up there, not stored", c->kernel_cache, kind);
+	kc->keep_all = filling; /* the cache's owner removes what it filled */
 }
 
 /* The bzImage's vmlinux from the kernel cache, loaded: 0; -1 when there

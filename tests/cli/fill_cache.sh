@@ -6,7 +6,8 @@
 # directory, says so on stdout and exits 0; a second run finds them; a
 # vmlinux and an uncompressed initrd have nothing to keep; a cache this user
 # may not write to keeps nothing and exits 1 with the reason on stderr; an
-# XZ bzImage is unpacked (as --kernel-unpack all would) and kept; a
+# XZ bzImage is unpacked (as --kernel-unpack all would) and kept; filling
+# removes no entry; a
 # file written just before is waited out, not left out (kernel_cache.h's
 # "racy" files).
 cd "$(dirname "$0")/../.." || exit 1
@@ -60,6 +61,18 @@ t_xz_bzimage() {
 	expect_status 0 "$EMBER" --kernel "$T_TMP/bz-xz" --kernel-cache "$kc" --fill-kernel-cache || return 1
 	expect_grep "^kernel '$T_TMP/bz-xz': its vmlinux \([0-9]+ KiB\) is in the kernel cache '$kc'$" "$T_OUT" || return 1
 	cmp "$kc"/vmlinux-* "$T_TMP/p.elf"
+}
+
+# Filling removes no entry (a boot's store keeps the 4 most recently used):
+# six bzImages, six entries.
+t_keeps_every_entry() {
+	local kc=$T_TMP/kc i
+	for i in 1 2 3 4 5 6; do
+		build/tests/mkpayload $((40 + i)) "$T_TMP/p$i.elf" &&
+			tests/kvm/mkbzimage.py gzip "$T_TMP/p$i.elf" "$T_TMP/bz$i" 9 || return 1
+		expect_status 0 "$EMBER" --kernel "$T_TMP/bz$i" --kernel-cache "$kc" --fill-kernel-cache || return 1
+	done
+	[ "$(ls "$kc" | grep -c '^vmlinux-')" = 6 ] || { echo "entries: $(ls "$kc")"; return 1; }
 }
 
 # root's 0755 directory, filled by nobody (uid 65534): not kept, status 1.

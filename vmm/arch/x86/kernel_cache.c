@@ -37,6 +37,7 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const
 	kc->kind = kind;
 	kc->entry_mode = 0600;
 	kc->read_only = false;
+	kc->keep_all = false;
 	struct stat bz, st;
 	struct timespec now;
 	if (fstat(bz_fd, &bz) < 0 || clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0) {
@@ -202,7 +203,8 @@ int kernel_cache_store(struct kernel_cache *kc, const void *bytes, size_t len, s
 		err_set(why, "cannot write '%s': %s", kc->name, strerror(-e));
 		return -1;
 	}
-	evict(kc);
+	if (!kc->keep_all)
+		evict(kc);
 	return 0;
 }
 

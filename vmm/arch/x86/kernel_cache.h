@@ -43,6 +43,7 @@ struct kernel_cache {
 	bool racy; /* the file changed too recently to store what came from it */
 	mode_t entry_mode; /* 0600, plus the directory's read bits for group and others */
 	bool read_only; /* this user may not write to it (a read-only mount, root's directory) */
+	bool keep_all;  /* storing removes no entry (--fill-kernel-cache: its owner decides) */
 };
 
 /* A file whose change time is ctime, seen at now (the coarse clock file
@@ -68,7 +69,8 @@ int kernel_cache_lookup(struct kernel_cache *kc, struct reader *r);
 /* Remove the file's entry (one that did not parse or load). */
 void kernel_cache_drop(struct kernel_cache *kc);
 /* Write len bytes (a vmlinux, an archive) as the file's entry, then remove
- * the least recently used entries of its kind beyond KERNEL_CACHE_KEEP. 0,
+ * the least recently used entries of its kind beyond KERNEL_CACHE_KEEP
+ * (unless kc->keep_all). 0,
  * or -1 with why set (nothing is left behind; the file was racy when
  * opened). */
 int kernel_cache_store(struct kernel_cache *kc, const void *bytes, size_t len, struct errbuf *why);

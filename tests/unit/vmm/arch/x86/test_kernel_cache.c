@@ -6,7 +6,7 @@
  * user's (root's is trusted: a shared cache); entries are as readable as
  * their directory, and one others may write to is not used; only the most recently
  * used KERNEL_CACHE_KEEP entries stay, of each kind (vmlinux and initrd
- * entries apart); an entry that is not a regular file
+ * entries apart), all of them with keep_all; an entry that is not a regular file
  * is not used; temporary files a crash left go once stale. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -148,6 +148,30 @@ static void refuses_a_shared_directory(void)
 	CHECK(strstr(why.msg, "no cache"));
 	CHECK_EQ(stored, -1);
 	CHECK_EQ(n, 2); /* . and .. */
+}
+
+/* With keep_all (--fill-kernel-cache), storing removes nothing: KEEP + 2
+ * entries stay. */
+static void keep_all_removes_nothing(void)
+{
+	make_top();
+	int ok = 1;
+	for (unsigned i = 0; i < KERNEL_CACHE_KEEP + 2; i++) {
+		char n[16];
+		snprintf(n, sizeof(n), "bz%u", i);
+		int bz = make_bz(n, n);
+		struct kernel_cache kc;
+		struct errbuf why;
+		ok &= kernel_cache_open(&kc, top, bz, KERNEL_CACHE_VMLINUX, &why) == 0;
+		kc.keep_all = true;
+		ok &= kernel_cache_store(&kc, n, strlen(n), &why) == 0;
+		kernel_cache_close(&kc);
+		close(bz);
+	}
+	unsigned n = entries(top, "vmlinux-");
+	remove_tree(top);
+	CHECK(ok);
+	CHECK_EQ(n, KERNEL_CACHE_KEEP + 2);
 }
 
 /* Entries are as readable as the directory: 0644 in a 0755 one, 0640 in a
@@ -397,6 +421,7 @@ int main(void)
 	RUN(other_files_miss);
 	RUN(refuses_a_shared_directory);
 	RUN(entries_as_readable_as_the_directory);
+	RUN(keep_all_removes_nothing);
 	RUN(untrusted_entries_and_owners);
 	RUN(keeps_the_most_recently_used);
 	RUN(kinds_apart);
