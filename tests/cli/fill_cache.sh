@@ -3,13 +3,13 @@
 # no VM, so no KVM is needed): with Debian's cloud bzImage and ember's gzip
 # initramfs (make guest) it keeps, byte for byte, the vmlinux the bzImage
 # holds and the cpio archive the initramfs holds, as readable as the cache
-# directory, says so on stdout and exits 0; a second run finds them; a
-# vmlinux and an uncompressed initrd have nothing to keep; a cache this user
-# may not write to keeps nothing and exits 1 with the reason on stderr; an
-# XZ bzImage is unpacked (as --kernel-unpack all would) and kept; filling
-# removes no entry; a
-# file written just before is waited out, not left out (kernel_cache.h's
-# "racy" files).
+# directory, says so on stdout and exits 0; a second run finds them; a file
+# written just before is waited out, not left out (kernel_cache.h's "racy"
+# files); a config file's files are filled too; a vmlinux and an
+# uncompressed initrd have nothing to keep; an XZ bzImage is unpacked (as
+# --kernel-unpack all would) and kept; filling removes no entry; a cache
+# this user may not write to keeps nothing and exits 1 with the reason on
+# stderr.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 EMBER=${EMBER:-build/ember}
@@ -61,6 +61,19 @@ t_xz_bzimage() {
 	expect_status 0 "$EMBER" --kernel "$T_TMP/bz-xz" --kernel-cache "$kc" --fill-kernel-cache || return 1
 	expect_grep "^kernel '$T_TMP/bz-xz': its vmlinux \([0-9]+ KiB\) is in the kernel cache '$kc'$" "$T_OUT" || return 1
 	cmp "$kc"/vmlinux-* "$T_TMP/p.elf"
+}
+
+# The files a Firecracker config file names are filled the same way.
+t_from_config_file() {
+	local kc=$T_TMP/kc
+	cat >"$T_TMP/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$G/vmlinuz", "initrd_path": "$G/initramfs.cpio.gz"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}}
+JSON
+	expect_status 0 "$EMBER" --config-file "$T_TMP/vm.json" --kernel-cache "$kc" --fill-kernel-cache || return 1
+	expect_grep "^kernel '$G/vmlinuz': its vmlinux \([0-9]+ KiB\) is in the kernel cache '$kc'$" "$T_OUT" &&
+		expect_grep "^initrd '$G/initramfs.cpio.gz': its cpio archive \([0-9]+ KiB\) is in the kernel cache '$kc'$" "$T_OUT" &&
+		expect_empty "$T_ERR"
 }
 
 # Filling removes no entry (a boot's store keeps the 4 most recently used):
