@@ -118,10 +118,11 @@ struct jail_plan {
  * and --mem-file (also as --opt=value) get paths in the jail's root; the
  * words after "--" stay as they are. --mem and --vfio are noted (memlock,
  * and the devices' /dev/vfio nodes), --net and --restore (a snapshot may
- * hold NICs) ask for /dev/net/tun, and --api-sock's folder (a path in the jail: absolute, without
- * "..", the folder made for UID:GID). exec_name is the basename of the
- * copied ember binary (so no file takes that name). The config file itself
- * is read later (jail_config_load). Returns 0, or -1 with err. */
+ * hold NICs) ask for /dev/net/tun, and --api-sock's folder is noted (a path
+ * in the jail: absolute, without "..", the folder made for UID:GID).
+ * exec_name is the basename of the copied ember binary (so no file takes
+ * that name). The config file itself is read later (jail_config_load).
+ * Returns 0, or -1 with err. */
 int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 		    struct jail_plan *p, struct errbuf *err);
 void jail_plan_free(struct jail_plan *p);

@@ -1,14 +1,15 @@
 /* fs.c: the jail's files: <base>/ember/<id>/root with a copy of ember, the
  * device nodes the VM needs (owned by the VM's user: kvm, net/tun, vfio), the
- * kernel, initrd, disks, console, log and metrics files its arguments and its
- * config file name (those ember writes hard-linked when they are on the same
- * file system; the others, and those ember only reads, bind-mounted in
- * ember's own mount namespace over empty files made here, read-only where
- * ember only reads, so the host file is not touched: a hard link would change
- * its change time), the shared kernel cache (--kernel-cache, read-only), and
- * the config file as the jailer rewrote it. The exec file is checked (static x86-64 ELF) and copied
- * through the same fd. Removal works through directory fds, so it also works
- * after pivot_root. */
+ * kernel, initrd, disks, snapshot, console, log and metrics files its
+ * arguments and its config file name (those ember writes hard-linked when
+ * they are on the same file system; the others, and those ember only reads,
+ * bind-mounted in ember's own mount namespace over empty files made here,
+ * read-only where ember only reads, so the host file is not touched: a hard
+ * link would change its change time), the shared kernel cache
+ * (--kernel-cache, read-only), and the config file as the jailer rewrote
+ * it. The exec file is checked (static x86-64 ELF) and copied through the
+ * same fd. Removal works through directory fds, so it also works after
+ * pivot_root. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
