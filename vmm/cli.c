@@ -431,6 +431,13 @@ int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 		err_set(err, "--net-override needs --restore");
 		return -1;
 	}
+	if (o->fill_kernel_cache && (o->api_sock || o->restore || !(o->vm.kernel || o->config_file))) {
+		err_set(err, "--fill-kernel-cache: %s",
+			o->api_sock ? "not with --api-sock (it runs no VM)"
+			: o->restore ? "not with --restore (a snapshot holds its kernel in its memory file)"
+				     : "no kernel given (--kernel PATH, or --config-file PATH)");
+		return -1;
+	}
 	if (o->restore) {
 		struct vm_config d;
 		vm_config_defaults(&d);
@@ -443,11 +450,6 @@ int cli_parse(int argc, char **argv, struct ember_opts *o, struct errbuf *err)
 			return -1;
 		}
 		return 0;
-	}
-	if (o->fill_kernel_cache && (o->api_sock || !(o->vm.kernel || o->config_file))) {
-		err_set(err, "--fill-kernel-cache: %s", o->api_sock ? "not with --api-sock (it runs no VM)"
-						    : "no kernel given (--kernel PATH, or --config-file PATH)");
-		return -1;
 	}
 	if (!o->vm.kernel && !o->config_file && !o->api_sock) {
 		err_set(err, "no kernel given (--kernel PATH, or --config-file PATH, or --api-sock PATH)");

@@ -43,6 +43,7 @@ t_bad_kernel_unpack() { one_error "--kernel-unpack: 'on' is not auto, all or off
 t_bad_initrd_unpack() { one_error "--initrd-unpack: 'on' is not auto, all or off" --kernel "$PAYLOAD" --initrd-unpack on; }
 t_fill_kernel_cache_without_kernel() { one_error "--fill-kernel-cache: no kernel given" --fill-kernel-cache; }
 t_fill_kernel_cache_with_api() { one_error "--fill-kernel-cache: not with --api-sock" --fill-kernel-cache --api-sock "$T_TMP/api.sock"; }
+t_fill_kernel_cache_with_restore() { one_error "--fill-kernel-cache: not with --restore" --restore "$T_TMP/s" --mem-file "$T_TMP/m" --fill-kernel-cache; }
 t_fill_kernel_cache_off() { one_error "--fill-kernel-cache: no kernel cache to fill" --kernel "$PAYLOAD" --kernel-cache off --fill-kernel-cache; }
 t_fill_kernel_cache_missing_initrd() { one_error "cannot read initrd '/nonexistent/initrd'" --kernel "$PAYLOAD" --initrd /nonexistent/initrd --fill-kernel-cache; }
 t_bad_console() { one_error "--console: 'tty'" --kernel "$PAYLOAD" --console tty; }
