@@ -69,11 +69,7 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const
 	kc->entry_mode = 0600 | (st.st_mode & (S_IRGRP | S_IROTH));
 	/* A read-only mount (a jail's), or root's directory: looked up only. */
 	kc->read_only = faccessat(fd, ".", W_OK, AT_EACCESS) < 0;
-	int n = snprintf(kc->name, sizeof(kc->name), "%s-%llx-%llx-%llx-%lld.%09ld-%lld.%09ld",
-			 kind, (unsigned long long)bz.st_dev, (unsigned long long)bz.st_ino,
-			 (unsigned long long)bz.st_size, (long long)bz.st_mtim.tv_sec,
-			 bz.st_mtim.tv_nsec, (long long)bz.st_ctim.tv_sec, bz.st_ctim.tv_nsec);
-	if (n < 0 || (size_t)n >= sizeof(kc->name)) {
+	if (kernel_cache_name(kc->name, sizeof(kc->name), kind, &bz)) {
 		err_set(why, "entry name too long");
 		close(fd);
 		return -1;

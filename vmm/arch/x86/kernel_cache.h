@@ -5,8 +5,9 @@
  * 4-6 ms instead of 15-19), and the cpio archives it decompressed from
  * initrds (initrd_unpack.h), read straight into their place next time.
  *
- * An entry is named after its kind and the file it came from: its device,
- * inode, size, modification and change times (any write to the file changes
+ * An entry is named after its kind and the file it came from
+ * (vmm/lib/cache_name.h): its device, inode, size, modification and change
+ * times (any write to the file changes
  * the change time, so a rewritten file never finds an old entry). The
  * entry is the vmlinux as the payload decompressed to (or the archive),
  * nothing added; it is parsed and loaded as hostile input, like any kernel
@@ -28,13 +29,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+#include "vmm/lib/cache_name.h"
 #include "vmm/lib/reader.h"
 #include "vmm/lib/util.h"
 
 #define KERNEL_CACHE_KEEP 4 /* entries kept of each kind: a vmlinux is ~50 MiB (~30 on disk, sparse) */
-#define KERNEL_CACHE_NAME_MAX 128
-#define KERNEL_CACHE_VMLINUX "vmlinux" /* entries: a bzImage's vmlinux */
-#define KERNEL_CACHE_INITRD "initrd"   /* entries: a compressed initrd's cpio archive */
 
 struct kernel_cache {
 	int dirfd; /* -1: no cache */
