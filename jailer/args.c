@@ -126,7 +126,7 @@ static const struct opt_def options[] = {
 	{"cgroup", "FILE=VALUE", "write VALUE to FILE of the VM's cgroup v2 group (repeatable), e.g. memory.max=512M"},
 	{"netns", "PATH", "join this network namespace (e.g. /var/run/netns/NAME)"},
 	{"vfio", "BDF", "make the PCI device BDF (e.g. 0000:01:00.1, bound to vfio-pci) usable in the jail: /dev/vfio/vfio and its IOMMU group's node; memlock defaults to guest memory + 64 MiB (repeatable)"},
-	{"kernel-cache", "DIR", "a kernel cache ember only reads (filled by `ember --kernel-cache DIR --fill-kernel-cache ...` as root or UID, a directory of theirs nobody else may write to): bind-mounted read-only at /kernel-cache in the jail, where ember looks up the vmlinux of a bzImage and the archive of an initrd instead of decompressing them"},
+	{"kernel-cache", "DIR", "a shared kernel cache (filled by `ember --kernel-cache DIR --fill-kernel-cache ...` as root or UID, a directory of theirs nobody else may write to): the entries of this VM's kernel and initrd are bind-mounted read-only into the jail's /kernel-cache, where ember reads the vmlinux of a bzImage and the archive of an initrd instead of decompressing them"},
 	{"resource-limit", "NAME=VALUE", "set an rlimit: as, core, fsize, memlock, nofile, nproc (repeatable; defaults nofile=2048, core=0)"},
 	{"daemonize", NULL, "detach: new session, stdio on /dev/null; the jailer exits 0 once ember runs"},
 	{"new-pid-ns", NULL, "run ember as PID 1 of a new PID namespace"},

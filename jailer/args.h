@@ -50,7 +50,7 @@ struct jail_opts {
 	struct jail_cgroup cgroups[JAIL_MAX_CGROUPS];
 	unsigned ncgroups;
 	const char *netns;
-	const char *kernel_cache; /* a shared kernel cache, bind-mounted read-only */
+	const char *kernel_cache; /* a shared kernel cache: this VM's entries, read-only */
 	struct jail_rlimit rlimits[JAIL_MAX_RLIMITS]; /* the defaults, then --resource-limit */
 	unsigned nrlimits;
 	char vfio[JAIL_MAX_VFIO][PCI_BDF_LEN]; /* --vfio, canonical PCI addresses */

@@ -5,9 +5,9 @@
  * they are on the same file system; the others, and those ember only reads,
  * bind-mounted in ember's own mount namespace over empty files made here,
  * read-only where ember only reads, so the host file is not touched: a hard
- * link would change its change time), the shared kernel cache
- * (--kernel-cache, read-only), and the config file as the jailer rewrote
- * it. The exec file is checked (static x86-64 ELF) and copied through the
+ * link would change its change time), this VM's entries of the shared
+ * kernel cache (--kernel-cache, read-only), and the config file as the
+ * jailer rewrote it. The exec file is checked (static x86-64 ELF) and copied through the
  * same fd. Removal works through directory fds, so it also works after
  * pivot_root. */
 #include <dirent.h>
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "jailer/jailer.h"
+#include "vmm/lib/cache_name.h"
 
 int jail_check_exec(struct jail *j)
 {
@@ -253,47 +254,83 @@ static int place_file(struct jail *j, const struct jail_file *f)
 }
 
 /* --kernel-cache DIR: a directory of root's or UID's that nobody else may
- * write to (ember would not trust it) and UID may read; an empty directory
- * in the jail now, DIR bind-mounted over it read-only in ember's mount
- * namespace (jail_fs_bind). */
+ * write to (its entries become guest kernels). The jail gets a directory
+ * of its own, /kernel-cache, with only this VM's entries in it (those of
+ * its kernel and initrd, where DIR has them): empty files now, each entry
+ * bind-mounted over its own read-only in ember's mount namespace
+ * (jail_fs_bind). An entry must be a regular file of root's or UID's that
+ * only its owner may write to and UID:GID may read. */
 static int place_kernel_cache(struct jail *j)
 {
 	const struct jail_opts *o = j->opts;
+	const char *dir = o->kernel_cache;
 	struct stat st;
-	if (stat(o->kernel_cache, &st) < 0)
-		return jail_fail(j, "--kernel-cache %s: %s", o->kernel_cache, strerror(errno));
+	if (stat(dir, &st) < 0)
+		return jail_fail(j, "--kernel-cache %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return jail_fail(j, "--kernel-cache %s: not a directory", o->kernel_cache);
+		return jail_fail(j, "--kernel-cache %s: not a directory", dir);
 	if ((st.st_uid != 0 && st.st_uid != o->uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
 		return jail_fail(j, "--kernel-cache %s: not a directory of root's or uid %u's that only "
 				    "its owner may write to (owner %u, mode %04o): ember would not trust it",
-				 o->kernel_cache, o->uid, st.st_uid, st.st_mode & 07777);
-	mode_t m = st.st_mode;
-	mode_t bits = st.st_uid == o->uid ? m >> 6 : st.st_gid == o->gid ? m >> 3 : m;
-	if ((bits & 5) != 5)
-		return jail_fail(j, "--kernel-cache %s: uid %u gid %u may not read it (owner %u:%u, "
-				    "mode %04o)", o->kernel_cache, o->uid, o->gid, st.st_uid, st.st_gid,
-				 st.st_mode & 07777);
-	char dst[PATH_MAX];
-	snprintf(dst, sizeof(dst), "%s/" JAIL_KERNEL_CACHE_NAME, j->root);
-	if (mkdir(dst, 0755) < 0)
+				 dir, o->uid, st.st_uid, st.st_mode & 07777);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/" JAIL_KERNEL_CACHE_NAME, j->root);
+	if (mkdir(path, 0755) < 0)
 		return jail_fail(j, "creating " JAIL_KERNEL_CACHE_NAME " in the jail: %s", strerror(errno));
+	for (unsigned i = 0; i < j->plan.nfiles; i++) {
+		const struct jail_file *f = &j->plan.files[i];
+		if ((f->kind != JF_KERNEL && f->kind != JF_INITRD) ||
+		    j->ncache_entries == JAIL_MAX_CACHE_ENTRIES)
+			continue;
+		char name[KERNEL_CACHE_NAME_MAX];
+		struct stat fst, e;
+		if (stat(f->src, &fst) < 0) /* place_file says why */
+			continue;
+		if (kernel_cache_name(name, KERNEL_CACHE_NAME_MAX,
+				      f->kind == JF_KERNEL ? KERNEL_CACHE_VMLINUX : KERNEL_CACHE_INITRD, &fst))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if (lstat(path, &e) < 0)
+			continue; /* not in the cache: ember unpacks it */
+		if (!S_ISREG(e.st_mode) || (e.st_uid != 0 && e.st_uid != o->uid) ||
+		    (e.st_mode & (S_IWGRP | S_IWOTH)))
+			return jail_fail(j, "--kernel-cache %s: the entry of %s%s is not a regular file of "
+					    "root's or uid %u's that only its owner may write to", dir,
+					 f->what, f->src, o->uid);
+		if (!user_may(o, &e, false))
+			return jail_fail(j, "--kernel-cache %s: uid %u gid %u may not read the entry of %s%s "
+					    "(mode %04o; entries are as readable as the directory was when "
+					    "they were made)", dir, o->uid, o->gid, f->what, f->src,
+					 e.st_mode & 07777);
+		snprintf(path, sizeof(path), "%s/" JAIL_KERNEL_CACHE_NAME "/%s", j->root, name);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return jail_fail(j, "creating %s in the jail: %s", path, strerror(errno));
+		close(fd);
+		snprintf(j->cache_mounts[j->ncache_entries++], sizeof(j->cache_mounts[0]),
+			 JAIL_KERNEL_CACHE_NAME "/%s", name);
+	}
 	return 0;
 }
 
+/* This VM's cache entries, each bind-mounted read-only over its empty file. */
 static int bind_kernel_cache(struct jail *j)
 {
 	const char *dir = j->opts->kernel_cache;
-	char dst[PATH_MAX];
-	snprintf(dst, sizeof(dst), "%s/" JAIL_KERNEL_CACHE_NAME, j->root);
-	if (mount(dir, dst, NULL, MS_BIND, NULL) < 0)
-		return jail_fail(j, "--kernel-cache %s: bind-mounting it into the jail: %s", dir,
-				 strerror(errno));
-	j->mounts[j->nmounts++] = JAIL_KERNEL_CACHE_NAME;
-	if (mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
-		return jail_fail(j, "--kernel-cache %s: making its bind mount read-only: %s", dir,
-				 strerror(errno));
+	for (unsigned i = 0; i < j->ncache_entries; i++) {
+		char src[PATH_MAX], dst[PATH_MAX];
+		const char *name = j->cache_mounts[i] + strlen(JAIL_KERNEL_CACHE_NAME "/");
+		snprintf(src, sizeof(src), "%s/%s", dir, name);
+		snprintf(dst, sizeof(dst), "%s/%s", j->root, j->cache_mounts[i]);
+		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+			return jail_fail(j, "--kernel-cache: bind-mounting %s into the jail: %s", src,
+					 strerror(errno));
+		j->mounts[j->nmounts++] = j->cache_mounts[i];
+		if (mount(NULL, dst, NULL,
+			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			return jail_fail(j, "--kernel-cache: making the bind mount of %s read-only: %s",
+					 src, strerror(errno));
+	}
 	return 0;
 }
 

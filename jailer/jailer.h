@@ -8,8 +8,10 @@
 #include <sys/types.h>
 
 #include "jailer/args.h"
+#include "vmm/lib/cache_name.h"
 
-#define JAIL_MAX_MOUNTS (JAIL_MAX_FILES + 2) /* the files, the jail's root, the kernel cache */
+#define JAIL_MAX_CACHE_ENTRIES 4 /* a kernel's and an initrd's (ember's options or its config file's) */
+#define JAIL_MAX_MOUNTS (JAIL_MAX_FILES + 1 + JAIL_MAX_CACHE_ENTRIES) /* files, root, cache entries */
 
 struct jail;
 
@@ -36,6 +38,9 @@ struct jail {
 	const struct jail_file *binds[JAIL_MAX_FILES]; /* files to bind-mount (read-only, or on other file systems) */
 	unsigned nbinds;
 	const char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted names, unmounted on failure */
+	/* --kernel-cache: this VM's entries, as "kernel-cache/NAME" in the jail */
+	char cache_mounts[JAIL_MAX_CACHE_ENTRIES][KERNEL_CACHE_NAME_MAX + 16];
+	unsigned ncache_entries;
 	unsigned nmounts;
 	const struct jail_file *created[JAIL_MAX_FILES]; /* output files made on the host */
 	unsigned ncreated;

@@ -413,14 +413,19 @@ t_bad_arguments() {
 	jail_refused "--netns /nonexistent: No such file" $ok --netns /nonexistent -- --kernel "$k" || return 1
 	jail_refused "--vfio: '01:00' is not a PCI address" $ok --vfio 01:00 -- --kernel "$k" || return 1
 	jail_refused "--vfio 00ff:7f:1f.7: no such PCI device" $ok --vfio 00ff:7f:1f.7 -- --kernel "$k" || return 1
-	mkdir -p "$T_TMP/kc-open" "$T_TMP/kc-closed"
+	# --kernel-cache: the directory, and the entry of this VM's kernel.
+	local e
+	mkdir -p "$T_TMP/kc-open" "$T_TMP/kc"
 	chmod 0777 "$T_TMP/kc-open"
-	chmod 0700 "$T_TMP/kc-closed"
+	e=$T_TMP/kc/$(entry_name vmlinux "$k")
 	jail_refused "--kernel-cache: 'kc' is not an absolute path" $ok --kernel-cache kc -- --kernel "$k" || return 1
-	jail_refused "--kernel-cache is given to both ember-jailer and ember" $ok --kernel-cache "$T_TMP/kc-closed" -- --kernel "$k" --kernel-cache off || return 1
+	jail_refused "--kernel-cache is given to both ember-jailer and ember" $ok --kernel-cache "$T_TMP/kc" -- --kernel "$k" --kernel-cache off || return 1
 	jail_refused "--kernel-cache $T_TMP/kc-open: not a directory of root's or uid $JUID's that only its owner may write to" $ok --kernel-cache "$T_TMP/kc-open" -- --kernel "$k" || return 1
-	jail_refused "--kernel-cache $T_TMP/kc-closed: uid $JUID gid $JGID may not read it" $ok --kernel-cache "$T_TMP/kc-closed" -- --kernel "$k" || return 1
 	jail_refused "--kernel-cache $k: not a directory" $ok --kernel-cache "$k" -- --kernel "$k" || return 1
+	install -m 0600 /dev/null "$e"
+	jail_refused "--kernel-cache $T_TMP/kc: uid $JUID gid $JGID may not read the entry of --kernel $k" $ok --kernel-cache "$T_TMP/kc" -- --kernel "$k" || return 1
+	chmod 0666 "$e"
+	jail_refused "--kernel-cache $T_TMP/kc: the entry of --kernel $k is not a regular file of root's or uid $JUID's" $ok --kernel-cache "$T_TMP/kc" -- --kernel "$k" || return 1
 	jail_refused "--resource-limit nofile=.*: Operation not permitted" $ok --resource-limit nofile=99999999999 -- --kernel "$k" || return 1
 	if have_controller memory; then
 		jail_refused "--cgroup memory.max=lots: Invalid argument" $ok --cgroup memory.max=lots -- --kernel "$k" || return 1
@@ -555,24 +560,22 @@ EOF
 
 # A shared kernel cache (ember-jailer --kernel-cache): root fills it
 # (ember --fill-kernel-cache; entries 0644 in the 0755 directory) with the
-# bzImage's vmlinux and the archive of a copy of the initrd. A jailed ember
-# reads the vmlinux from it and decompresses the initrd (another file: a
-# miss), which it cannot store: the cache, by then the jail user's own
-# directory, is read-only in the jail, and stays as it was. The kernel and
-# initrd on the host keep their link count and change time (bind-mounted,
-# not linked).
+# bzImage's vmlinux and the archive of a copy of the initrd. The jail gets
+# its VM's entries only: its /kernel-cache holds the vmlinux's (the copy's
+# archive is another file's). The jailed ember reads the vmlinux from it
+# and decompresses the initrd (a miss), which it does not store: the jail's
+# /kernel-cache is read-only for it. The cache stays as it was, and the
+# kernel and initrd on the host keep their link count and change time
+# (bind-mounted, not linked).
 t_linux_kernel_cache_jailed() {
 	linux_ok || { echo "skipped: no Linux-capable KVM here (runs in the lab)"; return 0; }
-	local kc=$BASE/kcache-$S before after ctimes
+	local kc=$BASE/kcache-$S before after ctimes seen
 	mkdir -m 0755 "$kc"
 	cp "$G/initramfs.cpio.gz" "$BASE/other-$S.cpio.gz"
 	expect_status 0 "$EMBER" --kernel "$G/vmlinuz" --initrd "$BASE/other-$S.cpio.gz" \
 		--kernel-cache "$kc" --fill-kernel-cache || return 1
 	expect_grep "^kernel '$G/vmlinuz': its vmlinux \([0-9]+ KiB\) is in the kernel cache" "$T_OUT" &&
 		expect_grep "^initrd '$BASE/other-$S.cpio.gz': its cpio archive \([0-9]+ KiB\) is in the kernel cache" "$T_OUT" || return 1
-	# Now the jail user's (root's entries are trusted in it): only the
-	# read-only mount keeps its ember from writing there.
-	chown $JUID:$JGID "$kc"
 	before=$(cd "$kc" && stat -c '%n %a %u %s %y' * | sort)
 	echo "$before" | grep -Eq '^vmlinux-[^ ]+ 644 0 ' && echo "$before" | grep -Eq '^initrd-[^ ]+ 644 0 ' ||
 		{ echo "entries: $before"; return 1; }
@@ -584,6 +587,8 @@ t_linux_kernel_cache_jailed() {
 	expect_grep "booting the bzImage's vmlinux through PVH \(unpacked before, read from the kernel cache" "$T_TMP/kc.log" || return 1
 	expect_grep "initrd '/initramfs.cpio.gz': decompressed by ember" "$T_TMP/kc.log" || return 1
 	expect_grep "kernel cache: '/kernel-cache' is read-only for ember: the initrd is looked up there, not stored" "$T_TMP/kc.log" || return 1
+	seen=$(ls -A "$BASE/ember/kc-$S/root/kernel-cache")
+	[ "$seen" = "$(entry_name vmlinux "$G/vmlinuz")" ] || { echo "the jail's /kernel-cache: $seen"; return 1; }
 	after=$(cd "$kc" && stat -c '%n %a %u %s %y' * | sort)
 	[ "$after" = "$before" ] || { printf 'cache before:\n%s\nafter:\n%s\n' "$before" "$after"; return 1; }
 	[ "$(stat -c '%h %z' "$G/vmlinuz" "$G/initramfs.cpio.gz")" = "$ctimes" ] ||

@@ -28,6 +28,11 @@ end_cleanup() {
 trap end_cleanup EXIT
 
 payload() { build/tests/mkpayload "$1" "$T_TMP/p-$1.elf" && echo "$T_TMP/p-$1.elf"; }
+# entry_name KIND FILE: the name of FILE's kernel cache entry of KIND
+# (vmlinux, initrd), as vmm/lib/cache_name.c makes it.
+entry_name() {
+	stat -L -c "$1 %d %i %s %.9Y %.9Z" "$2" | awk '{printf "%s-%x-%x-%x-%s-%s\n", $1, $2, $3, $4, $5, $6}'
+}
 SPIN=$(payload spin) || exit 1
 
 cg_root() { findmnt -n -t cgroup2 -o TARGET | sort | head -n1; }
