@@ -15,7 +15,8 @@
 #define STALE_TEMP_SECONDS 3600 /* a temporary file older than this was left by a crash */
 
 /* Whose files may become guest kernels: this user's, or root's (a shared
- * cache an administrator filled, bind-mounted read-only into jails). */
+ * cache an administrator filled, whose entries ember-jailer bind-mounts
+ * read-only into jails). */
 static bool trusted(const struct stat *st)
 {
 	return (st->st_uid == geteuid() || st->st_uid == 0) && !(st->st_mode & (S_IWGRP | S_IWOTH));
@@ -67,7 +68,8 @@ int kernel_cache_open(struct kernel_cache *kc, const char *dir, int bz_fd, const
 	/* Entries are as readable as the directory: private in a private one,
 	 * readable by the jails' users in a shared one (0755). */
 	kc->entry_mode = 0600 | (st.st_mode & (S_IRGRP | S_IROTH));
-	/* A read-only mount (a jail's), or root's directory: looked up only. */
+	/* Root's directory (a jail's /kernel-cache), or a read-only mount:
+	 * looked up only. */
 	kc->read_only = faccessat(fd, ".", W_OK, AT_EACCESS) < 0;
 	if (kernel_cache_name(kc->name, sizeof(kc->name), kind, &bz)) {
 		err_set(why, "entry name too long");

@@ -12,8 +12,9 @@
  * entry is the vmlinux as the payload decompressed to (or the archive),
  * nothing added; it is parsed and loaded as hostile input, like any kernel
  * file (an archive must start as one). The directory must be the user's own
- * (or root's: a shared cache, filled by an administrator and bind-mounted
- * read-only into jails by ember-jailer --kernel-cache) and written by nobody
+ * (or root's: a shared cache filled by an administrator, or a jail's
+ * /kernel-cache, where ember-jailer --kernel-cache bind-mounts that VM's
+ * entries of one read-only) and written by nobody
  * else (its entries become guest kernels), and so must its entries; they are
  * as readable as the directory (0600, or 0644 in a 0755 one); entries
  * are written whole (O_TMPFILE, then linked), sparse (a vmlinux is
