@@ -1,4 +1,4 @@
-/* cache_name.c: a kernel cache entry's name (cache_name.h). */
+/* cache_name.c: a kernel cache entry's name, and whose are trusted (cache_name.h). */
 #include <stdio.h>
 
 #include "vmm/lib/cache_name.h"
@@ -10,4 +10,9 @@ int kernel_cache_name(char *buf, size_t len, const char *kind, const struct stat
 			 (unsigned long long)st->st_size, (long long)st->st_mtim.tv_sec,
 			 st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
 	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+bool kernel_cache_trusted(const struct stat *st, uid_t uid)
+{
+	return (st->st_uid == uid || st->st_uid == 0) && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }

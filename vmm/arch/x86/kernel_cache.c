@@ -19,7 +19,7 @@
  * read-only into jails). */
 static bool trusted(const struct stat *st)
 {
-	return (st->st_uid == geteuid() || st->st_uid == 0) && !(st->st_mode & (S_IWGRP | S_IWOTH));
+	return kernel_cache_trusted(st, geteuid());
 }
 
 bool kernel_cache_racy(struct timespec ctime, struct timespec now)

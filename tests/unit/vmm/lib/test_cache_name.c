@@ -2,7 +2,7 @@
  * which ember and ember-jailer both make: kind, then the file's device,
  * inode and size in hex, its modification and change times with
  * nanoseconds (tests/jail/lib.sh's entry_name makes the same from stat(1));
- * a buffer too small for it is refused. */
+ * a buffer too small for it is refused; whose entries are trusted. */
 #include <string.h>
 #include <sys/stat.h>
 
@@ -38,9 +38,26 @@ static void too_small_a_buffer(void)
 	CHECK_EQ(kernel_cache_name(name, sizeof(name), KERNEL_CACHE_VMLINUX, &st), -1);
 }
 
+/* Trusted: the user's own or root's, written by nobody else. */
+static void trusted_owners(void)
+{
+	struct stat st = example();
+	st.st_mode = S_IFREG | 0644;
+	st.st_uid = 1000;
+	CHECK(kernel_cache_trusted(&st, 1000));
+	CHECK(!kernel_cache_trusted(&st, 1001));
+	st.st_uid = 0;
+	CHECK(kernel_cache_trusted(&st, 1001));
+	st.st_mode = S_IFREG | 0664;
+	CHECK(!kernel_cache_trusted(&st, 0));
+	st.st_mode = S_IFDIR | 0757;
+	CHECK(!kernel_cache_trusted(&st, 0));
+}
+
 int main(void)
 {
 	RUN(names_kind_and_identity);
 	RUN(too_small_a_buffer);
+	RUN(trusted_owners);
 	return check_summary();
 }
