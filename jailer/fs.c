@@ -7,9 +7,9 @@
  * read-only where ember only reads, so the host file is not touched: a hard
  * link would change its change time), this VM's entries of the shared
  * kernel cache (--kernel-cache, read-only), and the config file as the
- * jailer rewrote it. The exec file is checked (static x86-64 ELF) and copied through the
- * same fd. Removal works through directory fds, so it also works after
- * pivot_root. */
+ * jailer rewrote it. The exec file is checked (static x86-64 ELF) and
+ * copied through the same fd. Removal works through directory fds, so it
+ * also works after pivot_root. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -214,6 +214,16 @@ static int write_config(struct jail *j, const struct jail_file *f)
 	return 0;
 }
 
+/* An empty file at path in the jail, for a bind mount over it (jail_fs_bind). */
+static int make_placeholder(struct jail *j, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return jail_fail(j, "creating %s in the jail: %s", path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
 static int place_file(struct jail *j, const struct jail_file *f)
 {
 	const struct jail_opts *o = j->opts;
@@ -245,10 +255,8 @@ static int place_file(struct jail *j, const struct jail_file *f)
 				 strerror(errno));
 	/* Read-only, or on another file system: an empty file now,
 	 * bind-mounted over in ember's mount namespace (jail_fs_bind). */
-	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return jail_fail(j, "creating %s in the jail: %s", f->name, strerror(errno));
-	close(fd);
+	if (make_placeholder(j, dst))
+		return -1;
 	j->binds[j->nbinds++] = f;
 	return 0;
 }
@@ -269,7 +277,7 @@ static int place_kernel_cache(struct jail *j)
 		return jail_fail(j, "--kernel-cache %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return jail_fail(j, "--kernel-cache %s: not a directory", dir);
-	if ((st.st_uid != 0 && st.st_uid != o->uid) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+	if (!kernel_cache_trusted(&st, o->uid))
 		return jail_fail(j, "--kernel-cache %s: not a directory of root's or uid %u's that only "
 				    "its owner may write to (owner %u, mode %04o): ember would not trust it",
 				 dir, o->uid, st.st_uid, st.st_mode & 07777);
@@ -292,8 +300,7 @@ static int place_kernel_cache(struct jail *j)
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
 		if (lstat(path, &e) < 0)
 			continue; /* not in the cache: ember unpacks it */
-		if (!S_ISREG(e.st_mode) || (e.st_uid != 0 && e.st_uid != o->uid) ||
-		    (e.st_mode & (S_IWGRP | S_IWOTH)))
+		if (!S_ISREG(e.st_mode) || !kernel_cache_trusted(&e, o->uid))
 			return jail_fail(j, "--kernel-cache %s: the entry of %s%s is not a regular file of "
 					    "root's or uid %u's that only its owner may write to", dir,
 					 f->what, f->src, o->uid);
@@ -303,52 +310,49 @@ static int place_kernel_cache(struct jail *j)
 					    "they were made)", dir, o->uid, o->gid, f->what, f->src,
 					 e.st_mode & 07777);
 		snprintf(path, sizeof(path), "%s/" JAIL_KERNEL_CACHE_NAME "/%s", j->root, name);
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return jail_fail(j, "creating %s in the jail: %s", path, strerror(errno));
-		close(fd);
+		if (make_placeholder(j, path))
+			return -1;
 		snprintf(j->cache_mounts[j->ncache_entries++], sizeof(j->cache_mounts[0]),
 			 JAIL_KERNEL_CACHE_NAME "/%s", name);
 	}
 	return 0;
 }
 
-/* This VM's cache entries, each bind-mounted read-only over its empty file. */
-static int bind_kernel_cache(struct jail *j)
+/* src bind-mounted over the placeholder rel (a name under the jail's root,
+ * kept for unmounting), then remounted with flags (MS_RDONLY, ...) unless
+ * they are 0; what names it in messages ("--kernel /k"). */
+static int bind_into(struct jail *j, const char *src, const char *rel, unsigned long flags,
+		     const char *what)
 {
-	const char *dir = j->opts->kernel_cache;
-	for (unsigned i = 0; i < j->ncache_entries; i++) {
-		char src[PATH_MAX], dst[PATH_MAX];
-		const char *name = j->cache_mounts[i] + strlen(JAIL_KERNEL_CACHE_NAME "/");
-		snprintf(src, sizeof(src), "%s/%s", dir, name);
-		snprintf(dst, sizeof(dst), "%s/%s", j->root, j->cache_mounts[i]);
-		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-			return jail_fail(j, "--kernel-cache: bind-mounting %s into the jail: %s", src,
-					 strerror(errno));
-		j->mounts[j->nmounts++] = j->cache_mounts[i];
-		if (mount(NULL, dst, NULL,
-			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-			return jail_fail(j, "--kernel-cache: making the bind mount of %s read-only: %s",
-					 src, strerror(errno));
-	}
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof(dst), "%s/%s", j->root, rel);
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return jail_fail(j, "%s: bind-mounting it into the jail: %s", what, strerror(errno));
+	j->mounts[j->nmounts++] = rel;
+	if (flags && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+		return jail_fail(j, "%s: making its bind mount read-only: %s", what, strerror(errno));
 	return 0;
 }
 
 int jail_fs_bind(struct jail *j)
 {
-	if (j->opts->kernel_cache && bind_kernel_cache(j))
-		return -1;
+	/* This VM's cache entries, each over its empty file. */
+	for (unsigned i = 0; i < j->ncache_entries; i++) {
+		char src[PATH_MAX];
+		const char *name = j->cache_mounts[i] + strlen(JAIL_KERNEL_CACHE_NAME "/");
+		snprintf(src, sizeof(src), "%s/%s", j->opts->kernel_cache, name);
+		char what[PATH_MAX + 32];
+		snprintf(what, sizeof(what), "--kernel-cache entry %s", src);
+		if (bind_into(j, src, j->cache_mounts[i],
+			      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, what))
+			return -1;
+	}
 	for (unsigned i = 0; i < j->nbinds; i++) {
 		const struct jail_file *f = j->binds[i];
-		char dst[PATH_MAX];
-		snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
-		if (mount(f->src, dst, NULL, MS_BIND, NULL) < 0)
-			return jail_fail(j, "%s%s: bind-mounting it into the jail: %s", f->what,
-					 f->src, strerror(errno));
-		j->mounts[j->nmounts++] = f->name;
-		if (f->read_only && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-			return jail_fail(j, "%s%s: making its bind mount read-only: %s", f->what,
-					 f->src, strerror(errno));
+		char what[PATH_MAX + 320];
+		snprintf(what, sizeof(what), "%s%s", f->what, f->src);
+		if (bind_into(j, f->src, f->name, f->read_only ? MS_RDONLY : 0, what))
+			return -1;
 	}
 	return 0;
 }
