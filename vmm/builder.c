@@ -18,11 +18,11 @@
 #include "vmm/arch/x86/x86_boot.h"
 #include "vmm/arch/x86/x86_vm.h"
 #include "vmm/builder.h"
-#include "vmm/guest_load.h"
 #include "vmm/cmdline.h"
 #include "vmm/core/seccomp.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/devices/legacy.h"
+#include "vmm/guest_load.h"
 #include "vmm/pci/vfio_pci.h"
 #include "vmm/snapshot.h"
 
@@ -37,19 +37,6 @@ static void fail(struct errbuf *why, const char *fmt, ...)
 	vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
 	va_end(ap);
 	log_error("%s", why->msg);
-}
-
-/* Open the kernel or initrd: only its size is taken now; the bytes go
- * straight from the file into guest RAM when the VM exists (kernel_load,
- * boot_info_write), with no copy on ember's heap. */
-static int open_file(const char *what, const char *path, struct reader *r, struct errbuf *why)
-{
-	int e = reader_open(r, path);
-	if (e < 0) {
-		fail(why, "cannot read %s '%s': %s", what, path, strerror(-e));
-		return -1;
-	}
-	return 0;
 }
 
 static int check_host_memory(uint64_t bytes, struct errbuf *why)
@@ -212,14 +199,12 @@ int machine_build(struct machine *m, const struct vm_config *c, uint64_t start_n
 		fail(why, "no kernel to boot (the boot source is not set)");
 		goto out;
 	}
-	if (!snap && open_file("kernel", c->kernel, &kr, why))
-		goto out;
-	if (!snap && kernel_parse(&kr, &k, &err)) {
-		fail(why, "kernel '%s': %s", c->kernel, err.msg);
+	/* Only their sizes are taken now; the bytes go straight from the files
+	 * into guest RAM when the VM exists, with no copy on ember's heap. */
+	if (!snap && guest_load_open(c, &kr, &k, &ir, &err)) {
+		fail(why, "%s", err.msg);
 		goto out;
 	}
-	if (!snap && c->initrd && open_file("initrd", c->initrd, &ir, why))
-		goto out;
 	uint64_t mem = MiB(c->mem_mib);
 	if (check_host_memory(mem, why))
 		goto out;

@@ -28,6 +28,26 @@ static bool filling;
 			err_set(loaded_note, __VA_ARGS__); \
 	} while (0)
 
+int guest_load_open(const struct vm_config *c, struct reader *kr, struct kernel_image *k,
+		    struct reader *ir, struct errbuf *why)
+{
+	struct errbuf err;
+	int e = reader_open(kr, c->kernel);
+	if (e < 0) {
+		err_set(why, "cannot read kernel '%s': %s", c->kernel, strerror(-e));
+		return -1;
+	}
+	if (kernel_parse(kr, k, &err)) {
+		err_set(why, "kernel '%s': %s", c->kernel, err.msg);
+		return -1;
+	}
+	if (c->initrd && (e = reader_open(ir, c->initrd)) < 0) {
+		err_set(why, "cannot read initrd '%s': %s", c->initrd, strerror(-e));
+		return -1;
+	}
+	return 0;
+}
+
 /* kernel_unpack's keep: the unpacked vmlinux (or a decompressed initrd)
  * into the kernel cache. */
 static void keep_in_cache(void *ctx, const uint8_t *bytes, size_t len)
@@ -252,22 +272,13 @@ int guest_load_fill_cache(const struct vm_config *c, FILE *out)
 			  "--kernel-cache and neither XDG_CACHE_HOME nor HOME set)");
 		return EXIT_USAGE;
 	}
-	if ((e = reader_open(&kr, c->kernel)) < 0) {
-		log_error("cannot read kernel '%s': %s", c->kernel, strerror(-e));
-		goto out;
-	}
-	if (kernel_parse(&kr, &k, &err)) {
-		log_error("kernel '%s': %s", c->kernel, err.msg);
-		goto out;
-	}
-	if (c->initrd && (e = reader_open(&ir, c->initrd)) < 0) {
-		log_error("cannot read initrd '%s': %s", c->initrd, strerror(-e));
+	if (guest_load_open(c, &kr, &k, &ir, &err)) {
+		log_error("%s", err.msg);
 		goto out;
 	}
 	if ((e = gm_map(&gm, MiB(c->mem_mib))) < 0) {
 		log_error("cannot map %llu MiB of scratch RAM: %s", (unsigned long long)c->mem_mib,
 			  strerror(-e));
-		gm.base = NULL;
 		goto out;
 	}
 	settle(&kr);

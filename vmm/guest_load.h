@@ -17,6 +17,12 @@
 #include "vmm/core/guest_mem.h"
 #include "vmm/lib/reader.h"
 
+/* Open c's kernel into kr and parse it into k, and its initrd (if any)
+ * into ir (only sizes are taken: the bytes go straight from the files
+ * into guest RAM later). 0, or -1 with why ("cannot read kernel '...': ...",
+ * "kernel '...': ...", "cannot read initrd '...': ..."). */
+int guest_load_open(const struct vm_config *c, struct reader *kr, struct kernel_image *k,
+		    struct reader *ir, struct errbuf *why);
 /* The kernel (k, parsed from kr) into gm, the first thing there; k becomes
  * the vmlinux's when a bzImage's own vmlinux is loaded. 0, or -1 with err. */
 int guest_load_kernel(const struct guest_mem *gm, const struct vm_config *c, struct kernel_image *k,
