@@ -4,7 +4,8 @@
  * reports "userspace started" on port 0x3f0 and spins ("mkpayload spin OUT"),
  * or one that writes "hello\n" to COM1 (0x3f8) and exits with status 0
  * ("mkpayload hello OUT"), or one that counts ("mkpayload countN OUT", below), or one that
- * reports on the boot-time port again and again ("mkpayload tick OUT"). Used by the KVM tests and the start-up benchmark
+ * reports on the boot-time port again and again ("mkpayload tick OUT"), or one
+ * that writes 'x' to COM1 for ever ("mkpayload flood OUT"). Used by the KVM tests and the start-up benchmark
  * (QEMU boots the same file). */
 #include <elf.h>
 #include <stdint.h>
@@ -19,7 +20,7 @@
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: mkpayload STATUS|crash|spin|hello|countN|tick OUTPUT\n");
+		fprintf(stderr, "usage: mkpayload STATUS|crash|spin|hello|countN|tick|flood OUTPUT\n");
 		return 2;
 	}
 	int status = atoi(argv[1]) & 0xff;
@@ -72,6 +73,11 @@ int main(int argc, char **argv)
 		0xb9, 0x10, 0x00, 0x00, 0x00,             /* mov $16,%ecx */
 		0xe2, 0xfe, 0xeb, 0xf6,                   /* 2: loop 2b; jmp 1b */
 	};
+	/* "flood": 'x' on COM1 without end (a console nobody reads fills up). */
+	static const unsigned char flood[] = {
+		0x66, 0xba, 0xf8, 0x03, 0xb0, 0x78,       /* mov $0x3f8,%dx; mov $'x',%al */
+		0xee, 0xeb, 0xfd,                         /* 1: out %al,(%dx); jmp 1b */
+	};
 	if (strncmp(argv[1], "count", 5) == 0) {
 		unsigned long n = strtoul(argv[1] + 5, NULL, 0);
 		for (int i = 0; i < 4; i++)
@@ -79,9 +85,10 @@ int main(int argc, char **argv)
 	}
 	const unsigned char *text = strcmp(argv[1], "hello") == 0 ? hello
 				    : strcmp(argv[1], "tick") == 0 ? tick
+				    : strcmp(argv[1], "flood") == 0 ? flood
 				    : strncmp(argv[1], "count", 5) == 0 ? count : code;
 	size_t text_len = text == hello ? sizeof(hello) : text == tick ? sizeof(tick)
-			  : text == count ? sizeof(count) : sizeof(code);
+			  : text == flood ? sizeof(flood) : text == count ? sizeof(count) : sizeof(code);
 	if (strcmp(argv[1], "crash") == 0) {
 		code[0] = 0x0f; /* ud2: #UD, no IDT -> #GP -> #DF -> triple fault */
 		code[1] = 0x0b;

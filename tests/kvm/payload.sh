@@ -168,6 +168,39 @@ t_pause_resume() {
 	[ $rc = 143 ] || { echo "exit status $rc after SIGTERM while paused, want 143"; cat "$err"; return 1; }
 	[ "$(grep -c '^ember: test hook: paused in' "$err")" = 3 ] || { cat "$err"; return 1; }
 }
+# A console nobody reads: the guest floods COM1 into a pipe whose reader
+# never reads, so the vCPU blocks in write(). A pause still completes (the
+# byte in hand is dropped), the VM resumes, and SIGTERM still stops it.
+t_stalled_console() {
+	local err=$T_TMP/stall.err pid reader rc i blocked=
+	: >"$err"
+	local w
+	coproc STALL { exec sleep 600; } # the reader that never reads
+	reader=$STALL_PID
+	exec {w}>&"${STALL[1]}" # (a coprocess's own fds do not reach subshells)
+	build/tests/ember-testhooks --kernel "$(payload flood)" >&$w 2>"$err" </dev/null &
+	pid=$!
+	exec {w}>&-
+	stall_end() { kill -9 $pid $reader 2>/dev/null; wait $pid; }
+	for i in $(seq 1 300); do # until a vCPU thread sits in write(1, ...)
+		grep -qs '^1 0x1 ' /proc/$pid/task/*/syscall && { blocked=1; break; }
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -n "$blocked" ] || { echo "the vCPU never blocked on the console"; cat "$err"; stall_end; return 1; }
+	vm_pause $pid "$err" || { stall_end; return 1; }
+	vm_resume $pid "$err" || { stall_end; return 1; }
+	kill -TERM $pid
+	for i in $(seq 1 300); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 $pid 2>/dev/null && { echo "SIGTERM did not stop ember in 30 s"; stall_end; return 1; }
+	wait $pid
+	rc=$?
+	kill $reader
+	[ $rc = 143 ] || { echo "exit status $rc after SIGTERM, want 143"; cat "$err"; return 1; }
+}
 t_no_dev_kvm() {
 	local p
 	p=$(payload 0)
@@ -175,4 +208,5 @@ t_no_dev_kvm() {
 	expect_lines 1 "$T_ERR" && expect_grep "^ember: /dev/kvm does not exist" "$T_ERR"
 }
 
-t_run_all kvm
+# KVM_TESTS=REGEX runs only the matching tests.
+t_run_all kvm "${KVM_TESTS:-}"

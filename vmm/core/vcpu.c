@@ -18,6 +18,18 @@
 #include "vmm/lib/thread.h"
 
 static __thread struct kvm_run *current_run;
+static __thread struct vm *current_vm;
+
+/* How often a pause or a stop kicks a vCPU that has not left yet: the kick
+ * may land just before a blocking system call that it was meant to end. */
+#define KICK_AGAIN_NS 20000000u
+
+bool vcpu_must_leave(void)
+{
+	struct vm *vm = current_vm;
+	return vm && (atomic_load(&vm->stopping) ||
+		      __atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE));
+}
 
 /* The start gate: each vCPU thread installs its seccomp filter, says so, and
  * waits until the main thread (which installs its own filter last, so that the
@@ -214,6 +226,7 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", v->index);
 	pthread_setname_np(pthread_self(), name);
 	current_run = v->run;
+	current_vm = vm;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
@@ -293,6 +306,20 @@ void vcpus_go(struct vm *vm, bool parked)
 	pthread_mutex_unlock(&vm->run_lock);
 }
 
+/* The time ns nanoseconds from now on clock clk. */
+static struct timespec time_after(clockid_t clk, uint64_t ns)
+{
+	struct timespec t;
+	clock_gettime(clk, &t);
+	t.tv_sec += (time_t)(ns / 1000000000u);
+	t.tv_nsec += (long)(ns % 1000000000u);
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 static void kick_all(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->ncpus; i++)
@@ -302,14 +329,7 @@ static void kick_all(struct vm *vm)
 
 int vcpus_pause(struct vm *vm, uint64_t timeout_ns)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)(timeout_ns / 1000000000u);
-	deadline.tv_nsec += (long)(timeout_ns % 1000000000u);
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = time_after(CLOCK_MONOTONIC, timeout_ns);
 	pthread_mutex_lock(&vm->run_lock);
 	__atomic_store_n(&vm->pause_req, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&vm->run_lock);
@@ -318,8 +338,16 @@ int vcpus_pause(struct vm *vm, uint64_t timeout_ns)
 	kick_all(vm);
 	pthread_mutex_lock(&vm->run_lock);
 	int r = 0;
-	while (vm->parked < vm->gate_started && !atomic_load(&vm->stopping) && r == 0)
-		r = pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, &deadline);
+	while (vm->parked < vm->gate_started && !atomic_load(&vm->stopping) && r == 0) {
+		struct timespec again = time_after(CLOCK_MONOTONIC, KICK_AGAIN_NS);
+		bool last = again.tv_sec > deadline.tv_sec ||
+			    (again.tv_sec == deadline.tv_sec && again.tv_nsec >= deadline.tv_nsec);
+		r = pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, last ? &deadline : &again);
+		if (r == ETIMEDOUT && !last) {
+			r = 0;
+			kick_all(vm); /* (parked ones ignore it) */
+		}
+	}
 	bool all = vm->parked >= vm->gate_started || atomic_load(&vm->stopping);
 	pthread_mutex_unlock(&vm->run_lock);
 	return all ? 0 : -1;
@@ -340,8 +368,12 @@ void vcpus_stop(struct vm *vm)
 	kick_all(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		if (v->started)
-			pthread_join(v->thread, NULL);
+		while (v->started) {
+			struct timespec again = time_after(CLOCK_REALTIME, KICK_AGAIN_NS);
+			if (pthread_timedjoin_np(v->thread, NULL, &again) != ETIMEDOUT)
+				break;
+			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+		}
 		v->started = false;
 		if (v->run)
 			munmap(v->run, v->run_size);

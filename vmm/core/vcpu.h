@@ -24,5 +24,10 @@ void vcpus_stop(struct vm *vm);
  * has parked. 0, or -1 when one did not. vcpus_resume() lets them go on. */
 int vcpus_pause(struct vm *vm, uint64_t timeout_ns);
 void vcpus_resume(struct vm *vm);
+/* On a vCPU thread: whether its VM wants it out of the guest (a pause or a
+ * stop). A device that blocks in a system call on a vCPU thread (the serial
+ * console's write) gives up when the kick interrupts it and this is true, so
+ * that a stalled console cannot hold a pause or a stop for ever. */
+bool vcpu_must_leave(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/core/vcpu.h"
 #include "vmm/devices/legacy.h"
 
 struct com1 {
@@ -73,6 +74,9 @@ struct serial *com1_create(struct vm *vm, int out_fd, int room_efd)
 	device_init(&c->dev, &ops, "com1");
 	c->vm = vm;
 	serial_init(&c->s, out_fd, com1_irq, c, room_efd);
+	/* a console nobody reads blocks the vCPU in write(): not past a pause
+	 * or a stop */
+	c->s.give_up = vcpu_must_leave;
 	if (vm_add_device(vm, &c->dev)) {
 		destroy(&c->dev);
 		return NULL;

@@ -1,4 +1,5 @@
-/* serial.c: 16550A UART emulation. Transmission is instant (THR always empty);
+/* serial.c: 16550A UART emulation. Transmission is instant (THR always empty;
+ * the byte is written to the console outside the UART's lock);
  * received bytes wait in a FIFO. The IRQ line follows the pending interrupt.
  * Firecracker's "uart" counters count what the guest did (serial.h), and its
  * state is saved and restored for snapshots. */
@@ -89,29 +90,41 @@ static bool rx_push(struct serial *s, uint8_t b)
 	return true;
 }
 
-static void transmit(struct serial *s, uint8_t b)
+/* A byte the guest put in THR, under the lock: looped back, or dropped with
+ * no console. Returns the byte when it is for out_fd, which the caller
+ * writes with emit() after letting go of the lock, else -1. */
+static int transmit(struct serial *s, uint8_t b)
 {
 	if (s->mcr & MCR_LOOP) {
 		if (rx_push(s, b))
 			COUNT(s, write_count);
 		else
 			COUNT(s, missed_write_count);
-		return;
+		return -1;
 	}
 	if (s->out_fd < 0) {
 		COUNT(s, missed_write_count);
-		return;
+		return -1;
 	}
+	return b;
+}
+
+/* Write a transmitted byte to the console, without the lock: a console
+ * nobody reads blocks the vCPU here, but not the input side, a pause or a
+ * stop (give_up). */
+static void emit(struct serial *s, uint8_t b)
+{
 	for (;;) {
 		ssize_t r = write(s->out_fd, &b, 1);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && !(s->give_up && s->give_up()))
 			continue;
 		if (r == 1) {
 			COUNT(s, write_count);
 			COUNT(s, flush_count);
 		} else {
-			/* a console that went away (EPIPE, EIO) or is full (EAGAIN)
-			 * loses output, not the VM */
+			/* a console that went away (EPIPE, EIO), is full (EAGAIN)
+			 * or holds up a pause or a stop (EINTR) loses output, not
+			 * the VM */
 			COUNT(s, error_count);
 			COUNT(s, missed_write_count);
 		}
@@ -179,15 +192,17 @@ static uint8_t read_reg(struct serial *s, unsigned off)
 	}
 }
 
-static void write_reg(struct serial *s, unsigned off, uint8_t v)
+/* Returns a byte for emit(), or -1 (see transmit). */
+static int write_reg(struct serial *s, unsigned off, uint8_t v)
 {
 	bool dlab = s->lcr & LCR_DLAB;
+	int out = -1;
 	switch (off) {
 	case UART_RX:
 		if (dlab) {
 			s->dll = v;
 		} else {
-			transmit(s, v);
+			out = transmit(s, v);
 			s->iir_pending_thr = 1;
 		}
 		break;
@@ -224,6 +239,7 @@ static void write_reg(struct serial *s, unsigned off, uint8_t v)
 	default: /* LSR and MSR are read-only */
 		break;
 	}
+	return out;
 }
 
 void serial_io(struct serial *s, unsigned offset, uint8_t *data, unsigned size, bool write)
@@ -238,12 +254,15 @@ void serial_io(struct serial *s, unsigned offset, uint8_t *data, unsigned size, 
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
+	int out = -1;
 	if (write)
-		write_reg(s, offset & 7, *data);
+		out = write_reg(s, offset & 7, *data);
 	else
 		*data = read_reg(s, offset & 7);
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	if (out >= 0)
+		emit(s, (uint8_t)out);
 }
 
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)

@@ -41,6 +41,9 @@ struct serial {
 	void *irq_ctx;
 	/* eventfd written when the receive FIFO regains room (-1: none) */
 	int rx_room_efd;
+	/* asked when a write to out_fd is interrupted by a signal: true drops
+	 * the byte (counted as missed) instead of writing it again (NULL: never) */
+	bool (*give_up)(void);
 	struct serial_counters counters; /* relaxed atomics */
 
 	/* What the guest sees (struct serial_state). */
