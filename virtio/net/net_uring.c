@@ -431,8 +431,10 @@ static void rx_post(struct net_io *n, struct net_pair_io *q)
 			struct net_rx_chain *rc = &q->rx_chains[q->rx_nchains++];
 			rc->head = c->head;
 			rc->niov = c->nin;
+			/* (more than 4 GiB of room counts as 4 GiB, here and when
+			 * the chain is used: what is counted is what is given back) */
 			rc->cap = c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
-			q->rx_cap += c->in_bytes;
+			q->rx_cap += rc->cap;
 		}
 		if (q->rx_nchains && (q->rx_cap >= need || full))
 			break;

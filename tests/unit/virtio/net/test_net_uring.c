@@ -5,7 +5,8 @@
  * from split chains, hostile TX chains dropped and counted in a batch with
  * one interrupt, RX frames merged over several buffers (num_buffers, unused
  * chains kept for the next frame), no read while the guest has too few buffers and
- * resuming at its kick (EVENT_IDX avail_event), hostile RX buffers, a TAP
+ * resuming at its kick (EVENT_IDX avail_event), hostile RX buffers, one of
+ * more than 4 GiB, a TAP
  * that goes away (link down, TX dropped), reset with a read in flight, a
  * second pair switched off and on (VQ_PAIRS_SET), a VM pause with a read
  * posted (cancelled, its buffer kept; nothing read or written while paused,
@@ -27,7 +28,7 @@
 #include "vmm/core/guest_mem.h"
 #include "virtio/net/net_uring.h"
 
-#define RAM_SIZE MiB(2)
+#define RAM_SIZE MiB(2) /* (ram_size: one case takes more) */
 #define QSIZE 64
 #define RX_DESC 0x1000ull
 #define RX_AVAIL 0x2000ull
@@ -46,6 +47,7 @@
 #define F(x) (1ull << (x))
 
 static uint8_t *ram;
+static size_t ram_size = RAM_SIZE;
 static struct guest_mem gm;
 /* Queue qi: 0 RX, 1 TX (pair 0), 2 RX, 3 TX (pair 1). */
 static const uint64_t q_desc[4] = {RX_DESC, TX_DESC, RX1_DESC, TX1_DESC};
@@ -115,10 +117,10 @@ static int setup_pairs(uint64_t features, unsigned npairs)
 {
 	teardown();
 	free(ram);
-	ram = calloc(1, RAM_SIZE);
+	ram = calloc(1, ram_size);
 	if (!ram)
 		return -1;
-	gm_wrap(&gm, ram, RAM_SIZE);
+	gm_wrap(&gm, ram, ram_size);
 	bool ev = features & F(VIRTIO_RING_F_EVENT_IDX);
 	if (vq_init(&rxq, RX_DESC, RX_AVAIL, RX_USED, ev) || vq_init(&txq, TX_DESC, TX_AVAIL, TX_USED, ev) ||
 	    vq_init(&rx1q, RX1_DESC, RX1_AVAIL, RX1_USED, ev) ||
@@ -166,6 +168,7 @@ struct seg {
 	uint64_t gpa;
 	uint32_t len;
 	bool w;
+	bool indirect; /* gpa holds a table of len / 16 descriptors */
 };
 
 /* A chain on queue qi; returns its head. */
@@ -179,6 +182,7 @@ static uint16_t add_chain(unsigned qi, const struct seg *s, unsigned k)
 		struct vring_desc v = {
 			.addr = s[i].gpa, .len = s[i].len,
 			.flags = (uint16_t)((s[i].w ? VRING_DESC_F_WRITE : 0) |
+					    (s[i].indirect ? VRING_DESC_F_INDIRECT : 0) |
 					    (i + 1 < k ? VRING_DESC_F_NEXT : 0)),
 			.next = (uint16_t)(next_desc[qi] % QSIZE)};
 		memcpy(ram + dg + 16 * d, &v, sizeof(v));
@@ -775,6 +779,44 @@ static void rx_hostile_buffers_dropped(void)
 	teardown();
 }
 
+/* A chain of more than 4 GiB of room (1024 indirect descriptors over the
+ * same 4.25 MiB): it takes a frame as any buffer does, and the room it was
+ * counted for goes with it, so the next buffer is popped for the next frame
+ * (the room was once counted in full but given back cut to 32 bits, and
+ * the next read looped for ever on room no chain held). */
+static void rx_huge_chain(void)
+{
+	ram_size = MiB(8);
+	CHECK_EQ(setup(F(VIRTIO_NET_F_MRG_RXBUF)), 0);
+	ram_size = RAM_SIZE;
+	uint64_t table = alloc_buf(16 * NET_RX_MAX_IOV), big = MiB(3);
+	for (unsigned i = 0; i < NET_RX_MAX_IOV; i++) {
+		bool last = i + 1 == NET_RX_MAX_IOV;
+		struct vring_desc d = {.addr = htole64(big), .len = htole32(MiB(4) + KiB(256)),
+				       .flags = htole16(VRING_DESC_F_WRITE | (last ? 0 : VRING_DESC_F_NEXT)),
+				       .next = htole16(last ? 0 : i + 1)};
+		memcpy(ram + table + 16 * i, &d, sizeof(d));
+	}
+	add_chain(0, &(struct seg){table, 16 * NET_RX_MAX_IOV, false, true}, 1);
+	uint64_t next = rx_buf(2000);
+	net_io_kick(&n, 0);
+	CHECK_EQ(host_send(64, 4, 0), 0);
+	wait_rx(1);
+	CHECK_EQ(used_idx(0), 1);
+	CHECK_EQ(used_len(0, 0), NET_HDR_LEN + 64);
+	CHECK(pattern_ok(ram + big + NET_HDR_LEN, 64, 4));
+	CHECK_EQ(n.p[0].rx_nchains, 1); /* the next buffer, popped */
+	CHECK_EQ(n.p[0].rx_cap, 2000);
+	CHECK_EQ(host_send(100, 7, 0), 0);
+	net_io_complete(&n, false);
+	wait_rx(2);
+	CHECK_EQ(used_idx(0), 2);
+	CHECK_EQ(used_len(0, 1), NET_HDR_LEN + 100);
+	CHECK(pattern_ok(ram + next + NET_HDR_LEN, 100, 7));
+	CHECK_EQ(resets, 0);
+	teardown();
+}
+
 static void tap_gone_link_down(void)
 {
 	CHECK_EQ(setup(F(VIRTIO_NET_F_MRG_RXBUF)), 0);
@@ -945,6 +987,7 @@ int main(void)
 	RUN(rx_queued_frames_one_interrupt);
 	RUN(rx_waits_for_buffers_then_resumes);
 	RUN(rx_hostile_buffers_dropped);
+	RUN(rx_huge_chain);
 	RUN(tap_gone_link_down);
 	RUN(tx_write_failure_counted);
 	RUN(reset_cancels_the_read);
