@@ -95,7 +95,7 @@ static const char *flush_failure(int r, const char *why)
 static void set_state(enum api_state st)
 {
 	if (api)
-		atomic_store(&api->state, st);
+		api_set_state(api, st);
 }
 
 /* PUT /snapshot/create: the paused VM and the configuration the API shows
@@ -485,8 +485,10 @@ int main(int argc, char **argv)
 			return EXIT_VM_ERROR;
 		}
 		a = (struct api){.id = o.id, .cfg = &fcc, .ctl = &ctl,
-				 .cli_vm = boot == &o.vm ? &o.vm : NULL};
-		atomic_init(&a.state, API_NOT_STARTED);
+				 .cli_vm = boot == &o.vm ? &o.vm : NULL,
+				 .state_lock = PTHREAD_MUTEX_INITIALIZER,
+				 .state_changed = PTHREAD_COND_INITIALIZER};
+		atomic_init(&a.state, boot || o.restore ? API_STARTING : API_NOT_STARTED);
 		if (api_server_start(&srv, api_handle, &a, &err)) {
 			log_error("%s", err.msg);
 			api_server_close(&srv);
@@ -499,6 +501,14 @@ int main(int argc, char **argv)
 	struct errbuf why;
 	bool built = false, paused = false;
 	int status;
+#ifdef EMBER_TEST_HOOKS
+	/* Test builds only: EMBER_TEST_BUILD_DELAY_MS=N holds the main thread N
+	 * ms before it builds the VM the command line, config file or --restore
+	 * describes (the API's requests meanwhile wait for the build). */
+	const char *delay = getenv("EMBER_TEST_BUILD_DELAY_MS");
+	if (delay && (boot || o.restore))
+		usleep((useconds_t)atoi(delay) * 1000);
+#endif
 	if (o.restore) {
 		observe_arm(&obs);
 		struct fc_net_override ov[VM_MAX_NETS];
@@ -516,6 +526,8 @@ int main(int argc, char **argv)
 	} else {
 		status = wait_for_start(&m, sig_fd, &o.vm, &built, &paused);
 	}
+	if (status && api && atomic_load(&api->state) == API_STARTING)
+		set_state(API_EXITING); /* the requests that waited are refused */
 	if (status == 0) {
 		if (!paused)
 			set_state(API_RUNNING);

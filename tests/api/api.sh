@@ -203,6 +203,34 @@ EOF
 	expect_status 7 "$EMBER" --no-api --config-file "$T_TMP/vm7.json"
 }
 
+# A config file's VM is built while the socket already listens: requests
+# that come meanwhile wait for the build (they used to change the
+# configuration under it), then get what a running VM answers; a build that
+# fails refuses them.
+t_requests_wait_for_the_build() {
+	local s=$T_SOCK/requests_wait_for_the_build.sock rc
+	cat >"$T_TMP/vm.json" <<EOF
+{"boot-source": {"kernel_image_path": "$SPIN"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}
+EOF
+	EMBER=$HOOKS EMBER_TEST_BUILD_DELAY_MS=2000 start_api "$s" --config-file "$T_TMP/vm.json" || return 1
+	expect_api 400 '"fault_message":"The requested operation is not supported after starting' "$s" PUT /boot-source "{\"kernel_image_path\":\"$EXIT7\"}" || { kill $pid; return 1; }
+	expect_api 200 '"state":"Running"' "$s" GET / || { kill $pid; return 1; }
+	expect_api 200 "\"kernel_image_path\":\"$SPIN\"" "$s" GET /vm/config || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; cat "$T_TMP/err"; return 1; }
+	head -c 4096 /dev/zero >"$T_TMP/not-a-kernel"
+	cat >"$T_TMP/bad.json" <<EOF
+{"boot-source": {"kernel_image_path": "$T_TMP/not-a-kernel"}}
+EOF
+	EMBER=$HOOKS EMBER_TEST_BUILD_DELAY_MS=2000 start_api "$s" --config-file "$T_TMP/bad.json" || return 1
+	expect_api 400 '"fault_message":"ember is exiting: the microVM did not start' "$s" PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}' || { kill $pid; return 1; }
+	wait $pid
+	rc=$?
+	[ $rc = 2 ] || { echo "exit status $rc for a file that is no kernel, want 2"; cat "$T_TMP/err"; return 1; }
+}
+
 t_bad_config_and_flags() {
 	echo '{"boot-source": {"kernel_image_path": "/nonexistent"}, "vsock": {"guest_cid": 3}}' >"$T_TMP/bad.json"
 	expect_status 2 "$EMBER" --no-api --config-file "$T_TMP/bad.json" || return 1
@@ -465,4 +493,5 @@ assert keys.index("api_server") < keys.index("block_rootfs") and keys.index("blo
 assert {"read_bytes","write_bytes","read_count","write_count","flush_count"} <= set(d["block"]), d' "$dm"
 }
 
-t_run_all api
+# API_TESTS=REGEX runs only the matching tests.
+t_run_all api "${API_TESTS:-}"

@@ -17,6 +17,7 @@
 
 static const char *const state_names[] = {
 	[API_NOT_STARTED] = "Not started", [API_RUNNING] = "Running", [API_PAUSED] = "Paused",
+	[API_STARTING] = "Not started", [API_EXITING] = "Not started",
 };
 
 static void reply_json(struct api_reply *r, const char *fmt, ...)
@@ -403,8 +404,28 @@ static void route(struct api *a, const struct http_request *req, struct api_repl
 	api_reply_fault(r, 400, "Invalid request method and/or path: %s %s.", req->method_name, p);
 }
 
+void api_set_state(struct api *a, enum api_state st)
+{
+	pthread_mutex_lock(&a->state_lock);
+	atomic_store(&a->state, st);
+	pthread_cond_broadcast(&a->state_changed);
+	pthread_mutex_unlock(&a->state_lock);
+}
+
 void api_handle(void *ctx, const struct http_request *req, struct api_reply *r)
 {
-	route(ctx, req, r);
+	struct api *a = ctx;
+	/* While the main thread builds the VM it reads the configuration that
+	 * requests would change: they wait. */
+	if (state(a) == API_STARTING) {
+		pthread_mutex_lock(&a->state_lock);
+		while (state(a) == API_STARTING)
+			pthread_cond_wait(&a->state_changed, &a->state_lock);
+		pthread_mutex_unlock(&a->state_lock);
+	}
+	if (state(a) == API_EXITING)
+		api_reply_fault(r, 400, "ember is exiting: the microVM did not start.");
+	else
+		route(a, req, r);
 	api_metrics_request(req->method, req->path, r->status);
 }

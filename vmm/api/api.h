@@ -17,13 +17,17 @@
 #ifndef EMBER_API_H
 #define EMBER_API_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "vmm/api/control.h"
 #include "vmm/api/fc_config.h"
 #include "vmm/api/server.h"
 
-enum api_state { API_NOT_STARTED, API_RUNNING, API_PAUSED };
+/* API_STARTING: ember builds the VM its command line, config file or
+ * --restore describes; requests wait until it runs (or API_EXITING: it did
+ * not start, and they are refused), as Firecracker serves none then. */
+enum api_state { API_NOT_STARTED, API_RUNNING, API_PAUSED, API_STARTING, API_EXITING };
 
 struct api {
 	const char *id;               /* --id */
@@ -33,7 +37,12 @@ struct api {
 	const struct vm_config *cli_vm;
 	struct control *ctl;
 	atomic_int state;             /* enum api_state, set by the main thread */
+	pthread_mutex_t state_lock;   /* with state_changed: waiting out API_STARTING */
+	pthread_cond_t state_changed;
 };
+
+/* The main thread's word on the VM's state (wakes requests waiting for it). */
+void api_set_state(struct api *a, enum api_state st);
 
 /* The server's handler (api_handler_fn): ctx is the struct api. */
 void api_handle(void *ctx, const struct http_request *req, struct api_reply *r);
