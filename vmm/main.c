@@ -186,7 +186,7 @@ static void api_request(struct machine *m)
 					     "buffer is full (it has not read earlier keys)." : NULL);
 	} else if (kind == CONTROL_SET_DRIVE) {
 		const struct control_drive *cd = arg;
-		struct device *d = device_list_find(&vm->devices, cd->id);
+		struct device *d = device_list_find(&vm->devices, "virtio-blk", cd->id);
 		struct errbuf e = {{0}};
 		int r = -1;
 		if (!d || !d->ops->set_backing)
@@ -198,11 +198,13 @@ static void api_request(struct machine *m)
 		control_done(api->ctl, r, r ? e.msg : NULL);
 	} else if (kind == CONTROL_SET_LIMITS) {
 		const struct control_limits *cl = arg;
-		struct device *d = device_list_find(&vm->devices, cl->id);
+		/* (n: 1 for PATCH /drives, 2 for PATCH /network-interfaces) */
+		struct device *d = device_list_find(&vm->devices, cl->n == 1 ? "virtio-blk" : "virtio-net",
+						    cl->id);
 		struct errbuf e = {{0}};
 		int r = -1;
 		if (!d || !d->ops->set_rate_limits)
-			err_set(&e, "no drive or network interface '%s'", cl->id);
+			err_set(&e, "no %s '%s'", cl->n == 1 ? "drive" : "network interface", cl->id);
 		else
 			r = d->ops->set_rate_limits(d, cl->u, cl->n, &e);
 		if (!r)
@@ -210,9 +212,10 @@ static void api_request(struct machine *m)
 		control_done(api->ctl, r, r ? e.msg : NULL);
 	} else if (kind == CONTROL_PAUSE) {
 		int r = pause_vm(vm);
-		set_state(API_PAUSED);
-		if (!r)
+		if (!r) {
+			set_state(API_PAUSED);
 			log_info("VM paused");
+		}
 		control_done(api->ctl, r, r ? "the microVM did not pause within 1 s" : NULL);
 	} else if (kind == CONTROL_RESUME) {
 		resume_vm(vm);

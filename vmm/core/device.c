@@ -81,11 +81,12 @@ int device_list_seccomp(struct device_list *l, struct errbuf *e)
 	return 0;
 }
 
-struct device *device_list_find(struct device_list *l, const char *api_id)
+struct device *device_list_find(struct device_list *l, const char *type, const char *api_id)
 {
 	for (unsigned i = 0; i < l->n; i++) {
 		struct device *d = l->dev[i];
-		if (strcmp(d->api_id[0] ? d->api_id : d->id, api_id) == 0)
+		if ((!type || strcmp(d->ops->type, type) == 0) &&
+		    strcmp(d->api_id[0] ? d->api_id : d->id, api_id) == 0)
 			return d;
 	}
 	return NULL;

@@ -242,16 +242,20 @@ int vm_pause(struct vm *vm)
 {
 	if (vm->paused)
 		return 0;
-	int r = 0;
+	/* A pause that fails is undone: the VM runs on as before. */
 	if (vcpus_pause(vm, PAUSE_TIMEOUT_NS)) {
 		log_error("pause: a vCPU did not leave the guest within 1 s");
-		r = -1;
+		vcpus_resume(vm);
+		return -1;
 	}
-	if (device_list_pause(&vm->devices))
-		r = -1;
+	if (device_list_pause(&vm->devices)) {
+		device_list_resume(&vm->devices);
+		vcpus_resume(vm);
+		return -1;
+	}
 	vm->paused = true;
 	vm->pauses++;
-	return r;
+	return 0;
 }
 
 void vm_resume(struct vm *vm)

@@ -100,7 +100,7 @@ int vm_add_device(struct vm *vm, struct device *d);
  * tells the guest, so its watchdogs do not take the pause for a lock-up),
  * then every device quiesced (device.h). A second call does nothing. -1,
  * with the reason logged, when the vCPUs or a device did not stop within
- * 1 s (the VM is left pausing: vm_resume() undoes it). Main thread. */
+ * 1 s: the pause is then undone and the VM runs on. Main thread. */
 int vm_pause(struct vm *vm);
 /* The devices resumed (each queue kicked once), then the vCPUs. */
 void vm_resume(struct vm *vm);
