@@ -87,5 +87,12 @@ struct vm_config {
  * a bzImage's kernel unpacked when its format decompresses fast (auto),
  * the split IRQ chip, no devices, no kernel. */
 void vm_config_defaults(struct vm_config *c);
+/* Disk i's id in the API (its drive_id, or from the command line its
+ * device's name: vda, vdb, ...) and NIC i's (its iface_id, or net0, ...). */
+void vm_config_disk_id(const struct vm_config *c, unsigned i, char id[VM_ID_MAX + 1]);
+void vm_config_net_id(const struct vm_config *c, unsigned i, char id[VM_ID_MAX + 1]);
+/* The disk or NIC with that id, or -1. */
+int vm_config_find_disk(const struct vm_config *c, const char *id);
+int vm_config_find_net(const struct vm_config *c, const char *id);
 
 #endif

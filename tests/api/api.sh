@@ -156,6 +156,24 @@ t_patch_drive_new_image() {
 	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; cat "$T_TMP/err"; return 1; }
 }
 
+# A VM the command line describes, its drive given a new image and limits
+# through the API: GET /vm/config (and so a snapshot's configuration) shows
+# them, not the command line's.
+t_command_line_vm_patched() {
+	local s=$T_SOCK/command_line_vm_patched.sock
+	head -c 1M /dev/zero >"$T_TMP/small.img"
+	head -c 2M /dev/zero >"$T_TMP/big.img"
+	start_api "$s" --kernel "$SPIN" --disk "$T_TMP/small.img" || return 1
+	wait_running "$s" $pid || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /drives/vda "{\"drive_id\":\"vda\",\"path_on_host\":\"$T_TMP/big.img\"}" || { kill $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /drives/vda '{"drive_id":"vda","rate_limiter":{"bandwidth":{"size":1000,"refill_time":100}}}' || { kill $pid; return 1; }
+	expect_api 200 "\"drive_id\":\"vda\".*\"path_on_host\":\"$T_TMP/big.img\"" "$s" GET /vm/config || { kill $pid; return 1; }
+	expect_api 200 '"rate_limiter":\{"bandwidth":\{"size":1000,' "$s" GET /vm/config || { kill $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; cat "$T_TMP/err"; return 1; }
+}
+
 t_refusals_are_400_and_change_nothing() {
 	local s=$T_SOCK/refusals_are_400_and_change_nothing.sock
 	start_api "$s" || return 1

@@ -16,7 +16,9 @@
 #  - bad snapshots (truncated, a flipped byte, another format version, a
 #    memory file of the wrong size, a missing file, a disk gone) and bad requests are
 #    refused with one line (exit 2, or a 400), nothing started;
-#  - the memory file is sparse: the untouched RAM is holes.
+#  - the memory file is sparse: the untouched RAM is holes;
+#  - no PUT /snapshot/load after PUT /machine-config; a drive and a NIC
+#    sharing an id each get their own PATCH.
 # Runs wherever tiny payloads run (natively on a KVM that can run them; in
 # CI inside the lab), in a network namespace of its own. SNAP_COUNT sets N (default 2^28; a slow nested KVM
 # wants less).
@@ -167,6 +169,32 @@ refused() {
 	[ ! -s "$T_TMP/rout" ] || { echo "$* -> the guest ran"; return 1; }
 }
 
+# A load after PUT /machine-config is refused (as Firecracker does) and the
+# refusal changes nothing; a drive and a network interface may share an id,
+# and each PATCH reaches its own device.
+t_api_load_after_machine_config_and_shared_ids() {
+	local s=$T_SOCK/snap_ids.sock p=$T_TMP/ids
+	build/tests/mkpayload spin "$p.elf" || return 1
+	truncate -s 1M "$p.img"
+	start_api "$s" || return 1
+	expect_api 204 '^$' "$s" PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}' || { kill -9 $pid; return 1; }
+	expect_api 400 'not allowed after configuring' "$s" PUT /snapshot/load \
+		"{\"snapshot_path\":\"$p.none\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$p.none\"}}" || { kill -9 $pid; return 1; }
+	expect_api 200 '"vcpu_count":2' "$s" GET /machine-config || { kill -9 $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /boot-source "{\"kernel_image_path\":\"$p.elf\"}" || { kill -9 $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /drives/x "{\"drive_id\":\"x\",\"path_on_host\":\"$p.img\",\"is_root_device\":false,\"is_read_only\":false}" || { kill -9 $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /network-interfaces/x '{"iface_id":"x","host_dev_name":"idtap0"}' || { kill -9 $pid; return 1; }
+	expect_api 204 '^$' "$s" PUT /actions '{"action_type":"InstanceStart"}' || { kill -9 $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /network-interfaces/x '{"iface_id":"x","tx_rate_limiter":{"bandwidth":{"size":1000,"refill_time":100}}}' || { kill -9 $pid; return 1; }
+	expect_api 204 '^$' "$s" PATCH /drives/x '{"drive_id":"x","rate_limiter":{"ops":{"size":10,"refill_time":100}}}' || { kill -9 $pid; return 1; }
+	api "$s" GET /vm/config | tail -n +2 >"$T_TMP/ids.json" || { kill -9 $pid; return 1; }
+	[ "$(jq '.["network-interfaces"][0].tx_rate_limiter.bandwidth.size, .drives[0].rate_limiter.ops.size' "$T_TMP/ids.json" | paste -sd,)" = 1000,10 ] ||
+		{ echo "limits not where they were sent:"; cat "$T_TMP/ids.json"; kill -9 $pid; return 1; }
+	kill -TERM $pid
+	wait $pid
+	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; cat "$T_TMP/err"; return 1; }
+}
+
 t_bad_snapshots_refused() {
 	local s=$T_SOCK/snap_bad.sock p=$T_TMP/bad len
 	truncate -s 1M "$p.img"
@@ -227,4 +255,5 @@ EOF
 	[ $rc = 41 ] || { echo "after the refusals: exit status $rc"; tail -n 5 "$T_TMP/err2"; return 1; }
 }
 
-t_run_all snapshot
+# SNAP_TESTS=REGEX runs only the matching tests.
+t_run_all snapshot "${SNAP_TESTS:-}"

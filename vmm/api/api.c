@@ -188,6 +188,13 @@ static int set_limits(struct api *a, const char *id, const struct rl_update *u, 
 	return 0;
 }
 
+/* The configuration the running VM was built from, which PATCH requests
+ * keep up to date (GET /vm/config and snapshots show it). */
+static struct vm_config *running_config(struct api *a)
+{
+	return a->cli_vm ? a->cli_vm : &a->cfg->vm;
+}
+
 /* PATCH /drives/ID: after the start, a new image (path_on_host), which the
  * main thread puts behind the running drive, and new rate limits; the
  * configuration then shows them. */
@@ -211,13 +218,11 @@ static void patch_drive(struct api *a, const struct http_request *req, const cha
 			api_reply_fault(r, 400, "Cannot update the drive '%s': %s", id, msg);
 			return;
 		}
-		if (!a->cli_vm)
-			fc_set_drive_path(a->cfg, id, path);
+		fc_set_drive_path(running_config(a), id, path);
 	}
 	if (set_limits(a, id, &u, 1, r))
 		return;
-	if (!a->cli_vm)
-		fc_set_drive_limits(a->cfg, id, &u);
+	fc_set_drive_limits(running_config(a), id, &u);
 	reply_ok(r);
 }
 
@@ -237,8 +242,7 @@ static void patch_net(struct api *a, const struct http_request *req, const char 
 	}
 	if (set_limits(a, id, u, 2, r))
 		return;
-	if (!a->cli_vm)
-		fc_set_net_limits(a->cfg, id, u);
+	fc_set_net_limits(running_config(a), id, u);
 	reply_ok(r);
 }
 
@@ -274,7 +278,7 @@ static void put_snapshot_load(struct api *a, const struct http_request *req, str
 		return;
 	}
 	const struct vm_config *c = &a->cfg->vm;
-	if (c->kernel || c->ndisks || c->nnets || a->cli_vm) {
+	if (c->kernel || c->ndisks || c->nnets || a->cli_vm || a->machine_configured) {
 		api_reply_fault(r, 400, "Loading a microVM snapshot is not allowed after configuring "
 				"boot-specific resources.");
 		return;
@@ -310,10 +314,13 @@ static void configure(struct api *a, const struct http_request *req, put_fn *fn,
 	const char *body = (const char *)req->body;
 	int rc = idfn ? idfn(a->cfg, id, body, req->body_len, &e)
 		      : fn(a->cfg, body, req->body_len, &e);
-	if (rc)
+	if (rc) {
 		api_reply_fault(r, 400, "%s", e.msg);
-	else
-		reply_ok(r);
+		return;
+	}
+	if (fn == fc_put_machine_config || fn == fc_patch_machine_config)
+		a->machine_configured = true;
+	reply_ok(r);
 }
 
 /* PUT /logger, PUT /metrics: the main thread opens the files at once (the

@@ -34,8 +34,10 @@ struct api {
 	struct fc_config *cfg;        /* the configuration the API edits and starts */
 	/* After the start, GET /vm/config shows the configuration the VM runs:
 	 * cfg, or (a VM the command line described) this one. */
-	const struct vm_config *cli_vm;
+	struct vm_config *cli_vm;
 	struct control *ctl;
+	bool machine_configured;      /* a PUT or PATCH /machine-config was taken:
+				       * no /snapshot/load then, as in Firecracker */
 	atomic_int state;             /* enum api_state, set by the main thread */
 	pthread_mutex_t state_lock;   /* with state_changed: waiting out API_STARTING */
 	pthread_cond_t state_changed;

@@ -746,18 +746,18 @@ out:
 	return r ? refusal(err) : 0;
 }
 
-void fc_set_drive_path(struct fc_config *fc, const char *id, const char *path)
+void fc_set_drive_path(struct vm_config *vm, const char *id, const char *path)
 {
-	int i = find_id(fc->vm.disk_ids, fc->vm.ndisks, id);
+	int i = vm_config_find_disk(vm, id);
 	if (i >= 0)
-		snprintf(fc->vm.disks[i].path, sizeof(fc->vm.disks[i].path), "%s", path);
+		snprintf(vm->disks[i].path, sizeof(vm->disks[i].path), "%s", path);
 }
 
-void fc_set_drive_limits(struct fc_config *fc, const char *id, const struct rl_update *u)
+void fc_set_drive_limits(struct vm_config *vm, const char *id, const struct rl_update *u)
 {
-	int i = find_id(fc->vm.disk_ids, fc->vm.ndisks, id);
+	int i = vm_config_find_disk(vm, id);
 	if (i >= 0)
-		rl_config_apply(&fc->vm.disks[i].rl, u);
+		rl_config_apply(&vm->disks[i].rl, u);
 }
 
 /* PATCH /network-interfaces/ID: Firecracker's PartialNetworkInterface. */
@@ -790,12 +790,12 @@ out:
 	return r ? refusal(err) : 0;
 }
 
-void fc_set_net_limits(struct fc_config *fc, const char *id, const struct rl_update limits[2])
+void fc_set_net_limits(struct vm_config *vm, const char *id, const struct rl_update limits[2])
 {
-	int i = find_id(fc->vm.net_ids, fc->vm.nnets, id);
+	int i = vm_config_find_net(vm, id);
 	if (i >= 0) {
-		rl_config_apply(&fc->vm.nets[i].rx, &limits[0]);
-		rl_config_apply(&fc->vm.nets[i].tx, &limits[1]);
+		rl_config_apply(&vm->nets[i].rx, &limits[0]);
+		rl_config_apply(&vm->nets[i].tx, &limits[1]);
 	}
 }
 

@@ -97,16 +97,17 @@ int fc_put_logger(struct fc_config *fc, const char *body, size_t len, struct err
  * The new path into path (FC_PATH_MAX bytes; "" when not given), the
  * limits into limits. fc (NULL: a command-line VM, checked by the caller)
  * must have a drive id. 0, or -1 with one line in err. fc is not changed:
- * fc_set_drive_path and fc_set_drive_limits record what the drive took. */
+ * fc_set_drive_path and fc_set_drive_limits record what the drive took, in
+ * the configuration the VM runs (fc's, or the command line's). */
 int fc_patch_drive(struct fc_config *fc, const char *id, const char *body, size_t len,
 		   char *path, struct rl_update *limits, struct errbuf *err);
-void fc_set_drive_path(struct fc_config *fc, const char *id, const char *path);
-void fc_set_drive_limits(struct fc_config *fc, const char *id, const struct rl_update *u);
+void fc_set_drive_path(struct vm_config *vm, const char *id, const char *path);
+void fc_set_drive_limits(struct vm_config *vm, const char *id, const struct rl_update *u);
 /* PATCH /network-interfaces/ID (after the start): iface_id, rx_rate_limiter
  * and tx_rate_limiter into limits[0] and [1]; as fc_patch_drive. */
 int fc_patch_network_interface(struct fc_config *fc, const char *id, const char *body,
 			       size_t len, struct rl_update limits[2], struct errbuf *err);
-void fc_set_net_limits(struct fc_config *fc, const char *id, const struct rl_update limits[2]);
+void fc_set_net_limits(struct vm_config *vm, const char *id, const struct rl_update limits[2]);
 int fc_put_metrics(struct fc_config *fc, const char *body, size_t len, struct errbuf *err);
 
 /* What ember does not have, by design or not yet: for an API path

@@ -73,10 +73,10 @@ static json_t *drive(struct jb *b, const struct vm_config *vm, const struct fc_d
 {
 	static const struct fc_drive none;
 	const struct fc_drive *d = x ? &x[i] : &none;
-	char made_up[16];
-	snprintf(made_up, sizeof(made_up), "vd%c", 'a' + (int)(i % 26)); /* the device's name */
+	char id[VM_ID_MAX + 1];
+	vm_config_disk_id(vm, i, id);
 	json_t *o = json_object();
-	set(b, o, "drive_id", str_or_null(b, vm->disk_ids[i][0] ? vm->disk_ids[i] : made_up, false));
+	set(b, o, "drive_id", str_or_null(b, id, false));
 	set(b, o, "partuuid", str_or_null(b, d->partuuid, true));
 	set(b, o, "is_root_device", json_boolean(i == 0 && vm->root_disk));
 	set(b, o, "cache_type", json_string(d->writeback ? "Writeback" : "Unsafe"));
@@ -91,11 +91,11 @@ static json_t *drive(struct jb *b, const struct vm_config *vm, const struct fc_d
 static json_t *iface(struct jb *b, const struct vm_config *vm, unsigned i)
 {
 	const struct net_opts *n = &vm->nets[i];
-	char made_up[16], mac[18];
-	snprintf(made_up, sizeof(made_up), "net%u", i);
+	char id[VM_ID_MAX + 1], mac[18];
+	vm_config_net_id(vm, i, id);
 	net_format_mac(n->mac, mac);
 	json_t *o = json_object();
-	set(b, o, "iface_id", str_or_null(b, vm->net_ids[i][0] ? vm->net_ids[i] : made_up, false));
+	set(b, o, "iface_id", str_or_null(b, id, false));
 	set(b, o, "host_dev_name", str_or_null(b, n->tap, false));
 	set(b, o, "guest_mac", n->mac_set ? json_string(mac) : json_null());
 	set(b, o, "mtu", n->mtu ? json_integer(n->mtu) : json_null());

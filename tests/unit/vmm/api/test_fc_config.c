@@ -336,7 +336,7 @@ static void drive_patch(void)
 	CHECK(!lim.bw_set && lim.ops_set);
 	CHECK_EQ(lim.c.ops.size, 10);
 	CHECK_EQ(lim.c.ops.refill_ms, 100);
-	fc_set_drive_limits(&fc, "scratch", &lim);
+	fc_set_drive_limits(&fc.vm, "scratch", &lim);
 	CHECK_EQ(fc.vm.disks[0].rl.ops.size, 10);
 	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"rate_limiter\":{\"ops\":{\"size\":10}}}"), path, &lim, &err),
 		"missing field 'refill_time'");
@@ -350,7 +350,7 @@ static void drive_patch(void)
 	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\",\"path_on_host\":\"\"}"), path, &lim, &err),
 		"path_on_host must be a path");
 	REFUSED(fc_patch_drive(&fc, "scratch", J("{\"drive_id\":\"scratch\""), path, &lim, &err), "invalid JSON");
-	fc_set_drive_path(&fc, "scratch", "/big.img");
+	fc_set_drive_path(&fc.vm, "scratch", "/big.img");
 	CHECK_STR_EQ(fc.vm.disks[0].path, "/big.img");
 }
 
@@ -396,7 +396,7 @@ static void rate_limiters(void)
 	struct rl_update u[2];
 	OK(fc_patch_network_interface(&fc, "eth0", J("{\"iface_id\":\"eth0\",\"tx_rate_limiter\":{\"bandwidth\":{\"size\":1000,\"refill_time\":10}}}"), u, &err));
 	CHECK(!u[0].bw_set && !u[0].ops_set && u[1].bw_set && !u[1].ops_set);
-	fc_set_net_limits(&fc, "eth0", u);
+	fc_set_net_limits(&fc.vm, "eth0", u);
 	CHECK_EQ(fc.vm.nets[0].tx.bw.size, 1000);
 	CHECK_EQ(fc.vm.nets[0].rx.bw.size, 2500000); /* unchanged */
 	snap();
