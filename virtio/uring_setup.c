@@ -6,6 +6,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmm/core/seccomp.h"
+
 /* liburing 2.3's shared library does not export io_uring_enable_rings() and
  * io_uring_register_restrictions() (its static one does): use the raw call. */
 static int restrict_and_enable(struct io_uring *ring, const struct uring_spec *s)
@@ -71,6 +73,16 @@ int uring_setup(struct io_uring *ring, const struct uring_spec *s, int *efd, boo
 	}
 	if (!(p.features & IORING_FEAT_SUBMIT_STABLE) || !(p.features & IORING_FEAT_NODROP)) {
 		err_set(e, "io_uring: kernel too old (needs 5.5 or later)");
+		goto fail;
+	}
+	/* seccomp cannot see a ring's operations: only the ring's own
+	 * restrictions confine them. A ring that cannot be restricted would
+	 * let a thread the guest took over open, connect or write anything
+	 * its filter forbids, so it runs only where there are no filters. */
+	if (!disabled && seccomp_enabled()) {
+		err_set(e, "io_uring: this kernel cannot restrict a ring (needs 5.10 or later), "
+			   "and an unrestricted one would bypass the seccomp filters "
+			   "(--seccomp off runs it unconfined)");
 		goto fail;
 	}
 	ret = io_uring_register_files(ring, s->fds, s->nfds);

@@ -6,7 +6,9 @@
  * device's opcodes, with every SQE required to use a registered file, and
  * only then enabled. seccomp cannot
  * see io_uring operations, so these restrictions are what confines a ring.
- * On a kernel without R_DISABLED (before 5.10) the ring runs unrestricted. */
+ * A kernel without R_DISABLED (before 5.10) cannot restrict a ring: there
+ * the set-up fails while seccomp filters are on (a ring would bypass them),
+ * and with --seccomp off the ring runs unrestricted. */
 #ifndef EMBER_URING_SETUP_H
 #define EMBER_URING_SETUP_H
 

@@ -131,11 +131,6 @@ int blk_pci_create(struct blk_pci *d, unsigned nq, const struct guest_mem *mem,
 		q->io_ok = true;
 		q->io.rl = &d->rl;
 		q->io.rl_timer_fd = d->rl_timer_fd;
-		/* seccomp cannot see io_uring operations: the ring's own
-		 * restrictions (blk_uring.c) are what confines them. */
-		if (!q->io.restricted && i == 0)
-			log_warn("disk '%s': this kernel cannot restrict io_uring (before 5.10): "
-				 "the disk's ring is not confined", d->path);
 	}
 	return 0;
 }
