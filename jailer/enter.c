@@ -50,17 +50,26 @@ int jail_enter(struct jail *j)
 	return 0;
 }
 
+/* The highest fd a process can hold (fs.nr_open's default): the fds
+ * inherited from the caller may lie above the jail's RLIMIT_NOFILE. */
+#define FD_MAX ((1u << 20) - 1)
+
+/* Close fds lo..hi: close_range (5.9+), or one by one before it. */
+static void close_between(unsigned lo, unsigned hi)
+{
+	if (lo > hi || syscall(SYS_close_range, lo, hi, 0u) == 0)
+		return;
+	for (unsigned fd = lo; fd <= hi && fd <= FD_MAX; fd++)
+		close((int)fd);
+}
+
 void jail_close_fds(int keep)
 {
-	if (keep > 3)
-		syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
-	unsigned from = keep >= 3 ? (unsigned)keep + 1 : 3u;
-	if (syscall(SYS_close_range, from, ~0u, 0u) < 0) {
-		struct rlimit rl;
-		int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20 ? (int)rl.rlim_cur
-										   : 1 << 20;
-		for (int fd = (int)from; fd < max; fd++)
-			close(fd);
+	if (keep >= 3) {
+		close_between(3, (unsigned)keep - 1);
+		close_between((unsigned)keep + 1, ~0u);
+	} else {
+		close_between(3, ~0u);
 	}
 }
 
