@@ -7,9 +7,12 @@
  * read-only where ember only reads, so the host file is not touched: a hard
  * link would change its change time), this VM's entries of the shared
  * kernel cache (--kernel-cache, read-only), and the config file as the
- * jailer rewrote it. The exec file is checked (static x86-64 ELF) and
- * copied through the same fd. Removal works through directory fds, so it
- * also works after pivot_root. */
+ * jailer rewrote it. Each host file is opened once (O_PATH) and checked
+ * through that fd; it is linked through it, or bind-mounted (from ember's
+ * own mount namespace) only if its path still leads to the same file, so a
+ * path swapped meanwhile changes nothing. The exec file is checked (static x86-64 ELF)
+ * and copied through the same fd. Removal works through directory fds, so
+ * it also works after pivot_root. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -224,31 +227,46 @@ static int make_placeholder(struct jail *j, const char *path)
 	return 0;
 }
 
-static int place_file(struct jail *j, const struct jail_file *f)
+/* The host file src, opened once (O_PATH: no I/O, a FIFO does not block):
+ * what is checked, linked and bind-mounted is this fd's file, so a path
+ * swapped meanwhile changes nothing. -1 with errno. */
+static int open_checked(const char *src, struct stat *st)
+{
+	int fd = open(src, O_PATH | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, st) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* "/proc/self/fd/N": a bind mount's source that is exactly fd's file (which
+ * must be on a mount of the caller's mount namespace). */
+static void fd_path(char *buf, size_t n, int fd)
+{
+	snprintf(buf, n, "/proc/self/fd/%d", fd);
+}
+
+/* place_file for the file open at fd (its stat st). */
+static int place_opened(struct jail *j, const struct jail_file *f, int fd, const struct stat *st)
 {
 	const struct jail_opts *o = j->opts;
-	struct stat st;
-	if (f->kind == JF_CONFIG)
-		return write_config(j, f);
-	bool output = f->kind == JF_CONSOLE || f->kind == JF_LOG || f->kind == JF_METRICS;
-	if (output && make_output(j, f))
-		return -1;
-	if (stat(f->src, &st) < 0)
-		return jail_fail(j, "%s%s: %s", f->what, f->src, strerror(errno));
-	bool is_blk = S_ISBLK(st.st_mode), is_fifo = S_ISFIFO(st.st_mode);
+	bool is_blk = S_ISBLK(st->st_mode), is_fifo = S_ISFIFO(st->st_mode);
 	bool fifo_ok = f->kind == JF_LOG || f->kind == JF_METRICS;
-	if (!S_ISREG(st.st_mode) && !(f->kind == JF_DISK && is_blk) && !(fifo_ok && is_fifo))
+	if (!S_ISREG(st->st_mode) && !(f->kind == JF_DISK && is_blk) && !(fifo_ok && is_fifo))
 		return jail_fail(j, "%s%s: not a regular file%s", f->what, f->src,
 				 f->kind == JF_DISK ? " or block device" : fifo_ok ? " or named pipe" : "");
-	if (!user_may(o, &st, !f->read_only))
+	if (!user_may(o, st, !f->read_only))
 		return jail_fail(j, "%s%s: uid %u gid %u may not %s it (owner %u:%u, mode %04o)",
 				 f->what, f->src, o->uid, o->gid, f->read_only ? "read" : "write",
-				 st.st_uid, st.st_gid, st.st_mode & 07777);
+				 st->st_uid, st->st_gid, st->st_mode & 07777);
 	char dst[PATH_MAX];
 	snprintf(dst, sizeof(dst), "%s/%s", j->root, f->name);
 	/* A file ember only reads is never linked: a link changes the host
 	 * file's change time, which ember's kernel cache keys its entries on. */
-	if (!f->read_only && linkat(AT_FDCWD, f->src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
+	if (!f->read_only && linkat(fd, "", AT_FDCWD, dst, AT_EMPTY_PATH) == 0)
 		return 0;
 	if (!f->read_only && errno != EXDEV && errno != EPERM && errno != EMLINK)
 		return jail_fail(j, "%s%s: linking it into the jail: %s", f->what, f->src,
@@ -257,30 +275,39 @@ static int place_file(struct jail *j, const struct jail_file *f)
 	 * bind-mounted over in ember's mount namespace (jail_fs_bind). */
 	if (make_placeholder(j, dst))
 		return -1;
+	j->bind_fds[j->nbinds] = fd;
 	j->binds[j->nbinds++] = f;
 	return 0;
 }
 
-/* --kernel-cache DIR: a directory of root's or UID's that nobody else may
- * write to (its entries become guest kernels). The jail gets a directory
- * of its own, /kernel-cache, with only this VM's entries in it (those of
- * its kernel and initrd, where DIR has them): empty files now, each entry
- * bind-mounted over its own read-only in ember's mount namespace
- * (jail_fs_bind). An entry must be a regular file of root's or UID's that
- * only its owner may write to and UID:GID may read. */
-static int place_kernel_cache(struct jail *j)
+static int place_file(struct jail *j, const struct jail_file *f)
+{
+	struct stat st;
+	if (f->kind == JF_CONFIG)
+		return write_config(j, f);
+	bool output = f->kind == JF_CONSOLE || f->kind == JF_LOG || f->kind == JF_METRICS;
+	if (output && make_output(j, f))
+		return -1;
+	int fd = open_checked(f->src, &st);
+	if (fd < 0)
+		return jail_fail(j, "%s%s: %s", f->what, f->src, strerror(errno));
+	int r = place_opened(j, f, fd, &st);
+	if (r || j->nbinds == 0 || j->binds[j->nbinds - 1] != f)
+		close(fd); /* linked, or failed: not needed any more */
+	return r;
+}
+
+/* place_kernel_cache (below) with DIR open at dfd (its stat dst). */
+static int place_cache_entries(struct jail *j, int dfd, const struct stat *dst)
 {
 	const struct jail_opts *o = j->opts;
 	const char *dir = o->kernel_cache;
-	struct stat st;
-	if (stat(dir, &st) < 0)
-		return jail_fail(j, "--kernel-cache %s: %s", dir, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
+	if (!S_ISDIR(dst->st_mode))
 		return jail_fail(j, "--kernel-cache %s: not a directory", dir);
-	if (!kernel_cache_trusted(&st, o->uid))
+	if (!kernel_cache_trusted(dst, o->uid))
 		return jail_fail(j, "--kernel-cache %s: not a directory of root's or uid %u's that only "
 				    "its owner may write to (owner %u, mode %04o): ember would not trust it",
-				 dir, o->uid, st.st_uid, st.st_mode & 07777);
+				 dir, o->uid, dst->st_uid, dst->st_mode & 07777);
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/" JAIL_KERNEL_CACHE_NAME, j->root);
 	if (mkdir(path, 0755) < 0)
@@ -297,25 +324,55 @@ static int place_kernel_cache(struct jail *j)
 		if (kernel_cache_name(name, KERNEL_CACHE_NAME_MAX,
 				      f->kind == JF_KERNEL ? KERNEL_CACHE_VMLINUX : KERNEL_CACHE_INITRD, &fst))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		if (lstat(path, &e) < 0)
+		/* (O_NOFOLLOW: a symbolic link is itself checked, and refused) */
+		int efd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (efd < 0)
 			continue; /* not in the cache: ember unpacks it */
-		if (!S_ISREG(e.st_mode) || !kernel_cache_trusted(&e, o->uid))
+		if (fstat(efd, &e) < 0 || !S_ISREG(e.st_mode) || !kernel_cache_trusted(&e, o->uid)) {
+			close(efd);
 			return jail_fail(j, "--kernel-cache %s: the entry of %s%s is not a regular file of "
 					    "root's or uid %u's that only its owner may write to", dir,
 					 f->what, f->src, o->uid);
-		if (!user_may(o, &e, false))
+		}
+		if (!user_may(o, &e, false)) {
+			close(efd);
 			return jail_fail(j, "--kernel-cache %s: uid %u gid %u may not read the entry of %s%s "
 					    "(mode %04o; entries are as readable as the directory was when "
 					    "they were made)", dir, o->uid, o->gid, f->what, f->src,
 					 e.st_mode & 07777);
+		}
 		snprintf(path, sizeof(path), "%s/" JAIL_KERNEL_CACHE_NAME "/%s", j->root, name);
-		if (make_placeholder(j, path))
+		if (make_placeholder(j, path)) {
+			close(efd);
 			return -1;
+		}
+		j->cache_fds[j->ncache_entries] = efd;
 		snprintf(j->cache_mounts[j->ncache_entries++], sizeof(j->cache_mounts[0]),
 			 JAIL_KERNEL_CACHE_NAME "/%s", name);
 	}
 	return 0;
+}
+
+/* --kernel-cache DIR: a directory of root's or UID's that nobody else may
+ * write to (its entries become guest kernels). The jail gets a directory
+ * of its own, /kernel-cache, with only this VM's entries in it (those of
+ * its kernel and initrd, where DIR has them): empty files now, each entry
+ * bind-mounted over its own read-only in ember's mount namespace
+ * (jail_fs_bind). An entry must be a regular file of root's or UID's that
+ * only its owner may write to and UID:GID may read. */
+static int place_kernel_cache(struct jail *j)
+{
+	const struct jail_opts *o = j->opts;
+	const char *dir = o->kernel_cache;
+	struct stat st;
+	/* The directory checked is the one its entries are looked up in (an
+	 * fd), and an entry checked is the one bound (an fd each). */
+	int dfd = open_checked(dir, &st);
+	if (dfd < 0)
+		return jail_fail(j, "--kernel-cache %s: %s", dir, strerror(errno));
+	int r = place_cache_entries(j, dfd, &st);
+	close(dfd);
+	return r;
 }
 
 /* src bind-mounted over the placeholder rel (a name under the jail's root,
@@ -334,6 +391,29 @@ static int bind_into(struct jail *j, const char *src, const char *rel, unsigned 
 	return 0;
 }
 
+/* bind_into from the host path src, which must still be the file checked
+ * (open at checked_fd): a bind mount's source must be in ember's own mount
+ * namespace, so src is opened again there, compared with the checked file,
+ * and bound through that fd (nofollow: a symbolic link is not followed). */
+static int bind_checked(struct jail *j, int checked_fd, const char *src, bool nofollow,
+			const char *rel, unsigned long flags, const char *what)
+{
+	struct stat want, got;
+	int fd = open(src, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+	if (fd < 0)
+		return jail_fail(j, "%s: %s", what, strerror(errno));
+	if (fstat(checked_fd, &want) < 0 || fstat(fd, &got) < 0 || want.st_dev != got.st_dev ||
+	    want.st_ino != got.st_ino) {
+		close(fd);
+		return jail_fail(j, "%s: replaced while the jail was built", what);
+	}
+	char path[64];
+	fd_path(path, sizeof(path), fd);
+	int r = bind_into(j, path, rel, flags, what);
+	close(fd);
+	return r;
+}
+
 int jail_fs_bind(struct jail *j)
 {
 	/* This VM's cache entries, each over its empty file. */
@@ -343,15 +423,16 @@ int jail_fs_bind(struct jail *j)
 		snprintf(src, sizeof(src), "%s/%s", j->opts->kernel_cache, name);
 		char what[PATH_MAX + 32];
 		snprintf(what, sizeof(what), "--kernel-cache entry %s", src);
-		if (bind_into(j, src, j->cache_mounts[i],
-			      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, what))
+		if (bind_checked(j, j->cache_fds[i], src, true, j->cache_mounts[i],
+				 MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, what))
 			return -1;
 	}
 	for (unsigned i = 0; i < j->nbinds; i++) {
 		const struct jail_file *f = j->binds[i];
 		char what[PATH_MAX + 320];
 		snprintf(what, sizeof(what), "%s%s", f->what, f->src);
-		if (bind_into(j, f->src, f->name, f->read_only ? MS_RDONLY : 0, what))
+		if (bind_checked(j, j->bind_fds[i], f->src, false, f->name,
+				 f->read_only ? MS_RDONLY : 0, what))
 			return -1;
 	}
 	return 0;
@@ -423,6 +504,11 @@ static void remove_at(int dfd, const char *name)
 
 void jail_fs_remove(struct jail *j)
 {
+	for (unsigned i = 0; i < j->nbinds; i++)
+		close(j->bind_fds[i]);
+	for (unsigned i = 0; i < j->ncache_entries; i++)
+		close(j->cache_fds[i]);
+	j->nbinds = j->ncache_entries = 0;
 	for (unsigned i = 0; i < j->nmounts; i++) {
 		char p[PATH_MAX];
 		/* After pivot_root the jail's root is "/". */
