@@ -39,9 +39,14 @@ static void ioeventfd(struct virtio_pci *t, unsigned qi, uint64_t bar, bool assi
 		.fd = t->q[qi].notify_efd,
 		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
-	if (ioctl(t->vm_fd, KVM_IOEVENTFD, &io) < 0 && assign)
-		log_error("virtio-pci: KVM_IOEVENTFD at %#llx: %s (notifications will exit)",
+	if (ioctl(t->vm_fd, KVM_IOEVENTFD, &io) < 0 && assign && !t->ioeventfd_warned) {
+		/* The guest places the BAR, so it could repeat this at will: only
+		 * the device's first failure is logged. */
+		t->ioeventfd_warned = true;
+		log_error("virtio-pci: KVM_IOEVENTFD at %#llx: %s (notifications will exit; "
+			  "further failures of this device are not logged)",
 			  (unsigned long long)io.addr, strerror(errno));
+	}
 }
 
 static void vpci_bar_access(struct pci_device *dev, unsigned bar, uint64_t off, uint8_t *data,

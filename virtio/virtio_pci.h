@@ -92,6 +92,7 @@ struct virtio_pci {
 	uint32_t cfg_len;
 	struct vpci_queue *q;
 	uint64_t bar_addr;    /* where BAR 0 is decoded, PCI_BAR_UNMAPPED when not */
+	bool ioeventfd_warned; /* a KVM_IOEVENTFD failure was logged (once only); bus lock */
 	bool paused;          /* the VM is paused: the device serves no queue */
 };
 

@@ -150,7 +150,12 @@ static bool bar_on_mmio(const struct pci_device *dev)
  * command register: first take down what moved or was switched off, then put
  * up what is wanted (so two BARs can swap places), then report. A BAR whose
  * wanted range overlaps another stays unmapped until a later change frees it.
- * Bus lock held. */
+ * The report follows the same order, across all devices: every BAR that left
+ * an address is told so (old -> PCI_BAR_UNMAPPED) before any is told where
+ * it is now (PCI_BAR_UNMAPPED -> new), so no device puts its ioeventfds or
+ * memory slots where another BAR's still are: KVM would refuse them when a
+ * BAR takes the place that a higher slot's BAR, or another BAR of its own
+ * device, left in the same remap. A move is those two calls. Bus lock held. */
 static void remap_all(struct pci_bus *bus)
 {
 	uint64_t old[PCI_MAX_SLOTS][PCI_NUM_BARS];
@@ -180,9 +185,15 @@ static void remap_all(struct pci_bus *bus)
 	}
 	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
 		struct pci_device *dev = bus->dev[s];
-		for (unsigned i = 0; dev && i < PCI_NUM_BARS; i++)
-			if (old[s][i] != dev->bar[i].mapped && dev->ops && dev->ops->bar_moved)
-				dev->ops->bar_moved(dev, i, old[s][i], dev->bar[i].mapped);
+		for (unsigned i = 0; dev && dev->ops && dev->ops->bar_moved && i < PCI_NUM_BARS; i++)
+			if (old[s][i] != dev->bar[i].mapped && old[s][i] != PCI_BAR_UNMAPPED)
+				dev->ops->bar_moved(dev, i, old[s][i], PCI_BAR_UNMAPPED);
+	}
+	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *dev = bus->dev[s];
+		for (unsigned i = 0; dev && dev->ops && dev->ops->bar_moved && i < PCI_NUM_BARS; i++)
+			if (old[s][i] != dev->bar[i].mapped && dev->bar[i].mapped != PCI_BAR_UNMAPPED)
+				dev->ops->bar_moved(dev, i, PCI_BAR_UNMAPPED, dev->bar[i].mapped);
 	}
 }
 

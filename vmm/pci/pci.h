@@ -82,8 +82,12 @@ struct pci_device_ops {
 	 * not put on the MMIO bus (bar_moved still reports its address). */
 	void (*bar_access)(struct pci_device *dev, unsigned bar, uint64_t off, uint8_t *data,
 			   unsigned len, bool write);
-	/* The BAR's mapping changed from old_addr to new_addr (either may be
-	 * PCI_BAR_UNMAPPED): move ioeventfds, KVM memory slots, ... Bus lock held. */
+	/* The BAR's mapping changed from old_addr to new_addr: move ioeventfds,
+	 * KVM memory slots, ... One of the two is PCI_BAR_UNMAPPED: a BAR that
+	 * moves is reported unmapped, then mapped, and the bus reports every
+	 * BAR's unmapping before any mapping, so a BAR that takes the place
+	 * another left in the same change finds it free of that one's ioeventfds
+	 * and slots. Bus lock held. */
 	void (*bar_moved)(struct pci_device *dev, unsigned bar, uint64_t old_addr, uint64_t new_addr);
 	/* After ember filled data (len bytes from config offset off) from the
 	 * config space: may change it. Bus lock held; off + len <= 256. */

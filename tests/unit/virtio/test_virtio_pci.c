@@ -12,17 +12,22 @@
  * programmed, BAR moved) saved and restored into a fresh one reads the same
  * in every register and serves its next request at the right index and
  * vector; truncated, flipped, other-version and out-of-range states are
- * refused and change nothing. */
+ * refused and change nothing. A KVM_IOEVENTFD that fails (the guest can make
+ * it fail again and again by moving the BAR) is logged once per device, and
+ * the BAR's address is still followed. */
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tests/unit/check.h"
 #include "virtio/blk/blk_seccomp.h"
 #include "virtio/virtio_pci.h"
 #include "vmm/core/snapshot_file.h"
+#include "vmm/lib/log.h"
 
 static int fake_routing(void *ctx, const struct kvm_irq_routing *t) { (void)ctx, (void)t; return 0; }
 static int fake_irqfd(void *ctx, const struct kvm_irqfd *f) { (void)ctx, (void)f; return 0; }
@@ -607,6 +612,53 @@ static void state_refused(void)
 	teardown();
 }
 
+/* The steps of ioeventfd_failure_logged_once: the BAR mapped and unmapped
+ * n times with a vm_fd that refuses every KVM_IOEVENTFD. */
+static void ioeventfd_failure_steps(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t at = 0xc0000000 + 0x4000 * (uint64_t)(i % 2);
+		t.pci.ops->bar_moved(&t.pci, 0, PCI_BAR_UNMAPPED, at);
+		CHECK_EQ(t.bar_addr, at);
+		t.pci.ops->bar_moved(&t.pci, 0, at, PCI_BAR_UNMAPPED);
+		CHECK_EQ(t.bar_addr, PCI_BAR_UNMAPPED);
+	}
+}
+
+/* A guest moving its BAR back and forth where KVM refuses the ioeventfds
+ * (here: a vm_fd that is not KVM's) gets one log line for the device, not
+ * one per queue per move; the transport still follows the BAR (its notify
+ * registers work through exits). */
+static void ioeventfd_failure_logged_once(void)
+{
+	setup();
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int log_fd = memfd_create("log", MFD_CLOEXEC);
+	int log_rd = log_fd >= 0 ? dup(log_fd) : -1;
+	int saved_stderr = dup(STDERR_FILENO);
+	CHECK(null_fd >= 0 && log_fd >= 0 && log_rd >= 0 && saved_stderr >= 0);
+	log_configure(log_fd, LOG_ERROR, false, false, "t"); /* takes log_fd over */
+	dup2(null_fd, STDERR_FILENO); /* the "ember: ..." copies of the lines */
+	t.vm_fd = null_fd;
+	ioeventfd_failure_steps(20);
+	t.vm_fd = -1;
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	log_configure(-1, LOG_INFO, false, false, "");
+	static char text[64 * 1024];
+	ssize_t n = pread(log_rd, text, sizeof(text) - 1, 0);
+	close(log_rd);
+	close(null_fd);
+	teardown();
+	CHECK(n > 0);
+	text[n] = 0;
+	unsigned lines = 0;
+	for (const char *p = text; (p = strstr(p, "KVM_IOEVENTFD")) != NULL; p++)
+		lines++;
+	CHECK_EQ(lines, 1);
+	CHECK(strstr(text, "at 0xc0003000:") != NULL); /* queue 0's notify address */
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM);
@@ -619,6 +671,7 @@ int main(void)
 	RUN(pause_and_resume);
 	RUN(state_round_trip);
 	RUN(state_refused);
+	RUN(ioeventfd_failure_logged_once);
 	free(ram);
 	return check_summary();
 }

@@ -5,7 +5,10 @@
  * windows, exhaustion refused, 31 devices at most); BAR sizing for 32- and
  * 64-bit BARs (including a BAR larger than 4 GiB); memory decoding and BAR
  * reprogramming move the device's region on the MMIO bus and report it through
- * bar_moved, two BARs can swap places; read-only fields stay read-only and the
+ * bar_moved, two BARs can swap places; bar_moved reports every BAR's leaving
+ * before any BAR's arrival, so no device is told a BAR of its is at an address
+ * another device's BAR has not been told it left (their ioeventfds would
+ * clash in KVM); read-only fields stay read-only and the
  * command register is only partly writable; the capability chain and write
  * masks; config hooks; and hostile accesses (every offset, size and port,
  * random latches and data, bogus BAR values) never touch memory outside the
@@ -29,6 +32,7 @@ struct fake {
 	unsigned moves;
 	unsigned moved_bar;
 	uint64_t moved_old, moved_new;
+	uint64_t told[PCI_NUM_BARS]; /* where bar_moved last said each BAR is */
 	unsigned cfg_writes, cfg_write_off, cfg_write_len;
 	bool patch_read;
 };
@@ -48,6 +52,31 @@ static void fake_bar(struct pci_device *dev, unsigned bar, uint64_t off, uint8_t
 		memset(data, 0xa0 + bar, len);
 }
 
+/* Every bar_moved call, in order, across devices (the bar_moved tests). */
+static struct moved_event {
+	struct fake *f;
+	unsigned bar;
+	uint64_t old_addr, new_addr;
+} moved_log[64];
+static unsigned moved_n;
+
+/* The fakes whose reported BARs fake_moved checks one another against, and
+ * what it found: a BAR reported at a range another reported BAR still holds
+ * (KVM would refuse the second device's ioeventfds or memory slots there),
+ * and an old_addr other than the one reported before. */
+static struct fake *watched[4];
+static unsigned nwatched, clashes, stale_olds;
+
+static void watch_reset(void)
+{
+	nwatched = clashes = stale_olds = moved_n = 0;
+}
+
+static bool overlaps(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsize)
+{
+	return a < b + bsize && b < a + asize;
+}
+
 static void fake_moved(struct pci_device *dev, unsigned bar, uint64_t old_addr, uint64_t new_addr)
 {
 	struct fake *f = (struct fake *)dev;
@@ -55,6 +84,21 @@ static void fake_moved(struct pci_device *dev, unsigned bar, uint64_t old_addr, 
 	f->moved_bar = bar;
 	f->moved_old = old_addr;
 	f->moved_new = new_addr;
+	if (moved_n < sizeof(moved_log) / sizeof(moved_log[0]))
+		moved_log[moved_n++] = (struct moved_event){f, bar, old_addr, new_addr};
+	if (bar >= PCI_NUM_BARS)
+		return;
+	if (old_addr != f->told[bar])
+		stale_olds++;
+	f->told[bar] = new_addr;
+	if (new_addr == PCI_BAR_UNMAPPED)
+		return;
+	for (unsigned k = 0; k < nwatched; k++)
+		for (unsigned j = 0; j < PCI_NUM_BARS; j++)
+			if ((watched[k] != f || j != bar) && watched[k]->told[j] != PCI_BAR_UNMAPPED &&
+			    overlaps(new_addr, dev->bar[bar].size, watched[k]->told[j],
+				     watched[k]->pci.bar[j].size))
+				clashes++;
 }
 
 static void fake_cfg_read(struct pci_device *dev, unsigned off, uint8_t *data, unsigned len)
@@ -144,6 +188,8 @@ static void cfg_wr(struct env *e, unsigned slot, unsigned off, unsigned len, uin
 static void fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+		f->told[i] = PCI_BAR_UNMAPPED;
 	pci_device_init(&f->pci, 0x1af4, 0x1042, 0x018000, 1, &fake_ops, NULL);
 	pci_device_set_subsystem(&f->pci, 0x1af4, 0x0002);
 }
@@ -327,11 +373,17 @@ static void reprogramming_moves_region(void)
 	CHECK_EQ(f.bar, 2);
 	CHECK_EQ(f.off, 0x3ff8);
 	CHECK_EQ(f.len, 8);
-	/* Move BAR0. */
+	/* Move BAR0: reported as leaving its old address, then at the new one. */
+	watch_reset();
 	cfg_wr(e, 1, 0x10, 4, 0xd0000000);
-	CHECK_EQ(f.moved_bar, 0);
-	CHECK_EQ(f.moved_old, 0xc0000000);
-	CHECK_EQ(f.moved_new, 0xd0000000);
+	CHECK_EQ(moved_n, 2);
+	CHECK(moved_log[0].f == &f && moved_log[1].f == &f);
+	CHECK_EQ(moved_log[0].bar, 0);
+	CHECK_EQ(moved_log[0].old_addr, 0xc0000000);
+	CHECK_EQ(moved_log[0].new_addr, PCI_BAR_UNMAPPED);
+	CHECK_EQ(moved_log[1].bar, 0);
+	CHECK_EQ(moved_log[1].old_addr, PCI_BAR_UNMAPPED);
+	CHECK_EQ(moved_log[1].new_addr, 0xd0000000);
 	CHECK(!mmio_dispatch(&e->mmio, 0xc0000010, d, 4, false));
 	CHECK(mmio_dispatch(&e->mmio, 0xd0000ffc, d, 4, false));
 	CHECK_EQ(f.off, 0xffc);
@@ -391,6 +443,133 @@ static void bars_swap_places(void)
 	CHECK_EQ(a.calls, 1);
 	CHECK(mmio_dispatch(&e->mmio, 0xc0000000, d, 4, false));
 	CHECK_EQ(b.calls, 2);
+	env_free(e);
+}
+
+/* Where bar_moved last put every BAR is where it is decoded. */
+static void check_told(struct fake *const *fs, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+			CHECK_EQ(fs[k]->told[i], fs[k]->pci.bar[i].mapped);
+}
+
+/* The steps of bar_moves_reported_leaving_first, on its bus and fakes (a
+ * failed check returns here, so the case still cleans up). */
+static void leaving_first_steps(struct env *e, struct fake *a, struct fake *b)
+{
+	CHECK_EQ(pci_device_add_bar(&a->pci, 0, PCI_BAR_MEM32, 0x1000), 0);
+	CHECK_EQ(pci_device_add_bar(&a->pci, 1, PCI_BAR_MEM32, 0x1000), 0);
+	CHECK_EQ(pci_device_add_bar(&b->pci, 0, PCI_BAR_MEM32, 0x1000), 0);
+	CHECK_EQ(pci_bus_add_device(&e->pci, &a->pci), 1);
+	CHECK_EQ(pci_bus_add_device(&e->pci, &b->pci), 2);
+	CHECK_EQ(a->pci.bar[0].addr, 0xc0000000);
+	CHECK_EQ(a->pci.bar[1].addr, 0xc0001000);
+	CHECK_EQ(b->pci.bar[0].addr, 0xc0002000);
+	struct fake *const all[] = {a, b};
+	cfg_wr(e, 1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	cfg_wr(e, 2, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	check_told(all, 2);
+	/* a's BAR 0 onto b's: it waits (not decoded, reported unmapped). */
+	cfg_wr(e, 1, 0x10, 4, 0xc0002000);
+	CHECK_EQ(a->pci.bar[0].mapped, PCI_BAR_UNMAPPED);
+	check_told(all, 2);
+	/* b into the place a left: a takes b's, in the same remap. */
+	moved_n = 0;
+	cfg_wr(e, 2, 0x10, 4, 0xc0000000);
+	CHECK_EQ(a->pci.bar[0].mapped, 0xc0002000);
+	CHECK_EQ(b->pci.bar[0].mapped, 0xc0000000);
+	CHECK_EQ(clashes, 0);
+	CHECK_EQ(stale_olds, 0);
+	CHECK_EQ(moved_n, 3);
+	CHECK(moved_log[0].f == b);
+	CHECK_EQ(moved_log[0].old_addr, 0xc0002000);
+	CHECK_EQ(moved_log[0].new_addr, PCI_BAR_UNMAPPED);
+	CHECK(moved_log[1].f == a);
+	CHECK_EQ(moved_log[1].bar, 0);
+	CHECK_EQ(moved_log[1].old_addr, PCI_BAR_UNMAPPED);
+	CHECK_EQ(moved_log[1].new_addr, 0xc0002000);
+	CHECK(moved_log[2].f == b);
+	CHECK_EQ(moved_log[2].old_addr, PCI_BAR_UNMAPPED);
+	CHECK_EQ(moved_log[2].new_addr, 0xc0000000);
+	check_told(all, 2);
+	/* a's two BARs swap in one step (a snapshot's state applied). */
+	struct pci_config_state st;
+	pci_config_state_save(&a->pci, &st);
+	st.bar[0] = 0xc0001000;
+	st.bar[1] = 0xc0002000;
+	moved_n = 0;
+	pci_config_state_apply(&a->pci, &st);
+	CHECK_EQ(a->pci.bar[0].mapped, 0xc0001000);
+	CHECK_EQ(a->pci.bar[1].mapped, 0xc0002000);
+	CHECK_EQ(clashes, 0);
+	CHECK_EQ(stale_olds, 0);
+	CHECK_EQ(moved_n, 4);
+	CHECK_EQ(moved_log[0].new_addr, PCI_BAR_UNMAPPED);
+	CHECK_EQ(moved_log[1].new_addr, PCI_BAR_UNMAPPED);
+	check_told(all, 2);
+}
+
+/* Two devices' BARs trade places in one remap (a was waiting for b's
+ * address): b must be told it left before a is told it arrived, or a's
+ * ioeventfds would go where b's still are and KVM refuse them. Then two BARs
+ * of one device swap through a saved state, which sets both at once. */
+static void bar_moves_reported_leaving_first(void)
+{
+	struct env *e = env_new();
+	struct fake a, b;
+	fake_init(&a);
+	fake_init(&b);
+	watch_reset();
+	watched[nwatched++] = &a;
+	watched[nwatched++] = &b;
+	leaving_first_steps(e, &a, &b);
+	watch_reset(); /* a and b go out of scope: fake_moved must not look at them */
+	env_free(e);
+}
+
+/* The steps of bar_moves_random_never_clash. */
+static void random_moves_steps(struct env *e, struct fake *const *all)
+{
+	for (unsigned k = 0; k < 3; k++) {
+		CHECK_EQ(pci_device_add_bar(&all[k]->pci, 0, PCI_BAR_MEM32, 0x1000), 0);
+		CHECK_EQ(pci_device_add_bar(&all[k]->pci, 1, PCI_BAR_MEM32, 0x2000), 0);
+		CHECK_EQ(pci_bus_add_device(&e->pci, &all[k]->pci), k + 1);
+		cfg_wr(e, k + 1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	}
+	srand(7);
+	for (unsigned i = 0; i < 20000; i++) {
+		unsigned slot = 1 + (unsigned)rand() % 3;
+		if (rand() % 8 == 0)
+			cfg_wr(e, slot, PCI_COMMAND, 2, rand() % 4 ? PCI_COMMAND_MEMORY : 0);
+		else
+			cfg_wr(e, slot, 0x10 + 4 * ((unsigned)rand() % 2), 4,
+			       0xc0000000 + 0x1000 * ((unsigned)rand() % 8));
+		moved_n = 0;
+		CHECK_EQ(clashes, 0);
+		CHECK_EQ(stale_olds, 0);
+		check_told(all, 3);
+		if (check_state.case_failed)
+			return;
+	}
+}
+
+/* Three devices, their BARs thrown around a few addresses and their decoding
+ * switched on and off at random: bar_moved never reports a BAR where another
+ * reported one still is, each old address is the one reported before, and
+ * what was reported last is what is decoded. */
+static void bar_moves_random_never_clash(void)
+{
+	struct env *e = env_new();
+	struct fake f[3];
+	struct fake *const all[] = {&f[0], &f[1], &f[2]};
+	watch_reset();
+	for (unsigned k = 0; k < 3; k++) {
+		fake_init(&f[k]);
+		watched[nwatched++] = &f[k];
+	}
+	random_moves_steps(e, all);
+	watch_reset(); /* f goes out of scope */
 	env_free(e);
 }
 
@@ -575,6 +754,8 @@ int main(void)
 	RUN(bar_sizing);
 	RUN(reprogramming_moves_region);
 	RUN(bars_swap_places);
+	RUN(bar_moves_reported_leaving_first);
+	RUN(bar_moves_random_never_clash);
 	RUN(read_only_fields);
 	RUN(capability_chain);
 	RUN(config_hooks);
