@@ -279,10 +279,12 @@ static void blk_pci_metrics(struct device *dv, struct metrics_sample *s)
 
 /* A new image behind the running drive: opened and checked first (a bad
  * one changes nothing), then, with the queues quiesced (the transport's
- * pause: requests in flight complete on the old image), each ring's fixed
- * file replaced, the capacity updated under a new config generation, the
- * queues resumed and the driver told (configuration-change interrupt:
- * Linux re-reads the capacity). The old image is closed last. */
+ * pause: requests in flight complete on the old image), the old image
+ * synced (writes the guest was told of but has not flushed yet: its next
+ * flush goes to the new image; a sync that fails keeps the old image), each
+ * ring's fixed file replaced, the capacity updated under a new config
+ * generation, the queues resumed and the driver told (configuration-change
+ * interrupt: Linux re-reads the capacity). The old image is closed last. */
 static int blk_pci_set_backing(struct device *dv, const char *path, struct errbuf *e)
 {
 	struct blk_pci *d = container_of(dv, struct blk_pci, dev);
@@ -301,15 +303,20 @@ static int blk_pci_set_backing(struct device *dv, const char *path, struct errbu
 	pthread_mutex_lock(&d->vp.lock);
 	int r = 0;
 	unsigned i;
-	for (i = 0; i < d->nq && !r; i++)
+	bool synced = d->disk.ro || fdatasync(d->disk.fd) == 0;
+	if (!synced) {
+		r = -errno;
+		err_set(e, "%s: syncing the drive's image %s first: %s", path, d->path, strerror(errno));
+	}
+	for (i = 0; synced && i < d->nq && !r; i++)
 		if (d->q[i].io_ok)
 			r = blk_queue_set_file(&d->q[i].io, nd.fd);
-	if (r) {
+	if (r && synced) {
 		while (i-- > 0) /* back to the old image on the queues already moved */
 			if (d->q[i].io_ok)
 				blk_queue_set_file(&d->q[i].io, d->disk.fd);
 		err_set(e, "%s: io_uring: %s", path, strerror(-r));
-	} else {
+	} else if (!r) {
 		struct blk_disk old = d->disk;
 		d->disk = nd;
 		nd = old; /* closed below */

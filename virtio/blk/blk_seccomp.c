@@ -25,8 +25,9 @@ const struct seccomp_allow blk_vcpu_seccomp = {
  * /drives, blk_disk_reopen), or new rate limits: open it the way drives are opened (read and
  * write or read-only, O_CLOEXEC, maybe O_DIRECT; never O_CREAT, so nothing
  * is created; which paths are reachable is the jail's business), check and
- * lock it, and hand it to each queue's ring (its fixed file). */
-static const int main_calls[] = {SYS_fstat, SYS_newfstatat, SYS_flock,
+ * lock it, sync the old one (fdatasync), and hand the new one to each
+ * queue's ring (its fixed file). */
+static const int main_calls[] = {SYS_fstat, SYS_newfstatat, SYS_flock, SYS_fdatasync,
 				 SYS_timerfd_settime /* new rate limits: wake the I/O thread */};
 static const unsigned long main_ioctls[] = {BLKGETSIZE64, BLKSSZGET, BLKPBSZGET};
 static const struct seccomp_arg_rule main_args[] = {
