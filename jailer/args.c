@@ -474,10 +474,13 @@ int jail_plan_build(char **ember_argv, int ember_argc, const char *exec_name,
 			p->mem_mib = mib; /* a bad value: ember says so */
 		if (!strcmp(flag, "--api-sock")) {
 			const char *slash = strrchr(val, '/');
-			if (val[0] != '/' || strstr(val, "/..") || !slash[1] || !strncmp(val, "/dev/", 5) ||
-			    (size_t)(slash - val) >= sizeof(p->api_dir)) {
+			/* (no '//' or '/./' either: "//dev/s" is under /dev too, and
+			 * the folder made for the socket is chowned to UID) */
+			if (val[0] != '/' || strstr(val, "/..") || strstr(val, "//") ||
+			    strstr(val, "/./") || !slash[1] || !strcmp(slash, "/.") ||
+			    !strncmp(val, "/dev/", 5) || (size_t)(slash - val) >= sizeof(p->api_dir)) {
 				err_set(err, "--api-sock '%s': in a jail, an absolute path in the jail, "
-					"without '..', not under /dev", val);
+					"without '..', '.' or empty parts, not under /dev", val);
 				jail_plan_free(p);
 				return -1;
 			}

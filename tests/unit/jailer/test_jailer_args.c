@@ -311,6 +311,10 @@ static void api_socket(void)
 	CHECK_EQ(build("--api-sock", "/run/../etc/x", NULL), -1);
 	CHECK_EQ(build("--api-sock", "/run/", NULL), -1);
 	CHECK_EQ(build("--api-sock", "/dev/api.sock", NULL), -1);
+	CHECK_EQ(build("--api-sock", "//dev/api.sock", NULL), -1); /* /dev after all */
+	CHECK_EQ(build("--api-sock", "/./api.sock", NULL), -1);     /* the jail's root chowned */
+	CHECK_EQ(build("--api-sock", "/run/./api.sock", NULL), -1);
+	CHECK_EQ(build("--api-sock", "/run/.", NULL), -1);
 	CHECK_EQ(build("--kernel", "k", NULL), 0);
 	CHECK(!plan.api_sock);
 }
