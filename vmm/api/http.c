@@ -63,6 +63,11 @@ size_t http_conn_feed(struct http_conn *c, const void *data, size_t len)
 	return len;
 }
 
+size_t http_conn_held(const struct http_conn *c)
+{
+	return c->len - c->taken;
+}
+
 /* The request is refused: the connection ends with this answer. */
 static enum http_next refuse(struct http_conn *c, struct http_request *req, unsigned status)
 {

@@ -94,6 +94,10 @@ void http_conn_received(struct http_conn *c, size_t n);
 /* Copy in what fits of data[len]; returns how many bytes were taken. */
 size_t http_conn_feed(struct http_conn *c, const void *data, size_t len);
 
+/* How many bytes it holds that no request handed out has taken: 0 between
+ * requests, else part of the next one (or of several pipelined ones). */
+size_t http_conn_held(const struct http_conn *c);
+
 /* The next step of the connection (see enum http_next). */
 enum http_next http_conn_next(struct http_conn *c, struct http_request *req, struct errbuf *err);
 

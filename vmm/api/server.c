@@ -46,6 +46,8 @@ int api_server_open(struct api_server *s, const char *path, struct errbuf *err)
 {
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = s->stop_efd = s->dir_fd = -1;
+	s->request_ns = API_REQUEST_NS;
+	s->idle_ns = API_IDLE_NS;
 	for (unsigned i = 0; i < API_MAX_CONNS; i++)
 		s->conn[i].fd = -1;
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -98,6 +100,10 @@ static void conn_close(struct api_conn *c)
 	c->fd = -1;
 	free(c->buf);
 	c->buf = NULL;
+	free(c->out);
+	c->out = NULL;
+	c->out_off = c->out_len = 0;
+	c->since = 0;
 }
 
 static void accept_one(struct api_server *s)
@@ -118,42 +124,103 @@ static void accept_one(struct api_server *s)
 		}
 		c->fd = fd;
 		c->last = now_ns();
+		c->since = 0;
 		return;
 	}
 	close(fd); /* too many at once: the client sees the connection closed */
 }
 
-/* Write all of out[len] (the socket is non-blocking; a client that does not
- * read its answers loses the connection). 0 or -1. */
-static int send_all(int fd, const char *out, size_t len)
+/* Send what the socket takes of out[len] without waiting (it is
+ * non-blocking): how many bytes, or -1 when the connection failed. */
+static ssize_t send_some(struct api_conn *c, const char *out, size_t len)
 {
-	while (len) {
-		ssize_t n = send(fd, out, len, MSG_NOSIGNAL);
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = send(c->fd, out + done, len - done, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			if (n < 0 && errno == EAGAIN) {
-				struct pollfd p = {fd, POLLOUT, 0};
-				if (poll(&p, 1, 1000) == 1)
-					continue;
-			}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0)
 			return -1;
-		}
-		out += n;
-		len -= (size_t)n;
+		done += (size_t)n;
+		c->last = now_ns();
 	}
-	return 0;
+	return (ssize_t)done;
 }
 
-static int respond(struct api_server *s, int fd, unsigned status, unsigned flags, const char *body,
-		   size_t len)
+/* Send the answer waiting in c->out. 0 once it is all sent, 1 while some still
+ * waits for the client to read, -1 when the connection failed. */
+static int conn_flush(struct api_conn *c)
+{
+	ssize_t n = send_some(c, c->out + c->out_off, c->out_len);
+	if (n < 0)
+		return -1;
+	c->out_off += (size_t)n;
+	c->out_len -= (size_t)n;
+	return c->out_len ? 1 : 0;
+}
+
+/* Answer on c (nothing of its own waits to be sent): what the socket does not
+ * take at once waits in c->out, and the clock of c's deadline starts again
+ * for the client to read it. 0 when all is sent, 1 while some waits, -1 when
+ * the connection failed. */
+static int respond(struct api_server *s, struct api_conn *c, unsigned status, unsigned flags,
+		   const char *body, size_t len)
 {
 	size_t n = http_write_response(s->out, sizeof(s->out), status,
 				       flags | (len ? HTTP_JSON : 0), body, len);
-	return n ? send_all(fd, s->out, n) : -1;
+	ssize_t sent = n ? send_some(c, s->out, n) : -1;
+	if (sent < 0)
+		return -1;
+	if ((size_t)sent == n)
+		return 0;
+	if (!c->out && !(c->out = malloc(API_OUT_MAX)))
+		return -1;
+	memcpy(c->out, s->out + sent, n - (size_t)sent);
+	c->out_off = 0;
+	c->out_len = n - (size_t)sent;
+	c->since = now_ns();
+	return 1;
 }
 
-/* Read what the client sent and answer every complete request. */
+/* Answer the requests c holds, in order, until it needs more bytes or an
+ * answer waits for the client to read (the rest follow once it has). */
+static void answer(struct api_server *s, struct api_conn *c)
+{
+	for (;;) {
+		struct http_request req;
+		struct errbuf e = {{0}};
+		enum http_next next = http_conn_next(&c->http, &req, &e);
+		int r = -1; /* HTTP_CLOSE */
+		if (next == HTTP_NEED_MORE) {
+			if (!http_conn_held(&c->http))
+				c->since = 0; /* between requests */
+			return;
+		}
+		if (next == HTTP_CONTINUE)
+			r = respond(s, c, 100, 0, NULL, 0);
+		if (next == HTTP_REFUSED) {
+			api_reply_fault(&s->reply, req.refusal, "%s", e.msg);
+			r = respond(s, c, s->reply.status, HTTP_CLOSE_CONN, s->reply.body,
+				    s->reply.len); /* HTTP_CLOSE next */
+		}
+		if (next == HTTP_REQUEST) {
+			s->reply.status = 500;
+			s->reply.len = 0;
+			s->handler(s->ctx, &req, &s->reply);
+			c->since = now_ns(); /* the next request's clock starts */
+			r = respond(s, c, s->reply.status, req.keep_alive ? 0 : HTTP_CLOSE_CONN,
+				    s->reply.body, s->reply.len);
+		}
+		if (r < 0)
+			conn_close(c);
+		if (r)
+			return;
+	}
+}
+
+/* Read what the client sent and answer what it completes. */
 static void serve(struct api_server *s, struct api_conn *c)
 {
 	size_t room;
@@ -167,32 +234,58 @@ static void serve(struct api_server *s, struct api_conn *c)
 	}
 	http_conn_received(&c->http, (size_t)n);
 	c->last = now_ns();
-	for (;;) {
-		struct http_request req;
-		struct errbuf e = {{0}};
-		enum http_next next = http_conn_next(&c->http, &req, &e);
-		if (next == HTTP_NEED_MORE)
-			return;
-		if (next == HTTP_CONTINUE) {
-			if (respond(s, c->fd, 100, 0, NULL, 0))
-				break;
-			continue;
-		}
-		if (next == HTTP_REFUSED) {
-			api_reply_fault(&s->reply, req.refusal, "%s", e.msg);
-			respond(s, c->fd, s->reply.status, HTTP_CLOSE_CONN, s->reply.body, s->reply.len);
-			break;
-		}
-		if (next != HTTP_REQUEST)
-			break;
-		s->reply.status = 500;
-		s->reply.len = 0;
-		s->handler(s->ctx, &req, &s->reply);
-		if (respond(s, c->fd, s->reply.status, req.keep_alive ? 0 : HTTP_CLOSE_CONN,
-			    s->reply.body, s->reply.len))
-			break;
+	if (!c->since)
+		c->since = c->last; /* a request's first bytes */
+	answer(s, c);
+}
+
+/* c's socket is ready: send what waits, or else read. */
+static void conn_ready(struct api_server *s, struct api_conn *c)
+{
+	if (!c->out_len) {
+		serve(s, c);
+		return;
+	}
+	int r = conn_flush(c);
+	if (r < 0)
+		conn_close(c);
+	else if (r == 0)
+		answer(s, c); /* the requests that came with the one just answered */
+}
+
+/* How long c has left (ns): for its request or waiting answer, or to stay
+ * silent between requests. 0: its time is up. */
+static uint64_t conn_left(const struct api_server *s, const struct api_conn *c, uint64_t now)
+{
+	uint64_t from = c->since ? c->since : c->last;
+	uint64_t limit = c->since ? s->request_ns : s->idle_ns;
+	uint64_t gone = now > from ? now - from : 0;
+	return gone < limit ? limit - gone : 0;
+}
+
+/* c's time is up: a request still coming in is answered 408 (one try, not
+ * waiting), then c is closed. */
+static void conn_expire(struct api_server *s, struct api_conn *c)
+{
+	if (c->since && !c->out_len) {
+		api_reply_fault(&s->reply, 408, "the request did not come in full within %llu ms",
+				(unsigned long long)(s->request_ns / 1000000));
+		size_t n = http_write_response(s->out, sizeof(s->out), 408,
+					       HTTP_CLOSE_CONN | HTTP_JSON, s->reply.body,
+					       s->reply.len);
+		if (n)
+			send_some(c, s->out, n);
 	}
 	conn_close(c);
+}
+
+/* Milliseconds for poll to wait for ns (rounded up; -1: for ever). */
+static int poll_ms(uint64_t ns)
+{
+	if (ns == UINT64_MAX)
+		return -1;
+	uint64_t ms = (ns + 999999) / 1000000;
+	return ms > 60000 ? 60000 : (int)ms;
 }
 
 static void *server_thread(void *arg)
@@ -206,15 +299,15 @@ static void *server_thread(void *arg)
 	for (;;) {
 		p[0] = (struct pollfd){s->stop_efd, POLLIN, 0};
 		p[1] = (struct pollfd){s->listen_fd, POLLIN, 0};
-		bool open = false;
-		uint64_t now = now_ns();
+		uint64_t now = now_ns(), wait = UINT64_MAX;
 		for (unsigned i = 0; i < API_MAX_CONNS; i++) {
-			if (s->conn[i].fd >= 0 && now - s->conn[i].last > API_IDLE_NS)
-				conn_close(&s->conn[i]); /* silent too long */
-			open |= s->conn[i].fd >= 0;
-			p[2 + i] = (struct pollfd){s->conn[i].fd, POLLIN, 0};
+			struct api_conn *c = &s->conn[i];
+			if (c->fd >= 0 && conn_left(s, c, now) < wait)
+				wait = conn_left(s, c, now);
+			/* One waiting answer at a time: no reading until it is sent. */
+			p[2 + i] = (struct pollfd){c->fd, c->out_len ? POLLOUT : POLLIN, 0};
 		}
-		if (poll(p, 2 + API_MAX_CONNS, open ? 1000 : -1) < 0) {
+		if (poll(p, 2 + API_MAX_CONNS, poll_ms(wait)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return NULL;
@@ -225,7 +318,12 @@ static void *server_thread(void *arg)
 			accept_one(s);
 		for (unsigned i = 0; i < API_MAX_CONNS; i++)
 			if (s->conn[i].fd >= 0 && p[2 + i].revents)
-				serve(s, &s->conn[i]);
+				conn_ready(s, &s->conn[i]);
+		/* After reading what came: what is left of a request was not sent. */
+		now = now_ns();
+		for (unsigned i = 0; i < API_MAX_CONNS; i++)
+			if (s->conn[i].fd >= 0 && !conn_left(s, &s->conn[i], now))
+				conn_expire(s, &s->conn[i]);
 	}
 }
 
