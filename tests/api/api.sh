@@ -169,6 +169,8 @@ t_command_line_vm_patched() {
 	expect_api 204 '^$' "$s" PATCH /drives/vda '{"drive_id":"vda","rate_limiter":{"bandwidth":{"size":1000,"refill_time":100}}}' || { kill $pid; return 1; }
 	expect_api 200 "\"drive_id\":\"vda\".*\"path_on_host\":\"$T_TMP/big.img\"" "$s" GET /vm/config || { kill $pid; return 1; }
 	expect_api 200 '"rate_limiter":\{"bandwidth":\{"size":1000,' "$s" GET /vm/config || { kill $pid; return 1; }
+	# (running, with no metrics path: nothing to flush)
+	expect_api 400 '"fault_message":"Cannot flush metrics: no metrics path' "$s" PUT /actions '{"action_type":"FlushMetrics"}' || { kill $pid; return 1; }
 	kill -TERM $pid
 	wait $pid
 	[ $? = 143 ] || { echo "exit status after SIGTERM: not 143"; cat "$T_TMP/err"; return 1; }
@@ -378,7 +380,7 @@ t_logger_and_metrics_through_the_api() {
 	local s=$T_SOCK/logger_and_metrics_through_the_api.sock log=$T_TMP/api.log met=$T_TMP/api.metrics n
 	rm -f "$log" "$met"
 	start_api "$s" --id vm-02 || return 1
-	expect_api 400 '"fault_message":".*metrics' "$s" PUT /actions '{"action_type":"FlushMetrics"}' || { kill $pid; return 1; }
+	expect_api 400 '"fault_message":".*before starting' "$s" PUT /actions '{"action_type":"FlushMetrics"}' || { kill $pid; return 1; }
 	expect_api 400 '"fault_message":"cannot open the log file' "$s" PUT /logger "{\"log_path\":\"$T_TMP/no/such/log\"}" || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /logger "{\"log_path\":\"$log\",\"level\":\"Debug\",\"show_level\":true,\"show_log_origin\":true}" || { kill $pid; return 1; }
 	expect_api 204 '^$' "$s" PUT /metrics "{\"metrics_path\":\"$met\"}" || { kill $pid; return 1; }
@@ -407,7 +409,7 @@ t_logger_and_metrics_through_the_api() {
 	[ "$(metric_sum "$met" get_api_requests instance_info_count)" = 7 ] || { echo "instance_info_count: $(metric_sum "$met" get_api_requests instance_info_count), want 7"; cat "$met"; return 1; }
 	[ "$(metric_sum "$met" get_api_requests instance_info_fails)" = 1 ] || { echo "instance_info_fails"; cat "$met"; return 1; }
 	[ "$(metric_sum "$met" put_api_requests vsock_count)" = 1 ] && [ "$(metric_sum "$met" put_api_requests vsock_fails)" = 1 ] || { echo "vsock_count/fails"; cat "$met"; return 1; }
-	# FlushMetrics without a path (400), InstanceStart, FlushMetrics (a line's
+	# FlushMetrics before the start (400), InstanceStart, FlushMetrics (a line's
 	# own request is in the next line); PUT /logger: a bad path, one that
 	# works, one after the start
 	[ "$(metric_sum "$met" put_api_requests actions_count)" = 3 ] && [ "$(metric_sum "$met" put_api_requests actions_fails)" = 1 ] || { echo "actions_count/fails"; cat "$met"; return 1; }

@@ -112,7 +112,10 @@ static void put_actions(struct api *a, const struct http_request *req, struct ap
 			reply_ok(r);
 	} else if (strcmp(action, "FlushMetrics") == 0) {
 		char msg[256];
-		if (control_call(a->ctl, CONTROL_FLUSH_METRICS, NULL, msg, sizeof(msg)))
+		if (state(a) == API_NOT_STARTED) /* as Firecracker */
+			api_reply_fault(r, 400, "The requested operation is not supported before "
+					"starting the microVM.");
+		else if (control_call(a->ctl, CONTROL_FLUSH_METRICS, NULL, msg, sizeof(msg)))
 			api_reply_fault(r, 400, "%s", msg);
 		else
 			reply_ok(r);
