@@ -81,7 +81,8 @@ int net_io_setup(struct net_io *n, const int *fds, unsigned npairs, unsigned qsi
 		q->tx_head = calloc(slots, sizeof(*q->tx_head));
 		q->tx_expect = calloc(slots, sizeof(*q->tx_expect));
 		q->tx_free = calloc(slots, sizeof(*q->tx_free));
-		if (!q->tx_head || !q->tx_expect || !q->tx_free)
+		q->tx_hdr = calloc(slots, sizeof(*q->tx_hdr));
+		if (!q->tx_head || !q->tx_expect || !q->tx_free || !q->tx_hdr)
 			goto oom;
 		for (unsigned s = 0; s < slots; s++)
 			q->tx_free[s] = slots - 1 - s;
@@ -110,6 +111,7 @@ void net_io_teardown(struct net_io *n)
 	for (unsigned i = 0; n->p && i < n->npairs; i++) {
 		free(n->p[i].tx_head);
 		free(n->p[i].tx_expect);
+		free(n->p[i].tx_hdr);
 		free(n->p[i].tx_free);
 	}
 	free(n->p);
@@ -533,6 +535,31 @@ static bool rx_done(struct net_io *n, struct net_pair_io *q, int res, bool deliv
 
 /* ---- transmit ---- */
 
+/* A checked frame's iovecs at iov: [0] for its header (the caller points it
+ * at the checked copy), then the chain's readable bytes after the header.
+ * How many, or 0 when that is more than a write takes (UIO_MAXIOV: only a
+ * chain of 1024 segments whose header ends inside one). */
+static unsigned tx_frame_iov(const struct vq_chain *c, struct iovec *iov)
+{
+	unsigned k = 1;
+	uint32_t skip = NET_HDR_LEN;
+	iov[0].iov_len = NET_HDR_LEN;
+	for (unsigned i = 0; i < c->nout; i++) {
+		uint32_t len = c->seg[i].len;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		if (k == VQ_MAX_SEGS)
+			return 0;
+		iov[k].iov_base = (uint8_t *)c->seg[i].addr + skip;
+		iov[k].iov_len = len - skip;
+		k++;
+		skip = 0;
+	}
+	return k;
+}
+
 /* Send what the guest queued; the chains popped (sent or dropped), or -1
  * when it stopped before the ring's end (paused, stalled, throttled, off). */
 static int tx_process(struct net_io *n, struct net_pair_io *q)
@@ -548,9 +575,9 @@ static int tx_process(struct net_io *n, struct net_pair_io *q)
 	for (;;) {
 		int r;
 		for (;;) {
-			if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS) {
+			if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS + 1) {
 				submit_now(n);
-				if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS) {
+				if (q->tx_nfree == 0 || NET_TX_IOV_POOL - n->tx_iov_used < VQ_MAX_SEGS + 1) {
 					q->tx_stalled = true;
 					return -1;
 				}
@@ -569,23 +596,23 @@ static int tx_process(struct net_io *n, struct net_pair_io *q)
 			popped++;
 			if (v != NET_TX_OK)
 				STAT_ADD(n, tx_malformed_frames, 1);
-			struct io_uring_sqe *sqe = v == NET_TX_OK && !q->dead ? get_sqe(n) : NULL;
+			/* The checked header, then the frame from guest memory. */
+			struct iovec *iov = n->tx_iov + n->tx_iov_used;
+			unsigned niov = v == NET_TX_OK ? tx_frame_iov(c, iov) : 0;
+			struct io_uring_sqe *sqe = niov && !q->dead ? get_sqe(n) : NULL;
 			if (!sqe) {
 				vq_push(vq, c->head, 0);
 				q->tx_pushed = true;
 				STAT_ADD(n, tx_drops, 1);
 				continue;
 			}
-			struct iovec *iov = n->tx_iov + n->tx_iov_used;
-			for (unsigned i = 0; i < c->nout; i++) {
-				iov[i].iov_base = c->seg[i].addr;
-				iov[i].iov_len = c->seg[i].len;
-			}
-			n->tx_iov_used += c->nout;
+			n->tx_iov_used += niov;
 			uint32_t id = q->tx_free[--q->tx_nfree];
+			q->tx_hdr[id] = hdr;
+			iov[0].iov_base = &q->tx_hdr[id];
 			q->tx_head[id] = c->head;
 			q->tx_expect[id] = (uint32_t)c->out_bytes;
-			io_uring_prep_writev(sqe, (int)q->index, iov, c->nout, 0);
+			io_uring_prep_writev(sqe, (int)q->index, iov, niov, 0);
 			sqe->flags |= IOSQE_FIXED_FILE;
 			io_uring_sqe_set_data64(sqe, UDATA(KIND_TX, q->index, id));
 			q->tx_inflight++;

@@ -142,9 +142,12 @@ struct net_pair_io {
 	uint16_t *tx_head;
 	uint32_t *tx_expect;
 	uint32_t *tx_free;
+	/* each write's header: the copy net_tx_check checked, written in place
+	 * of the guest's (which the guest could change after the check) */
+	struct virtio_net_hdr_v1 *tx_hdr;
 };
 
-#define NET_TX_IOV_POOL (4 * VQ_MAX_SEGS)
+#define NET_TX_IOV_POOL (4 * (VQ_MAX_SEGS + 1)) /* (+1: the checked header) */
 
 struct net_io {
 	struct io_uring ring;
