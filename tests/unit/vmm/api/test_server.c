@@ -276,7 +276,7 @@ static void non_reading_client_delays_nobody(void)
 	close(a);
 	stop();
 	CHECK(sent);
-	CHECK(worst < 500);
+	CHECK(worst < 900); /* (it was 1 s and more; margin for a loaded machine) */
 	CHECK_EQ(n, all);
 	CHECK_EQ(answers, 40);
 	CHECK(in_order);
@@ -308,7 +308,7 @@ static void unread_answer_closes_at_the_deadline(void)
  * idle time is closed. */
 static void idle_keep_alive_kept_for_the_idle_time(void)
 {
-	CHECK_EQ(start(200 * MS, 1000 * MS), 0);
+	CHECK_EQ(start(200 * MS, 2000 * MS), 0);
 	int fd = client();
 	bool closed, ok = fd >= 0;
 	for (int i = 0; i < 2 && ok; i++) {
@@ -317,7 +317,7 @@ static void idle_keep_alive_kept_for_the_idle_time(void)
 		ok &= !closed && n > 0 && strstr(got, "{\"path\":\"/again\"}") != NULL;
 		usleep(500 * 1000); /* longer than the request deadline */
 	}
-	read_until(fd, sizeof(got), 0, 3000, &closed); /* silent past the idle time */
+	read_until(fd, sizeof(got), 0, 5000, &closed); /* silent past the idle time */
 	close(fd);
 	stop();
 	CHECK(ok);
