@@ -306,18 +306,11 @@ void vcpus_go(struct vm *vm, bool parked)
 	pthread_mutex_unlock(&vm->run_lock);
 }
 
-/* The time ns nanoseconds from now on clock clk. */
-static struct timespec time_after(clockid_t clk, uint64_t ns)
+/* A time on CLOCK_MONOTONIC (now_ns()'s clock) as a timespec. */
+static struct timespec mono_ts(uint64_t ns)
 {
-	struct timespec t;
-	clock_gettime(clk, &t);
-	t.tv_sec += (time_t)(ns / 1000000000u);
-	t.tv_nsec += (long)(ns % 1000000000u);
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
+	return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
+				 .tv_nsec = (long)(ns % 1000000000u)};
 }
 
 static void kick_all(struct vm *vm)
@@ -329,7 +322,7 @@ static void kick_all(struct vm *vm)
 
 int vcpus_pause(struct vm *vm, uint64_t timeout_ns)
 {
-	struct timespec deadline = time_after(CLOCK_MONOTONIC, timeout_ns);
+	uint64_t deadline = now_ns() + timeout_ns, now;
 	pthread_mutex_lock(&vm->run_lock);
 	__atomic_store_n(&vm->pause_req, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&vm->run_lock);
@@ -337,16 +330,11 @@ int vcpus_pause(struct vm *vm, uint64_t timeout_ns)
 	 * sees pause_req first or returns at once for the same reason. */
 	kick_all(vm);
 	pthread_mutex_lock(&vm->run_lock);
-	int r = 0;
-	while (vm->parked < vm->gate_started && !atomic_load(&vm->stopping) && r == 0) {
-		struct timespec again = time_after(CLOCK_MONOTONIC, KICK_AGAIN_NS);
-		bool last = again.tv_sec > deadline.tv_sec ||
-			    (again.tv_sec == deadline.tv_sec && again.tv_nsec >= deadline.tv_nsec);
-		r = pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, last ? &deadline : &again);
-		if (r == ETIMEDOUT && !last) {
-			r = 0;
+	while (vm->parked < vm->gate_started && !atomic_load(&vm->stopping) &&
+	       (now = now_ns()) < deadline) {
+		struct timespec t = mono_ts(deadline - now > KICK_AGAIN_NS ? now + KICK_AGAIN_NS : deadline);
+		if (pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, &t) == ETIMEDOUT)
 			kick_all(vm); /* (parked ones ignore it) */
-		}
 	}
 	bool all = vm->parked >= vm->gate_started || atomic_load(&vm->stopping);
 	pthread_mutex_unlock(&vm->run_lock);
@@ -369,8 +357,8 @@ void vcpus_stop(struct vm *vm)
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		while (v->started) {
-			struct timespec again = time_after(CLOCK_REALTIME, KICK_AGAIN_NS);
-			if (pthread_timedjoin_np(v->thread, NULL, &again) != ETIMEDOUT)
+			struct timespec t = mono_ts(now_ns() + KICK_AGAIN_NS);
+			if (pthread_clockjoin_np(v->thread, NULL, CLOCK_MONOTONIC, &t) != ETIMEDOUT)
 				break;
 			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 		}
