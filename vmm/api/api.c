@@ -94,6 +94,15 @@ static void get_root(struct api *a, struct api_reply *r)
 		   a->id, state_names[state(a)], EMBER_VERSION);
 }
 
+static bool not_started(struct api *a, struct api_reply *r)
+{
+	if (state(a) != API_NOT_STARTED)
+		return false;
+	api_reply_fault(r, 400, "The requested operation is not supported before starting the "
+			"microVM.");
+	return true;
+}
+
 static void put_actions(struct api *a, const struct http_request *req, struct api_reply *r)
 {
 	char action[64];
@@ -112,10 +121,9 @@ static void put_actions(struct api *a, const struct http_request *req, struct ap
 			reply_ok(r);
 	} else if (strcmp(action, "FlushMetrics") == 0) {
 		char msg[256];
-		if (state(a) == API_NOT_STARTED) /* as Firecracker */
-			api_reply_fault(r, 400, "The requested operation is not supported before "
-					"starting the microVM.");
-		else if (control_call(a->ctl, CONTROL_FLUSH_METRICS, NULL, msg, sizeof(msg)))
+		if (not_started(a, r)) /* as in Firecracker */
+			return;
+		if (control_call(a->ctl, CONTROL_FLUSH_METRICS, NULL, msg, sizeof(msg)))
 			api_reply_fault(r, 400, "%s", msg);
 		else
 			reply_ok(r);
@@ -161,15 +169,6 @@ static void patch_vm(struct api *a, const struct http_request *req, struct api_r
 	/* the metrics' latencies_us.pause_vm, resume_vm: from the request to its answer */
 	observe_latency(kind == CONTROL_PAUSE ? OBSERVE_PAUSE_VM : OBSERVE_RESUME_VM,
 			(now_ns() - t0) / 1000);
-}
-
-static bool not_started(struct api *a, struct api_reply *r)
-{
-	if (state(a) != API_NOT_STARTED)
-		return false;
-	api_reply_fault(r, 400, "The requested operation is not supported before starting the "
-			"microVM.");
-	return true;
 }
 
 /* New rate limits for the running device id (n: 1 for a drive, 2 for a
