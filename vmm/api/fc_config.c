@@ -345,14 +345,6 @@ static int pick(const json_t *o, const char *key, const char *first, const char 
 	return -1;
 }
 
-static int find_id(char ids[][VM_ID_MAX + 1], unsigned n, const char *id)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (strcmp(ids[i], id) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* Drive i and drive j trade places, with everything that goes with them. */
 static void swap_drives(struct fc_config *fc, unsigned i, unsigned j)
 {
@@ -397,7 +389,7 @@ static int apply_drive(struct fc_config *fc, const char *path_id, const json_t *
 		strcpy(x.partuuid, partuuid);
 	}
 	bool root = get_bool(o, "is_root_device", false);
-	int pos = find_id(c->disk_ids, c->ndisks, id);
+	int pos = vm_config_find_disk(c, id);
 	if (root && c->root_disk && pos != 0) {
 		err_set(err, "%s: a root block device already exists ('%s')", what, c->disk_ids[0]);
 		return -1;
@@ -486,7 +478,7 @@ static int apply_net(struct fc_config *fc, const char *path_id, const json_t *o,
 		}
 		n.mtu = (unsigned)mtu;
 	}
-	int pos = find_id(c->net_ids, c->nnets, id);
+	int pos = vm_config_find_net(c, id);
 	for (unsigned i = 0; i < c->nnets; i++) {
 		if ((int)i == pos)
 			continue;
@@ -733,7 +725,7 @@ int fc_patch_drive(struct fc_config *fc, const char *id, const char *body, size_
 		       "drives", err) ||
 	    check_path(p, "drives", "path_on_host", err))
 		goto out;
-	if (fc && find_id(fc->vm.disk_ids, fc->vm.ndisks, id) < 0) {
+	if (fc && vm_config_find_disk(&fc->vm, id) < 0) {
 		err_set(err, "drives: no drive '%s'", id);
 		goto out;
 	}
@@ -776,7 +768,7 @@ int fc_patch_network_interface(struct fc_config *fc, const char *id, const char 
 	if (!device_id(o, net_patch_fields, ARRAY_SIZE(net_patch_fields), "iface_id", id,
 		       "network-interfaces", err))
 		goto out;
-	if (fc && find_id(fc->vm.net_ids, fc->vm.nnets, id) < 0) {
+	if (fc && vm_config_find_net(&fc->vm, id) < 0) {
 		err_set(err, "network-interfaces: no network interface '%s'", id);
 		goto out;
 	}

@@ -85,7 +85,7 @@ struct device *device_list_find(struct device_list *l, const char *type, const c
 {
 	for (unsigned i = 0; i < l->n; i++) {
 		struct device *d = l->dev[i];
-		if ((!type || strcmp(d->ops->type, type) == 0) &&
+		if (strcmp(d->ops->type, type) == 0 &&
 		    strcmp(d->api_id[0] ? d->api_id : d->id, api_id) == 0)
 			return d;
 	}

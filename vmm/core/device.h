@@ -131,7 +131,7 @@ int device_list_add(struct device_list *l, struct device *d);
 /* Add each device's vCPU and main-thread allow lists to those filters
  * (before the threads install them). 0, or -1 with e set. */
 int device_list_seccomp(struct device_list *l, struct errbuf *e);
-/* The device of that type (its ops' type; NULL: any) the API calls api_id
+/* The device of that type (its ops' type) the API calls api_id
  * (or, without one, whose id is api_id), or NULL. A drive and a network
  * interface may share an id: the API's paths say which is meant. */
 struct device *device_list_find(struct device_list *l, const char *type, const char *api_id);
