@@ -242,11 +242,9 @@ static int open_checked(const char *src, struct stat *st)
 	return fd;
 }
 
-/* "/proc/self/fd/N": a bind mount's source that is exactly fd's file (which
- * must be on a mount of the caller's mount namespace). */
-static void fd_path(char *buf, size_t n, int fd)
+static struct jail_file_id file_id(const struct stat *st)
 {
-	snprintf(buf, n, "/proc/self/fd/%d", fd);
+	return (struct jail_file_id){st->st_dev, st->st_ino};
 }
 
 /* place_file for the file open at fd (its stat st). */
@@ -275,7 +273,7 @@ static int place_opened(struct jail *j, const struct jail_file *f, int fd, const
 	 * bind-mounted over in ember's mount namespace (jail_fs_bind). */
 	if (make_placeholder(j, dst))
 		return -1;
-	j->bind_fds[j->nbinds] = fd;
+	j->bind_ids[j->nbinds] = file_id(st);
 	j->binds[j->nbinds++] = f;
 	return 0;
 }
@@ -292,8 +290,7 @@ static int place_file(struct jail *j, const struct jail_file *f)
 	if (fd < 0)
 		return jail_fail(j, "%s%s: %s", f->what, f->src, strerror(errno));
 	int r = place_opened(j, f, fd, &st);
-	if (r || j->nbinds == 0 || j->binds[j->nbinds - 1] != f)
-		close(fd); /* linked, or failed: not needed any more */
+	close(fd);
 	return r;
 }
 
@@ -324,29 +321,22 @@ static int place_cache_entries(struct jail *j, int dfd, const struct stat *dst)
 		if (kernel_cache_name(name, KERNEL_CACHE_NAME_MAX,
 				      f->kind == JF_KERNEL ? KERNEL_CACHE_VMLINUX : KERNEL_CACHE_INITRD, &fst))
 			continue;
-		/* (O_NOFOLLOW: a symbolic link is itself checked, and refused) */
-		int efd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (efd < 0)
+		/* (AT_SYMLINK_NOFOLLOW: a symbolic link is itself checked, and refused) */
+		if (fstatat(dfd, name, &e, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* not in the cache: ember unpacks it */
-		if (fstat(efd, &e) < 0 || !S_ISREG(e.st_mode) || !kernel_cache_trusted(&e, o->uid)) {
-			close(efd);
+		if (!S_ISREG(e.st_mode) || !kernel_cache_trusted(&e, o->uid))
 			return jail_fail(j, "--kernel-cache %s: the entry of %s%s is not a regular file of "
 					    "root's or uid %u's that only its owner may write to", dir,
 					 f->what, f->src, o->uid);
-		}
-		if (!user_may(o, &e, false)) {
-			close(efd);
+		if (!user_may(o, &e, false))
 			return jail_fail(j, "--kernel-cache %s: uid %u gid %u may not read the entry of %s%s "
 					    "(mode %04o; entries are as readable as the directory was when "
 					    "they were made)", dir, o->uid, o->gid, f->what, f->src,
 					 e.st_mode & 07777);
-		}
 		snprintf(path, sizeof(path), "%s/" JAIL_KERNEL_CACHE_NAME "/%s", j->root, name);
-		if (make_placeholder(j, path)) {
-			close(efd);
+		if (make_placeholder(j, path))
 			return -1;
-		}
-		j->cache_fds[j->ncache_entries] = efd;
+		j->cache_ids[j->ncache_entries] = file_id(&e);
 		snprintf(j->cache_mounts[j->ncache_entries++], sizeof(j->cache_mounts[0]),
 			 JAIL_KERNEL_CACHE_NAME "/%s", name);
 	}
@@ -366,7 +356,7 @@ static int place_kernel_cache(struct jail *j)
 	const char *dir = o->kernel_cache;
 	struct stat st;
 	/* The directory checked is the one its entries are looked up in (an
-	 * fd), and an entry checked is the one bound (an fd each). */
+	 * fd), and an entry checked is the one bound (its device and inode). */
 	int dfd = open_checked(dir, &st);
 	if (dfd < 0)
 		return jail_fail(j, "--kernel-cache %s: %s", dir, strerror(errno));
@@ -392,23 +382,22 @@ static int bind_into(struct jail *j, const char *src, const char *rel, unsigned 
 }
 
 /* bind_into from the host path src, which must still be the file checked
- * (open at checked_fd): a bind mount's source must be in ember's own mount
- * namespace, so src is opened again there, compared with the checked file,
- * and bound through that fd (nofollow: a symbolic link is not followed). */
-static int bind_checked(struct jail *j, int checked_fd, const char *src, bool nofollow,
-			const char *rel, unsigned long flags, const char *what)
+ * (want): a bind mount's source must be in ember's own mount namespace, so
+ * src is opened there, compared with the checked file, and bound through
+ * that fd, /proc/self/fd/N (nofollow: a symbolic link is not followed). */
+static int bind_checked(struct jail *j, const struct jail_file_id *want, const char *src,
+			bool nofollow, const char *rel, unsigned long flags, const char *what)
 {
-	struct stat want, got;
+	struct stat got;
 	int fd = open(src, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0)
 		return jail_fail(j, "%s: %s", what, strerror(errno));
-	if (fstat(checked_fd, &want) < 0 || fstat(fd, &got) < 0 || want.st_dev != got.st_dev ||
-	    want.st_ino != got.st_ino) {
+	if (fstat(fd, &got) < 0 || got.st_dev != want->dev || got.st_ino != want->ino) {
 		close(fd);
 		return jail_fail(j, "%s: replaced while the jail was built", what);
 	}
 	char path[64];
-	fd_path(path, sizeof(path), fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int r = bind_into(j, path, rel, flags, what);
 	close(fd);
 	return r;
@@ -423,7 +412,7 @@ int jail_fs_bind(struct jail *j)
 		snprintf(src, sizeof(src), "%s/%s", j->opts->kernel_cache, name);
 		char what[PATH_MAX + 32];
 		snprintf(what, sizeof(what), "--kernel-cache entry %s", src);
-		if (bind_checked(j, j->cache_fds[i], src, true, j->cache_mounts[i],
+		if (bind_checked(j, &j->cache_ids[i], src, true, j->cache_mounts[i],
 				 MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, what))
 			return -1;
 	}
@@ -431,7 +420,7 @@ int jail_fs_bind(struct jail *j)
 		const struct jail_file *f = j->binds[i];
 		char what[PATH_MAX + 320];
 		snprintf(what, sizeof(what), "%s%s", f->what, f->src);
-		if (bind_checked(j, j->bind_fds[i], f->src, false, f->name,
+		if (bind_checked(j, &j->bind_ids[i], f->src, false, f->name,
 				 f->read_only ? MS_RDONLY : 0, what))
 			return -1;
 	}
@@ -504,11 +493,6 @@ static void remove_at(int dfd, const char *name)
 
 void jail_fs_remove(struct jail *j)
 {
-	for (unsigned i = 0; i < j->nbinds; i++)
-		close(j->bind_fds[i]);
-	for (unsigned i = 0; i < j->ncache_entries; i++)
-		close(j->cache_fds[i]);
-	j->nbinds = j->ncache_entries = 0;
 	for (unsigned i = 0; i < j->nmounts; i++) {
 		char p[PATH_MAX];
 		/* After pivot_root the jail's root is "/". */

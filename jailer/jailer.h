@@ -25,6 +25,12 @@ struct jail_cgroup_state {
 	bool created, joined;
 };
 
+/* A host file as it was checked: what its path must still lead to. */
+struct jail_file_id {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct jail {
 	const struct jail_opts *opts;
 	struct jail_plan plan;
@@ -36,12 +42,12 @@ struct jail {
 	int exec_fd;         /* the exec file, checked, then copied */
 	off_t exec_size;
 	const struct jail_file *binds[JAIL_MAX_FILES]; /* files to bind-mount (read-only, or on other file systems) */
-	int bind_fds[JAIL_MAX_FILES]; /* each one's O_PATH fd: the file checked is the file bound */
+	struct jail_file_id bind_ids[JAIL_MAX_FILES]; /* each one as checked */
 	unsigned nbinds;
 	const char *mounts[JAIL_MAX_MOUNTS]; /* bind-mounted names, unmounted on failure */
 	/* --kernel-cache: this VM's entries, as "kernel-cache/NAME" in the jail */
 	char cache_mounts[JAIL_MAX_CACHE_ENTRIES][KERNEL_CACHE_NAME_MAX + 16];
-	int cache_fds[JAIL_MAX_CACHE_ENTRIES]; /* each entry's O_PATH fd, as bind_fds */
+	struct jail_file_id cache_ids[JAIL_MAX_CACHE_ENTRIES]; /* each entry as checked */
 	unsigned ncache_entries;
 	unsigned nmounts;
 	const struct jail_file *created[JAIL_MAX_FILES]; /* output files made on the host */
